@@ -1,0 +1,24 @@
+/* arena.h — per-request bump allocator: many small allocations, one free.
+ * Everything allocated from an arena lives until cds_arena_reset/cds_arena_free. */
+#ifndef CDS_ARENA_H
+#define CDS_ARENA_H
+
+#include <stddef.h>
+
+typedef struct cds_arena_chunk cds_arena_chunk;
+typedef struct cds_arena {
+    cds_arena_chunk *head;
+    size_t used_total;
+} cds_arena;
+
+void cds_arena_init(cds_arena *a);
+/* Returns NULL only when malloc fails. Memory is 16-byte aligned and zeroed. */
+void *cds_arena_alloc(cds_arena *a, size_t n);
+char *cds_arena_strndup(cds_arena *a, const char *s, size_t n);
+char *cds_arena_strdup(cds_arena *a, const char *s);
+char *cds_arena_printf(cds_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Frees all but the first chunk, keeping it for reuse by the next request. */
+void cds_arena_reset(cds_arena *a);
+void cds_arena_free(cds_arena *a);
+
+#endif

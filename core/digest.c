@@ -1,0 +1,50 @@
+/* digest.c — thin wrapper over OpenSSL EVP digests. */
+#include "digest.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+struct cds_digest { EVP_MD_CTX *ctx; };
+
+cds_digest *cds_digest_new(void)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx) return NULL;
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    return (cds_digest *)ctx;
+}
+
+void cds_digest_update(cds_digest *d, const void *data, size_t n)
+{
+    if (d) EVP_DigestUpdate((EVP_MD_CTX *)d, data, n);
+}
+
+static void hex(const unsigned char *md, unsigned n, char *out)
+{
+    static const char h[] = "0123456789abcdef";
+    for (unsigned i = 0; i < n; i++) {
+        out[2 * i] = h[md[i] >> 4];
+        out[2 * i + 1] = h[md[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void cds_digest_final(cds_digest *d, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    if (!d) { out[0] = '\0'; return; }
+    EVP_DigestFinal_ex((EVP_MD_CTX *)d, md, &n);
+    EVP_MD_CTX_free((EVP_MD_CTX *)d);
+    hex(md, n, out);
+}
+
+void cds_sha256(const void *data, size_t n, unsigned char out[32]) { SHA256(data, n, out); }
+void cds_sha1(const void *data, size_t n, unsigned char out[20]) { SHA1(data, n, out); }
+
+void cds_sha256_hex(const void *data, size_t n, char out[65])
+{
+    unsigned char md[32];
+    SHA256(data, n, md);
+    hex(md, 32, out);
+}

@@ -1,0 +1,156 @@
+/* json.c — cJSON-based JSON <-> MessagePack conversion. */
+#include "json.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void pack_json(msgpack_packer *pk, const cJSON *j)
+{
+    if (cJSON_IsNull(j)) msgpack_pack_nil(pk);
+    else if (cJSON_IsTrue(j)) msgpack_pack_true(pk);
+    else if (cJSON_IsFalse(j)) msgpack_pack_false(pk);
+    else if (cJSON_IsNumber(j)) {
+        double d = j->valuedouble;
+        if (d == floor(d) && fabs(d) < 9007199254740992.0) msgpack_pack_int64(pk, (int64_t)d);
+        else msgpack_pack_double(pk, d);
+    } else if (cJSON_IsString(j)) {
+        size_t n = strlen(j->valuestring);
+        msgpack_pack_str(pk, n);
+        msgpack_pack_str_body(pk, j->valuestring, n);
+    } else if (cJSON_IsArray(j)) {
+        msgpack_pack_array(pk, (size_t)cJSON_GetArraySize(j));
+        for (const cJSON *c = j->child; c; c = c->next) pack_json(pk, c);
+    } else if (cJSON_IsObject(j)) {
+        msgpack_pack_map(pk, (size_t)cJSON_GetArraySize(j));
+        for (const cJSON *c = j->child; c; c = c->next) {
+            size_t n = strlen(c->string);
+            msgpack_pack_str(pk, n);
+            msgpack_pack_str_body(pk, c->string, n);
+            pack_json(pk, c);
+        }
+    } else {
+        msgpack_pack_nil(pk);
+    }
+}
+
+cds_rc cds_json_to_mp(const char *json, size_t len, const char *what, msgpack_sbuffer *out, cds_error *err)
+{
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+    if (!root) {
+        size_t off = end ? (size_t)(end - json) : 0;
+        const char *ep = cJSON_GetErrorPtr();
+        if (ep && ep >= json && ep <= json + len) off = (size_t)(ep - json);
+        int line = 1, col = 1;
+        for (size_t i = 0; i < off && i < len; i++) {
+            if (json[i] == '\n') { line++; col = 1; } else col++;
+        }
+        return cds_error_set(err, CDS_EBADREQ, "$", "%s: line %d column %d: malformed JSON", what ? what : "JSON",
+                             line, col);
+    }
+    /* cJSON accepts a leading value and stops; anything but whitespace after it is an error. */
+    if (end) {
+        while (end < json + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t')) end++;
+        if (end < json + len && *end) {
+            cJSON_Delete(root);
+            return cds_error_set(err, CDS_EBADREQ, "$", "%s: trailing characters after the JSON value",
+                                 what ? what : "JSON");
+        }
+    }
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    pack_json(&pk, root);
+    cJSON_Delete(root);
+    return CDS_OK;
+}
+
+static void newline(cds_strbuf *b, int indent, int level)
+{
+    if (indent < 0) return;
+    cds_strbuf_putc(b, '\n');
+    for (int i = 0; i < indent * level; i++) cds_strbuf_putc(b, ' ');
+}
+
+static void emit(cds_strbuf *b, const msgpack_object *o, int indent, int level)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL: cds_strbuf_puts(b, "null"); break;
+    case MSGPACK_OBJECT_BOOLEAN: cds_strbuf_puts(b, o->via.boolean ? "true" : "false"); break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: cds_strbuf_printf(b, "%llu", (unsigned long long)o->via.u64); break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: cds_strbuf_printf(b, "%lld", (long long)o->via.i64); break;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        if (isfinite(o->via.f64)) cds_strbuf_printf(b, "%.17g", o->via.f64);
+        else cds_strbuf_puts(b, "null");
+        break;
+    case MSGPACK_OBJECT_STR: cds_strbuf_json_string(b, o->via.str.ptr, o->via.str.size); break;
+    case MSGPACK_OBJECT_BIN: cds_strbuf_json_string(b, o->via.bin.ptr, o->via.bin.size); break;
+    case MSGPACK_OBJECT_ARRAY:
+        cds_strbuf_putc(b, '[');
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            if (i) cds_strbuf_putc(b, ',');
+            newline(b, indent, level + 1);
+            emit(b, &o->via.array.ptr[i], indent, level + 1);
+        }
+        if (o->via.array.size) newline(b, indent, level);
+        cds_strbuf_putc(b, ']');
+        break;
+    case MSGPACK_OBJECT_MAP:
+        cds_strbuf_putc(b, '{');
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object_kv *kv = &o->via.map.ptr[i];
+            if (i) cds_strbuf_putc(b, ',');
+            newline(b, indent, level + 1);
+            if (kv->key.type == MSGPACK_OBJECT_STR) emit(b, &kv->key, indent, level + 1);
+            else cds_strbuf_puts(b, "\"?\"");
+            cds_strbuf_puts(b, indent < 0 ? ":" : ": ");
+            emit(b, &kv->val, indent, level + 1);
+        }
+        if (o->via.map.size) newline(b, indent, level);
+        cds_strbuf_putc(b, '}');
+        break;
+    default: cds_strbuf_puts(b, "null"); break;
+    }
+}
+
+void cds_json_from_mp(cds_strbuf *b, const msgpack_object *o, int indent) { emit(b, o, indent, 0); }
+
+char *cds_read_file(const char *path, size_t *len, size_t max, cds_error *err)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        cds_error_set(err, CDS_EIO, NULL, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (n > max) {
+            free(buf);
+            buf = NULL;
+            cds_error_set(err, CDS_ETOOLARGE, NULL, "%s: larger than %zu bytes", path, max);
+            break;
+        }
+        if (r == 0) break;
+        if (n == cap) {
+            char *nb = realloc(buf, cap * 2 + 1);
+            if (!nb) { free(buf); buf = NULL; break; }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    if (f != stdin) fclose(f);
+    if (!buf) {
+        if (err && err->code == CDS_OK) cds_error_set(err, CDS_EIO, NULL, "%s: out of memory", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}

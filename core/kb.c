@@ -1,0 +1,502 @@
+/* kb.c — in-memory knowledge indexes, read once from SQLite, immutable afterwards. */
+#include "kb.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "strmap.h"
+
+typedef struct u64map { uint64_t *keys; uint32_t *vals; size_t cap, count; } u64map;
+
+typedef struct product { uint32_t off, n; } product;
+
+struct cds_kb {
+    cds_arena arena;
+    char digest[65];
+    cds_kb_ingredient *ingr;
+    size_t ningr;
+    cds_strmap ingr_by_code;       /* IN and PIN codes -> ingredient index */
+    product *prod;
+    size_t nprod;
+    uint32_t *pool;                /* product ingredients, then class members, then ingredient classes */
+    size_t npool, cappool;
+    cds_strmap prod_by_code;
+    cds_kb_class *cls;
+    size_t ncls;
+    cds_strmap cls_by_id;
+    cds_strmap names;              /* normalised name -> target */
+    size_t max_name_words;
+    cds_kb_interaction *ix;
+    size_t nix;
+    u64map pairs;                  /* (target a, target b) -> interaction index, both orders */
+    cds_kb_cross *cross;
+    size_t ncross;
+    cds_strmap allergen;           /* "system|code" -> target */
+};
+
+/* --- u64 map ------------------------------------------------------------------------------ */
+
+static uint64_t mix(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return k;
+}
+
+static bool u64_put(u64map *m, uint64_t key, uint32_t val)
+{
+    if ((m->count + 1) * 2 > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 256;
+        uint64_t *k = malloc(cap * sizeof *k);
+        uint32_t *v = malloc(cap * sizeof *v);
+        if (!k || !v) { free(k); free(v); return false; }
+        memset(k, 0xff, cap * sizeof *k);
+        for (size_t i = 0; i < m->cap; i++) {
+            if (m->keys[i] == UINT64_MAX) continue;
+            size_t j = mix(m->keys[i]) & (cap - 1);
+            while (k[j] != UINT64_MAX) j = (j + 1) & (cap - 1);
+            k[j] = m->keys[i];
+            v[j] = m->vals[i];
+        }
+        free(m->keys);
+        free(m->vals);
+        m->keys = k;
+        m->vals = v;
+        m->cap = cap;
+    }
+    size_t j = mix(key) & (m->cap - 1);
+    while (m->keys[j] != UINT64_MAX && m->keys[j] != key) j = (j + 1) & (m->cap - 1);
+    if (m->keys[j] == UINT64_MAX) m->count++;
+    m->keys[j] = key;
+    m->vals[j] = val;
+    return true;
+}
+
+static bool u64_get(const u64map *m, uint64_t key, uint32_t *val)
+{
+    if (!m->cap) return false;
+    size_t j = mix(key) & (m->cap - 1);
+    while (m->keys[j] != UINT64_MAX) {
+        if (m->keys[j] == key) { *val = m->vals[j]; return true; }
+        j = (j + 1) & (m->cap - 1);
+    }
+    return false;
+}
+
+/* --- helpers ------------------------------------------------------------------------------ */
+
+static const char *col(cds_kb *kb, sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    return s ? cds_arena_strdup(&kb->arena, (const char *)s) : NULL;
+}
+
+static bool pool_push(cds_kb *kb, uint32_t v)
+{
+    if (kb->npool == kb->cappool) {
+        size_t cap = kb->cappool ? kb->cappool * 2 : 4096;
+        uint32_t *p = realloc(kb->pool, cap * sizeof *p);
+        if (!p) return false;
+        kb->pool = p;
+        kb->cappool = cap;
+    }
+    kb->pool[kb->npool++] = v;
+    return true;
+}
+
+static size_t count_rows(sqlite3 *db, const char *table)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    sqlite3_stmt *st;
+    size_t n = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = (size_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* Lowercases and joins alphanumeric words with single spaces; returns the word count. */
+static size_t normalise(const char *in, char *out, size_t cap)
+{
+    size_t o = 0, words = 0;
+    bool inword = false;
+    for (const char *p = in; *p && o + 2 < cap; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (isalnum(c) || c >= 0x80) {
+            if (!inword && o) out[o++] = ' ';
+            if (!inword) words++;
+            out[o++] = (char)tolower(c);
+            inword = true;
+        } else {
+            inword = false;
+        }
+    }
+    out[o] = '\0';
+    return words;
+}
+
+static uint32_t parse_target(cds_kb *kb, const char *v)
+{
+    uint32_t idx;
+    if (!v) return CDS_KB_NONE;
+    if (strncmp(v, "class:", 6) == 0)
+        return cds_strmap_get(&kb->cls_by_id, v + 6, strlen(v + 6), &idx) ? idx | CDS_KB_CLASS : CDS_KB_NONE;
+    return cds_kb_ingredient_by_code(kb, v);
+}
+
+static cds_rc fail(cds_kb *kb, sqlite3 *db, cds_error *err)
+{
+    cds_error_set(err, CDS_EIO, NULL, "knowledge database: %s", sqlite3_errmsg(db));
+    cds_kb_free(kb);
+    return CDS_EIO;
+}
+
+#define FOR_ROWS(st, db, sql) \
+    for (int _rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL); _rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW; )
+
+cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
+{
+    cds_kb *kb = calloc(1, sizeof *kb);
+    if (!kb) return cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory");
+    cds_arena_init(&kb->arena);
+    sqlite3_stmt *st = NULL;
+
+    FOR_ROWS(st, db, "SELECT value FROM meta WHERE key='digest'")
+        snprintf(kb->digest, sizeof kb->digest, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (!kb->digest[0]) {
+        cds_kb_free(kb);
+        return cds_error_set(err, CDS_EIO, NULL, "knowledge database has no digest: was it built by 'cdsd kb build'?");
+    }
+
+    /* Ingredients: bases first so that precise ingredients can point at them. */
+    size_t n = count_rows(db, "ingredient");
+    kb->ingr = calloc(n ? n : 1, sizeof *kb->ingr);
+    if (!kb->ingr) return fail(kb, db, err);
+    FOR_ROWS(st, db, "SELECT rxcui, name, status FROM ingredient WHERE base IS NULL ORDER BY rowid") {
+        cds_kb_ingredient *g = &kb->ingr[kb->ningr];
+        g->rxcui = col(kb, st, 0);
+        g->name = col(kb, st, 1);
+        const char *s = (const char *)sqlite3_column_text(st, 2);
+        g->verified = !s || strcmp(s, "unverified") != 0;
+        cds_strmap_put(&kb->ingr_by_code, g->rxcui, strlen(g->rxcui), (uint32_t)kb->ningr);
+        kb->ningr++;
+    }
+    sqlite3_finalize(st);
+    FOR_ROWS(st, db, "SELECT rxcui, base FROM ingredient WHERE base IS NOT NULL") {
+        uint32_t b;
+        const char *base = (const char *)sqlite3_column_text(st, 1);
+        if (cds_strmap_get(&kb->ingr_by_code, base, strlen(base), &b)) {
+            const char *code = col(kb, st, 0);
+            cds_strmap_put(&kb->ingr_by_code, code, strlen(code), b);
+        }
+    }
+    sqlite3_finalize(st);
+
+    /* Products. */
+    n = count_rows(db, "product");
+    kb->prod = calloc(n ? n : 1, sizeof *kb->prod);
+    if (!kb->prod) return fail(kb, db, err);
+    const char *last = NULL;
+    FOR_ROWS(st, db, "SELECT product, ingredient FROM product_ingredient ORDER BY product, rowid") {
+        const char *p = (const char *)sqlite3_column_text(st, 0);
+        uint32_t g = cds_kb_ingredient_by_code(kb, (const char *)sqlite3_column_text(st, 1));
+        if (!last || strcmp(last, p) != 0) {
+            if (kb->nprod >= n) break;
+            last = col(kb, st, 0);
+            cds_strmap_put(&kb->prod_by_code, last, strlen(last), (uint32_t)kb->nprod);
+            kb->prod[kb->nprod++] = (product){(uint32_t)kb->npool, 0};
+        }
+        product *pr = &kb->prod[kb->nprod - 1];
+        bool dup = false;
+        for (uint32_t i = 0; i < pr->n; i++) dup |= kb->pool[pr->off + i] == g;
+        if (g != CDS_KB_NONE && !dup && pool_push(kb, g)) pr->n++;
+    }
+    sqlite3_finalize(st);
+
+    /* Classes and their members. */
+    n = count_rows(db, "drug_class");
+    kb->cls = calloc(n ? n : 1, sizeof *kb->cls);
+    if (!kb->cls) return fail(kb, db, err);
+    FOR_ROWS(st, db, "SELECT id, name FROM drug_class ORDER BY rowid") {
+        cds_kb_class *c = &kb->cls[kb->ncls];
+        c->id = col(kb, st, 0);
+        c->name = col(kb, st, 1);
+        cds_strmap_put(&kb->cls_by_id, c->id, strlen(c->id), (uint32_t)kb->ncls);
+        kb->ncls++;
+    }
+    sqlite3_finalize(st);
+    uint32_t *cls_off = calloc(kb->ncls + 1, sizeof *cls_off);
+    uint32_t *ingr_ncls = calloc(kb->ningr + 1, sizeof *ingr_ncls);
+    if (!cls_off || !ingr_ncls) { free(cls_off); free(ingr_ncls); return fail(kb, db, err); }
+    size_t members_start = kb->npool;
+    for (size_t c = 0; c < kb->ncls; c++) {
+        sqlite3_stmt *q;
+        cls_off[c] = (uint32_t)kb->npool;
+        if (sqlite3_prepare_v2(db, "SELECT ingredient FROM class_member WHERE class=? ORDER BY rowid", -1, &q, NULL)) break;
+        sqlite3_bind_text(q, 1, kb->cls[c].id, -1, SQLITE_STATIC);
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            uint32_t g = cds_kb_ingredient_by_code(kb, (const char *)sqlite3_column_text(q, 0));
+            if (g == CDS_KB_NONE) continue;
+            bool dup = false;
+            for (uint32_t i = cls_off[c]; i < kb->npool; i++) dup |= kb->pool[i] == g;
+            if (!dup && pool_push(kb, g)) ingr_ncls[g]++;
+        }
+        sqlite3_finalize(q);
+    }
+    cls_off[kb->ncls] = (uint32_t)kb->npool;
+    /* Per-ingredient class lists (a counting sort over the member lists). */
+    size_t ic_start = kb->npool;
+    uint32_t *ic_off = calloc(kb->ningr + 1, sizeof *ic_off);
+    if (!ic_off) { free(cls_off); free(ingr_ncls); return fail(kb, db, err); }
+    for (size_t g = 0, acc = 0; g < kb->ningr; g++) { ic_off[g] = (uint32_t)acc; acc += ingr_ncls[g]; }
+    for (size_t i = members_start; i < cls_off[kb->ncls]; i++)
+        if (!pool_push(kb, 0)) { free(ic_off); free(cls_off); free(ingr_ncls); return fail(kb, db, err); }
+    uint32_t *fill = calloc(kb->ningr + 1, sizeof *fill);
+    for (size_t c = 0; fill && c < kb->ncls; c++) {
+        for (uint32_t i = cls_off[c]; i < cls_off[c + 1]; i++) {
+            uint32_t g = kb->pool[i];
+            kb->pool[ic_start + ic_off[g] + fill[g]++] = (uint32_t)c;
+        }
+    }
+    for (size_t c = 0; c < kb->ncls; c++) {
+        kb->cls[c].members = (const uint32_t *)(uintptr_t)cls_off[c];   /* offsets until the pool stops moving */
+        kb->cls[c].nmembers = cls_off[c + 1] - cls_off[c];
+    }
+    for (size_t g = 0; g < kb->ningr; g++) {
+        kb->ingr[g].classes = (const uint32_t *)(uintptr_t)(ic_start + ic_off[g]);
+        kb->ingr[g].nclasses = ingr_ncls[g];
+    }
+    free(fill);
+    free(ic_off);
+    free(cls_off);
+    free(ingr_ncls);
+    for (size_t c = 0; c < kb->ncls; c++) kb->cls[c].members = kb->pool + (uintptr_t)kb->cls[c].members;
+    for (size_t g = 0; g < kb->ningr; g++) kb->ingr[g].classes = kb->pool + (uintptr_t)kb->ingr[g].classes;
+
+    /* Names and synonyms. */
+    FOR_ROWS(st, db, "SELECT name, target FROM synonym") {
+        char norm[512];
+        size_t words = normalise((const char *)sqlite3_column_text(st, 0), norm, sizeof norm);
+        uint32_t t = parse_target(kb, (const char *)sqlite3_column_text(st, 1));
+        if (!words || t == CDS_KB_NONE) continue;
+        uint32_t prev;
+        if (cds_strmap_get(&kb->names, norm, strlen(norm), &prev) && !(prev & CDS_KB_CLASS)) continue;
+        char *k = cds_arena_strdup(&kb->arena, norm);
+        cds_strmap_put(&kb->names, k, strlen(k), t);
+        if (words > kb->max_name_words) kb->max_name_words = words;
+    }
+    sqlite3_finalize(st);
+
+    /* Interactions. */
+    n = count_rows(db, "interaction");
+    kb->ix = calloc(n ? n : 1, sizeof *kb->ix);
+    if (!kb->ix) return fail(kb, db, err);
+    FOR_ROWS(st, db, "SELECT id, a, b, a_label, b_label, severity, list, mechanism, consequence, management,"
+                     " alternative, source FROM interaction ORDER BY rowid") {
+        if (kb->nix >= n) break;
+        cds_kb_interaction *x = &kb->ix[kb->nix];
+        x->id = col(kb, st, 0);
+        x->a = parse_target(kb, (const char *)sqlite3_column_text(st, 1));
+        x->b = parse_target(kb, (const char *)sqlite3_column_text(st, 2));
+        x->a_label = col(kb, st, 3);
+        x->b_label = col(kb, st, 4);
+        x->severity = col(kb, st, 5);
+        x->list = col(kb, st, 6);
+        x->mechanism = col(kb, st, 7);
+        x->consequence = col(kb, st, 8);
+        x->management = col(kb, st, 9);
+        x->alternative = col(kb, st, 10);
+        x->source = col(kb, st, 11);
+        if (x->a == CDS_KB_NONE || x->b == CDS_KB_NONE) continue;
+        if (!u64_put(&kb->pairs, ((uint64_t)x->a << 32) | x->b, (uint32_t)kb->nix) ||
+            !u64_put(&kb->pairs, ((uint64_t)x->b << 32) | x->a, (uint32_t)kb->nix))
+            return fail(kb, db, err);
+        kb->nix++;
+    }
+    sqlite3_finalize(st);
+
+    n = count_rows(db, "cross_sensitivity");
+    kb->cross = calloc(n ? n : 1, sizeof *kb->cross);
+    if (!kb->cross) return fail(kb, db, err);
+    FOR_ROWS(st, db, "SELECT from_class, to_class, level, note, source FROM cross_sensitivity ORDER BY rowid") {
+        if (kb->ncross >= n) break;
+        uint32_t f = parse_target(kb, cds_arena_printf(&kb->arena, "class:%s", sqlite3_column_text(st, 0)));
+        uint32_t t = parse_target(kb, cds_arena_printf(&kb->arena, "class:%s", sqlite3_column_text(st, 1)));
+        if (f == CDS_KB_NONE || t == CDS_KB_NONE) continue;
+        kb->cross[kb->ncross++] = (cds_kb_cross){f & ~CDS_KB_CLASS, t & ~CDS_KB_CLASS, col(kb, st, 2), col(kb, st, 3),
+                                                 col(kb, st, 4)};
+    }
+    sqlite3_finalize(st);
+
+    FOR_ROWS(st, db, "SELECT system, code, target FROM allergen_code") {
+        uint32_t t = parse_target(kb, (const char *)sqlite3_column_text(st, 2));
+        if (t == CDS_KB_NONE) continue;
+        char *k = cds_arena_printf(&kb->arena, "%s|%s", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1));
+        cds_strmap_put(&kb->allergen, k, strlen(k), t);
+    }
+    sqlite3_finalize(st);
+    *out = kb;
+    return CDS_OK;
+}
+
+void cds_kb_free(cds_kb *kb)
+{
+    if (!kb) return;
+    cds_strmap_free(&kb->ingr_by_code);
+    cds_strmap_free(&kb->prod_by_code);
+    cds_strmap_free(&kb->cls_by_id);
+    cds_strmap_free(&kb->names);
+    cds_strmap_free(&kb->allergen);
+    free(kb->pairs.keys);
+    free(kb->pairs.vals);
+    free(kb->ingr);
+    free(kb->prod);
+    free(kb->pool);
+    free(kb->cls);
+    free(kb->ix);
+    free(kb->cross);
+    cds_arena_free(&kb->arena);
+    free(kb);
+}
+
+const char *cds_kb_digest(const cds_kb *kb) { return kb->digest; }
+size_t cds_kb_ningredients(const cds_kb *kb) { return kb->ningr; }
+size_t cds_kb_ninteractions(const cds_kb *kb) { return kb->nix; }
+
+const cds_kb_ingredient *cds_kb_ingredient_at(const cds_kb *kb, uint32_t i)
+{
+    return i < kb->ningr ? &kb->ingr[i] : NULL;
+}
+
+const cds_kb_class *cds_kb_class_at(const cds_kb *kb, uint32_t i)
+{
+    i &= ~CDS_KB_CLASS;
+    return i < kb->ncls ? &kb->cls[i] : NULL;
+}
+
+const cds_kb_interaction *cds_kb_interaction_at(const cds_kb *kb, uint32_t i) { return i < kb->nix ? &kb->ix[i] : NULL; }
+
+uint32_t cds_kb_ingredient_by_code(const cds_kb *kb, const char *rxcui)
+{
+    uint32_t v;
+    if (!rxcui) return CDS_KB_NONE;
+    return cds_strmap_get(&kb->ingr_by_code, rxcui, strlen(rxcui), &v) ? v : CDS_KB_NONE;
+}
+
+size_t cds_kb_product_ingredients(const cds_kb *kb, const char *rxcui, const uint32_t **out)
+{
+    uint32_t v;
+    if (!rxcui || !cds_strmap_get(&kb->prod_by_code, rxcui, strlen(rxcui), &v)) return 0;
+    *out = kb->pool + kb->prod[v].off;
+    return kb->prod[v].n;
+}
+
+uint32_t cds_kb_class_by_id(const cds_kb *kb, const char *id)
+{
+    uint32_t v;
+    return id && cds_strmap_get(&kb->cls_by_id, id, strlen(id), &v) ? v : CDS_KB_NONE;
+}
+
+bool cds_kb_in_class(const cds_kb *kb, uint32_t g, uint32_t cls)
+{
+    if (g >= kb->ningr || cls == CDS_KB_NONE) return false;
+    cls &= ~CDS_KB_CLASS;
+    const cds_kb_ingredient *in = &kb->ingr[g];
+    for (uint32_t i = 0; i < in->nclasses; i++)
+        if (in->classes[i] == cls) return true;
+    return false;
+}
+
+static bool is_salt(const char *w, size_t n)
+{
+    static const char *const salts[] = {"sodium", "potassium", "hydrochloride", "hcl", "sulfate", "carbonate",
+                                        "citrate", "maleate", "mesylate", "besylate", "succinate", "tartrate",
+                                        "fumarate", "acetate", "phosphate", "bromide", "chloride", "calcium",
+                                        "magnesium", "disodium", "hyclate", "hydrobromide", "bitartrate",
+                                        "monohydrate", "dihydrate", "trihydrate", "anhydrous"};
+    for (size_t i = 0; i < sizeof salts / sizeof salts[0]; i++)
+        if (strlen(salts[i]) == n && memcmp(salts[i], w, n) == 0) return true;
+    return false;
+}
+
+size_t cds_kb_match_names(const cds_kb *kb, const char *text, bool classes, uint32_t *out, size_t max)
+{
+    char norm[2048];
+    if (!text || !normalise(text, norm, sizeof norm)) return 0;
+    /* word start offsets */
+    size_t starts[256], nw = 0, len = strlen(norm);
+    for (size_t i = 0; i < len && nw < 255; i++)
+        if (i == 0 || norm[i - 1] == ' ') starts[nw++] = i;
+    starts[nw] = len + 1;
+    size_t found = 0;
+    for (size_t w = 0; w < nw;) {
+        size_t took = 0;
+        for (size_t k = kb->max_name_words < nw - w ? kb->max_name_words : nw - w; k >= 1; k--) {
+            size_t l = starts[w + k] - 1 - starts[w];
+            uint32_t t;
+            if (!cds_strmap_get(&kb->names, norm + starts[w], l, &t)) continue;
+            if ((t & CDS_KB_CLASS) && !classes) continue;
+            bool dup = false;
+            for (size_t i = 0; i < found; i++) dup |= out[i] == t;
+            if (!dup && found < max) out[found++] = t;
+            took = k;
+            break;
+        }
+        if (!took) { w++; continue; }
+        w += took;
+        while (w < nw && is_salt(norm + starts[w], starts[w + 1] - 1 - starts[w])) w++;
+    }
+    return found;
+}
+
+uint32_t cds_kb_allergen_code(const cds_kb *kb, const char *system, const char *code)
+{
+    char key[512];
+    uint32_t v;
+    if (!system || !code) return CDS_KB_NONE;
+    int n = snprintf(key, sizeof key, "%s|%s", system, code);
+    if (n < 0 || (size_t)n >= sizeof key) return CDS_KB_NONE;
+    return cds_strmap_get(&kb->allergen, key, (size_t)n, &v) ? v : CDS_KB_NONE;
+}
+
+size_t cds_kb_interactions(const cds_kb *kb, uint32_t a, uint32_t b, uint32_t *out, size_t max)
+{
+    if (a >= kb->ningr || b >= kb->ningr || !kb->nix) return 0;
+    const cds_kb_ingredient *ia = &kb->ingr[a], *ib = &kb->ingr[b];
+    size_t found = 0;
+    for (uint32_t i = 0; i <= ia->nclasses; i++) {
+        uint32_t ta = i == ia->nclasses ? a : ia->classes[i] | CDS_KB_CLASS;
+        for (uint32_t j = 0; j <= ib->nclasses; j++) {
+            uint32_t tb = j == ib->nclasses ? b : ib->classes[j] | CDS_KB_CLASS;
+            uint32_t x;
+            if (!u64_get(&kb->pairs, ((uint64_t)ta << 32) | tb, &x)) continue;
+            bool dup = false;
+            for (size_t k = 0; k < found; k++) dup |= out[k] == x;
+            if (!dup && found < max) out[found++] = x;
+        }
+    }
+    return found;
+}
+
+size_t cds_kb_cross_all(const cds_kb *kb, const cds_kb_cross **out)
+{
+    *out = kb->cross;
+    return kb->ncross;
+}
+
+const char *cds_kb_target_name(const cds_kb *kb, uint32_t t)
+{
+    if (t == CDS_KB_NONE) return "?";
+    if (t & CDS_KB_CLASS) {
+        const cds_kb_class *c = cds_kb_class_at(kb, t);
+        return c ? c->name : "?";
+    }
+    const cds_kb_ingredient *g = cds_kb_ingredient_at(kb, t);
+    return g ? g->name : "?";
+}

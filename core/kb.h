@@ -1,0 +1,92 @@
+/* kb.h — the drug knowledge base: built from TSV tables into SQLite, then read once into
+ * immutable in-memory indexes shared read-only by every worker (no SQL on the hot path).
+ *
+ * Targets: an interaction side or an allergen is an ingredient or a class. A target is a
+ * uint32_t: the ingredient index, or the class index with CDS_KB_CLASS set. */
+#ifndef CDS_KB_H
+#define CDS_KB_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "strbuf.h"
+
+#define CDS_KB_CLASS 0x80000000u
+#define CDS_KB_NONE 0xffffffffu
+
+typedef struct cds_kb cds_kb;
+
+typedef struct cds_kb_ingredient {
+    const char *rxcui, *name;
+    bool verified;
+    const uint32_t *classes;   /* class indices this ingredient belongs to */
+    uint32_t nclasses;
+} cds_kb_ingredient;
+
+typedef struct cds_kb_class {
+    const char *id, *name;
+    const uint32_t *members;   /* ingredient indices */
+    uint32_t nmembers;
+} cds_kb_class;
+
+typedef struct cds_kb_interaction {
+    const char *id;
+    uint32_t a, b;             /* targets */
+    const char *a_label, *b_label, *severity, *list, *mechanism, *consequence, *management,
+        *alternative, *source;
+} cds_kb_interaction;
+
+typedef struct cds_kb_cross {
+    uint32_t from, to;         /* class indices */
+    const char *level, *note, *source;
+} cds_kb_cross;
+
+/* --- building (cdsd kb build) ------------------------------------------------------------- */
+
+/* Imports every knowledge table (<pack>/knowledge/NAME.tsv) under each pack directory into `db` (schema created).
+ * Every problem is appended to `diag` as "file:line: message\n"; returns CDS_ELOAD when
+ * there was any, and then the database must not be used. `progress` prints row counts to stderr. */
+cds_rc cds_kb_import(sqlite3 *db, const char *const *pack_dirs, size_t npacks, cds_strbuf *diag, bool progress);
+
+/* --- loading and lookup -------------------------------------------------------------------- */
+
+cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err);
+void cds_kb_free(cds_kb *kb);
+const char *cds_kb_digest(const cds_kb *kb);
+
+size_t cds_kb_ningredients(const cds_kb *kb);
+size_t cds_kb_ninteractions(const cds_kb *kb);
+const cds_kb_ingredient *cds_kb_ingredient_at(const cds_kb *kb, uint32_t idx);
+const cds_kb_class *cds_kb_class_at(const cds_kb *kb, uint32_t idx);
+const cds_kb_interaction *cds_kb_interaction_at(const cds_kb *kb, uint32_t idx);
+
+/* Ingredient index for an RxNorm ingredient code (precise ingredients map to their base). */
+uint32_t cds_kb_ingredient_by_code(const cds_kb *kb, const char *rxcui);
+/* Ingredients of an RxNorm product/pack/multi-ingredient code; returns count, 0 if unknown. */
+size_t cds_kb_product_ingredients(const cds_kb *kb, const char *rxcui, const uint32_t **out);
+uint32_t cds_kb_class_by_id(const cds_kb *kb, const char *id);
+bool cds_kb_in_class(const cds_kb *kb, uint32_t ingredient, uint32_t cls);
+
+/* Finds ingredient names (and brand/salt synonyms) as whole words in free text, longest first,
+ * case-insensitive. With `classes` true, allergen class names count too (returned as class
+ * targets). Returns the number of distinct targets written to out (at most max). */
+size_t cds_kb_match_names(const cds_kb *kb, const char *text, bool classes, uint32_t *out, size_t max);
+
+/* Allergen code (SNOMED CT substance, or any system listed in allergen_codes) -> target. */
+uint32_t cds_kb_allergen_code(const cds_kb *kb, const char *system, const char *code);
+
+/* Interactions between two ingredients, at ingredient or class level. Returns the number of
+ * distinct interaction indices written to out (at most max). Cost depends on the number of
+ * classes of the two ingredients, not on the size of the table. */
+size_t cds_kb_interactions(const cds_kb *kb, uint32_t ing_a, uint32_t ing_b, uint32_t *out, size_t max);
+
+/* All cross-sensitivity rows (a short table; callers filter by class). */
+size_t cds_kb_cross_all(const cds_kb *kb, const cds_kb_cross **out);
+
+/* Human name of a target. */
+const char *cds_kb_target_name(const cds_kb *kb, uint32_t target);
+
+#endif

@@ -1,0 +1,388 @@
+/* kb_build.c — import of the knowledge TSV tables into SQLite, with validation.
+ * Each table kind is a file name under <pack>/knowledge/: ingredients, products, classes,
+ * interactions, cross_sensitivity, allergen_codes (.tsv). Kinds are imported in that order
+ * across all packs, so later tables can be checked against earlier ones. */
+#include <ctype.h>
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "digest.h"
+#include "json.h"
+#include "kb.h"
+#include "strmap.h"
+#include "tsv.h"
+
+static const char SCHEMA[] =
+    "PRAGMA foreign_keys=OFF;"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE source_file(path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, rows INTEGER NOT NULL);"
+    "CREATE TABLE ingredient(rxcui TEXT PRIMARY KEY, name TEXT NOT NULL, base TEXT, status TEXT, source TEXT);"
+    "CREATE TABLE synonym(name TEXT NOT NULL, target TEXT NOT NULL);"
+    "CREATE TABLE product(rxcui TEXT PRIMARY KEY, name TEXT, tty TEXT, source TEXT);"
+    "CREATE TABLE product_ingredient(product TEXT NOT NULL, ingredient TEXT NOT NULL);"
+    "CREATE TABLE drug_class(id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT, source TEXT);"
+    "CREATE TABLE class_member(class TEXT NOT NULL, ingredient TEXT NOT NULL);"
+    "CREATE TABLE interaction(id TEXT PRIMARY KEY, a TEXT NOT NULL, b TEXT NOT NULL, a_label TEXT, b_label TEXT,"
+    " severity TEXT NOT NULL, list TEXT, mechanism TEXT, consequence TEXT, management TEXT, alternative TEXT,"
+    " source TEXT);"
+    "CREATE TABLE cross_sensitivity(from_class TEXT NOT NULL, to_class TEXT NOT NULL, level TEXT NOT NULL,"
+    " note TEXT, source TEXT);"
+    "CREATE TABLE allergen_code(system TEXT NOT NULL, code TEXT NOT NULL, display TEXT, target TEXT NOT NULL,"
+    " source TEXT, PRIMARY KEY(system, code));";
+
+enum { K_INGR, K_PROD, K_CLASS, K_IX, K_CROSS, K_ALLERGEN, K_COUNT };
+static const char *const kind_names[K_COUNT] = {"ingredients", "products", "classes", "interactions",
+                                                "cross_sensitivity", "allergen_codes"};
+
+typedef struct importer {
+    sqlite3 *db;
+    cds_strbuf *diag;
+    int errors;
+    bool progress;
+    cds_arena keys;          /* owns the strings of the maps below */
+    cds_strmap ingr, prod, cls, pairs, ids, acodes;
+    cds_tsv *t;              /* current table, for file:line */
+} importer;
+
+static void problem(importer *im, const char *fmt, const char *a, const char *b)
+{
+    im->errors++;
+    if (im->errors > 200) return;
+    cds_strbuf_printf(im->diag, "%s:%d: ", im->t->path, im->t->line);
+    cds_strbuf_printf(im->diag, fmt, a, b);
+    cds_strbuf_putc(im->diag, '\n');
+}
+
+static bool remember(importer *im, cds_strmap *m, const char *key)
+{
+    char *k = cds_arena_strdup(&im->keys, key);
+    return k && cds_strmap_put(m, k, strlen(k), 1);
+}
+
+static bool known(cds_strmap *m, const char *key) { return cds_strmap_get(m, key, strlen(key), NULL); }
+
+static bool digits(const char *s)
+{
+    if (!*s) return false;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s)) return false;
+    return true;
+}
+
+/* Calls fn on each ';'-separated, trimmed, non-empty item of s (copied). Returns count. */
+static int each_item(const char *s, void (*fn)(importer *, const char *, void *), importer *im, void *ud)
+{
+    char buf[8192];
+    snprintf(buf, sizeof buf, "%s", s);
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+        while (isspace((unsigned char)*tok)) tok++;
+        char *e = tok + strlen(tok);
+        while (e > tok && isspace((unsigned char)e[-1])) *--e = '\0';
+        if (!*tok) continue;
+        fn(im, tok, ud);
+        n++;
+    }
+    return n;
+}
+
+static sqlite3_stmt *prep(importer *im, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(im->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        im->errors++;
+        cds_strbuf_printf(im->diag, "knowledge database: %s\n", sqlite3_errmsg(im->db));
+    }
+    return st;
+}
+
+static void run(importer *im, sqlite3_stmt *st, int n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) {
+        const char *v = va_arg(ap, const char *);
+        if (v && *v) sqlite3_bind_text(st, i + 1, v, -1, SQLITE_TRANSIENT);
+        else sqlite3_bind_null(st, i + 1);
+    }
+    va_end(ap);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        im->errors++;
+        cds_strbuf_printf(im->diag, "%s:%d: database: %s\n", im->t->path, im->t->line, sqlite3_errmsg(im->db));
+    }
+    sqlite3_reset(st);
+}
+
+/* --- per-kind row handlers ---------------------------------------------------------------- */
+
+typedef struct ctx { sqlite3_stmt *st; const char *owner; } ctx;
+
+static void add_synonym(importer *im, const char *name, void *ud)
+{
+    ctx *c = ud;
+    char low[512];
+    size_t i = 0;
+    for (; name[i] && i < sizeof low - 1; i++) low[i] = (char)tolower((unsigned char)name[i]);
+    low[i] = '\0';
+    run(im, c->st, 2, low, c->owner);
+}
+
+static void check_ingr_ref(importer *im, const char *code, void *ud)
+{
+    ctx *c = ud;
+    if (!known(&im->ingr, code)) problem(im, "unknown ingredient code '%s'%s", code, "");
+    else run(im, c->st, 2, c->owner, code);
+}
+
+static void import_ingredients(importer *im, sqlite3_stmt **st)
+{
+    cds_tsv *t = im->t;
+    const char *code = cds_tsv_get(t, "rxcui"), *name = cds_tsv_get(t, "name");
+    const char *status = cds_tsv_get(t, "status");
+    if (!digits(code)) { problem(im, "ingredient code '%s' is not an RxNorm RxCUI%s", code, ""); return; }
+    if (!*name) { problem(im, "ingredient %s has no name%s", code, ""); return; }
+    if (*status && strcmp(status, "verified") && strcmp(status, "unverified"))
+        problem(im, "status '%s' must be verified or unverified%s", status, "");
+    if (known(&im->ingr, code)) { problem(im, "duplicate ingredient %s%s", code, ""); return; }
+    remember(im, &im->ingr, code);
+    run(im, st[0], 5, code, name, cds_tsv_get(t, "base"), status, cds_tsv_get(t, "source"));
+    ctx c = {st[1], code};
+    add_synonym(im, name, &c);
+    each_item(cds_tsv_get(t, "synonyms"), add_synonym, im, &c);
+}
+
+static void import_products(importer *im, sqlite3_stmt **st)
+{
+    cds_tsv *t = im->t;
+    const char *code = cds_tsv_get(t, "rxcui");
+    if (!digits(code)) { problem(im, "product code '%s' is not an RxNorm RxCUI%s", code, ""); return; }
+    if (known(&im->prod, code)) { problem(im, "duplicate product %s%s", code, ""); return; }
+    if (known(&im->ingr, code)) { problem(im, "product %s is also listed as an ingredient%s", code, ""); return; }
+    remember(im, &im->prod, code);
+    run(im, st[0], 4, code, cds_tsv_get(t, "name"), cds_tsv_get(t, "tty"), cds_tsv_get(t, "source"));
+    ctx c = {st[1], code};
+    if (each_item(cds_tsv_get(t, "ingredients"), check_ingr_ref, im, &c) == 0)
+        problem(im, "product %s is mapped to no ingredient%s", code, "");
+}
+
+static void import_classes(importer *im, sqlite3_stmt **st)
+{
+    cds_tsv *t = im->t;
+    const char *id = cds_tsv_get(t, "id"), *name = cds_tsv_get(t, "name");
+    if (!*id || strchr(id, ' ') || strchr(id, ':')) { problem(im, "class id '%s' must be one word without ':'%s", id, ""); return; }
+    if (known(&im->cls, id)) { problem(im, "duplicate class '%s'%s", id, ""); return; }
+    remember(im, &im->cls, id);
+    run(im, st[0], 4, id, *name ? name : id, cds_tsv_get(t, "kind"), cds_tsv_get(t, "source"));
+    ctx c = {st[1], id};
+    if (each_item(cds_tsv_get(t, "members"), check_ingr_ref, im, &c) == 0)
+        problem(im, "class '%s' has no members%s", id, "");
+    char target[300];
+    snprintf(target, sizeof target, "class:%s", id);
+    ctx s = {st[2], target};
+    add_synonym(im, *name ? name : id, &s);
+    each_item(cds_tsv_get(t, "synonyms"), add_synonym, im, &s);
+}
+
+static bool check_target(importer *im, const char *what, const char *v)
+{
+    if (strncmp(v, "class:", 6) == 0) {
+        if (known(&im->cls, v + 6)) return true;
+        problem(im, "%s: unknown class '%s'", what, v + 6);
+        return false;
+    }
+    if (known(&im->ingr, v)) return true;
+    problem(im, *v ? "%s: unknown ingredient code '%s'" : "%s is empty%s", what, v);
+    return false;
+}
+
+static void import_interactions(importer *im, sqlite3_stmt **st)
+{
+    cds_tsv *t = im->t;
+    const char *id = cds_tsv_get(t, "id"), *a = cds_tsv_get(t, "a"), *b = cds_tsv_get(t, "b");
+    const char *sev = cds_tsv_get(t, "severity");
+    if (!*id) { problem(im, "interaction has no id%s%s", "", ""); return; }
+    if (known(&im->ids, id)) { problem(im, "duplicate interaction id '%s'%s", id, ""); return; }
+    remember(im, &im->ids, id);
+    bool ok = check_target(im, "column a", a) & check_target(im, "column b", b);
+    static const char *const sevs[] = {"contraindicated", "major", "moderate", "minor"};
+    bool sev_ok = false;
+    for (size_t i = 0; i < 4; i++) sev_ok |= strcmp(sev, sevs[i]) == 0;
+    if (!sev_ok) { problem(im, "bad severity '%s' (use contraindicated, major, moderate or minor)%s", sev, ""); ok = false; }
+    if (!ok) return;
+    char pair[600];
+    if (strcmp(a, b) <= 0) snprintf(pair, sizeof pair, "%s|%s", a, b);
+    else snprintf(pair, sizeof pair, "%s|%s", b, a);
+    if (known(&im->pairs, pair)) { problem(im, "duplicate pair %s (interaction '%s')", pair, id); return; }
+    remember(im, &im->pairs, pair);
+    run(im, st[0], 12, id, a, b, cds_tsv_get(t, "a_label"), cds_tsv_get(t, "b_label"), sev, cds_tsv_get(t, "list"),
+        cds_tsv_get(t, "mechanism"), cds_tsv_get(t, "consequence"), cds_tsv_get(t, "management"),
+        cds_tsv_get(t, "alternative"), cds_tsv_get(t, "source"));
+}
+
+static void import_cross(importer *im, sqlite3_stmt **st)
+{
+    cds_tsv *t = im->t;
+    const char *from = cds_tsv_get(t, "from"), *to = cds_tsv_get(t, "to"), *level = cds_tsv_get(t, "level");
+    bool ok = true;
+    if (!known(&im->cls, from)) { problem(im, "unknown class '%s'%s", from, ""); ok = false; }
+    if (!known(&im->cls, to)) { problem(im, "unknown class '%s'%s", to, ""); ok = false; }
+    if (strcmp(level, "high") && strcmp(level, "moderate") && strcmp(level, "low")) {
+        problem(im, "bad level '%s' (use high, moderate or low)%s", level, "");
+        ok = false;
+    }
+    if (ok) run(im, st[0], 5, from, to, level, cds_tsv_get(t, "note"), cds_tsv_get(t, "source"));
+}
+
+static void import_allergen(importer *im, sqlite3_stmt **st)
+{
+    cds_tsv *t = im->t;
+    const char *sys = cds_tsv_get(t, "system"), *code = cds_tsv_get(t, "code"), *target = cds_tsv_get(t, "target");
+    if (!*sys || !*code) { problem(im, "system and code are required%s%s", "", ""); return; }
+    char key[600];
+    snprintf(key, sizeof key, "%s|%s", sys, code);
+    if (known(&im->acodes, key)) { problem(im, "duplicate allergen code %s%s", key, ""); return; }
+    remember(im, &im->acodes, key);
+    if (check_target(im, "target", target))
+        run(im, st[0], 5, sys, code, cds_tsv_get(t, "display"), target, cds_tsv_get(t, "source"));
+}
+
+typedef void (*row_fn)(importer *, sqlite3_stmt **);
+static const struct kind_def {
+    row_fn fn;
+    const char *required[6];
+    const char *sql[3];
+} kinds[K_COUNT] = {
+    [K_INGR] = {import_ingredients, {"rxcui", "name", NULL},
+                {"INSERT INTO ingredient VALUES(?,?,?,?,?)", "INSERT INTO synonym VALUES(?,?)"}},
+    [K_PROD] = {import_products, {"rxcui", "ingredients", NULL},
+                {"INSERT INTO product VALUES(?,?,?,?)", "INSERT INTO product_ingredient VALUES(?,?)"}},
+    [K_CLASS] = {import_classes, {"id", "members", NULL},
+                 {"INSERT INTO drug_class VALUES(?,?,?,?)", "INSERT INTO class_member VALUES(?,?)",
+                  "INSERT INTO synonym VALUES(?,?)"}},
+    [K_IX] = {import_interactions, {"id", "a", "b", "severity", NULL},
+              {"INSERT INTO interaction VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"}},
+    [K_CROSS] = {import_cross, {"from", "to", "level", NULL}, {"INSERT INTO cross_sensitivity VALUES(?,?,?,?,?)"}},
+    [K_ALLERGEN] = {import_allergen, {"system", "code", "target", NULL},
+                    {"INSERT INTO allergen_code VALUES(?,?,?,?,?)"}},
+};
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Lists <pack>/knowledge/<kind>.tsv files; unknown table names are problems. */
+static void find_tables(importer *im, const char *const *packs, size_t npacks, char **files[K_COUNT], size_t nf[K_COUNT])
+{
+    for (size_t p = 0; p < npacks; p++) {
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/knowledge", packs[p]);
+        DIR *d = opendir(dir);
+        if (!d) continue;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            size_t l = strlen(e->d_name);
+            if (l < 5 || strcmp(e->d_name + l - 4, ".tsv")) continue;
+            int k = -1;
+            for (int i = 0; i < K_COUNT; i++)
+                if (strlen(kind_names[i]) == l - 4 && strncmp(e->d_name, kind_names[i], l - 4) == 0) k = i;
+            char *path = cds_arena_printf(&im->keys, "%s/%s", dir, e->d_name);
+            if (k < 0) {
+                im->errors++;
+                cds_strbuf_printf(im->diag, "%s:1: unknown knowledge table (expected one of ingredients, products, "
+                                            "classes, interactions, cross_sensitivity, allergen_codes)\n", path);
+                continue;
+            }
+            char **nfiles = realloc(files[k], (nf[k] + 1) * sizeof *nfiles);
+            if (!nfiles) continue;
+            files[k] = nfiles;
+            files[k][nf[k]++] = path;
+        }
+        closedir(d);
+    }
+    for (int k = 0; k < K_COUNT; k++)
+        if (nf[k]) qsort(files[k], nf[k], sizeof *files[k], cmp_str);
+}
+
+cds_rc cds_kb_import(sqlite3 *db, const char *const *packs, size_t npacks, cds_strbuf *diag, bool progress)
+{
+    importer im = {.db = db, .diag = diag, .progress = progress};
+    cds_arena_init(&im.keys);
+    char **files[K_COUNT] = {0};
+    size_t nf[K_COUNT] = {0};
+    char *errmsg = NULL;
+    cds_digest *all = cds_digest_new();
+    if (sqlite3_exec(db, SCHEMA, NULL, NULL, &errmsg) != SQLITE_OK ||
+        sqlite3_exec(db, "BEGIN", NULL, NULL, &errmsg) != SQLITE_OK) {
+        cds_strbuf_printf(diag, "knowledge database: %s\n", errmsg ? errmsg : sqlite3_errmsg(db));
+        sqlite3_free(errmsg);
+        im.errors++;
+        goto done;
+    }
+    find_tables(&im, packs, npacks, files, nf);
+    sqlite3_stmt *srcst = prep(&im, "INSERT INTO source_file VALUES(?,?,?)");
+    for (int k = 0; k < K_COUNT; k++) {
+        sqlite3_stmt *st[3] = {0};
+        for (int i = 0; i < 3 && kinds[k].sql[i]; i++) st[i] = prep(&im, kinds[k].sql[i]);
+        for (size_t f = 0; f < nf[k]; f++) {
+            cds_tsv t;
+            cds_error err;
+            cds_error_clear(&err);
+            if (cds_tsv_open(&t, files[k][f], kinds[k].required, &err)) {
+                im.errors++;
+                cds_strbuf_printf(diag, "%s\n", err.message);
+                continue;
+            }
+            char sha[65];
+            cds_sha256_hex(t.buf, t.len, sha);
+            cds_digest_update(all, files[k][f], strlen(files[k][f]));
+            cds_digest_update(all, sha, 64);
+            im.t = &t;
+            int rows = 0;
+            while (cds_tsv_next(&t)) {
+                kinds[k].fn(&im, st);
+                if (++rows % 5000 == 0 && progress) fprintf(stderr, "\r  %s: %d rows", files[k][f], rows);
+            }
+            if (progress) fprintf(stderr, "\r  %s: %d rows\n", files[k][f], rows);
+            char nrows[32];
+            snprintf(nrows, sizeof nrows, "%d", rows);
+            if (srcst) run(&im, srcst, 3, files[k][f], sha, nrows);
+            cds_tsv_close(&t);
+            im.t = NULL;
+        }
+        for (int i = 0; i < 3; i++) sqlite3_finalize(st[i]);
+    }
+    sqlite3_finalize(srcst);
+    /* Base codes of precise ingredients must be ingredients themselves. */
+    sqlite3_stmt *q = prep(&im, "SELECT rxcui, base FROM ingredient WHERE base IS NOT NULL AND base NOT IN "
+                                "(SELECT rxcui FROM ingredient)");
+    while (q && sqlite3_step(q) == SQLITE_ROW) {
+        im.errors++;
+        cds_strbuf_printf(diag, "ingredients: %s has unknown base ingredient %s\n", sqlite3_column_text(q, 0),
+                          sqlite3_column_text(q, 1));
+    }
+    sqlite3_finalize(q);
+    if (im.errors > 200) cds_strbuf_printf(diag, "... and %d more problems\n", im.errors - 200);
+    char digest[65];
+    cds_digest_final(all, digest);
+    all = NULL;
+    sqlite3_stmt *m = prep(&im, "INSERT INTO meta VALUES('schema_version','1'),('digest',?)");
+    if (m) {
+        sqlite3_bind_text(m, 1, digest, -1, SQLITE_TRANSIENT);
+        sqlite3_step(m);
+        sqlite3_finalize(m);
+    }
+    sqlite3_exec(db, im.errors ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+done:
+    if (all) cds_digest_final(all, (char[65]){0});
+    for (int k = 0; k < K_COUNT; k++) free(files[k]);
+    cds_strmap_free(&im.ingr);
+    cds_strmap_free(&im.prod);
+    cds_strmap_free(&im.cls);
+    cds_strmap_free(&im.pairs);
+    cds_strmap_free(&im.ids);
+    cds_strmap_free(&im.acodes);
+    cds_arena_free(&im.keys);
+    return im.errors ? CDS_ELOAD : CDS_OK;
+}

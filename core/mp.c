@@ -1,0 +1,225 @@
+/* mp.c — bounded MessagePack pre-check, unpacking, and accessors. */
+#include "mp.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct walker {
+    const unsigned char *p, *end;
+    int max_depth;
+    char path[256];
+    cds_error *err;
+} walker;
+
+static cds_rc fail(walker *w, const char *fmt, const char *detail)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, fmt, detail);
+    return cds_error_set(w->err, CDS_EBADREQ, w->path[0] ? w->path : "$", "%s", msg);
+}
+
+static bool need(walker *w, size_t n) { return (size_t)(w->end - w->p) >= n; }
+
+static uint64_t be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v = (v << 8) | p[i];
+    return v;
+}
+
+/* Reads a header; returns kind: 0 scalar (fully skipped), 1 array, 2 map, 3 string (len in *n,
+ * payload not yet skipped). */
+static cds_rc header(walker *w, int *kind, uint64_t *n)
+{
+    if (!need(w, 1)) return fail(w, "truncated MessagePack%s: value expected", "");
+    unsigned c = *w->p++;
+    int lenbytes = 0;
+    uint64_t skip = 0;
+    *kind = 0;
+    if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) return CDS_OK;
+    if (c >= 0x80 && c <= 0x8f) { *kind = 2; *n = c & 0x0f; return CDS_OK; }
+    if (c >= 0x90 && c <= 0x9f) { *kind = 1; *n = c & 0x0f; return CDS_OK; }
+    if (c >= 0xa0 && c <= 0xbf) { *kind = 3; *n = c & 0x1f; return CDS_OK; }
+    switch (c) {
+    case 0xc1: return fail(w, "invalid MessagePack byte 0xc1%s", "");
+    case 0xc4: case 0xc5: case 0xc6: /* bin: accepted as opaque bytes */
+        lenbytes = 1 << (c - 0xc4);
+        if (!need(w, (size_t)lenbytes)) return fail(w, "truncated MessagePack%s: bin length", "");
+        skip = be(w->p, lenbytes);
+        w->p += lenbytes;
+        break;
+    case 0xc7: case 0xc8: case 0xc9:
+        lenbytes = 1 << (c - 0xc7);
+        if (!need(w, (size_t)lenbytes + 1)) return fail(w, "truncated MessagePack%s: ext length", "");
+        skip = be(w->p, lenbytes) + 1;
+        w->p += lenbytes;
+        break;
+    case 0xca: skip = 4; break;
+    case 0xcb: skip = 8; break;
+    case 0xcc: case 0xd0: skip = 1; break;
+    case 0xcd: case 0xd1: skip = 2; break;
+    case 0xce: case 0xd2: skip = 4; break;
+    case 0xcf: case 0xd3: skip = 8; break;
+    case 0xd4: skip = 2; break;
+    case 0xd5: skip = 3; break;
+    case 0xd6: skip = 5; break;
+    case 0xd7: skip = 9; break;
+    case 0xd8: skip = 17; break;
+    case 0xd9: case 0xda: case 0xdb:
+        lenbytes = 1 << (c - 0xd9);
+        if (!need(w, (size_t)lenbytes)) return fail(w, "truncated MessagePack%s: string length", "");
+        *n = be(w->p, lenbytes);
+        w->p += lenbytes;
+        *kind = 3;
+        return CDS_OK;
+    case 0xdc: case 0xdd:
+        lenbytes = c == 0xdc ? 2 : 4;
+        if (!need(w, (size_t)lenbytes)) return fail(w, "truncated MessagePack%s: array length", "");
+        *n = be(w->p, lenbytes);
+        w->p += lenbytes;
+        *kind = 1;
+        return CDS_OK;
+    case 0xde: case 0xdf:
+        lenbytes = c == 0xde ? 2 : 4;
+        if (!need(w, (size_t)lenbytes)) return fail(w, "truncated MessagePack%s: map length", "");
+        *n = be(w->p, lenbytes);
+        w->p += lenbytes;
+        *kind = 2;
+        return CDS_OK;
+    default: return fail(w, "invalid MessagePack byte%s", "");
+    }
+    if (!need(w, skip)) return fail(w, "truncated MessagePack%s: value shorter than its header says", "");
+    w->p += skip;
+    return CDS_OK;
+}
+
+static cds_rc walk(walker *w, int depth)
+{
+    int kind;
+    uint64_t n = 0;
+    cds_rc rc = header(w, &kind, &n);
+    if (rc) return rc;
+    if (kind == 0) return CDS_OK;
+    size_t left = (size_t)(w->end - w->p);
+    if (kind == 3) {
+        if (n > left) return fail(w, "string claims more bytes than the message holds%s", "");
+        w->p += n;
+        return CDS_OK;
+    }
+    if (depth >= w->max_depth)
+        return cds_error_set(w->err, CDS_EBADREQ, w->path[0] ? w->path : "$", "nesting deeper than %d levels",
+                             w->max_depth);
+    /* Each array element takes at least 1 byte, each map pair at least 2. */
+    if ((kind == 1 && n > left) || (kind == 2 && n > left / 2))
+        return fail(w, "%s claims more elements than the message holds", kind == 1 ? "array" : "map");
+    size_t plen = strlen(w->path);
+    for (uint64_t i = 0; i < n; i++) {
+        if (kind == 1) {
+            snprintf(w->path + plen, sizeof w->path - plen, "[%llu]", (unsigned long long)i);
+        } else {
+            int kk;
+            uint64_t kn = 0;
+            if ((rc = header(w, &kk, &kn))) return rc;
+            if (kk != 3) { w->path[plen] = 0; return fail(w, "map key is not a string%s", ""); }
+            if (kn > (size_t)(w->end - w->p)) return fail(w, "string claims more bytes than the message holds%s", "");
+            int show = kn > 60 ? 60 : (int)kn;
+            snprintf(w->path + plen, sizeof w->path - plen, "%s%.*s", plen ? "." : "", show, (const char *)w->p);
+            w->p += kn;
+        }
+        if ((rc = walk(w, depth + 1))) return rc;
+    }
+    w->path[plen] = 0;
+    return CDS_OK;
+}
+
+cds_rc cds_mp_check(const char *buf, size_t len, int max_depth, cds_error *err)
+{
+    walker w = {(const unsigned char *)buf, (const unsigned char *)buf + len, max_depth, "", err};
+    if (len == 0) return cds_error_set(err, CDS_EBADREQ, "$", "empty message: a MessagePack map was expected");
+    cds_rc rc = walk(&w, 0);
+    if (rc) return rc;
+    if (w.p != w.end)
+        return cds_error_set(err, CDS_EBADREQ, "$", "%zu trailing bytes after the MessagePack value",
+                             (size_t)(w.end - w.p));
+    return CDS_OK;
+}
+
+cds_rc cds_mp_decode(const char *buf, size_t len, msgpack_unpacked *out, cds_error *err)
+{
+    cds_rc rc = cds_mp_check(buf, len, CDS_MP_MAX_DEPTH, err);
+    if (rc) return rc;
+    msgpack_unpacked_init(out);
+    size_t off = 0;
+    msgpack_unpack_return r = msgpack_unpack_next(out, buf, len, &off);
+    if (r != MSGPACK_UNPACK_SUCCESS || off != len) {
+        msgpack_unpacked_destroy(out);
+        msgpack_unpacked_init(out);
+        /* The pre-check accepted it, so this is memory pressure rather than bad input. */
+        return cds_error_set(err, r == MSGPACK_UNPACK_NOMEM_ERROR ? CDS_EINTERNAL : CDS_EBADREQ, "$",
+                             "MessagePack could not be unpacked (%d)", (int)r);
+    }
+    return CDS_OK;
+}
+
+const msgpack_object *cds_mp_get(const msgpack_object *map, const char *key)
+{
+    if (!map || map->type != MSGPACK_OBJECT_MAP) return NULL;
+    size_t kl = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == kl &&
+            memcmp(kv->key.via.str.ptr, key, kl) == 0)
+            return &kv->val;
+    }
+    return NULL;
+}
+
+const msgpack_object *cds_mp_get_nn(const msgpack_object *map, const char *key)
+{
+    const msgpack_object *o = cds_mp_get(map, key);
+    return o && o->type != MSGPACK_OBJECT_NIL ? o : NULL;
+}
+
+bool cds_mp_is_str(const msgpack_object *o) { return o && o->type == MSGPACK_OBJECT_STR; }
+
+bool cds_mp_str_eq(const msgpack_object *o, const char *s)
+{
+    size_t n = strlen(s);
+    return cds_mp_is_str(o) && o->via.str.size == n && memcmp(o->via.str.ptr, s, n) == 0;
+}
+
+char *cds_mp_strdup(cds_arena *a, const msgpack_object *o)
+{
+    if (!cds_mp_is_str(o)) return NULL;
+    return cds_arena_strndup(a, o->via.str.ptr, o->via.str.size);
+}
+
+char *cds_mp_getstr(cds_arena *a, const msgpack_object *map, const char *key)
+{
+    return cds_mp_strdup(a, cds_mp_get(map, key));
+}
+
+bool cds_mp_number(const msgpack_object *o, double *out)
+{
+    if (!o) return false;
+    switch (o->type) {
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: *out = (double)o->via.u64; return true;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *out = (double)o->via.i64; return true;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: *out = o->via.f64; return true;
+    default: return false;
+    }
+}
+
+void cds_mp_pack_str(msgpack_packer *pk, const char *s)
+{
+    if (!s) { msgpack_pack_nil(pk); return; }
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+int cds_mp_pack_object(msgpack_packer *pk, const msgpack_object *o)
+{
+    return msgpack_pack_object(pk, *o);
+}

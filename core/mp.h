@@ -1,0 +1,45 @@
+/* mp.h — safe MessagePack decoding and small accessors over msgpack_object.
+ *
+ * msgpack-c 4.0's C unpacker allocates count*24 bytes from a container header before reading
+ * any element, and reports nesting beyond 32 as out-of-memory. cds_mp_decode therefore walks
+ * the raw bytes first: every count and length must fit in the bytes that remain, nesting is
+ * capped, map keys must be strings (the protocol mirrors JSON) and nothing may trail the value.
+ * Only then is msgpack_unpack_next called. */
+#ifndef CDS_MP_H
+#define CDS_MP_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "arena.h"
+#include "error.h"
+
+#define CDS_MP_MAX_DEPTH 30   /* below msgpack-c's fixed stack of 32 */
+
+/* Validates then unpacks `buf`. On success `out` holds the object (owned by out's zone;
+ * release with msgpack_unpacked_destroy). Errors are CDS_EBADREQ with a path. */
+cds_rc cds_mp_decode(const char *buf, size_t len, msgpack_unpacked *out, cds_error *err);
+
+/* Structural check only (what cds_mp_decode does before unpacking). */
+cds_rc cds_mp_check(const char *buf, size_t len, int max_depth, cds_error *err);
+
+/* Map lookup by string key; NULL when `map` is not a map or the key is absent. */
+const msgpack_object *cds_mp_get(const msgpack_object *map, const char *key);
+/* Like cds_mp_get, but treats a nil value as absent. */
+const msgpack_object *cds_mp_get_nn(const msgpack_object *map, const char *key);
+bool cds_mp_is_str(const msgpack_object *o);
+bool cds_mp_str_eq(const msgpack_object *o, const char *s);
+/* NUL-terminated copy of a str value in `a`; NULL if `o` is not a str. */
+char *cds_mp_strdup(cds_arena *a, const msgpack_object *o);
+/* Convenience: cds_mp_strdup(a, cds_mp_get(map, key)). */
+char *cds_mp_getstr(cds_arena *a, const msgpack_object *map, const char *key);
+/* Numeric value of an int or float object. */
+bool cds_mp_number(const msgpack_object *o, double *out);
+
+/* Packs a NUL-terminated string (or nil when s is NULL). */
+void cds_mp_pack_str(msgpack_packer *pk, const char *s);
+/* Packs the object verbatim (deep). */
+int cds_mp_pack_object(msgpack_packer *pk, const msgpack_object *o);
+
+#endif

@@ -1,0 +1,70 @@
+/* tsv.c — in-place tab-separated reader. */
+#include "tsv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+/* Splits the next non-comment line into fields; returns false at EOF. */
+static bool next_line(cds_tsv *t, char **fields, int *n)
+{
+    while (t->pos < t->len) {
+        char *s = t->buf + t->pos;
+        char *nl = memchr(s, '\n', t->len - t->pos);
+        size_t l = nl ? (size_t)(nl - s) : t->len - t->pos;
+        t->pos += l + (nl ? 1 : 0);
+        t->line++;
+        s[l] = '\0';
+        if (l && s[l - 1] == '\r') s[--l] = '\0';
+        if (l == 0 || s[0] == '#') continue;
+        int k = 0;
+        fields[k++] = s;
+        for (char *p = s; *p; p++) {
+            if (*p == '\t') {
+                *p = '\0';
+                if (k < CDS_TSV_MAX_COLS) fields[k++] = p + 1;
+            }
+        }
+        *n = k;
+        return true;
+    }
+    return false;
+}
+
+cds_rc cds_tsv_open(cds_tsv *t, const char *path, const char *const *required, cds_error *err)
+{
+    memset(t, 0, sizeof *t);
+    t->path = path;
+    t->buf = cds_read_file(path, &t->len, 256u << 20, err);
+    if (!t->buf) return err ? err->code : CDS_EIO;
+    if (!next_line(t, t->cols, &t->ncols)) {
+        cds_tsv_close(t);
+        return cds_error_set(err, CDS_ELOAD, NULL, "%s:1: empty table: a header row is required", path);
+    }
+    for (const char *const *r = required; r && *r; r++) {
+        bool found = false;
+        for (int i = 0; i < t->ncols; i++) found |= strcmp(t->cols[i], *r) == 0;
+        if (!found) {
+            int line = t->line;
+            cds_tsv_close(t);
+            return cds_error_set(err, CDS_ELOAD, NULL, "%s:%d: header has no column '%s'", path, line, *r);
+        }
+    }
+    return CDS_OK;
+}
+
+bool cds_tsv_next(cds_tsv *t) { return next_line(t, t->fields, &t->nfields); }
+
+const char *cds_tsv_get(const cds_tsv *t, const char *col)
+{
+    for (int i = 0; i < t->ncols; i++)
+        if (strcmp(t->cols[i], col) == 0) return i < t->nfields ? t->fields[i] : "";
+    return "";
+}
+
+void cds_tsv_close(cds_tsv *t)
+{
+    free(t->buf);
+    t->buf = NULL;
+}

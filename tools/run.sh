@@ -1,0 +1,6 @@
+#!/bin/sh
+# Set up, build, and start the service on its embedded defaults (shipped packs, state in ./var).
+set -eu
+cd "$(dirname "$0")/.."
+tools/setup.sh build
+exec build/cdsd serve "$@"

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Install the Debian 12 packages cdsd needs (only those missing), then configure and build.
+# Usage: tools/setup.sh [BUILD_DIR] [extra cmake args...]
+set -eu
+cd "$(dirname "$0")/.."
+PKGS="build-essential cmake pkg-config liblua5.4-dev libnng-dev libmsgpack-dev libsqlite3-dev
+      libcmocka-dev libcjson-dev libssl-dev"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "setup: installing$missing"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
+fi
+BUILD="${1:-build}"; [ $# -gt 0 ] && shift
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" "$@" >/dev/null
+cmake --build "$BUILD" -j"$(nproc)"
