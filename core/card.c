@@ -1,0 +1,302 @@
+/* card.c — card validation and packing. */
+#include "card.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "digest.h"
+#include "mp.h"
+
+#define MAX_DEPTH 24
+
+size_t cds_utf8_len(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+void cds_uuid(const char *a, const char *b, const char *c, char out[37])
+{
+    unsigned char md[20];
+    char buf[2048];
+    int n = snprintf(buf, sizeof buf, "cdsd\x1f%s\x1f%s\x1f%s", a ? a : "", b ? b : "", c ? c : "");
+    cds_sha1(buf, n < 0 ? 0 : (size_t)n >= sizeof buf ? sizeof buf - 1 : (size_t)n, md);
+    md[6] = (md[6] & 0x0f) | 0x50;
+    md[8] = (md[8] & 0x3f) | 0x80;
+    static const char h[] = "0123456789abcdef";
+    int o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+        out[o++] = h[md[i] >> 4];
+        out[o++] = h[md[i] & 15];
+    }
+    out[o] = '\0';
+}
+
+/* Reads t[key] onto the stack top; returns its type. Looks through read-only proxies. */
+static int field(lua_State *L, int idx, const char *key) { return lua_getfield(L, idx, key); }
+
+static bool str_in(const char *s, const char *const *set)
+{
+    for (; *set; set++)
+        if (strcmp(s, *set) == 0) return true;
+    return false;
+}
+
+#define FAIL(...) do { snprintf(msg, msglen, __VA_ARGS__); lua_settop(L, top); return false; } while (0)
+
+static bool check_actions(lua_State *L, int sidx, size_t si, char *msg, size_t msglen)
+{
+    int top = lua_gettop(L);
+    int t = field(L, sidx, "actions");
+    if (t == LUA_TNIL) { lua_settop(L, top); return true; }
+    if (t != LUA_TTABLE) FAIL("suggestion %zu: 'actions' must be a list", si);
+    int acts = lua_gettop(L);
+    lua_Integer n = luaL_len(L, acts);
+    static const char *const types[] = {"create", "update", "delete", NULL};
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (lua_geti(L, acts, i) != LUA_TTABLE) FAIL("suggestion %zu action %lld: must be a table", si, (long long)i);
+        int a = lua_gettop(L);
+        if (field(L, a, "type") != LUA_TSTRING || !str_in(lua_tostring(L, -1), types))
+            FAIL("suggestion %zu action %lld: 'type' must be create, update or delete", si, (long long)i);
+        const char *type = lua_tostring(L, -1);
+        if (field(L, a, "description") != LUA_TSTRING || !*lua_tostring(L, -1))
+            FAIL("suggestion %zu action %lld: 'description' is required", si, (long long)i);
+        int res = field(L, a, "resource");
+        int rid = field(L, a, "resourceId");
+        if (strcmp(type, "delete") == 0) {
+            if (rid != LUA_TSTRING && res != LUA_TTABLE)
+                FAIL("suggestion %zu action %lld: a delete needs 'resourceId'", si, (long long)i);
+        } else if (res != LUA_TTABLE) {
+            FAIL("suggestion %zu action %lld: a %s needs the whole FHIR 'resource'", si, (long long)i, type);
+        }
+        lua_settop(L, acts);
+    }
+    lua_settop(L, top);
+    return true;
+}
+
+bool cds_card_check(lua_State *L, int idx, char *msg, size_t msglen)
+{
+    idx = lua_absindex(L, idx);
+    int top = lua_gettop(L);
+    luaL_checkstack(L, 12, "card");
+    if (!lua_istable(L, idx)) FAIL("a card must be a table made with card{...}");
+    if (field(L, idx, "summary") != LUA_TSTRING || !*lua_tostring(L, -1)) FAIL("'summary' is required");
+    size_t sl = cds_utf8_len(lua_tostring(L, -1));
+    if (sl >= 140) FAIL("'summary' is %zu characters; CDS Hooks requires fewer than 140", sl);
+    static const char *const indicators[] = {"info", "warning", "critical", NULL};
+    if (field(L, idx, "indicator") != LUA_TSTRING || !str_in(lua_tostring(L, -1), indicators))
+        FAIL("'indicator' must be info, warning or critical");
+    int t = field(L, idx, "detail");
+    if (t != LUA_TNIL && t != LUA_TSTRING) FAIL("'detail' must be a string");
+    t = field(L, idx, "suggestions");
+    if (t != LUA_TNIL) {
+        if (t != LUA_TTABLE) FAIL("'suggestions' must be a list");
+        int sg = lua_gettop(L);
+        static const char *const behaviours[] = {"at-most-one", "any", NULL};
+        if (field(L, idx, "selectionBehavior") != LUA_TSTRING || !str_in(lua_tostring(L, -1), behaviours))
+            FAIL("'selectionBehavior' must be at-most-one or any when there are suggestions");
+        bool one = strcmp(lua_tostring(L, -1), "at-most-one") == 0;
+        lua_Integer n = luaL_len(L, sg), recommended = 0;
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (lua_geti(L, sg, i) != LUA_TTABLE) FAIL("suggestion %lld: must be a table", (long long)i);
+            int s = lua_gettop(L);
+            if (field(L, s, "label") != LUA_TSTRING || !*lua_tostring(L, -1)) FAIL("suggestion %lld: 'label' is required", (long long)i);
+            int r = field(L, s, "isRecommended");
+            if (r != LUA_TNIL && r != LUA_TBOOLEAN) FAIL("suggestion %lld: 'isRecommended' must be true or false", (long long)i);
+            recommended += lua_toboolean(L, -1);
+            if (!check_actions(L, s, (size_t)i, msg, msglen)) { lua_settop(L, top); return false; }
+            lua_settop(L, sg);
+        }
+        if (one && recommended > 1) FAIL("only one suggestion may be recommended with selectionBehavior at-most-one");
+    }
+    lua_settop(L, top);
+    t = field(L, idx, "overrideReasons");
+    if (t != LUA_TNIL) {
+        if (t != LUA_TTABLE) FAIL("'overrideReasons' must be a list");
+        int o = lua_gettop(L);
+        lua_Integer n = luaL_len(L, o);
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (lua_geti(L, o, i) != LUA_TTABLE) FAIL("override reason %lld: must be a coding", (long long)i);
+            int c = lua_gettop(L);
+            if (field(L, c, "code") != LUA_TSTRING || field(L, c, "system") != LUA_TSTRING ||
+                field(L, c, "display") != LUA_TSTRING)
+                FAIL("override reason %lld: 'code', 'system' and 'display' are required", (long long)i);
+            lua_settop(L, o);
+        }
+    }
+    lua_settop(L, top);
+    t = field(L, idx, "links");
+    if (t != LUA_TNIL) {
+        if (t != LUA_TTABLE) FAIL("'links' must be a list");
+        int o = lua_gettop(L);
+        lua_Integer n = luaL_len(L, o);
+        static const char *const ltypes[] = {"absolute", "smart", NULL};
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (lua_geti(L, o, i) != LUA_TTABLE) FAIL("link %lld: must be a table", (long long)i);
+            int c = lua_gettop(L);
+            if (field(L, c, "label") != LUA_TSTRING || field(L, c, "url") != LUA_TSTRING)
+                FAIL("link %lld: 'label' and 'url' are required", (long long)i);
+            if (field(L, c, "type") != LUA_TSTRING || !str_in(lua_tostring(L, -1), ltypes))
+                FAIL("link %lld: 'type' must be absolute or smart", (long long)i);
+            bool smart = strcmp(lua_tostring(L, -1), "smart") == 0;
+            if (field(L, c, "appContext") != LUA_TNIL && !smart) FAIL("link %lld: 'appContext' is only for smart links", (long long)i);
+            lua_settop(L, o);
+        }
+    }
+    lua_settop(L, top);
+    return true;
+}
+
+/* A read-only proxy's real table is its metatable's [1]. */
+static int real_table(lua_State *L, int idx)
+{
+    if (lua_getmetatable(L, idx)) {
+        if (lua_rawgeti(L, -1, 1) == LUA_TTABLE) {
+            lua_remove(L, -2);
+            return lua_gettop(L);
+        }
+        lua_pop(L, 2);
+    }
+    lua_pushvalue(L, idx);
+    return lua_gettop(L);
+}
+
+void cds_lua_pack_value(lua_State *L, int idx, msgpack_packer *pk, int depth)
+{
+    idx = lua_absindex(L, idx);
+    luaL_checkstack(L, 6, "pack");
+    switch (lua_type(L, idx)) {
+    case LUA_TBOOLEAN:
+        if (lua_toboolean(L, idx)) msgpack_pack_true(pk);
+        else msgpack_pack_false(pk);
+        return;
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) msgpack_pack_int64(pk, (int64_t)lua_tointeger(L, idx));
+        else msgpack_pack_double(pk, lua_tonumber(L, idx));
+        return;
+    case LUA_TSTRING: {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        msgpack_pack_str(pk, n);
+        msgpack_pack_str_body(pk, s, n);
+        return;
+    }
+    case LUA_TTABLE: break;
+    default: msgpack_pack_nil(pk); return;
+    }
+    if (depth > MAX_DEPTH) { msgpack_pack_nil(pk); return; }
+    int t = real_table(L, idx);
+    size_t len = lua_rawlen(L, t), keys = 0;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING && lua_tostring(L, -1)[0] == '_') continue;
+        keys++;
+    }
+    if (len > 0 && keys == len) {
+        msgpack_pack_array(pk, len);
+        for (size_t i = 1; i <= len; i++) {
+            lua_rawgeti(L, t, (lua_Integer)i);
+            cds_lua_pack_value(L, -1, pk, depth + 1);
+            lua_pop(L, 1);
+        }
+    } else {
+        size_t n = 0;
+        lua_pushnil(L);
+        while (lua_next(L, t)) {
+            lua_pop(L, 1);
+            if (lua_type(L, -1) == LUA_TSTRING && lua_tostring(L, -1)[0] != '_') n++;
+        }
+        msgpack_pack_map(pk, n);
+        lua_pushnil(L);
+        while (lua_next(L, t)) {
+            if (lua_type(L, -2) == LUA_TSTRING && lua_tostring(L, -2)[0] != '_') {
+                cds_mp_pack_str(pk, lua_tostring(L, -2));
+                cds_lua_pack_value(L, -1, pk, depth + 1);
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+}
+
+static void pack_field(lua_State *L, int idx, msgpack_packer *pk, const char *key)
+{
+    lua_getfield(L, idx, key);
+    cds_mp_pack_str(pk, key);
+    cds_lua_pack_value(L, -1, pk, 1);
+    lua_pop(L, 1);
+}
+
+static bool present(lua_State *L, int idx, const char *key)
+{
+    bool p = lua_getfield(L, idx, key) != LUA_TNIL;
+    lua_pop(L, 1);
+    return p;
+}
+
+void cds_card_pack(lua_State *L, int idx, msgpack_packer *pk, const char *uuid, const cds_card_source *src)
+{
+    idx = lua_absindex(L, idx);
+    luaL_checkstack(L, 10, "card");
+    static const char *const optional[] = {"detail", "selectionBehavior", "overrideReasons", "links", NULL};
+    size_t n = 4 + present(L, idx, "suggestions");
+    for (const char *const *k = optional; *k; k++) n += present(L, idx, *k);
+    msgpack_pack_map(pk, n);
+    cds_mp_pack_str(pk, "uuid");
+    cds_mp_pack_str(pk, uuid);
+    pack_field(L, idx, pk, "summary");
+    pack_field(L, idx, pk, "indicator");
+    if (present(L, idx, "detail")) pack_field(L, idx, pk, "detail");
+    cds_mp_pack_str(pk, "source");
+    lua_getfield(L, idx, "_source_url");
+    const char *url = lua_tostring(L, -1);
+    msgpack_pack_map(pk, 2 + (url != NULL));
+    cds_mp_pack_str(pk, "label");
+    cds_mp_pack_str(pk, src->label);
+    if (url) {
+        cds_mp_pack_str(pk, "url");
+        cds_mp_pack_str(pk, url);
+    }
+    lua_pop(L, 1);
+    cds_mp_pack_str(pk, "topic");
+    msgpack_pack_map(pk, 3);
+    cds_mp_pack_str(pk, "system");
+    cds_mp_pack_str(pk, "https://cdsd.example.org/rules");
+    cds_mp_pack_str(pk, "code");
+    cds_mp_pack_str(pk, src->rule_id);
+    cds_mp_pack_str(pk, "display");
+    cds_mp_pack_str(pk, src->rule_title);
+    if (lua_getfield(L, idx, "suggestions") == LUA_TTABLE) {
+        int sg = lua_gettop(L);
+        lua_Integer ns = luaL_len(L, sg);
+        cds_mp_pack_str(pk, "suggestions");
+        msgpack_pack_array(pk, (size_t)ns);
+        for (lua_Integer i = 1; i <= ns; i++) {
+            lua_geti(L, sg, i);
+            int s = lua_gettop(L);
+            bool rec = present(L, s, "isRecommended"), acts = present(L, s, "actions");
+            msgpack_pack_map(pk, 2 + rec + acts);
+            char su[37], num[24];
+            snprintf(num, sizeof num, "%lld", (long long)i);
+            cds_uuid(uuid, "suggestion", num, su);
+            cds_mp_pack_str(pk, "label");
+            lua_getfield(L, s, "label");
+            cds_lua_pack_value(L, -1, pk, 1);
+            lua_pop(L, 1);
+            cds_mp_pack_str(pk, "uuid");
+            cds_mp_pack_str(pk, su);
+            if (rec) pack_field(L, s, pk, "isRecommended");
+            if (acts) pack_field(L, s, pk, "actions");
+            lua_settop(L, sg);
+        }
+    }
+    lua_pop(L, 1);
+    for (const char *const *k = optional + 1; *k; k++)
+        if (present(L, idx, *k)) pack_field(L, idx, pk, *k);
+}

@@ -1,0 +1,387 @@
+/* engine.c — per-worker evaluation: compiled rules in a sandboxed state, request -> cards. */
+#include "engine.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "card.h"
+#include "engine_build.h"
+#include "lua_table.h"
+#include "lua_view.h"
+#include "mp.h"
+#include "request.h"
+#include "sandbox.h"
+#include "screen.h"
+#include "view.h"
+
+extern const char cds_prelude_lua[];
+
+struct cds_engine {
+    const cds_ruleset *rs;
+    cds_sandbox *sb;
+    int *evaluate_refs;       /* per rule in rs->rules order */
+    size_t nrules;
+};
+
+static const char PENDING_KEY = 'R';
+
+/* rule { ... }: validated at load, queued for the loader with its location. */
+static int rule_fn(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &PENDING_KEY);
+    if (!lua_istable(L, -1)) return luaL_error(L, "rules can only be declared while a pack loads");
+    lua_createtable(L, 2, 0);
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, -2, 1);
+    luaL_where(L, 2);
+    lua_rawseti(L, -2, 2);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    return 0;
+}
+
+static bool parse_rule(lua_State *L, int idx, const char *where, cds_rule_info *ri, int *ref, cds_strbuf *diag)
+{
+    cds_ltab t = {L, idx, where, "rule", diag, 0};
+    memset(ri, 0, sizeof *ri);
+    ri->id = cds_ltab_str(&t, "id", true);
+    char what[200];
+    if (ri->id) {
+        snprintf(what, sizeof what, "rule '%s'", ri->id);
+        t.what = what;
+        for (const char *p = ri->id; *p; p++)
+            if (!(*p == '.' || *p == '-' || *p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))) {
+                cds_ltab_error(&t, "id may use only lower-case letters, digits, '.', '-' and '_'");
+                break;
+            }
+    }
+    static const char *const allowed[] = {"id", "version", "title", "description", "hooks", "owner",
+                                           "references", "evaluate", NULL};
+    cds_ltab_allow(&t, allowed);
+    ri->version = cds_ltab_str(&t, "version", true);
+    ri->title = cds_ltab_str(&t, "title", true);
+    ri->owner = cds_ltab_str(&t, "owner", false);
+    free(cds_ltab_str(&t, "description", false));
+    ri->nhooks = cds_ltab_strlist(&t, "hooks", true, &ri->hooks);
+    ri->nreferences = cds_ltab_strlist(&t, "references", false, &ri->references);
+    if (lua_getfield(L, idx, "evaluate") != LUA_TFUNCTION) {
+        cds_ltab_error(&t, "'evaluate' must be a function(ctx)");
+        lua_pop(L, 1);
+    } else {
+        *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    return t.errors == 0;
+}
+
+static void free_info(cds_rule_info *r)
+{
+    free(r->id); free(r->version); free(r->title); free(r->owner); free(r->file);
+    cds_free_strlist(r->hooks, r->nhooks);
+    cds_free_strlist(r->references, r->nreferences);
+}
+
+cds_engine *cds_engine_build(const cds_ruleset *rs, cds_rule_info **infos, size_t *ninfos, cds_strbuf *diag)
+{
+    cds_error err;
+    cds_engine *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    e->rs = rs;
+    e->sb = cds_sandbox_new(&rs->limits, &err);
+    if (!e->sb) { cds_strbuf_printf(diag, "%s\n", err.message); free(e); return NULL; }
+    lua_State *L = cds_sandbox_L(e->sb);
+    lua_pushcfunction(L, rule_fn);
+    cds_sandbox_set_global(e->sb, "rule");
+    if (cds_sandbox_run_privileged(e->sb, cds_prelude_lua, "prelude.lua", &err) != CDS_OK) {
+        cds_strbuf_printf(diag, "prelude: %s\n", err.message);
+        cds_engine_free(e);
+        return NULL;
+    }
+    cds_sandbox_lock(e->sb);
+
+    int errors = 0;
+    cds_rule_info *list = NULL;
+    int *refs = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t f = 0; f < rs->nfiles; f++) {
+        const cds_source_file *sf = &rs->files[f];
+        lua_createtable(L, 0, 0);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &PENDING_KEY);
+        cds_error_clear(&err);
+        if (cds_sandbox_load(e->sb, sf->src, sf->len, sf->path, &err) != CDS_OK ||
+            cds_sandbox_call(e->sb, 0, 0, NULL, &err) != CDS_OK) {
+            cds_strbuf_printf(diag, "%s\n", err.message);
+            errors++;
+            continue;
+        }
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &PENDING_KEY);
+        int pend = lua_gettop(L);
+        size_t np = lua_rawlen(L, pend);
+        if (np == 0) {
+            cds_strbuf_printf(diag, "%s:1: the file declares no rule { ... }\n", sf->path);
+            errors++;
+        }
+        for (size_t i = 1; i <= np; i++) {
+            lua_rawgeti(L, pend, (lua_Integer)i);
+            lua_rawgeti(L, -1, 1);
+            lua_rawgeti(L, -2, 2);
+            char where[600];
+            snprintf(where, sizeof where, "%s", lua_tostring(L, -1));
+            lua_pop(L, 1);
+            if (n == cap) {
+                cap = cap * 2 + 16;
+                list = realloc(list, cap * sizeof *list);
+                refs = realloc(refs, cap * sizeof *refs);
+            }
+            refs[n] = LUA_NOREF;
+            if (!parse_rule(L, lua_gettop(L), where, &list[n], &refs[n], diag)) errors++;
+            list[n].file = strdup(sf->path);
+            for (size_t k = 0; k < n && list[n].id; k++)
+                if (list[k].id && strcmp(list[k].id, list[n].id) == 0) {
+                    cds_strbuf_printf(diag, "%s rule '%s': id already used in %s\n", where, list[n].id, list[k].file);
+                    errors++;
+                }
+            n++;
+            lua_pop(L, 2);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &PENDING_KEY);
+    if (!infos && !errors && n != rs->nrules) {
+        cds_strbuf_printf(diag, "rule set changed while loading (%zu rules, expected %zu)\n", n, rs->nrules);
+        errors++;
+    }
+    for (size_t i = 0; !infos && !errors && i < n; i++)
+        if (strcmp(list[i].id, rs->rules[i].id) != 0) errors++;
+    if (errors) {
+        for (size_t i = 0; i < n; i++) free_info(&list[i]);
+        free(list);
+        free(refs);
+        cds_engine_free(e);
+        return NULL;
+    }
+    e->evaluate_refs = refs;
+    e->nrules = n;
+    if (infos) {
+        *infos = list;
+        *ninfos = n;
+    } else {
+        for (size_t i = 0; i < n; i++) free_info(&list[i]);
+        free(list);
+    }
+    return e;
+}
+
+cds_engine *cds_engine_new(const cds_ruleset *rs, cds_strbuf *diag) { return cds_engine_build(rs, NULL, NULL, diag); }
+
+void cds_engine_free(cds_engine *e)
+{
+    if (!e) return;
+    cds_sandbox_free(e->sb);
+    free(e->evaluate_refs);
+    free(e);
+}
+
+const cds_ruleset *cds_engine_ruleset(const cds_engine *e) { return e->rs; }
+
+static double micros_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) * 1e6 + (double)(t.tv_nsec - t0->tv_nsec) / 1e3;
+}
+
+static bool has_hook(const cds_rule_info *r, const char *hook)
+{
+    for (size_t i = 0; i < r->nhooks; i++)
+        if (strcmp(r->hooks[i], hook) == 0) return true;
+    return false;
+}
+
+/* Collected output of one rule: Lua card tables on a list in the registry. */
+typedef struct pending_card { size_t rule; int ref; const char *key; } pending_card;
+
+cds_rc cds_engine_call(cds_engine *e, const char *service, const msgpack_object *request, const char *base_path,
+                       time_t now, cds_arena *a, msgpack_packer *pk, cds_eval_info *info, cds_error *err)
+{
+    const cds_ruleset *rs = e->rs;
+    memset(info, 0, sizeof *info);
+    const cds_service *svc = cds_ruleset_service(rs, service);
+    if (!svc) return cds_error_set(err, CDS_EUNKNOWN_SVC, "service", "unknown service '%s'", service ? service : "");
+    cds_request req;
+    cds_rc rc = cds_request_parse(request, base_path, a, &req, err);
+    if (rc) return rc;
+    info->hook = req.hook;
+    info->hook_instance = req.hook_instance;
+    info->patient_id = req.patient_id;
+    if (strcmp(req.hook, svc->hook) != 0) {
+        char path[300];
+        snprintf(path, sizeof path, "%s.hook", base_path);
+        return cds_error_set(err, CDS_EHOOK, path, "service '%s' answers the '%s' hook, not '%s'", svc->id, svc->hook,
+                             req.hook);
+    }
+    cds_view view;
+    if ((rc = cds_view_build(&req, rs->kb, now, a, &view, err))) return rc;
+    cds_eval_scope scope = {.view = &view};
+    scope.nddi = cds_screen_interactions(&view, a, (cds_ddi_hit **)&scope.ddi);
+    scope.nallergy = cds_screen_allergies(&view, a, (cds_allergy_hit **)&scope.allergy);
+
+    lua_State *L = cds_sandbox_L(e->sb);
+    int top = lua_gettop(L);
+    luaL_checkstack(L, 16, "engine");
+    cds_lua_view_push(L, &scope);
+    int ctx = lua_gettop(L);
+    lua_createtable(L, 8, 0);   /* cards collected: {card table, rule index} */
+    int cards = lua_gettop(L);
+    size_t ncards = 0;
+    info->runs = cds_arena_alloc(a, (svc->nrules + 1) * sizeof *info->runs);
+    for (size_t k = 0; k < svc->nrules; k++) {
+        size_t r = svc->rules[k];
+        const cds_rule_info *ri = &rs->rules[r];
+        if (!has_hook(ri, req.hook)) continue;
+        cds_rule_run *run = &info->runs[info->nruns++];
+        run->rule = ri->id;
+        run->version = ri->version;
+        struct timespec t0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, e->evaluate_refs[r]);
+        lua_pushvalue(L, ctx);
+        cds_error rerr;
+        cds_error_clear(&rerr);
+        cds_sb_fail why;
+        if (cds_sandbox_call(e->sb, 1, 1, &why, &rerr) != CDS_OK) {
+            run->error = cds_arena_strdup(a, rerr.message);
+        } else {
+            int res = lua_gettop(L);
+            if (lua_istable(L, res)) {
+                /* one card, or a list of cards (nil entries skipped) */
+                bool single = lua_getfield(L, res, "summary") != LUA_TNIL;
+                lua_pop(L, 1);
+                lua_Integer n = single ? 1 : luaL_len(L, res);
+                for (lua_Integer i = 1; i <= n && !run->error; i++) {
+                    if (single) lua_pushvalue(L, res);
+                    else lua_geti(L, res, i);
+                    char msg[300];
+                    if (lua_isnil(L, -1)) { lua_pop(L, 1); continue; }
+                    if (!cds_card_check(L, -1, msg, sizeof msg)) {
+                        run->error = cds_arena_printf(a, "%s: card %lld: %s", ri->file, (long long)i, msg);
+                        lua_pop(L, 1);
+                        break;
+                    }
+                    lua_createtable(L, 2, 0);
+                    lua_insert(L, -2);
+                    lua_rawseti(L, -2, 1);
+                    lua_pushinteger(L, (lua_Integer)r);
+                    lua_rawseti(L, -2, 2);
+                    lua_rawseti(L, cards, (lua_Integer)++ncards);
+                    run->cards++;
+                }
+                if (run->error) {
+                    /* a rule's output is all or nothing */
+                    for (; run->cards > 0; run->cards--) {
+                        lua_pushnil(L);
+                        lua_rawseti(L, cards, (lua_Integer)ncards--);
+                    }
+                }
+            } else if (!lua_isnil(L, res)) {
+                run->error = cds_arena_printf(a, "%s: evaluate returned a %s; return card{...}, a list of cards, or nil",
+                                              ri->file, luaL_typename(L, res));
+            }
+            lua_settop(L, cards);
+        }
+        run->micros = micros_since(&t0);
+        if (run->error) info->nerrors++;
+    }
+    cds_lua_view_done(L);
+
+    /* Pack the response: rule cards, then one warning card per failed rule so a safety check
+     * that did not run is visible to the clinician rather than silent. */
+    size_t total = ncards + info->nerrors;
+    info->cards = cds_arena_alloc(a, (total + 1) * sizeof *info->cards);
+    msgpack_pack_map(pk, info->nerrors ? 2 : 1);
+    cds_mp_pack_str(pk, "cards");
+    msgpack_pack_array(pk, total);
+    for (size_t i = 1; i <= ncards; i++) {
+        lua_rawgeti(L, cards, (lua_Integer)i);
+        lua_rawgeti(L, -1, 1);
+        lua_rawgeti(L, -2, 2);
+        size_t r = (size_t)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        const cds_rule_info *ri = &rs->rules[r];
+        int c = lua_gettop(L);
+        lua_getfield(L, c, "_key");
+        char key[256];
+        if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) snprintf(key, sizeof key, "%s", lua_tostring(L, -1));
+        else snprintf(key, sizeof key, "#%zu", i);
+        lua_pop(L, 1);
+        char uuid[37];
+        cds_uuid(req.hook_instance, ri->id, key, uuid);
+        cds_card_source src = {rs->source_label, ri->id, ri->title};
+        cds_card_pack(L, c, pk, uuid, &src);
+        cds_card_out *co = &info->cards[info->ncards++];
+        co->uuid = cds_arena_strdup(a, uuid);
+        co->rule = ri->id;
+        lua_getfield(L, c, "indicator");
+        co->indicator = cds_arena_strdup(a, lua_tostring(L, -1));
+        lua_getfield(L, c, "summary");
+        co->summary = cds_arena_strdup(a, lua_tostring(L, -1));
+        lua_settop(L, cards);
+    }
+    for (size_t i = 0; i < info->nruns; i++) {
+        const cds_rule_run *run = &info->runs[i];
+        if (!run->error) continue;
+        const cds_rule_info *ri = NULL;
+        for (size_t k = 0; k < rs->nrules; k++)
+            if (strcmp(rs->rules[k].id, run->rule) == 0) ri = &rs->rules[k];
+        char uuid[37], summary[160];
+        cds_uuid(req.hook_instance, run->rule, "error", uuid);
+        snprintf(summary, sizeof summary, "Safety check did not run: %.100s", ri->title);
+        msgpack_pack_map(pk, 5);
+        cds_mp_pack_str(pk, "uuid");
+        cds_mp_pack_str(pk, uuid);
+        cds_mp_pack_str(pk, "summary");
+        cds_mp_pack_str(pk, summary);
+        cds_mp_pack_str(pk, "indicator");
+        cds_mp_pack_str(pk, "warning");
+        cds_mp_pack_str(pk, "detail");
+        cds_mp_pack_str(pk, "This automated check failed and gave no answer. Review the order manually; "
+                            "the failure has been recorded for pharmacy informatics.");
+        cds_mp_pack_str(pk, "source");
+        msgpack_pack_map(pk, 2);
+        cds_mp_pack_str(pk, "label");
+        cds_mp_pack_str(pk, rs->source_label);
+        cds_mp_pack_str(pk, "topic");
+        msgpack_pack_map(pk, 3);
+        cds_mp_pack_str(pk, "system");
+        cds_mp_pack_str(pk, "https://cdsd.example.org/rules");
+        cds_mp_pack_str(pk, "code");
+        cds_mp_pack_str(pk, run->rule);
+        cds_mp_pack_str(pk, "display");
+        cds_mp_pack_str(pk, ri->title);
+        cds_card_out *co = &info->cards[info->ncards++];
+        co->uuid = cds_arena_strdup(a, uuid);
+        co->rule = run->rule;
+        co->indicator = "warning";
+        co->summary = cds_arena_strdup(a, summary);
+    }
+    if (info->nerrors) {
+        cds_mp_pack_str(pk, "extension");
+        msgpack_pack_map(pk, 1);
+        cds_mp_pack_str(pk, "org.cdsd.rule-errors");
+        msgpack_pack_array(pk, info->nerrors);
+        for (size_t i = 0; i < info->nruns; i++) {
+            if (!info->runs[i].error) continue;
+            msgpack_pack_map(pk, 2);
+            cds_mp_pack_str(pk, "rule");
+            cds_mp_pack_str(pk, info->runs[i].rule);
+            cds_mp_pack_str(pk, "message");
+            cds_mp_pack_str(pk, info->runs[i].error);
+        }
+    }
+    lua_settop(L, top);
+    return CDS_OK;
+}

@@ -1,0 +1,150 @@
+/* lua_table.c — declarative table reading with file:line errors. */
+#include "lua_table.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cds_ltab_error(cds_ltab *t, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cds_strbuf_printf(t->diag, "%s %s: %s\n", t->where, t->what, msg);
+    t->errors++;
+}
+
+/* Closest allowed name, for "did you mean". */
+static const char *closest(const char *k, const char *const *allowed)
+{
+    const char *best = NULL;
+    size_t bestd = 3;
+    for (const char *const *a = allowed; *a; a++) {
+        size_t la = strlen(*a), lk = strlen(k), d[64];
+        if (la > 60 || lk > 60) continue;
+        for (size_t j = 0; j <= la; j++) d[j] = j;
+        for (size_t i = 1; i <= lk; i++) {
+            size_t prev = d[0];
+            d[0] = i;
+            for (size_t j = 1; j <= la; j++) {
+                size_t tmp = d[j];
+                size_t sub = prev + (k[i - 1] != (*a)[j - 1]);
+                size_t del = d[j] + 1, ins = d[j - 1] + 1;
+                d[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+                prev = tmp;
+            }
+        }
+        if (d[la] < bestd) { bestd = d[la]; best = *a; }
+    }
+    return best;
+}
+
+void cds_ltab_allow(cds_ltab *t, const char *const *allowed)
+{
+    lua_State *L = t->L;
+    lua_pushnil(L);
+    while (lua_next(L, t->idx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            cds_ltab_error(t, "unexpected list entry (fields must be named)");
+            continue;
+        }
+        const char *k = lua_tostring(L, -1);
+        bool ok = false;
+        for (const char *const *a = allowed; *a && !ok; a++) ok = strcmp(*a, k) == 0;
+        if (ok) continue;
+        const char *c = closest(k, allowed);
+        if (c) cds_ltab_error(t, "unknown field '%s' (did you mean '%s'?)", k, c);
+        else cds_ltab_error(t, "unknown field '%s'", k);
+    }
+}
+
+char *cds_ltab_str(cds_ltab *t, const char *key, bool required)
+{
+    lua_State *L = t->L;
+    int ty = lua_getfield(L, t->idx, key);
+    char *s = NULL;
+    if (ty == LUA_TSTRING) {
+        s = strdup(lua_tostring(L, -1));
+        if (required && !*s) cds_ltab_error(t, "'%s' must not be empty", key);
+    } else if (ty != LUA_TNIL || required) {
+        cds_ltab_error(t, ty == LUA_TNIL ? "'%s' is required" : "'%s' must be a string", key);
+    }
+    lua_pop(L, 1);
+    return s;
+}
+
+size_t cds_ltab_strlist(cds_ltab *t, const char *key, bool required, char ***out)
+{
+    lua_State *L = t->L;
+    *out = NULL;
+    int ty = lua_getfield(L, t->idx, key);
+    if (ty != LUA_TTABLE) {
+        if (ty != LUA_TNIL || required) cds_ltab_error(t, "'%s' must be a list of strings", key);
+        lua_pop(L, 1);
+        return 0;
+    }
+    size_t n = (size_t)lua_rawlen(L, -1);
+    char **list = calloc(n ? n : 1, sizeof *list);
+    size_t k = 0;
+    for (size_t i = 1; list && i <= n; i++) {
+        if (lua_rawgeti(L, -1, (lua_Integer)i) == LUA_TSTRING) list[k++] = strdup(lua_tostring(L, -1));
+        else cds_ltab_error(t, "'%s' entry %zu must be a string", key, i);
+        lua_pop(L, 1);
+    }
+    if (required && k == 0) cds_ltab_error(t, "'%s' must list at least one entry", key);
+    lua_pop(L, 1);
+    *out = list;
+    return k;
+}
+
+size_t cds_ltab_strmap(cds_ltab *t, const char *key, char ***keys, char ***vals)
+{
+    lua_State *L = t->L;
+    *keys = *vals = NULL;
+    int ty = lua_getfield(L, t->idx, key);
+    if (ty != LUA_TTABLE) {
+        if (ty != LUA_TNIL) cds_ltab_error(t, "'%s' must be a table of name = \"template\"", key);
+        lua_pop(L, 1);
+        return 0;
+    }
+    size_t n = 0, cap = 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+            cds_ltab_error(t, "'%s' entries must be name = \"template\"", key);
+        } else {
+            if (n == cap) {
+                cap = cap * 2 + 8;
+                *keys = realloc(*keys, cap * sizeof **keys);
+                *vals = realloc(*vals, cap * sizeof **vals);
+            }
+            (*keys)[n] = strdup(lua_tostring(L, -2));
+            (*vals)[n] = strdup(lua_tostring(L, -1));
+            n++;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    /* sort keys for deterministic discovery output */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && strcmp((*keys)[j - 1], (*keys)[j]) > 0; j--) {
+            char *tk = (*keys)[j], *tv = (*vals)[j];
+            (*keys)[j] = (*keys)[j - 1];
+            (*vals)[j] = (*vals)[j - 1];
+            (*keys)[j - 1] = tk;
+            (*vals)[j - 1] = tv;
+        }
+    return n;
+}
+
+void cds_free_strlist(char **list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++) free(list[i]);
+    free(list);
+}

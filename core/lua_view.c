@@ -1,0 +1,444 @@
+/* lua_view.c — builds ctx: plain tables made once per request, then frozen behind read-only
+ * proxies. Medication tables are shared between ctx.meds and the match records. */
+#include "lua_view.h"
+
+#include <ctype.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "sandbox.h"
+
+static const char SCOPE_KEY = 'V', MEDS_KEY = 'M', DDI_KEY = 'D';
+
+static cds_eval_scope *scope_of(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &SCOPE_KEY);
+    cds_eval_scope *s = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (!s) luaL_error(L, "ctx can only be used while a rule is being evaluated");
+    return s;
+}
+
+static void setstr(lua_State *L, const char *k, const char *v)
+{
+    if (!v) return;
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void setbool(lua_State *L, const char *k, bool v)
+{
+    lua_pushboolean(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void setnum(lua_State *L, const char *k, double v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void push_codes(lua_State *L, const cds_coding *c, uint32_t n)
+{
+    luaL_checkstack(L, 4, "codes");
+    lua_createtable(L, (int)n, 0);
+    for (uint32_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 3);
+        setstr(L, "system", c[i].system);
+        setstr(L, "code", c[i].code);
+        setstr(L, "display", c[i].display);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+static void push_targets(lua_State *L, const cds_kb *kb, const uint32_t *t, uint32_t n)
+{
+    lua_createtable(L, (int)n, 0);
+    for (uint32_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 3);
+        if (t[i] & CDS_KB_CLASS) {
+            const cds_kb_class *c = cds_kb_class_at(kb, t[i]);
+            setstr(L, "class", c->id);
+            setstr(L, "name", c->name);
+        } else {
+            const cds_kb_ingredient *g = cds_kb_ingredient_at(kb, t[i]);
+            setstr(L, "code", g->rxcui);
+            setstr(L, "name", g->name);
+        }
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+/* --- ctx functions ---------------------------------------------------------------------------- */
+
+/* meds.any(spec) -> first matching medication or nil; meds.all(spec) -> list */
+static int meds_find(lua_State *L, bool all)
+{
+    cds_eval_scope *s = scope_of(L);
+    const char *spec = luaL_checkstring(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &MEDS_KEY);   /* the plain list of med tables */
+    int list = lua_gettop(L);
+    if (all) lua_createtable(L, 0, 0);
+    int k = 0;
+    for (uint32_t i = 0; i < s->view->nmeds; i++) {
+        if (!cds_screen_med_matches(s->view, &s->view->meds[i], spec)) continue;
+        lua_rawgeti(L, list, i + 1);
+        if (!all) return 1;
+        lua_rawseti(L, -2, ++k);
+    }
+    if (!all) lua_pushnil(L);
+    return 1;
+}
+static int meds_any(lua_State *L) { return meds_find(L, false); }
+static int meds_all(lua_State *L) { return meds_find(L, true); }
+
+static bool code_match(const cds_coding *c, uint32_t n, const char *want)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (c[i].code && strcmp(c[i].code, want) == 0) return true;
+    return false;
+}
+
+static bool text_has(const char *text, const char *needle)
+{
+    if (!text || !needle || !*needle) return false;
+    size_t n = strlen(needle);
+    for (const char *p = text; *p; p++)
+        if (strncasecmp(p, needle, n) == 0) return true;
+    return false;
+}
+
+/* conditions.any(x): x is a code, "text:words", or a list of those -> first condition or nil */
+static int conditions_any(lua_State *L)
+{
+    cds_eval_scope *s = scope_of(L);
+    const cds_view *v = s->view;
+    bool list = lua_istable(L, 1);
+    int n = list ? (int)luaL_len(L, 1) : 1;
+    if (!list) luaL_checkstring(L, 1);
+    for (uint32_t c = 0; c < v->nconditions; c++) {
+        for (int i = 1; i <= n; i++) {
+            if (list) lua_rawgeti(L, 1, i);
+            else lua_pushvalue(L, 1);
+            const char *want = lua_tostring(L, -1);
+            lua_pop(L, 1);
+            if (!want) continue;
+            bool hit = strncmp(want, "text:", 5) == 0
+                           ? text_has(v->conditions[c].text, want + 5)
+                           : code_match(v->conditions[c].codes, v->conditions[c].ncodes, want);
+            if (!hit) continue;
+            lua_createtable(L, 0, 3);
+            setstr(L, "text", v->conditions[c].text);
+            push_codes(L, v->conditions[c].codes, v->conditions[c].ncodes);
+            lua_setfield(L, -2, "codes");
+            cds_sandbox_push_readonly(L, -1);
+            return 1;
+        }
+    }
+    lua_pushnil(L);
+    return 1;
+}
+
+static void push_time(lua_State *L, time_t t)
+{
+    char buf[32];
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    lua_pushstring(L, buf);
+}
+
+/* obs(loinc) -> {value, unit, text, date, days_ago} or nil (latest result for the code) */
+static int ctx_obs(lua_State *L)
+{
+    cds_eval_scope *s = scope_of(L);
+    const char *code = luaL_checkstring(L, 1);
+    for (uint32_t i = 0; i < s->view->nobs; i++) {
+        const cds_observation *o = &s->view->obs[i];
+        if (strcmp(o->code, code) != 0) continue;
+        lua_createtable(L, 0, 6);
+        if (o->has_value) setnum(L, "value", o->value);
+        setstr(L, "unit", o->unit);
+        setstr(L, "text", o->value_text ? o->value_text : o->display);
+        if (o->when) {
+            push_time(L, o->when);
+            lua_setfield(L, -2, "date");
+            setnum(L, "days_ago", (double)(s->view->now - o->when) / 86400.0);
+        }
+        cds_sandbox_push_readonly(L, -1);
+        return 1;
+    }
+    lua_pushnil(L);
+    return 1;
+}
+
+static bool side_matches(const cds_view *v, uint32_t med, const char *spec)
+{
+    return cds_screen_med_matches(v, &v->meds[med], spec);
+}
+
+/* interaction(x, y) -> the first interaction record whose sides match x and y (either order) */
+static int ctx_interaction(lua_State *L)
+{
+    cds_eval_scope *s = scope_of(L);
+    const char *x = luaL_checkstring(L, 1), *y = luaL_optstring(L, 2, NULL);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &DDI_KEY);   /* plain list of interaction records */
+    for (uint32_t i = 0; i < s->nddi; i++) {
+        const cds_ddi_hit *h = &s->ddi[i];
+        bool ok = (side_matches(s->view, h->med_a, x) && (!y || side_matches(s->view, h->med_b, y))) ||
+                  (side_matches(s->view, h->med_b, x) && (!y || side_matches(s->view, h->med_a, y)));
+        if (!ok) continue;
+        lua_rawgeti(L, -1, i + 1);
+        return 1;
+    }
+    lua_pushnil(L);
+    return 1;
+}
+
+/* --- building ctx ------------------------------------------------------------------------------ */
+
+static void push_med(lua_State *L, const cds_view *v, const cds_med *m)
+{
+    luaL_checkstack(L, 6, "med");
+    lua_createtable(L, 0, 14);
+    setstr(L, "ref", m->ref);
+    setstr(L, "id", m->id);
+    setstr(L, "resource_type", m->resource_type);
+    setstr(L, "text", m->text);
+    setstr(L, "status", m->status);
+    setbool(L, "draft", m->source == CDS_MED_DRAFT);
+    setbool(L, "active", m->source == CDS_MED_ACTIVE);
+    setbool(L, "selected", m->selected);
+    setbool(L, "resolved", m->resolved);
+    setbool(L, "name_match", m->name_match);
+    push_codes(L, m->codes, m->ncodes);
+    lua_setfield(L, -2, "codes");
+    push_targets(L, v->kb, m->ingredients, m->ningredients);
+    lua_setfield(L, -2, "ingredients");
+    /* A name for cards: the ingredient names ("warfarin"), else the text. */
+    if (m->ningredients) {
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (uint32_t i = 0; i < m->ningredients; i++) {
+            if (i) luaL_addstring(&b, " / ");
+            luaL_addstring(&b, cds_kb_ingredient_at(v->kb, m->ingredients[i])->name);
+        }
+        luaL_pushresult(&b);
+    } else {
+        lua_pushstring(L, m->text);
+    }
+    lua_setfield(L, -2, "name");
+}
+
+static void push_allergy(lua_State *L, const cds_view *v, const cds_allergy *a)
+{
+    luaL_checkstack(L, 6, "allergy");
+    lua_createtable(L, 0, 12);
+    setstr(L, "id", a->id);
+    setstr(L, "text", a->text);
+    setstr(L, "type", a->type);
+    setstr(L, "category", a->category);
+    setstr(L, "criticality", a->criticality);
+    setstr(L, "status", a->clinical_status);
+    setstr(L, "verification", a->verification_status);
+    setstr(L, "reaction", a->reaction);
+    setbool(L, "resolved", a->resolved);
+    push_codes(L, a->codes, a->ncodes);
+    lua_setfield(L, -2, "codes");
+    push_targets(L, v->kb, a->targets, a->ntargets);
+    lua_setfield(L, -2, "substances");
+}
+
+/* Replaces every nested table by a read-only proxy (memo keeps shared tables shared). */
+static void freeze(lua_State *L, int idx, int memo)
+{
+    idx = lua_absindex(L, idx);
+    luaL_checkstack(L, 8, "freeze");
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, memo) != LUA_TNIL) return;   /* leaves the proxy */
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -1) == LUA_TTABLE) {
+            freeze(L, -1, memo);            /* stack: key, value, proxy */
+            lua_pushvalue(L, -3);           /* key */
+            lua_insert(L, -2);              /* key, value, key, proxy */
+            lua_rawset(L, idx);             /* replacing an existing key during next is allowed */
+        }
+        lua_pop(L, 1);
+    }
+    cds_sandbox_push_readonly(L, idx);
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, memo);
+}
+
+/* Stores in the registry a list of the proxies of list[1..n]. */
+static void remap(lua_State *L, int list, int memo, uint32_t n, const char *key)
+{
+    lua_createtable(L, (int)n, 0);
+    for (uint32_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, list, i);
+        lua_rawget(L, memo);
+        lua_rawseti(L, -2, i);
+    }
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+}
+
+static void setfn(lua_State *L, const char *k, lua_CFunction f)
+{
+    lua_pushcfunction(L, f);
+    lua_setfield(L, -2, k);
+}
+
+void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
+{
+    const cds_view *v = s->view;
+    luaL_checkstack(L, 24, "ctx");
+    lua_pushlightuserdata(L, s);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &SCOPE_KEY);
+
+    lua_createtable(L, 0, 16);   /* ctx */
+    int ctx = lua_gettop(L);
+    setstr(L, "hook", v->req->hook);
+    setstr(L, "hook_instance", v->req->hook_instance);
+    push_time(L, v->now);
+    lua_setfield(L, ctx, "now");
+    setbool(L, "order_hook", cds_screen_is_order_hook(v));
+
+    lua_createtable(L, 0, 4);
+    if (v->patient.age >= 0) setnum(L, "age", v->patient.age);
+    setstr(L, "sex", v->patient.sex);
+    if (v->patient.weight_kg > 0) setnum(L, "weight", v->patient.weight_kg);
+    setbool(L, "known", v->patient.found);
+    lua_setfield(L, ctx, "patient");
+
+    /* meds: kept plain in the registry too, so functions return the same tables */
+    lua_createtable(L, (int)v->nmeds, 2);
+    int meds = lua_gettop(L);
+    for (uint32_t i = 0; i < v->nmeds; i++) {
+        push_med(L, v, &v->meds[i]);
+        lua_rawseti(L, meds, i + 1);
+    }
+    lua_createtable(L, 0, 0);
+    int unresolved = lua_gettop(L);
+    for (uint32_t i = 0, k = 0; i < v->nmeds; i++) {
+        if (v->meds[i].resolved) continue;
+        lua_rawgeti(L, meds, i + 1);
+        lua_rawseti(L, unresolved, ++k);
+    }
+    lua_setfield(L, ctx, "unresolved");
+
+    lua_createtable(L, (int)v->nallergies, 0);
+    int allergies = lua_gettop(L);
+    for (uint32_t i = 0; i < v->nallergies; i++) {
+        push_allergy(L, v, &v->allergies[i]);
+        lua_rawseti(L, allergies, i + 1);
+    }
+
+    lua_createtable(L, (int)v->nconditions, 1);
+    for (uint32_t i = 0; i < v->nconditions; i++) {
+        lua_createtable(L, 0, 2);
+        setstr(L, "text", v->conditions[i].text);
+        push_codes(L, v->conditions[i].codes, v->conditions[i].ncodes);
+        lua_setfield(L, -2, "codes");
+        lua_rawseti(L, -2, i + 1);
+    }
+    setfn(L, "any", conditions_any);
+    lua_setfield(L, ctx, "conditions");
+
+    /* interactions */
+    lua_createtable(L, (int)s->nddi, 0);
+    int ddi = lua_gettop(L);
+    for (uint32_t i = 0; i < s->nddi; i++) {
+        const cds_ddi_hit *h = &s->ddi[i];
+        const cds_kb_interaction *x = cds_kb_interaction_at(v->kb, h->ix);
+        lua_createtable(L, 0, 16);
+        setstr(L, "id", x->id);
+        setstr(L, "severity", x->severity);
+        setstr(L, "list", x->list);
+        setstr(L, "mechanism", x->mechanism);
+        setstr(L, "consequence", x->consequence);
+        setstr(L, "management", x->management);
+        setstr(L, "alternative", x->alternative);
+        setstr(L, "source", x->source);
+        setstr(L, "a_label", x->a_label);
+        setstr(L, "b_label", x->b_label);
+        setstr(L, "a_ingredient", cds_kb_ingredient_at(v->kb, h->ing_a)->name);
+        setstr(L, "b_ingredient", cds_kb_ingredient_at(v->kb, h->ing_b)->name);
+        lua_rawgeti(L, meds, h->med_a + 1);
+        lua_setfield(L, -2, "a");
+        lua_rawgeti(L, meds, h->med_b + 1);
+        lua_setfield(L, -2, "b");
+        /* the order being placed: a selected draft (b first when both are) */
+        const cds_med *mb = &v->meds[h->med_b];
+        uint32_t d = (mb->source == CDS_MED_DRAFT && mb->selected) ? h->med_b : h->med_a;
+        if (v->meds[d].source == CDS_MED_DRAFT) {
+            lua_rawgeti(L, meds, d + 1);
+            lua_setfield(L, -2, "draft");
+            lua_rawgeti(L, meds, (d == h->med_a ? h->med_b : h->med_a) + 1);
+            lua_setfield(L, -2, "other");
+        }
+        lua_rawseti(L, ddi, i + 1);
+    }
+    lua_pushvalue(L, ddi);
+    lua_setfield(L, ctx, "interactions");   /* ddi stays on the stack for remapping below */
+
+    lua_createtable(L, (int)s->nallergy, 0);
+    for (uint32_t i = 0; i < s->nallergy; i++) {
+        const cds_allergy_hit *h = &s->allergy[i];
+        lua_createtable(L, 0, 8);
+        lua_rawgeti(L, allergies, h->allergy + 1);
+        lua_setfield(L, -2, "allergy");
+        lua_rawgeti(L, meds, h->med + 1);
+        lua_setfield(L, -2, "med");
+        setstr(L, "ingredient", cds_kb_ingredient_at(v->kb, h->ingredient)->name);
+        setstr(L, "via", cds_kb_target_name(v->kb, h->via));
+        setbool(L, "cross", h->cross);
+        setstr(L, "level", h->level);
+        setstr(L, "note", h->note);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, ctx, "allergy_matches");
+
+    lua_pushvalue(L, allergies);
+    lua_setfield(L, ctx, "allergies");
+    lua_createtable(L, 0, 0);
+    for (uint32_t i = 0, k = 0; i < v->nallergies; i++) {
+        if (v->allergies[i].resolved) continue;
+        lua_rawgeti(L, allergies, i + 1);
+        lua_rawseti(L, -2, ++k);
+    }
+    lua_setfield(L, ctx, "unresolved_allergies");
+
+    lua_pushvalue(L, meds);
+    setfn(L, "any", meds_any);
+    setfn(L, "all", meds_all);
+    lua_setfield(L, ctx, "meds");
+    lua_pushvalue(L, ctx);
+    setfn(L, "obs", ctx_obs);
+    setfn(L, "interaction", ctx_interaction);
+    lua_pop(L, 1);
+
+    lua_createtable(L, 0, 0);   /* memo */
+    int memo = lua_gettop(L);
+    freeze(L, ctx, memo);       /* pushes the ctx proxy */
+    /* Functions hand out the frozen medication and interaction tables. */
+    remap(L, meds, memo, v->nmeds, &MEDS_KEY);
+    remap(L, ddi, memo, s->nddi, &DDI_KEY);
+    lua_replace(L, ctx);        /* ctx slot <- proxy */
+    lua_settop(L, ctx);
+}
+
+void cds_lua_view_done(lua_State *L)
+{
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &SCOPE_KEY);
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &MEDS_KEY);
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &DDI_KEY);
+}

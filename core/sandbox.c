@@ -1,0 +1,474 @@
+/* sandbox.c — allow-listed, read-only, budgeted Lua state (see sandbox.h). */
+#include "sandbox.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define HOOK_EVERY 1000
+#define MAX_STRING_RESULT (4u << 20)   /* string.rep / table.concat results */
+#define MAX_PATTERN_OPS 12
+
+struct cds_sandbox {
+    lua_State *L;
+    cds_sb_limits lim;
+    size_t used;
+    bool locked;
+    /* per call */
+    uint64_t count;
+    struct timespec deadline;
+    cds_sb_fail tripped;
+    int globals_ref;          /* the protected globals table */
+};
+
+static const char SB_KEY = 'S';   /* registry key: lightuserdata(&SB_KEY) -> cds_sandbox* */
+
+static cds_sandbox *get_sb(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &SB_KEY);
+    cds_sandbox *sb = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return sb;
+}
+
+static void *alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    cds_sandbox *sb = ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        sb->used -= old;
+        return NULL;
+    }
+    if (nsize > old && sb->used - old + nsize > sb->lim.memory) {
+        if (sb->tripped == CDS_SB_OK) sb->tripped = CDS_SB_MEMORY;
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p) sb->used = sb->used - old + nsize;
+    return p;
+}
+
+/* --- budgets --------------------------------------------------------------------------------- */
+
+static bool past(const struct timespec *d)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > d->tv_sec || (now.tv_sec == d->tv_sec && now.tv_nsec >= d->tv_nsec);
+}
+
+static void hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    cds_sandbox *sb = get_sb(L);
+    if (sb->tripped == CDS_SB_BUDGET || sb->tripped == CDS_SB_TIME) {
+        /* Already over: keep failing at every instruction so no pcall can swallow it. */
+        luaL_error(L, sb->tripped == CDS_SB_TIME ? "time budget exceeded (%d ms)" : "instruction budget exceeded",
+                   (int)sb->lim.milliseconds);
+    }
+    sb->count += HOOK_EVERY;
+    bool over_i = sb->count > sb->lim.instructions;
+    if (over_i || past(&sb->deadline)) {
+        sb->tripped = over_i ? CDS_SB_BUDGET : CDS_SB_TIME;
+        lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+        if (over_i) luaL_error(L, "instruction budget exceeded (%d instructions)", (int)sb->lim.instructions);
+        luaL_error(L, "time budget exceeded (%d ms)", (int)sb->lim.milliseconds);
+    }
+}
+
+/* --- blocked and capped functions ------------------------------------------------------------- */
+
+static int blocked_fn(lua_State *L)
+{
+    return luaL_error(L, "blocked: %s is not available to rules", lua_tostring(L, lua_upvalueindex(1)));
+}
+
+static int blocked_lib_index(lua_State *L)
+{
+    const char *lib = lua_tostring(L, lua_upvalueindex(1));
+    const char *key = lua_tostring(L, 2);
+    return luaL_error(L, "blocked: %s.%s is not available to rules", lib, key ? key : "?");
+}
+
+static int readonly_newindex(lua_State *L)
+{
+    const char *key = lua_tostring(L, 2);
+    return luaL_error(L, "attempt to modify read-only table (field '%s')", key ? key : "?");
+}
+
+static int capped_rep(lua_State *L)
+{
+    size_t l;
+    luaL_checklstring(L, 1, &l);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    size_t sl = 0;
+    if (lua_gettop(L) >= 3) luaL_checklstring(L, 3, &sl);
+    if (n > 0 && (double)(l + sl) * (double)n > MAX_STRING_RESULT)
+        return luaL_error(L, "string.rep result too large (limit %d bytes)", (int)MAX_STRING_RESULT);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+static int capped_concat(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, 1);
+    if (n > 1000000) return luaL_error(L, "table.concat over too many elements");
+    size_t total = 0, sl = 0;
+    if (lua_gettop(L) >= 2 && !lua_isnil(L, 2)) luaL_checklstring(L, 2, &sl);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, 1, i);
+        size_t l = 0;
+        if (lua_type(L, -1) == LUA_TSTRING) lua_tolstring(L, -1, &l);
+        else l = 32;
+        lua_pop(L, 1);
+        total += l + sl;
+        if (total > MAX_STRING_RESULT)
+            return luaL_error(L, "table.concat result too large (limit %d bytes)", (int)MAX_STRING_RESULT);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+/* Lua patterns backtrack without bound inside one C call, where the hook cannot stop them:
+ * refuse patterns with many repetition operators. */
+static int capped_pattern(lua_State *L)
+{
+    size_t pl = 0;
+    const char *p = lua_tolstring(L, 2, &pl);
+    bool plain = lua_toboolean(L, 4) && lua_type(L, 4) == LUA_TBOOLEAN;
+    if (p && !plain) {
+        int ops = 0;
+        for (size_t i = 0; i < pl; i++) {
+            if (p[i] == '%') { i++; continue; }
+            if (p[i] == '*' || p[i] == '+' || p[i] == '-' || p[i] == '?') ops++;
+        }
+        if (ops > MAX_PATTERN_OPS || pl > 512)
+            return luaL_error(L, "pattern too complex for a rule (at most %d repetition operators)", MAX_PATTERN_OPS);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+static void wrap(lua_State *L, int lib, const char *name, lua_CFunction fn)
+{
+    lua_getfield(L, lib, name);
+    lua_pushcclosure(L, fn, 1);
+    lua_setfield(L, lib, name);
+}
+
+/* --- read-only proxies ----------------------------------------------------------------------- */
+
+static int proxy_len(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)luaL_len(L, lua_upvalueindex(1)));
+    return 1;
+}
+
+static int proxy_next(lua_State *L)
+{
+    /* next over the real table (upvalue), ignoring the proxy passed as state */
+    lua_settop(L, 2);
+    if (lua_next(L, lua_upvalueindex(1))) return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+static int proxy_pairs(lua_State *L)
+{
+    lua_getmetatable(L, 1);           /* the metatable keeps the real table at [1] */
+    lua_rawgeti(L, -1, 1);
+    lua_pushcclosure(L, proxy_next, 1);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+void cds_sandbox_push_readonly(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    luaL_checkstack(L, 6, "read-only proxy");
+    lua_createtable(L, 0, 0);               /* proxy */
+    lua_createtable(L, 1, 6);               /* metatable */
+    lua_pushvalue(L, idx);
+    lua_rawseti(L, -2, 1);
+    lua_pushvalue(L, idx);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, readonly_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushvalue(L, idx);
+    lua_pushcclosure(L, proxy_len, 1);
+    lua_setfield(L, -2, "__len");
+    lua_pushcfunction(L, proxy_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+}
+
+/* --- environments ---------------------------------------------------------------------------- */
+
+static int env_index(lua_State *L)
+{
+    /* upvalue 1: protected globals */
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+    const char *k = lua_tostring(L, 2);
+    return luaL_error(L, "undeclared global '%s'", k ? k : "?");
+}
+
+static int env_newindex(lua_State *L)
+{
+    const char *k = lua_tostring(L, 2);
+    return luaL_error(L, "assignment to global '%s' is not allowed (declare it local)", k ? k : "?");
+}
+
+/* Pushes a fresh environment table whose reads go to the protected globals. */
+static void push_env(cds_sandbox *sb)
+{
+    lua_State *L = sb->L;
+    lua_createtable(L, 0, 0);
+    lua_createtable(L, 0, 3);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->globals_ref);
+    lua_pushcclosure(L, env_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, env_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+}
+
+static void copy_fields(lua_State *L, int from, int to, const char *const *names)
+{
+    for (; *names; names++) {
+        lua_getfield(L, from, *names);
+        lua_setfield(L, to, *names);
+    }
+}
+
+static int open_state(lua_State *L)
+{
+    cds_sandbox *sb = lua_touserdata(L, 1);
+    static const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base}, {LUA_STRLIBNAME, luaopen_string},
+                                    {LUA_TABLIBNAME, luaopen_table}, {LUA_MATHLIBNAME, luaopen_math},
+                                    {LUA_UTF8LIBNAME, luaopen_utf8}, {NULL, NULL}};
+    for (const luaL_Reg *l = libs; l->func; l++) {
+        luaL_requiref(L, l->name, l->func, 1);
+        lua_pop(L, 1);
+    }
+    lua_pushglobaltable(L);
+    int G = lua_gettop(L);
+
+    /* string: cap rep, patterns; drop dump. */
+    lua_getglobal(L, "string");
+    int s = lua_gettop(L);
+    wrap(L, s, "rep", capped_rep);
+    static const char *const pattern_fns[] = {"find", "match", "gmatch", "gsub", NULL};
+    for (const char *const *f = pattern_fns; *f; f++) wrap(L, s, *f, capped_pattern);
+    lua_pushliteral(L, "string.dump");
+    lua_pushcclosure(L, blocked_fn, 1);
+    lua_setfield(L, s, "dump");
+    /* The string metatable: __index stays the real string table; hide the metatable itself. */
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 2);
+    lua_getglobal(L, "table");
+    wrap(L, lua_gettop(L), "concat", capped_concat);
+    lua_pop(L, 1);
+    lua_getglobal(L, "math");
+    static const char *const math_blocked[] = {"random", "randomseed", NULL};
+    for (const char *const *f = math_blocked; *f; f++) {
+        lua_pushfstring(L, "math.%s", *f);
+        lua_pushcclosure(L, blocked_fn, 1);
+        lua_setfield(L, -2, *f);
+    }
+    lua_pop(L, 2);
+
+    /* The protected globals: an allow-list copied from _G, libraries behind read-only proxies. */
+    lua_createtable(L, 0, 64);
+    int P = lua_gettop(L);
+    static const char *const allowed[] = {"assert", "error", "ipairs", "next", "pairs", "pcall", "select",
+                                          "tonumber", "tostring", "type", "xpcall", "rawequal", "rawlen",
+                                          "rawget", "getmetatable", "setmetatable", "_VERSION", NULL};
+    copy_fields(L, G, P, allowed);
+    static const char *const libnames[] = {"string", "table", "math", "utf8", NULL};
+    for (const char *const *n = libnames; *n; n++) {
+        lua_getfield(L, G, *n);
+        cds_sandbox_push_readonly(L, -1);
+        lua_setfield(L, P, *n);
+        lua_pop(L, 1);
+    }
+    static const char *const blocked_fns[] = {"require", "dofile", "loadfile", "load", "loadstring", "rawset",
+                                              "collectgarbage", "print", "setfenv", "getfenv", "newproxy", NULL};
+    for (const char *const *n = blocked_fns; *n; n++) {
+        lua_pushstring(L, *n);
+        lua_pushcclosure(L, blocked_fn, 1);
+        lua_setfield(L, P, *n);
+    }
+    static const char *const blocked_libs[] = {"io", "os", "debug", "package", "coroutine", NULL};
+    for (const char *const *n = blocked_libs; *n; n++) {
+        lua_createtable(L, 0, 0);
+        lua_createtable(L, 0, 3);
+        lua_pushstring(L, *n);
+        lua_pushcclosure(L, blocked_lib_index, 1);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, readonly_newindex);
+        lua_setfield(L, -2, "__newindex");
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "__metatable");
+        lua_setmetatable(L, -2);
+        lua_setfield(L, P, *n);
+    }
+    lua_pushvalue(L, P);
+    sb->globals_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    /* Nothing reaches the real _G from rule code: every chunk gets its own environment. */
+    return 0;
+}
+
+cds_sandbox *cds_sandbox_new(const cds_sb_limits *limits, cds_error *err)
+{
+    cds_sandbox *sb = calloc(1, sizeof *sb);
+    if (!sb) { cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory"); return NULL; }
+    sb->lim = (cds_sb_limits){64u << 20, 10000000, 100.0};
+    if (limits) {
+        if (limits->memory) sb->lim.memory = limits->memory;
+        if (limits->instructions) sb->lim.instructions = limits->instructions;
+        if (limits->milliseconds > 0) sb->lim.milliseconds = limits->milliseconds;
+    }
+    sb->L = lua_newstate(alloc, sb);
+    if (!sb->L) { free(sb); cds_error_set(err, CDS_EINTERNAL, NULL, "cannot create a Lua state"); return NULL; }
+    lua_pushlightuserdata(sb->L, sb);
+    lua_rawsetp(sb->L, LUA_REGISTRYINDEX, &SB_KEY);
+    lua_pushcfunction(sb->L, open_state);
+    lua_pushlightuserdata(sb->L, sb);
+    if (lua_pcall(sb->L, 1, 0, 0) != LUA_OK) {
+        cds_error_set(err, CDS_EINTERNAL, NULL, "sandbox setup failed: %s", lua_tostring(sb->L, -1));
+        cds_sandbox_free(sb);
+        return NULL;
+    }
+    return sb;
+}
+
+void cds_sandbox_free(cds_sandbox *sb)
+{
+    if (!sb) return;
+    if (sb->L) {
+        lua_sethook(sb->L, NULL, 0, 0);
+        lua_gc(sb->L, LUA_GCCOLLECT);   /* finalisers run before close (CVE-2024-46981 lesson) */
+        lua_close(sb->L);
+    }
+    free(sb);
+}
+
+lua_State *cds_sandbox_L(cds_sandbox *sb) { return sb->L; }
+size_t cds_sandbox_memory(const cds_sandbox *sb) { return sb->used; }
+
+void cds_sandbox_set_global(cds_sandbox *sb, const char *name)
+{
+    lua_State *L = sb->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->globals_ref);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
+}
+
+void cds_sandbox_lock(cds_sandbox *sb) { sb->locked = true; }
+
+cds_rc cds_sandbox_load(cds_sandbox *sb, const char *src, size_t len, const char *name, cds_error *err)
+{
+    lua_State *L = sb->L;
+    luaL_checkstack(L, 4, "load");
+    char chunk[512];
+    snprintf(chunk, sizeof chunk, "@%s", name);
+    int rc = luaL_loadbufferx(L, src, len, chunk, "t");
+    if (rc != LUA_OK) {
+        const char *m = lua_tostring(L, -1);
+        cds_error_set(err, CDS_ELOAD, NULL, "%s", m ? m : "load failed");
+        if (m && strstr(m, "attempt to load a binary chunk"))
+            cds_error_set(err, CDS_ELOAD, NULL, "%s: binary (precompiled) chunks are not accepted; ship Lua source", name);
+        lua_pop(L, 1);
+        return CDS_ELOAD;
+    }
+    push_env(sb);
+    if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
+    return CDS_OK;
+}
+
+static int traceback(lua_State *L)
+{
+    const char *m = lua_tostring(L, 1);
+    if (!m) m = luaL_typename(L, 1);
+    lua_pushstring(L, m);   /* keep the message short for pharmacists: no full traceback */
+    return 1;
+}
+
+cds_rc cds_sandbox_call(cds_sandbox *sb, int nargs, int nresults, cds_sb_fail *why, cds_error *err)
+{
+    lua_State *L = sb->L;
+    int base = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, traceback);
+    lua_insert(L, base);
+    sb->count = 0;
+    sb->tripped = CDS_SB_OK;
+    clock_gettime(CLOCK_MONOTONIC, &sb->deadline);
+    long ns = (long)(sb->lim.milliseconds * 1e6);
+    sb->deadline.tv_sec += ns / 1000000000L;
+    sb->deadline.tv_nsec += ns % 1000000000L;
+    if (sb->deadline.tv_nsec >= 1000000000L) { sb->deadline.tv_sec++; sb->deadline.tv_nsec -= 1000000000L; }
+    lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
+    int rc = lua_pcall(L, nargs, nresults, base);
+    lua_sethook(L, NULL, 0, 0);
+    cds_sb_fail f = CDS_SB_OK;
+    if (rc != LUA_OK) {
+        f = sb->tripped != CDS_SB_OK ? sb->tripped : rc == LUA_ERRMEM ? CDS_SB_MEMORY : CDS_SB_ERROR;
+        const char *m = lua_tostring(L, -1);
+        if (f == CDS_SB_MEMORY) cds_error_set(err, CDS_EINTERNAL, NULL, "memory limit exceeded (%zu MiB)", sb->lim.memory >> 20);
+        else cds_error_set(err, CDS_EINTERNAL, NULL, "%s", m ? m : "error");
+        if (f == CDS_SB_MEMORY && m && strcmp(m, "not enough memory") != 0)
+            cds_error_set(err, CDS_EINTERNAL, NULL, "memory limit exceeded (%zu MiB): %s", sb->lim.memory >> 20, m);
+        lua_settop(L, base - 1);
+    } else {
+        lua_remove(L, base);
+    }
+    sb->tripped = CDS_SB_OK;
+    if (f == CDS_SB_MEMORY) lua_gc(L, LUA_GCCOLLECT);
+    if (why) *why = f;
+    return rc == LUA_OK ? CDS_OK : CDS_EINTERNAL;
+}
+
+cds_rc cds_sandbox_run_privileged(cds_sandbox *sb, const char *src, const char *name, cds_error *err)
+{
+    lua_State *L = sb->L;
+    if (sb->locked) return cds_error_set(err, CDS_EINTERNAL, NULL, "sandbox is locked");
+    char chunk[256];
+    snprintf(chunk, sizeof chunk, "=%s", name);
+    if (luaL_loadbufferx(L, src, strlen(src), chunk, "t") != LUA_OK) {
+        cds_error_set(err, CDS_EINTERNAL, NULL, "%s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return CDS_EINTERNAL;
+    }
+    /* Its _ENV is the protected globals table itself, so its definitions become globals. */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->globals_ref);
+    lua_setupvalue(L, -2, 1);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+        cds_error_set(err, CDS_EINTERNAL, NULL, "%s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return CDS_EINTERNAL;
+    }
+    return CDS_OK;
+}

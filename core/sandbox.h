@@ -1,0 +1,52 @@
+/* sandbox.h — one sandboxed Lua 5.4 state: the only place (with lua_*.c) that includes lua.h.
+ *
+ * What a rule can reach is an allow-list (base functions without load/dofile/rawset/
+ * collectgarbage/print, and string/table/math/utf8 without string.dump or math.random), all of
+ * it read-only. Reading an undeclared global or writing any global is an error naming the
+ * variable; io/os/debug/package/require and friends raise "blocked: ...". Chunks load as text
+ * only. Each call runs under an instruction budget and a wall-clock budget enforced by a count
+ * hook that, once tripped, fires on every instruction so a rule's own pcall cannot swallow it;
+ * the state's allocator refuses allocations past a memory ceiling (LUA_ERRMEM). */
+#ifndef CDS_SANDBOX_H
+#define CDS_SANDBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct lua_State lua_State;
+typedef struct cds_sandbox cds_sandbox;
+
+typedef enum cds_sb_fail { CDS_SB_OK, CDS_SB_ERROR, CDS_SB_BUDGET, CDS_SB_TIME, CDS_SB_MEMORY } cds_sb_fail;
+
+typedef struct cds_sb_limits {
+    size_t memory;            /* bytes for the whole state; default 64 MiB */
+    uint64_t instructions;    /* per call; default 10 million */
+    double milliseconds;      /* per call wall clock; default 100 */
+} cds_sb_limits;
+
+cds_sandbox *cds_sandbox_new(const cds_sb_limits *limits, cds_error *err);
+void cds_sandbox_free(cds_sandbox *sb);
+lua_State *cds_sandbox_L(cds_sandbox *sb);
+
+/* Loads text (never bytecode) as a chunk whose globals are a fresh environment over the
+ * read-only globals; pushes the function. `name` is the file name shown in errors. */
+cds_rc cds_sandbox_load(cds_sandbox *sb, const char *src, size_t len, const char *name, cds_error *err);
+
+/* lua_pcall under the budgets. On failure the message ("file:line: ...") is in err and
+ * *why says what stopped it. The stack is left with nresults values on success, none on error. */
+cds_rc cds_sandbox_call(cds_sandbox *sb, int nargs, int nresults, cds_sb_fail *why, cds_error *err);
+
+/* Defines a host function in the protected globals (only before cds_sandbox_lock). */
+void cds_sandbox_set_global(cds_sandbox *sb, const char *name);   /* pops the value */
+/* Runs privileged Lua (the prelude) with write access to the globals, then nothing else may. */
+cds_rc cds_sandbox_run_privileged(cds_sandbox *sb, const char *src, const char *name, cds_error *err);
+void cds_sandbox_lock(cds_sandbox *sb);
+
+size_t cds_sandbox_memory(const cds_sandbox *sb);
+
+/* Pushes a read-only proxy for the table at idx (which stays reachable through the proxy). */
+void cds_sandbox_push_readonly(lua_State *L, int idx);
+
+#endif

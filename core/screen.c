@@ -1,0 +1,148 @@
+/* screen.c — pairwise interaction and allergy screening. */
+#include "screen.h"
+
+#include <ctype.h>
+#include <string.h>
+
+bool cds_screen_is_order_hook(const cds_view *v)
+{
+    const char *h = v->req->hook;
+    return strcmp(h, "order-select") == 0 || strcmp(h, "order-sign") == 0 || strcmp(h, "medication-prescribe") == 0;
+}
+
+static bool screened(const cds_view *v, const cds_med *m, bool order_hook)
+{
+    (void)v;
+    return order_hook ? m->source == CDS_MED_DRAFT && m->selected : m->source == CDS_MED_ACTIVE;
+}
+
+uint32_t cds_screen_interactions(const cds_view *v, cds_arena *a, cds_ddi_hit **out)
+{
+    bool order = cds_screen_is_order_hook(v);
+    uint32_t n = 0, cap = 0;
+    cds_ddi_hit *hits = NULL;
+    for (uint32_t i = 0; i < v->nmeds; i++) {
+        for (uint32_t j = i + 1; j < v->nmeds; j++) {
+            const cds_med *mi = &v->meds[i], *mj = &v->meds[j];
+            /* order hooks: at least one side is what the prescriber is ordering now */
+            if (order ? !(screened(v, mi, true) || screened(v, mj, true))
+                      : !(screened(v, mi, false) && screened(v, mj, false)))
+                continue;
+            for (uint32_t x = 0; x < mi->ningredients; x++) {
+                for (uint32_t y = 0; y < mj->ningredients; y++) {
+                    uint32_t gi = mi->ingredients[x], gj = mj->ingredients[y];
+                    if (gi == gj) continue;   /* duplicate therapy is not an interaction */
+                    uint32_t found[8];
+                    size_t k = cds_kb_interactions(v->kb, gi, gj, found, 8);
+                    for (size_t f = 0; f < k; f++) {
+                        const cds_kb_interaction *ix = cds_kb_interaction_at(v->kb, found[f]);
+                        /* orient: med_a carries the interaction's 'a' side */
+                        bool a_is_i = (ix->a & CDS_KB_CLASS) ? cds_kb_in_class(v->kb, gi, ix->a) : ix->a == gi;
+                        if (ix->a == ix->b) a_is_i = true;
+                        cds_ddi_hit h = a_is_i ? (cds_ddi_hit){found[f], i, j, gi, gj} : (cds_ddi_hit){found[f], j, i, gj, gi};
+                        bool dup = false;
+                        for (uint32_t d = 0; d < n && !dup; d++)
+                            dup = hits[d].ix == h.ix && ((hits[d].ing_a == h.ing_a && hits[d].ing_b == h.ing_b) ||
+                                                         (hits[d].ing_a == h.ing_b && hits[d].ing_b == h.ing_a));
+                        if (dup) continue;
+                        if (n == cap) {
+                            cds_ddi_hit *p = cds_arena_alloc(a, (cap = cap * 2 + 8) * sizeof *p);
+                            if (!p) goto done;
+                            if (n) memcpy(p, hits, n * sizeof *p);
+                            hits = p;
+                        }
+                        hits[n++] = h;
+                    }
+                }
+            }
+        }
+    }
+done:
+    *out = hits;
+    return n;
+}
+
+static bool target_has(const cds_kb *kb, uint32_t target, uint32_t g)
+{
+    if (target & CDS_KB_CLASS) return cds_kb_in_class(kb, g, target);
+    return target == g;
+}
+
+uint32_t cds_screen_allergies(const cds_view *v, cds_arena *a, cds_allergy_hit **out)
+{
+    bool order = cds_screen_is_order_hook(v);
+    const cds_kb_cross *cross;
+    size_t ncross = cds_kb_cross_all(v->kb, &cross);
+    uint32_t n = 0, cap = 0;
+    cds_allergy_hit *hits = NULL;
+    for (uint32_t m = 0; m < v->nmeds; m++) {
+        const cds_med *med = &v->meds[m];
+        if (!screened(v, med, order)) continue;
+        for (uint32_t al = 0; al < v->nallergies; al++) {
+            const cds_allergy *A = &v->allergies[al];
+            for (uint32_t gi = 0; gi < med->ningredients; gi++) {
+                uint32_t g = med->ingredients[gi];
+                cds_allergy_hit h = {al, m, g, CDS_KB_NONE, false, NULL, NULL};
+                for (uint32_t t = 0; t < A->ntargets && h.via == CDS_KB_NONE; t++)
+                    if (target_has(v->kb, A->targets[t], g)) h.via = A->targets[t];
+                /* cross-sensitivity: the allergen's class (or the classes of an allergen
+                 * ingredient) -> another class containing this ingredient */
+                for (uint32_t t = 0; t < A->ntargets && h.via == CDS_KB_NONE; t++) {
+                    uint32_t tg = A->targets[t];
+                    for (size_t c = 0; c < ncross && h.via == CDS_KB_NONE; c++) {
+                        bool from = (tg & CDS_KB_CLASS) ? (tg & ~CDS_KB_CLASS) == cross[c].from
+                                                        : cds_kb_in_class(v->kb, tg, cross[c].from);
+                        if (from && cds_kb_in_class(v->kb, g, cross[c].to)) {
+                            h.via = tg;
+                            h.cross = true;
+                            h.level = cross[c].level;
+                            h.note = cross[c].note;
+                        }
+                    }
+                }
+                if (h.via == CDS_KB_NONE) continue;
+                if (n == cap) {
+                    cds_allergy_hit *p = cds_arena_alloc(a, (cap = cap * 2 + 8) * sizeof *p);
+                    if (!p) goto done;
+                    if (n) memcpy(p, hits, n * sizeof *p);
+                    hits = p;
+                }
+                hits[n++] = h;
+                break;   /* one hit per allergy and medication */
+            }
+        }
+    }
+done:
+    *out = hits;
+    return n;
+}
+
+bool cds_screen_med_matches(const cds_view *v, const cds_med *m, const char *spec)
+{
+    if (!spec || !*spec) return false;
+    if (strncmp(spec, "class:", 6) == 0) {
+        uint32_t c = cds_kb_class_by_id(v->kb, spec + 6);
+        for (uint32_t i = 0; c != CDS_KB_NONE && i < m->ningredients; i++)
+            if (cds_kb_in_class(v->kb, m->ingredients[i], c)) return true;
+        return false;
+    }
+    bool digits = true;
+    for (const char *p = spec; *p; p++) digits &= isdigit((unsigned char)*p) != 0;
+    uint32_t want[8];
+    size_t nw = 0;
+    if (digits) {
+        uint32_t g = cds_kb_ingredient_by_code(v->kb, spec);
+        if (g != CDS_KB_NONE) want[nw++] = g;
+        else {
+            const uint32_t *ings;
+            size_t k = cds_kb_product_ingredients(v->kb, spec, &ings);
+            for (size_t i = 0; i < k && nw < 8; i++) want[nw++] = ings[i];
+        }
+    } else {
+        nw = cds_kb_match_names(v->kb, spec, false, want, 8);
+    }
+    for (size_t w = 0; w < nw; w++)
+        for (uint32_t i = 0; i < m->ningredients; i++)
+            if (m->ingredients[i] == want[w]) return true;
+    return false;
+}

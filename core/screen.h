@@ -1,0 +1,38 @@
+/* screen.h — interaction and allergy matching in C over the view and the knowledge indexes.
+ * Rules receive the matches; they never loop over the knowledge base themselves. */
+#ifndef CDS_SCREEN_H
+#define CDS_SCREEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "view.h"
+
+typedef struct cds_ddi_hit {
+    uint32_t ix;              /* interaction index */
+    uint32_t med_a, med_b;    /* view medication indices; med_a is on the interaction's 'a' side */
+    uint32_t ing_a, ing_b;    /* ingredient indices */
+} cds_ddi_hit;
+
+typedef struct cds_allergy_hit {
+    uint32_t allergy, med, ingredient;
+    uint32_t via;             /* the allergy's target that matched (ingredient or class) */
+    bool cross;               /* through cross-sensitivity rather than a direct match */
+    const char *level, *note; /* cross-sensitivity level and note, NULL for direct */
+} cds_allergy_hit;
+
+/* Which medications are screened: for order hooks every selected draft order against every
+ * active medication and every other draft order; for other hooks the active list. One hit per
+ * interaction and ingredient pair, however many products carry those ingredients. */
+uint32_t cds_screen_interactions(const cds_view *v, cds_arena *a, cds_ddi_hit **out);
+
+/* Draft orders (order hooks) or active medications (other hooks) against active allergies. */
+uint32_t cds_screen_allergies(const cds_view *v, cds_arena *a, cds_allergy_hit **out);
+
+/* Whether the view's hook is an ordering hook (draft orders are what the prescriber acts on). */
+bool cds_screen_is_order_hook(const cds_view *v);
+
+/* Does medication m contain something matching spec: "class:ID", an RxNorm code, or a name? */
+bool cds_screen_med_matches(const cds_view *v, const cds_med *m, const char *spec);
+
+#endif

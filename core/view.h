@@ -1,0 +1,81 @@
+/* view.h — the normalized clinical view of one request: patient, medications resolved to
+ * ingredients, allergies, conditions, latest observation per LOINC code. Built from the
+ * decoded request by resourceType (never by prefetch key name). Everything lives in the
+ * request arena and borrows the knowledge base; rules see it through lua_view. */
+#ifndef CDS_VIEW_H
+#define CDS_VIEW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "arena.h"
+#include "kb.h"
+#include "request.h"
+
+typedef struct cds_coding { const char *system, *code, *display; } cds_coding;
+
+typedef enum cds_med_source { CDS_MED_DRAFT, CDS_MED_ACTIVE } cds_med_source;
+
+typedef struct cds_med {
+    const char *ref;          /* "MedicationRequest/123" (or resourceType/index when no id) */
+    const char *resource_type, *id;
+    const char *text;         /* as the clinician knows it: text, else first display */
+    const char *status;
+    cds_med_source source;
+    bool selected;            /* order-select: in context.selections; order-sign: every draft */
+    cds_coding *codes;
+    uint32_t ncodes;
+    uint32_t *ingredients;    /* knowledge-base ingredient indices */
+    uint32_t ningredients;
+    bool resolved, name_match;
+} cds_med;
+
+typedef struct cds_allergy {
+    const char *id, *text, *type, *category, *criticality, *clinical_status, *verification_status, *reaction;
+    cds_coding *codes;
+    uint32_t ncodes;
+    uint32_t *targets;        /* ingredients or classes (CDS_KB_CLASS) */
+    uint32_t ntargets;
+    bool resolved;
+} cds_allergy;
+
+typedef struct cds_condition {
+    const char *id, *text;
+    cds_coding *codes;
+    uint32_t ncodes;
+} cds_condition;
+
+typedef struct cds_observation {
+    const char *code, *display, *unit, *value_text;
+    double value;
+    bool has_value;
+    time_t when;              /* 0 when unknown */
+} cds_observation;
+
+typedef struct cds_patient {
+    int age;                  /* whole years at the evaluation time; -1 unknown */
+    const char *sex;          /* FHIR gender or NULL */
+    double weight_kg;         /* 0 unknown */
+    bool found;
+} cds_patient;
+
+typedef struct cds_view {
+    const cds_request *req;
+    const cds_kb *kb;
+    time_t now;
+    cds_patient patient;
+    cds_med *meds; uint32_t nmeds;
+    cds_allergy *allergies; uint32_t nallergies;
+    cds_condition *conditions; uint32_t nconditions;
+    cds_observation *obs; uint32_t nobs;
+    uint32_t prefetch_errors; /* OperationOutcome values seen in prefetch */
+} cds_view;
+
+cds_rc cds_view_build(const cds_request *req, const cds_kb *kb, time_t now, cds_arena *a, cds_view *out,
+                      cds_error *err);
+
+/* RFC3339 / FHIR date or dateTime to epoch seconds (UTC); partial dates take the first instant. */
+bool cds_parse_time(const char *s, time_t *out);
+
+#endif
