@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void pack_json(msgpack_packer *pk, const cJSON *j)
+void cds_cjson_pack(msgpack_packer *pk, const cJSON *j)
 {
     if (cJSON_IsNull(j)) msgpack_pack_nil(pk);
     else if (cJSON_IsTrue(j)) msgpack_pack_true(pk);
@@ -23,14 +23,14 @@ static void pack_json(msgpack_packer *pk, const cJSON *j)
         msgpack_pack_str_body(pk, j->valuestring, n);
     } else if (cJSON_IsArray(j)) {
         msgpack_pack_array(pk, (size_t)cJSON_GetArraySize(j));
-        for (const cJSON *c = j->child; c; c = c->next) pack_json(pk, c);
+        for (const cJSON *c = j->child; c; c = c->next) cds_cjson_pack(pk, c);
     } else if (cJSON_IsObject(j)) {
         msgpack_pack_map(pk, (size_t)cJSON_GetArraySize(j));
         for (const cJSON *c = j->child; c; c = c->next) {
             size_t n = strlen(c->string);
             msgpack_pack_str(pk, n);
             msgpack_pack_str_body(pk, c->string, n);
-            pack_json(pk, c);
+            cds_cjson_pack(pk, c);
         }
     } else {
         msgpack_pack_nil(pk);
@@ -63,7 +63,7 @@ cds_rc cds_json_to_mp(const char *json, size_t len, const char *what, msgpack_sb
     }
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
-    pack_json(&pk, root);
+    cds_cjson_pack(&pk, root);
     cJSON_Delete(root);
     return CDS_OK;
 }

@@ -14,6 +14,10 @@
  * "line L column C" in the message. `what` names the input in messages (a file name). */
 cds_rc cds_json_to_mp(const char *json, size_t len, const char *what, msgpack_sbuffer *out, cds_error *err);
 
+struct cJSON;
+/* Packs an already parsed cJSON value. */
+void cds_cjson_pack(msgpack_packer *pk, const struct cJSON *j);
+
 /* Appends `o` as JSON text. `indent` < 0 for compact output, else spaces per level. */
 void cds_json_from_mp(cds_strbuf *b, const msgpack_object *o, int indent);
 

@@ -89,3 +89,10 @@ end
 function link(label, url, kind)
   return { label = label, url = url, type = kind or "absolute" }
 end
+
+-- shorten(text, n): at most n characters (UTF-8), ending in an ellipsis when cut.
+function shorten(s, n)
+  s = tostring(s)
+  if utf8.len(s) == nil or utf8.len(s) <= n then return s end
+  return s:sub(1, utf8.offset(s, n) - 1) .. "…"
+end

@@ -128,16 +128,32 @@ for r in rows('allergy-classes.tsv'):
     if mem:
         add_class(clean(r['allergen_class']), mem, 'allergen', clean(r['source'])[:200])
 
+# Group names whose members ddi-facts.tsv leaves empty: members by ingredient name (verified list).
+NAME_FALLBACK = {
+    'Non-sedating antihistamines withdrawn for QT risk': ['astemizole', 'terfenadine'],
+    'Macrolide immunosuppressants (tacrolimus, sirolimus, everolimus)': ['tacrolimus', 'sirolimus', 'everolimus'],
+    'Folic acid': ['folic acid'],
+    'Vitamin E': ['vitamin e'],
+    'Anticholinesterases': ['pyridostigmine', 'neostigmine'],
+}
 interactions = []
 for r in rows('ddi-facts.tsv'):
     sides = []
     for name_f, mem_f in (('drug_or_class_a', 'a_members_rxcui'), ('drug_or_class_b', 'b_members_rxcui')):
         mem = members(r[mem_f])
         name = clean(r[name_f])
+        if not mem:
+            mem = [by_name[n] for n in NAME_FALLBACK.get(name, []) if n in by_name]
+        if not mem:
+            print(f"skipping {r['id']}: no ingredient code for '{name}'", file=sys.stderr)
+            sides = None
+            break
         if len(mem) == 1 and ('/' not in name and ',' not in name and len(name.split()) <= 2):
             sides.append((mem[0], name))
         else:
             sides.append(('class:' + add_class(name, mem, 'interaction', 'ddi-facts.tsv ' + r['id']), name))
+    if sides is None:
+        continue
     interactions.append({'id': r['id'], 'a': sides[0][0], 'a_label': sides[0][1], 'b': sides[1][0],
                          'b_label': sides[1][1], 'severity': r['severity'].strip(), 'list': r['list'].strip(),
                          'mechanism': clean(r['mechanism']), 'management': clean(r['management']),

@@ -1,0 +1,289 @@
+/* fixture.c — the regression fixture runner behind `cdsd test` and reload checks. */
+#include "fixture.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <fnmatch.h>
+#include <libgen.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "json.h"
+#include "mp.h"
+#include "view.h"
+
+typedef struct card_view {
+    const char *rule, *indicator;
+    char *summary, *detail, *suggestions;   /* heap copies */
+} card_view;
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void collect(const char *path, char ***files, size_t *n, size_t *cap)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) return;
+    if (S_ISREG(st.st_mode)) {
+        size_t l = strlen(path);
+        if (l > 5 && strcmp(path + l - 5, ".json") == 0) {
+            if (*n == *cap) *files = realloc(*files, (*cap = *cap * 2 + 32) * sizeof **files);
+            (*files)[(*n)++] = strdup(path);
+        }
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) return;
+    DIR *d = opendir(path);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char sub[2048];
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        collect(sub, files, n, cap);
+    }
+    closedir(d);
+}
+
+static char *mpstr(const msgpack_object *o)
+{
+    if (!cds_mp_is_str(o)) return NULL;
+    return strndup(o->via.str.ptr, o->via.str.size);
+}
+
+static bool regex_match(const char *pattern, const char *text, char *err, size_t errlen)
+{
+    regex_t re;
+    int rc = regcomp(&re, pattern, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+    if (rc) {
+        regerror(rc, &re, err, errlen);
+        return false;
+    }
+    bool m = text && regexec(&re, text, 0, NULL, 0) == 0;
+    regfree(&re);
+    return m;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Does the card satisfy the expectation? */
+static bool matches(const cJSON *want, const card_view *c, char *err, size_t errlen)
+{
+    const char *s;
+    if ((s = jstr(want, "rule")) && fnmatch(s, c->rule ? c->rule : "", 0) != 0) return false;
+    if ((s = jstr(want, "indicator")) && (!c->indicator || strcmp(s, c->indicator) != 0)) return false;
+    if ((s = jstr(want, "summary")) && !regex_match(s, c->summary, err, errlen)) return false;
+    if ((s = jstr(want, "detail")) && !regex_match(s, c->detail, err, errlen)) return false;
+    const cJSON *sug = cJSON_GetObjectItemCaseSensitive(want, "suggests"), *x;
+    cJSON_ArrayForEach(x, sug)
+        if (cJSON_IsString(x) && (!c->suggestions || !strstr(c->suggestions, x->valuestring))) return false;
+    return true;
+}
+
+static void describe(FILE *out, const cJSON *want)
+{
+    char *txt = cJSON_PrintUnformatted(want);
+    fprintf(out, "%s", txt ? txt : "?");
+    free(txt);
+}
+
+static int rule_index(const cds_ruleset *rs, const char *id)
+{
+    for (size_t i = 0; id && i < rs->nrules; i++)
+        if (strcmp(rs->rules[i].id, id) == 0) return (int)i;
+    return -1;
+}
+
+static void run_one(cds_engine *e, const char *file, const cds_fixture_opts *opts, cds_fixture_result *res)
+{
+    FILE *out = opts->out;
+    const cds_ruleset *rs = cds_engine_ruleset(e);
+    cds_error err;
+    cds_error_clear(&err);
+    size_t len;
+    char *text = cds_read_file(file, &len, 64u << 20, &err);
+    cJSON *fx = text ? cJSON_ParseWithLength(text, len) : NULL;
+    free(text);
+    const char *service = fx ? jstr(fx, "service") : NULL;
+    if (!service) { cJSON_Delete(fx); return; }   /* not a fixture (a shared request file) */
+
+    char problems[8192] = "";
+    size_t pl = 0;
+#define PROBLEM(...) pl += (size_t)snprintf(problems + pl, pl < sizeof problems ? sizeof problems - pl : 0, __VA_ARGS__)
+    const cJSON *req = cJSON_GetObjectItemCaseSensitive(fx, "request");
+    cJSON *loaded = NULL;
+    const char *rf = jstr(fx, "request_file");
+    if (!req && rf) {
+        char *dup = strdup(file), path[2048];
+        snprintf(path, sizeof path, "%s/%s", dirname(dup), rf);
+        free(dup);
+        char *rt = cds_read_file(path, &len, 64u << 20, &err);
+        loaded = rt ? cJSON_ParseWithLength(rt, len) : NULL;
+        free(rt);
+        req = loaded;
+        if (!req) PROBLEM("    cannot read request_file %s\n", path);
+    }
+    time_t at = time(NULL);
+    const char *ats = jstr(fx, "at");
+    if (ats && !cds_parse_time(ats, &at)) PROBLEM("    'at' is not an RFC3339 time: %s\n", ats);
+
+    card_view cards[64];
+    size_t ncards = 0;
+    cds_arena arena;
+    cds_arena_init(&arena);
+    msgpack_sbuffer in, outb;
+    msgpack_sbuffer_init(&in);
+    msgpack_sbuffer_init(&outb);
+    msgpack_unpacked ureq, uresp;
+    msgpack_unpacked_init(&ureq);
+    msgpack_unpacked_init(&uresp);
+    cds_eval_info info = {0};
+    if (req && !pl) {
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &in, msgpack_sbuffer_write);
+        cds_cjson_pack(&pk, req);
+        msgpack_packer po;
+        msgpack_packer_init(&po, &outb, msgpack_sbuffer_write);
+        if (cds_mp_decode(in.data, in.size, &ureq, &err) == CDS_OK &&
+            cds_engine_call(e, service, &ureq.data, "request", at, &arena, &po, &info, &err) == CDS_OK &&
+            cds_mp_decode(outb.data, outb.size, &uresp, &err) == CDS_OK) {
+            const msgpack_object *cs = cds_mp_get(&uresp.data, "cards");
+            for (uint32_t i = 0; cs && i < cs->via.array.size && ncards < 64; i++) {
+                const msgpack_object *c = &cs->via.array.ptr[i];
+                card_view *cv = &cards[ncards++];
+                cv->rule = NULL;
+                const msgpack_object *topic = cds_mp_get(cds_mp_get(c, "source"), "topic");
+                char *r = mpstr(cds_mp_get(topic, "code"));
+                cv->rule = r;
+                cv->indicator = NULL;
+                char *ind = mpstr(cds_mp_get(c, "indicator"));
+                cv->indicator = ind;
+                cv->summary = mpstr(cds_mp_get(c, "summary"));
+                cv->detail = mpstr(cds_mp_get(c, "detail"));
+                cv->suggestions = NULL;
+                const msgpack_object *sg = cds_mp_get(c, "suggestions");
+                if (sg) {
+                    cds_strbuf b;
+                    cds_strbuf_init(&b);
+                    cds_json_from_mp(&b, sg, -1);
+                    cv->suggestions = b.data;
+                }
+            }
+            for (size_t i = 0; i < info.nruns; i++)
+                if (info.runs[i].error) PROBLEM("    rule %s failed: %s\n", info.runs[i].rule, info.runs[i].error);
+        } else {
+            PROBLEM("    request rejected: %s%s%s%s\n", cds_rc_name(err.code), err.path[0] ? " at " : "", err.path,
+                    err.message[0] ? "" : "");
+            PROBLEM("      %s\n", err.message);
+        }
+    }
+    /* expectations */
+    const cJSON *w;
+    bool used[64] = {false};
+    char rerr[256] = "";
+    cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(fx, "expect")) {
+        bool found = false;
+        for (size_t i = 0; i < ncards && !found; i++)
+            if (matches(w, &cards[i], rerr, sizeof rerr)) found = used[i] = true;
+        if (!found) {
+            char *t = cJSON_PrintUnformatted(w);
+            PROBLEM("    expected card not produced: %s\n", t ? t : "?");
+            free(t);
+        }
+        if (rerr[0]) PROBLEM("    bad regular expression: %s\n", rerr);
+    }
+    cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(fx, "forbid")) {
+        for (size_t i = 0; i < ncards; i++)
+            if (matches(w, &cards[i], rerr, sizeof rerr)) {
+                char *t = cJSON_PrintUnformatted(w);
+                PROBLEM("    forbidden card produced (%s): %s \"%s\"\n", t ? t : "?", cards[i].rule, cards[i].summary);
+                free(t);
+            }
+    }
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fx, "only")))
+        for (size_t i = 0; i < ncards; i++)
+            if (!used[i]) PROBLEM("    unexpected card: %s %s \"%s\"\n", cards[i].indicator, cards[i].rule, cards[i].summary);
+
+    bool ok = pl == 0;
+    if (ok) res->passed++;
+    else res->failed++;
+    if (!ok || !opts->quiet) {
+        fprintf(out, "%s %s", ok ? "PASS" : "FAIL", file);
+        const char *d = jstr(fx, "description");
+        if (d) fprintf(out, " — %s", d);
+        fprintf(out, "\n");
+        for (size_t i = 0; i < ncards; i++)
+            fprintf(out, "    %-8s %-28s %s\n", cards[i].indicator ? cards[i].indicator : "?",
+                    cards[i].rule ? cards[i].rule : "?", cards[i].summary ? cards[i].summary : "");
+        if (!ncards && !pl) fprintf(out, "    (no cards)\n");
+        fputs(problems, out);
+    }
+    (void)describe;
+    /* coverage */
+    for (size_t i = 0; i < info.nruns; i++) {
+        int r = rule_index(rs, info.runs[i].rule);
+        if (r < 0) continue;
+        if (info.runs[i].cards > 0) res->fired[r]++;
+        else if (!info.runs[i].error) res->silent[r]++;
+    }
+    for (size_t i = 0; i < ncards; i++) {
+        free((char *)cards[i].rule);
+        free((char *)cards[i].indicator);
+        free(cards[i].summary);
+        free(cards[i].detail);
+        free(cards[i].suggestions);
+    }
+    msgpack_unpacked_destroy(&ureq);
+    msgpack_unpacked_destroy(&uresp);
+    msgpack_sbuffer_destroy(&in);
+    msgpack_sbuffer_destroy(&outb);
+    cds_arena_free(&arena);
+    cJSON_Delete(loaded);
+    cJSON_Delete(fx);
+}
+
+void cds_fixtures_run(cds_engine *e, const char *const *paths, size_t npaths, const cds_fixture_opts *opts,
+                      cds_fixture_result *res)
+{
+    const cds_ruleset *rs = cds_engine_ruleset(e);
+    memset(res, 0, sizeof *res);
+    res->nrules = rs->nrules;
+    res->fired = calloc(rs->nrules + 1, sizeof *res->fired);
+    res->silent = calloc(rs->nrules + 1, sizeof *res->silent);
+    char **files = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < npaths; i++) collect(paths[i], &files, &n, &cap);
+    if (n) qsort(files, n, sizeof *files, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        run_one(e, files[i], opts, res);
+        free(files[i]);
+    }
+    free(files);
+    fprintf(opts->out, "%d passed, %d failed\n", res->passed, res->failed);
+}
+
+int cds_fixture_coverage(const cds_ruleset *rs, const cds_fixture_result *res, FILE *out)
+{
+    int gaps = 0;
+    for (size_t i = 0; i < rs->nrules; i++) {
+        bool f = res->fired[i] > 0, s = res->silent[i] > 0;
+        if (f && s) continue;
+        gaps++;
+        fprintf(out, "coverage: rule %s (%s) has no %s\n", rs->rules[i].id, rs->rules[i].file,
+                !f && !s ? "fixture at all" : !f ? "fixture where it fires" : "fixture where it stays silent");
+    }
+    if (!gaps) fprintf(out, "coverage: every rule has a firing and a non-firing fixture\n");
+    return gaps;
+}
+
+void cds_fixture_result_free(cds_fixture_result *res)
+{
+    free(res->fired);
+    free(res->silent);
+    res->fired = res->silent = NULL;
+}

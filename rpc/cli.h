@@ -1,0 +1,22 @@
+/* cli.h — the cdsd command's subcommands (one file each) and what they share. */
+#ifndef CDS_CLI_H
+#define CDS_CLI_H
+
+#include <stdbool.h>
+
+#include "ruleset.h"
+
+int cli_eval(int argc, char **argv);
+int cli_test(int argc, char **argv);
+int cli_lint(int argc, char **argv);
+int cli_kb(int argc, char **argv);
+int cli_serve(int argc, char **argv);
+int cli_call(int argc, char **argv);
+
+/* Loads a rule set, printing every load problem to stderr. NULL on failure. */
+cds_ruleset *cli_load_rules(const char *dir, const char *kb_path, bool progress);
+
+/* Default rules directory: ./rules. */
+#define CLI_DEFAULT_RULES "rules"
+
+#endif

@@ -1,0 +1,56 @@
+/* cli_test.c — `cdsd test [--rules DIR] [--quiet] [--require-coverage] [FIXTURE_DIR...]` */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "fixture.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: cdsd test [--rules DIR] [--quiet] [--require-coverage] [FIXTURE_PATH...]\n"
+               "Runs regression fixtures (default: ./fixtures) and reports per-rule coverage.\n"
+               "  --quiet              print only failing fixtures and the totals\n"
+               "  --require-coverage   fail when a rule lacks a firing or a non-firing fixture\n");
+}
+
+int cli_test(int argc, char **argv)
+{
+    const char *rules = CLI_DEFAULT_RULES;
+    bool quiet = false, require = false;
+    static const struct option opts[] = {{"rules", required_argument, 0, 'r'}, {"quiet", no_argument, 0, 'q'},
+                                         {"require-coverage", no_argument, 0, 'c'}, {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "r:qch", opts, NULL)) != -1) {
+        if (c == 'r') rules = optarg;
+        else if (c == 'q') quiet = true;
+        else if (c == 'c') require = true;
+        else if (c == 'h') { usage(stdout); return 0; }
+        else { usage(stderr); return 2; }
+    }
+    const char *def[] = {"fixtures"};
+    const char *const *paths = optind < argc ? (const char *const *)argv + optind : def;
+    size_t npaths = optind < argc ? (size_t)(argc - optind) : 1;
+    cds_ruleset *rs = cli_load_rules(rules, NULL, false);
+    if (!rs) return 2;
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    cds_engine *e = cds_engine_new(rs, &diag);
+    if (!e) {
+        fprintf(stderr, "%s", diag.data ? diag.data : "");
+        cds_strbuf_free(&diag);
+        cds_ruleset_free(rs);
+        return 2;
+    }
+    cds_fixture_opts fo = {quiet, stdout};
+    cds_fixture_result res;
+    cds_fixtures_run(e, paths, npaths, &fo, &res);
+    int gaps = cds_fixture_coverage(rs, &res, stdout);
+    int status = res.failed || (res.passed + res.failed == 0) || (require && gaps) ? 1 : 0;
+    if (res.passed + res.failed == 0) fprintf(stderr, "cdsd test: no fixtures found\n");
+    cds_fixture_result_free(&res);
+    cds_engine_free(e);
+    cds_strbuf_free(&diag);
+    cds_ruleset_free(rs);
+    return status;
+}

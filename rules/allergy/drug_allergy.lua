@@ -1,0 +1,55 @@
+-- rules/allergy/drug_allergy.lua — owner: pharmacy informatics
+-- An ordered (or, on patient-view, active) drug against the patient's active allergy records.
+-- Matching is done in C: direct (the allergen is the ingredient or a class containing it) or
+-- through cross-sensitivity between classes. Refuted, entered-in-error, resolved and inactive
+-- records never reach this rule.
+
+local function indicator(m)
+  local a = m.allergy
+  if not m.cross then
+    if a.type == "intolerance" then return "warning" end
+    if a.criticality == "low" then return "warning" end
+    return "critical"
+  end
+  if m.level == "high" then return "critical" end
+  if m.level == "moderate" or a.criticality == "high" then return "warning" end
+  return "info"
+end
+
+local function detail(m)
+  local a, lines = m.allergy, {}
+  local kind = a.type == "intolerance" and "Intolerance" or "Allergy"
+  lines[#lines + 1] = string.format("**%s on record:** %s%s", kind, a.text,
+                                    a.criticality and (" (criticality " .. a.criticality .. ")") or "")
+  if a.reaction then lines[#lines + 1] = "**Reaction:** " .. a.reaction end
+  lines[#lines + 1] = "**Ordered:** " .. m.med.text .. " (contains " .. m.ingredient .. ")"
+  if m.cross then
+    lines[#lines + 1] = string.format("**Cross-sensitivity (%s):** %s", m.level, m.note or "")
+  end
+  if a.verification == "unconfirmed" then lines[#lines + 1] = "_The allergy record is unconfirmed._" end
+  return table.concat(lines, "\n\n")
+end
+
+rule {
+  id = "allergy.drug", version = "1.0.0",
+  title = "Drug-allergy conflict",
+  hooks = { "order-select", "order-sign", "patient-view" },
+  references = { "Khan DA et al. Drug allergy: a 2022 practice parameter update. JACI 2022" },
+
+  evaluate = function(ctx)
+    local cards = {}
+    for _, m in ipairs(ctx.allergy_matches) do
+      local what = m.cross and ("possible cross-sensitivity with " .. m.allergy.text)
+                            or ("documented " .. (m.allergy.type or "allergy") .. " to " .. m.allergy.text)
+      cards[#cards + 1] = card {
+        key       = (m.allergy.id or m.allergy.text) .. ":" .. m.med.ref,
+        indicator = indicator(m),
+        summary   = shorten(m.med.name .. ": " .. what, 139),
+        detail    = detail(m),
+        suggest   = { m.med.draft and remove(m.med) or nil },
+        override  = { "tolerated-previously", "desensitisation-planned", "allergy-record-wrong" },
+      }
+    end
+    return cards
+  end,
+}

@@ -1,0 +1,45 @@
+-- rules/interactions/ddi.lua — owner: pharmacy informatics
+-- One card per interacting pair found in the knowledge base (matching happens in C):
+-- on order hooks a draft order against the active list and the other drafts, on patient-view
+-- the active list against itself.
+
+local INDICATOR = { contraindicated = "critical", major = "warning", moderate = "info", minor = "info" }
+
+local function describe(x)
+  local lines = {}
+  if x.mechanism and x.mechanism ~= "" then lines[#lines + 1] = "**Mechanism:** " .. x.mechanism end
+  if x.consequence and x.consequence ~= "" then lines[#lines + 1] = "**Consequence:** " .. x.consequence end
+  if x.management and x.management ~= "" then lines[#lines + 1] = "**Management:** " .. x.management end
+  for _, med in ipairs({ x.a, x.b }) do
+    if med.name_match then
+      lines[#lines + 1] = "_" .. med.text .. " was identified by its name, not by a code._"
+    end
+  end
+  if x.source and x.source ~= "" then lines[#lines + 1] = "Source: " .. x.source end
+  return table.concat(lines, "\n\n")
+end
+
+rule {
+  id = "ddi.interaction", version = "1.0.0",
+  title = "Drug-drug interaction",
+  hooks = { "order-select", "order-sign", "patient-view" },
+  references = { "ONC high-priority DDI list (Phansalkar et al., JAMIA 2012)" },
+
+  evaluate = function(ctx)
+    local cards = {}
+    for _, x in ipairs(ctx.interactions) do
+      local suggest = {}
+      if x.draft then suggest[1] = remove(x.draft) end
+      cards[#cards + 1] = card {
+        key       = x.id .. ":" .. x.a_ingredient .. ":" .. x.b_ingredient,
+        indicator = INDICATOR[x.severity] or "warning",
+        summary   = string.format("%s interaction: %s with %s", x.severity:gsub("^%l", string.upper),
+                                  x.a_ingredient, x.b_ingredient),
+        detail    = describe(x),
+        suggest   = suggest,
+        override  = { "benefit-outweighs-risk", "will-monitor", "already-tolerating" },
+      }
+    end
+    return cards
+  end,
+}
