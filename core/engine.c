@@ -38,7 +38,7 @@ static int rule_fn(lua_State *L)
     lua_createtable(L, 2, 0);
     lua_pushvalue(L, 1);
     lua_rawseti(L, -2, 1);
-    luaL_where(L, 2);
+    luaL_where(L, 1);
     lua_rawseti(L, -2, 2);
     lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
     return 0;

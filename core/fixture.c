@@ -85,18 +85,63 @@ static bool matches(const cJSON *want, const card_view *c, char *err, size_t err
     return true;
 }
 
-static void describe(FILE *out, const cJSON *want)
-{
-    char *txt = cJSON_PrintUnformatted(want);
-    fprintf(out, "%s", txt ? txt : "?");
-    free(txt);
-}
-
 static int rule_index(const cds_ruleset *rs, const char *id)
 {
     for (size_t i = 0; id && i < rs->nrules; i++)
         if (strcmp(rs->rules[i].id, id) == 0) return (int)i;
     return -1;
+}
+
+/* "drafts": [{"code": RXCUI, "display": TEXT} | {"text": TEXT} | a whole resource] replaces
+ * context.draftOrders (and, for order-select, the selections) of the request. */
+static void set_drafts(cJSON *req, const cJSON *drafts)
+{
+    cJSON *ctx = cJSON_GetObjectItemCaseSensitive(req, "context");
+    if (!cJSON_IsObject(ctx)) return;
+    cJSON *bundle = cJSON_CreateObject(), *entries = cJSON_AddArrayToObject(bundle, "entry");
+    cJSON_AddStringToObject(bundle, "resourceType", "Bundle");
+    cJSON *sel = cJSON_CreateArray();
+    int i = 0;
+    const cJSON *d;
+    cJSON_ArrayForEach(d, drafts) {
+        cJSON *res;
+        char id[32];
+        snprintf(id, sizeof id, "draft-%d", ++i);
+        if (jstr(d, "resourceType")) {
+            res = cJSON_Duplicate(d, 1);
+        } else {
+            res = cJSON_CreateObject();
+            cJSON_AddStringToObject(res, "resourceType", "MedicationRequest");
+            cJSON_AddStringToObject(res, "id", id);
+            cJSON_AddStringToObject(res, "status", "draft");
+            cJSON_AddStringToObject(res, "intent", "order");
+            cJSON *cc = cJSON_AddObjectToObject(res, "medicationCodeableConcept");
+            const char *text = jstr(d, "display") ? jstr(d, "display") : jstr(d, "text");
+            if (text) cJSON_AddStringToObject(cc, "text", text);
+            if (jstr(d, "code")) {
+                cJSON *c = cJSON_CreateObject();
+                cJSON_AddStringToObject(c, "system", "http://www.nlm.nih.gov/research/umls/rxnorm");
+                cJSON_AddStringToObject(c, "code", jstr(d, "code"));
+                if (text) cJSON_AddStringToObject(c, "display", text);
+                cJSON_AddItemToArray(cJSON_AddArrayToObject(cc, "coding"), c);
+            }
+        }
+        char ref[96];
+        snprintf(ref, sizeof ref, "%s/%s", jstr(res, "resourceType") ? jstr(res, "resourceType") : "?",
+                 jstr(res, "id") ? jstr(res, "id") : id);
+        cJSON_AddItemToArray(sel, cJSON_CreateString(ref));
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddItemToObject(e, "resource", res);
+        cJSON_AddItemToArray(entries, e);
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(ctx, "draftOrders");
+    cJSON_AddItemToObject(ctx, "draftOrders", bundle);
+    if (cJSON_GetObjectItemCaseSensitive(ctx, "selections")) {
+        cJSON_DeleteItemFromObjectCaseSensitive(ctx, "selections");
+        cJSON_AddItemToObject(ctx, "selections", sel);
+    } else {
+        cJSON_Delete(sel);
+    }
 }
 
 static void run_one(cds_engine *e, const char *file, const cds_fixture_opts *opts, cds_fixture_result *res)
@@ -127,6 +172,15 @@ static void run_one(cds_engine *e, const char *file, const cds_fixture_opts *opt
         free(rt);
         req = loaded;
         if (!req) PROBLEM("    cannot read request_file %s\n", path);
+    }
+    cJSON *patched = NULL;
+    const cJSON *drafts = cJSON_GetObjectItemCaseSensitive(fx, "drafts");
+    const char *hook = jstr(fx, "hook");
+    if (req && (cJSON_IsArray(drafts) || hook)) {
+        patched = cJSON_Duplicate(req, 1);
+        if (cJSON_IsArray(drafts)) set_drafts(patched, drafts);
+        if (hook) cJSON_ReplaceItemInObjectCaseSensitive(patched, "hook", cJSON_CreateString(hook));
+        req = patched;
     }
     time_t at = time(NULL);
     const char *ats = jstr(fx, "at");
@@ -223,7 +277,6 @@ static void run_one(cds_engine *e, const char *file, const cds_fixture_opts *opt
         if (!ncards && !pl) fprintf(out, "    (no cards)\n");
         fputs(problems, out);
     }
-    (void)describe;
     /* coverage */
     for (size_t i = 0; i < info.nruns; i++) {
         int r = rule_index(rs, info.runs[i].rule);
@@ -244,6 +297,7 @@ static void run_one(cds_engine *e, const char *file, const cds_fixture_opts *opt
     msgpack_sbuffer_destroy(&outb);
     cds_arena_free(&arena);
     cJSON_Delete(loaded);
+    cJSON_Delete(patched);
     cJSON_Delete(fx);
 }
 

@@ -5,7 +5,10 @@
  *     "request": {...} | "request_file": "relative/to/this/file.json",
  *     "expect": [ {"rule": "ddi.*", "indicator": "critical", "summary": "regex", "detail": "regex",
  *                  "suggests": ["text found in the suggestions"]} ],
- *     "forbid": [ {"rule": "allergy.*"} ], "only": true }
+ *     "forbid": [ {"rule": "allergy.*"} ], "only": true,
+ *     "drafts": [ {"code": "197805", "display": "Ibuprofen 400 MG Oral Tablet"} ] }
+ * "drafts" (optional) replaces the request's draft orders, so one patient serves many fixtures;
+ * "hook" (optional) replaces the request's hook (e.g. to review the same patient on patient-view).
  * Matching: rule is a glob on source.topic.code; summary/detail are case-insensitive extended
  * regular expressions; "only" means no card beyond the expected ones. */
 #ifndef CDS_FIXTURE_H

@@ -223,10 +223,12 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
     n = count_rows(db, "drug_class");
     kb->cls = calloc(n ? n : 1, sizeof *kb->cls);
     if (!kb->cls) return fail(kb, db, err);
-    FOR_ROWS(st, db, "SELECT id, name FROM drug_class ORDER BY rowid") {
+    FOR_ROWS(st, db, "SELECT id, name, kind FROM drug_class ORDER BY rowid") {
         cds_kb_class *c = &kb->cls[kb->ncls];
         c->id = col(kb, st, 0);
         c->name = col(kb, st, 1);
+        const char *kind = (const char *)sqlite3_column_text(st, 2);
+        c->allergen = kind && strstr(kind, "allergen") != NULL;
         cds_strmap_put(&kb->cls_by_id, c->id, strlen(c->id), (uint32_t)kb->ncls);
         kb->ncls++;
     }

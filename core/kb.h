@@ -28,6 +28,7 @@ typedef struct cds_kb_ingredient {
 
 typedef struct cds_kb_class {
     const char *id, *name;
+    bool allergen;             /* kind lists "allergen": members cross-react as allergens */
     const uint32_t *members;   /* ingredient indices */
     uint32_t nmembers;
 } cds_kb_class;

@@ -15,7 +15,9 @@ void cds_ltab_error(cds_ltab *t, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    cds_strbuf_printf(t->diag, "%s %s: %s\n", t->where, t->what, msg);
+    size_t wl = strlen(t->where);
+    /* luaL_where gives "file:line: " (with a trailing space) */
+    cds_strbuf_printf(t->diag, "%s%s%s: %s\n", t->where, wl && t->where[wl - 1] != ' ' ? " " : "", t->what, msg);
     t->errors++;
 }
 

@@ -281,8 +281,11 @@ static void remap(lua_State *L, int list, int memo, uint32_t n, const char *key)
 {
     lua_createtable(L, (int)n, 0);
     for (uint32_t i = 1; i <= n; i++) {
+        /* freeze() already replaced the list's entries by their proxies */
         lua_rawgeti(L, list, i);
-        lua_rawget(L, memo);
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, memo) == LUA_TNIL) lua_pop(L, 1);
+        else lua_remove(L, -2);
         lua_rawseti(L, -2, i);
     }
     lua_rawsetp(L, LUA_REGISTRYINDEX, key);

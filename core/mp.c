@@ -88,7 +88,7 @@ static cds_rc header(walker *w, int *kind, uint64_t *n)
         return CDS_OK;
     default: return fail(w, "invalid MessagePack byte%s", "");
     }
-    if (!need(w, skip)) return fail(w, "truncated MessagePack%s: value shorter than its header says", "");
+    if (!need(w, skip)) return fail(w, "value claims more bytes than the message holds%s", "");
     w->p += skip;
     return CDS_OK;
 }

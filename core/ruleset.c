@@ -28,7 +28,7 @@ static int collect(lua_State *L)
     lua_createtable(L, 2, 0);
     lua_pushvalue(L, 1);
     lua_rawseti(L, -2, 1);
-    luaL_where(L, 2);
+    luaL_where(L, 1);
     lua_rawseti(L, -2, 2);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &COLLECT_KEY);
     return 0;

@@ -85,6 +85,21 @@ uint32_t cds_screen_allergies(const cds_view *v, cds_arena *a, cds_allergy_hit *
                 cds_allergy_hit h = {al, m, g, CDS_KB_NONE, false, NULL, NULL};
                 for (uint32_t t = 0; t < A->ntargets && h.via == CDS_KB_NONE; t++)
                     if (target_has(v->kb, A->targets[t], g)) h.via = A->targets[t];
+                /* an allergy recorded to one ingredient extends to its allergen class */
+                for (uint32_t t = 0; t < A->ntargets && h.via == CDS_KB_NONE; t++) {
+                    uint32_t tg = A->targets[t];
+                    if (tg & CDS_KB_CLASS) continue;
+                    const cds_kb_ingredient *ai = cds_kb_ingredient_at(v->kb, tg);
+                    for (uint32_t c = 0; ai && c < ai->nclasses && h.via == CDS_KB_NONE; c++) {
+                        const cds_kb_class *cls = cds_kb_class_at(v->kb, ai->classes[c]);
+                        if (!cls->allergen || !cds_kb_in_class(v->kb, g, ai->classes[c])) continue;
+                        h.via = tg;
+                        h.cross = true;
+                        h.level = "high";
+                        h.note = cds_arena_printf(a, "%s and %s are both %s.", cds_kb_target_name(v->kb, tg),
+                                                  cds_kb_target_name(v->kb, g), cls->name);
+                    }
+                }
                 /* cross-sensitivity: the allergen's class (or the classes of an allergen
                  * ingredient) -> another class containing this ingredient */
                 for (uint32_t t = 0; t < A->ntargets && h.via == CDS_KB_NONE; t++) {

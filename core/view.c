@@ -423,6 +423,7 @@ cds_rc cds_view_build(const cds_request *req, const cds_kb *kb, time_t now, cds_
     out->patient.age = -1;
     builder b = {.v = out, .a = a, .kb = kb};
     each_source(&b, pass_index);
+    out->prefetch_errors = 0;   /* counted again by the clinical pass */
     each_source(&b, pass_clinical);
     for (uint32_t i = 0; i < out->nobs; i++) {
         cds_observation *o = &out->obs[i];

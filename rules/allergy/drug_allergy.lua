@@ -11,7 +11,7 @@ local function indicator(m)
     if a.criticality == "low" then return "warning" end
     return "critical"
   end
-  if m.level == "high" then return "critical" end
+  if m.level == "high" then return a.type == "intolerance" and "warning" or "critical" end
   if m.level == "moderate" or a.criticality == "high" then return "warning" end
   return "info"
 end

@@ -1,0 +1,243 @@
+/* test_decode.c — hostile and malformed requests: MessagePack structure, CDS Hooks shape.
+ * Every case must come back as bad_request with a path, never crash or over-allocate. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "mp.h"
+#include "request.h"
+
+static const char *GOOD =
+    "{\"hook\":\"order-sign\",\"hookInstance\":\"d1577c69-dfbe-44ad-ba6d-3e05e953b2ea\","
+    "\"context\":{\"userId\":\"Practitioner/1\",\"patientId\":\"p1\",\"draftOrders\":{\"resourceType\":\"Bundle\","
+    "\"entry\":[{\"resource\":{\"resourceType\":\"MedicationRequest\",\"id\":\"m1\",\"status\":\"draft\"}}]}},"
+    "\"prefetch\":{\"patient\":null}}";
+
+static void to_mp(const char *json, msgpack_sbuffer *sb)
+{
+    msgpack_sbuffer_init(sb);
+    cds_error err;
+    assert_int_equal(cds_json_to_mp(json, strlen(json), "test", sb, &err), CDS_OK);
+}
+
+/* Decodes + validates; returns the error code and path. */
+static cds_rc parse(const char *buf, size_t len, cds_error *err)
+{
+    msgpack_unpacked u;
+    cds_error_clear(err);
+    cds_rc rc = cds_mp_decode(buf, len, &u, err);
+    if (rc) return rc;
+    cds_arena a;
+    cds_arena_init(&a);
+    cds_request r;
+    rc = cds_request_parse(&u.data, "request", &a, &r, err);
+    cds_arena_free(&a);
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+static cds_rc parse_json(const char *json, cds_error *err)
+{
+    msgpack_sbuffer sb;
+    to_mp(json, &sb);
+    cds_rc rc = parse(sb.data, sb.size, err);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+static void a_good_request_parses(void **s)
+{
+    (void)s;
+    cds_error err;
+    assert_int_equal(parse_json(GOOD, &err), CDS_OK);
+}
+
+static void expect_path(const char *json, const char *path)
+{
+    cds_error err;
+    cds_rc rc = parse_json(json, &err);
+    if (rc != CDS_EBADREQ || strcmp(err.path, path) != 0)
+        fail_msg("%s\n -> rc %d path '%s' (%s); wanted path '%s'", json, rc, err.path, err.message, path);
+}
+
+static void every_required_field_missing_is_named(void **s)
+{
+    (void)s;
+    expect_path("{\"hookInstance\":\"x\",\"context\":{}}", "request.hook");
+    expect_path("{\"hook\":\"patient-view\",\"context\":{}}", "request.hookInstance");
+    expect_path("{\"hook\":\"patient-view\",\"hookInstance\":\"x\"}", "request.context");
+    expect_path("{\"hook\":\"patient-view\",\"hookInstance\":\"x\",\"context\":{\"userId\":\"Practitioner/1\"}}",
+                "request.context.patientId");
+    expect_path("{\"hook\":\"order-sign\",\"hookInstance\":\"x\",\"context\":{\"userId\":\"Practitioner/1\",\"patientId\":\"p\"}}",
+                "request.context.draftOrders");
+    expect_path("{\"hook\":\"order-select\",\"hookInstance\":\"x\",\"context\":{\"userId\":\"P/1\",\"patientId\":\"p\","
+                "\"draftOrders\":{\"resourceType\":\"Bundle\"}}}",
+                "request.context.selections");
+    expect_path("{\"hook\":\"order-sign\",\"hookInstance\":\"x\",\"context\":{\"userId\":\"P/1\",\"patientId\":\"p\","
+                "\"draftOrders\":{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"resourceType\":\"MedicationRequest\"}},{\"fullUrl\":\"x\"}]}}}",
+                "request.context.draftOrders.entry[1].resource");
+    expect_path("{\"hook\":\"patient-view\",\"hookInstance\":\"x\",\"fhirAuthorization\":{},\"context\":{\"userId\":\"P/1\",\"patientId\":\"p\"}}",
+                "request");
+}
+
+static void every_field_of_a_wrong_type_is_named(void **s)
+{
+    (void)s;
+    static const char *const values[] = {"null", "true", "1", "1.5", "[]", "{}", "\"\""};
+    static const struct { const char *field, *path, *good; } fields[] = {
+        {"hook", "request.hook", "\"patient-view\""},
+        {"hookInstance", "request.hookInstance", "\"x\""},
+        {"context", "request.context", "{\"userId\":\"P/1\",\"patientId\":\"p\"}"},
+        {"fhirServer", "request.fhirServer", NULL},
+        {"prefetch", "request.prefetch", NULL},
+    };
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+        for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) {
+            char json[512];
+            const char *val = values[v];
+            /* skip the values that are of the right type */
+            if (strcmp(fields[f].field, "context") == 0 && strcmp(val, "{}") == 0) continue;
+            if (strcmp(fields[f].field, "prefetch") == 0 && (strcmp(val, "{}") == 0 || strcmp(val, "null") == 0)) continue;
+            snprintf(json, sizeof json, "{\"hook\":%s,\"hookInstance\":%s,\"context\":%s%s%s%s%s}",
+                     strcmp(fields[f].field, "hook") == 0 ? val : "\"patient-view\"",
+                     strcmp(fields[f].field, "hookInstance") == 0 ? val : "\"x\"",
+                     strcmp(fields[f].field, "context") == 0 ? val : "{\"userId\":\"P/1\",\"patientId\":\"p\"}",
+                     fields[f].good ? "" : ",\"", fields[f].good ? "" : fields[f].field, fields[f].good ? "" : "\":",
+                     fields[f].good ? "" : val);
+            expect_path(json, fields[f].path);
+        }
+    }
+}
+
+static void not_a_map_is_rejected(void **s)
+{
+    (void)s;
+    cds_error err;
+    assert_int_equal(parse_json("[1,2,3]", &err), CDS_EBADREQ);
+    assert_int_equal(parse_json("\"hello\"", &err), CDS_EBADREQ);
+}
+
+static void every_truncation_of_a_good_request_is_rejected(void **s)
+{
+    (void)s;
+    msgpack_sbuffer sb;
+    to_mp(GOOD, &sb);
+    for (size_t n = 0; n < sb.size; n++) {
+        /* exact-size heap copy so ASan catches a one-byte over-read */
+        char *copy = malloc(n ? n : 1);
+        memcpy(copy, sb.data, n);
+        cds_error err;
+        assert_int_equal(parse(copy, n, &err), CDS_EBADREQ);
+        free(copy);
+    }
+    for (size_t junk = 1; junk <= 16; junk++) {
+        char *copy = malloc(sb.size + junk);
+        memcpy(copy, sb.data, sb.size);
+        memset(copy + sb.size, 0xc0, junk);
+        cds_error err;
+        assert_int_equal(parse(copy, sb.size + junk, &err), CDS_EBADREQ);
+        assert_non_null(strstr(err.message, "trailing"));
+        free(copy);
+    }
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void huge_counts_are_rejected_before_allocating(void **s)
+{
+    (void)s;
+    static const unsigned char cases[][16] = {
+        {0xdd, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},   /* array32 of 2^32-1 */
+        {0xdf, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},   /* map32 */
+        {0xdb, 0xff, 0xff, 0xff, 0xff, 'a', 'b', 0, 0, 0, 0, 0, 0, 0, 0, 0}, /* str32 of 4 GiB */
+        {0xc6, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},   /* bin32 */
+        {0x81, 0xa1, 'a', 0xdd, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0}, /* nested */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cds_error err;
+        assert_int_equal(parse((const char *)cases[i], 16, &err), CDS_EBADREQ);
+        assert_non_null(strstr(err.message, "more"));
+    }
+}
+
+static void deep_nesting_is_bad_request_not_out_of_memory(void **s)
+{
+    (void)s;
+    static const size_t depths[] = {CDS_MP_MAX_DEPTH, CDS_MP_MAX_DEPTH + 1, 33, 64, 1000, 100000};
+    for (size_t d = 0; d < sizeof depths / sizeof depths[0]; d++) {
+        size_t n = depths[d];
+        char *buf = malloc(n + 1);
+        memset(buf, 0x91, n);   /* fixarray of 1 element, nested */
+        buf[n] = (char)0xc0;
+        cds_error err;
+        cds_error_clear(&err);
+        msgpack_unpacked u;
+        cds_rc rc = cds_mp_decode(buf, n + 1, &u, &err);
+        if (n <= CDS_MP_MAX_DEPTH) {
+            assert_int_equal(rc, CDS_OK);   /* legal depth: msgpack-c must unpack it */
+            msgpack_unpacked_destroy(&u);
+        } else {
+            assert_int_equal(rc, CDS_EBADREQ);
+            assert_non_null(strstr(err.message, "nesting"));
+        }
+        free(buf);
+    }
+}
+
+static void map_keys_must_be_strings(void **s)
+{
+    (void)s;
+    const unsigned char buf[] = {0x81, 0x01, 0x02};
+    cds_error err;
+    assert_int_equal(parse((const char *)buf, sizeof buf, &err), CDS_EBADREQ);
+    assert_non_null(strstr(err.message, "key"));
+}
+
+static void random_bytes_never_crash(void **s)
+{
+    (void)s;
+    srand(7);
+    for (int i = 0; i < 20000; i++) {
+        size_t n = (size_t)(rand() % 64);
+        char *buf = malloc(n ? n : 1);
+        for (size_t k = 0; k < n; k++) buf[k] = (char)(rand() & 0xff);
+        cds_error err;
+        cds_rc rc = parse(buf, n, &err);
+        assert_true(rc == CDS_OK || rc == CDS_EBADREQ);
+        free(buf);
+    }
+}
+
+static void malformed_json_says_where(void **s)
+{
+    (void)s;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    cds_error err;
+    const char *bad = "{\n  \"hook\": \"order-sign\",\n  \"context\": {,}\n}";
+    assert_int_equal(cds_json_to_mp(bad, strlen(bad), "req.json", &sb, &err), CDS_EBADREQ);
+    assert_non_null(strstr(err.message, "req.json: line 3"));
+    msgpack_sbuffer_destroy(&sb);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_good_request_parses),
+        cmocka_unit_test(every_required_field_missing_is_named),
+        cmocka_unit_test(every_field_of_a_wrong_type_is_named),
+        cmocka_unit_test(not_a_map_is_rejected),
+        cmocka_unit_test(every_truncation_of_a_good_request_is_rejected),
+        cmocka_unit_test(huge_counts_are_rejected_before_allocating),
+        cmocka_unit_test(deep_nesting_is_bad_request_not_out_of_memory),
+        cmocka_unit_test(map_keys_must_be_strings),
+        cmocka_unit_test(random_bytes_never_crash),
+        cmocka_unit_test(malformed_json_says_where),
+    };
+    return cmocka_run_group_tests_name("decode", tests, NULL, NULL);
+}

@@ -1,0 +1,262 @@
+/* test_engine.c — rule packs end to end in one process: load errors for pharmacists, a failing
+ * rule reported while the others answer, CDS Hooks card validation, deterministic uuids. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "engine.h"
+#include "json.h"
+#include "mp.h"
+#include "testutil.h"
+
+static const char *MANIFEST =
+    "ruleset { name = 't', version = '1', source = 'test source', services = {\n"
+    "  { id = 'svc', hook = 'order-sign', description = 'd', rules = { 't.*' } },\n"
+    "  { id = 'view', hook = 'patient-view', description = 'd', rules = { 't.*' } } } }\n";
+static const char *PACK = "pack { name = 'p', version = '1' }\n";
+static const char *INGR = "rxcui\tname\n11289\twarfarin\n5640\tibuprofen\n";
+
+static const char *REQUEST =
+    "{\"hook\":\"order-sign\",\"hookInstance\":\"hi-42\",\"context\":{\"userId\":\"Practitioner/1\",\"patientId\":\"p\","
+    "\"draftOrders\":{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"resourceType\":\"MedicationRequest\","
+    "\"id\":\"m1\",\"status\":\"draft\",\"medicationCodeableConcept\":{\"text\":\"warfarin 5 mg\"}}}]}}}";
+
+static const char *GOOD_RULE =
+    "rule { id = 't.good', version = '1', title = 'Good', hooks = { 'order-sign' },\n"
+    "  evaluate = function(ctx)\n"
+    "    local m = ctx.meds.any('warfarin')\n"
+    "    if not m then return nil end\n"
+    "    return card { indicator = 'info', summary = 'Found ' .. m.name, suggest = { remove(m) },\n"
+    "                  override = { 'will-monitor' } }\n"
+    "  end }\n";
+
+static cds_ruleset *load(const char *dir, cds_strbuf *diag)
+{
+    cds_ruleset *rs = NULL;
+    cds_ruleset_opts o = {.limits = {.memory = 32u << 20, .instructions = 1000000, .milliseconds = 200}};
+    cds_ruleset_load(dir, &o, &rs, diag);
+    return rs;
+}
+
+static const char *make_set(const char *rules_file)
+{
+    const char *dir = tu_tempdir();
+    tu_write(dir, "manifest.lua", MANIFEST);
+    tu_write(dir, "p/pack.lua", PACK);
+    tu_write(dir, "p/knowledge/ingredients.tsv", INGR);
+    tu_write(dir, "p/rules.lua", rules_file);
+    return dir;
+}
+
+typedef struct result { msgpack_sbuffer out; msgpack_unpacked resp; cds_eval_info info; cds_arena a; } result;
+
+static cds_rc call(cds_engine *e, const char *json, result *r, cds_error *err)
+{
+    msgpack_sbuffer in;
+    msgpack_sbuffer_init(&in);
+    msgpack_sbuffer_init(&r->out);
+    msgpack_unpacked_init(&r->resp);
+    cds_arena_init(&r->a);
+    cds_json_to_mp(json, strlen(json), "req", &in, err);
+    msgpack_unpacked req;
+    assert_int_equal(cds_mp_decode(in.data, in.size, &req, err), CDS_OK);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &r->out, msgpack_sbuffer_write);
+    cds_rc rc = cds_engine_call(e, "svc", &req.data, "request", 1700000000, &r->a, &pk, &r->info, err);
+    if (!rc) assert_int_equal(cds_mp_decode(r->out.data, r->out.size, &r->resp, err), CDS_OK);
+    msgpack_unpacked_destroy(&req);
+    msgpack_sbuffer_destroy(&in);
+    return rc;
+}
+
+static void release(result *r)
+{
+    msgpack_unpacked_destroy(&r->resp);
+    msgpack_sbuffer_destroy(&r->out);
+    cds_arena_free(&r->a);
+}
+
+static void a_misspelt_field_is_reported_with_file_and_line(void **s)
+{
+    (void)s;
+    const char *dir = make_set("-- a comment\n\nrule { id = 't.x', version = '1', title = 'T', hooks = { 'order-sign' },\n"
+                               "  severty = 'high', evaluate = function(ctx) end }\n");
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    assert_null(load(dir, &diag));
+    char want[512];
+    snprintf(want, sizeof want, "%s/p/rules.lua:3: rule 't.x': unknown field 'severty'", dir);
+    if (!strstr(diag.data, want)) fail_msg("want '%s' in:\n%s", want, diag.data);
+    cds_strbuf_free(&diag);
+    tu_rmrf(dir);
+}
+
+static void a_syntax_error_is_reported_with_file_and_line(void **s)
+{
+    (void)s;
+    const char *dir = make_set("rule { id = 't.x',\n  evaluate = function(ctx) return card { } \nend\n");
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    assert_null(load(dir, &diag));
+    char want[512];
+    snprintf(want, sizeof want, "%s/p/rules.lua:", dir);
+    assert_non_null(strstr(diag.data, want));
+    cds_strbuf_free(&diag);
+    tu_rmrf(dir);
+}
+
+static void a_pattern_that_matches_no_rule_is_an_error(void **s)
+{
+    (void)s;
+    const char *dir = make_set(GOOD_RULE);
+    tu_write(dir, "manifest.lua",
+             "ruleset { name = 't', version = '1', source = 's', services = {\n"
+             "  { id = 'svc', hook = 'order-sign', description = 'd', rules = { 'nothing.*' } } } }\n");
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    assert_null(load(dir, &diag));
+    assert_non_null(strstr(diag.data, "no rule matches 'nothing.*'"));
+    cds_strbuf_free(&diag);
+    tu_rmrf(dir);
+}
+
+static const msgpack_object *card_at(const result *r, uint32_t i)
+{
+    const msgpack_object *cards = cds_mp_get(&r->resp.data, "cards");
+    assert_non_null(cards);
+    assert_true(i < cards->via.array.size);
+    return &cards->via.array.ptr[i];
+}
+
+static void failing_rules_are_reported_and_the_others_still_answer(void **s)
+{
+    (void)s;
+    char rules[4096];
+    snprintf(rules, sizeof rules, "%s%s", GOOD_RULE,
+             "rule { id = 't.error', version = '1', title = 'Broken', hooks = { 'order-sign' },\n"
+             "  evaluate = function(ctx) return ctx.nothing.here end }\n"
+             "rule { id = 't.loop', version = '1', title = 'Loops', hooks = { 'order-sign' },\n"
+             "  evaluate = function(ctx) while true do end end }\n"
+             "rule { id = 't.long', version = '1', title = 'Long summary', hooks = { 'order-sign' },\n"
+             "  evaluate = function(ctx) return card { indicator = 'info', summary = ('x'):rep(140) } end }\n"
+             "rule { id = 't.badind', version = '1', title = 'Bad indicator', hooks = { 'order-sign' },\n"
+             "  evaluate = function(ctx) return card { indicator = 'hard-stop', summary = 'x' } end }\n"
+             "rule { id = 't.mutate', version = '1', title = 'Mutates ctx', hooks = { 'order-sign' },\n"
+             "  evaluate = function(ctx) ctx.meds[1].text = 'changed' end }\n");
+    const char *dir = make_set(rules);
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    cds_ruleset *rs = load(dir, &diag);
+    if (!rs) fail_msg("%s", diag.data);
+    cds_engine *e = cds_engine_new(rs, &diag);
+    assert_non_null(e);
+    for (int round = 0; round < 3; round++) {   /* the next evaluation is unaffected */
+        result r;
+        cds_error err;
+        assert_int_equal(call(e, REQUEST, &r, &err), CDS_OK);
+        assert_int_equal(r.info.nruns, 6);
+        assert_int_equal(r.info.nerrors, 5);
+        const msgpack_object *good = card_at(&r, 0);
+        assert_true(cds_mp_str_eq(cds_mp_get(good, "summary"), "Found warfarin"));
+        assert_true(cds_mp_str_eq(cds_mp_get(good, "selectionBehavior"), "at-most-one"));
+        assert_true(cds_mp_str_eq(cds_mp_get(cds_mp_get(cds_mp_get(good, "source"), "topic"), "code"), "t.good"));
+        /* one warning card per failed rule, and the reasons in the extension */
+        const msgpack_object *cards = cds_mp_get(&r.resp.data, "cards");
+        assert_int_equal(cards->via.array.size, 6);
+        for (uint32_t i = 1; i < 6; i++) {
+            assert_true(cds_mp_str_eq(cds_mp_get(&cards->via.array.ptr[i], "indicator"), "warning"));
+        }
+        const msgpack_object *ext = cds_mp_get(cds_mp_get(&r.resp.data, "extension"), "org.cdsd.rule-errors");
+        assert_int_equal(ext->via.array.size, 5);
+        for (size_t i = 0; i < r.info.nruns; i++) {
+            const char *id = r.info.runs[i].rule, *m = r.info.runs[i].error;
+            if (strcmp(id, "t.error") == 0) assert_non_null(strstr(m, "rules.lua:9:"));
+            if (strcmp(id, "t.loop") == 0) assert_non_null(strstr(m, "budget exceeded"));
+            if (strcmp(id, "t.long") == 0) assert_non_null(strstr(m, "fewer than 140"));
+            if (strcmp(id, "t.badind") == 0) assert_non_null(strstr(m, "info, warning or critical"));
+            if (strcmp(id, "t.mutate") == 0) assert_non_null(strstr(m, "read-only"));
+        }
+        release(&r);
+    }
+    cds_engine_free(e);
+    cds_ruleset_free(rs);
+    cds_strbuf_free(&diag);
+    tu_rmrf(dir);
+}
+
+static void card_uuids_are_deterministic_per_hook_instance(void **s)
+{
+    (void)s;
+    const char *dir = make_set(GOOD_RULE);
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    cds_ruleset *rs = load(dir, &diag);
+    cds_engine *e = cds_engine_new(rs, &diag);
+    result a, b, c;
+    cds_error err;
+    assert_int_equal(call(e, REQUEST, &a, &err), CDS_OK);
+    assert_int_equal(call(e, REQUEST, &b, &err), CDS_OK);
+    char other[4096];
+    snprintf(other, sizeof other, "%s", REQUEST);
+    memcpy(strstr(other, "hi-42"), "hi-43", 5);
+    assert_int_equal(call(e, other, &c, &err), CDS_OK);
+    assert_string_equal(a.info.cards[0].uuid, b.info.cards[0].uuid);
+    assert_string_not_equal(a.info.cards[0].uuid, c.info.cards[0].uuid);
+    assert_int_equal(strlen(a.info.cards[0].uuid), 36);
+    release(&a);
+    release(&b);
+    release(&c);
+    cds_engine_free(e);
+    cds_ruleset_free(rs);
+    cds_strbuf_free(&diag);
+    tu_rmrf(dir);
+}
+
+static void unknown_service_and_hook_mismatch(void **s)
+{
+    (void)s;
+    const char *dir = make_set(GOOD_RULE);
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    cds_ruleset *rs = load(dir, &diag);
+    cds_engine *e = cds_engine_new(rs, &diag);
+    cds_arena a;
+    cds_arena_init(&a);
+    msgpack_sbuffer in, out;
+    msgpack_sbuffer_init(&in);
+    msgpack_sbuffer_init(&out);
+    cds_error err;
+    cds_json_to_mp(REQUEST, strlen(REQUEST), "r", &in, &err);
+    msgpack_unpacked req;
+    cds_mp_decode(in.data, in.size, &req, &err);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &out, msgpack_sbuffer_write);
+    cds_eval_info info;
+    assert_int_equal(cds_engine_call(e, "nope", &req.data, "request", 0, &a, &pk, &info, &err), CDS_EUNKNOWN_SVC);
+    assert_int_equal(cds_engine_call(e, "view", &req.data, "request", 0, &a, &pk, &info, &err), CDS_EHOOK);
+    assert_string_equal(err.path, "request.hook");
+    assert_int_equal(out.size, 0);
+    msgpack_unpacked_destroy(&req);
+    msgpack_sbuffer_destroy(&in);
+    msgpack_sbuffer_destroy(&out);
+    cds_arena_free(&a);
+    cds_engine_free(e);
+    cds_ruleset_free(rs);
+    cds_strbuf_free(&diag);
+    tu_rmrf(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_misspelt_field_is_reported_with_file_and_line),
+        cmocka_unit_test(a_syntax_error_is_reported_with_file_and_line),
+        cmocka_unit_test(a_pattern_that_matches_no_rule_is_an_error),
+        cmocka_unit_test(failing_rules_are_reported_and_the_others_still_answer),
+        cmocka_unit_test(card_uuids_are_deterministic_per_hook_instance),
+        cmocka_unit_test(unknown_service_and_hook_mismatch),
+    };
+    return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
+}

@@ -1,0 +1,247 @@
+/* test_sandbox.c — one hostile script per threat; each must be stopped with a clear error and
+ * leave the next evaluation in the same state unaffected. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <lua.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "sandbox.h"
+
+static cds_sandbox *sb;
+
+static int setup(void **state)
+{
+    (void)state;
+    cds_sb_limits lim = {.memory = 16u << 20, .instructions = 2000000, .milliseconds = 200};
+    cds_error err;
+    sb = cds_sandbox_new(&lim, &err);
+    if (!sb) return -1;
+    cds_sandbox_lock(sb);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    cds_sandbox_free(sb);
+    return 0;
+}
+
+/* Runs a chunk; returns the failure kind and copies the message. */
+static cds_sb_fail run(const char *src, char *msg, size_t n)
+{
+    cds_error err;
+    cds_error_clear(&err);
+    if (cds_sandbox_load(sb, src, strlen(src), "rules/test.lua", &err) != CDS_OK) {
+        snprintf(msg, n, "%s", err.message);
+        return CDS_SB_ERROR;
+    }
+    cds_sb_fail why = CDS_SB_OK;
+    cds_sandbox_call(sb, 0, 0, &why, &err);
+    snprintf(msg, n, "%s", why == CDS_SB_OK ? "" : err.message);
+    return why;
+}
+
+/* After every hostile script, an ordinary computation still gives the right answer. */
+static void assert_state_healthy(void)
+{
+    char msg[512];
+    const char *src = "local t = {} for i = 1, 100 do t[i] = i * 2 end\n"
+                      "assert(#t == 100 and t[50] == 100 and string.upper('ok') == 'OK')";
+    assert_int_equal(run(src, msg, sizeof msg), CDS_SB_OK);
+}
+
+static void expect(const char *src, cds_sb_fail want, const char *needle)
+{
+    char msg[512];
+    cds_sb_fail got = run(src, msg, sizeof msg);
+    if (got != want || !strstr(msg, needle)) fail_msg("script: %s\nwant %d '%s', got %d '%s'", src, want, needle, got, msg);
+    assert_state_healthy();
+}
+
+static void an_endless_loop_is_stopped(void **s) { (void)s; expect("while true do end", CDS_SB_BUDGET, "budget exceeded"); }
+
+static void an_endless_loop_inside_pcall_is_stopped(void **s)
+{
+    (void)s;
+    expect("while true do pcall(function() while true do end end) end", CDS_SB_BUDGET, "budget exceeded");
+}
+
+static void pcall_cannot_swallow_the_budget(void **s)
+{
+    (void)s;
+    expect("local ok = pcall(function() while true do end end)\nlocal x = 0 for i = 1, 10 do x = x + i end",
+           CDS_SB_BUDGET, "budget exceeded");
+}
+
+static void a_memory_bomb_is_stopped(void **s)
+{
+    (void)s;
+    expect("local t = {} local i = 0 while true do i = i + 1 t[i] = tostring(i) .. ('x'):rep(100) end",
+           CDS_SB_MEMORY, "memory limit");
+}
+
+static void a_string_rep_bomb_is_refused(void **s)
+{
+    (void)s;
+    expect("local s = string.rep('x', 2^31)", CDS_SB_ERROR, "too large");
+    expect("local s = ('x'):rep(1e9, ',')", CDS_SB_ERROR, "too large");
+}
+
+static void a_concatenation_bomb_is_stopped(void **s)
+{
+    (void)s;
+    expect("local s = 'xxxxxxxxxxxxxxxx' while true do s = s .. s end", CDS_SB_MEMORY, "memory limit");
+    expect("local t = {} for i = 1, 60 do t[i] = ('y'):rep(100000) end return table.concat(t)", CDS_SB_ERROR,
+           "too large");
+}
+
+static void a_backtracking_pattern_is_refused(void **s)
+{
+    (void)s;
+    expect("return ('a'):rep(50):find(('a?'):rep(50) .. ('a'):rep(50))", CDS_SB_ERROR, "pattern too complex");
+}
+
+static void deep_recursion_is_stopped(void **s)
+{
+    (void)s;
+    /* Either Lua's own stack limit or the memory ceiling stops it first; both are clean errors. */
+    char msg[512];
+    cds_sb_fail f = run("local function f(n) return 1 + f(n + 1) end return f(1)", msg, sizeof msg);
+    assert_true((f == CDS_SB_ERROR && strstr(msg, "stack overflow")) || (f == CDS_SB_MEMORY && strstr(msg, "memory limit")));
+    assert_state_healthy();
+}
+
+static void writing_a_global_is_an_error_naming_it(void **s)
+{
+    (void)s;
+    expect("severity = 'high'", CDS_SB_ERROR, "assignment to global 'severity'");
+}
+
+static void reading_an_undeclared_global_is_an_error_naming_it(void **s)
+{
+    (void)s;
+    expect("local x = severty", CDS_SB_ERROR, "undeclared global 'severty'");
+}
+
+static void library_tables_are_read_only(void **s)
+{
+    (void)s;
+    expect("string.upper = function() return 'pwned' end", CDS_SB_ERROR, "read-only");
+    expect("table.insert = nil", CDS_SB_ERROR, "read-only");
+    expect("math.pi = 3", CDS_SB_ERROR, "read-only");
+    /* and nothing changed for the next script */
+    char msg[256];
+    assert_int_equal(run("assert(string.upper('a') == 'A' and math.pi > 3.14)", msg, sizeof msg), CDS_SB_OK);
+}
+
+static void the_string_metatable_cannot_be_tampered_with(void **s)
+{
+    (void)s;
+    expect("getmetatable('').__index = { upper = function() return 'pwned' end }", CDS_SB_ERROR, "index");
+    expect("setmetatable(string, {})", CDS_SB_ERROR, "");
+    char msg[256];
+    assert_int_equal(run("assert(('abc'):upper() == 'ABC')", msg, sizeof msg), CDS_SB_OK);
+}
+
+static void rawset_cannot_bypass_read_only_tables(void **s)
+{
+    (void)s;
+    expect("rawset(string, 'upper', nil)", CDS_SB_ERROR, "blocked: rawset");
+}
+
+static void binary_chunks_are_refused(void **s)
+{
+    (void)s;
+    char msg[256];
+    const char chunk[] = "\x1bLua\x54\x00\x19\x93\r\n\x1a\n";
+    cds_error err;
+    cds_error_clear(&err);
+    assert_int_not_equal(cds_sandbox_load(sb, chunk, sizeof chunk - 1, "rules/evil.lua", &err), CDS_OK);
+    assert_non_null(strstr(err.message, "binary"));
+    expect("local f = string.dump(function() end)", CDS_SB_ERROR, "blocked: string.dump");
+    expect("load('return 1')", CDS_SB_ERROR, "blocked: load");
+    (void)msg;
+}
+
+static void os_io_require_and_friends_are_blocked(void **s)
+{
+    (void)s;
+    expect("os.execute('touch /tmp/cdsd-pwned')", CDS_SB_ERROR, "blocked: os.execute");
+    expect("io.open('/etc/passwd')", CDS_SB_ERROR, "blocked: io.open");
+    expect("require('os')", CDS_SB_ERROR, "blocked: require");
+    expect("dofile('/etc/passwd')", CDS_SB_ERROR, "blocked: dofile");
+    expect("loadfile('/etc/passwd')", CDS_SB_ERROR, "blocked: loadfile");
+    expect("debug.getinfo(1)", CDS_SB_ERROR, "blocked: debug.getinfo");
+    expect("package.loadlib('libc.so.6', 'system')", CDS_SB_ERROR, "blocked: package.loadlib");
+    expect("collectgarbage('stop')", CDS_SB_ERROR, "blocked: collectgarbage");
+    expect("coroutine.wrap(function() while true do end end)()", CDS_SB_ERROR, "blocked: coroutine.wrap");
+    expect("math.random()", CDS_SB_ERROR, "blocked: math.random");
+}
+
+static void the_global_allow_list_is_exact(void **s)
+{
+    (void)s;
+    /* Every name a rule can read, and nothing else. Fails when something is added. */
+    const char *src =
+        "local allowed = {'assert','error','ipairs','next','pairs','pcall','select','tonumber','tostring',\n"
+        " 'type','xpcall','rawequal','rawlen','rawget','getmetatable','setmetatable','_VERSION','string',\n"
+        " 'table','math','utf8'}\n"
+        "for _, k in ipairs(allowed) do assert(_ENV[k] ~= nil, k) end\n"
+        "for _, k in ipairs({'_G','print','gc','rawset','require','io','os'}) do\n"
+        "  local ok, e = pcall(function() local f = _ENV[k]; if type(f) == 'function' then f() elseif type(f) == 'table' then return f.x end end)\n"
+        "  assert(not ok, k .. ' should not be usable')\n"
+        "end";
+    char msg[512];
+    cds_sb_fail f = run(src, msg, sizeof msg);
+    if (f != CDS_SB_OK) fail_msg("%s", msg);
+}
+
+static void a_time_budget_stops_slow_code(void **s)
+{
+    (void)s;
+    cds_sb_limits lim = {.memory = 16u << 20, .instructions = 1000000000000ull, .milliseconds = 20};
+    cds_error err;
+    cds_sandbox *slow = cds_sandbox_new(&lim, &err);
+    assert_non_null(slow);
+    const char *src = "while true do end";
+    assert_int_equal(cds_sandbox_load(slow, src, strlen(src), "rules/slow.lua", &err), CDS_OK);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cds_sb_fail why;
+    cds_sandbox_call(slow, 0, 0, &why, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(why, CDS_SB_TIME);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    assert_true(ms < 20 + 500);   /* generous for sanitizer builds; the point is: it stops */
+    cds_sandbox_free(slow);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(an_endless_loop_is_stopped),
+        cmocka_unit_test(an_endless_loop_inside_pcall_is_stopped),
+        cmocka_unit_test(pcall_cannot_swallow_the_budget),
+        cmocka_unit_test(a_memory_bomb_is_stopped),
+        cmocka_unit_test(a_string_rep_bomb_is_refused),
+        cmocka_unit_test(a_concatenation_bomb_is_stopped),
+        cmocka_unit_test(a_backtracking_pattern_is_refused),
+        cmocka_unit_test(deep_recursion_is_stopped),
+        cmocka_unit_test(writing_a_global_is_an_error_naming_it),
+        cmocka_unit_test(reading_an_undeclared_global_is_an_error_naming_it),
+        cmocka_unit_test(library_tables_are_read_only),
+        cmocka_unit_test(the_string_metatable_cannot_be_tampered_with),
+        cmocka_unit_test(rawset_cannot_bypass_read_only_tables),
+        cmocka_unit_test(binary_chunks_are_refused),
+        cmocka_unit_test(os_io_require_and_friends_are_blocked),
+        cmocka_unit_test(the_global_allow_list_is_exact),
+        cmocka_unit_test(a_time_budget_stops_slow_code),
+    };
+    return cmocka_run_group_tests_name("sandbox", tests, setup, teardown);
+}
