@@ -336,7 +336,13 @@ cds_rc cds_kb_import(sqlite3 *db, const char *const *packs, size_t npacks, cds_s
             }
             char sha[65];
             cds_sha256_hex(t.buf, t.len, sha);
-            cds_digest_update(all, files[k][f], strlen(files[k][f]));
+            /* digest under "pack/knowledge/file.tsv": independent of where the rules live */
+            const char *rel = files[k][f], *kn = strstr(rel, "/knowledge/");
+            if (kn) {
+                while (kn > rel && kn[-1] != '/') kn--;
+                rel = kn;
+            }
+            cds_digest_update(all, rel, strlen(rel) + 1);
             cds_digest_update(all, sha, 64);
             im.t = &t;
             int rows = 0;

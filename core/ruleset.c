@@ -149,7 +149,9 @@ static size_t list_dir(const char *dir, const char *suffix, bool dirs, char ***o
     return n;
 }
 
-static void digest_file(cds_digest *d, const char *path)
+/* Adds a file to the digest under its path relative to the rule set, so the same rule set
+ * has the same digest wherever it is installed. */
+static void digest_file(cds_digest *d, const char *root, const char *path)
 {
     size_t len;
     cds_error err;
@@ -157,7 +159,9 @@ static void digest_file(cds_digest *d, const char *path)
     if (!src) return;
     char sha[65];
     cds_sha256_hex(src, len, sha);
-    cds_digest_update(d, path, strlen(path));
+    size_t rl = strlen(root);
+    const char *rel = strncmp(path, root, rl) == 0 && path[rl] == '/' ? path + rl + 1 : path;
+    cds_digest_update(d, rel, strlen(rel) + 1);
     cds_digest_update(d, sha, 64);
     free(src);
 }
@@ -189,7 +193,7 @@ static int load_packs(cds_ruleset *rs, cds_digest *dg, cds_strbuf *diag)
         free(cds_ltab_str(&t, "description", false));
         errors += t.errors;
         lua_pop(L, 1);
-        digest_file(dg, ppath);
+        digest_file(dg, rs->dir, ppath);
         char **files;
         size_t nf = list_dir(pdir, ".lua", false, &files);
         for (size_t f = 0; f < nf; f++) {
@@ -203,7 +207,7 @@ static int load_packs(cds_ruleset *rs, cds_digest *dg, cds_strbuf *diag)
             if (!src) { cds_strbuf_printf(diag, "%s\n", err.message); errors++; continue; }
             rs->files = realloc(rs->files, (rs->nfiles + 1) * sizeof *rs->files);
             rs->files[rs->nfiles++] = (cds_source_file){strdup(path), src, len};
-            digest_file(dg, path);
+            digest_file(dg, rs->dir, path);
         }
         cds_free_strlist(files, nf);
         char kdir[1100];
@@ -212,7 +216,7 @@ static int load_packs(cds_ruleset *rs, cds_digest *dg, cds_strbuf *diag)
         for (size_t f = 0; f < nf; f++) {
             char path[2048];
             snprintf(path, sizeof path, "%s/%s", kdir, files[f]);
-            digest_file(dg, path);
+            digest_file(dg, rs->dir, path);
         }
         cds_free_strlist(files, nf);
     }
@@ -316,7 +320,7 @@ cds_rc cds_ruleset_load(const char *dir, const cds_ruleset_opts *opts, cds_rules
         lua_pop(L, 1);
     }
     cds_sandbox_free(sb);
-    digest_file(dg, mpath);
+    digest_file(dg, rs->dir, mpath);
     errors += load_packs(rs, dg, diag);
     if (errors) goto done;
     errors += build_kb(rs, opts, diag);

@@ -1,4 +1,78 @@
+/* cli_serve.c — `cdsd serve` options. */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "cli.h"
-int cli_serve(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "cdsd serve: not built yet\n"); return 2; }
-int cli_call(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "cdsd call: not built yet\n"); return 2; }
+#include "log.h"
+#include "server.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cdsd serve [--listen URL] [--rules DIR] [--state DIR] [--workers N] [--max-request BYTES]\n"
+            "                  [--deadline MS] [--queue N] [--fixtures DIR|none] [--log-level LEVEL]\n"
+            "                  [--tls-cert PEM --tls-key PEM [--tls-ca PEM]]\n"
+            "  --listen URL        NNG URL (default tcp://127.0.0.1:7411; ipc://PATH, tls+tcp://HOST:PORT)\n"
+            "  --rules DIR         rule set (default ./rules)\n"
+            "  --state DIR         knowledge base and admin socket (default ./var)\n"
+            "  --workers N         evaluation threads (default: one per core)\n"
+            "  --max-request B     largest request accepted (default 4194304)\n"
+            "  --deadline MS       per-request deadline; later answers become 'timeout' (default 250)\n"
+            "  --queue N           requests waiting for a worker before 'overloaded' (default 64)\n"
+            "  --fixtures DIR      fixtures a reload must pass (default ./fixtures when present)\n"
+            "  --log-level L       error, warn, info (default) or debug\n"
+            "  --tls-ca PEM        with tls+tcp://: require client certificates signed by this CA\n"
+            "SIGHUP or 'cdsd reload' reloads the rules; SIGTERM/SIGINT drain and exit.\n");
+}
+
+int cli_serve(int argc, char **argv)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    cds_server_opts o = {.listen = "tcp://127.0.0.1:7411", .rules = CLI_DEFAULT_RULES, .state = "var",
+                         .fixtures = "fixtures", .workers = ncpu > 0 ? (int)ncpu : 2, .max_request = 4u << 20,
+                         .deadline_ms = 250, .queue = 64, .summary_s = 60};
+    static const struct option opts[] = {
+        {"listen", required_argument, 0, 'l'}, {"rules", required_argument, 0, 'r'},
+        {"state", required_argument, 0, 's'}, {"workers", required_argument, 0, 'w'},
+        {"max-request", required_argument, 0, 'm'}, {"deadline", required_argument, 0, 'd'},
+        {"queue", required_argument, 0, 'q'}, {"fixtures", required_argument, 0, 'f'},
+        {"log-level", required_argument, 0, 'v'}, {"tls-cert", required_argument, 0, 'C'},
+        {"tls-key", required_argument, 0, 'K'}, {"tls-ca", required_argument, 0, 'A'},
+        {"summary-interval", required_argument, 0, 'S'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': o.listen = optarg; break;
+        case 'r': o.rules = optarg; break;
+        case 's': o.state = optarg; break;
+        case 'w': o.workers = atoi(optarg); break;
+        case 'm': o.max_request = strtoul(optarg, NULL, 10); break;
+        case 'd': o.deadline_ms = atoi(optarg); break;
+        case 'q': o.queue = atoi(optarg); break;
+        case 'f': o.fixtures = optarg; break;
+        case 'S': o.summary_s = atoi(optarg); break;
+        case 'C': o.tls_cert = optarg; break;
+        case 'K': o.tls_key = optarg; break;
+        case 'A': o.tls_ca = optarg; break;
+        case 'v': {
+            int l = cds_log_parse_level(optarg);
+            if (l < 0) { fprintf(stderr, "cdsd serve: unknown log level '%s'\n", optarg); return 2; }
+            cds_log_set_level((cds_log_level)l);
+            break;
+        }
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (o.workers < 1 || o.queue < 1 || o.deadline_ms < 1 || o.max_request < 1024) {
+        fprintf(stderr, "cdsd serve: --workers, --queue and --deadline must be positive, --max-request >= 1024\n");
+        return 2;
+    }
+    struct stat st;
+    if (strcmp(o.fixtures, "none") == 0 || stat(o.fixtures, &st) != 0) o.fixtures = NULL;
+    return cds_server_run(&o);
+}

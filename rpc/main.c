@@ -7,6 +7,7 @@
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } commands[] = {
     {"serve", cli_serve, "run the service on an NNG REP socket"},
     {"call", cli_call, "send one request to a running service and print the reply"},
+    {"reload", cli_reload, "ask a running service to reload its rules (admin socket)"},
     {"eval", cli_eval, "evaluate one CDS Hooks request file and print the response"},
     {"test", cli_test, "run regression fixtures against the rule set"},
     {"lint", cli_lint, "load and check a rule set without running it"},

@@ -82,7 +82,7 @@ static void pcall_cannot_swallow_the_budget(void **s)
 static void a_memory_bomb_is_stopped(void **s)
 {
     (void)s;
-    expect("local t = {} local i = 0 while true do i = i + 1 t[i] = tostring(i) .. ('x'):rep(100) end",
+    expect("local t = {} local i = 0 while true do i = i + 1 t[i] = ('x'):rep(100000) .. i end",
            CDS_SB_MEMORY, "memory limit");
 }
 

@@ -1,0 +1,226 @@
+/* protocol.c — envelope decoding, op dispatch and replies. */
+#include "protocol.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mp.h"
+
+void cds_uuid_random(char out[37])
+{
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof b) != 1) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        memcpy(b, &t, sizeof t < sizeof b ? sizeof t : sizeof b);
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    static const char h[] = "0123456789abcdef";
+    int o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+        out[o++] = h[b[i] >> 4];
+        out[o++] = h[b[i] & 15];
+    }
+    out[o] = '\0';
+}
+
+static void pack_kv_str(msgpack_packer *pk, const char *k, const char *v)
+{
+    cds_mp_pack_str(pk, k);
+    cds_mp_pack_str(pk, v);
+}
+
+void cds_proto_error_reply(msgpack_sbuffer *out, const msgpack_object *id, cds_rc code, const char *message,
+                           const char *path)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2 + (id != NULL));
+    cds_mp_pack_str(&pk, "ok");
+    msgpack_pack_false(&pk);
+    cds_mp_pack_str(&pk, "error");
+    msgpack_pack_map(&pk, 2 + (path && *path));
+    pack_kv_str(&pk, "code", cds_rc_name(code));
+    pack_kv_str(&pk, "message", message);
+    if (path && *path) pack_kv_str(&pk, "path", path);
+    if (id) {
+        cds_mp_pack_str(&pk, "id");
+        msgpack_pack_object(&pk, *id);
+    }
+}
+
+static void ok_reply(msgpack_sbuffer *out, const msgpack_object *id, const msgpack_sbuffer *result, const char *decision)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2 + (id != NULL) + (decision && *decision));
+    cds_mp_pack_str(&pk, "ok");
+    msgpack_pack_true(&pk);
+    cds_mp_pack_str(&pk, "result");
+    msgpack_sbuffer_write(out, result->data, result->size);   /* already MessagePack */
+    if (id) {
+        cds_mp_pack_str(&pk, "id");
+        msgpack_pack_object(&pk, *id);
+    }
+    if (decision && *decision) pack_kv_str(&pk, "decision", decision);
+}
+
+static bool past(const struct timespec *d)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > d->tv_sec || (now.tv_sec == d->tv_sec && now.tv_nsec >= d->tv_nsec);
+}
+
+static void pack_health(const cds_proto_env *env, msgpack_packer *pk)
+{
+    const cds_ruleset *rs = cds_engine_ruleset(env->engine);
+    cds_stats *st = env->stats;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    msgpack_pack_map(pk, 8);
+    pack_kv_str(pk, "status", "ok");
+    cds_mp_pack_str(pk, "pack");
+    msgpack_pack_map(pk, 3);
+    pack_kv_str(pk, "name", rs->name);
+    pack_kv_str(pk, "version", rs->version);
+    pack_kv_str(pk, "digest", rs->digest);
+    pack_kv_str(pk, "knowledge", cds_kb_digest(rs->kb));
+    cds_mp_pack_str(pk, "uptime_s");
+    msgpack_pack_int64(pk, st ? (int64_t)(now.tv_sec - st->started.tv_sec) : 0);
+    cds_mp_pack_str(pk, "requests");
+    msgpack_pack_uint64(pk, st ? atomic_load(&st->requests) : 0);
+    cds_mp_pack_str(pk, "errors");
+    int n = 0;
+    for (int i = 1; st && i < CDS_RC_COUNT; i++) n += atomic_load(&st->errors[i]) > 0;
+    msgpack_pack_map(pk, (size_t)n);
+    for (int i = 1; st && i < CDS_RC_COUNT; i++) {
+        unsigned long c = atomic_load(&st->errors[i]);
+        if (!c) continue;
+        cds_mp_pack_str(pk, cds_rc_name((cds_rc)i));
+        msgpack_pack_uint64(pk, c);
+    }
+    cds_mp_pack_str(pk, "inflight");
+    msgpack_pack_int(pk, st ? atomic_load(&st->inflight) : 0);
+    cds_mp_pack_str(pk, "workers");
+    msgpack_pack_int(pk, st ? st->workers : 1);
+}
+
+/* CDS Hooks feedback: {"feedback": [{card, outcome, outcomeTimestamp, acceptedSuggestions?, overrideReason?}]} */
+static cds_rc check_feedback(const msgpack_object *req, cds_error *err)
+{
+    if (!req || req->type != MSGPACK_OBJECT_MAP) return cds_error_set(err, CDS_EBADREQ, "request", "feedback must be an object");
+    const msgpack_object *fb = cds_mp_get(req, "feedback");
+    if (!fb || fb->type != MSGPACK_OBJECT_ARRAY)
+        return cds_error_set(err, CDS_EBADREQ, "request.feedback", "'feedback' must be a list");
+    for (uint32_t i = 0; i < fb->via.array.size; i++) {
+        const msgpack_object *e = &fb->via.array.ptr[i];
+        char path[96];
+        snprintf(path, sizeof path, "request.feedback[%u]", i);
+        if (e->type != MSGPACK_OBJECT_MAP) return cds_error_set(err, CDS_EBADREQ, path, "an entry must be an object");
+        static const char *const req_fields[] = {"card", "outcome", "outcomeTimestamp"};
+        for (size_t k = 0; k < 3; k++) {
+            if (!cds_mp_is_str(cds_mp_get(e, req_fields[k]))) {
+                snprintf(path, sizeof path, "request.feedback[%u].%s", i, req_fields[k]);
+                return cds_error_set(err, CDS_EBADREQ, path, "'%s' is required and must be a string", req_fields[k]);
+            }
+        }
+        const msgpack_object *oc = cds_mp_get(e, "outcome");
+        if (!cds_mp_str_eq(oc, "accepted") && !cds_mp_str_eq(oc, "overridden")) {
+            snprintf(path, sizeof path, "request.feedback[%u].outcome", i);
+            return cds_error_set(err, CDS_EBADREQ, path, "'outcome' must be accepted or overridden");
+        }
+        const msgpack_object *as = cds_mp_get(e, "acceptedSuggestions");
+        if (cds_mp_str_eq(oc, "accepted") && (!as || as->type != MSGPACK_OBJECT_ARRAY)) {
+            snprintf(path, sizeof path, "request.feedback[%u].acceptedSuggestions", i);
+            return cds_error_set(err, CDS_EBADREQ, path, "'acceptedSuggestions' is required when accepted");
+        }
+    }
+    return CDS_OK;
+}
+
+void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, size_t len, msgpack_sbuffer *out,
+                      cds_proto_outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    cds_error err;
+    cds_error_clear(&err);
+    if (len > env->max_request) {
+        o->code = CDS_ETOOLARGE;
+        char m[128];
+        snprintf(m, sizeof m, "the message is %zu bytes; the limit is %zu", len, env->max_request);
+        cds_proto_error_reply(out, NULL, o->code, m, NULL);
+        return;
+    }
+    msgpack_unpacked u;
+    if (cds_mp_decode(buf, len, &u, &err) != CDS_OK) {
+        o->code = err.code;
+        cds_proto_error_reply(out, NULL, err.code, err.message, err.path);
+        return;
+    }
+    const msgpack_object *env_map = &u.data, *id = NULL;
+    if (env_map->type != MSGPACK_OBJECT_MAP) {
+        o->code = cds_error_set(&err, CDS_EBADREQ, "$", "the message must be a map with 'op'");
+        goto fail;
+    }
+    id = cds_mp_get(env_map, "id");
+    const msgpack_object *op = cds_mp_get(env_map, "op");
+    if (!cds_mp_is_str(op)) {
+        o->code = cds_error_set(&err, CDS_EBADREQ, "op", "'op' is required and must be a string");
+        goto fail;
+    }
+    snprintf(o->op, sizeof o->op, "%.*s", (int)(op->via.str.size < 15 ? op->via.str.size : 15), op->via.str.ptr);
+    const msgpack_object *svc = cds_mp_get(env_map, "service");
+    if (svc && !cds_mp_is_str(svc)) {
+        o->code = cds_error_set(&err, CDS_EBADREQ, "service", "'service' must be a string");
+        goto fail;
+    }
+    char *service = cds_mp_strdup(a, svc);
+    const msgpack_object *request = cds_mp_get(env_map, "request");
+    msgpack_sbuffer result;
+    msgpack_sbuffer_init(&result);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &result, msgpack_sbuffer_write);
+    const cds_ruleset *rs = cds_engine_ruleset(env->engine);
+    if (cds_mp_str_eq(op, "health")) {
+        pack_health(env, &pk);
+    } else if (cds_mp_str_eq(op, "discover")) {
+        cds_ruleset_pack_discovery(rs, &pk);
+    } else if (cds_mp_str_eq(op, "call") || cds_mp_str_eq(op, "feedback")) {
+        bool call = cds_mp_str_eq(op, "call");
+        if (!service) o->code = cds_error_set(&err, CDS_EBADREQ, "service", "'service' is required for %s", o->op);
+        else if (!cds_ruleset_service(rs, service))
+            o->code = cds_error_set(&err, CDS_EUNKNOWN_SVC, "service", "unknown service '%s'", service);
+        else if (!request) o->code = cds_error_set(&err, CDS_EBADREQ, "request", "'request' is required");
+        else if (request->type != MSGPACK_OBJECT_MAP)
+            o->code = cds_error_set(&err, CDS_EBADREQ, "request", "'request' must be a map");
+        else if (call) {
+            cds_uuid_random(o->decision);
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            o->code = cds_engine_call(env->engine, service, request, "request", now.tv_sec, a, &pk, &o->info, &err);
+            if (!o->code && env->deadline && past(env->deadline))
+                o->code = cds_error_set(&err, CDS_ETIMEOUT, NULL, "the evaluation finished after the request deadline");
+        } else {
+            o->code = check_feedback(request, &err);
+            if (!o->code) msgpack_pack_map(&pk, 0);
+        }
+    } else {
+        o->code = cds_error_set(&err, CDS_EUNKNOWN_OP, "op", "unknown op '%s' (use discover, call, feedback or health)", o->op);
+    }
+    if (o->code) {
+        msgpack_sbuffer_destroy(&result);
+        goto fail;
+    }
+    ok_reply(out, id, &result, o->decision);
+    msgpack_sbuffer_destroy(&result);
+    msgpack_unpacked_destroy(&u);
+    return;
+fail:
+    o->decision[0] = '\0';
+    cds_proto_error_reply(out, id, o->code, err.message, err.path);
+    msgpack_unpacked_destroy(&u);
+}

@@ -1,0 +1,47 @@
+/* protocol.h — the wire protocol of DESIGN.md: one MessagePack map in, one out.
+ *   request  {"op": "discover"|"call"|"feedback"|"health", "service": str, "request": map, "id": any}
+ *   reply    {"ok": true, "result": R, "id": ..., "decision": uuid}  or
+ *            {"ok": false, "error": {"code": C, "message": M, "path": P}, "id": ...}
+ * Transport-free: the server and the in-process benchmark both call cds_proto_handle. */
+#ifndef CDS_PROTOCOL_H
+#define CDS_PROTOCOL_H
+
+#include <msgpack.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "engine.h"
+
+typedef struct cds_stats {
+    atomic_ulong requests;
+    atomic_ulong errors[CDS_RC_COUNT];
+    atomic_int inflight;
+    struct timespec started;
+    int workers;
+} cds_stats;
+
+typedef struct cds_proto_env {
+    cds_engine *engine;       /* this worker's engine for the current generation */
+    cds_stats *stats;         /* for health; may be NULL */
+    size_t max_request;       /* application limit (too_large above it) */
+    const struct timespec *deadline;   /* monotonic; NULL = none */
+} cds_proto_env;
+
+typedef struct cds_proto_outcome {
+    cds_rc code;              /* CDS_OK or the error code sent */
+    char op[16];
+    char decision[37];        /* for call; empty otherwise */
+    cds_eval_info info;       /* for call (arena-backed) */
+} cds_proto_outcome;
+
+/* Handles one message; the reply is appended to out. Never fails to produce a reply. */
+void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, size_t len, msgpack_sbuffer *out,
+                      cds_proto_outcome *o);
+
+/* A reply that needs no decoding of the request (overloaded, timeout, too_large). */
+void cds_proto_error_reply(msgpack_sbuffer *out, const msgpack_object *id, cds_rc code, const char *message,
+                           const char *path);
+
+void cds_uuid_random(char out[37]);
+
+#endif

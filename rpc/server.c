@@ -1,0 +1,382 @@
+/* server.c — the NNG service loop (see server.h).
+ *
+ * Each context is a small state machine driven by its aio callback (on NNG's threads):
+ * RECV -> (queue full ? reply overloaded : enqueue) ... worker replies -> SEND -> RECV.
+ * Workers never touch the socket except through their job's context. Signals are taken
+ * synchronously by the main thread (sigtimedwait): SIGHUP reloads, SIGTERM/SIGINT drain. */
+#include "server.h"
+
+#include <errno.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "generation.h"
+#include "json.h"
+#include "log.h"
+#include "protocol.h"
+
+typedef enum { SLOT_RECV, SLOT_WORK, SLOT_SEND } slot_state;
+
+typedef struct server server;
+
+typedef struct slot {
+    server *s;
+    nng_aio *aio;
+    nng_ctx ctx;
+    slot_state state;
+    nng_msg *msg;
+    struct timespec deadline;
+} slot;
+
+struct server {
+    const cds_server_opts *o;
+    nng_socket sock;
+    nng_listener listener;
+    slot *slots;
+    int nslots;
+    /* bounded job queue */
+    pthread_mutex_t qlock;
+    pthread_cond_t qcond;
+    slot **queue;
+    int qcap, qhead, qlen;
+    atomic_bool stopping;
+    pthread_t *workers;
+    cds_stats stats;
+    cds_gen_opts gen_opts;
+    /* admin socket */
+    nng_socket admin;
+    pthread_t admin_thread;
+    bool admin_open;
+};
+
+static void reply_now(slot *sl, const msgpack_sbuffer *body)
+{
+    nng_msg *m;
+    if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, body->data, body->size) != 0) {
+        cds_log(CDS_LOG_ERROR, "out of memory building a reply");
+        if (m) nng_msg_free(m);
+        nng_msg_alloc(&m, 0);
+    }
+    sl->state = SLOT_SEND;
+    nng_aio_set_msg(sl->aio, m);
+    nng_ctx_send(sl->ctx, sl->aio);
+}
+
+static void slot_cb(void *arg)
+{
+    slot *sl = arg;
+    server *s = sl->s;
+    int rv = nng_aio_result(sl->aio);
+    switch (sl->state) {
+    case SLOT_RECV:
+        if (rv != 0) {
+            if (rv == NNG_ECLOSED || atomic_load(&s->stopping)) return;
+            nng_ctx_recv(sl->ctx, sl->aio);   /* e.g. a peer went away; keep serving */
+            return;
+        }
+        sl->msg = nng_aio_get_msg(sl->aio);
+        atomic_fetch_add(&s->stats.inflight, 1);
+        clock_gettime(CLOCK_MONOTONIC, &sl->deadline);
+        sl->deadline.tv_nsec += (long)(s->o->deadline_ms % 1000) * 1000000L;
+        sl->deadline.tv_sec += s->o->deadline_ms / 1000 + sl->deadline.tv_nsec / 1000000000L;
+        sl->deadline.tv_nsec %= 1000000000L;
+        pthread_mutex_lock(&s->qlock);
+        if (s->qlen < s->qcap) {
+            s->queue[(s->qhead + s->qlen) % s->qcap] = sl;
+            s->qlen++;
+            sl->state = SLOT_WORK;
+            pthread_cond_signal(&s->qcond);
+            pthread_mutex_unlock(&s->qlock);
+            return;
+        }
+        pthread_mutex_unlock(&s->qlock);
+        /* full: answer at once rather than let the EHR wait */
+        nng_msg_free(sl->msg);
+        sl->msg = NULL;
+        atomic_fetch_add(&s->stats.requests, 1);
+        atomic_fetch_add(&s->stats.errors[CDS_EOVERLOAD], 1);
+        msgpack_sbuffer b;
+        msgpack_sbuffer_init(&b);
+        cds_proto_error_reply(&b, NULL, CDS_EOVERLOAD, "the service is at capacity; retry shortly", NULL);
+        reply_now(sl, &b);
+        msgpack_sbuffer_destroy(&b);
+        return;
+    case SLOT_SEND:
+        if (rv != 0) nng_msg_free(nng_aio_get_msg(sl->aio));   /* a failed send leaves us the message */
+        atomic_fetch_sub(&s->stats.inflight, 1);
+        if (atomic_load(&s->stopping)) return;
+        sl->state = SLOT_RECV;
+        nng_ctx_recv(sl->ctx, sl->aio);
+        return;
+    case SLOT_WORK:
+        return;
+    }
+}
+
+static bool past(const struct timespec *d)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > d->tv_sec || (now.tv_sec == d->tv_sec && now.tv_nsec >= d->tv_nsec);
+}
+
+static void *worker_main(void *arg)
+{
+    server *s = arg;
+    cds_gen *gen = NULL;
+    cds_engine *engine = NULL;
+    cds_arena arena;
+    cds_arena_init(&arena);
+    for (;;) {
+        pthread_mutex_lock(&s->qlock);
+        while (s->qlen == 0 && !atomic_load(&s->stopping)) pthread_cond_wait(&s->qcond, &s->qlock);
+        if (s->qlen == 0) {
+            pthread_mutex_unlock(&s->qlock);
+            break;
+        }
+        slot *sl = s->queue[s->qhead];
+        s->qhead = (s->qhead + 1) % s->qcap;
+        s->qlen--;
+        pthread_mutex_unlock(&s->qlock);
+
+        /* Move to the newest generation between requests. */
+        cds_gen *now = cds_gen_acquire();
+        if (now != gen) {
+            cds_strbuf diag;
+            cds_strbuf_init(&diag);
+            cds_engine *e = now ? cds_engine_new(cds_gen_ruleset(now), &diag) : NULL;
+            if (e) {
+                cds_engine_free(engine);
+                cds_gen_release(gen);
+                engine = e;
+                gen = now;
+            } else {
+                cds_log(CDS_LOG_ERROR, "worker: cannot compile generation %lu; staying on the previous one",
+                        now ? cds_gen_id(now) : 0);
+                cds_gen_release(now);
+            }
+            cds_strbuf_free(&diag);
+        } else {
+            cds_gen_release(now);
+        }
+
+        msgpack_sbuffer out;
+        msgpack_sbuffer_init(&out);
+        cds_proto_outcome oc;
+        if (past(&sl->deadline)) {
+            oc.code = CDS_ETIMEOUT;
+            snprintf(oc.op, sizeof oc.op, "?");
+            cds_proto_error_reply(&out, NULL, CDS_ETIMEOUT, "the request waited past its deadline", NULL);
+        } else {
+            cds_proto_env env = {engine, &s->stats, s->o->max_request, &sl->deadline};
+            cds_proto_handle(&env, &arena, nng_msg_body(sl->msg), nng_msg_len(sl->msg), &out, &oc);
+        }
+        atomic_fetch_add(&s->stats.requests, 1);
+        if (oc.code) {
+            atomic_fetch_add(&s->stats.errors[oc.code < CDS_RC_COUNT ? oc.code : CDS_EINTERNAL], 1);
+            cds_log(CDS_LOG_WARN, "request op=%s error=%s", oc.op, cds_rc_name(oc.code));
+        } else if (oc.info.nerrors) {
+            cds_log(CDS_LOG_WARN, "decision %s: %zu rule(s) failed", oc.decision, oc.info.nerrors);
+        }
+        nng_msg_free(sl->msg);
+        sl->msg = NULL;
+        reply_now(sl, &out);
+        msgpack_sbuffer_destroy(&out);
+        cds_arena_reset(&arena);
+    }
+    cds_engine_free(engine);
+    cds_gen_release(gen);
+    cds_arena_free(&arena);
+    return NULL;
+}
+
+/* --- admin socket: `cdsd reload` ---------------------------------------------------------- */
+
+static void *admin_main(void *arg)
+{
+    server *s = arg;
+    for (;;) {
+        nng_msg *m;
+        if (nng_recvmsg(s->admin, &m, 0) != 0) break;
+        bool reload = nng_msg_len(m) >= 6 && memcmp(nng_msg_body(m), "reload", 6) == 0;
+        nng_msg_clear(m);
+        const char *answer = "unknown admin command";
+        if (reload) {
+            cds_log(CDS_LOG_INFO, "reload requested through the admin socket");
+            answer = cds_gen_reload(&s->gen_opts) ? "ok" : "failed: the previous rule set stays live (see the log)";
+        }
+        nng_msg_append(m, answer, strlen(answer));
+        if (nng_sendmsg(s->admin, m, 0) != 0) nng_msg_free(m);
+    }
+    return NULL;
+}
+
+static int start_listener(server *s)
+{
+    const cds_server_opts *o = s->o;
+    int rv = nng_listener_create(&s->listener, s->sock, o->listen);
+    if (rv) return rv;
+    if (strncmp(o->listen, "tls+", 4) == 0) {
+        if (!o->tls_cert || !o->tls_key) {
+            cds_log(CDS_LOG_ERROR, "%s needs --tls-cert and --tls-key", o->listen);
+            return NNG_EINVAL;
+        }
+        nng_tls_config *cfg;
+        if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER))) return rv;
+        if ((rv = nng_tls_config_cert_key_file(cfg, o->tls_cert, o->tls_key)) == 0 && o->tls_ca) {
+            if ((rv = nng_tls_config_ca_file(cfg, o->tls_ca)) == 0)
+                rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
+        }
+        if (!rv) rv = nng_listener_set_ptr(s->listener, NNG_OPT_TLS_CONFIG, cfg);
+        nng_tls_config_free(cfg);   /* the listener holds its own reference */
+        if (rv) return rv;
+    }
+    return nng_listener_start(s->listener, 0);
+}
+
+int cds_server_run(const cds_server_opts *o)
+{
+    server srv = {.o = o};
+    server *s = &srv;
+    int status = 1;
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);   /* inherited by every thread started below */
+    signal(SIGPIPE, SIG_IGN);
+
+    if (mkdir(o->state, 0750) != 0 && errno != EEXIST) {
+        cds_log(CDS_LOG_ERROR, "cannot create the state directory %s: %s", o->state, strerror(errno));
+        return 1;
+    }
+    char kb_path[1024], admin_url[1100];
+    snprintf(kb_path, sizeof kb_path, "%s/kb.sqlite", o->state);
+    s->gen_opts = (cds_gen_opts){o->rules, o->fixtures, kb_path};
+    if (!cds_gen_reload(&s->gen_opts)) {
+        cds_log(CDS_LOG_ERROR, "no rule set to serve; not starting");
+        return 1;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &s->stats.started);
+    s->stats.workers = o->workers;
+    pthread_mutex_init(&s->qlock, NULL);
+    pthread_cond_init(&s->qcond, NULL);
+    s->qcap = o->queue;
+    s->queue = calloc((size_t)s->qcap, sizeof *s->queue);
+    s->nslots = o->queue + o->workers + 16;
+    s->slots = calloc((size_t)s->nslots, sizeof *s->slots);
+    s->workers = calloc((size_t)o->workers, sizeof *s->workers);
+    int rv;
+    if ((rv = nng_rep0_open(&s->sock)) != 0) goto nng_fail;
+    /* Debian's NNG 1.5.2 accepts any size by default: bound it. Between max_request and this,
+     * the application answers too_large; beyond it NNG drops the message. */
+    if ((rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, o->max_request * 2)) != 0) goto nng_fail;
+    for (int i = 0; i < s->nslots; i++) {
+        slot *sl = &s->slots[i];
+        sl->s = s;
+        if ((rv = nng_aio_alloc(&sl->aio, slot_cb, sl)) || (rv = nng_ctx_open(&sl->ctx, s->sock))) goto nng_fail;
+    }
+    if ((rv = start_listener(s)) != 0) {
+        cds_log(CDS_LOG_ERROR, "cannot listen on %s: %s", o->listen, nng_strerror(rv));
+        goto cleanup;
+    }
+    for (int i = 0; i < o->workers; i++) pthread_create(&s->workers[i], NULL, worker_main, s);
+    for (int i = 0; i < s->nslots; i++) {
+        s->slots[i].state = SLOT_RECV;
+        nng_ctx_recv(s->slots[i].ctx, s->slots[i].aio);
+    }
+    snprintf(admin_url, sizeof admin_url, "ipc://%s/admin.sock", o->state);
+    if (nng_rep0_open(&s->admin) == 0 && nng_listen(s->admin, admin_url, NULL, 0) == 0) {
+        s->admin_open = true;
+        pthread_create(&s->admin_thread, NULL, admin_main, s);
+    } else {
+        cds_log(CDS_LOG_WARN, "admin socket %s unavailable: 'cdsd reload' will not work (SIGHUP still does)", admin_url);
+    }
+    {
+        cds_gen *g = cds_gen_acquire();
+        const cds_ruleset *rs = cds_gen_ruleset(g);
+        cds_log(CDS_LOG_INFO, "cdsd serving on %s: %s %s, %zu services, %zu rules, %d workers, max request %zu bytes, "
+                              "deadline %d ms, queue %d", o->listen, rs->name, rs->version, rs->nservices, rs->nrules,
+                o->workers, o->max_request, o->deadline_ms, o->queue);
+        for (size_t i = 0; i < rs->nservices; i++)
+            cds_log(CDS_LOG_INFO, "  service %s (%s)", rs->services[i].id, rs->services[i].hook);
+        cds_gen_release(g);
+    }
+
+    struct timespec last;
+    clock_gettime(CLOCK_MONOTONIC, &last);
+    for (;;) {
+        struct timespec tick = {1, 0};
+        int sig = sigtimedwait(&sigs, NULL, &tick);
+        if (sig == SIGHUP) {
+            cds_log(CDS_LOG_INFO, "SIGHUP: reloading %s", o->rules);
+            cds_gen_reload(&s->gen_opts);
+        } else if (sig == SIGTERM || sig == SIGINT) {
+            cds_log(CDS_LOG_INFO, "%s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (o->summary_s > 0 && now.tv_sec - last.tv_sec >= o->summary_s) {
+            last = now;
+            unsigned long errs = 0;
+            for (int i = 1; i < CDS_RC_COUNT; i++) errs += atomic_load(&s->stats.errors[i]);
+            cds_log(CDS_LOG_INFO, "summary: requests=%lu errors=%lu inflight=%d", atomic_load(&s->stats.requests), errs,
+                    atomic_load(&s->stats.inflight));
+        }
+    }
+    /* Drain: stop accepting connections and new requests, finish what is in flight (bounded). */
+    atomic_store(&s->stopping, true);
+    nng_listener_close(s->listener);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        pthread_mutex_lock(&s->qlock);
+        int q = s->qlen;
+        pthread_mutex_unlock(&s->qlock);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((q == 0 && atomic_load(&s->stats.inflight) == 0) || now.tv_sec - t0.tv_sec >= 3) break;
+        nanosleep(&(struct timespec){0, 5000000}, NULL);
+    }
+    status = 0;
+cleanup:
+    atomic_store(&s->stopping, true);
+    pthread_mutex_lock(&s->qlock);
+    pthread_cond_broadcast(&s->qcond);
+    pthread_mutex_unlock(&s->qlock);
+    for (int i = 0; i < o->workers; i++)
+        if (s->workers[i]) pthread_join(s->workers[i], NULL);
+    nng_close(s->sock);
+    for (int i = 0; i < s->nslots; i++) {
+        if (s->slots[i].aio) nng_aio_stop(s->slots[i].aio);
+        if (s->slots[i].msg) nng_msg_free(s->slots[i].msg);
+        if (s->slots[i].aio) nng_aio_free(s->slots[i].aio);
+    }
+    if (s->admin_open) {
+        nng_close(s->admin);
+        pthread_join(s->admin_thread, NULL);
+    }
+    unsigned long errs = 0;
+    for (int i = 1; i < CDS_RC_COUNT; i++) errs += atomic_load(&s->stats.errors[i]);
+    cds_log(CDS_LOG_INFO, "stopped: requests=%lu errors=%lu", atomic_load(&s->stats.requests), errs);
+    cds_gen_shutdown();
+    free(s->queue);
+    free(s->slots);
+    free(s->workers);
+    return status;
+nng_fail:
+    cds_log(CDS_LOG_ERROR, "NNG: %s", nng_strerror(rv));
+    goto cleanup;
+}

@@ -1,0 +1,24 @@
+/* server.h — `cdsd serve`: an NNG REP socket served by a fixed pool of contexts driven by aio,
+ * a bounded queue, and worker threads that each own a sandboxed Lua engine. */
+#ifndef CDS_SERVER_H
+#define CDS_SERVER_H
+
+#include <stddef.h>
+
+typedef struct cds_server_opts {
+    const char *listen;        /* NNG URL; default tcp://127.0.0.1:7411 */
+    const char *rules;         /* rule set directory */
+    const char *state;         /* state directory (knowledge base, admin socket) */
+    const char *fixtures;      /* fixtures gating reloads; NULL = none */
+    int workers;               /* worker threads; default one per core */
+    size_t max_request;        /* application limit in bytes (NNG's limit is twice this) */
+    int deadline_ms;           /* per-request deadline */
+    int queue;                 /* requests waiting for a worker before 'overloaded' */
+    int summary_s;             /* seconds between summary log lines */
+    const char *tls_cert, *tls_key, *tls_ca;
+} cds_server_opts;
+
+/* Runs until SIGTERM or SIGINT; returns the process exit status. */
+int cds_server_run(const cds_server_opts *o);
+
+#endif
