@@ -3,7 +3,9 @@
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "digest.h"
@@ -152,6 +154,8 @@ bool cds_card_check(lua_State *L, int idx, char *msg, size_t msglen)
     return true;
 }
 
+static int cmp_names(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
 /* A read-only proxy's real table is its metatable's [1]. */
 static int real_table(lua_State *L, int idx)
 {
@@ -206,20 +210,37 @@ void cds_lua_pack_value(lua_State *L, int idx, msgpack_packer *pk, int depth)
             lua_pop(L, 1);
         }
     } else {
+        /* Keys sorted, so the same card packs to the same bytes in every Lua state (each state
+         * seeds its string hashes differently, which changes iteration order). */
+        const char *names[64];
         size_t n = 0;
+        bool sorted = true;
         lua_pushnil(L);
         while (lua_next(L, t)) {
             lua_pop(L, 1);
-            if (lua_type(L, -1) == LUA_TSTRING && lua_tostring(L, -1)[0] != '_') n++;
+            if (lua_type(L, -1) != LUA_TSTRING || lua_tostring(L, -1)[0] == '_') continue;
+            if (n < 64) names[n] = lua_tostring(L, -1);   /* owned by the table, which outlives this */
+            else sorted = false;
+            n++;
         }
         msgpack_pack_map(pk, n);
-        lua_pushnil(L);
-        while (lua_next(L, t)) {
-            if (lua_type(L, -2) == LUA_TSTRING && lua_tostring(L, -2)[0] != '_') {
-                cds_mp_pack_str(pk, lua_tostring(L, -2));
+        if (sorted) {
+            qsort(names, n, sizeof names[0], cmp_names);
+            for (size_t i = 0; i < n; i++) {
+                cds_mp_pack_str(pk, names[i]);
+                lua_getfield(L, t, names[i]);
                 cds_lua_pack_value(L, -1, pk, depth + 1);
+                lua_pop(L, 1);
             }
-            lua_pop(L, 1);
+        } else {
+            lua_pushnil(L);
+            while (lua_next(L, t)) {
+                if (lua_type(L, -2) == LUA_TSTRING && lua_tostring(L, -2)[0] != '_') {
+                    cds_mp_pack_str(pk, lua_tostring(L, -2));
+                    cds_lua_pack_value(L, -1, pk, depth + 1);
+                }
+                lua_pop(L, 1);
+            }
         }
     }
     lua_pop(L, 1);

@@ -338,7 +338,8 @@ int cds_server_run(const cds_server_opts *o)
     }
     /* Drain: stop accepting connections and new requests, finish what is in flight (bounded). */
     atomic_store(&s->stopping, true);
-    nng_listener_close(s->listener);
+    /* The listener stays open until nng_close: closing it separately has deadlocked Debian's NNG 1.5.2
+     * (its endpoint-close backport). Contexts simply stop taking new requests. */
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
@@ -358,12 +359,15 @@ cleanup:
     pthread_mutex_unlock(&s->qlock);
     for (int i = 0; i < o->workers; i++)
         if (s->workers[i]) pthread_join(s->workers[i], NULL);
-    nng_close(s->sock);
+    /* Stop every aio (waits for its callback) and close each context before the socket:
+     * closing the socket with contexts still open has hung NNG 1.5.2 here. */
     for (int i = 0; i < s->nslots; i++) {
         if (s->slots[i].aio) nng_aio_stop(s->slots[i].aio);
+        if (s->slots[i].aio) nng_ctx_close(s->slots[i].ctx);
         if (s->slots[i].msg) nng_msg_free(s->slots[i].msg);
         if (s->slots[i].aio) nng_aio_free(s->slots[i].aio);
     }
+    nng_close(s->sock);
     if (s->admin_open) {
         nng_close(s->admin);
         pthread_join(s->admin_thread, NULL);
