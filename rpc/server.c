@@ -49,7 +49,8 @@ struct server {
     pthread_cond_t qcond;
     slot **queue;
     int qcap, qhead, qlen;
-    atomic_bool stopping;
+    atomic_bool stopping;      /* draining: contexts take no new requests after their reply */
+    atomic_bool workers_exit;  /* drained: workers leave once the queue is empty */
     pthread_t *workers;
     cds_stats stats;
     cds_gen_opts gen_opts;
@@ -139,7 +140,7 @@ static void *worker_main(void *arg)
     cds_arena_init(&arena);
     for (;;) {
         pthread_mutex_lock(&s->qlock);
-        while (s->qlen == 0 && !atomic_load(&s->stopping)) pthread_cond_wait(&s->qcond, &s->qlock);
+        while (s->qlen == 0 && !atomic_load(&s->workers_exit)) pthread_cond_wait(&s->qcond, &s->qlock);
         if (s->qlen == 0) {
             pthread_mutex_unlock(&s->qlock);
             break;
@@ -348,12 +349,17 @@ int cds_server_run(const cds_server_opts *o)
         pthread_mutex_unlock(&s->qlock);
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((q == 0 && atomic_load(&s->stats.inflight) == 0) || now.tv_sec - t0.tv_sec >= 3) break;
+        if (q == 0 && atomic_load(&s->stats.inflight) == 0) break;
+        if (now.tv_sec - t0.tv_sec >= 3) {
+            cds_log(CDS_LOG_WARN, "drain: %d request(s) still in flight after 3 s; closing", atomic_load(&s->stats.inflight));
+            break;
+        }
         nanosleep(&(struct timespec){0, 5000000}, NULL);
     }
     status = 0;
 cleanup:
     atomic_store(&s->stopping, true);
+    atomic_store(&s->workers_exit, true);
     pthread_mutex_lock(&s->qlock);
     pthread_cond_broadcast(&s->qcond);
     pthread_mutex_unlock(&s->qlock);
