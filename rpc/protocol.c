@@ -167,6 +167,9 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
         goto fail;
     }
     id = cds_mp_get(env_map, "id");
+    if (id && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER) snprintf(o->id, sizeof o->id, "%llu", (unsigned long long)id->via.u64);
+    else if (id && id->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) snprintf(o->id, sizeof o->id, "%lld", (long long)id->via.i64);
+    else if (cds_mp_is_str(id)) snprintf(o->id, sizeof o->id, "%.*s", (int)(id->via.str.size < 40 ? id->via.str.size : 40), id->via.str.ptr);
     const msgpack_object *op = cds_mp_get(env_map, "op");
     if (!cds_mp_is_str(op)) {
         o->code = cds_error_set(&err, CDS_EBADREQ, "op", "'op' is required and must be a string");
@@ -221,6 +224,7 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
     return;
 fail:
     o->decision[0] = '\0';
+    snprintf(o->path, sizeof o->path, "%.120s", err.path);
     cds_proto_error_reply(out, id, o->code, err.message, err.path);
     msgpack_unpacked_destroy(&u);
 }

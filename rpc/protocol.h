@@ -31,6 +31,8 @@ typedef struct cds_proto_outcome {
     cds_rc code;              /* CDS_OK or the error code sent */
     char op[16];
     char decision[37];        /* for call; empty otherwise */
+    char id[48];              /* the envelope id (integers and short strings), for logs */
+    char path[128];           /* the error path, for logs */
     cds_eval_info info;       /* for call (arena-backed) */
 } cds_proto_outcome;
 

@@ -174,6 +174,7 @@ static void *worker_main(void *arg)
         msgpack_sbuffer out;
         msgpack_sbuffer_init(&out);
         cds_proto_outcome oc;
+        memset(&oc, 0, sizeof oc);
         if (past(&sl->deadline)) {
             oc.code = CDS_ETIMEOUT;
             snprintf(oc.op, sizeof oc.op, "?");
@@ -185,9 +186,13 @@ static void *worker_main(void *arg)
         atomic_fetch_add(&s->stats.requests, 1);
         if (oc.code) {
             atomic_fetch_add(&s->stats.errors[oc.code < CDS_RC_COUNT ? oc.code : CDS_EINTERNAL], 1);
-            cds_log(CDS_LOG_WARN, "request op=%s error=%s", oc.op, cds_rc_name(oc.code));
+            cds_log(CDS_LOG_WARN, "request id=%s op=%s error=%s%s%s", oc.id[0] ? oc.id : "-", oc.op[0] ? oc.op : "-",
+                    cds_rc_name(oc.code), oc.path[0] ? " path=" : "", oc.path);
         } else if (oc.info.nerrors) {
-            cds_log(CDS_LOG_WARN, "decision %s: %zu rule(s) failed", oc.decision, oc.info.nerrors);
+            for (size_t i = 0; i < oc.info.nruns; i++)
+                if (oc.info.runs[i].error)
+                    cds_log(CDS_LOG_WARN, "request id=%s decision=%s rule %s failed: %s", oc.id[0] ? oc.id : "-",
+                            oc.decision, oc.info.runs[i].rule, oc.info.runs[i].error);
         }
         nng_msg_free(sl->msg);
         sl->msg = NULL;
@@ -234,7 +239,15 @@ static int start_listener(server *s)
         }
         nng_tls_config *cfg;
         if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER))) return rv;
-        if ((rv = nng_tls_config_cert_key_file(cfg, o->tls_cert, o->tls_key)) == 0 && o->tls_ca) {
+        /* nng_tls_config_cert_key_file wants cert and key in one file; ours are two */
+        cds_error err;
+        cds_error_clear(&err);
+        char *cert = cds_read_file(o->tls_cert, NULL, 1u << 20, &err), *key = cds_read_file(o->tls_key, NULL, 1u << 20, &err);
+        rv = cert && key ? nng_tls_config_own_cert(cfg, cert, key, NULL) : NNG_ENOENT;
+        if (!cert || !key) cds_log(CDS_LOG_ERROR, "TLS: %s", err.message);
+        free(cert);
+        free(key);
+        if (rv == 0 && o->tls_ca) {
             if ((rv = nng_tls_config_ca_file(cfg, o->tls_ca)) == 0)
                 rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
         }

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -171,32 +172,47 @@ static char *slurp(const char *path)
     return cds_read_file(path, NULL, 1u << 24, &err);
 }
 
-static void start_server(void)
+/* Starts `cdsd serve --listen URL` plus args (NULL-terminated); returns its pid. */
+static pid_t spawn(const char *listen, const char *const *args)
 {
-    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", free_port());
-    server = fork();
-    if (server == 0) {
+    pid_t pid = fork();
+    if (pid == 0) {
         setenv("ASAN_OPTIONS", "quarantine_size_mb=4", 0);
-        char maxr[32];
-        snprintf(maxr, sizeof maxr, "%d", MAX_REQUEST);
-        int fd = open("/dev/null", 1);
-        (void)fd;
-        execl(cdsd, cdsd, "serve", "--listen", url, "--rules", rules, "--state", state, "--workers", "2",
-              "--max-request", maxr, "--fixtures", "fixtures", "--log-level", "warn", (char *)NULL);
+        const char *argv[40] = {cdsd, "serve", "--listen", listen, "--log-level", "warn"};
+        int n = 6;
+        for (; args && *args && n < 38; args++) argv[n++] = *args;
+        argv[n] = NULL;
+        execv(cdsd, (char *const *)argv);
         _exit(127);
     }
+    return pid;
+}
+
+static bool wait_health(nng_socket (*open_fn)(int))
+{
     for (int i = 0; i < 100; i++) {   /* up to 10 s for the knowledge base build under sanitizers */
-        nng_socket s = req_socket(200);
+        nng_socket s = open_fn(200);
         msgpack_sbuffer sb;
         envelope(&sb, "health", NULL, NULL, 1);
         msgpack_unpacked u;
         int rv = roundtrip(s, sb.data, sb.size, &u);
         msgpack_sbuffer_destroy(&sb);
         nng_close(s);
-        if (rv == 0) { msgpack_unpacked_destroy(&u); return; }
+        if (rv == 0) { msgpack_unpacked_destroy(&u); return true; }
         usleep(100000);
     }
-    fail_msg("the server did not come up on %s", url);
+    return false;
+}
+
+static void start_server(void)
+{
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", free_port());
+    char maxr[32];
+    snprintf(maxr, sizeof maxr, "%d", MAX_REQUEST);
+    const char *args[] = {"--rules", rules, "--state", state, "--workers", "2", "--max-request", maxr,
+                          "--fixtures", "fixtures", NULL};
+    server = spawn(url, args);
+    if (!wait_health(req_socket)) fail_msg("the server did not come up on %s", url);
 }
 
 static int stop_server(double *seconds)
@@ -581,6 +597,175 @@ static void sigterm_under_load_exits_cleanly_with_whole_replies(void **st)
     start_server();   /* leave a server for teardown symmetry */
 }
 
+/* --- limits: deadline and bounded queue ---------------------------------------------------- */
+
+static const char *SLOW_MANIFEST =
+    "ruleset { name = 'slow', version = '1', source = 'test', services = {\n"
+    "  { id = 'slow', hook = 'patient-view', description = 'burns time', rules = { 'slow.*' } } } }\n";
+static const char *SLOW_RULE =
+    "rule { id = 'slow.burn', version = '1', title = 'Burns time', hooks = { 'patient-view' },\n"
+    "  evaluate = function(ctx) local x = 0 for i = 1, 1000000 do x = x + i end return nil end }\n";
+static const char *VIEW_REQ = "{\"hook\":\"patient-view\",\"hookInstance\":\"h\",\"context\":"
+                              "{\"userId\":\"Practitioner/1\",\"patientId\":\"p\"}}";
+
+static void write_file(const char *dir, const char *rel, const char *text)
+{
+    char path[512], cmd[600];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", path);
+    assert_int_equal(system(cmd), 0);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+typedef struct burst_arg { const char *code; bool replied; } burst_arg;
+
+static void *burst_main(void *p)
+{
+    burst_arg *b = p;
+    nng_socket s = req_socket(5000);
+    msgpack_sbuffer sb;
+    envelope(&sb, "call", "slow", VIEW_REQ, 1);
+    msgpack_unpacked u;
+    if (roundtrip(s, sb.data, sb.size, &u) == 0) {
+        b->replied = true;
+        b->code = is_ok(&u) ? "ok" : strdup(error_code(&u));
+        msgpack_unpacked_destroy(&u);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    nng_close(s);
+    release_last();
+    return NULL;
+}
+
+static void deadline_and_full_queue_answer_timeout_and_overloaded(void **st)
+{
+    (void)st;
+    char dir[256], srules[300], sstate[300], saved[64];
+    snprintf(dir, sizeof dir, "%s/slow", state);
+    snprintf(srules, sizeof srules, "%s/rules", dir);
+    snprintf(sstate, sizeof sstate, "%s/var", dir);
+    write_file(srules, "manifest.lua", SLOW_MANIFEST);
+    write_file(srules, "p/pack.lua", "pack { name = 'p', version = '1' }\n");
+    write_file(srules, "p/knowledge/ingredients.tsv", "rxcui\tname\n11289\twarfarin\n");
+    write_file(srules, "p/slow.lua", SLOW_RULE);
+    snprintf(saved, sizeof saved, "%s", url);
+
+    /* 1. a deadline shorter than the evaluation: 'timeout', never late cards */
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", free_port());
+    const char *a1[] = {"--rules", srules, "--state", sstate, "--workers", "1", "--deadline", "2", "--fixtures", "none", NULL};
+    pid_t p1 = spawn(url, a1);
+    assert_true(wait_health(req_socket));
+    burst_arg one = {0};
+    burst_main(&one);
+    assert_true(one.replied);
+    assert_string_equal(one.code, "timeout");
+    kill(p1, SIGTERM);
+    waitpid(p1, NULL, 0);
+
+    /* 2. one worker, a queue of one: a burst gets 'overloaded' at once, nothing is lost */
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", free_port());
+    const char *a2[] = {"--rules", srules, "--state", sstate, "--workers", "1", "--queue", "1", "--deadline", "5000",
+                        "--fixtures", "none", NULL};
+    pid_t p2 = spawn(url, a2);
+    assert_true(wait_health(req_socket));
+    burst_arg b[12] = {0};
+    pthread_t th[12];
+    for (int i = 0; i < 12; i++) pthread_create(&th[i], NULL, burst_main, &b[i]);
+    int ok = 0, overloaded = 0;
+    for (int i = 0; i < 12; i++) {
+        pthread_join(th[i], NULL);
+        assert_true(b[i].replied);
+        if (strcmp(b[i].code, "ok") == 0) ok++;
+        else if (strcmp(b[i].code, "overloaded") == 0) overloaded++;
+        else fail_msg("unexpected reply %s", b[i].code);
+    }
+    print_message("burst of 12 on 1 worker, queue 1: %d ok, %d overloaded\n", ok, overloaded);
+    assert_true(ok >= 1);
+    assert_true(overloaded >= 1);
+    health_ok();
+    kill(p2, SIGTERM);
+    waitpid(p2, NULL, 0);
+    snprintf(url, sizeof url, "%s", saved);
+}
+
+/* --- TLS with client certificates --------------------------------------------------------- */
+
+static char tls_dir[300];
+static bool tls_with_client_cert;
+
+static nng_socket tls_socket(int timeout_ms)
+{
+    nng_socket s;
+    nng_req0_open(&s);
+    nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
+    nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, timeout_ms);
+    nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    nng_tls_config *cfg;
+    nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT);
+    char path[400];
+    snprintf(path, sizeof path, "%s/ca.pem", tls_dir);
+    nng_tls_config_ca_file(cfg, path);
+    nng_tls_config_server_name(cfg, "localhost");
+    nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
+    if (tls_with_client_cert) {
+        snprintf(path, sizeof path, "%s/client-bundle.pem", tls_dir);
+        nng_tls_config_cert_key_file(cfg, path, NULL);
+    }
+    nng_dialer d;
+    nng_dialer_create(&d, s, url);
+    nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
+    nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+    nng_tls_config_free(cfg);
+    return s;
+}
+
+static void tls_with_required_client_certificates(void **st)
+{
+    (void)st;
+    snprintf(tls_dir, sizeof tls_dir, "%s/tls", state);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "(set -e; mkdir -p '%1$s'; cd '%1$s';"
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=cdsd-test-ca;"
+             "for n in server client; do"
+             " openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $n.key -out $n.csr -subj /CN=localhost;"
+             " printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > $n.ext;"
+             " openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $n.pem -days 2 -extfile $n.ext;"
+             "done; cat client.pem client.key > client-bundle.pem)",
+             tls_dir);
+    snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " >/dev/null 2>&1");
+    assert_int_equal(system(cmd), 0);
+    char saved[64], cert[400], key[400], ca[400], tstate[400];
+    snprintf(saved, sizeof saved, "%s", url);
+    snprintf(url, sizeof url, "tls+tcp://127.0.0.1:%d", free_port());
+    snprintf(cert, sizeof cert, "%s/server.pem", tls_dir);
+    snprintf(key, sizeof key, "%s/server.key", tls_dir);
+    snprintf(ca, sizeof ca, "%s/ca.pem", tls_dir);
+    snprintf(tstate, sizeof tstate, "%s/var", tls_dir);
+    const char *args[] = {"--rules", rules, "--state", tstate, "--fixtures", "none", "--tls-cert", cert, "--tls-key", key,
+                          "--tls-ca", ca, NULL};
+    pid_t p = spawn(url, args);
+    tls_with_client_cert = true;
+    assert_true(wait_health(tls_socket));
+    /* without a client certificate the handshake fails: no reply */
+    tls_with_client_cert = false;
+    nng_socket s = tls_socket(1500);
+    msgpack_sbuffer sb;
+    envelope(&sb, "health", NULL, NULL, 1);
+    msgpack_unpacked u;
+    assert_int_not_equal(roundtrip(s, sb.data, sb.size, &u), 0);
+    nng_close(s);
+    msgpack_sbuffer_destroy(&sb);
+    kill(p, SIGTERM);
+    int status;
+    waitpid(p, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    snprintf(url, sizeof url, "%s", saved);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -594,6 +779,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(thirty_two_concurrent_clients_lose_nothing),
         cmocka_unit_test(hostile_wire_inputs_get_the_right_error_and_health_stays_good),
         cmocka_unit_test(reload_under_load_fails_no_request),
+        cmocka_unit_test(deadline_and_full_queue_answer_timeout_and_overloaded),
+        cmocka_unit_test(tls_with_required_client_certificates),
         cmocka_unit_test(sigterm_under_load_exits_cleanly_with_whole_replies),
     };
     return cmocka_run_group_tests_name("server", tests, setup, teardown);
