@@ -285,13 +285,16 @@ static void find_tables(importer *im, const char *const *packs, size_t npacks, c
             size_t l = strlen(e->d_name);
             if (l < 5 || strcmp(e->d_name + l - 4, ".tsv")) continue;
             int k = -1;
-            for (int i = 0; i < K_COUNT; i++)
-                if (strlen(kind_names[i]) == l - 4 && strncmp(e->d_name, kind_names[i], l - 4) == 0) k = i;
+            /* "products.tsv" or "products-<anything>.tsv": several files may feed one table */
+            for (int i = 0; i < K_COUNT; i++) {
+                size_t kl = strlen(kind_names[i]);
+                if (strncmp(e->d_name, kind_names[i], kl) == 0 && (e->d_name[kl] == '.' || e->d_name[kl] == '-')) k = i;
+            }
             char *path = cds_arena_printf(&im->keys, "%s/%s", dir, e->d_name);
             if (k < 0) {
                 im->errors++;
-                cds_strbuf_printf(im->diag, "%s:1: unknown knowledge table (expected one of ingredients, products, "
-                                            "classes, interactions, cross_sensitivity, allergen_codes)\n", path);
+                cds_strbuf_printf(im->diag, "%s:1: unknown knowledge table (expected ingredients, products, classes, "
+                                            "interactions, cross_sensitivity or allergen_codes, optionally NAME-suffix.tsv)\n", path);
                 continue;
             }
             char **nfiles = realloc(files[k], (nf[k] + 1) * sizeof *nfiles);
