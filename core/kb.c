@@ -421,7 +421,8 @@ static bool is_salt(const char *w, size_t n)
                                         "citrate", "maleate", "mesylate", "besylate", "succinate", "tartrate",
                                         "fumarate", "acetate", "phosphate", "bromide", "chloride", "calcium",
                                         "magnesium", "disodium", "hyclate", "hydrobromide", "bitartrate",
-                                        "monohydrate", "dihydrate", "trihydrate", "anhydrous"};
+                                        "monohydrate", "dihydrate", "trihydrate", "anhydrous", "tromethamine",
+                                        "furoate", "mesilate", "pamoate", "nitrate"};
     for (size_t i = 0; i < sizeof salts / sizeof salts[0]; i++)
         if (strlen(salts[i]) == n && memcmp(salts[i], w, n) == 0) return true;
     return false;

@@ -14,7 +14,8 @@ ROOT = os.path.join(os.path.dirname(__file__), '..')
 SALTS = set('sodium potassium hydrochloride hcl sulfate carbonate citrate maleate mesylate besylate succinate '
             'tartrate fumarate acetate phosphate bromide chloride calcium magnesium disodium dihydrate monohydrate '
             'hyclate hydrobromide bitartrate lactate gluconate propionate valerate dipropionate trihydrate anhydrous '
-            'hemihydrate sesquihydrate potassium'.split())
+            'hemihydrate sesquihydrate potassium tromethamine furoate mesilate dihydrochloride pamoate decanoate '
+            'enanthate cypionate nitrate'.split())
 CORRECT = {'8163': '8896'}          # pseudoephedrine (corpus verification)
 UNVERIFIED = {'49247', '73689', '8152', '8702', '596205', '6058'}
 
