@@ -5,11 +5,42 @@
 
 #include "cli.h"
 #include "kb.h"
+#include "rxnorm_import.h"
+
+static int import_rxnorm(int argc, char **argv)
+{
+    const char *out = "rules/vocabulary";
+    static const struct option opts[] = {{"out-dir", required_argument, 0, 'o'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        if (c == 'o') out = optarg;
+        else return 2;
+    }
+    if (argc - optind != 2) {
+        fprintf(stderr, "usage: cdsd kb import-rxnorm [--out-dir PACK_DIR] RXNCONSO.RRF RXNREL.RRF\n");
+        return 2;
+    }
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    cds_rxnorm_counts n;
+    cds_rc rc = cds_rxnorm_import(argv[optind], argv[optind + 1], out, true, &diag, &n);
+    if (diag.data) fputs(diag.data, stderr);
+    cds_strbuf_free(&diag);
+    if (rc) {
+        fprintf(stderr, "cdsd kb import-rxnorm: nothing written\n");
+        return 1;
+    }
+    printf("%s/knowledge: %zu ingredients, %zu precise ingredients, %zu brand names, %zu products (%zu concepts "
+           "without ingredients skipped)\n", out, n.ingredients, n.precise, n.brands, n.products, n.unmapped);
+    return 0;
+}
 
 int cli_kb(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "import-rxnorm") == 0) return import_rxnorm(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "build") != 0) {
-        fprintf(stderr, "usage: cdsd kb build [--rules DIR] [--out FILE]\n");
+        fprintf(stderr, "usage: cdsd kb build [--rules DIR] [--out FILE]\n"
+                        "       cdsd kb import-rxnorm [--out-dir PACK_DIR] RXNCONSO.RRF RXNREL.RRF\n");
         return 2;
     }
     argc--;

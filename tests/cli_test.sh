@@ -37,5 +37,25 @@ printf -- '-- rule with a typo\nrule {\n  id = "ddi.x", version = "1", title = "
 check "lint fails on a typo" test $? -ne 0
 check "lint names file:line and the field" grep -q "$T/rules/p/ddi.lua:2: rule 'ddi.x': unknown field 'severty'" "$T/err"
 
+# kb import-rxnorm on a small RRF sample in NLM's column layout
+conso() { printf '%s|ENG||||||||||RXNORM|%s|%s|%s||N||\n' "$1" "$2" "$1" "$3"; }
+rel() { printf '%s|||RO|%s|||%s||RXNORM|RXNORM|||||\n' "$1" "$2" "$3"; }
+{ conso 11289 IN warfarin; conso 1001 PIN "warfarin sodium"; conso 202421 BN Coumadin
+  conso 855331 SCDC "warfarin sodium 5 MG"; conso 855332 SCD "warfarin sodium 5 MG Oral Tablet"
+  conso 855334 SBD "warfarin sodium 5 MG Oral Tablet [Coumadin]"; conso 5640 IN ibuprofen
+  printf '9999|ENG||||||||||MTHSPL|SCD|9999|not rxnorm||N||\n'; } >"$T/RXNCONSO.RRF"
+{ rel 11289 1001 form_of; rel 11289 202421 tradename_of; rel 855331 855332 consists_of
+  rel 11289 855331 has_ingredient; rel 855332 855334 tradename_of; } >"$T/RXNREL.RRF"
+"$CDSD" kb import-rxnorm --out-dir "$T/vocab" "$T/RXNCONSO.RRF" "$T/RXNREL.RRF" >"$T/out" 2>"$T/err"
+check "import-rxnorm exits 0" test $? -eq 0
+check "ingredient with its brand" grep -q "$(printf '^11289\twarfarin\t\tCoumadin\t')" "$T/vocab/knowledge/ingredients.tsv"
+check "precise ingredient with its base" grep -q "$(printf '^1001\twarfarin sodium\t11289\t')" "$T/vocab/knowledge/ingredients.tsv"
+check "clinical drug -> ingredient" grep -q "$(printf '^855332\t.*\tSCD\t11289\t')" "$T/vocab/knowledge/products.tsv"
+check "branded drug -> ingredient" grep -q "$(printf '^855334\t.*\tSBD\t11289\t')" "$T/vocab/knowledge/products.tsv"
+check "other sources ignored" test "$(grep -c 9999 "$T/vocab/knowledge/products.tsv")" -eq 0
+printf '1|ENG|short line\n' >>"$T/RXNCONSO.RRF"
+"$CDSD" kb import-rxnorm --out-dir "$T/vocab2" "$T/RXNCONSO.RRF" "$T/RXNREL.RRF" >"$T/out" 2>"$T/err"
+check "a malformed RRF row is an error with file:line" grep -q "RXNCONSO.RRF:9: expected 18" "$T/err"
+
 echo "$passes passed, $fails failed"
 test "$fails" -eq 0
