@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_MIN (16u * 1024u)
+#define CHUNK_MIN (64u * 1024u)
 
 struct cds_arena_chunk {
     cds_arena_chunk *next;

@@ -10,6 +10,7 @@
 
 #include "digest.h"
 #include "mp.h"
+#include "sandbox.h"
 
 #define MAX_DEPTH 24
 
@@ -156,17 +157,10 @@ bool cds_card_check(lua_State *L, int idx, char *msg, size_t msglen)
 
 static int cmp_names(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
-/* A read-only proxy's real table is its metatable's [1]. */
+/* Looks through a read-only proxy (pushes the table to pack). */
 static int real_table(lua_State *L, int idx)
 {
-    if (lua_getmetatable(L, idx)) {
-        if (lua_rawgeti(L, -1, 1) == LUA_TTABLE) {
-            lua_remove(L, -2);
-            return lua_gettop(L);
-        }
-        lua_pop(L, 2);
-    }
-    lua_pushvalue(L, idx);
+    cds_sandbox_push_real(L, idx);
     return lua_gettop(L);
 }
 

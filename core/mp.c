@@ -4,18 +4,44 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The walker records where it is as a stack of frames and formats a path only on error, so
+ * checking a valid message costs no string work. */
+typedef struct frame { const unsigned char *key; uint32_t klen; uint64_t index; bool is_map; } frame;
+
 typedef struct walker {
     const unsigned char *p, *end;
-    int max_depth;
-    char path[256];
+    int max_depth, depth;
+    frame stack[CDS_MP_MAX_DEPTH + 2];
     cds_error *err;
 } walker;
 
+static void path_of(const walker *w, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < w->depth && o + 1 < cap; i++) {
+        const frame *f = &w->stack[i];
+        int n;
+        if (f->is_map) {
+            if (!f->key) break;
+            int show = f->klen > 60 ? 60 : (int)f->klen;
+            n = snprintf(out + o, cap - o, "%s%.*s", o ? "." : "", show, (const char *)f->key);
+        } else {
+            n = snprintf(out + o, cap - o, "[%llu]", (unsigned long long)f->index);
+        }
+        if (n < 0) break;
+        o += (size_t)n;
+        if (o >= cap) { out[cap - 1] = '\0'; break; }
+    }
+    if (!out[0]) snprintf(out, cap, "$");
+}
+
 static cds_rc fail(walker *w, const char *fmt, const char *detail)
 {
-    char msg[200];
+    char msg[200], path[256];
     snprintf(msg, sizeof msg, fmt, detail);
-    return cds_error_set(w->err, CDS_EBADREQ, w->path[0] ? w->path : "$", "%s", msg);
+    path_of(w, path, sizeof path);
+    return cds_error_set(w->err, CDS_EBADREQ, path, "%s", msg);
 }
 
 static bool need(walker *w, size_t n) { return (size_t)(w->end - w->p) >= n; }
@@ -93,7 +119,7 @@ static cds_rc header(walker *w, int *kind, uint64_t *n)
     return CDS_OK;
 }
 
-static cds_rc walk(walker *w, int depth)
+static cds_rc walk(walker *w)
 {
     int kind;
     uint64_t n = 0;
@@ -106,37 +132,42 @@ static cds_rc walk(walker *w, int depth)
         w->p += n;
         return CDS_OK;
     }
-    if (depth >= w->max_depth)
-        return cds_error_set(w->err, CDS_EBADREQ, w->path[0] ? w->path : "$", "nesting deeper than %d levels",
-                             w->max_depth);
+    if (w->depth >= w->max_depth) {
+        char path[256];
+        path_of(w, path, sizeof path);
+        return cds_error_set(w->err, CDS_EBADREQ, path, "nesting deeper than %d levels", w->max_depth);
+    }
     /* Each array element takes at least 1 byte, each map pair at least 2. */
     if ((kind == 1 && n > left) || (kind == 2 && n > left / 2))
         return fail(w, "%s claims more elements than the message holds", kind == 1 ? "array" : "map");
-    size_t plen = strlen(w->path);
+    frame *f = &w->stack[w->depth++];
+    f->is_map = kind == 2;
+    f->key = NULL;
     for (uint64_t i = 0; i < n; i++) {
-        if (kind == 1) {
-            snprintf(w->path + plen, sizeof w->path - plen, "[%llu]", (unsigned long long)i);
-        } else {
+        f->index = i;
+        if (kind == 2) {
             int kk;
             uint64_t kn = 0;
+            f->key = NULL;
             if ((rc = header(w, &kk, &kn))) return rc;
-            if (kk != 3) { w->path[plen] = 0; return fail(w, "map key is not a string%s", ""); }
+            if (kk != 3) return fail(w, "map key is not a string%s", "");
             if (kn > (size_t)(w->end - w->p)) return fail(w, "string claims more bytes than the message holds%s", "");
-            int show = kn > 60 ? 60 : (int)kn;
-            snprintf(w->path + plen, sizeof w->path - plen, "%s%.*s", plen ? "." : "", show, (const char *)w->p);
+            f->key = w->p;
+            f->klen = (uint32_t)(kn > UINT32_MAX ? UINT32_MAX : kn);
             w->p += kn;
         }
-        if ((rc = walk(w, depth + 1))) return rc;
+        if ((rc = walk(w))) return rc;
     }
-    w->path[plen] = 0;
+    w->depth--;
     return CDS_OK;
 }
 
 cds_rc cds_mp_check(const char *buf, size_t len, int max_depth, cds_error *err)
 {
-    walker w = {(const unsigned char *)buf, (const unsigned char *)buf + len, max_depth, "", err};
+    walker w = {.p = (const unsigned char *)buf, .end = (const unsigned char *)buf + len,
+                .max_depth = max_depth > CDS_MP_MAX_DEPTH ? CDS_MP_MAX_DEPTH : max_depth, .err = err};
     if (len == 0) return cds_error_set(err, CDS_EBADREQ, "$", "empty message: a MessagePack map was expected");
-    cds_rc rc = walk(&w, 0);
+    cds_rc rc = walk(&w);
     if (rc) return rc;
     if (w.p != w.end)
         return cds_error_set(err, CDS_EBADREQ, "$", "%zu trailing bytes after the MessagePack value",

@@ -170,52 +170,88 @@ static void wrap(lua_State *L, int lib, const char *name, lua_CFunction fn)
 }
 
 /* --- read-only proxies ----------------------------------------------------------------------- */
+/* A proxy is an empty-looking table {[PROXY_KEY] = real} with one shared metatable. The key is
+ * a light userdata, which Lua code cannot create, so rules cannot reach the real table; `next`
+ * is wrapped to iterate the real table. One table and one rawset per proxy keeps building a
+ * request's view cheap. */
+
+static const char PROXY_KEY = 'P', PROXY_MT = 'T';
+
+static int proxy_real(lua_State *L, int idx)
+{
+    return lua_rawgetp(L, idx, &PROXY_KEY);
+}
+
+static int proxy_index(lua_State *L)
+{
+    proxy_real(L, 1);
+    lua_pushvalue(L, 2);
+    lua_rawget(L, -2);
+    return 1;
+}
 
 static int proxy_len(lua_State *L)
 {
-    lua_pushinteger(L, (lua_Integer)luaL_len(L, lua_upvalueindex(1)));
+    proxy_real(L, 1);
+    lua_pushinteger(L, (lua_Integer)lua_rawlen(L, -1));
     return 1;
 }
 
 static int proxy_next(lua_State *L)
 {
-    /* next over the real table (upvalue), ignoring the proxy passed as state */
+    luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 2);
-    if (lua_next(L, lua_upvalueindex(1))) return 2;
+    if (proxy_real(L, 1) == LUA_TTABLE) lua_replace(L, 1);
+    else lua_pop(L, 1);
+    if (lua_next(L, 1)) return 2;
     lua_pushnil(L);
     return 1;
 }
 
 static int proxy_pairs(lua_State *L)
 {
-    lua_getmetatable(L, 1);           /* the metatable keeps the real table at [1] */
-    lua_rawgeti(L, -1, 1);
-    lua_pushcclosure(L, proxy_next, 1);
+    lua_pushcfunction(L, proxy_next);
     lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
 }
 
-void cds_sandbox_push_readonly(lua_State *L, int idx)
+static void push_proxy_mt(lua_State *L)
 {
-    idx = lua_absindex(L, idx);
-    luaL_checkstack(L, 6, "read-only proxy");
-    lua_createtable(L, 0, 0);               /* proxy */
-    lua_createtable(L, 1, 6);               /* metatable */
-    lua_pushvalue(L, idx);
-    lua_rawseti(L, -2, 1);
-    lua_pushvalue(L, idx);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &PROXY_MT) == LUA_TTABLE) return;
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 6);
+    lua_pushcfunction(L, proxy_index);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, readonly_newindex);
     lua_setfield(L, -2, "__newindex");
-    lua_pushvalue(L, idx);
-    lua_pushcclosure(L, proxy_len, 1);
+    lua_pushcfunction(L, proxy_len);
     lua_setfield(L, -2, "__len");
     lua_pushcfunction(L, proxy_pairs);
     lua_setfield(L, -2, "__pairs");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &PROXY_MT);
+}
+
+void cds_sandbox_push_readonly(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    luaL_checkstack(L, 4, "read-only proxy");
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, idx);
+    lua_rawsetp(L, -2, &PROXY_KEY);
+    push_proxy_mt(L);
     lua_setmetatable(L, -2);
+}
+
+void cds_sandbox_push_real(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) == LUA_TTABLE && proxy_real(L, idx) == LUA_TTABLE) return;
+    if (lua_type(L, idx) == LUA_TTABLE) lua_pop(L, 1);
+    lua_pushvalue(L, idx);
 }
 
 /* --- environments ---------------------------------------------------------------------------- */
@@ -306,6 +342,8 @@ static int open_state(lua_State *L)
                                           "tonumber", "tostring", "type", "xpcall", "rawequal", "rawlen",
                                           "rawget", "getmetatable", "setmetatable", "_VERSION", NULL};
     copy_fields(L, G, P, allowed);
+    lua_pushcfunction(L, proxy_next);   /* next() sees through read-only proxies */
+    lua_setfield(L, P, "next");
     static const char *const libnames[] = {"string", "table", "math", "utf8", NULL};
     for (const char *const *n = libnames; *n; n++) {
         lua_getfield(L, G, *n);

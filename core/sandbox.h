@@ -48,5 +48,7 @@ size_t cds_sandbox_memory(const cds_sandbox *sb);
 
 /* Pushes a read-only proxy for the table at idx (which stays reachable through the proxy). */
 void cds_sandbox_push_readonly(lua_State *L, int idx);
+/* Pushes the real table behind a proxy, or the value itself when it is not a proxy. */
+void cds_sandbox_push_real(lua_State *L, int idx);
 
 #endif

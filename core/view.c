@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "mp.h"
+#include "strmap.h"
 
 #define RXNORM "http://www.nlm.nih.gov/research/umls/rxnorm"
 #define LOINC "http://loinc.org"
@@ -20,6 +21,8 @@ typedef struct builder {
     const msgpack_object **meds_idx;   /* Medication resources found anywhere, by id */
     uint32_t nmeds_idx, capmeds_idx;
     uint32_t capmeds, capall, capcond, capobs;
+    cds_strmap med_refs;      /* ref -> med index: duplicates across draftOrders and prefetch */
+    cds_strmap obs_codes;     /* LOINC code -> observation index */
 } builder;
 
 static void *grow(cds_arena *a, void *ptr, uint32_t n, uint32_t *cap, size_t size)
@@ -33,22 +36,46 @@ static void *grow(cds_arena *a, void *ptr, uint32_t n, uint32_t *cap, size_t siz
     return p;
 }
 
+/* Reads exactly n digits. */
+static bool digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = (*p)[i];
+        if (c < '0' || c > '9') return false;
+        v = v * 10 + (c - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
 bool cds_parse_time(const char *s, time_t *out)
 {
     if (!s) return false;
     int Y = 0, M = 1, D = 1, h = 0, m = 0, sec = 0;
-    int n = sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &Y, &M, &D, &h, &m, &sec);
-    if (n < 1 || Y < 1800 || M < 1 || M > 12 || D < 1 || D > 31 || h > 24 || m > 59 || sec > 60) return false;
+    const char *p = s;
+    if (!digits(&p, 4, &Y)) return false;
+    if (*p == '-' && (p++, !digits(&p, 2, &M))) return false;
+    if (*p == '-' && (p++, !digits(&p, 2, &D))) return false;
+    bool has_time = *p == 'T';
+    if (has_time) {
+        p++;
+        if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &m)) return false;
+        if (*p == ':') {
+            p++;
+            if (!digits(&p, 2, &sec)) return false;
+        }
+        if (*p == '.') while (*++p >= '0' && *p <= '9') {}
+    }
+    if (Y < 1800 || M < 1 || M > 12 || D < 1 || D > 31 || h > 24 || m > 59 || sec > 60) return false;
     struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h, .tm_min = m, .tm_sec = sec};
     time_t t = timegm(&tm);
-    if (n >= 4) {
-        const char *tz = strchr(s, 'T');
-        tz = tz ? tz + 1 : s;
-        const char *z = strpbrk(tz, "Z+-");
-        if (z && (*z == '+' || *z == '-')) {
-            int oh = 0, om = 0;
-            if (sscanf(z + 1, "%2d:%2d", &oh, &om) >= 1) t -= (*z == '+' ? 1 : -1) * (oh * 3600 + om * 60);
-        }
+    if (has_time && (*p == '+' || *p == '-')) {
+        int oh = 0, om = 0;
+        const char *z = p + 1;
+        if (digits(&z, 2, &oh) && *z == ':' && (z++, digits(&z, 2, &om)))
+            t -= (*p == '+' ? 1 : -1) * (oh * 3600 + om * 60);
     }
     *out = t;
     return true;
@@ -166,12 +193,7 @@ static const msgpack_object *find_medication(builder *b, const msgpack_object *r
     return NULL;
 }
 
-static bool med_seen(builder *b, const char *ref)
-{
-    for (uint32_t i = 0; i < b->v->nmeds; i++)
-        if (strcmp(b->v->meds[i].ref, ref) == 0) return true;
-    return false;
-}
+static bool med_seen(builder *b, const char *ref) { return cds_strmap_get(&b->med_refs, ref, strlen(ref), NULL); }
 
 static bool in_selections(builder *b, const char *ref)
 {
@@ -242,6 +264,7 @@ static void add_med(builder *b, const msgpack_object *r, bool draft, uint32_t or
     cds_med *p = grow(a, b->v->meds, b->v->nmeds, &b->capmeds, sizeof *p);
     if (!p) return;
     b->v->meds = p;
+    cds_strmap_put(&b->med_refs, m.ref, strlen(m.ref), b->v->nmeds);
     p[b->v->nmeds++] = m;
 }
 
@@ -337,16 +360,15 @@ static void add_observation(builder *b, const msgpack_object *r)
     for (uint32_t i = 0; i < ncodes; i++) {
         if (!codes[i].system || strcmp(codes[i].system, LOINC) != 0) continue;
         o.code = codes[i].code;
-        uint32_t k = 0;
-        for (; k < b->v->nobs; k++)
-            if (strcmp(b->v->obs[k].code, o.code) == 0) break;
-        if (k < b->v->nobs) {
+        uint32_t k;
+        if (cds_strmap_get(&b->obs_codes, o.code, strlen(o.code), &k)) {
             if (o.when >= b->v->obs[k].when) b->v->obs[k] = o;   /* keep the latest */
             continue;
         }
         cds_observation *p = grow(a, b->v->obs, b->v->nobs, &b->capobs, sizeof *p);
         if (!p) return;
         b->v->obs = p;
+        cds_strmap_put(&b->obs_codes, o.code, strlen(o.code), b->v->nobs);
         p[b->v->nobs++] = o;
     }
 }
@@ -425,6 +447,8 @@ cds_rc cds_view_build(const cds_request *req, const cds_kb *kb, time_t now, cds_
     each_source(&b, pass_index);
     out->prefetch_errors = 0;   /* counted again by the clinical pass */
     each_source(&b, pass_clinical);
+    cds_strmap_free(&b.med_refs);
+    cds_strmap_free(&b.obs_codes);
     for (uint32_t i = 0; i < out->nobs; i++) {
         cds_observation *o = &out->obs[i];
         if (strcmp(o->code, "29463-7") == 0 && o->has_value) {

@@ -1,0 +1,505 @@
+/* bench.c — cdsd-bench: latency, throughput and scaling of cdsd, measured against the
+ * transport's own ceiling (an echo server on the same NNG transport and message sizes).
+ *
+ *   cdsd-bench [options] [MODE...]     MODE: inproc seq conc scale-kb scale-meds scale-conc all
+ *
+ * Prints p50/p90/p99/max latency, requests/s, errors, and the server's peak RSS; --json for
+ * scripts. See README "Benchmarks" for the command behind the published numbers. */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <math.h>
+#include <msgpack.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "latency.h"
+#include "protocol.h"
+#include "requests.h"
+
+typedef struct opts {
+    const char *cdsd, *rules, *synthea, *requests;
+    double duration, warmup;
+    int workers;
+    bool json;
+} opts;
+
+static bool first_json = true;
+
+static void report(const opts *o, const char *name, latency *l, long rss_kb, const char *extra)
+{
+    latency_summary s = latency_summarise(l);
+    if (o->json) {
+        printf("%s{\"name\":\"%s\",\"n\":%zu,\"errors\":%zu,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
+               "\"max_us\":%.1f,\"rps\":%.0f,\"peak_rss_kb\":%ld%s%s}",
+               first_json ? "[\n" : ",\n", name, s.n, s.errors, s.p50, s.p90, s.p99, s.max, s.rps, rss_kb,
+               extra ? "," : "", extra ? extra : "");
+        first_json = false;
+    } else {
+        printf("%-28s n=%-7zu err=%-4zu p50=%8.1fus p90=%8.1fus p99=%8.1fus max=%9.1fus %9.0f req/s", name, s.n,
+               s.errors, s.p50, s.p90, s.p99, s.max, s.rps);
+        if (rss_kb > 0) printf("  peak RSS %.1f MiB", (double)rss_kb / 1024.0);
+        if (extra) printf("  %s", extra);
+        printf("\n");
+    }
+    fflush(stdout);
+}
+
+/* --- in-process: decode -> evaluate -> encode, no transport, no audit ----------------------- */
+
+static void run_inproc(const opts *o, const cds_ruleset *rs, const bench_set *set, latency *l)
+{
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    cds_engine *e = cds_engine_new(rs, &diag);
+    cds_strbuf_free(&diag);
+    if (!e || !set->n) return;
+    cds_arena a;
+    cds_arena_init(&a);
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    cds_proto_env env = {e, NULL, 64u << 20, NULL};
+    double start = now_us(), measure_from = start + o->warmup * 1e6, end = measure_from + o->duration * 1e6;
+    double t0 = 0;
+    for (size_t i = 0;; i++) {
+        double t = now_us();
+        if (t >= end) break;
+        if (!t0 && t >= measure_from) t0 = t;
+        const bench_msg *m = &set->m[i % set->n];
+        cds_proto_outcome oc;
+        msgpack_sbuffer_clear(&out);
+        cds_proto_handle(&env, &a, m->data, m->len, &out, &oc);
+        cds_arena_reset(&a);
+        if (t0) {
+            latency_add(l, now_us() - t);
+            if (oc.code) l->errors++;
+        }
+    }
+    l->seconds = (now_us() - t0) / 1e6;
+    msgpack_sbuffer_destroy(&out);
+    cds_arena_free(&a);
+    cds_engine_free(e);
+}
+
+/* --- NNG clients ------------------------------------------------------------------------------ */
+
+typedef struct client {
+    nng_socket sock;
+    const bench_set *set;
+    double measure_from, end;
+    latency lat;
+    size_t offset;
+    bool echo;                /* any reply is a good reply */
+} client;
+
+static bool reply_ok(nng_msg *m)
+{
+    /* {"ok": true, ...}: the envelope starts with a map header then "ok" then true */
+    const unsigned char *b = nng_msg_body(m);
+    size_t n = nng_msg_len(m);
+    return n >= 5 && b[1] == 0xa2 && b[2] == 'o' && b[3] == 'k' && b[4] == 0xc3;
+}
+
+static void *client_main(void *p)
+{
+    client *c = p;
+    nng_ctx ctx;
+    nng_aio *aio;
+    if (nng_ctx_open(&ctx, c->sock) || nng_aio_alloc(&aio, NULL, NULL)) return NULL;
+    nng_aio_set_timeout(aio, 10000);
+    for (size_t i = c->offset;; i++) {
+        double t = now_us();
+        if (t >= c->end) break;
+        const bench_msg *m = &c->set->m[i % c->set->n];
+        nng_msg *msg;
+        nng_msg_alloc(&msg, 0);
+        nng_msg_append(msg, m->data, m->len);
+        nng_aio_set_msg(aio, msg);
+        nng_ctx_send(ctx, aio);
+        nng_aio_wait(aio);
+        bool ok = nng_aio_result(aio) == 0;
+        if (!ok) nng_msg_free(msg);
+        if (ok) {
+            nng_ctx_recv(ctx, aio);
+            nng_aio_wait(aio);
+            ok = nng_aio_result(aio) == 0;
+            if (ok) {
+                nng_msg *r = nng_aio_get_msg(aio);
+                ok = c->echo || reply_ok(r);
+                nng_msg_free(r);
+            }
+        }
+        if (t >= c->measure_from) {
+            latency_add(&c->lat, now_us() - t);
+            if (!ok) c->lat.errors++;
+        }
+    }
+    nng_aio_free(aio);
+    nng_ctx_close(ctx);
+    return NULL;
+}
+
+static void run_nng(const opts *o, const char *url, const bench_set *set, int conc, bool echo, latency *l)
+{
+    nng_socket s;
+    if (nng_req0_open(&s)) return;
+    nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, 64u << 20);
+    nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    nng_dial(s, url, NULL, 0);
+    client *cs = calloc((size_t)conc, sizeof *cs);
+    pthread_t *th = calloc((size_t)conc, sizeof *th);
+    double start = now_us();
+    for (int i = 0; i < conc; i++) {
+        cs[i] = (client){.sock = s, .set = set, .measure_from = start + o->warmup * 1e6,
+                         .end = start + (o->warmup + o->duration) * 1e6, .offset = (size_t)i * 7, .echo = echo};
+        pthread_create(&th[i], NULL, client_main, &cs[i]);
+    }
+    for (int i = 0; i < conc; i++) {
+        pthread_join(th[i], NULL);
+        latency_merge(l, &cs[i].lat);
+        latency_free(&cs[i].lat);
+    }
+    l->seconds = o->duration;
+    free(cs);
+    free(th);
+    nng_close(s);
+}
+
+/* --- echo server: the transport's ceiling -------------------------------------------------- */
+
+typedef struct echo_slot { nng_aio *aio; nng_ctx ctx; bool sending; } echo_slot;
+
+static void echo_cb(void *p)
+{
+    echo_slot *e = p;
+    if (nng_aio_result(e->aio)) {
+        if (e->sending) nng_msg_free(nng_aio_get_msg(e->aio));
+        return;
+    }
+    if (!e->sending) {
+        e->sending = true;
+        nng_aio_set_msg(e->aio, nng_aio_get_msg(e->aio));
+        nng_ctx_send(e->ctx, e->aio);
+    } else {
+        e->sending = false;
+        nng_ctx_recv(e->ctx, e->aio);
+    }
+}
+
+typedef struct echo_server { nng_socket sock; echo_slot slots[128]; } echo_server;
+
+static bool echo_start(echo_server *es, const char *url)
+{
+    int rv;
+    memset(es, 0, sizeof *es);
+    if ((rv = nng_rep0_open(&es->sock))) goto fail;
+    nng_socket_set_size(es->sock, NNG_OPT_RECVMAXSZ, 64u << 20);
+    for (int i = 0; i < 128; i++) {
+        echo_slot *e = &es->slots[i];
+        if ((rv = nng_aio_alloc(&e->aio, echo_cb, e)) || (rv = nng_ctx_open(&e->ctx, es->sock))) goto fail;
+    }
+    if ((rv = nng_listen(es->sock, url, NULL, 0))) goto fail;
+    for (int i = 0; i < 128; i++) nng_ctx_recv(es->slots[i].ctx, es->slots[i].aio);
+    return true;
+fail:
+    fprintf(stderr, "cdsd-bench: echo server on %s: %s\n", url, nng_strerror(rv));
+    return false;
+}
+
+static void echo_stop(echo_server *es)
+{
+    for (int i = 0; i < 128; i++) {
+        nng_aio_stop(es->slots[i].aio);
+        nng_ctx_close(es->slots[i].ctx);
+        nng_aio_free(es->slots[i].aio);
+    }
+    nng_close(es->sock);
+}
+
+/* --- the cdsd server under test -------------------------------------------------------------- */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof a;
+    bind(fd, (struct sockaddr *)&a, sizeof a);
+    getsockname(fd, (struct sockaddr *)&a, &l);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static pid_t server_start(const opts *o, const char *rules, char *url, size_t urllen, char *state)
+{
+    snprintf(url, urllen, "tcp://127.0.0.1:%d", free_port());
+    snprintf(state, 64, "/tmp/cdsd-bench-XXXXXX");
+    if (!mkdtemp(state)) return -1;
+    char workers[16];
+    snprintf(workers, sizeof workers, "%d", o->workers);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(o->cdsd, o->cdsd, "serve", "--listen", url, "--rules", rules, "--state", state, "--workers", workers,
+              "--fixtures", "none", "--log-level", "error", "--deadline", "10000", "--queue", "1024", (char *)NULL);
+        _exit(127);
+    }
+    nng_socket s;
+    nng_req0_open(&s);
+    nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 500);
+    nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK);
+    for (int i = 0; i < 600; i++) {   /* a 1M-pair knowledge base takes a while to import */
+        static const unsigned char health[] = {0x81, 0xa2, 'o', 'p', 0xa6, 'h', 'e', 'a', 'l', 't', 'h'};
+        char *r;
+        size_t n;
+        if (nng_send(s, (void *)health, sizeof health, 0) == 0 && nng_recv(s, &r, &n, NNG_FLAG_ALLOC) == 0) {
+            nng_free(r, n);
+            nng_close(s);
+            return pid;
+        }
+        usleep(100000);
+    }
+    nng_close(s);
+    return -1;
+}
+
+static long peak_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb;
+}
+
+static void server_stop(pid_t pid, const char *state)
+{
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", state);
+    if (system(cmd)) {}
+}
+
+/* cdsd vs echo at one concurrency; returns cdsd's summary. */
+static latency_summary nng_vs_echo(const opts *o, const char *rules, const bench_set *set, int conc, const char *label)
+{
+    char url[64], state[64], eurl[64], name[64], extra[160];
+    latency l = {0}, le = {0};
+    latency_summary s = {0};
+    pid_t pid = server_start(o, rules, url, sizeof url, state);
+    if (pid < 0) { fprintf(stderr, "cdsd-bench: the server did not start\n"); return s; }
+    run_nng(o, url, set, conc, false, &l);
+    long rss = peak_rss_kb(pid);
+    server_stop(pid, state);
+    echo_server es;
+    snprintf(eurl, sizeof eurl, "tcp://127.0.0.1:%d", free_port());
+    if (echo_start(&es, eurl)) {
+        run_nng(o, eurl, set, conc, true, &le);
+        echo_stop(&es);
+    }
+    latency_summary se = latency_summarise(&le);
+    s = latency_summarise(&l);
+    snprintf(name, sizeof name, "%s echo c=%d", label, conc);
+    report(o, name, &le, 0, NULL);
+    snprintf(name, sizeof name, "%s cdsd c=%d", label, conc);
+    if (o->json) snprintf(extra, sizeof extra, "\"echo_rps\":%.0f,\"ratio_to_echo\":%.3f", se.rps, se.rps > 0 ? s.rps / se.rps : 0);
+    else snprintf(extra, sizeof extra, "= %.0f%% of echo throughput, p50 %.1fx echo", se.rps > 0 ? 100 * s.rps / se.rps : 0,
+                  se.p50 > 0 ? s.p50 / se.p50 : 0);
+    latency lcopy = l;   /* report sorts again; harmless */
+    report(o, name, &lcopy, rss, extra);
+    latency_free(&l);
+    latency_free(&le);
+    return s;
+}
+
+/* A copy of the rule set with `pairs` generated interactions among generated ingredients. */
+static bool make_kb_copy(const char *rules, long pairs, char *dir)
+{
+    snprintf(dir, 64, "/tmp/cdsd-bench-kb-XXXXXX");
+    if (!mkdtemp(dir)) return false;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cp -r '%s/.' '%s/'", rules, dir);
+    if (system(cmd)) return false;
+    long g = (long)ceil((1 + sqrt(1 + 8.0 * (double)pairs)) / 2);
+    char path[256];
+    snprintf(path, sizeof path, "%s/vocabulary/knowledge/ingredients-bench.tsv", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return false;
+    fprintf(f, "rxcui\tname\tstatus\tsource\n");
+    for (long i = 0; i < g; i++) fprintf(f, "%ld\tbenchdrug%ld\tunverified\tgenerated by cdsd-bench\n", 900000000L + i, i);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/interactions/knowledge/interactions-bench.tsv", dir);
+    f = fopen(path, "w");
+    if (!f) return false;
+    fprintf(f, "id\ta\tb\tseverity\tmechanism\tmanagement\tsource\n");
+    long n = 0;
+    for (long i = 0; i < g && n < pairs; i++)
+        for (long j = i + 1; j < g && n < pairs; j++, n++)
+            fprintf(f, "B%ld\t%ld\t%ld\tminor\tgenerated\tgenerated\tcdsd-bench\n", n, 900000000L + i, 900000000L + j);
+    fclose(f);
+    return true;
+}
+
+static void rmrf(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd)) {}
+}
+
+static cds_ruleset *load(const char *dir)
+{
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    cds_ruleset *rs = NULL;
+    cds_ruleset_opts ro = {0};
+    if (cds_ruleset_load(dir, &ro, &rs, &diag)) fprintf(stderr, "%s", diag.data ? diag.data : "");
+    cds_strbuf_free(&diag);
+    return rs;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: cdsd-bench [--cdsd PATH] [--rules DIR] [--synthea DIR] [--requests DIR] [--duration S]\n"
+               "                  [--warmup S] [--workers N] [--json] [MODE...]\n"
+               "MODE: inproc seq conc scale-kb scale-meds scale-conc all (default: inproc seq conc)\n");
+}
+
+int main(int argc, char **argv)
+{
+    static char self[1024];
+    snprintf(self, sizeof self, "%s/cdsd", dirname(strdup(argv[0])));
+    opts o = {.cdsd = self, .rules = "rules", .synthea = "../shared/corpus/synthea-dev", .requests = "fixtures/requests",
+              .duration = 3, .warmup = 0.5, .workers = 4};
+    static const struct option lo[] = {{"cdsd", 1, 0, 'c'}, {"rules", 1, 0, 'r'}, {"synthea", 1, 0, 's'},
+                                       {"requests", 1, 0, 'q'}, {"duration", 1, 0, 'd'}, {"warmup", 1, 0, 'w'},
+                                       {"workers", 1, 0, 'W'}, {"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'c': o.cdsd = optarg; break;
+        case 'r': o.rules = optarg; break;
+        case 's': o.synthea = optarg; break;
+        case 'q': o.requests = optarg; break;
+        case 'd': o.duration = atof(optarg); break;
+        case 'w': o.warmup = atof(optarg); break;
+        case 'W': o.workers = atoi(optarg); break;
+        case 'j': o.json = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    const char *def[] = {"inproc", "seq", "conc"};
+    const char *all[] = {"inproc", "seq", "conc", "scale-meds", "scale-conc", "scale-kb"};
+    const char **modes = def;
+    int nmodes = 3;
+    if (optind < argc) {
+        modes = (const char **)argv + optind;
+        nmodes = argc - optind;
+        if (nmodes == 1 && !strcmp(modes[0], "all")) { modes = all; nmodes = 6; }
+    }
+    cds_ruleset *rs = load(o.rules);
+    if (!rs) return 2;
+    bench_set set;
+    bench_from_synthea(&set, o.synthea, rs, 42);
+    const char *source = "synthea";
+    if (!set.n) {
+        bench_from_requests(&set, o.requests);
+        source = "requests";
+    }
+    if (!set.n) { fprintf(stderr, "cdsd-bench: no requests (see --synthea / --requests)\n"); return 2; }
+    if (!o.json)
+        printf("# %zu %s requests, mean %.1f KB; %d server workers; %.1f s per run after %.1f s warm-up; %ld cores\n",
+               set.n, source, (double)set.bytes / (double)set.n / 1024.0, o.workers, o.duration, o.warmup,
+               sysconf(_SC_NPROCESSORS_ONLN));
+    for (int m = 0; m < nmodes; m++) {
+        if (!strcmp(modes[m], "inproc")) {
+            latency l = {0};
+            run_inproc(&o, rs, &set, &l);
+            report(&o, "inproc decode+eval+encode", &l, 0, NULL);
+            latency_free(&l);
+        } else if (!strcmp(modes[m], "seq")) {
+            nng_vs_echo(&o, o.rules, &set, 1, "tcp");
+        } else if (!strcmp(modes[m], "conc")) {
+            nng_vs_echo(&o, o.rules, &set, 16, "tcp");
+        } else if (!strcmp(modes[m], "scale-conc")) {
+            int cs[] = {1, 4, 16, 64};
+            for (int i = 0; i < 4; i++) nng_vs_echo(&o, o.rules, &set, cs[i], "scale-conc");
+        } else if (!strcmp(modes[m], "scale-meds")) {
+            size_t ns[] = {5, 20, 50, 200};
+            for (int i = 0; i < 4; i++) {
+                bench_set s2;
+                bench_synthetic(&s2, 64, ns[i], rs, 7);
+                latency l = {0};
+                run_inproc(&o, rs, &s2, &l);
+                char name[64];
+                snprintf(name, sizeof name, "scale-meds inproc meds=%zu", ns[i]);
+                report(&o, name, &l, 0, NULL);
+                latency_free(&l);
+                bench_set_free(&s2);
+            }
+        } else if (!strcmp(modes[m], "scale-kb")) {
+            long sizes[] = {1000, 10000, 100000, 1000000};
+            for (int i = 0; i < 4; i++) {
+                char dir[64];
+                if (!make_kb_copy(o.rules, sizes[i], dir)) { fprintf(stderr, "cdsd-bench: cannot generate\n"); break; }
+                double t0 = now_us();
+                cds_ruleset *big = load(dir);
+                double load_s = (now_us() - t0) / 1e6;
+                if (big) {
+                    bench_set s2;
+                    bench_synthetic(&s2, 64, 20, big, 7);
+                    latency l = {0};
+                    run_inproc(&o, big, &s2, &l);
+                    char name[64], extra[96];
+                    snprintf(name, sizeof name, "scale-kb inproc pairs=%ld", sizes[i]);
+                    snprintf(extra, sizeof extra, o.json ? "\"kb_interactions\":%zu,\"load_s\":%.2f" : "kb=%zu pairs, load %.2f s",
+                             cds_kb_ninteractions(big->kb), load_s);
+                    report(&o, name, &l, 0, extra);
+                    latency_free(&l);
+                    bench_set_free(&s2);
+                    cds_ruleset_free(big);
+                    /* the whole server with this knowledge base: peak RSS and end-to-end p50 */
+                    bench_set s3;
+                    bench_synthetic(&s3, 64, 20, rs, 7);
+                    char url[64], state[64];
+                    pid_t pid = server_start(&o, dir, url, sizeof url, state);
+                    if (pid > 0) {
+                        latency le = {0};
+                        run_nng(&o, url, &s3, 1, false, &le);
+                        snprintf(name, sizeof name, "scale-kb tcp pairs=%ld", sizes[i]);
+                        report(&o, name, &le, peak_rss_kb(pid), NULL);
+                        latency_free(&le);
+                        server_stop(pid, state);
+                    }
+                    bench_set_free(&s3);
+                }
+                rmrf(dir);
+            }
+        } else {
+            fprintf(stderr, "cdsd-bench: unknown mode '%s'\n", modes[m]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (o.json) printf("\n]\n");
+    bench_set_free(&set);
+    cds_ruleset_free(rs);
+    return 0;
+}
