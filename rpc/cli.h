@@ -13,6 +13,7 @@ int cli_kb(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_call(int argc, char **argv);
 int cli_reload(int argc, char **argv);
+int cli_audit(int argc, char **argv);
 
 /* Loads a rule set, printing every load problem to stderr. NULL on failure. */
 cds_ruleset *cli_load_rules(const char *dir, const char *kb_path, bool progress);

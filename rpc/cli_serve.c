@@ -25,6 +25,8 @@ static void usage(FILE *f)
             "  --queue N           requests waiting for a worker before 'overloaded' (default 64)\n"
             "  --fixtures DIR      fixtures a reload must pass (default ./fixtures when present)\n"
             "  --log-level L       error, warn, info (default) or debug\n"
+            "  --audit-sync MODE   normal (default: survives a crash) or full (also survives power loss)\n"
+            "  --audit-requests    keep whole requests in var/audit.db for replay (contains PHI)\n"
             "  --tls-ca PEM        with tls+tcp://: require client certificates signed by this CA\n"
             "SIGHUP or 'cdsd reload' reloads the rules; SIGTERM/SIGINT drain and exit.\n");
 }
@@ -42,7 +44,8 @@ int cli_serve(int argc, char **argv)
         {"queue", required_argument, 0, 'q'}, {"fixtures", required_argument, 0, 'f'},
         {"log-level", required_argument, 0, 'v'}, {"tls-cert", required_argument, 0, 'C'},
         {"tls-key", required_argument, 0, 'K'}, {"tls-ca", required_argument, 0, 'A'},
-        {"summary-interval", required_argument, 0, 'S'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"summary-interval", required_argument, 0, 'S'}, {"audit-sync", required_argument, 0, 'Y'},
+        {"audit-requests", no_argument, 0, 'R'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -55,6 +58,11 @@ int cli_serve(int argc, char **argv)
         case 'q': o.queue = atoi(optarg); break;
         case 'f': o.fixtures = optarg; break;
         case 'S': o.summary_s = atoi(optarg); break;
+        case 'Y':
+            if (strcmp(optarg, "full") && strcmp(optarg, "normal")) { fprintf(stderr, "cdsd serve: --audit-sync full|normal\n"); return 2; }
+            o.audit_sync_full = strcmp(optarg, "full") == 0;
+            break;
+        case 'R': o.audit_requests = true; break;
         case 'C': o.tls_cert = optarg; break;
         case 'K': o.tls_key = optarg; break;
         case 'A': o.tls_ca = optarg; break;

@@ -11,7 +11,8 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
     {"eval", cli_eval, "evaluate one CDS Hooks request file and print the response"},
     {"test", cli_test, "run regression fixtures against the rule set"},
     {"lint", cli_lint, "load and check a rule set without running it"},
-    {"kb", cli_kb, "build the knowledge base (kb build)"},
+    {"kb", cli_kb, "build the knowledge base (kb build, kb import-rxnorm)"},
+    {"audit", cli_audit, "check the audit log's hash chain (audit verify)"},
 };
 
 static void usage(FILE *f)

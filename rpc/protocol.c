@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
+#include "digest.h"
 #include "mp.h"
+#include "strbuf.h"
 
 void cds_uuid_random(char out[37])
 {
@@ -142,6 +145,60 @@ static cds_rc check_feedback(const msgpack_object *req, cds_error *err)
     return CDS_OK;
 }
 
+/* Writes the decision's audit row; false when it could not be committed. */
+static bool audit_call(const cds_proto_env *env, const char *buf, size_t len, const char *service, const cds_proto_outcome *o,
+                       const char *error)
+{
+    const cds_ruleset *rs = cds_engine_ruleset(env->engine);
+    const cds_eval_info *in = &o->info;
+    cds_strbuf rules, cards;
+    cds_strbuf_init(&rules);
+    cds_strbuf_init(&cards);
+    cds_strbuf_putc(&rules, '[');
+    for (size_t i = 0; i < in->nruns; i++) {
+        const cds_rule_run *r = &in->runs[i];
+        cds_strbuf_printf(&rules, "%s{\"rule\":", i ? "," : "");
+        cds_strbuf_json_string(&rules, r->rule, strlen(r->rule));
+        cds_strbuf_printf(&rules, ",\"version\":");
+        cds_strbuf_json_string(&rules, r->version, strlen(r->version));
+        cds_strbuf_printf(&rules, ",\"cards\":%d,\"us\":%.1f", r->cards, r->micros);
+        if (r->error) {
+            cds_strbuf_puts(&rules, ",\"error\":");
+            cds_strbuf_json_string(&rules, r->error, strlen(r->error));
+        }
+        cds_strbuf_putc(&rules, '}');
+    }
+    cds_strbuf_putc(&rules, ']');
+    const char *uuid[64], *rule[64], *ind[64];
+    size_t nc = in->ncards < 64 ? in->ncards : 64;
+    cds_strbuf_putc(&cards, '[');
+    for (size_t i = 0; i < in->ncards; i++) {
+        const cds_card_out *c = &in->cards[i];
+        if (i < 64) { uuid[i] = c->uuid; rule[i] = c->rule; ind[i] = c->indicator; }
+        cds_strbuf_printf(&cards, "%s{\"uuid\":\"%s\",\"rule\":", i ? "," : "", c->uuid);
+        cds_strbuf_json_string(&cards, c->rule, strlen(c->rule));
+        cds_strbuf_printf(&cards, ",\"indicator\":\"%s\"}", c->indicator);
+    }
+    cds_strbuf_putc(&cards, ']');
+    char sha[65], pkey[65] = "";
+    cds_sha256_hex(buf, len, sha);
+    if (in->patient_id) cds_audit_patient_key(env->audit, in->patient_id, pkey);
+    double total = 0;
+    for (size_t i = 0; i < in->nruns; i++) total += in->runs[i].micros;
+    cds_audit_record rec = {
+        .decision = o->decision, .outcome = o->code ? cds_rc_name(o->code) : "ok", .service = service,
+        .hook = in->hook, .hook_instance = in->hook_instance, .caller = env->caller, .pack = rs->name,
+        .pack_version = rs->version, .pack_digest = rs->digest, .kb_digest = cds_kb_digest(rs->kb),
+        .rules_json = rules.data, .cards_json = cards.data, .error = error, .request_sha256 = sha,
+        .patient_key = pkey[0] ? pkey : NULL, .eval_us = total, .total_us = total,
+        .request_blob = env->audit_requests ? buf : NULL, .request_len = len,
+        .card_uuid = uuid, .card_rule = rule, .card_indicator = ind, .ncards = nc};
+    bool ok = cds_audit_write(env->audit, &rec) == CDS_OK;
+    cds_strbuf_free(&rules);
+    cds_strbuf_free(&cards);
+    return ok;
+}
+
 void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, size_t len, msgpack_sbuffer *out,
                       cds_proto_outcome *o)
 {
@@ -207,8 +264,14 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
             o->code = cds_engine_call(env->engine, service, request, "request", now.tv_sec, a, &pk, &o->info, &err);
             if (!o->code && env->deadline && past(env->deadline))
                 o->code = cds_error_set(&err, CDS_ETIMEOUT, NULL, "the evaluation finished after the request deadline");
+            /* No decision leaves without its audit row. */
+            if (env->audit && !audit_call(env, buf, len, service, o, o->code ? err.message : NULL)) {
+                o->code = cds_error_set(&err, CDS_EINTERNAL, NULL, "the audit log is unavailable; no decision was made");
+            }
         } else {
             o->code = check_feedback(request, &err);
+            if (!o->code && env->audit && cds_audit_feedback(env->audit, service, request) != CDS_OK)
+                o->code = cds_error_set(&err, CDS_EINTERNAL, NULL, "feedback could not be stored");
             if (!o->code) msgpack_pack_map(&pk, 0);
         }
     } else {

@@ -25,6 +25,9 @@ typedef struct cds_proto_env {
     cds_stats *stats;         /* for health; may be NULL */
     size_t max_request;       /* application limit (too_large above it) */
     const struct timespec *deadline;   /* monotonic; NULL = none */
+    struct cds_audit *audit;  /* NULL: no audit (eval, benchmarks) */
+    const char *caller;       /* peer address for the audit row */
+    bool audit_requests;      /* keep the whole request in the audit row (PHI-bearing) */
 } cds_proto_env;
 
 typedef struct cds_proto_outcome {

@@ -23,7 +23,9 @@
 #include "generation.h"
 #include "json.h"
 #include "log.h"
+#include "audit.h"
 #include "protocol.h"
+#include <arpa/inet.h>
 
 typedef enum { SLOT_RECV, SLOT_WORK, SLOT_SEND } slot_state;
 
@@ -54,6 +56,7 @@ struct server {
     pthread_t *workers;
     cds_stats stats;
     cds_gen_opts gen_opts;
+    cds_audit *audit;
     /* admin socket */
     nng_socket admin;
     pthread_t admin_thread;
@@ -180,7 +183,21 @@ static void *worker_main(void *arg)
             snprintf(oc.op, sizeof oc.op, "?");
             cds_proto_error_reply(&out, NULL, CDS_ETIMEOUT, "the request waited past its deadline", NULL);
         } else {
-            cds_proto_env env = {engine, &s->stats, s->o->max_request, &sl->deadline};
+            char caller[64] = "";
+            nng_pipe pipe = nng_msg_get_pipe(sl->msg);
+            nng_sockaddr sa;
+            if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0) {
+                if (sa.s_family == NNG_AF_INET) {
+                    const unsigned char *ip = (const unsigned char *)&sa.s_in.sa_addr;
+                    snprintf(caller, sizeof caller, "%u.%u.%u.%u:%u", ip[0], ip[1], ip[2], ip[3],
+                             (unsigned)ntohs(sa.s_in.sa_port));
+                } else if (sa.s_family == NNG_AF_IPC) {
+                    snprintf(caller, sizeof caller, "ipc");
+                }
+            }
+            cds_proto_env env = {.engine = engine, .stats = &s->stats, .max_request = s->o->max_request,
+                                 .deadline = &sl->deadline, .audit = s->audit, .caller = caller[0] ? caller : NULL,
+                                 .audit_requests = s->o->audit_requests};
             cds_proto_handle(&env, &arena, nng_msg_body(sl->msg), nng_msg_len(sl->msg), &out, &oc);
         }
         atomic_fetch_add(&s->stats.requests, 1);
@@ -278,7 +295,17 @@ int cds_server_run(const cds_server_opts *o)
     char kb_path[1024], admin_url[1100];
     snprintf(kb_path, sizeof kb_path, "%s/kb.sqlite", o->state);
     s->gen_opts = (cds_gen_opts){o->rules, o->fixtures, kb_path};
+    char audit_path[1100];
+    snprintf(audit_path, sizeof audit_path, "%s/audit.db", o->state);
+    cds_error aerr;
+    cds_error_clear(&aerr);
+    s->audit = cds_audit_open(audit_path, o->audit_sync_full, &aerr);
+    if (!s->audit) {
+        cds_log(CDS_LOG_ERROR, "audit log: %s; not starting without one", aerr.message);
+        return 1;
+    }
     if (!cds_gen_reload(&s->gen_opts)) {
+        cds_audit_close(s->audit);
         cds_log(CDS_LOG_ERROR, "no rule set to serve; not starting");
         return 1;
     }
@@ -395,6 +422,7 @@ cleanup:
     for (int i = 1; i < CDS_RC_COUNT; i++) errs += atomic_load(&s->stats.errors[i]);
     cds_log(CDS_LOG_INFO, "stopped: requests=%lu errors=%lu", atomic_load(&s->stats.requests), errs);
     cds_gen_shutdown();
+    cds_audit_close(s->audit);   /* every queued row is committed before this returns */
     free(s->queue);
     free(s->slots);
     free(s->workers);

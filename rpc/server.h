@@ -3,6 +3,7 @@
 #ifndef CDS_SERVER_H
 #define CDS_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct cds_server_opts {
@@ -16,6 +17,8 @@ typedef struct cds_server_opts {
     int queue;                 /* requests waiting for a worker before 'overloaded' */
     int summary_s;             /* seconds between summary log lines */
     const char *tls_cert, *tls_key, *tls_ca;
+    bool audit_sync_full;      /* synchronous=FULL: survive power loss, not only crashes */
+    bool audit_requests;       /* keep whole requests in the audit log (PHI-bearing; for replay) */
 } cds_server_opts;
 
 /* Runs until SIGTERM or SIGINT; returns the process exit status. */

@@ -1,0 +1,391 @@
+/* audit.c — group-committing audit writer, feedback store, chain verifier. */
+#include "audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "digest.h"
+#include "mp.h"
+
+static const char SCHEMA[] =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE IF NOT EXISTS decision(seq INTEGER PRIMARY KEY, decision TEXT NOT NULL UNIQUE, time_ms INTEGER NOT NULL,"
+    " outcome TEXT NOT NULL, service TEXT, hook TEXT, hook_instance TEXT, caller TEXT, pack TEXT, pack_version TEXT,"
+    " pack_digest TEXT, kb_digest TEXT, rules TEXT, cards TEXT, error TEXT, request_sha256 TEXT, patient_key TEXT,"
+    " eval_us TEXT, total_us REAL, request BLOB, prev_hash TEXT NOT NULL, row_hash TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS card(uuid TEXT PRIMARY KEY, decision TEXT NOT NULL, rule TEXT, indicator TEXT);"
+    "CREATE TABLE IF NOT EXISTS feedback(id INTEGER PRIMARY KEY, service TEXT, card TEXT NOT NULL, outcome TEXT NOT NULL,"
+    " outcome_time TEXT NOT NULL, accepted TEXT, reason_system TEXT, reason_code TEXT, reason_display TEXT,"
+    " comment TEXT, received_ms INTEGER NOT NULL, known_card INTEGER NOT NULL,"
+    " UNIQUE(card, outcome, outcome_time, accepted, reason_code));";
+
+typedef enum { JOB_DECISION, JOB_FEEDBACK } job_kind;
+
+typedef struct job {
+    job_kind kind;
+    const cds_audit_record *rec;
+    const char *service;
+    const msgpack_object *feedback;
+    cds_rc rc;
+    bool done;
+    struct job *next;
+} job;
+
+struct cds_audit {
+    sqlite3 *db;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t work, done;
+    job *head, *tail;
+    bool stop;
+    char last_hash[65];
+    unsigned char secret[32];
+    sqlite3_stmt *ins_decision, *ins_card, *ins_feedback, *find_card;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+bool cds_audit_secret(const char *path, unsigned char secret[32], cds_error *err)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd >= 0) {
+        ssize_t n = read(fd, secret, 32);
+        close(fd);
+        if (n == 32) return true;
+        cds_error_set(err, CDS_EIO, NULL, "%s: the audit secret must be 32 bytes", path);
+        return false;
+    }
+    if (RAND_bytes(secret, 32) != 1) {
+        cds_error_set(err, CDS_EIO, NULL, "no randomness for the audit secret");
+        return false;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || write(fd, secret, 32) != 32) {
+        if (fd >= 0) close(fd);
+        cds_error_set(err, CDS_EIO, NULL, "%s: %s", path, strerror(errno));
+        return false;
+    }
+    fsync(fd);
+    close(fd);
+    return true;
+}
+
+void cds_audit_patient_key(const cds_audit *a, const char *patient_id, char out[65])
+{
+    unsigned char md[32];
+    unsigned int n = 32;
+    HMAC(EVP_sha256(), a->secret, 32, (const unsigned char *)patient_id, strlen(patient_id), md, &n);
+    static const char h[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = h[md[i] >> 4];
+        out[2 * i + 1] = h[md[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+/* The canonical text of a row that the chain hashes. */
+static void chain_hash(const char *prev, const char *const *fields, int n, char out[65])
+{
+    cds_digest *d = cds_digest_new();
+    cds_digest_update(d, prev, strlen(prev));
+    for (int i = 0; i < n; i++) {
+        const char *f = fields[i] ? fields[i] : "";
+        cds_digest_update(d, "\x1f", 1);
+        cds_digest_update(d, f, strlen(f));
+    }
+    cds_digest_final(d, out);
+}
+
+#define NFIELDS 17
+
+static void fields_of(const cds_audit_record *r, const char *decision, const char *time_ms, const char *eval,
+                      const char *total, const char **f)
+{
+    const char *v[NFIELDS] = {decision, time_ms, r->outcome, r->service, r->hook, r->hook_instance, r->caller, r->pack,
+                              r->pack_version, r->pack_digest, r->kb_digest, r->rules_json, r->cards_json, r->error,
+                              r->request_sha256, r->patient_key, eval};
+    memcpy(f, v, sizeof v);
+    (void)total;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, i);
+}
+
+static int insert_decision(cds_audit *a, const cds_audit_record *r, char *hash_io)
+{
+    char time_ms[32], eval[32], total[32], row_hash[65];
+    snprintf(time_ms, sizeof time_ms, "%lld", (long long)now_ms());
+    snprintf(eval, sizeof eval, "%.1f", r->eval_us);
+    snprintf(total, sizeof total, "%.1f", r->total_us);
+    const char *f[NFIELDS];
+    fields_of(r, r->decision, time_ms, eval, total, f);
+    chain_hash(hash_io, f, NFIELDS, row_hash);
+    sqlite3_stmt *st = a->ins_decision;
+    sqlite3_reset(st);
+    bind_text(st, 1, r->decision);
+    sqlite3_bind_int64(st, 2, atoll(time_ms));
+    bind_text(st, 3, r->outcome);
+    bind_text(st, 4, r->service);
+    bind_text(st, 5, r->hook);
+    bind_text(st, 6, r->hook_instance);
+    bind_text(st, 7, r->caller);
+    bind_text(st, 8, r->pack);
+    bind_text(st, 9, r->pack_version);
+    bind_text(st, 10, r->pack_digest);
+    bind_text(st, 11, r->kb_digest);
+    bind_text(st, 12, r->rules_json);
+    bind_text(st, 13, r->cards_json);
+    bind_text(st, 14, r->error);
+    bind_text(st, 15, r->request_sha256);
+    bind_text(st, 16, r->patient_key);
+    sqlite3_bind_text(st, 17, eval, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, 18, r->total_us);
+    if (r->request_blob) sqlite3_bind_blob(st, 19, r->request_blob, (int)r->request_len, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, 19);
+    bind_text(st, 20, hash_io);
+    sqlite3_bind_text(st, 21, row_hash, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) return rc;
+    for (size_t i = 0; i < r->ncards; i++) {
+        sqlite3_stmt *c = a->ins_card;
+        sqlite3_reset(c);
+        bind_text(c, 1, r->card_uuid[i]);
+        bind_text(c, 2, r->decision);
+        bind_text(c, 3, r->card_rule[i]);
+        bind_text(c, 4, r->card_indicator[i]);
+        if ((rc = sqlite3_step(c)) != SQLITE_DONE) return rc;
+    }
+    memcpy(hash_io, row_hash, 65);
+    return SQLITE_DONE;
+}
+
+static char *mpdup(const msgpack_object *o) { return cds_mp_is_str(o) ? strndup(o->via.str.ptr, o->via.str.size) : NULL; }
+
+static int insert_feedback(cds_audit *a, const char *service, const msgpack_object *req)
+{
+    const msgpack_object *fb = cds_mp_get(req, "feedback");
+    for (uint32_t i = 0; fb && i < fb->via.array.size; i++) {
+        const msgpack_object *e = &fb->via.array.ptr[i];
+        char *card = mpdup(cds_mp_get(e, "card")), *outcome = mpdup(cds_mp_get(e, "outcome"));
+        char *when = mpdup(cds_mp_get(e, "outcomeTimestamp"));
+        const msgpack_object *reason = cds_mp_get(cds_mp_get(e, "overrideReason"), "reason");
+        char *rs = mpdup(cds_mp_get(reason, "system")), *rc_ = mpdup(cds_mp_get(reason, "code"));
+        char *rd = mpdup(cds_mp_get(reason, "display"));
+        char *comment = mpdup(cds_mp_get(cds_mp_get(e, "overrideReason"), "userComment"));
+        /* accepted suggestion ids, joined */
+        char accepted[1024] = "";
+        const msgpack_object *as = cds_mp_get(e, "acceptedSuggestions");
+        for (uint32_t k = 0; as && as->type == MSGPACK_OBJECT_ARRAY && k < as->via.array.size; k++) {
+            const msgpack_object *id = cds_mp_get(&as->via.array.ptr[k], "id");
+            if (!cds_mp_is_str(id)) continue;
+            size_t l = strlen(accepted);
+            snprintf(accepted + l, sizeof accepted - l, "%s%.*s", l ? "," : "", (int)id->via.str.size, id->via.str.ptr);
+        }
+        sqlite3_reset(a->find_card);
+        bind_text(a->find_card, 1, card);
+        int known = sqlite3_step(a->find_card) == SQLITE_ROW;
+        sqlite3_stmt *st = a->ins_feedback;
+        sqlite3_reset(st);
+        bind_text(st, 1, service);
+        bind_text(st, 2, card);
+        bind_text(st, 3, outcome);
+        bind_text(st, 4, when);
+        sqlite3_bind_text(st, 5, accepted, -1, SQLITE_TRANSIENT);
+        bind_text(st, 6, rs);
+        sqlite3_bind_text(st, 7, rc_ ? rc_ : "", -1, SQLITE_TRANSIENT);   /* '' not NULL: UNIQUE must see duplicates */
+        bind_text(st, 8, rd);
+        bind_text(st, 9, comment);
+        sqlite3_bind_int64(st, 10, now_ms());
+        sqlite3_bind_int(st, 11, known);
+        int rc = sqlite3_step(st);
+        free(card); free(outcome); free(when); free(rs); free(rc_); free(rd); free(comment);
+        if (rc != SQLITE_DONE) return rc;
+    }
+    return SQLITE_DONE;
+}
+
+static void *writer_main(void *p)
+{
+    cds_audit *a = p;
+    pthread_mutex_lock(&a->lock);
+    for (;;) {
+        while (!a->head && !a->stop) pthread_cond_wait(&a->work, &a->lock);
+        if (!a->head && a->stop) break;
+        job *batch = a->head;
+        a->head = a->tail = NULL;
+        pthread_mutex_unlock(&a->lock);
+
+        /* One transaction for everything waiting: group commit. */
+        char hash[65];
+        memcpy(hash, a->last_hash, 65);
+        int rc = sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? SQLITE_DONE : SQLITE_ERROR;
+        for (job *j = batch; j && rc == SQLITE_DONE; j = j->next)
+            rc = j->kind == JOB_DECISION ? insert_decision(a, j->rec, hash) : insert_feedback(a, j->service, j->feedback);
+        if (rc == SQLITE_DONE && sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+            memcpy(a->last_hash, hash, 65);
+        } else {
+            fprintf(stderr, "audit: write failed: %s\n", sqlite3_errmsg(a->db));
+            sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+            rc = SQLITE_ERROR;
+        }
+        pthread_mutex_lock(&a->lock);
+        for (job *j = batch; j; j = j->next) {
+            j->rc = rc == SQLITE_DONE ? CDS_OK : CDS_EIO;
+            j->done = true;
+        }
+        pthread_cond_broadcast(&a->done);
+    }
+    pthread_mutex_unlock(&a->lock);
+    return NULL;
+}
+
+static cds_rc submit(cds_audit *a, job *j)
+{
+    pthread_mutex_lock(&a->lock);
+    if (a->tail) a->tail->next = j;
+    else a->head = j;
+    a->tail = j;
+    pthread_cond_signal(&a->work);
+    while (!j->done) pthread_cond_wait(&a->done, &a->lock);
+    pthread_mutex_unlock(&a->lock);
+    return j->rc;
+}
+
+cds_rc cds_audit_write(cds_audit *a, const cds_audit_record *r)
+{
+    job j = {.kind = JOB_DECISION, .rec = r};
+    return submit(a, &j);
+}
+
+cds_rc cds_audit_feedback(cds_audit *a, const char *service, const msgpack_object *request)
+{
+    job j = {.kind = JOB_FEEDBACK, .service = service, .feedback = request};
+    return submit(a, &j);
+}
+
+cds_audit *cds_audit_open(const char *path, bool sync_full, cds_error *err)
+{
+    cds_audit *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    char key[1100];
+    snprintf(key, sizeof key, "%s.key", path);
+    if (!cds_audit_secret(key, a->secret, err)) { free(a); return NULL; }
+    if (sqlite3_open(path, &a->db) != SQLITE_OK) goto fail;
+    sqlite3_busy_timeout(a->db, 2000);
+    if (sqlite3_exec(a->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) goto fail;
+    sqlite3_exec(a->db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    if (sqlite3_prepare_v2(a->db, "INSERT INTO decision(decision,time_ms,outcome,service,hook,hook_instance,caller,pack,"
+                                  "pack_version,pack_digest,kb_digest,rules,cards,error,request_sha256,patient_key,eval_us,"
+                                  "total_us,request,prev_hash,row_hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &a->ins_decision, NULL) ||
+        sqlite3_prepare_v2(a->db, "INSERT OR IGNORE INTO card VALUES(?,?,?,?)", -1, &a->ins_card, NULL) ||
+        sqlite3_prepare_v2(a->db, "INSERT OR IGNORE INTO feedback(service,card,outcome,outcome_time,accepted,"
+                                  "reason_system,reason_code,reason_display,comment,received_ms,known_card)"
+                                  " VALUES(?,?,?,?,?,?,?,?,?,?,?)", -1, &a->ins_feedback, NULL) ||
+        sqlite3_prepare_v2(a->db, "SELECT 1 FROM card WHERE uuid=?", -1, &a->find_card, NULL))
+        goto fail;
+    snprintf(a->last_hash, sizeof a->last_hash, "%064d", 0);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(a->db, "SELECT row_hash FROM decision ORDER BY seq DESC LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) snprintf(a->last_hash, sizeof a->last_hash, "%s", sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->work, NULL);
+    pthread_cond_init(&a->done, NULL);
+    if (pthread_create(&a->thread, NULL, writer_main, a) != 0) goto fail;
+    return a;
+fail:
+    cds_error_set(err, CDS_EIO, NULL, "%s: %s", path, a->db ? sqlite3_errmsg(a->db) : "cannot open");
+    sqlite3_finalize(a->ins_decision);
+    sqlite3_finalize(a->ins_card);
+    sqlite3_finalize(a->ins_feedback);
+    sqlite3_finalize(a->find_card);
+    sqlite3_close(a->db);
+    free(a);
+    return NULL;
+}
+
+void cds_audit_close(cds_audit *a)
+{
+    if (!a) return;
+    pthread_mutex_lock(&a->lock);
+    a->stop = true;
+    pthread_cond_signal(&a->work);
+    pthread_mutex_unlock(&a->lock);
+    pthread_join(a->thread, NULL);
+    sqlite3_finalize(a->ins_decision);
+    sqlite3_finalize(a->ins_card);
+    sqlite3_finalize(a->ins_feedback);
+    sqlite3_finalize(a->find_card);
+    sqlite3_close(a->db);
+    free(a);
+}
+
+int cds_audit_verify(const char *path, FILE *out)
+{
+    sqlite3 *db;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(out, "%s: %s\n", path, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return 2;
+    }
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT seq, decision, time_ms, outcome, service, hook, hook_instance, caller, pack,"
+                               " pack_version, pack_digest, kb_digest, rules, cards, error, request_sha256, patient_key,"
+                               " eval_us, prev_hash, row_hash FROM decision ORDER BY seq", -1, &st, NULL) != SQLITE_OK) {
+        fprintf(out, "%s: %s\n", path, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return 2;
+    }
+    char prev[65];
+    snprintf(prev, sizeof prev, "%064d", 0);
+    long rows = 0;
+    int status = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *f[NFIELDS];
+        char eval[32];
+        snprintf(eval, sizeof eval, "%s", sqlite3_column_text(st, 17) ? (const char *)sqlite3_column_text(st, 17) : "");
+        for (int i = 0; i < NFIELDS - 1; i++) f[i] = (const char *)sqlite3_column_text(st, i + 1);
+        f[NFIELDS - 1] = eval;
+        const char *stored_prev = (const char *)sqlite3_column_text(st, 18);
+        const char *stored = (const char *)sqlite3_column_text(st, 19);
+        char want[65];
+        chain_hash(prev, f, NFIELDS, want);
+        long long seq = sqlite3_column_int64(st, 0);
+        if (!stored_prev || strcmp(stored_prev, prev) != 0) {
+            fprintf(out, "chain broken at row %lld (decision %s): it does not follow the previous row "
+                         "(a row was deleted or reordered before it)\n", seq, f[0] ? f[0] : "?");
+            status = 1;
+            break;
+        }
+        if (!stored || strcmp(stored, want) != 0) {
+            fprintf(out, "chain broken at row %lld (decision %s): its content was changed\n", seq, f[0] ? f[0] : "?");
+            status = 1;
+            break;
+        }
+        memcpy(prev, want, 65);
+        rows++;
+    }
+    sqlite3_finalize(st);
+    if (!status) fprintf(out, "audit chain intact: %ld decisions\n", rows);
+    sqlite3_close(db);
+    return status;
+}

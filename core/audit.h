@@ -1,0 +1,57 @@
+/* audit.h — the audit log and card feedback ($STATE/audit.db, SQLite WAL, separate from the
+ * knowledge base). One writer thread owns the connection and commits in batches (group commit);
+ * callers block until their record is durable, so a reply is sent only after its row exists.
+ * Rows are hash-chained: row_hash = SHA-256(prev_hash || canonical row), so an edit, deletion or
+ * reordering shows up in cds_audit_verify. No patient data: the patient is an HMAC-SHA256 key
+ * under a per-installation secret; no names, birth dates, resources or tokens. */
+#ifndef CDS_AUDIT_H
+#define CDS_AUDIT_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "error.h"
+
+typedef struct cds_audit cds_audit;
+
+typedef struct cds_audit_record {
+    const char *decision;     /* uuid */
+    const char *outcome;      /* "ok" or the error code */
+    const char *service, *hook, *hook_instance, *caller;
+    const char *pack, *pack_version, *pack_digest, *kb_digest;
+    const char *rules_json;   /* [{"rule","version","cards","error","us"}] */
+    const char *cards_json;   /* [{"uuid","rule","indicator"}] */
+    const char *error;        /* error message or NULL */
+    const char *request_sha256;
+    const char *patient_key;  /* HMAC of patientId, or NULL */
+    double eval_us, total_us;
+    const char *request_blob; /* only with --audit-requests: the request (PHI-bearing) */
+    size_t request_len;
+    /* cards for the card index (uuid, rule, indicator) */
+    const char *const *card_uuid, *const *card_rule, *const *card_indicator;
+    size_t ncards;
+} cds_audit_record;
+
+/* Opens (creating) the database and starts the writer. sync_full: synchronous=FULL. */
+cds_audit *cds_audit_open(const char *path, bool sync_full, cds_error *err);
+void cds_audit_close(cds_audit *a);
+
+/* Blocks until the record is committed. CDS_EIO when it could not be written. */
+cds_rc cds_audit_write(cds_audit *a, const cds_audit_record *r);
+
+/* Stores CDS Hooks feedback entries ({"feedback": [...]}, already validated); idempotent.
+ * Blocks until committed. */
+cds_rc cds_audit_feedback(cds_audit *a, const char *service, const msgpack_object *request);
+
+/* HMAC-SHA256 of the patient id under the installation secret (hex). */
+void cds_audit_patient_key(const cds_audit *a, const char *patient_id, char out[65]);
+
+/* Loads or creates the 32-byte installation secret at path (mode 0600). */
+bool cds_audit_secret(const char *path, unsigned char secret[32], cds_error *err);
+
+/* Checks the hash chain; prints the first bad row. Returns 0 when intact, 1 when broken, 2 on
+ * error. */
+int cds_audit_verify(const char *path, FILE *out);
+
+#endif

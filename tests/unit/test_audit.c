@@ -1,0 +1,167 @@
+/* test_audit.c — the audit log: rows committed before the caller returns, idempotent feedback,
+ * unknown cards flagged, and the hash chain catching edits, deletions and reordering. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "audit.h"
+#include "json.h"
+#include "mp.h"
+#include "testutil.h"
+
+static char db_path[256];
+
+static int serial;
+
+static void write_rows(cds_audit *a, int n)
+{
+    for (int k = 0; k < n; k++) {
+        int i = serial++;
+        char decision[64], uuid[64];
+        snprintf(decision, sizeof decision, "decision-%d", i);
+        snprintf(uuid, sizeof uuid, "card-%d", i);
+        const char *uuids[] = {uuid}, *rules[] = {"ddi.interaction"}, *inds[] = {"warning"};
+        cds_audit_record r = {.decision = decision, .outcome = "ok", .service = "medication-safety", .hook = "order-sign",
+                              .hook_instance = "hi", .pack = "p", .pack_version = "1", .pack_digest = "d", .kb_digest = "k",
+                              .rules_json = "[]", .cards_json = "[]", .request_sha256 = "00", .eval_us = 12.5,
+                              .card_uuid = uuids, .card_rule = rules, .card_indicator = inds, .ncards = 1};
+        assert_int_equal(cds_audit_write(a, &r), CDS_OK);
+    }
+}
+
+static int count(const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_open(db_path, &db);
+    sqlite3_stmt *st;
+    int n = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void exec(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_open(path, &db);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static int verify(const char *path, char *out, size_t n)
+{
+    FILE *f = fmemopen(out, n, "w");
+    int rc = cds_audit_verify(path, f);
+    fclose(f);
+    return rc;
+}
+
+static void rows_are_committed_and_the_chain_verifies(void **s)
+{
+    (void)s;
+    const char *dir = tu_tempdir();
+    serial = 0;
+    snprintf(db_path, sizeof db_path, "%s/audit.db", dir);
+    cds_error err;
+    cds_audit *a = cds_audit_open(db_path, false, &err);
+    assert_non_null(a);
+    write_rows(a, 10);
+    /* committed before write returned: another connection sees them now */
+    assert_int_equal(count("SELECT count(*) FROM decision"), 10);
+    cds_audit_close(a);
+    a = cds_audit_open(db_path, false, &err);   /* reopening continues the chain */
+    write_rows(a, 1);
+    cds_audit_close(a);
+    char out[512];
+    exec(db_path, "PRAGMA wal_checkpoint(TRUNCATE)");
+    assert_int_equal(verify(db_path, out, sizeof out), 0);
+    assert_non_null(strstr(out, "intact: 11"));
+
+    /* tampered copies: each is caught at the right row */
+    static const struct { const char *sql, *want; } cases[] = {
+        {"UPDATE decision SET outcome='bad_request' WHERE seq=4", "row 4"},
+        {"DELETE FROM decision WHERE seq=6", "row 7"},
+        {"UPDATE decision SET seq=100 WHERE seq=3; UPDATE decision SET seq=3 WHERE seq=8; UPDATE decision SET seq=8 WHERE seq=100", "row 3"},
+        {"UPDATE decision SET cards='[]x' WHERE seq=1", "row 1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char copy[300], cmd[700];
+        snprintf(copy, sizeof copy, "%s/tampered-%zu.db", dir, i);
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s'", db_path, copy);
+        assert_int_equal(system(cmd), 0);
+        exec(copy, cases[i].sql);
+        assert_int_equal(verify(copy, out, sizeof out), 1);
+        if (!strstr(out, cases[i].want)) fail_msg("%s -> %s", cases[i].sql, out);
+    }
+    tu_rmrf(dir);
+}
+
+static void feedback_is_idempotent_and_unknown_cards_are_flagged(void **s)
+{
+    (void)s;
+    const char *dir = tu_tempdir();
+    serial = 0;
+    snprintf(db_path, sizeof db_path, "%s/audit.db", dir);
+    cds_error err;
+    cds_audit *a = cds_audit_open(db_path, false, &err);
+    write_rows(a, 2);
+    const char *fb = "{\"feedback\":[{\"card\":\"card-1\",\"outcome\":\"overridden\",\"outcomeTimestamp\":\"2025-03-01T09:01:00Z\","
+                     "\"overrideReason\":{\"reason\":{\"system\":\"s\",\"code\":\"will-monitor\"},\"userComment\":\"ok\"}},"
+                     "{\"card\":\"no-such-card\",\"outcome\":\"accepted\",\"outcomeTimestamp\":\"2025-03-01T09:02:00Z\","
+                     "\"acceptedSuggestions\":[{\"id\":\"s1\"}]}]}";
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    cds_json_to_mp(fb, strlen(fb), "fb", &sb, &err);
+    msgpack_unpacked u;
+    assert_int_equal(cds_mp_decode(sb.data, sb.size, &u, &err), CDS_OK);
+    assert_int_equal(cds_audit_feedback(a, "medication-safety", &u.data), CDS_OK);
+    assert_int_equal(cds_audit_feedback(a, "medication-safety", &u.data), CDS_OK);   /* the EHR resends */
+    assert_int_equal(count("SELECT count(*) FROM feedback"), 2);
+    assert_int_equal(count("SELECT known_card FROM feedback WHERE card='card-1'"), 1);
+    assert_int_equal(count("SELECT known_card FROM feedback WHERE card='no-such-card'"), 0);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    cds_audit_close(a);
+    tu_rmrf(dir);
+}
+
+static void an_unwritable_database_fails_the_write(void **s)
+{
+    (void)s;
+    const char *dir = tu_tempdir();
+    serial = 0;
+    snprintf(db_path, sizeof db_path, "%s/audit.db", dir);
+    cds_error err;
+    cds_audit *a = cds_audit_open(db_path, false, &err);
+    write_rows(a, 1);
+    /* another connection holds the write lock past the busy timeout: the write must fail, not hang or lie */
+    sqlite3 *db;
+    sqlite3_open(db_path, &db);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    const char *uuids[] = {"c"}, *rules[] = {"r"}, *inds[] = {"info"};
+    cds_audit_record r = {.decision = "blocked", .outcome = "ok", .rules_json = "[]", .cards_json = "[]",
+                          .card_uuid = uuids, .card_rule = rules, .card_indicator = inds, .ncards = 1};
+    assert_int_equal(cds_audit_write(a, &r), CDS_EIO);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    /* and it recovers by itself once writing works again */
+    assert_int_equal(cds_audit_write(a, &(cds_audit_record){.decision = "after", .outcome = "ok"}), CDS_OK);
+    cds_audit_close(a);
+    char out[256];
+    assert_int_equal(verify(db_path, out, sizeof out), 0);
+    tu_rmrf(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(rows_are_committed_and_the_chain_verifies),
+        cmocka_unit_test(feedback_is_idempotent_and_unknown_cards_are_flagged),
+        cmocka_unit_test(an_unwritable_database_fails_the_write),
+    };
+    return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
+}
