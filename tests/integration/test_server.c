@@ -22,7 +22,9 @@
 #include <unistd.h>
 #include <fcntl.h>
 
+#include "audit.h"
 #include "engine.h"
+#include <sqlite3.h>
 #include "json.h"
 #include "mp.h"
 
@@ -172,11 +174,16 @@ static char *slurp(const char *path)
     return cds_read_file(path, NULL, 1u << 24, &err);
 }
 
-/* Starts `cdsd serve --listen URL` plus args (NULL-terminated); returns its pid. */
-static pid_t spawn(const char *listen, const char *const *args)
+/* Starts `cdsd serve --listen URL` plus args (NULL-terminated); returns its pid. With log,
+ * the server's stderr goes to that file. */
+static pid_t spawn_logged(const char *listen, const char *const *args, const char *log)
 {
     pid_t pid = fork();
     if (pid == 0) {
+        if (log) {
+            FILE *f = freopen(log, "w", stderr);
+            (void)f;
+        }
         setenv("ASAN_OPTIONS", "quarantine_size_mb=4", 0);
         const char *argv[40] = {cdsd, "serve", "--listen", listen, "--log-level", "warn"};
         int n = 6;
@@ -187,6 +194,8 @@ static pid_t spawn(const char *listen, const char *const *args)
     }
     return pid;
 }
+
+static pid_t spawn(const char *listen, const char *const *args) { return spawn_logged(listen, args, NULL); }
 
 static bool wait_health(nng_socket (*open_fn)(int))
 {
@@ -766,6 +775,165 @@ static void tls_with_required_client_certificates(void **st)
     snprintf(url, sizeof url, "%s", saved);
 }
 
+/* --- audit: crash safety and no patient data ------------------------------------------------ */
+
+typedef struct crash_arg {
+    volatile bool stop;
+    pthread_mutex_t *lock;
+    char (*ids)[37];
+    size_t *nids, cap;
+    const char *req;
+} crash_arg;
+
+static void *crash_client(void *p)
+{
+    crash_arg *c = p;
+    nng_socket s = req_socket(1000);
+    msgpack_sbuffer sb;
+    envelope(&sb, "call", "medication-safety", c->req, 1);
+    while (!c->stop) {
+        msgpack_unpacked u;
+        if (roundtrip(s, sb.data, sb.size, &u) != 0) continue;
+        const msgpack_object *d = cds_mp_get(&u.data, "decision");
+        if (is_ok(&u) && cds_mp_is_str(d) && d->via.str.size == 36) {
+            pthread_mutex_lock(c->lock);
+            if (*c->nids < c->cap) {
+                memcpy(c->ids[*c->nids], d->via.str.ptr, 36);
+                c->ids[(*c->nids)++][36] = '\0';
+            }
+            pthread_mutex_unlock(c->lock);
+        }
+        msgpack_unpacked_destroy(&u);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    nng_close(s);
+    release_last();
+    return NULL;
+}
+
+static void sigkill_under_load_loses_no_acknowledged_decision(void **st)
+{
+    (void)st;
+    char cstate[300], saved[64], db[400];
+    snprintf(cstate, sizeof cstate, "%s/crash", state);
+    snprintf(db, sizeof db, "%s/audit.db", cstate);
+    snprintf(saved, sizeof saved, "%s", url);
+    char *req = slurp("fixtures/requests/spec-90-composed-order-sign-ddi.json");
+    static char ids[200000][37];
+    size_t nids = 0;
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    srand(11);
+    const int cycles = 20;
+    for (int cycle = 0; cycle < cycles; cycle++) {
+        snprintf(url, sizeof url, "tcp://127.0.0.1:%d", free_port());
+        const char *args[] = {"--rules", rules, "--state", cstate, "--workers", "2", "--fixtures", "none", NULL};
+        pid_t pid = spawn(url, args);
+        assert_true(wait_health(req_socket));
+        crash_arg ca[4];
+        pthread_t th[4];
+        for (int i = 0; i < 4; i++) {
+            ca[i] = (crash_arg){.lock = &lock, .ids = ids, .nids = &nids, .cap = 200000, .req = req};
+            pthread_create(&th[i], NULL, crash_client, &ca[i]);
+        }
+        usleep(50000 + (useconds_t)(rand() % 250) * 1000);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        for (int i = 0; i < 4; i++) {
+            ca[i].stop = true;
+            pthread_join(th[i], NULL);
+        }
+    }
+    snprintf(url, sizeof url, "%s", saved);
+    /* every decision a client received is in the audit log, which is intact */
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);   /* RW: recovers the WAL */
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT 1 FROM decision WHERE decision=?", -1, &q, NULL), SQLITE_OK);
+    size_t missing = 0;
+    for (size_t i = 0; i < nids; i++) {
+        sqlite3_reset(q);
+        sqlite3_bind_text(q, 1, ids[i], -1, SQLITE_STATIC);
+        if (sqlite3_step(q) != SQLITE_ROW) missing++;
+    }
+    sqlite3_finalize(q);
+    sqlite3_stmt *ic;
+    sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &ic, NULL);
+    assert_int_equal(sqlite3_step(ic), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(ic, 0), "ok");
+    sqlite3_finalize(ic);
+    sqlite3_close(h);
+    print_message("%d SIGKILL cycles: %zu acknowledged decisions, %zu missing from the audit log\n", cycles, nids, missing);
+    assert_true(nids > 0);
+    assert_int_equal(missing, 0);
+    FILE *devnull = fopen("/dev/null", "w");
+    assert_int_equal(cds_audit_verify(db, devnull), 0);
+    fclose(devnull);
+    free(req);
+}
+
+static bool file_contains(const char *path, const char *needle)
+{
+    size_t len;
+    cds_error err;
+    char *buf = cds_read_file(path, &len, 256u << 20, &err);
+    if (!buf) return false;
+    bool found = memmem(buf, len, needle, strlen(needle)) != NULL;
+    free(buf);
+    return found;
+}
+
+static void no_patient_data_or_token_reaches_the_audit_log_or_the_logs(void **st)
+{
+    (void)st;
+    char pstate[300], log[400], saved[64];
+    snprintf(pstate, sizeof pstate, "%s/phi", state);
+    snprintf(log, sizeof log, "%s/phi.log", state);
+    snprintf(saved, sizeof saved, "%s", url);
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", free_port());
+    const char *args[] = {"--rules", rules, "--state", pstate, "--fixtures", "none", "--log-level", "debug", NULL};
+    pid_t pid = spawn_logged(url, args, log);
+    assert_true(wait_health(req_socket));
+    const char *req =
+        "{\"hook\":\"order-sign\",\"hookInstance\":\"phi-1\",\"fhirServer\":\"https://ehr.example.org/fhir\","
+        "\"fhirAuthorization\":{\"access_token\":\"eyJmarkerAccessToken.payload.sig\",\"token_type\":\"Bearer\","
+        "\"expires_in\":300,\"scope\":\"patient/*.read\",\"subject\":\"cdsd\"},"
+        "\"context\":{\"userId\":\"Practitioner/1\",\"patientId\":\"patient-marker-77\",\"draftOrders\":"
+        "{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"resourceType\":\"MedicationRequest\",\"id\":\"d\","
+        "\"status\":\"draft\",\"medicationCodeableConcept\":{\"text\":\"Warfarin 5 mg\"}}},"
+        "{\"resource\":{\"resourceType\":\"MedicationRequest\",\"id\":\"e\",\"status\":\"draft\","
+        "\"medicationCodeableConcept\":{\"text\":\"Zyxmarkerdrug elixir\"}}}]}},"
+        "\"prefetch\":{\"patient\":{\"resourceType\":\"Patient\",\"id\":\"patient-marker-77\","
+        "\"name\":[{\"family\":\"Zyxmarker\",\"given\":[\"Quux\"]}],\"birthDate\":\"1911-11-11\"}}}";
+    nng_socket s = req_socket(5000);
+    msgpack_sbuffer sb;
+    envelope(&sb, "call", "medication-safety", req, 1);
+    msgpack_unpacked u;
+    assert_int_equal(roundtrip(s, sb.data, sb.size, &u), 0);
+    assert_true(is_ok(&u));
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    /* and a bad request carrying the same markers */
+    envelope(&sb, "call", "medication-safety", "{\"hook\":\"order-sign\",\"context\":{\"patientId\":\"patient-marker-77\","
+                                               "\"userId\":\"Zyxmarker\"},\"fhirAuthorization\":{\"access_token\":\"eyJmarkerAccessToken.payload.sig\"}}", 2);
+    assert_int_equal(roundtrip(s, sb.data, sb.size, &u), 0);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    nng_close(s);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    static const char *const markers[] = {"Zyxmarker", "1911-11-11", "eyJmarker", "patient-marker-77", "Quux"};
+    char files[4][420];
+    snprintf(files[0], sizeof files[0], "%s/audit.db", pstate);
+    snprintf(files[1], sizeof files[1], "%s/audit.db-wal", pstate);
+    snprintf(files[2], sizeof files[2], "%s", log);
+    snprintf(files[3], sizeof files[3], "%s/kb.sqlite", pstate);
+    assert_true(file_contains(files[0], "medication-safety"));   /* the search itself works */
+    for (size_t m = 0; m < sizeof markers / sizeof markers[0]; m++)
+        for (int f = 0; f < 4; f++)
+            if (file_contains(files[f], markers[m])) fail_msg("'%s' found in %s", markers[m], files[f]);
+    snprintf(url, sizeof url, "%s", saved);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -781,6 +949,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(reload_under_load_fails_no_request),
         cmocka_unit_test(deadline_and_full_queue_answer_timeout_and_overloaded),
         cmocka_unit_test(tls_with_required_client_certificates),
+        cmocka_unit_test(sigkill_under_load_loses_no_acknowledged_decision),
+        cmocka_unit_test(no_patient_data_or_token_reaches_the_audit_log_or_the_logs),
         cmocka_unit_test(sigterm_under_load_exits_cleanly_with_whole_replies),
     };
     return cmocka_run_group_tests_name("server", tests, setup, teardown);
