@@ -27,16 +27,7 @@ void cds_uuid(const char *a, const char *b, const char *c, char out[37])
     char buf[2048];
     int n = snprintf(buf, sizeof buf, "cdsd\x1f%s\x1f%s\x1f%s", a ? a : "", b ? b : "", c ? c : "");
     cds_sha1(buf, n < 0 ? 0 : (size_t)n >= sizeof buf ? sizeof buf - 1 : (size_t)n, md);
-    md[6] = (md[6] & 0x0f) | 0x50;
-    md[8] = (md[8] & 0x3f) | 0x80;
-    static const char h[] = "0123456789abcdef";
-    int o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
-        out[o++] = h[md[i] >> 4];
-        out[o++] = h[md[i] & 15];
-    }
-    out[o] = '\0';
+    cds_uuid_format(md, 5, out);
 }
 
 /* Reads t[key] onto the stack top; returns its type. Looks through read-only proxies. */
@@ -255,6 +246,26 @@ static bool present(lua_State *L, int idx, const char *key)
     return p;
 }
 
+void cds_card_pack_source(msgpack_packer *pk, const cds_card_source *src, const char *url)
+{
+    cds_mp_pack_str(pk, "source");
+    msgpack_pack_map(pk, 2 + (url != NULL));
+    cds_mp_pack_str(pk, "label");
+    cds_mp_pack_str(pk, src->label);
+    if (url) {
+        cds_mp_pack_str(pk, "url");
+        cds_mp_pack_str(pk, url);
+    }
+    cds_mp_pack_str(pk, "topic");
+    msgpack_pack_map(pk, 3);
+    cds_mp_pack_str(pk, "system");
+    cds_mp_pack_str(pk, "https://cdsd.example.org/rules");
+    cds_mp_pack_str(pk, "code");
+    cds_mp_pack_str(pk, src->rule_id);
+    cds_mp_pack_str(pk, "display");
+    cds_mp_pack_str(pk, src->rule_title);
+}
+
 void cds_card_pack(lua_State *L, int idx, msgpack_packer *pk, const char *uuid, const cds_card_source *src)
 {
     idx = lua_absindex(L, idx);
@@ -268,25 +279,9 @@ void cds_card_pack(lua_State *L, int idx, msgpack_packer *pk, const char *uuid, 
     pack_field(L, idx, pk, "summary");
     pack_field(L, idx, pk, "indicator");
     if (present(L, idx, "detail")) pack_field(L, idx, pk, "detail");
-    cds_mp_pack_str(pk, "source");
     lua_getfield(L, idx, "_source_url");
-    const char *url = lua_tostring(L, -1);
-    msgpack_pack_map(pk, 2 + (url != NULL));
-    cds_mp_pack_str(pk, "label");
-    cds_mp_pack_str(pk, src->label);
-    if (url) {
-        cds_mp_pack_str(pk, "url");
-        cds_mp_pack_str(pk, url);
-    }
+    cds_card_pack_source(pk, src, lua_tostring(L, -1));
     lua_pop(L, 1);
-    cds_mp_pack_str(pk, "topic");
-    msgpack_pack_map(pk, 3);
-    cds_mp_pack_str(pk, "system");
-    cds_mp_pack_str(pk, "https://cdsd.example.org/rules");
-    cds_mp_pack_str(pk, "code");
-    cds_mp_pack_str(pk, src->rule_id);
-    cds_mp_pack_str(pk, "display");
-    cds_mp_pack_str(pk, src->rule_title);
     if (lua_getfield(L, idx, "suggestions") == LUA_TTABLE) {
         int sg = lua_gettop(L);
         lua_Integer ns = luaL_len(L, sg);

@@ -19,6 +19,9 @@ typedef struct cds_card_source {
  * reasons with display, links with label/url/type). False with a message on the first problem. */
 bool cds_card_check(lua_State *L, int idx, char *msg, size_t msglen);
 
+/* Packs "source": {label, url?, topic: {system, code: rule id, display: rule title}}. */
+void cds_card_pack_source(msgpack_packer *pk, const cds_card_source *src, const char *url);
+
 /* Packs the (checked) card, adding uuid, source (with topic = rule id) and suggestion uuids. */
 void cds_card_pack(lua_State *L, int idx, msgpack_packer *pk, const char *uuid, const cds_card_source *src);
 

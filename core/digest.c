@@ -3,6 +3,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <string.h>
 
 struct cds_digest { EVP_MD_CTX *ctx; };
 
@@ -47,4 +48,20 @@ void cds_sha256_hex(const void *data, size_t n, char out[65])
     unsigned char md[32];
     SHA256(data, n, md);
     hex(md, 32, out);
+}
+
+void cds_uuid_format(const unsigned char b[16], int version, char out[37])
+{
+    unsigned char u[16];
+    memcpy(u, b, 16);
+    u[6] = (unsigned char)((u[6] & 0x0f) | (version << 4));
+    u[8] = (u[8] & 0x3f) | 0x80;
+    static const char h[] = "0123456789abcdef";
+    int o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+        out[o++] = h[u[i] >> 4];
+        out[o++] = h[u[i] & 15];
+    }
+    out[o] = '\0';
 }

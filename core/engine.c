@@ -350,18 +350,8 @@ cds_rc cds_engine_call(cds_engine *e, const char *service, const msgpack_object 
         cds_mp_pack_str(pk, "detail");
         cds_mp_pack_str(pk, "This automated check failed and gave no answer. Review the order manually; "
                             "the failure has been recorded for pharmacy informatics.");
-        cds_mp_pack_str(pk, "source");
-        msgpack_pack_map(pk, 2);
-        cds_mp_pack_str(pk, "label");
-        cds_mp_pack_str(pk, rs->source_label);
-        cds_mp_pack_str(pk, "topic");
-        msgpack_pack_map(pk, 3);
-        cds_mp_pack_str(pk, "system");
-        cds_mp_pack_str(pk, "https://cdsd.example.org/rules");
-        cds_mp_pack_str(pk, "code");
-        cds_mp_pack_str(pk, run->rule);
-        cds_mp_pack_str(pk, "display");
-        cds_mp_pack_str(pk, ri->title);
+        cds_card_source src = {rs->source_label, run->rule, ri->title};
+        cds_card_pack_source(pk, &src, NULL);
         cds_card_out *co = &info->cards[info->ncards++];
         co->uuid = cds_arena_strdup(a, uuid);
         co->rule = run->rule;

@@ -18,16 +18,7 @@ void cds_uuid_random(char out[37])
         clock_gettime(CLOCK_REALTIME, &t);
         memcpy(b, &t, sizeof t < sizeof b ? sizeof t : sizeof b);
     }
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    static const char h[] = "0123456789abcdef";
-    int o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
-        out[o++] = h[b[i] >> 4];
-        out[o++] = h[b[i] & 15];
-    }
-    out[o] = '\0';
+    cds_uuid_format(b, 4, out);
 }
 
 static void pack_kv_str(msgpack_packer *pk, const char *k, const char *v)

@@ -629,7 +629,7 @@ static void write_file(const char *dir, const char *rel, const char *text)
     fclose(f);
 }
 
-typedef struct burst_arg { const char *code; bool replied; } burst_arg;
+typedef struct burst_arg { char code[32]; bool replied; } burst_arg;
 
 static void *burst_main(void *p)
 {
@@ -640,7 +640,7 @@ static void *burst_main(void *p)
     msgpack_unpacked u;
     if (roundtrip(s, sb.data, sb.size, &u) == 0) {
         b->replied = true;
-        b->code = is_ok(&u) ? "ok" : strdup(error_code(&u));
+        snprintf(b->code, sizeof b->code, "%s", is_ok(&u) ? "ok" : error_code(&u));
         msgpack_unpacked_destroy(&u);
     }
     msgpack_sbuffer_destroy(&sb);
