@@ -12,6 +12,8 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
     {"test", cli_test, "run regression fixtures against the rule set"},
     {"lint", cli_lint, "load and check a rule set without running it"},
     {"kb", cli_kb, "build the knowledge base (kb build, kb import-rxnorm)"},
+    {"report", cli_report, "alert-fatigue report from the audit log (text or html)"},
+    {"replay", cli_replay, "re-evaluate audited requests against another rule set"},
     {"audit", cli_audit, "check the audit log's hash chain (audit verify)"},
 };
 

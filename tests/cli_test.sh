@@ -57,5 +57,24 @@ printf '1|ENG|short line\n' >>"$T/RXNCONSO.RRF"
 "$CDSD" kb import-rxnorm --out-dir "$T/vocab2" "$T/RXNCONSO.RRF" "$T/RXNREL.RRF" >"$T/out" 2>"$T/err"
 check "a malformed RRF row is an error with file:line" grep -q "RXNCONSO.RRF:9: expected 18" "$T/err"
 
+# serve with --audit-requests, then report and replay against a changed rule set
+"$CDSD" serve --listen "ipc://$T/cdsd.sock" --state "$T/var" --fixtures none --audit-requests --log-level error &
+SERVER=$!
+for i in 1 2 3 4 5 6 7 8 9 10 20 30 40 50; do "$CDSD" call --connect "ipc://$T/cdsd.sock" health >/dev/null 2>&1 && break; sleep 0.2; done
+"$CDSD" call --connect "ipc://$T/cdsd.sock" call medication-safety fixtures/requests/spec-90-composed-order-sign-ddi.json >"$T/out" 2>&1
+check "call over ipc" grep -q '"decision"' "$T/out"
+kill -TERM $SERVER; wait $SERVER
+check "server exits 0 on SIGTERM" test $? -eq 0
+"$CDSD" audit verify --state "$T/var" >"$T/out" 2>&1
+check "audit chain intact" grep -q "intact: 1 decisions" "$T/out"
+"$CDSD" report --state "$T/var" >"$T/out" 2>&1
+check "report lists the rule" grep -q "^ddi.interaction" "$T/out"
+"$CDSD" report --state "$T/var" --format html --out "$T/report.html"
+check "html report written" grep -q "<svg" "$T/report.html"
+cp -r rules "$T/rules2"
+sed -i 's/major = "warning"/major = "critical"/' "$T/rules2/interactions/ddi.lua"
+"$CDSD" replay --pack "$T/rules2" --state "$T/var" >"$T/out" 2>&1
+check "replay shows the indicator change" grep -q "changes     ddi.interaction          warning -> critical" "$T/out"
+
 echo "$passes passed, $fails failed"
 test "$fails" -eq 0

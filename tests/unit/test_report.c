@@ -1,0 +1,115 @@
+/* test_report.c — the alert report's numbers on a known sequence of decisions and feedback,
+ * and its HTML (written to build/report-test.html for the rendering check in ctest). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "audit.h"
+#include "json.h"
+#include "mp.h"
+#include "report.h"
+#include "testutil.h"
+
+static void decision(cds_audit *a, const char *id, const char *outcome, const char *rules, size_t ncards,
+                     const char **uuids, const char **crules, const char **inds)
+{
+    cds_audit_record r = {.decision = id, .outcome = outcome, .service = "medication-safety", .rules_json = rules,
+                          .cards_json = "[]", .card_uuid = uuids, .card_rule = crules, .card_indicator = inds,
+                          .ncards = ncards};
+    assert_int_equal(cds_audit_write(a, &r), CDS_OK);
+}
+
+static void feedback(cds_audit *a, const char *json)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    cds_error err;
+    cds_json_to_mp(json, strlen(json), "fb", &sb, &err);
+    msgpack_unpacked u;
+    assert_int_equal(cds_mp_decode(sb.data, sb.size, &u, &err), CDS_OK);
+    assert_int_equal(cds_audit_feedback(a, "medication-safety", &u.data), CDS_OK);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static const cds_rule_stats *rule(const cds_report *r, const char *id)
+{
+    for (size_t i = 0; i < r->nrules; i++)
+        if (!strcmp(r->rules[i].rule, id)) return &r->rules[i];
+    fail_msg("no rule %s in the report", id);
+    return NULL;
+}
+
+static void the_report_counts_a_known_sequence(void **s)
+{
+    (void)s;
+    const char *dir = tu_tempdir();
+    char db[256];
+    snprintf(db, sizeof db, "%s/audit.db", dir);
+    cds_error err;
+    cds_audit *a = cds_audit_open(db, false, &err);
+    const char *u1[] = {"c1", "c2"}, *r1[] = {"ddi.interaction", "allergy.drug"}, *i1[] = {"warning", "critical"};
+    decision(a, "d1", "ok",
+             "[{\"rule\":\"ddi.interaction\",\"version\":\"1\",\"cards\":1,\"us\":10},"
+             "{\"rule\":\"allergy.drug\",\"version\":\"1\",\"cards\":1,\"us\":20}]", 2, u1, r1, i1);
+    const char *u2[] = {"c3"}, *r2[] = {"ddi.interaction"}, *i2[] = {"warning"};
+    decision(a, "d2", "ok",
+             "[{\"rule\":\"ddi.interaction\",\"version\":\"1\",\"cards\":1,\"us\":30},"
+             "{\"rule\":\"allergy.drug\",\"version\":\"1\",\"cards\":0,\"us\":40}]", 1, u2, r2, i2);
+    decision(a, "d3", "ok",
+             "[{\"rule\":\"ddi.interaction\",\"version\":\"1\",\"cards\":0,\"us\":50,\"error\":\"boom\"},"
+             "{\"rule\":\"allergy.drug\",\"version\":\"1\",\"cards\":0,\"us\":60}]", 0, NULL, NULL, NULL);
+    decision(a, "d4", "bad_request", "[]", 0, NULL, NULL, NULL);
+    feedback(a, "{\"feedback\":[{\"card\":\"c1\",\"outcome\":\"overridden\",\"outcomeTimestamp\":\"2025-01-01T00:00:00Z\","
+                "\"overrideReason\":{\"reason\":{\"code\":\"will-monitor\",\"system\":\"s\",\"display\":\"Will monitor\"}}},"
+                "{\"card\":\"c2\",\"outcome\":\"accepted\",\"outcomeTimestamp\":\"2025-01-01T00:00:00Z\","
+                "\"acceptedSuggestions\":[{\"id\":\"x\"}]}]}");
+    feedback(a, "{\"feedback\":[{\"card\":\"c1\",\"outcome\":\"overridden\",\"outcomeTimestamp\":\"2025-01-01T00:00:00Z\","
+                "\"overrideReason\":{\"reason\":{\"code\":\"will-monitor\",\"system\":\"s\",\"display\":\"Will monitor\"}}}]}");
+    cds_audit_close(a);
+
+    cds_report r;
+    assert_int_equal(cds_report_build(db, 0, INT64_MAX, &r, &err), CDS_OK);
+    assert_int_equal(r.decisions, 4);
+    const cds_rule_stats *ddi = rule(&r, "ddi.interaction"), *al = rule(&r, "allergy.drug");
+    assert_int_equal(ddi->runs, 3);
+    assert_int_equal(ddi->fired, 2);
+    assert_int_equal(ddi->errors, 1);
+    assert_int_equal(ddi->warning, 2);
+    assert_int_equal(ddi->overridden, 1);      /* the duplicate feedback counts once */
+    assert_int_equal(ddi->accepted, 0);
+    assert_int_equal(ddi->no_feedback, 1);
+    assert_string_equal(ddi->reasons[0], "Will monitor");
+    assert_int_equal(ddi->reason_counts[0], 1);
+    assert_true(ddi->p50_us == 30);
+    assert_int_equal(al->runs, 3);
+    assert_int_equal(al->critical, 1);
+    assert_int_equal(al->accepted, 1);
+    assert_int_equal(r.nservices, 1);
+    assert_int_equal(r.services[0].requests, 4);
+    assert_int_equal(r.services[0].errors, 1);
+    assert_non_null(strstr(r.services[0].by_code, "bad_request=1"));
+
+    FILE *f = fopen("report-test.html", "w");   /* ctest runs this in the build directory */
+    assert_non_null(f);
+    cds_report_html(&r, f);
+    fclose(f);
+    cds_error e2;
+    size_t len;
+    char *html = cds_read_file("report-test.html", &len, 1u << 20, &e2);
+    assert_non_null(strstr(html, "<svg"));
+    assert_non_null(strstr(html, "Override rate per rule"));
+    assert_non_null(strstr(html, "100% of 1"));   /* ddi: 1 overridden of 1 with feedback */
+    assert_null(strstr(html, "<script"));
+    free(html);
+    cds_report_free(&r);
+    tu_rmrf(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(the_report_counts_a_known_sequence)};
+    return cmocka_run_group_tests_name("report", tests, NULL, NULL);
+}
