@@ -502,12 +502,12 @@ static void hostile_wire_inputs_get_the_right_error_and_health_stays_good(void *
     free(req);
 }
 
-typedef struct load_arg { volatile bool stop; int sent, failed; const char *req; } load_arg;
+typedef struct load_arg { volatile bool stop; int sent, failed; const char *req; int timeout_ms; } load_arg;
 
 static void *load_main(void *p)
 {
     load_arg *l = p;
-    nng_socket s = req_socket(5000);
+    nng_socket s = req_socket(l->timeout_ms ? l->timeout_ms : 5000);
     msgpack_sbuffer sb;
     envelope(&sb, "call", "medication-safety", l->req, 5);
     while (!l->stop) {
@@ -587,16 +587,14 @@ static void sigterm_under_load_exits_cleanly_with_whole_replies(void **st)
     load_arg la[8];
     pthread_t th[8];
     for (int i = 0; i < 8; i++) {
-        la[i] = (load_arg){.req = req};
+        la[i] = (load_arg){.req = req, .timeout_ms = 1000};
         pthread_create(&th[i], NULL, load_main, &la[i]);
     }
     usleep(500000);
     double secs;
+    for (int i = 0; i < 8; i++) la[i].stop = true;   /* no new requests; those in flight finish or time out */
     int status = stop_server(&secs);
-    for (int i = 0; i < 8; i++) {
-        la[i].stop = true;
-        pthread_join(th[i], NULL);
-    }
+    for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
     /* Replies are parsed whole by roundtrip(); a torn one would count as failed with a reply.
      * Requests cut off by the shutdown time out, which is what a client sees of a stopped server. */
     print_message("SIGTERM: exit %d after %.2f s\n", status, secs);
@@ -788,7 +786,7 @@ typedef struct crash_arg {
 static void *crash_client(void *p)
 {
     crash_arg *c = p;
-    nng_socket s = req_socket(1000);
+    nng_socket s = req_socket(500);
     msgpack_sbuffer sb;
     envelope(&sb, "call", "medication-safety", c->req, 1);
     while (!c->stop) {
@@ -836,12 +834,10 @@ static void sigkill_under_load_loses_no_acknowledged_decision(void **st)
             pthread_create(&th[i], NULL, crash_client, &ca[i]);
         }
         usleep(50000 + (useconds_t)(rand() % 250) * 1000);
+        for (int i = 0; i < 4; i++) ca[i].stop = true;   /* requests already sent are still in flight */
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
-        for (int i = 0; i < 4; i++) {
-            ca[i].stop = true;
-            pthread_join(th[i], NULL);
-        }
+        for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
     }
     snprintf(url, sizeof url, "%s", saved);
     /* every decision a client received is in the audit log, which is intact */
