@@ -21,7 +21,7 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS decision(seq INTEGER PRIMARY KEY, decision TEXT NOT NULL UNIQUE, time_ms INTEGER NOT NULL,"
     " outcome TEXT NOT NULL, service TEXT, hook TEXT, hook_instance TEXT, caller TEXT, pack TEXT, pack_version TEXT,"
     " pack_digest TEXT, kb_digest TEXT, rules TEXT, cards TEXT, error TEXT, request_sha256 TEXT, patient_key TEXT,"
-    " eval_us TEXT, total_us REAL, request BLOB, prev_hash TEXT NOT NULL, row_hash TEXT NOT NULL);"
+    " eval_us TEXT, total_us REAL, decode_us REAL, request BLOB, prev_hash TEXT NOT NULL, row_hash TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS card(uuid TEXT NOT NULL, decision TEXT NOT NULL, rule TEXT, indicator TEXT,"
     " PRIMARY KEY(uuid, decision));"
     "CREATE TABLE IF NOT EXISTS feedback(id INTEGER PRIMARY KEY, service TEXT, card TEXT NOT NULL, outcome TEXT NOT NULL,"
@@ -162,6 +162,7 @@ static int insert_decision(cds_audit *a, const cds_audit_record *r, char *hash_i
     else sqlite3_bind_null(st, 19);
     bind_text(st, 20, hash_io);
     sqlite3_bind_text(st, 21, row_hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, 22, r->decode_us);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) return rc;
     for (size_t i = 0; i < r->ncards; i++) {
@@ -294,7 +295,7 @@ cds_audit *cds_audit_open(const char *path, bool sync_full, cds_error *err)
     sqlite3_exec(a->db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
     if (sqlite3_prepare_v2(a->db, "INSERT INTO decision(decision,time_ms,outcome,service,hook,hook_instance,caller,pack,"
                                   "pack_version,pack_digest,kb_digest,rules,cards,error,request_sha256,patient_key,eval_us,"
-                                  "total_us,request,prev_hash,row_hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                                  "total_us,request,prev_hash,row_hash,decode_us) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &a->ins_decision, NULL) ||
         sqlite3_prepare_v2(a->db, "INSERT OR IGNORE INTO card VALUES(?,?,?,?)", -1, &a->ins_card, NULL) ||
         sqlite3_prepare_v2(a->db, "INSERT OR IGNORE INTO feedback(service,card,outcome,outcome_time,accepted,"

@@ -25,7 +25,7 @@ typedef struct cds_audit_record {
     const char *error;        /* error message or NULL */
     const char *request_sha256;
     const char *patient_key;  /* HMAC of patientId, or NULL */
-    double eval_us, total_us;
+    double decode_us, eval_us, total_us;   /* decode: pre-check + unpack; eval: rules and card encoding */
     const char *request_blob; /* only with --audit-requests: the request (PHI-bearing) */
     size_t request_len;
     /* cards for the card index (uuid, rule, indicator) */

@@ -137,8 +137,15 @@ static cds_rc check_feedback(const msgpack_object *req, cds_error *err)
 }
 
 /* Writes the decision's audit row; false when it could not be committed. */
+static double since_us(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) * 1e6 + (double)(t.tv_nsec - t0->tv_nsec) / 1e3;
+}
+
 static bool audit_call(const cds_proto_env *env, const char *buf, size_t len, const char *service, const cds_proto_outcome *o,
-                       const char *error)
+                       const char *error, double decode_us, double eval_us, double total_us)
 {
     const cds_ruleset *rs = cds_engine_ruleset(env->engine);
     const cds_eval_info *in = &o->info;
@@ -174,14 +181,12 @@ static bool audit_call(const cds_proto_env *env, const char *buf, size_t len, co
     char sha[65], pkey[65] = "";
     cds_sha256_hex(buf, len, sha);
     if (in->patient_id) cds_audit_patient_key(env->audit, in->patient_id, pkey);
-    double total = 0;
-    for (size_t i = 0; i < in->nruns; i++) total += in->runs[i].micros;
     cds_audit_record rec = {
         .decision = o->decision, .outcome = o->code ? cds_rc_name(o->code) : "ok", .service = service,
         .hook = in->hook, .hook_instance = in->hook_instance, .caller = env->caller, .pack = rs->name,
         .pack_version = rs->version, .pack_digest = rs->digest, .kb_digest = cds_kb_digest(rs->kb),
         .rules_json = rules.data, .cards_json = cards.data, .error = error, .request_sha256 = sha,
-        .patient_key = pkey[0] ? pkey : NULL, .eval_us = total, .total_us = total,
+        .patient_key = pkey[0] ? pkey : NULL, .decode_us = decode_us, .eval_us = eval_us, .total_us = total_us,
         .request_blob = env->audit_requests ? buf : NULL, .request_len = len,
         .card_uuid = uuid, .card_rule = rule, .card_indicator = ind, .ncards = nc};
     bool ok = cds_audit_write(env->audit, &rec) == CDS_OK;
@@ -194,6 +199,9 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
                       cds_proto_outcome *o)
 {
     memset(o, 0, sizeof *o);
+    struct timespec t_start;
+    clock_gettime(CLOCK_MONOTONIC, &t_start);
+    double decode_us = 0;
     cds_error err;
     cds_error_clear(&err);
     if (len > env->max_request) {
@@ -209,6 +217,7 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
         cds_proto_error_reply(out, NULL, err.code, err.message, err.path);
         return;
     }
+    decode_us = since_us(&t_start);
     const msgpack_object *env_map = &u.data, *id = NULL;
     if (env_map->type != MSGPACK_OBJECT_MAP) {
         o->code = cds_error_set(&err, CDS_EBADREQ, "$", "the message must be a map with 'op'");
@@ -252,11 +261,15 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
             cds_uuid_random(o->decision);
             struct timespec now;
             clock_gettime(CLOCK_REALTIME, &now);
+            struct timespec t_eval;
+            clock_gettime(CLOCK_MONOTONIC, &t_eval);
             o->code = cds_engine_call(env->engine, service, request, "request", now.tv_sec, a, &pk, &o->info, &err);
+            double eval_us = since_us(&t_eval);
             if (!o->code && env->deadline && past(env->deadline))
                 o->code = cds_error_set(&err, CDS_ETIMEOUT, NULL, "the evaluation finished after the request deadline");
             /* No decision leaves without its audit row. */
-            if (env->audit && !audit_call(env, buf, len, service, o, o->code ? err.message : NULL)) {
+            if (env->audit && !audit_call(env, buf, len, service, o, o->code ? err.message : NULL, decode_us, eval_us,
+                                          since_us(&t_start))) {
                 o->code = cds_error_set(&err, CDS_EINTERNAL, NULL, "the audit log is unavailable; no decision was made");
             }
         } else {

@@ -194,6 +194,12 @@ static void *worker_main(void *arg)
                 } else if (sa.s_family == NNG_AF_IPC) {
                     snprintf(caller, sizeof caller, "ipc");
                 }
+                /* NNG 1.5.2 exposes whether the client certificate verified, not its subject */
+                bool verified = false;
+                if (nng_pipe_get_bool(pipe, NNG_OPT_TLS_VERIFIED, &verified) == 0 && verified) {
+                    size_t l = strlen(caller);
+                    snprintf(caller + l, sizeof caller - l, " tls-verified");
+                }
             }
             cds_proto_env env = {.engine = engine, .stats = &s->stats, .max_request = s->o->max_request,
                                  .deadline = &sl->deadline, .audit = s->audit, .caller = caller[0] ? caller : NULL,
