@@ -382,8 +382,9 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    static char self[1024];
-    snprintf(self, sizeof self, "%s/cdsd", dirname(strdup(argv[0])));
+    static char self[1024], arg0[1024];
+    snprintf(arg0, sizeof arg0, "%s", argv[0]);
+    snprintf(self, sizeof self, "%s/cdsd", dirname(arg0));   /* cdsd beside cdsd-bench */
     opts o = {.cdsd = self, .rules = "rules", .synthea = "../shared/corpus/synthea-dev", .requests = "fixtures/requests",
               .duration = 3, .warmup = 0.5, .workers = 4};
     static const struct option lo[] = {{"cdsd", 1, 0, 'c'}, {"rules", 1, 0, 'r'}, {"synthea", 1, 0, 's'},
