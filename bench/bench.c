@@ -27,6 +27,7 @@
 
 #include "engine.h"
 #include "latency.h"
+#include "mp.h"
 #include "protocol.h"
 #include "requests.h"
 
@@ -39,13 +40,27 @@ typedef struct opts {
 
 static bool first_json = true;
 
+/* "timeout=3 overloaded=1" for the errors of a run ("transport" = no reply). */
+static void errors_by_code(const latency *l, char *out, size_t n)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < 16 && o < n; i++) {
+        if (!l->by_code[i]) continue;
+        int w = snprintf(out + o, n - o, "%s%s=%zu", o ? " " : "", i ? cds_rc_name((cds_rc)i) : "transport", l->by_code[i]);
+        if (w > 0) o += (size_t)w;
+    }
+}
+
 static void report(const opts *o, const char *name, latency *l, long rss_kb, const char *extra)
 {
     latency_summary s = latency_summarise(l);
+    char codes[256];
+    errors_by_code(l, codes, sizeof codes);
     if (o->json) {
         printf("%s{\"name\":\"%s\",\"n\":%zu,\"errors\":%zu,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
-               "\"max_us\":%.1f,\"rps\":%.0f,\"peak_rss_kb\":%ld%s%s}",
-               first_json ? "[\n" : ",\n", name, s.n, s.errors, s.p50, s.p90, s.p99, s.max, s.rps, rss_kb,
+               "\"max_us\":%.1f,\"rps\":%.0f,\"peak_rss_kb\":%ld,\"errors_by_code\":\"%s\"%s%s}",
+               first_json ? "[\n" : ",\n", name, s.n, s.errors, s.p50, s.p90, s.p99, s.max, s.rps, rss_kb, codes,
                extra ? "," : "", extra ? extra : "");
         first_json = false;
     } else {
@@ -53,6 +68,7 @@ static void report(const opts *o, const char *name, latency *l, long rss_kb, con
                s.errors, s.p50, s.p90, s.p99, s.max, s.rps);
         if (rss_kb > 0) printf("  peak RSS %.1f MiB", (double)rss_kb / 1024.0);
         if (extra) printf("  %s", extra);
+        if (codes[0]) printf("  errors: %s", codes);
         printf("\n");
     }
     fflush(stdout);
@@ -85,7 +101,10 @@ static void run_inproc(const opts *o, const cds_ruleset *rs, const bench_set *se
         cds_arena_reset(&a);
         if (t0) {
             latency_add(l, now_us() - t);
-            if (oc.code) l->errors++;
+            if (oc.code) {
+                l->errors++;
+                l->by_code[oc.code < 16 ? oc.code : CDS_EINTERNAL]++;
+            }
         }
     }
     l->seconds = (now_us() - t0) / 1e6;
@@ -113,6 +132,20 @@ static bool reply_ok(nng_msg *m)
     return n >= 5 && b[1] == 0xa2 && b[2] == 'o' && b[3] == 'k' && b[4] == 0xc3;
 }
 
+/* The error code of an error reply, as a cds_rc. */
+static int reply_code(nng_msg *m)
+{
+    msgpack_unpacked u;
+    cds_error err;
+    int code = CDS_EINTERNAL;
+    if (cds_mp_decode(nng_msg_body(m), nng_msg_len(m), &u, &err) != CDS_OK) return code;
+    const msgpack_object *c = cds_mp_get(cds_mp_get(&u.data, "error"), "code");
+    for (int i = 1; i < CDS_RC_COUNT && i < 16; i++)
+        if (cds_mp_str_eq(c, cds_rc_name((cds_rc)i))) code = i;
+    msgpack_unpacked_destroy(&u);
+    return code;
+}
+
 static void *client_main(void *p)
 {
     client *c = p;
@@ -131,6 +164,7 @@ static void *client_main(void *p)
         nng_ctx_send(ctx, aio);
         nng_aio_wait(aio);
         bool ok = nng_aio_result(aio) == 0;
+        int code = 0;   /* transport failure unless a reply says otherwise */
         if (!ok) nng_msg_free(msg);
         if (ok) {
             nng_ctx_recv(ctx, aio);
@@ -139,12 +173,16 @@ static void *client_main(void *p)
             if (ok) {
                 nng_msg *r = nng_aio_get_msg(aio);
                 ok = c->echo || reply_ok(r);
+                if (!ok) code = reply_code(r);
                 nng_msg_free(r);
             }
         }
         if (t >= c->measure_from) {
             latency_add(&c->lat, now_us() - t);
-            if (!ok) c->lat.errors++;
+            if (!ok) {
+                c->lat.errors++;
+                c->lat.by_code[code]++;
+            }
         }
     }
     nng_aio_free(aio);

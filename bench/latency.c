@@ -27,6 +27,7 @@ void latency_merge(latency *into, const latency *from)
 {
     for (size_t i = 0; i < from->n; i++) latency_add(into, from->us[i]);
     into->errors += from->errors;
+    for (int i = 0; i < 16; i++) into->by_code[i] += from->by_code[i];
 }
 
 static int cmp(const void *a, const void *b)

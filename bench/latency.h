@@ -9,6 +9,7 @@ typedef struct latency {
     size_t n, cap;
     double seconds;           /* wall time of the measured phase */
     size_t errors;
+    size_t by_code[16];       /* error replies by cds_rc; [0] counts transport failures */
 } latency;
 
 void latency_add(latency *l, double us);

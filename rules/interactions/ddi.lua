@@ -29,7 +29,11 @@ rule {
     local cards = {}
     for _, x in ipairs(ctx.interactions) do
       local suggest = {}
-      if x.draft then suggest[1] = remove(x.draft) end
+      if x.draft then suggest[#suggest + 1] = remove(x.draft) end
+      if x.alternative and x.alternative ~= "" then
+        -- the knowledge names an alternative: offered as guidance (no order is created for it)
+        suggest[#suggest + 1] = suggestion { label = "Consider instead: " .. x.alternative }
+      end
       cards[#cards + 1] = card {
         key       = x.id .. ":" .. x.a_ingredient .. ":" .. x.b_ingredient,
         indicator = INDICATOR[x.severity] or "warning",
