@@ -308,6 +308,7 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
     int ctx = lua_gettop(L);
     setstr(L, "hook", v->req->hook);
     setstr(L, "hook_instance", v->req->hook_instance);
+    setstr(L, "patient_id", v->req->patient_id);   /* for building resources in suggestions */
     push_time(L, v->now);
     lua_setfield(L, ctx, "now");
     setbool(L, "order_hook", cds_screen_is_order_hook(v));
@@ -341,6 +342,19 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
         push_allergy(L, v, &v->allergies[i]);
         lua_rawseti(L, allergies, i + 1);
     }
+
+    lua_createtable(L, (int)v->norders, 0);
+    for (uint32_t i = 0; i < v->norders; i++) {
+        lua_createtable(L, 0, 5);
+        setstr(L, "ref", v->orders[i].ref);
+        setstr(L, "resource_type", v->orders[i].resource_type);
+        setstr(L, "status", v->orders[i].status);
+        setstr(L, "text", v->orders[i].text);
+        push_codes(L, v->orders[i].codes, v->orders[i].ncodes);
+        lua_setfield(L, -2, "codes");
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, ctx, "orders");
 
     lua_createtable(L, (int)v->nconditions, 1);
     for (uint32_t i = 0; i < v->nconditions; i++) {

@@ -96,3 +96,27 @@ function shorten(s, n)
   if utf8.len(s) == nil or utf8.len(s) <= n then return s end
   return s:sub(1, utf8.offset(s, n) - 1) .. "…"
 end
+
+-- has_code(list, code): does any entry of list (with .codes) carry this code?
+function has_code(list, code)
+  for _, item in ipairs(list) do
+    for _, c in ipairs(item.codes) do
+      if c.code == code then return item end
+    end
+  end
+  return nil
+end
+
+-- lab_order{ code = LOINC, display = "...", patient = ctx.patient_id }: a draft ServiceRequest
+-- (complete FHIR resource) for a create action.
+function lab_order(t)
+  check_fields(t, set("code", "display", "patient", "reason"), "lab_order")
+  local r = {
+    resourceType = "ServiceRequest", status = "draft", intent = "proposal",
+    category = { { coding = { { system = "http://snomed.info/sct", code = "108252007", display = "Laboratory procedure" } } } },
+    code = { coding = { { system = "http://loinc.org", code = t.code, display = t.display } }, text = t.display },
+  }
+  if t.patient then r.subject = { reference = "Patient/" .. t.patient } end
+  if t.reason then r.reasonCode = { { text = t.reason } } end
+  return r
+end

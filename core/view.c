@@ -20,7 +20,7 @@ typedef struct builder {
     const cds_kb *kb;
     const msgpack_object **meds_idx;   /* Medication resources found anywhere, by id */
     uint32_t nmeds_idx, capmeds_idx;
-    uint32_t capmeds, capall, capcond, capobs;
+    uint32_t capmeds, capall, capcond, capobs, caporders;
     cds_strmap med_refs;      /* ref -> med index: duplicates across draftOrders and prefetch */
     cds_strmap obs_codes;     /* LOINC code -> observation index */
 } builder;
@@ -415,11 +415,28 @@ static void pass_index(builder *b, const msgpack_object *r, bool draft, uint32_t
     index_medication(b, r);
 }
 
+static void add_order(builder *b, const msgpack_object *r, uint32_t ordinal)
+{
+    static const char *const inactive[] = {"revoked", "completed", "entered-in-error", "cancelled", NULL};
+    cds_arena *a = b->a;
+    cds_order o = {.resource_type = cds_mp_getstr(a, r, "resourceType"), .status = status_code(a, cds_mp_get(r, "status"))};
+    if (is(o.status, inactive)) return;
+    const char *id = cds_mp_getstr(a, r, "id");
+    o.ref = id ? cds_arena_printf(a, "%s/%s", o.resource_type, id) : cds_arena_printf(a, "%s/#%u", o.resource_type, ordinal);
+    const msgpack_object *code = cds_mp_get_nn(r, "code");
+    codings(b, code, &o.codes, &o.ncodes);
+    o.text = cc_text(b, code);
+    cds_order *p = grow(a, b->v->orders, b->v->norders, &b->caporders, sizeof *p);
+    if (!p) return;
+    b->v->orders = p;
+    p[b->v->norders++] = o;
+}
+
 static void pass_clinical(builder *b, const msgpack_object *r, bool draft, uint32_t ordinal)
 {
     if (type_is(r, "MedicationRequest") || type_is(r, "MedicationStatement") || type_is(r, "MedicationOrder"))
         add_med(b, r, draft, ordinal);
-    else if (draft) return;    /* draft orders contribute only medications */
+    else if (draft) add_order(b, r, ordinal);   /* lab and other orders being placed */
     else if (type_is(r, "AllergyIntolerance")) add_allergy(b, r);
     else if (type_is(r, "Condition")) add_condition(b, r);
     else if (type_is(r, "Observation")) add_observation(b, r);

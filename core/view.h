@@ -46,6 +46,13 @@ typedef struct cds_condition {
     uint32_t ncodes;
 } cds_condition;
 
+/* A draft order that is not a medication (ServiceRequest, NutritionOrder, ...). */
+typedef struct cds_order {
+    const char *ref, *resource_type, *status, *text;
+    cds_coding *codes;
+    uint32_t ncodes;
+} cds_order;
+
 typedef struct cds_observation {
     const char *code, *display, *unit, *value_text;
     double value;
@@ -69,6 +76,7 @@ typedef struct cds_view {
     cds_allergy *allergies; uint32_t nallergies;
     cds_condition *conditions; uint32_t nconditions;
     cds_observation *obs; uint32_t nobs;
+    cds_order *orders; uint32_t norders;   /* non-medication draft orders */
     uint32_t prefetch_errors; /* OperationOutcome values seen in prefetch */
 } cds_view;
 

@@ -5,6 +5,9 @@
 
 local INDICATOR = { contraindicated = "critical", major = "warning", moderate = "info", minor = "info" }
 
+-- Pairs judged in context by their own rules (rules/interactions/pddi_*.lua).
+local HANDLED_ELSEWHERE = { DDI016 = "pddi.warfarin-nsaid", DDI019 = "pddi.digoxin-cyclosporine" }
+
 local function describe(x)
   local lines = {}
   if x.mechanism and x.mechanism ~= "" then lines[#lines + 1] = "**Mechanism:** " .. x.mechanism end
@@ -28,6 +31,7 @@ rule {
   evaluate = function(ctx)
     local cards = {}
     for _, x in ipairs(ctx.interactions) do
+      if HANDLED_ELSEWHERE[x.id] then goto continue end
       local suggest = {}
       if x.draft then suggest[#suggest + 1] = remove(x.draft) end
       if x.alternative and x.alternative ~= "" then
@@ -43,6 +47,7 @@ rule {
         suggest   = suggest,
         override  = { "benefit-outweighs-risk", "will-monitor", "already-tolerating" },
       }
+      ::continue::
     end
     return cards
   end,
