@@ -144,6 +144,46 @@ static void set_drafts(cJSON *req, const cJSON *drafts)
     }
 }
 
+/* An extended regular expression matching exactly s. */
+static char *regex_exact(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = malloc(2 * n + 3), *o = out;
+    *o++ = '^';
+    for (; *s; s++) {
+        if (strchr(".[]()*+?{}|^$\\", *s)) *o++ = '\\';
+        *o++ = *s;
+    }
+    *o++ = '$';
+    *o = '\0';
+    return out;
+}
+
+/* Replaces "expect" with the cards produced and sets "only"; keeps everything else. */
+static bool rewrite(const char *file, cJSON *fx, const card_view *cards, size_t n)
+{
+    cJSON *expect = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddStringToObject(c, "rule", cards[i].rule ? cards[i].rule : "");
+        cJSON_AddStringToObject(c, "indicator", cards[i].indicator ? cards[i].indicator : "");
+        char *re = regex_exact(cards[i].summary ? cards[i].summary : "");
+        cJSON_AddStringToObject(c, "summary", re);
+        free(re);
+        cJSON_AddItemToArray(expect, c);
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(fx, "expect");
+    cJSON_AddItemToObject(fx, "expect", expect);
+    cJSON_DeleteItemFromObjectCaseSensitive(fx, "only");
+    cJSON_AddTrueToObject(fx, "only");
+    char *text = cJSON_Print(fx);
+    FILE *f = text ? fopen(file, "w") : NULL;
+    bool ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+    if (f) fclose(f);
+    free(text);
+    return ok;
+}
+
 static void run_one(cds_engine *e, const char *file, const cds_fixture_opts *opts, cds_fixture_result *res)
 {
     FILE *out = opts->out;
@@ -165,7 +205,8 @@ static void run_one(cds_engine *e, const char *file, const cds_fixture_opts *opt
     const char *rf = jstr(fx, "request_file");
     if (!req && rf) {
         char *dup = strdup(file), path[2048];
-        snprintf(path, sizeof path, "%s/%s", dirname(dup), rf);
+        if (rf[0] == '/') snprintf(path, sizeof path, "%s", rf);   /* absolute */
+        else snprintf(path, sizeof path, "%s/%s", dirname(dup), rf);
         free(dup);
         char *rt = cds_read_file(path, &len, 64u << 20, &err);
         loaded = rt ? cJSON_ParseWithLength(rt, len) : NULL;
@@ -263,6 +304,16 @@ static void run_one(cds_engine *e, const char *file, const cds_fixture_opts *opt
         for (size_t i = 0; i < ncards; i++)
             if (!used[i]) PROBLEM("    unexpected card: %s %s \"%s\"\n", cards[i].indicator, cards[i].rule, cards[i].summary);
 
+    if (opts->update && req && info.nruns) {
+        /* reviewed: the produced cards become the expectation */
+        bool request_ok = true;
+        for (size_t i = 0; i < info.nruns; i++) request_ok &= info.runs[i].error == NULL;
+        if (request_ok && rewrite(file, fx, cards, ncards)) {
+            pl = 0;
+            problems[0] = '\0';
+            fprintf(out, "UPDATED %s (%zu expected cards)\n", file, ncards);
+        }
+    }
     bool ok = pl == 0;
     if (ok) res->passed++;
     else res->failed++;

@@ -22,6 +22,7 @@
 typedef struct cds_fixture_opts {
     bool quiet;               /* only failures and the summary */
     FILE *out;
+    bool update;              /* rewrite "expect" with the cards produced (for reviewed fixtures) */
 } cds_fixture_opts;
 
 typedef struct cds_fixture_result {

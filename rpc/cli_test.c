@@ -10,21 +10,24 @@ static void usage(FILE *f)
     fprintf(f, "usage: cdsd test [--rules DIR] [--quiet] [--require-coverage] [FIXTURE_PATH...]\n"
                "Runs regression fixtures (default: ./fixtures) and reports per-rule coverage.\n"
                "  --quiet              print only failing fixtures and the totals\n"
-               "  --require-coverage   fail when a rule lacks a firing or a non-firing fixture\n");
+               "  --require-coverage   fail when a rule lacks a firing or a non-firing fixture\n"
+               "  --update             rewrite the expected cards of the named (reviewed) fixtures\n");
 }
 
 int cli_test(int argc, char **argv)
 {
     const char *rules = CLI_DEFAULT_RULES;
-    bool quiet = false, require = false;
+    bool quiet = false, require = false, update = false;
     static const struct option opts[] = {{"rules", required_argument, 0, 'r'}, {"quiet", no_argument, 0, 'q'},
                                          {"require-coverage", no_argument, 0, 'c'}, {"help", no_argument, 0, 'h'},
+                                         {"update", no_argument, 0, 'u'},
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "r:qch", opts, NULL)) != -1) {
         if (c == 'r') rules = optarg;
         else if (c == 'q') quiet = true;
         else if (c == 'c') require = true;
+        else if (c == 'u') update = true;
         else if (c == 'h') { usage(stdout); return 0; }
         else { usage(stderr); return 2; }
     }
@@ -42,7 +45,14 @@ int cli_test(int argc, char **argv)
         cds_ruleset_free(rs);
         return 2;
     }
-    cds_fixture_opts fo = {quiet, stdout};
+    if (update && optind >= argc) {
+        fprintf(stderr, "cdsd test --update: name the fixtures you reviewed (it rewrites their expected cards)\n");
+        cds_engine_free(e);
+        cds_strbuf_free(&diag);
+        cds_ruleset_free(rs);
+        return 2;
+    }
+    cds_fixture_opts fo = {quiet, stdout, update};
     cds_fixture_result res;
     cds_fixtures_run(e, paths, npaths, &fo, &res);
     int gaps = cds_fixture_coverage(rs, &res, stdout);

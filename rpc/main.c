@@ -10,6 +10,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
     {"reload", cli_reload, "ask a running service to reload its rules (admin socket)"},
     {"eval", cli_eval, "evaluate one CDS Hooks request file and print the response"},
     {"test", cli_test, "run regression fixtures against the rule set"},
+    {"new-rule", cli_new_rule, "start a rule from a template, with two fixtures"},
     {"lint", cli_lint, "load and check a rule set without running it"},
     {"kb", cli_kb, "build the knowledge base (kb build, kb import-rxnorm)"},
     {"report", cli_report, "alert-fatigue report from the audit log (text or html)"},

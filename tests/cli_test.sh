@@ -76,5 +76,20 @@ sed -i 's/major = "warning"/major = "critical"/' "$T/rules2/interactions/ddi.lua
 "$CDSD" replay --pack "$T/rules2" --state "$T/var" >"$T/out" 2>&1
 check "replay shows the indicator change" grep -q "changes     ddi.interaction          warning -> critical" "$T/out"
 
+# new-rule starts a rule and two fixtures that pass as generated; --update rewrites expectations
+cp -r rules "$T/r3"; mkdir -p "$T/f3"
+"$CDSD" new-rule --rules "$T/r3" --fixtures "$T/f3" interactions ddi.example-pair >"$T/out" 2>&1
+check "new-rule creates the rule" test -f "$T/r3/interactions/ddi_example-pair.lua"
+"$CDSD" test --rules "$T/r3" "$T/f3" >"$T/out" 2>&1
+check "the new rule's fixtures pass" grep -q "^2 passed, 0 failed" "$T/out"
+"$CDSD" new-rule --rules "$T/r3" --fixtures "$T/f3" interactions ddi.example-pair >"$T/out" 2>&1
+check "new-rule never overwrites" grep -q "exists; not overwriting" "$T/out"
+cp fixtures/spec/composed-order-sign-warfarin-aspirin.json "$T/f3/review.json"
+sed -i 's/"request_file": "..\/requests\//"request_file": "'"$(pwd | sed 's/\//\\\//g')"'\/fixtures\/requests\//' "$T/f3/review.json"
+"$CDSD" test --update "$T/f3/review.json" >"$T/out" 2>&1
+check "--update rewrites the reviewed fixture" grep -q '"summary":.*"\^Major interaction: warfarin with aspirin\$"' "$T/f3/review.json"
+"$CDSD" test "$T/f3/review.json" >"$T/out" 2>&1
+check "the updated fixture passes" grep -q "^1 passed, 0 failed" "$T/out"
+
 echo "$passes passed, $fails failed"
 test "$fails" -eq 0
