@@ -300,7 +300,7 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
     kb->ix = calloc(n ? n : 1, sizeof *kb->ix);
     if (!kb->ix) return fail(kb, db, err);
     FOR_ROWS(st, db, "SELECT id, a, b, a_label, b_label, severity, list, mechanism, consequence, management,"
-                     " alternative, source FROM interaction ORDER BY rowid") {
+                     " alternative, source, applies_if FROM interaction ORDER BY rowid") {
         if (kb->nix >= n) break;
         cds_kb_interaction *x = &kb->ix[kb->nix];
         x->id = col(kb, st, 0);
@@ -315,6 +315,7 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
         x->management = col(kb, st, 9);
         x->alternative = col(kb, st, 10);
         x->source = col(kb, st, 11);
+        x->applies_if = col(kb, st, 12);
         if (x->a == CDS_KB_NONE || x->b == CDS_KB_NONE) continue;
         if (!u64_put(&kb->pairs, ((uint64_t)x->a << 32) | x->b, (uint32_t)kb->nix) ||
             !u64_put(&kb->pairs, ((uint64_t)x->b << 32) | x->a, (uint32_t)kb->nix))

@@ -38,6 +38,7 @@ typedef struct cds_kb_interaction {
     uint32_t a, b;             /* targets */
     const char *a_label, *b_label, *severity, *list, *mechanism, *consequence, *management,
         *alternative, *source;
+    const char *applies_if;    /* NULL, or conditions for the rule to check ("age>=65;condition:...") */
 } cds_kb_interaction;
 
 typedef struct cds_kb_cross {

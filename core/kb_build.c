@@ -28,7 +28,7 @@ static const char SCHEMA[] =
     "CREATE TABLE class_member(class TEXT NOT NULL, ingredient TEXT NOT NULL);"
     "CREATE TABLE interaction(id TEXT PRIMARY KEY, a TEXT NOT NULL, b TEXT NOT NULL, a_label TEXT, b_label TEXT,"
     " severity TEXT NOT NULL, list TEXT, mechanism TEXT, consequence TEXT, management TEXT, alternative TEXT,"
-    " source TEXT);"
+    " source TEXT, applies_if TEXT);"
     "CREATE TABLE cross_sensitivity(from_class TEXT NOT NULL, to_class TEXT NOT NULL, level TEXT NOT NULL,"
     " note TEXT, source TEXT);"
     "CREATE TABLE allergen_code(system TEXT NOT NULL, code TEXT NOT NULL, display TEXT, target TEXT NOT NULL,"
@@ -218,9 +218,27 @@ static void import_interactions(importer *im, sqlite3_stmt **st)
     else snprintf(pair, sizeof pair, "%s|%s", b, a);
     if (known(&im->pairs, pair)) { problem(im, "duplicate pair %s (interaction '%s')", pair, id); return; }
     remember(im, &im->pairs, pair);
-    run(im, st[0], 12, id, a, b, cds_tsv_get(t, "a_label"), cds_tsv_get(t, "b_label"), sev, cds_tsv_get(t, "list"),
+    /* applies_if: conditions under which the pair matters, ';'-separated, all must hold */
+    const char *cond = cds_tsv_get(t, "applies_if");
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", cond);
+    for (char *save = NULL, *term = strtok_r(buf, ";", &save); term; term = strtok_r(NULL, ";", &save)) {
+        while (*term == ' ') term++;
+        int n = 0;
+        double v;
+        char code[64];
+        bool ok = (sscanf(term, "age>=%lf%n", &v, &n) == 1 || sscanf(term, "age<%lf%n", &v, &n) == 1 ||
+                   sscanf(term, "condition:%63[0-9]%n", code, &n) == 1 ||
+                   sscanf(term, "obs:%63[0-9-]<%lf%n", code, &v, &n) == 2 || sscanf(term, "obs:%63[0-9-]>%lf%n", code, &v, &n) == 2) &&
+                  (term[n] == '\0' || term[n] == ' ');
+        if (!ok) {
+            problem(im, "bad applies_if term '%s' (use age>=N, age<N, condition:SNOMED, obs:LOINC<N or obs:LOINC>N)%s", term, "");
+            return;
+        }
+    }
+    run(im, st[0], 13, id, a, b, cds_tsv_get(t, "a_label"), cds_tsv_get(t, "b_label"), sev, cds_tsv_get(t, "list"),
         cds_tsv_get(t, "mechanism"), cds_tsv_get(t, "consequence"), cds_tsv_get(t, "management"),
-        cds_tsv_get(t, "alternative"), cds_tsv_get(t, "source"));
+        cds_tsv_get(t, "alternative"), cds_tsv_get(t, "source"), cond);
 }
 
 static void import_cross(importer *im, sqlite3_stmt **st)
@@ -264,7 +282,7 @@ static const struct kind_def {
                  {"INSERT INTO drug_class VALUES(?,?,?,?)", "INSERT INTO class_member VALUES(?,?)",
                   "INSERT INTO synonym VALUES(?,?)"}},
     [K_IX] = {import_interactions, {"id", "a", "b", "severity", NULL},
-              {"INSERT INTO interaction VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"}},
+              {"INSERT INTO interaction VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)"}},
     [K_CROSS] = {import_cross, {"from", "to", "level", NULL}, {"INSERT INTO cross_sensitivity VALUES(?,?,?,?,?)"}},
     [K_ALLERGEN] = {import_allergen, {"system", "code", "target", NULL},
                     {"INSERT INTO allergen_code VALUES(?,?,?,?,?)"}},

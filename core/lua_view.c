@@ -382,6 +382,7 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
         setstr(L, "management", x->management);
         setstr(L, "alternative", x->alternative);
         setstr(L, "source", x->source);
+        setstr(L, "applies_if", x->applies_if);
         setstr(L, "a_label", x->a_label);
         setstr(L, "b_label", x->b_label);
         setstr(L, "a_ingredient", cds_kb_ingredient_at(v->kb, h->ing_a)->name);

@@ -22,6 +22,31 @@ local function describe(x)
   return table.concat(lines, "\n\n")
 end
 
+-- An interaction may say when it applies (knowledge column applies_if, all terms must hold):
+-- age>=N, age<N, condition:SNOMED, obs:LOINC<N, obs:LOINC>N. Unknown facts count as "applies":
+-- a missing age or result never silences a warning.
+local function applies(ctx, spec)
+  for term in spec:gmatch("[^;]+") do
+    term = term:gsub("^%s+", ""):gsub("%s+$", "")
+    local op, n = term:match("^age([<>]=?)(%d+%.?%d*)$")
+    local code, obs_op, limit = term:match("^obs:([%d%-]+)([<>])(%d+%.?%d*)$")
+    local cond = term:match("^condition:(%d+)$")
+    if op and ctx.patient.age then
+      local age, v = ctx.patient.age, tonumber(n)
+      if (op == ">=" and age < v) or (op == "<" and age >= v) then return false end
+    elseif cond then
+      if not ctx.conditions.any(cond) then return false end
+    elseif code then
+      local o = ctx.obs(code)
+      if o and o.value then
+        local v = tonumber(limit)
+        if (obs_op == "<" and o.value >= v) or (obs_op == ">" and o.value <= v) then return false end
+      end
+    end
+  end
+  return true
+end
+
 rule {
   id = "ddi.interaction", version = "1.0.0",
   title = "Drug-drug interaction",
@@ -32,6 +57,7 @@ rule {
     local cards = {}
     for _, x in ipairs(ctx.interactions) do
       if HANDLED_ELSEWHERE[x.id] then goto continue end
+      if x.applies_if and x.applies_if ~= "" and not applies(ctx, x.applies_if) then goto continue end
       local suggest = {}
       if x.draft then suggest[#suggest + 1] = remove(x.draft) end
       if x.alternative and x.alternative ~= "" then

@@ -248,6 +248,47 @@ static void unknown_service_and_hook_mismatch(void **s)
     tu_rmrf(dir);
 }
 
+/* The shipped ddi rule honours the knowledge's applies_if; unknown facts never silence it. */
+static void an_interaction_applies_only_when_its_conditions_hold(void **s)
+{
+    (void)s;
+    cds_error err;
+    cds_error_clear(&err);
+    char *ddi = cds_read_file(CDSD_SOURCE_DIR "/rules/interactions/ddi.lua", NULL, 1u << 20, &err);
+    assert_non_null(ddi);
+    const char *dir = make_set(ddi);
+    free(ddi);
+    tu_write(dir, "manifest.lua", "ruleset { name = 't', version = '1', source = 's', services = {\n"
+                                  "  { id = 'svc', hook = 'order-sign', description = 'd', rules = { 'ddi.*' } } } }\n");
+    tu_write(dir, "p/knowledge/interactions.tsv", "id\ta\tb\tseverity\tapplies_if\n"
+                                                 "X1\t11289\t5640\tmajor\tage>=65\n");
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    cds_ruleset *rs = load(dir, &diag);
+    if (!rs) fail_msg("%s", diag.data);
+    cds_engine *e = cds_engine_new(rs, &diag);
+    static const struct { const char *birth; size_t cards; } cases[] = {{"1950-01-01", 1}, {"1990-01-01", 0}, {NULL, 1}};
+    for (size_t i = 0; i < 3; i++) {
+        char json[2048];
+        snprintf(json, sizeof json,
+                 "{\"hook\":\"order-sign\",\"hookInstance\":\"h\",\"context\":{\"userId\":\"P/1\",\"patientId\":\"p\","
+                 "\"draftOrders\":{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"resourceType\":\"MedicationRequest\","
+                 "\"id\":\"m\",\"status\":\"draft\",\"medicationCodeableConcept\":{\"text\":\"ibuprofen\"}}}]}},"
+                 "\"prefetch\":{\"p\":{\"resourceType\":\"Patient\",\"id\":\"p\"%s%s%s},"
+                 "\"m\":{\"resourceType\":\"MedicationRequest\",\"id\":\"w\",\"status\":\"active\","
+                 "\"medicationCodeableConcept\":{\"text\":\"warfarin\"}}}}",
+                 cases[i].birth ? ",\"birthDate\":\"" : "", cases[i].birth ? cases[i].birth : "", cases[i].birth ? "\"" : "");
+        result r;
+        assert_int_equal(call(e, json, &r, &err), CDS_OK);
+        if (r.info.ncards != cases[i].cards) fail_msg("birth %s: %zu cards", cases[i].birth ? cases[i].birth : "unknown", r.info.ncards);
+        release(&r);
+    }
+    cds_engine_free(e);
+    cds_ruleset_free(rs);
+    cds_strbuf_free(&diag);
+    tu_rmrf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +298,7 @@ int main(void)
         cmocka_unit_test(failing_rules_are_reported_and_the_others_still_answer),
         cmocka_unit_test(card_uuids_are_deterministic_per_hook_instance),
         cmocka_unit_test(unknown_service_and_hook_mismatch),
+        cmocka_unit_test(an_interaction_applies_only_when_its_conditions_hold),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

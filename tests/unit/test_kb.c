@@ -46,7 +46,12 @@ static void every_problem_is_reported_with_file_and_line(void **s)
              "X2\tclass:nsaids\t11289\tmajor\n"
              "X3\t11289\t1191\tsevere\n"
              "X4\t11289\tclass:nope\tminor\n"
-             "X5\t31337\t1191\tminor\n");
+             "X5\t31337\t1191\tminor\n"
+             "X6\t7258\t1191\tminor\n");
+    tu_write(dir, "knowledge/interactions-conditional.tsv",
+             "id\ta\tb\tseverity\tapplies_if\n"
+             "X7\t5640\t1191\tminor\tage>=65;obs:2160-0>1.5\n"
+             "X8\t11289\t7258\tminor\tage>=sixty\n");
     cds_strbuf diag;
     cds_strbuf_init(&diag);
     cds_rc rc;
@@ -60,6 +65,7 @@ static void every_problem_is_reported_with_file_and_line(void **s)
         "interactions.tsv:4: bad severity 'severe'",
         "interactions.tsv:5: column b: unknown class 'nope'",
         "interactions.tsv:6: column a: unknown ingredient code '31337'",
+        "interactions-conditional.tsv:3: bad applies_if term 'age>=sixty'",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(diag.data, want[i])) fail_msg("missing '%s' in:\n%s", want[i], diag.data);
