@@ -376,7 +376,7 @@ static void *client_main(void *p)
         } else {
             const msgpack_object *rid = cds_mp_get(&u.data, "id");
             const msgpack_object *cards = cds_mp_get(cds_mp_get(&u.data, "result"), "cards");
-            if (rid && (int64_t)rid->via.i64 == id && cards && cards->via.array.size == 1) c->matched++;
+            if (rid && (int64_t)rid->via.i64 == id && cards && cards->via.array.size >= 1) c->matched++;
             msgpack_unpacked_destroy(&u);
         }
         msgpack_sbuffer_destroy(&sb);
