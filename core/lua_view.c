@@ -22,6 +22,14 @@ static cds_eval_scope *scope_of(lua_State *L)
     return s;
 }
 
+/* Replaces the table on top of the stack by its read-only proxy (built sealed, never frozen
+ * afterwards: one pass, no second walk over the view). */
+static void seal(lua_State *L)
+{
+    cds_sandbox_push_readonly(L, -1);
+    lua_remove(L, -2);
+}
+
 static void setstr(lua_State *L, const char *k, const char *v)
 {
     if (!v) return;
@@ -50,8 +58,10 @@ static void push_codes(lua_State *L, const cds_coding *c, uint32_t n)
         setstr(L, "system", c[i].system);
         setstr(L, "code", c[i].code);
         setstr(L, "display", c[i].display);
+        seal(L);
         lua_rawseti(L, -2, i + 1);
     }
+    seal(L);
 }
 
 static void push_targets(lua_State *L, const cds_kb *kb, const uint32_t *t, uint32_t n)
@@ -68,8 +78,10 @@ static void push_targets(lua_State *L, const cds_kb *kb, const uint32_t *t, uint
             setstr(L, "code", g->rxcui);
             setstr(L, "name", g->name);
         }
+        seal(L);
         lua_rawseti(L, -2, i + 1);
     }
+    seal(L);
 }
 
 /* --- ctx functions ---------------------------------------------------------------------------- */
@@ -231,6 +243,7 @@ static void push_med(lua_State *L, const cds_view *v, const cds_med *m)
         lua_pushstring(L, m->text);
     }
     lua_setfield(L, -2, "name");
+    seal(L);
 }
 
 static void push_allergy(lua_State *L, const cds_view *v, const cds_allergy *a)
@@ -250,45 +263,7 @@ static void push_allergy(lua_State *L, const cds_view *v, const cds_allergy *a)
     lua_setfield(L, -2, "codes");
     push_targets(L, v->kb, a->targets, a->ntargets);
     lua_setfield(L, -2, "substances");
-}
-
-/* Replaces every nested table by a read-only proxy (memo keeps shared tables shared). */
-static void freeze(lua_State *L, int idx, int memo)
-{
-    idx = lua_absindex(L, idx);
-    luaL_checkstack(L, 8, "freeze");
-    lua_pushvalue(L, idx);
-    if (lua_rawget(L, memo) != LUA_TNIL) return;   /* leaves the proxy */
-    lua_pop(L, 1);
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        if (lua_type(L, -1) == LUA_TTABLE) {
-            freeze(L, -1, memo);            /* stack: key, value, proxy */
-            lua_pushvalue(L, -3);           /* key */
-            lua_insert(L, -2);              /* key, value, key, proxy */
-            lua_rawset(L, idx);             /* replacing an existing key during next is allowed */
-        }
-        lua_pop(L, 1);
-    }
-    cds_sandbox_push_readonly(L, idx);
-    lua_pushvalue(L, idx);
-    lua_pushvalue(L, -2);
-    lua_rawset(L, memo);
-}
-
-/* Stores in the registry a list of the proxies of list[1..n]. */
-static void remap(lua_State *L, int list, int memo, uint32_t n, const char *key)
-{
-    lua_createtable(L, (int)n, 0);
-    for (uint32_t i = 1; i <= n; i++) {
-        /* freeze() already replaced the list's entries by their proxies */
-        lua_rawgeti(L, list, i);
-        lua_pushvalue(L, -1);
-        if (lua_rawget(L, memo) == LUA_TNIL) lua_pop(L, 1);
-        else lua_remove(L, -2);
-        lua_rawseti(L, -2, i);
-    }
-    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+    seal(L);
 }
 
 static void setfn(lua_State *L, const char *k, lua_CFunction f)
@@ -318,6 +293,7 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
     setstr(L, "sex", v->patient.sex);
     if (v->patient.weight_kg > 0) setnum(L, "weight", v->patient.weight_kg);
     setbool(L, "known", v->patient.found);
+    seal(L);
     lua_setfield(L, ctx, "patient");
 
     /* meds: kept plain in the registry too, so functions return the same tables */
@@ -334,6 +310,7 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
         lua_rawgeti(L, meds, i + 1);
         lua_rawseti(L, unresolved, ++k);
     }
+    seal(L);
     lua_setfield(L, ctx, "unresolved");
 
     lua_createtable(L, (int)v->nallergies, 0);
@@ -352,8 +329,10 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
         setstr(L, "text", v->orders[i].text);
         push_codes(L, v->orders[i].codes, v->orders[i].ncodes);
         lua_setfield(L, -2, "codes");
+        seal(L);
         lua_rawseti(L, -2, i + 1);
     }
+    seal(L);
     lua_setfield(L, ctx, "orders");
 
     lua_createtable(L, (int)v->nconditions, 1);
@@ -362,9 +341,11 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
         setstr(L, "text", v->conditions[i].text);
         push_codes(L, v->conditions[i].codes, v->conditions[i].ncodes);
         lua_setfield(L, -2, "codes");
+        seal(L);
         lua_rawseti(L, -2, i + 1);
     }
     setfn(L, "any", conditions_any);
+    seal(L);
     lua_setfield(L, ctx, "conditions");
 
     /* interactions */
@@ -400,10 +381,13 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
             lua_rawgeti(L, meds, (d == h->med_a ? h->med_b : h->med_a) + 1);
             lua_setfield(L, -2, "other");
         }
+        seal(L);
         lua_rawseti(L, ddi, i + 1);
     }
     lua_pushvalue(L, ddi);
-    lua_setfield(L, ctx, "interactions");   /* ddi stays on the stack for remapping below */
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &DDI_KEY);   /* the plain list, for ctx.interaction() */
+    cds_sandbox_push_readonly(L, ddi);
+    lua_setfield(L, ctx, "interactions");
 
     lua_createtable(L, (int)s->nallergy, 0);
     for (uint32_t i = 0; i < s->nallergy; i++) {
@@ -418,11 +402,13 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
         setbool(L, "cross", h->cross);
         setstr(L, "level", h->level);
         setstr(L, "note", h->note);
+        seal(L);
         lua_rawseti(L, -2, i + 1);
     }
+    seal(L);
     lua_setfield(L, ctx, "allergy_matches");
 
-    lua_pushvalue(L, allergies);
+    cds_sandbox_push_readonly(L, allergies);
     lua_setfield(L, ctx, "allergies");
     lua_createtable(L, 0, 0);
     for (uint32_t i = 0, k = 0; i < v->nallergies; i++) {
@@ -430,23 +416,20 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
         lua_rawgeti(L, allergies, i + 1);
         lua_rawseti(L, -2, ++k);
     }
+    seal(L);
     lua_setfield(L, ctx, "unresolved_allergies");
 
     lua_pushvalue(L, meds);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &MEDS_KEY);   /* the plain list, for meds.any/all */
+    lua_pushvalue(L, meds);
     setfn(L, "any", meds_any);
     setfn(L, "all", meds_all);
+    seal(L);
     lua_setfield(L, ctx, "meds");
     lua_pushvalue(L, ctx);
     setfn(L, "obs", ctx_obs);
     setfn(L, "interaction", ctx_interaction);
-    lua_pop(L, 1);
-
-    lua_createtable(L, 0, 0);   /* memo */
-    int memo = lua_gettop(L);
-    freeze(L, ctx, memo);       /* pushes the ctx proxy */
-    /* Functions hand out the frozen medication and interaction tables. */
-    remap(L, meds, memo, v->nmeds, &MEDS_KEY);
-    remap(L, ddi, memo, s->nddi, &DDI_KEY);
+    seal(L);
     lua_replace(L, ctx);        /* ctx slot <- proxy */
     lua_settop(L, ctx);
 }
