@@ -192,6 +192,18 @@ cds_rc cds_mp_decode(const char *buf, size_t len, msgpack_unpacked *out, cds_err
     return CDS_OK;
 }
 
+cds_rc cds_mp_decode_zone(const char *buf, size_t len, msgpack_zone *zone, msgpack_object *out, cds_error *err)
+{
+    cds_rc rc = cds_mp_check(buf, len, CDS_MP_MAX_DEPTH, err);
+    if (rc) return rc;
+    size_t off = 0;
+    msgpack_unpack_return r = msgpack_unpack(buf, len, &off, zone, out);
+    if (r != MSGPACK_UNPACK_SUCCESS || off != len)
+        return cds_error_set(err, r == MSGPACK_UNPACK_NOMEM_ERROR ? CDS_EINTERNAL : CDS_EBADREQ, "$",
+                             "MessagePack could not be unpacked (%d)", (int)r);
+    return CDS_OK;
+}
+
 const msgpack_object *cds_mp_get(const msgpack_object *map, const char *key)
 {
     if (!map || map->type != MSGPACK_OBJECT_MAP) return NULL;

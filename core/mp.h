@@ -21,6 +21,10 @@
  * release with msgpack_unpacked_destroy). Errors are CDS_EBADREQ with a path. */
 cds_rc cds_mp_decode(const char *buf, size_t len, msgpack_unpacked *out, cds_error *err);
 
+/* The same, unpacking into a caller-owned zone that is reused across requests (cleared by the
+ * caller with msgpack_zone_clear): a worker allocates its zone once. `out` lives in the zone. */
+cds_rc cds_mp_decode_zone(const char *buf, size_t len, msgpack_zone *zone, msgpack_object *out, cds_error *err);
+
 /* Structural check only (what cds_mp_decode does before unpacking). */
 cds_rc cds_mp_check(const char *buf, size_t len, int max_depth, cds_error *err);
 

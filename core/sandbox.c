@@ -392,6 +392,8 @@ cds_sandbox *cds_sandbox_new(const cds_sb_limits *limits, cds_error *err)
     if (!sb->L) { free(sb); cds_error_set(err, CDS_EINTERNAL, NULL, "cannot create a Lua state"); return NULL; }
     lua_pushlightuserdata(sb->L, sb);
     lua_rawsetp(sb->L, LUA_REGISTRYINDEX, &SB_KEY);
+    /* Each request builds many short-lived tables: the generational collector suits that. */
+    lua_gc(sb->L, LUA_GCGEN, 0, 0);
     lua_pushcfunction(sb->L, open_state);
     lua_pushlightuserdata(sb->L, sb);
     if (lua_pcall(sb->L, 1, 0, 0) != LUA_OK) {

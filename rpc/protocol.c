@@ -212,7 +212,15 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
         return;
     }
     msgpack_unpacked u;
-    if (cds_mp_decode(buf, len, &u, &err) != CDS_OK) {
+    msgpack_unpacked_init(&u);
+    cds_rc drc;
+    if (env->zone) {
+        msgpack_zone_clear(env->zone);
+        drc = cds_mp_decode_zone(buf, len, env->zone, &u.data, &err);
+    } else {
+        drc = cds_mp_decode(buf, len, &u, &err);
+    }
+    if (drc != CDS_OK) {
         o->code = err.code;
         cds_proto_error_reply(out, NULL, err.code, err.message, err.path);
         return;

@@ -28,6 +28,7 @@ typedef struct cds_proto_env {
     struct cds_audit *audit;  /* NULL: no audit (eval, benchmarks) */
     const char *caller;       /* peer address for the audit row */
     bool audit_requests;      /* keep the whole request in the audit row (PHI-bearing) */
+    msgpack_zone *zone;       /* optional: the worker's reusable unpack zone (cleared per request) */
 } cds_proto_env;
 
 typedef struct cds_proto_outcome {

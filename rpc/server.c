@@ -141,6 +141,7 @@ static void *worker_main(void *arg)
     cds_engine *engine = NULL;
     cds_arena arena;
     cds_arena_init(&arena);
+    msgpack_zone *zone = msgpack_zone_new(256u << 10);   /* one unpack zone per worker, reused */
     for (;;) {
         pthread_mutex_lock(&s->qlock);
         while (s->qlen == 0 && !atomic_load(&s->workers_exit)) pthread_cond_wait(&s->qcond, &s->qlock);
@@ -203,7 +204,7 @@ static void *worker_main(void *arg)
             }
             cds_proto_env env = {.engine = engine, .stats = &s->stats, .max_request = s->o->max_request,
                                  .deadline = &sl->deadline, .audit = s->audit, .caller = caller[0] ? caller : NULL,
-                                 .audit_requests = s->o->audit_requests};
+                                 .audit_requests = s->o->audit_requests, .zone = zone};
             cds_proto_handle(&env, &arena, nng_msg_body(sl->msg), nng_msg_len(sl->msg), &out, &oc);
         }
         atomic_fetch_add(&s->stats.requests, 1);
@@ -226,6 +227,7 @@ static void *worker_main(void *arg)
     cds_engine_free(engine);
     cds_gen_release(gen);
     cds_arena_free(&arena);
+    msgpack_zone_free(zone);
     return NULL;
 }
 
