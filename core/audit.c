@@ -282,6 +282,17 @@ cds_rc cds_audit_feedback(cds_audit *a, const char *service, const msgpack_objec
     return submit(a, &j);
 }
 
+/* Statements, connection and the handle itself. */
+static void release(cds_audit *a)
+{
+    sqlite3_finalize(a->ins_decision);
+    sqlite3_finalize(a->ins_card);
+    sqlite3_finalize(a->ins_feedback);
+    sqlite3_finalize(a->find_card);
+    sqlite3_close(a->db);
+    free(a);
+}
+
 cds_audit *cds_audit_open(const char *path, bool sync_full, cds_error *err)
 {
     cds_audit *a = calloc(1, sizeof *a);
@@ -316,12 +327,7 @@ cds_audit *cds_audit_open(const char *path, bool sync_full, cds_error *err)
     return a;
 fail:
     cds_error_set(err, CDS_EIO, NULL, "%s: %s", path, a->db ? sqlite3_errmsg(a->db) : "cannot open");
-    sqlite3_finalize(a->ins_decision);
-    sqlite3_finalize(a->ins_card);
-    sqlite3_finalize(a->ins_feedback);
-    sqlite3_finalize(a->find_card);
-    sqlite3_close(a->db);
-    free(a);
+    release(a);
     return NULL;
 }
 
@@ -333,12 +339,7 @@ void cds_audit_close(cds_audit *a)
     pthread_cond_signal(&a->work);
     pthread_mutex_unlock(&a->lock);
     pthread_join(a->thread, NULL);
-    sqlite3_finalize(a->ins_decision);
-    sqlite3_finalize(a->ins_card);
-    sqlite3_finalize(a->ins_feedback);
-    sqlite3_finalize(a->find_card);
-    sqlite3_close(a->db);
-    free(a);
+    release(a);
 }
 
 int cds_audit_verify(const char *path, FILE *out)

@@ -120,3 +120,13 @@ function lab_order(t)
   if t.reason then r.reasonCode = { { text = t.reason } } end
   return r
 end
+
+-- recent_result(ctx, { code = LOINC, also = { other LOINC codes }, days = N }): the latest result
+-- for any of the codes if it is no older than N days, else nil.
+function recent_result(ctx, order)
+  for _, code in ipairs({ order.code, table.unpack(order.also or {}) }) do
+    local o = ctx.obs(code)
+    if o and o.days_ago and o.days_ago <= order.days then return o end
+  end
+  return nil
+end

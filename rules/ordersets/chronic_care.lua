@@ -24,14 +24,6 @@ local SETS = {
     source = "2022 AHA/ACC/HFSA heart failure guideline (monitoring renal function and potassium on GDMT)" },
 }
 
-local function recent(ctx, order)
-  for _, code in ipairs({ order.code, table.unpack(order.also or {}) }) do
-    local o = ctx.obs(code)
-    if o and o.days_ago and o.days_ago <= order.days then return o end
-  end
-  return nil
-end
-
 rule {
   id = "orders.chronic-care", version = "1.0.0",
   title = "Care gaps for chronic conditions",
@@ -45,7 +37,7 @@ rule {
       if condition then
         local missing, names, lines = {}, {}, {}
         for _, order in ipairs(set.orders) do
-          if not recent(ctx, order) then
+          if not recent_result(ctx, order) then
             missing[#missing + 1] = suggestion {
               label = "Order " .. order.display,
               actions = { create(lab_order { code = order.code, display = order.display, patient = ctx.patient_id,

@@ -75,14 +75,6 @@ local function triggered(ctx, set)
   return nil
 end
 
-local function recent(ctx, order)
-  for _, code in ipairs({ order.code, table.unpack(order.also or {}) }) do
-    local o = ctx.obs(code)
-    if o and o.days_ago and o.days_ago <= order.days then return o end
-  end
-  return nil
-end
-
 rule {
   id = "orders.monitoring", version = "1.0.0",
   title = "Monitoring tests for drugs being ordered",
@@ -96,7 +88,7 @@ rule {
       if med then
         local missing, names = {}, {}
         for _, order in ipairs(set.orders) do
-          if not has_code(ctx.orders, order.code) and not recent(ctx, order) then
+          if not has_code(ctx.orders, order.code) and not recent_result(ctx, order) then
             missing[#missing + 1] = suggestion {
               label = "Order " .. order.display,
               actions = { create(lab_order { code = order.code, display = order.display, patient = ctx.patient_id,
