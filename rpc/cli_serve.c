@@ -27,6 +27,8 @@ static void usage(FILE *f)
             "  --log-level L       error, warn, info (default) or debug\n"
             "  --audit-sync MODE   normal (default: survives a crash) or full (also survives power loss)\n"
             "  --audit-requests    keep whole requests in var/audit.db for replay (contains PHI)\n"
+            "  --http ADDR:PORT    also serve CDS Hooks over HTTP/JSON (loopback only until JWT lands)\n"
+            "  --cors-origin LIST  comma-separated origins allowed to call the HTTP gateway from a browser\n"
             "  --tls-ca PEM        with tls+tcp://: require client certificates signed by this CA\n"
             "SIGHUP or 'cdsd reload' reloads the rules; SIGTERM/SIGINT drain and exit.\n");
 }
@@ -45,7 +47,8 @@ int cli_serve(int argc, char **argv)
         {"log-level", required_argument, 0, 'v'}, {"tls-cert", required_argument, 0, 'C'},
         {"tls-key", required_argument, 0, 'K'}, {"tls-ca", required_argument, 0, 'A'},
         {"summary-interval", required_argument, 0, 'S'}, {"audit-sync", required_argument, 0, 'Y'},
-        {"audit-requests", no_argument, 0, 'R'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"audit-requests", no_argument, 0, 'R'}, {"http", required_argument, 0, 'H'},
+        {"cors-origin", required_argument, 0, 'O'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -63,6 +66,8 @@ int cli_serve(int argc, char **argv)
             o.audit_sync_full = strcmp(optarg, "full") == 0;
             break;
         case 'R': o.audit_requests = true; break;
+        case 'H': o.http = optarg; break;
+        case 'O': o.cors_origins = optarg; break;
         case 'C': o.tls_cert = optarg; break;
         case 'K': o.tls_key = optarg; break;
         case 'A': o.tls_ca = optarg; break;

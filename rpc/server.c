@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "generation.h"
+#include "http_gateway.h"
 #include "json.h"
 #include "log.h"
 #include "audit.h"
@@ -57,6 +58,7 @@ struct server {
     cds_stats stats;
     cds_gen_opts gen_opts;
     cds_audit *audit;
+    cds_http_gateway *http;
     /* admin socket */
     nng_socket admin;
     pthread_t admin_thread;
@@ -340,10 +342,17 @@ int cds_server_run(const cds_server_opts *o)
         cds_log(CDS_LOG_ERROR, "cannot listen on %s: %s", o->listen, nng_strerror(rv));
         goto cleanup;
     }
+    char inproc_url[64];
+    snprintf(inproc_url, sizeof inproc_url, "inproc://cdsd-gateway-%ld", (long)getpid());
+    if (o->http && (rv = nng_listen(s->sock, inproc_url, NULL, 0)) != 0) goto nng_fail;
     for (int i = 0; i < o->workers; i++) pthread_create(&s->workers[i], NULL, worker_main, s);
     for (int i = 0; i < s->nslots; i++) {
         s->slots[i].state = SLOT_RECV;
         nng_ctx_recv(s->slots[i].ctx, s->slots[i].aio);
+    }
+    if (o->http) {
+        cds_http_opts ho = {o->http, inproc_url, o->max_request, o->cors_origins, o->deadline_ms + 1000};
+        if (!(s->http = cds_http_start(&ho))) goto cleanup;
     }
     snprintf(admin_url, sizeof admin_url, "ipc://%s/admin.sock", o->state);
     if (nng_rep0_open(&s->admin) == 0 && nng_listen(s->admin, admin_url, NULL, 0) == 0) {
@@ -386,6 +395,8 @@ int cds_server_run(const cds_server_opts *o)
         }
     }
     /* Drain: stop accepting connections and new requests, finish what is in flight (bounded). */
+    cds_http_stop(s->http);   /* waits for HTTP requests in progress, which the workers still answer */
+    s->http = NULL;
     atomic_store(&s->stopping, true);
     /* The listener stays open until nng_close: closing it separately has deadlocked Debian's NNG 1.5.2
      * (its endpoint-close backport). Contexts simply stop taking new requests. */
@@ -406,6 +417,8 @@ int cds_server_run(const cds_server_opts *o)
     }
     status = 0;
 cleanup:
+    cds_http_stop(s->http);
+    s->http = NULL;
     atomic_store(&s->stopping, true);
     atomic_store(&s->workers_exit, true);
     pthread_mutex_lock(&s->qlock);

@@ -19,6 +19,8 @@ typedef struct cds_server_opts {
     const char *tls_cert, *tls_key, *tls_ca;
     bool audit_sync_full;      /* synchronous=FULL: survive power loss, not only crashes */
     bool audit_requests;       /* keep whole requests in the audit log (PHI-bearing; for replay) */
+    const char *http;          /* ADDR:PORT for CDS Hooks over HTTP, or NULL */
+    const char *cors_origins;  /* comma-separated origins allowed by CORS, or NULL */
 } cds_server_opts;
 
 /* Runs until SIGTERM or SIGINT; returns the process exit status. */

@@ -91,5 +91,38 @@ check "--update rewrites the reviewed fixture" grep -q '"summary":.*"\^Major int
 "$CDSD" test "$T/f3/review.json" >"$T/out" 2>&1
 check "the updated fixture passes" grep -q "^1 passed, 0 failed" "$T/out"
 
+# CDS Hooks over HTTP: statuses, CORS, identical cards through both doors, feedback stored
+HPORT=$((20000 + $$ % 20000))
+"$CDSD" serve --listen "ipc://$T/h.sock" --http "127.0.0.1:$HPORT" --state "$T/hv" --fixtures none \
+    --cors-origin https://sandbox.cds-hooks.org --log-level error &
+SERVER=$!
+H="http://127.0.0.1:$HPORT"
+for i in $(seq 1 50); do curl -s -o /dev/null "$H/health" && break; sleep 0.2; done
+code() { curl -s -o "$T/body" -w "%{http_code}" "$@"; }
+REQ=fixtures/requests/spec-90-composed-order-sign-ddi.json
+check "GET /cds-services is 200" test "$(code "$H/cds-services")" = 200
+check "discovery lists services" grep -q '"id":"medication-safety"' "$T/body"
+check "POST call is 200" test "$(code -X POST -H 'Content-Type: application/json' --data-binary @$REQ "$H/cds-services/medication-safety")" = 200
+grep -o '"uuid":"[^"]*"\|"summary":"[^"]*"' "$T/body" >"$T/http-cards"
+"$CDSD" call --connect "ipc://$T/h.sock" call medication-safety $REQ | grep -o '"uuid": "[^"]*"\|"summary": "[^"]*"' | sed 's/": "/":"/' >"$T/nng-cards"
+check "the same cards through HTTP and NNG" cmp -s "$T/http-cards" "$T/nng-cards"
+check "bad request is 400 naming the field" test "$(code -X POST -H 'Content-Type: application/json' --data '{"hook":"order-sign"}' "$H/cds-services/medication-safety")" = 400
+check "the 400 body is an OperationOutcome with the path" grep -q '"expression":\["request.hookInstance"\]' "$T/body"
+check "malformed JSON is 400" test "$(code -X POST -H 'Content-Type: application/json' --data '{bad' "$H/cds-services/medication-safety")" = 400
+check "unknown service is 404" test "$(code -X POST -H 'Content-Type: application/json' --data '{}' "$H/cds-services/nope")" = 404
+check "wrong method is 405" test "$(code -X PUT "$H/cds-services/medication-safety")" = 405
+check "not JSON is 415" test "$(code -X POST -H 'Content-Type: text/plain' --data x "$H/cds-services/medication-safety")" = 415
+check "over the size limit is 413" test "$(head -c 9000000 /dev/zero | code -X POST -H 'Content-Type: application/json' --data-binary @- "$H/cds-services/medication-safety")" = 413
+check "CORS preflight from an allowed origin is 204" test "$(code -X OPTIONS -H 'Origin: https://sandbox.cds-hooks.org' "$H/cds-services")" = 204
+check "CORS preflight from another origin is 403" test "$(code -X OPTIONS -H 'Origin: https://evil.example' "$H/cds-services")" = 403
+UUID=$(grep -o '"uuid":"[^"]*"' "$T/http-cards" | head -1 | cut -d'"' -f4)
+FB='{"feedback":[{"card":"'$UUID'","outcome":"overridden","outcomeTimestamp":"2025-03-01T09:01:00Z"}]}'
+check "feedback is 200" test "$(code -X POST -H 'Content-Type: application/json' --data "$FB" "$H/cds-services/medication-safety/feedback")" = 200
+kill -TERM $SERVER; wait $SERVER
+"$CDSD" report --state "$T/hv" >"$T/out" 2>&1
+check "HTTP feedback reaches the report" grep -q "^ddi.interaction .* 100%" "$T/out"
+"$CDSD" serve --listen "ipc://$T/x.sock" --http "0.0.0.0:$HPORT" --state "$T/hx" --fixtures none >"$T/out" 2>&1
+check "without JWT the gateway refuses to listen beyond loopback" grep -q "only listens on loopback" "$T/out"
+
 echo "$passes passed, $fails failed"
 test "$fails" -eq 0

@@ -3,4 +3,4 @@
 set -eu
 cd "$(dirname "$0")/.."
 tools/setup.sh build
-exec build/cdsd serve "$@"
+exec build/cdsd serve --http 127.0.0.1:8080 "$@"

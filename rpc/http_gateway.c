@@ -1,0 +1,313 @@
+/* http_gateway.c — libmicrohttpd front door onto the NNG protocol (see http_gateway.h). */
+#include "http_gateway.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <msgpack.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "json.h"
+#include "log.h"
+#include "mp.h"
+
+struct cds_http_gateway {
+    struct MHD_Daemon *d;
+    nng_socket sock;
+    cds_http_opts o;
+};
+
+typedef struct body { char *data; size_t len; bool too_large; } body;
+
+static const char *origin_allowed(cds_http_gateway *g, struct MHD_Connection *c)
+{
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (!origin || !g->o.cors_origins) return NULL;
+    size_t n = strlen(origin);
+    for (const char *p = g->o.cors_origins; *p;) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if ((l == n && strncmp(p, origin, n) == 0) || (l == 1 && *p == '*')) return origin;
+        p += l + (e ? 1 : 0);
+    }
+    return NULL;
+}
+
+static enum MHD_Result send_text(cds_http_gateway *g, struct MHD_Connection *c, unsigned status, const char *type,
+                                 const char *text, size_t len)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
+    if (!r) return MHD_NO;
+    if (type) MHD_add_response_header(r, "Content-Type", type);
+    const char *origin = origin_allowed(g, c);
+    if (origin) {
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+        MHD_add_response_header(r, "Vary", "Origin");
+    }
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* A FHIR OperationOutcome naming the problem (and the field, when known). */
+static enum MHD_Result outcome(cds_http_gateway *g, struct MHD_Connection *c, unsigned status, const char *code,
+                               const char *message, const char *path)
+{
+    cds_strbuf b;
+    cds_strbuf_init(&b);
+    cds_strbuf_puts(&b, "{\"resourceType\":\"OperationOutcome\",\"issue\":[{\"severity\":\"error\",\"code\":");
+    cds_strbuf_json_string(&b, code, strlen(code));
+    cds_strbuf_puts(&b, ",\"diagnostics\":");
+    cds_strbuf_json_string(&b, message, strlen(message));
+    if (path && *path) {
+        cds_strbuf_puts(&b, ",\"expression\":[");
+        cds_strbuf_json_string(&b, path, strlen(path));
+        cds_strbuf_puts(&b, "]");
+    }
+    cds_strbuf_puts(&b, "}]}");
+    enum MHD_Result r = send_text(g, c, status, "application/fhir+json", b.data, b.len);
+    cds_strbuf_free(&b);
+    return r;
+}
+
+static unsigned status_for(const char *code)
+{
+    static const struct { const char *code; unsigned status; } map[] = {
+        {"bad_request", 400}, {"hook_mismatch", 400}, {"unknown_op", 400}, {"unknown_service", 404},
+        {"too_large", 413}, {"prefetch_missing", 412}, {"overloaded", 503}, {"timeout", 503}, {"internal", 500}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(map[i].code, code)) return map[i].status;
+    return 500;
+}
+
+/* Sends the envelope and answers the HTTP request from the reply. */
+static enum MHD_Result forward(cds_http_gateway *g, struct MHD_Connection *c, const char *op, const char *service,
+                               const char *json, size_t json_len)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1 + (service != NULL) + (json != NULL));
+    cds_mp_pack_str(&pk, "op");
+    cds_mp_pack_str(&pk, op);
+    if (service) {
+        cds_mp_pack_str(&pk, "service");
+        cds_mp_pack_str(&pk, service);
+    }
+    if (json) {
+        cds_mp_pack_str(&pk, "request");
+        cds_error err;
+        if (cds_json_to_mp(json, json_len, "request body", &sb, &err) != CDS_OK) {
+            msgpack_sbuffer_destroy(&sb);
+            return outcome(g, c, 400, "invalid", err.message, NULL);
+        }
+    }
+    nng_ctx ctx;
+    nng_aio *aio = NULL;
+    nng_msg *m = NULL;
+    enum MHD_Result ret;
+    if (nng_ctx_open(&ctx, g->sock) || nng_aio_alloc(&aio, NULL, NULL) || nng_msg_alloc(&m, 0) ||
+        nng_msg_append(m, sb.data, sb.size)) {
+        if (m) nng_msg_free(m);
+        if (aio) nng_aio_free(aio);
+        msgpack_sbuffer_destroy(&sb);
+        return outcome(g, c, 500, "exception", "the gateway could not reach the service", NULL);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    nng_aio_set_timeout(aio, g->o.timeout_ms);
+    nng_aio_set_msg(aio, m);
+    nng_ctx_send(ctx, aio);
+    nng_aio_wait(aio);
+    if (nng_aio_result(aio)) {
+        nng_msg_free(m);
+        ret = outcome(g, c, 503, "transient", "the service did not accept the request", NULL);
+        goto done;
+    }
+    nng_ctx_recv(ctx, aio);
+    nng_aio_wait(aio);
+    if (nng_aio_result(aio)) {
+        ret = outcome(g, c, 503, "transient", "the service did not answer in time", NULL);
+        goto done;
+    }
+    nng_msg *reply = nng_aio_get_msg(aio);
+    msgpack_unpacked u;
+    cds_error err;
+    if (cds_mp_decode(nng_msg_body(reply), nng_msg_len(reply), &u, &err) != CDS_OK) {
+        nng_msg_free(reply);
+        ret = outcome(g, c, 500, "exception", "unreadable reply from the service", NULL);
+        goto done;
+    }
+    const msgpack_object *ok = cds_mp_get(&u.data, "ok");
+    if (ok && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean) {
+        cds_strbuf b;
+        cds_strbuf_init(&b);
+        cds_json_from_mp(&b, cds_mp_get(&u.data, "result"), -1);
+        ret = send_text(g, c, 200, "application/json", b.data, b.len);
+        cds_strbuf_free(&b);
+    } else {
+        const msgpack_object *e = cds_mp_get(&u.data, "error");
+        char code[32] = "internal", msg[512] = "", path[256] = "";
+        const msgpack_object *f;
+        if (cds_mp_is_str(f = cds_mp_get(e, "code"))) snprintf(code, sizeof code, "%.*s", (int)f->via.str.size, f->via.str.ptr);
+        if (cds_mp_is_str(f = cds_mp_get(e, "message"))) snprintf(msg, sizeof msg, "%.*s", (int)f->via.str.size, f->via.str.ptr);
+        if (cds_mp_is_str(f = cds_mp_get(e, "path"))) snprintf(path, sizeof path, "%.*s", (int)f->via.str.size, f->via.str.ptr);
+        unsigned st = status_for(code);
+        ret = outcome(g, c, st, st == 404 ? "not-found" : st >= 500 ? "exception" : "invalid", msg, path);
+    }
+    msgpack_unpacked_destroy(&u);
+    nng_msg_free(reply);
+done:
+    nng_aio_free(aio);
+    nng_ctx_close(ctx);
+    return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    cds_http_gateway *g = cls;
+    bool post = strcmp(method, "POST") == 0;
+    if (post) {
+        body *b = *con_cls;
+        if (!b) {
+            /* first call: headers only; refuse oversized bodies before buffering them */
+            b = calloc(1, sizeof *b);
+            if (!b) return MHD_NO;
+            const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+            if (cl && strtoull(cl, NULL, 10) > g->o.max_body) b->too_large = true;
+            *con_cls = b;
+            return MHD_YES;
+        }
+        if (*upload_size) {
+            if (!b->too_large && b->len + *upload_size <= g->o.max_body) {
+                char *p = realloc(b->data, b->len + *upload_size + 1);
+                if (p) {
+                    memcpy(p + b->len, upload, *upload_size);
+                    b->data = p;
+                    b->len += *upload_size;
+                    b->data[b->len] = '\0';
+                }
+            } else {
+                b->too_large = true;
+            }
+            *upload_size = 0;
+            return MHD_YES;
+        }
+    }
+    if (!strcmp(method, "OPTIONS")) {
+        const char *origin = origin_allowed(g, c);
+        struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (origin) {
+            MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+            MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+            MHD_add_response_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+            MHD_add_response_header(r, "Vary", "Origin");
+        }
+        enum MHD_Result ret = MHD_queue_response(c, origin ? 204 : 403, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
+    const char *prefix = "/cds-services";
+    size_t pl = strlen(prefix);
+    bool services = strncmp(url, prefix, pl) == 0 && (url[pl] == '\0' || url[pl] == '/');
+    if (!strcmp(url, "/health")) {
+        if (strcmp(method, "GET")) return outcome(g, c, 405, "not-supported", "use GET", NULL);
+        return forward(g, c, "health", NULL, NULL, 0);
+    }
+    if (!services) return outcome(g, c, 404, "not-found", "no such endpoint", NULL);
+    const char *rest = url + pl;
+    if (*rest == '\0' || !strcmp(rest, "/")) {
+        if (strcmp(method, "GET")) return outcome(g, c, 405, "not-supported", "use GET for discovery", NULL);
+        return forward(g, c, "discover", NULL, NULL, 0);
+    }
+    if (!post) return outcome(g, c, 405, "not-supported", "use POST to call a service", NULL);
+    body *b = *con_cls;
+    if (b->too_large) {
+        char m[96];
+        snprintf(m, sizeof m, "the body is larger than %zu bytes", g->o.max_body);
+        return outcome(g, c, 413, "too-costly", m, NULL);
+    }
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0)
+        return outcome(g, c, 415, "not-supported", "the body must be application/json", NULL);
+    char service[256];
+    snprintf(service, sizeof service, "%s", rest + 1);
+    char *slash = strchr(service, '/');
+    bool feedback = false;
+    if (slash) {
+        if (strcmp(slash, "/feedback")) return outcome(g, c, 404, "not-found", "no such endpoint", NULL);
+        *slash = '\0';
+        feedback = true;
+    }
+    return forward(g, c, feedback ? "feedback" : "call", service, b->data ? b->data : "", b->len);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+    (void)cls, (void)c, (void)t;
+    body *b = *con_cls;
+    if (b) {
+        free(b->data);
+        free(b);
+    }
+    *con_cls = NULL;
+}
+
+cds_http_gateway *cds_http_start(const cds_http_opts *o)
+{
+    char host[64];
+    const char *colon = strrchr(o->addr, ':');
+    if (!colon || (size_t)(colon - o->addr) >= sizeof host) {
+        cds_log(CDS_LOG_ERROR, "--http wants ADDR:PORT, not '%s'", o->addr);
+        return NULL;
+    }
+    snprintf(host, sizeof host, "%.*s", (int)(colon - o->addr), o->addr);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        cds_log(CDS_LOG_ERROR, "--http: '%s' is not an IPv4 address", host);
+        return NULL;
+    }
+    /* No JWT verification yet: refuse anything but loopback. */
+    if ((ntohl(sa.sin_addr.s_addr) >> 24) != 127) {
+        cds_log(CDS_LOG_ERROR, "--http %s: JWT verification is not available yet, so the gateway only listens on loopback",
+                o->addr);
+        return NULL;
+    }
+    cds_http_gateway *g = calloc(1, sizeof *g);
+    g->o = *o;
+    if (nng_req0_open(&g->sock) || nng_dial(g->sock, o->nng_url, NULL, 0)) {
+        cds_log(CDS_LOG_ERROR, "HTTP gateway: cannot reach %s", o->nng_url);
+        nng_close(g->sock);
+        free(g);
+        return NULL;
+    }
+    nng_socket_set_size(g->sock, NNG_OPT_RECVMAXSZ, 64u << 20);
+    nng_socket_set_ms(g->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    g->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
+                            NULL, NULL, handle, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, g, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                            MHD_OPTION_END);
+    if (!g->d) {
+        cds_log(CDS_LOG_ERROR, "HTTP gateway: cannot listen on %s", o->addr);
+        nng_close(g->sock);
+        free(g);
+        return NULL;
+    }
+    cds_log(CDS_LOG_INFO, "CDS Hooks over HTTP on http://%s/cds-services (loopback only: no JWT verification yet)", o->addr);
+    return g;
+}
+
+void cds_http_stop(cds_http_gateway *g)
+{
+    if (!g) return;
+    MHD_stop_daemon(g->d);
+    nng_close(g->sock);
+    free(g);
+}

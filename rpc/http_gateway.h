@@ -1,0 +1,28 @@
+/* http_gateway.h — CDS Hooks over HTTP/JSON (libmicrohttpd), a thin translation onto the same
+ * NNG wire protocol: each HTTP request becomes one envelope sent over inproc:// to the service's
+ * own REP socket, so HTTP and NNG callers get identical cards, limits and audit rows.
+ *   GET  /cds-services                 discovery
+ *   POST /cds-services/{id}            call
+ *   POST /cds-services/{id}/feedback   feedback
+ *   GET  /health                       health for load balancers
+ * Without JWT verification (not built yet) it only listens on loopback. */
+#ifndef CDS_HTTP_GATEWAY_H
+#define CDS_HTTP_GATEWAY_H
+
+#include <stddef.h>
+
+typedef struct cds_http_gateway cds_http_gateway;
+
+typedef struct cds_http_opts {
+    const char *addr;           /* "127.0.0.1:8080" */
+    const char *nng_url;        /* where the REP socket also listens (inproc://...) */
+    size_t max_body;            /* 413 above this, checked before buffering */
+    const char *cors_origins;   /* comma-separated allowed origins, NULL = none */
+    int timeout_ms;
+} cds_http_opts;
+
+/* Starts the gateway; NULL (with a logged reason) on failure. */
+cds_http_gateway *cds_http_start(const cds_http_opts *o);
+void cds_http_stop(cds_http_gateway *g);
+
+#endif
