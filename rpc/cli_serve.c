@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "jwt_verify.h"
 #include "server.h"
 
 static void usage(FILE *f)
@@ -29,6 +30,9 @@ static void usage(FILE *f)
             "  --audit-requests    keep whole requests in var/audit.db for replay (contains PHI)\n"
             "  --http ADDR:PORT    also serve CDS Hooks over HTTP/JSON (loopback only until JWT lands)\n"
             "  --cors-origin LIST  comma-separated origins allowed to call the HTTP gateway from a browser\n"
+            "  --jwt-issuer ISS=JWKS_FILE  trust JWTs from ISS signed by a key in JWKS_FILE (repeatable)\n"
+            "  --jwt-jku URL       a jku header value to accept (repeatable; keys are never fetched)\n"
+            "  --public-url URL    the gateway's URL as clients call it (JWT aud), e.g. https://cds.example.org\n"
             "  --tls-ca PEM        with tls+tcp://: require client certificates signed by this CA\n"
             "SIGHUP or 'cdsd reload' reloads the rules; SIGTERM/SIGINT drain and exit.\n");
 }
@@ -48,7 +52,8 @@ int cli_serve(int argc, char **argv)
         {"tls-key", required_argument, 0, 'K'}, {"tls-ca", required_argument, 0, 'A'},
         {"summary-interval", required_argument, 0, 'S'}, {"audit-sync", required_argument, 0, 'Y'},
         {"audit-requests", no_argument, 0, 'R'}, {"http", required_argument, 0, 'H'},
-        {"cors-origin", required_argument, 0, 'O'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"cors-origin", required_argument, 0, 'O'}, {"jwt-issuer", required_argument, 0, 'J'},
+        {"jwt-jku", required_argument, 0, 'U'}, {"public-url", required_argument, 0, 'P'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -68,6 +73,21 @@ int cli_serve(int argc, char **argv)
         case 'R': o.audit_requests = true; break;
         case 'H': o.http = optarg; break;
         case 'O': o.cors_origins = optarg; break;
+        case 'J': {
+            char err[300];
+            if (!o.jwt) o.jwt = cds_jwt_new();
+            if (!cds_jwt_add_issuer(o.jwt, optarg, err, sizeof err)) {
+                fprintf(stderr, "cdsd serve: %s\n", err);
+                cds_jwt_free(o.jwt);
+                return 2;
+            }
+            break;
+        }
+        case 'U':
+            if (!o.jwt) o.jwt = cds_jwt_new();
+            cds_jwt_allow_jku(o.jwt, optarg);
+            break;
+        case 'P': o.public_url = optarg; break;
         case 'C': o.tls_cert = optarg; break;
         case 'K': o.tls_key = optarg; break;
         case 'A': o.tls_ca = optarg; break;
@@ -87,5 +107,7 @@ int cli_serve(int argc, char **argv)
     }
     struct stat st;
     if (strcmp(o.fixtures, "none") == 0 || stat(o.fixtures, &st) != 0) o.fixtures = NULL;
-    return cds_server_run(&o);
+    int status = cds_server_run(&o);
+    cds_jwt_free(o.jwt);
+    return status;
 }

@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "json.h"
+#include "jwt_verify.h"
 #include "log.h"
 #include "mp.h"
 
@@ -20,6 +22,7 @@ struct cds_http_gateway {
     struct MHD_Daemon *d;
     nng_socket sock;
     cds_http_opts o;
+    char public_url[256];
 };
 
 typedef struct body { char *data; size_t len; bool too_large; } body;
@@ -222,6 +225,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return forward(g, c, "health", NULL, NULL, 0);
     }
     if (!services) return outcome(g, c, 404, "not-found", "no such endpoint", NULL);
+    if (g->o.jwt) {
+        /* CDS Hooks "Trusting CDS Clients": one bare 401 for every failure; the reason goes to
+         * the log, the token never does. */
+        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        char aud[600], why[256] = "no bearer token";
+        snprintf(aud, sizeof aud, "%s%s", g->public_url, url);
+        if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 ||
+            !cds_jwt_verify(g->o.jwt, auth + 7, aud, time(NULL), why, sizeof why)) {
+            cds_log(CDS_LOG_WARN, "HTTP 401 %s %s: %s", method, url, why);
+            return send_text(g, c, 401, "application/json", "{\"error\":\"unauthorized\"}", 24);
+        }
+    }
     const char *rest = url + pl;
     if (*rest == '\0' || !strcmp(rest, "/")) {
         if (strcmp(method, "GET")) return outcome(g, c, 405, "not-supported", "use GET for discovery", NULL);
@@ -274,14 +289,17 @@ cds_http_gateway *cds_http_start(const cds_http_opts *o)
         cds_log(CDS_LOG_ERROR, "--http: '%s' is not an IPv4 address", host);
         return NULL;
     }
-    /* No JWT verification yet: refuse anything but loopback. */
-    if ((ntohl(sa.sin_addr.s_addr) >> 24) != 127) {
-        cds_log(CDS_LOG_ERROR, "--http %s: JWT verification is not available yet, so the gateway only listens on loopback",
-                o->addr);
+    /* Secure by default: without trusted issuers, loopback only. */
+    if (!o->jwt && (ntohl(sa.sin_addr.s_addr) >> 24) != 127) {
+        cds_log(CDS_LOG_ERROR, "--http %s: without --jwt-issuer the gateway only listens on loopback", o->addr);
         return NULL;
     }
     cds_http_gateway *g = calloc(1, sizeof *g);
     g->o = *o;
+    if (o->public_url) snprintf(g->public_url, sizeof g->public_url, "%s", o->public_url);
+    else snprintf(g->public_url, sizeof g->public_url, "http://%s", o->addr);
+    size_t pu = strlen(g->public_url);
+    while (pu && g->public_url[pu - 1] == '/') g->public_url[--pu] = '\0';
     if (nng_req0_open(&g->sock) || nng_dial(g->sock, o->nng_url, NULL, 0)) {
         cds_log(CDS_LOG_ERROR, "HTTP gateway: cannot reach %s", o->nng_url);
         nng_close(g->sock);
@@ -300,7 +318,8 @@ cds_http_gateway *cds_http_start(const cds_http_opts *o)
         free(g);
         return NULL;
     }
-    cds_log(CDS_LOG_INFO, "CDS Hooks over HTTP on http://%s/cds-services (loopback only: no JWT verification yet)", o->addr);
+    if (o->jwt) cds_log(CDS_LOG_INFO, "CDS Hooks over HTTP on http://%s/cds-services, JWT required (aud %s/...)", o->addr, g->public_url);
+    else cds_log(CDS_LOG_INFO, "CDS Hooks over HTTP on http://%s/cds-services: no --jwt-issuer, so loopback only and no authentication", o->addr);
     return g;
 }
 

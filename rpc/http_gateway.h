@@ -5,7 +5,8 @@
  *   POST /cds-services/{id}            call
  *   POST /cds-services/{id}/feedback   feedback
  *   GET  /health                       health for load balancers
- * Without JWT verification (not built yet) it only listens on loopback. */
+ * With a JWT verifier every call but /health needs "Authorization: Bearer <JWT>" whose aud is
+ * public_url + path; any failure is the same bare 401. Without one it only listens on loopback. */
 #ifndef CDS_HTTP_GATEWAY_H
 #define CDS_HTTP_GATEWAY_H
 
@@ -19,6 +20,8 @@ typedef struct cds_http_opts {
     size_t max_body;            /* 413 above this, checked before buffering */
     const char *cors_origins;   /* comma-separated allowed origins, NULL = none */
     int timeout_ms;
+    struct cds_jwt_verifier *jwt;   /* NULL: no authentication, loopback only */
+    const char *public_url;         /* base URL clients call (JWT aud); default http://ADDR */
 } cds_http_opts;
 
 /* Starts the gateway; NULL (with a logged reason) on failure. */

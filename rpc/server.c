@@ -351,7 +351,8 @@ int cds_server_run(const cds_server_opts *o)
         nng_ctx_recv(s->slots[i].ctx, s->slots[i].aio);
     }
     if (o->http) {
-        cds_http_opts ho = {o->http, inproc_url, o->max_request, o->cors_origins, o->deadline_ms + 1000};
+        cds_http_opts ho = {o->http, inproc_url, o->max_request, o->cors_origins, o->deadline_ms + 1000, o->jwt,
+                            o->public_url};
         if (!(s->http = cds_http_start(&ho))) goto cleanup;
     }
     snprintf(admin_url, sizeof admin_url, "ipc://%s/admin.sock", o->state);

@@ -21,6 +21,8 @@ typedef struct cds_server_opts {
     bool audit_requests;       /* keep whole requests in the audit log (PHI-bearing; for replay) */
     const char *http;          /* ADDR:PORT for CDS Hooks over HTTP, or NULL */
     const char *cors_origins;  /* comma-separated origins allowed by CORS, or NULL */
+    struct cds_jwt_verifier *jwt;   /* trusted JWT issuers for the HTTP gateway, or NULL */
+    const char *public_url;    /* the gateway's URL as clients call it (JWT aud) */
 } cds_server_opts;
 
 /* Runs until SIGTERM or SIGINT; returns the process exit status. */

@@ -1,0 +1,277 @@
+/* jwt_verify.c — JWK Sets to PEM keys, header/claim checks, replay cache. */
+#include "jwt_verify.h"
+
+#include <cjson/cJSON.h>
+#include <jwt.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+#define SKEW 60
+
+typedef struct jwk { char *kid, *pem; bool ec; } jwk;
+typedef struct issuer { char *iss; jwk *keys; size_t nkeys; } issuer;
+typedef struct seen { char *jti; time_t exp; } seen;
+
+struct cds_jwt_verifier {
+    issuer *iss;
+    size_t niss;
+    char **jku;
+    size_t njku;
+    pthread_mutex_t lock;
+    seen *seen;
+    size_t nseen, capseen;
+};
+
+/* base64url -> bytes (malloc'd). */
+static unsigned char *b64url(const char *in, size_t inlen, size_t *outlen)
+{
+    size_t n = inlen;
+    char *s = malloc(n + 4);
+    if (!s) return NULL;
+    for (size_t i = 0; i < n; i++) s[i] = in[i] == '-' ? '+' : in[i] == '_' ? '/' : in[i];
+    while (n % 4) s[n++] = '=';
+    unsigned char *out = malloc(n / 4 * 3 + 1);
+    int r = out ? EVP_DecodeBlock(out, (unsigned char *)s, (int)n) : -1;
+    free(s);
+    if (r < 0) { free(out); return NULL; }
+    size_t pad = 0;
+    for (size_t i = inlen; i % 4; i++) pad++;
+    *outlen = (size_t)r - pad;
+    out[*outlen] = '\0';
+    return out;
+}
+
+static char *pem_of(EVP_PKEY *k)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *pem = NULL;
+    if (b && PEM_write_bio_PUBKEY(b, k)) {
+        char *data;
+        long n = BIO_get_mem_data(b, &data);
+        pem = strndup(data, (size_t)n);
+    }
+    BIO_free(b);
+    return pem;
+}
+
+static char *jwk_pem(const cJSON *k, bool *ec, char *err, size_t errlen)
+{
+    const char *kty = cJSON_GetStringValue(cJSON_GetObjectItem(k, "kty"));
+    EVP_PKEY *pkey = NULL;
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    BIGNUM *n = NULL, *e = NULL;
+    char *pem = NULL;
+    size_t l1 = 0, l2 = 0;
+    unsigned char *a = NULL, *b = NULL;
+    unsigned char pub[1 + 66 * 2];   /* the builder keeps a pointer until _to_param: function scope */
+    if (kty && !strcmp(kty, "EC")) {
+        const char *crv = cJSON_GetStringValue(cJSON_GetObjectItem(k, "crv"));
+        const char *x = cJSON_GetStringValue(cJSON_GetObjectItem(k, "x")), *y = cJSON_GetStringValue(cJSON_GetObjectItem(k, "y"));
+        const char *group = crv && !strcmp(crv, "P-384") ? "secp384r1" : crv && !strcmp(crv, "P-256") ? "prime256v1" : NULL;
+        if (!group || !x || !y || !(a = b64url(x, strlen(x), &l1)) || !(b = b64url(y, strlen(y), &l2))) {
+            snprintf(err, errlen, "EC key needs crv P-256/P-384, x and y");
+            goto done;
+        }
+        if (l1 + l2 + 1 > sizeof pub) goto done;
+        pub[0] = 4;
+        memcpy(pub + 1, a, l1);
+        memcpy(pub + 1 + l1, b, l2);
+        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
+        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, 1 + l1 + l2);
+        ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+        *ec = true;
+    } else if (kty && !strcmp(kty, "RSA")) {
+        const char *ns = cJSON_GetStringValue(cJSON_GetObjectItem(k, "n")), *es = cJSON_GetStringValue(cJSON_GetObjectItem(k, "e"));
+        if (!ns || !es || !(a = b64url(ns, strlen(ns), &l1)) || !(b = b64url(es, strlen(es), &l2))) {
+            snprintf(err, errlen, "RSA key needs n and e");
+            goto done;
+        }
+        n = BN_bin2bn(a, (int)l1, NULL);
+        e = BN_bin2bn(b, (int)l2, NULL);
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n);
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e);
+        ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+        *ec = false;
+    } else {
+        snprintf(err, errlen, "unsupported key type '%s' (EC or RSA)", kty ? kty : "?");
+        goto done;
+    }
+    params = OSSL_PARAM_BLD_to_param(bld);
+    if (!ctx || !params || EVP_PKEY_fromdata_init(ctx) <= 0 || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
+        snprintf(err, errlen, "the key material is not a valid %s public key", kty);
+        goto done;
+    }
+    pem = pem_of(pkey);
+done:
+    EVP_PKEY_free(pkey);
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(n);
+    BN_free(e);
+    free(a);
+    free(b);
+    return pem;
+}
+
+cds_jwt_verifier *cds_jwt_new(void)
+{
+    cds_jwt_verifier *v = calloc(1, sizeof *v);
+    if (v) pthread_mutex_init(&v->lock, NULL);
+    return v;
+}
+
+void cds_jwt_free(cds_jwt_verifier *v)
+{
+    if (!v) return;
+    for (size_t i = 0; i < v->niss; i++) {
+        for (size_t k = 0; k < v->iss[i].nkeys; k++) { free(v->iss[i].keys[k].kid); free(v->iss[i].keys[k].pem); }
+        free(v->iss[i].keys);
+        free(v->iss[i].iss);
+    }
+    free(v->iss);
+    for (size_t i = 0; i < v->njku; i++) free(v->jku[i]);
+    free(v->jku);
+    for (size_t i = 0; i < v->nseen; i++) free(v->seen[i].jti);
+    free(v->seen);
+    free(v);
+}
+
+bool cds_jwt_add_issuer(cds_jwt_verifier *v, const char *spec, char *err, size_t errlen)
+{
+    const char *eq = strrchr(spec, '=');
+    if (!eq || eq == spec) { snprintf(err, errlen, "--jwt-issuer wants ISS=JWKS_FILE"); return false; }
+    cds_error e;
+    cds_error_clear(&e);
+    size_t len;
+    char *text = cds_read_file(eq + 1, &len, 1u << 20, &e);
+    cJSON *set = text ? cJSON_ParseWithLength(text, len) : NULL;
+    free(text);
+    cJSON *keys = cJSON_GetObjectItem(set, "keys"), *k;
+    if (!cJSON_IsArray(keys)) {
+        snprintf(err, errlen, "%s: not a JWK Set (an object with \"keys\")", eq + 1);
+        cJSON_Delete(set);
+        return false;
+    }
+    issuer is = {.iss = strndup(spec, (size_t)(eq - spec))};
+    cJSON_ArrayForEach(k, keys) {
+        const char *kid = cJSON_GetStringValue(cJSON_GetObjectItem(k, "kid"));
+        char kerr[200] = "";
+        bool ec = false;
+        char *pem = jwk_pem(k, &ec, kerr, sizeof kerr);
+        if (!kid || !pem) {
+            snprintf(err, errlen, "%s: key %s: %s", eq + 1, kid ? kid : "(no kid)", kid ? kerr : "every key needs a kid");
+            free(pem);
+            for (size_t i = 0; i < is.nkeys; i++) { free(is.keys[i].kid); free(is.keys[i].pem); }
+            free(is.keys);
+            free(is.iss);
+            cJSON_Delete(set);
+            return false;
+        }
+        is.keys = realloc(is.keys, (is.nkeys + 1) * sizeof *is.keys);
+        is.keys[is.nkeys++] = (jwk){strdup(kid), pem, ec};
+    }
+    cJSON_Delete(set);
+    v->iss = realloc(v->iss, (v->niss + 1) * sizeof *v->iss);
+    v->iss[v->niss++] = is;
+    return true;
+}
+
+void cds_jwt_allow_jku(cds_jwt_verifier *v, const char *url)
+{
+    v->jku = realloc(v->jku, (v->njku + 1) * sizeof *v->jku);
+    v->jku[v->njku++] = strdup(url);
+}
+
+#define FAIL(...) do { snprintf(why, whylen, __VA_ARGS__); goto done; } while (0)
+
+bool cds_jwt_verify(cds_jwt_verifier *v, const char *token, const char *aud, time_t now, char *why, size_t whylen)
+{
+    bool ok = false;
+    cJSON *hdr = NULL, *pay = NULL;
+    jwt_t *jwt = NULL;
+    unsigned char *h = NULL, *p = NULL;
+    const char *d1 = token ? strchr(token, '.') : NULL, *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    if (!d1 || !d2 || strchr(d2 + 1, '.')) FAIL("not a compact JWS");
+    size_t hl, pl;
+    if (!(h = b64url(token, (size_t)(d1 - token), &hl)) || !(p = b64url(d1 + 1, (size_t)(d2 - d1 - 1), &pl)))
+        FAIL("undecodable header or payload");
+    hdr = cJSON_Parse((char *)h);
+    pay = cJSON_Parse((char *)p);
+    if (!hdr || !pay) FAIL("header or payload is not JSON");
+    const char *alg = cJSON_GetStringValue(cJSON_GetObjectItem(hdr, "alg"));
+    const char *kid = cJSON_GetStringValue(cJSON_GetObjectItem(hdr, "kid"));
+    const char *typ = cJSON_GetStringValue(cJSON_GetObjectItem(hdr, "typ"));
+    const char *jku = cJSON_GetStringValue(cJSON_GetObjectItem(hdr, "jku"));
+    bool ec_alg = alg && (!strcmp(alg, "ES384") || !strcmp(alg, "ES256"));
+    bool rsa_alg = alg && (!strcmp(alg, "RS384") || !strcmp(alg, "RS256"));
+    if (!ec_alg && !rsa_alg) FAIL("alg '%s' is not allowed", alg ? alg : "(none)");
+    if (!typ || strcmp(typ, "JWT")) FAIL("typ must be JWT");
+    if (!kid) FAIL("no kid");
+    if (jku) {
+        bool allowed = false;
+        for (size_t i = 0; i < v->njku; i++) allowed |= !strcmp(v->jku[i], jku);
+        if (!allowed) FAIL("jku '%s' is not on the allow-list", jku);
+    }
+    const char *iss = cJSON_GetStringValue(cJSON_GetObjectItem(pay, "iss"));
+    const issuer *is = NULL;
+    for (size_t i = 0; iss && i < v->niss; i++)
+        if (!strcmp(v->iss[i].iss, iss)) is = &v->iss[i];
+    if (!is) FAIL("issuer '%s' is not trusted", iss ? iss : "(none)");
+    const jwk *key = NULL;
+    for (size_t i = 0; i < is->nkeys; i++)
+        if (!strcmp(is->keys[i].kid, kid)) key = &is->keys[i];
+    if (!key) FAIL("kid '%s' is not in the JWK Set of %s", kid, iss);
+    if (key->ec != ec_alg) FAIL("alg %s does not fit the %s key %s", alg, key->ec ? "EC" : "RSA", kid);
+    if (jwt_decode(&jwt, token, (const unsigned char *)key->pem, (int)strlen(key->pem)) != 0 || !jwt) FAIL("bad signature");
+    const char *alg_names[] = {[JWT_ALG_ES256] = "ES256", [JWT_ALG_ES384] = "ES384", [JWT_ALG_RS256] = "RS256",
+                               [JWT_ALG_RS384] = "RS384"};
+    jwt_alg_t ja = jwt_get_alg(jwt);
+    if (ja >= (jwt_alg_t)(sizeof alg_names / sizeof alg_names[0]) || !alg_names[ja] || strcmp(alg_names[ja], alg))
+        FAIL("verified alg differs from the header");
+    /* claims from the verified token */
+    cJSON *a = cJSON_GetObjectItem(pay, "aud");
+    bool aud_ok = cJSON_IsString(a) && !strcmp(a->valuestring, aud);
+    cJSON *it;
+    if (cJSON_IsArray(a)) cJSON_ArrayForEach(it, a) aud_ok |= cJSON_IsString(it) && !strcmp(it->valuestring, aud);
+    if (!aud_ok) FAIL("aud is not %s", aud);
+    cJSON *exp = cJSON_GetObjectItem(pay, "exp"), *iat = cJSON_GetObjectItem(pay, "iat");
+    const char *jti = cJSON_GetStringValue(cJSON_GetObjectItem(pay, "jti"));
+    if (!cJSON_IsNumber(exp) || !cJSON_IsNumber(iat) || !jti) FAIL("exp, iat and jti are required");
+    if ((time_t)exp->valuedouble <= now) FAIL("expired");
+    if ((time_t)iat->valuedouble > now + SKEW) FAIL("iat is in the future");
+    pthread_mutex_lock(&v->lock);
+    size_t w = 0;
+    bool replay = false;
+    for (size_t i = 0; i < v->nseen; i++) {
+        if (v->seen[i].exp < now - SKEW) { free(v->seen[i].jti); continue; }   /* expired: forget */
+        replay |= !strcmp(v->seen[i].jti, jti);
+        v->seen[w++] = v->seen[i];
+    }
+    v->nseen = w;
+    if (!replay) {
+        if (v->nseen == v->capseen) v->seen = realloc(v->seen, (v->capseen = v->capseen * 2 + 64) * sizeof *v->seen);
+        v->seen[v->nseen++] = (seen){strdup(jti), (time_t)exp->valuedouble};
+    }
+    pthread_mutex_unlock(&v->lock);
+    if (replay) FAIL("jti replayed");
+    ok = true;
+done:
+    jwt_free(jwt);
+    cJSON_Delete(hdr);
+    cJSON_Delete(pay);
+    free(h);
+    free(p);
+    return ok;
+}

@@ -1,0 +1,25 @@
+/* jwt_verify.h — "Trusting CDS Clients": verifies the JWT a CDS client sends (CDS Hooks 2.0 §7).
+ * Allow-listed issuers each with a JWK Set read from a file (no network fetch of keys); alg
+ * ES384/RS384/ES256/RS256 only, matching the key's type (never none or HS*, whatever the token
+ * says); kid found in the issuer's set; jku, when present, on the allow-list; typ JWT; aud equal
+ * to the URL called; exp in the future; iat not in the future (60 s skew); jti not seen before
+ * (kept until exp). libjwt checks the signature; OpenSSL turns JWKs into public keys. */
+#ifndef CDS_JWT_VERIFY_H
+#define CDS_JWT_VERIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+typedef struct cds_jwt_verifier cds_jwt_verifier;
+
+cds_jwt_verifier *cds_jwt_new(void);
+void cds_jwt_free(cds_jwt_verifier *v);
+/* "ISS=JWKS_FILE". False with a message when the file or a key in it cannot be used. */
+bool cds_jwt_add_issuer(cds_jwt_verifier *v, const char *spec, char *err, size_t errlen);
+void cds_jwt_allow_jku(cds_jwt_verifier *v, const char *url);
+/* True when the token is valid for audience `aud` at `now`; otherwise why says why (for the
+ * log only: callers answer a bare 401). Thread-safe. */
+bool cds_jwt_verify(cds_jwt_verifier *v, const char *token, const char *aud, time_t now, char *why, size_t whylen);
+
+#endif
