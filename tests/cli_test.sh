@@ -115,6 +115,11 @@ check "not JSON is 415" test "$(code -X POST -H 'Content-Type: text/plain' --dat
 check "over the size limit is 413" test "$(head -c 9000000 /dev/zero | code -X POST -H 'Content-Type: application/json' --data-binary @- "$H/cds-services/medication-safety")" = 413
 check "CORS preflight from an allowed origin is 204" test "$(code -X OPTIONS -H 'Origin: https://sandbox.cds-hooks.org' "$H/cds-services")" = 204
 check "CORS preflight from another origin is 403" test "$(code -X OPTIONS -H 'Origin: https://evil.example' "$H/cds-services")" = 403
+for ex in spec-02-request-patient-view:medication-review spec-03-request-order-sign-paginated-prefetch:medication-safety \
+          spec-04-request-order-select-radiology:medication-safety-select; do
+    check "CDS Hooks example ${ex%%:*} over HTTP is 200" test "$(code -X POST -H 'Content-Type: application/json' \
+        --data-binary @fixtures/requests/${ex%%:*}.json "$H/cds-services/${ex##*:}")" = 200
+done
 UUID=$(grep -o '"uuid":"[^"]*"' "$T/http-cards" | head -1 | cut -d'"' -f4)
 FB='{"feedback":[{"card":"'$UUID'","outcome":"overridden","outcomeTimestamp":"2025-03-01T09:01:00Z"}]}'
 check "feedback is 200" test "$(code -X POST -H 'Content-Type: application/json' --data "$FB" "$H/cds-services/medication-safety/feedback")" = 200
