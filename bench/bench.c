@@ -22,10 +22,12 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <unistd.h>
 
 #include "engine.h"
+#include "json.h"
 #include "latency.h"
 #include "mp.h"
 #include "protocol.h"
@@ -282,6 +284,8 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
+static int http_port_for_next_server;   /* >0: the next server_start also serves HTTP on it */
+
 static pid_t server_start(const opts *o, const char *rules, char *url, size_t urllen, char *state)
 {
     snprintf(url, urllen, "tcp://127.0.0.1:%d", free_port());
@@ -291,8 +295,15 @@ static pid_t server_start(const opts *o, const char *rules, char *url, size_t ur
     snprintf(workers, sizeof workers, "%d", o->workers);
     pid_t pid = fork();
     if (pid == 0) {
-        execl(o->cdsd, o->cdsd, "serve", "--listen", url, "--rules", rules, "--state", state, "--workers", workers,
-              "--fixtures", "none", "--log-level", "error", "--deadline", "10000", "--queue", "1024", (char *)NULL);
+        char http[32];
+        snprintf(http, sizeof http, "127.0.0.1:%d", http_port_for_next_server);
+        if (http_port_for_next_server > 0)
+            execl(o->cdsd, o->cdsd, "serve", "--listen", url, "--rules", rules, "--state", state, "--workers", workers,
+                  "--fixtures", "none", "--log-level", "error", "--deadline", "10000", "--queue", "1024", "--http", http,
+                  (char *)NULL);
+        else
+            execl(o->cdsd, o->cdsd, "serve", "--listen", url, "--rules", rules, "--state", state, "--workers", workers,
+                  "--fixtures", "none", "--log-level", "error", "--deadline", "10000", "--queue", "1024", (char *)NULL);
         _exit(127);
     }
     nng_socket s;
@@ -333,6 +344,118 @@ static void server_stop(pid_t pid, const char *state)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", state);
     if (system(cmd)) {}
+}
+
+/* --- HTTP/JSON through the gateway, keep-alive connections -------------------------------- */
+
+typedef struct http_client {
+    int port;
+    char **bodies;
+    size_t *lens, n;
+    double measure_from, end;
+    latency lat;
+    size_t offset;
+} http_client;
+
+static bool read_response(int fd, char *buf, size_t cap, int *status)
+{
+    size_t have = 0;
+    char *hdr_end = NULL;
+    while (!(hdr_end = memmem(buf, have, "\r\n\r\n", 4))) {
+        ssize_t r = read(fd, buf + have, cap - have - 1);
+        if (r <= 0) return false;
+        have += (size_t)r;
+        buf[have] = '\0';
+    }
+    *status = atoi(buf + 9);
+    const char *cl = strcasestr(buf, "Content-Length:");
+    size_t body = cl ? (size_t)atol(cl + 15) : 0, got = have - (size_t)(hdr_end + 4 - buf);
+    while (got < body) {
+        ssize_t r = read(fd, buf, cap - 1);   /* the body is not needed: drain it */
+        if (r <= 0) return false;
+        got += (size_t)r;
+    }
+    return true;
+}
+
+static void *http_main(void *p)
+{
+    http_client *c = p;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) { close(fd); return NULL; }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);   /* header and body are two writes */
+    static __thread char buf[1 << 20];
+    for (size_t i = c->offset;; i++) {
+        double t = now_us();
+        if (t >= c->end) break;
+        size_t k = i % c->n;
+        char head[256];
+        int hl = snprintf(head, sizeof head, "POST /cds-services/medication-safety HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", c->lens[k]);
+        int status = 0;
+        bool ok = write(fd, head, (size_t)hl) == hl && write(fd, c->bodies[k], c->lens[k]) == (ssize_t)c->lens[k] &&
+                  read_response(fd, buf, sizeof buf, &status) && status == 200;
+        if (t >= c->measure_from) {
+            latency_add(&c->lat, now_us() - t);
+            if (!ok) { c->lat.errors++; c->lat.by_code[0]++; }
+        }
+        if (!ok) break;
+    }
+    close(fd);
+    return NULL;
+}
+
+static void run_http(const opts *o, const bench_set *set, int conc)
+{
+    /* JSON bodies from the envelopes' "request" */
+    char **bodies = calloc(set->n, sizeof *bodies);
+    size_t *lens = calloc(set->n, sizeof *lens);
+    for (size_t i = 0; i < set->n; i++) {
+        msgpack_unpacked u;
+        cds_error err;
+        if (cds_mp_decode(set->m[i].data, set->m[i].len, &u, &err)) continue;
+        cds_strbuf b;
+        cds_strbuf_init(&b);
+        cds_json_from_mp(&b, cds_mp_get(&u.data, "request"), -1);
+        bodies[i] = b.data;
+        lens[i] = b.len;
+        msgpack_unpacked_destroy(&u);
+    }
+    char url[64], state[64];
+    http_port_for_next_server = free_port();
+    pid_t pid = server_start(o, o->rules, url, sizeof url, state);
+    int port = http_port_for_next_server;
+    http_port_for_next_server = 0;
+    if (pid < 0) { fprintf(stderr, "cdsd-bench: the server did not start\n"); goto done; }
+    usleep(200000);
+    http_client *cs = calloc((size_t)conc, sizeof *cs);
+    pthread_t *th = calloc((size_t)conc, sizeof *th);
+    double start = now_us();
+    latency l = {0};
+    for (int i = 0; i < conc; i++) {
+        cs[i] = (http_client){.port = port, .bodies = bodies, .lens = lens, .n = set->n, .offset = (size_t)i * 7,
+                              .measure_from = start + o->warmup * 1e6, .end = start + (o->warmup + o->duration) * 1e6};
+        pthread_create(&th[i], NULL, http_main, &cs[i]);
+    }
+    for (int i = 0; i < conc; i++) {
+        pthread_join(th[i], NULL);
+        latency_merge(&l, &cs[i].lat);
+        latency_free(&cs[i].lat);
+    }
+    l.seconds = o->duration;
+    char name[64];
+    snprintf(name, sizeof name, "http keep-alive c=%d", conc);
+    report(o, name, &l, peak_rss_kb(pid), NULL);
+    latency_free(&l);
+    free(cs);
+    free(th);
+    server_stop(pid, state);
+done:
+    for (size_t i = 0; i < set->n; i++) free(bodies[i]);
+    free(bodies);
+    free(lens);
 }
 
 /* cdsd vs echo at one concurrency; returns cdsd's summary. */
@@ -417,7 +540,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: cdsd-bench [--cdsd PATH] [--rules DIR] [--synthea DIR] [--requests DIR] [--duration S]\n"
                "                  [--warmup S] [--workers N] [--json] [MODE...]\n"
-               "MODE: inproc seq conc scale-kb scale-meds scale-conc all (default: inproc seq conc)\n");
+               "MODE: inproc seq conc http scale-kb scale-meds scale-conc all (default: inproc seq conc)\n");
 }
 
 int main(int argc, char **argv)
@@ -447,13 +570,13 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     const char *def[] = {"inproc", "seq", "conc"};
-    const char *all[] = {"inproc", "seq", "conc", "scale-meds", "scale-conc", "scale-kb"};
+    const char *all[] = {"inproc", "seq", "conc", "http", "scale-meds", "scale-conc", "scale-kb"};
     const char **modes = def;
     int nmodes = 3;
     if (optind < argc) {
         modes = (const char **)argv + optind;
         nmodes = argc - optind;
-        if (nmodes == 1 && !strcmp(modes[0], "all")) { modes = all; nmodes = 6; }
+        if (nmodes == 1 && !strcmp(modes[0], "all")) { modes = all; nmodes = 7; }
     }
     cds_ruleset *rs = load(o.rules);
     if (!rs) return 2;
@@ -477,6 +600,9 @@ int main(int argc, char **argv)
             latency_free(&l);
         } else if (!strcmp(modes[m], "seq")) {
             nng_vs_echo(&o, o.rules, &set, 1, "tcp");
+        } else if (!strcmp(modes[m], "http")) {
+            run_http(&o, &set, 1);
+            run_http(&o, &set, 16);
         } else if (!strcmp(modes[m], "conc")) {
             nng_vs_echo(&o, o.rules, &set, 16, "tcp");
         } else if (!strcmp(modes[m], "scale-conc")) {
