@@ -44,9 +44,10 @@ static int rule_fn(lua_State *L)
     return 0;
 }
 
-static bool parse_rule(lua_State *L, int idx, const char *where, cds_rule_info *ri, int *ref, cds_strbuf *diag)
+static bool parse_rule(lua_State *L, int idx, const char *where, const char *src, cds_rule_info *ri, int *ref,
+                       cds_strbuf *diag)
 {
-    cds_ltab t = {L, idx, where, "rule", diag, 0};
+    cds_ltab t = {L, idx, where, "rule", diag, 0, src};
     memset(ri, 0, sizeof *ri);
     ri->id = cds_ltab_str(&t, "id", true);
     char what[200];
@@ -137,7 +138,7 @@ cds_engine *cds_engine_build(const cds_ruleset *rs, cds_rule_info **infos, size_
                 refs = realloc(refs, cap * sizeof *refs);
             }
             refs[n] = LUA_NOREF;
-            if (!parse_rule(L, lua_gettop(L), where, &list[n], &refs[n], diag)) errors++;
+            if (!parse_rule(L, lua_gettop(L), where, sf->src, &list[n], &refs[n], diag)) errors++;
             list[n].file = strdup(sf->path);
             for (size_t k = 0; k < n && list[n].id; k++)
                 if (list[k].id && strcmp(list[k].id, list[n].id) == 0) {

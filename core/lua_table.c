@@ -46,6 +46,41 @@ static const char *closest(const char *k, const char *const *allowed)
     return best;
 }
 
+/* The line, at or after the declaration's line, where `key = ` is written; 0 if not found.
+ * Lua reports the line of `rule {` only; pharmacists want the line of the misspelt field. */
+static int field_line(const cds_ltab *t, const char *key, char *file, size_t filelen)
+{
+    if (!t->src) return 0;
+    const char *colon = strrchr(t->where, ':');
+    /* where is "file:line:" (maybe with a trailing space): find the line number before the last ':' */
+    char w[512];
+    snprintf(w, sizeof w, "%s", t->where);
+    size_t wl = strlen(w);
+    while (wl && (w[wl - 1] == ' ' || w[wl - 1] == ':')) w[--wl] = '\0';
+    char *lc = strrchr(w, ':');
+    if (!colon || !lc) return 0;
+    int start = atoi(lc + 1);
+    *lc = '\0';
+    snprintf(file, filelen, "%s", w);
+    size_t kl = strlen(key);
+    int line = 1;
+    for (const char *p = t->src; *p; line++) {
+        const char *nl = strchr(p, '\n');
+        if (line >= start) {
+            const char *q = p;
+            while (*q == ' ' || *q == '\t') q++;
+            if (strncmp(q, key, kl) == 0) {
+                q += kl;
+                while (*q == ' ' || *q == '\t') q++;
+                if (*q == '=' && q[1] != '=') return line;
+            }
+        }
+        if (!nl) break;
+        p = nl + 1;
+    }
+    return 0;
+}
+
 void cds_ltab_allow(cds_ltab *t, const char *const *allowed)
 {
     lua_State *L = t->L;
@@ -61,8 +96,16 @@ void cds_ltab_allow(cds_ltab *t, const char *const *allowed)
         for (const char *const *a = allowed; *a && !ok; a++) ok = strcmp(*a, k) == 0;
         if (ok) continue;
         const char *c = closest(k, allowed);
+        char file[512], at[600];
+        int line = field_line(t, k, file, sizeof file);
+        const char *saved = t->where;
+        if (line) {
+            snprintf(at, sizeof at, "%s:%d:", file, line);
+            t->where = at;
+        }
         if (c) cds_ltab_error(t, "unknown field '%s' (did you mean '%s'?)", k, c);
         else cds_ltab_error(t, "unknown field '%s'", k);
+        t->where = saved;
     }
 }
 

@@ -17,6 +17,7 @@ typedef struct cds_ltab {
     const char *what;         /* "rule 'ddi.x'", "service 'medication-safety'" */
     cds_strbuf *diag;
     int errors;
+    const char *src;          /* optional: the file's text, to point at the line of a bad field */
 } cds_ltab;
 
 /* Reports fields of the table not in `allowed` (NULL-terminated). */

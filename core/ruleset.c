@@ -99,7 +99,7 @@ static int parse_services(cds_ruleset *rs, lua_State *L, int tbl, const char *wh
             lua_pop(L, 1);
             continue;
         }
-        cds_ltab t = {L, lua_gettop(L), where, what, diag, 0};
+        cds_ltab t = {L, lua_gettop(L), where, what, diag, 0, NULL};
         static const char *const allowed[] = {"id", "hook", "title", "description", "prefetch", "rules",
                                               "usageRequirements", NULL};
         cds_service *s = &rs->services[rs->nservices];
@@ -181,7 +181,7 @@ static int load_packs(cds_ruleset *rs, cds_digest *dg, cds_strbuf *diag)
         if (access(ppath, R_OK) != 0) continue;
         char where[600];
         if (!run_declaration(sb, ppath, "pack", where, sizeof where, diag)) { errors++; continue; }
-        cds_ltab t = {L, lua_gettop(L), where, "pack", diag, 0};
+        cds_ltab t = {L, lua_gettop(L), where, "pack", diag, 0, NULL};
         static const char *const allowed[] = {"name", "version", "owner", "description", NULL};
         cds_ltab_allow(&t, allowed);
         rs->packs = realloc(rs->packs, (rs->npacks + 1) * sizeof *rs->packs);
@@ -310,7 +310,7 @@ cds_rc cds_ruleset_load(const char *dir, const cds_ruleset_opts *opts, cds_rules
         errors++;
     } else {
         lua_State *L = cds_sandbox_L(sb);
-        cds_ltab t = {L, lua_gettop(L), where, "ruleset", diag, 0};
+        cds_ltab t = {L, lua_gettop(L), where, "ruleset", diag, 0, NULL};
         static const char *const allowed[] = {"name", "version", "source", "services", NULL};
         cds_ltab_allow(&t, allowed);
         rs->name = cds_ltab_str(&t, "name", true);

@@ -35,7 +35,7 @@ printf 'pack { name = "p", version = "1" }\n' >"$T/rules/p/pack.lua"
 printf -- '-- rule with a typo\nrule {\n  id = "ddi.x", version = "1", title = "x", hooks = { "order-sign" },\n  severty = "high",\n  evaluate = function(ctx) end,\n}\n' >"$T/rules/p/ddi.lua"
 "$CDSD" lint --rules "$T/rules" >"$T/out" 2>"$T/err"
 check "lint fails on a typo" test $? -ne 0
-check "lint names file:line and the field" grep -q "$T/rules/p/ddi.lua:2: rule 'ddi.x': unknown field 'severty'" "$T/err"
+check "lint names file:line and the field" grep -q "$T/rules/p/ddi.lua:4: rule 'ddi.x': unknown field 'severty'" "$T/err"
 
 # kb import-rxnorm on a small RRF sample in NLM's column layout
 conso() { printf '%s|ENG||||||||||RXNORM|%s|%s|%s||N||\n' "$1" "$2" "$1" "$3"; }

@@ -87,7 +87,7 @@ static void a_misspelt_field_is_reported_with_file_and_line(void **s)
     cds_strbuf_init(&diag);
     assert_null(load(dir, &diag));
     char want[512];
-    snprintf(want, sizeof want, "%s/p/rules.lua:3: rule 't.x': unknown field 'severty'", dir);
+    snprintf(want, sizeof want, "%s/p/rules.lua:4: rule 't.x': unknown field 'severty'", dir);   /* the field's line */
     if (!strstr(diag.data, want)) fail_msg("want '%s' in:\n%s", want, diag.data);
     cds_strbuf_free(&diag);
     tu_rmrf(dir);
