@@ -207,7 +207,8 @@ static void import_interactions(importer *im, sqlite3_stmt **st)
     if (!*id) { problem(im, "interaction has no id%s%s", "", ""); return; }
     if (known(&im->ids, id)) { problem(im, "duplicate interaction id '%s'%s", id, ""); return; }
     remember(im, &im->ids, id);
-    bool ok = check_target(im, "column a", a) & check_target(im, "column b", b);
+    bool ok_a = check_target(im, "column a", a), ok_b = check_target(im, "column b", b);   /* report both */
+    bool ok = ok_a && ok_b;
     static const char *const sevs[] = {"contraindicated", "major", "moderate", "minor"};
     bool sev_ok = false;
     for (size_t i = 0; i < 4; i++) sev_ok |= strcmp(sev, sevs[i]) == 0;
