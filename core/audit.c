@@ -90,12 +90,7 @@ void cds_audit_patient_key(const cds_audit *a, const char *patient_id, char out[
     unsigned char md[32];
     unsigned int n = 32;
     HMAC(EVP_sha256(), a->secret, 32, (const unsigned char *)patient_id, strlen(patient_id), md, &n);
-    static const char h[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = h[md[i] >> 4];
-        out[2 * i + 1] = h[md[i] & 15];
-    }
-    out[64] = '\0';
+    cds_hex(md, 32, out);
 }
 
 /* The canonical text of a row that the chain hashes. */

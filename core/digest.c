@@ -20,10 +20,10 @@ void cds_digest_update(cds_digest *d, const void *data, size_t n)
     if (d) EVP_DigestUpdate((EVP_MD_CTX *)d, data, n);
 }
 
-static void hex(const unsigned char *md, unsigned n, char *out)
+void cds_hex(const unsigned char *md, size_t n, char *out)
 {
     static const char h[] = "0123456789abcdef";
-    for (unsigned i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         out[2 * i] = h[md[i] >> 4];
         out[2 * i + 1] = h[md[i] & 15];
     }
@@ -37,7 +37,7 @@ void cds_digest_final(cds_digest *d, char out[65])
     if (!d) { out[0] = '\0'; return; }
     EVP_DigestFinal_ex((EVP_MD_CTX *)d, md, &n);
     EVP_MD_CTX_free((EVP_MD_CTX *)d);
-    hex(md, n, out);
+    cds_hex(md, n, out);
 }
 
 void cds_sha256(const void *data, size_t n, unsigned char out[32]) { SHA256(data, n, out); }
@@ -47,7 +47,7 @@ void cds_sha256_hex(const void *data, size_t n, char out[65])
 {
     unsigned char md[32];
     SHA256(data, n, md);
-    hex(md, 32, out);
+    cds_hex(md, 32, out);
 }
 
 void cds_uuid_format(const unsigned char b[16], int version, char out[37])

@@ -15,6 +15,9 @@ void cds_sha256_hex(const void *data, size_t n, char out[65]);
 void cds_sha256(const void *data, size_t n, unsigned char out[32]);
 void cds_sha1(const void *data, size_t n, unsigned char out[20]);
 
+/* Lowercase hex of n bytes into out (2n chars + NUL). */
+void cds_hex(const unsigned char *bytes, size_t n, char *out);
+
 /* Formats 16 bytes as a UUID string, setting the version nibble and the RFC 4122 variant. */
 void cds_uuid_format(const unsigned char b[16], int version, char out[37]);
 

@@ -240,6 +240,11 @@ cds_rc cds_engine_call(cds_engine *e, const char *service, const msgpack_object 
     int cards = lua_gettop(L);
     size_t ncards = 0;
     info->runs = cds_arena_alloc(a, (svc->nrules + 1) * sizeof *info->runs);
+    if (!info->runs) {
+        lua_settop(L, top);
+        cds_lua_view_done(L);
+        return cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory");
+    }
     for (size_t k = 0; k < svc->nrules; k++) {
         size_t r = svc->rules[k];
         const cds_rule_info *ri = &rs->rules[r];
@@ -303,6 +308,10 @@ cds_rc cds_engine_call(cds_engine *e, const char *service, const msgpack_object 
      * that did not run is visible to the clinician rather than silent. */
     size_t total = ncards + info->nerrors;
     info->cards = cds_arena_alloc(a, (total + 1) * sizeof *info->cards);
+    if (!info->cards) {
+        lua_settop(L, top);
+        return cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory");
+    }
     msgpack_pack_map(pk, info->nerrors ? 2 : 1);
     cds_mp_pack_str(pk, "cards");
     msgpack_pack_array(pk, total);

@@ -199,7 +199,14 @@ static void run_one(cds_engine *e, const char *file, const cds_fixture_opts *opt
 
     char problems[8192] = "";
     size_t pl = 0;
-#define PROBLEM(...) pl += (size_t)snprintf(problems + pl, pl < sizeof problems ? sizeof problems - pl : 0, __VA_ARGS__)
+    /* appends to problems; a long report is cut, never overrun */
+#define PROBLEM(...)                                                                                  \
+    do {                                                                                              \
+        if (pl < sizeof problems - 1) {                                                               \
+            int w_ = snprintf(problems + pl, sizeof problems - pl, __VA_ARGS__);                      \
+            pl = w_ < 0 ? pl : pl + (size_t)w_ < sizeof problems ? pl + (size_t)w_ : sizeof problems - 1; \
+        }                                                                                             \
+    } while (0)
     const cJSON *req = cJSON_GetObjectItemCaseSensitive(fx, "request");
     cJSON *loaded = NULL;
     const char *rf = jstr(fx, "request_file");

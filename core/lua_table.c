@@ -51,14 +51,13 @@ static const char *closest(const char *k, const char *const *allowed)
 static int field_line(const cds_ltab *t, const char *key, char *file, size_t filelen)
 {
     if (!t->src) return 0;
-    const char *colon = strrchr(t->where, ':');
     /* where is "file:line:" (maybe with a trailing space): find the line number before the last ':' */
     char w[512];
     snprintf(w, sizeof w, "%s", t->where);
     size_t wl = strlen(w);
     while (wl && (w[wl - 1] == ' ' || w[wl - 1] == ':')) w[--wl] = '\0';
     char *lc = strrchr(w, ':');
-    if (!colon || !lc) return 0;
+    if (!lc) return 0;
     int start = atoi(lc + 1);
     *lc = '\0';
     snprintf(file, filelen, "%s", w);

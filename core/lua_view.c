@@ -90,13 +90,14 @@ static void push_targets(lua_State *L, const cds_kb *kb, const uint32_t *t, uint
 static int meds_find(lua_State *L, bool all)
 {
     cds_eval_scope *s = scope_of(L);
-    const char *spec = luaL_checkstring(L, 1);
+    cds_med_spec spec;
+    cds_screen_spec(s->view, luaL_checkstring(L, 1), &spec);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &MEDS_KEY);   /* the plain list of med tables */
     int list = lua_gettop(L);
     if (all) lua_createtable(L, 0, 0);
     int k = 0;
     for (uint32_t i = 0; i < s->view->nmeds; i++) {
-        if (!cds_screen_med_matches(s->view, &s->view->meds[i], spec)) continue;
+        if (!cds_screen_med_has(s->view, &s->view->meds[i], &spec)) continue;
         lua_rawgeti(L, list, i + 1);
         if (!all) return 1;
         lua_rawseti(L, -2, ++k);
@@ -187,21 +188,24 @@ static int ctx_obs(lua_State *L)
     return 1;
 }
 
-static bool side_matches(const cds_view *v, uint32_t med, const char *spec)
+static bool side_matches(const cds_view *v, uint32_t med, const cds_med_spec *spec)
 {
-    return cds_screen_med_matches(v, &v->meds[med], spec);
+    return cds_screen_med_has(v, &v->meds[med], spec);
 }
 
 /* interaction(x, y) -> the first interaction record whose sides match x and y (either order) */
 static int ctx_interaction(lua_State *L)
 {
     cds_eval_scope *s = scope_of(L);
-    const char *x = luaL_checkstring(L, 1), *y = luaL_optstring(L, 2, NULL);
+    cds_med_spec x, y;
+    cds_screen_spec(s->view, luaL_checkstring(L, 1), &x);
+    const char *ys = luaL_optstring(L, 2, NULL);
+    cds_screen_spec(s->view, ys, &y);   /* no second argument: any partner */
     lua_rawgetp(L, LUA_REGISTRYINDEX, &DDI_KEY);   /* plain list of interaction records */
     for (uint32_t i = 0; i < s->nddi; i++) {
         const cds_ddi_hit *h = &s->ddi[i];
-        bool ok = (side_matches(s->view, h->med_a, x) && (!y || side_matches(s->view, h->med_b, y))) ||
-                  (side_matches(s->view, h->med_b, x) && (!y || side_matches(s->view, h->med_a, y)));
+        bool ok = (side_matches(s->view, h->med_a, &x) && (!ys || side_matches(s->view, h->med_b, &y))) ||
+                  (side_matches(s->view, h->med_b, &x) && (!ys || side_matches(s->view, h->med_a, &y)));
         if (!ok) continue;
         lua_rawgeti(L, -1, i + 1);
         return 1;

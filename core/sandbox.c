@@ -102,6 +102,15 @@ static int readonly_newindex(lua_State *L)
     return luaL_error(L, "attempt to modify read-only table (field '%s')", key ? key : "?");
 }
 
+/* Calls the original function (upvalue 1) with this call's arguments, returning all results. */
+static int call_original(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
 static int capped_rep(lua_State *L)
 {
     size_t l;
@@ -111,10 +120,7 @@ static int capped_rep(lua_State *L)
     if (lua_gettop(L) >= 3) luaL_checklstring(L, 3, &sl);
     if (n > 0 && (double)(l + sl) * (double)n > MAX_STRING_RESULT)
         return luaL_error(L, "string.rep result too large (limit %d bytes)", (int)MAX_STRING_RESULT);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, 1);
-    return 1;
+    return call_original(L);
 }
 
 static int capped_concat(lua_State *L)
@@ -134,10 +140,7 @@ static int capped_concat(lua_State *L)
         if (total > MAX_STRING_RESULT)
             return luaL_error(L, "table.concat result too large (limit %d bytes)", (int)MAX_STRING_RESULT);
     }
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, 1);
-    return 1;
+    return call_original(L);
 }
 
 /* Lua patterns backtrack without bound inside one C call, where the hook cannot stop them:
@@ -156,10 +159,7 @@ static int capped_pattern(lua_State *L)
         if (ops > MAX_PATTERN_OPS || pl > 512)
             return luaL_error(L, "pattern too complex for a rule (at most %d repetition operators)", MAX_PATTERN_OPS);
     }
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
+    return call_original(L);
 }
 
 static void wrap(lua_State *L, int lib, const char *name, lua_CFunction fn)

@@ -132,32 +132,37 @@ done:
     return n;
 }
 
-bool cds_screen_med_matches(const cds_view *v, const cds_med *m, const char *spec)
+void cds_screen_spec(const cds_view *v, const char *spec, cds_med_spec *out)
 {
-    if (!spec || !*spec) return false;
+    out->cls = CDS_KB_NONE;
+    out->nwant = 0;
+    if (!spec || !*spec) return;
     if (strncmp(spec, "class:", 6) == 0) {
-        uint32_t c = cds_kb_class_by_id(v->kb, spec + 6);
-        for (uint32_t i = 0; c != CDS_KB_NONE && i < m->ningredients; i++)
-            if (cds_kb_in_class(v->kb, m->ingredients[i], c)) return true;
-        return false;
+        out->cls = cds_kb_class_by_id(v->kb, spec + 6);
+        return;
     }
     bool digits = true;
     for (const char *p = spec; *p; p++) digits &= isdigit((unsigned char)*p) != 0;
-    uint32_t want[8];
-    size_t nw = 0;
-    if (digits) {
-        uint32_t g = cds_kb_ingredient_by_code(v->kb, spec);
-        if (g != CDS_KB_NONE) want[nw++] = g;
-        else {
-            const uint32_t *ings;
-            size_t k = cds_kb_product_ingredients(v->kb, spec, &ings);
-            for (size_t i = 0; i < k && nw < 8; i++) want[nw++] = ings[i];
-        }
-    } else {
-        nw = cds_kb_match_names(v->kb, spec, false, want, 8);
+    if (!digits) {
+        out->nwant = cds_kb_match_names(v->kb, spec, false, out->want, 8);
+        return;
     }
-    for (size_t w = 0; w < nw; w++)
-        for (uint32_t i = 0; i < m->ningredients; i++)
-            if (m->ingredients[i] == want[w]) return true;
+    uint32_t g = cds_kb_ingredient_by_code(v->kb, spec);
+    if (g != CDS_KB_NONE) {
+        out->want[out->nwant++] = g;
+        return;
+    }
+    const uint32_t *ings;
+    size_t k = cds_kb_product_ingredients(v->kb, spec, &ings);
+    for (size_t i = 0; i < k && out->nwant < 8; i++) out->want[out->nwant++] = ings[i];
+}
+
+bool cds_screen_med_has(const cds_view *v, const cds_med *m, const cds_med_spec *spec)
+{
+    for (uint32_t i = 0; i < m->ningredients; i++) {
+        if (spec->cls != CDS_KB_NONE && cds_kb_in_class(v->kb, m->ingredients[i], spec->cls)) return true;
+        for (size_t w = 0; w < spec->nwant; w++)
+            if (m->ingredients[i] == spec->want[w]) return true;
+    }
     return false;
 }

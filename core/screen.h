@@ -32,7 +32,16 @@ uint32_t cds_screen_allergies(const cds_view *v, cds_arena *a, cds_allergy_hit *
 /* Whether the view's hook is an ordering hook (draft orders are what the prescriber acts on). */
 bool cds_screen_is_order_hook(const cds_view *v);
 
-/* Does medication m contain something matching spec: "class:ID", an RxNorm code, or a name? */
-bool cds_screen_med_matches(const cds_view *v, const cds_med *m, const char *spec);
+/* What a rule names: "class:ID", an RxNorm ingredient or product code, or a name. Resolved once
+ * per call from Lua, then tested against each medication. */
+typedef struct cds_med_spec {
+    uint32_t cls;             /* class index, or CDS_KB_NONE */
+    uint32_t want[8];         /* ingredient indices */
+    size_t nwant;
+} cds_med_spec;
+
+void cds_screen_spec(const cds_view *v, const char *spec, cds_med_spec *out);
+/* Does medication m contain something the spec names? */
+bool cds_screen_med_has(const cds_view *v, const cds_med *m, const cds_med_spec *spec);
 
 #endif

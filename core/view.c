@@ -434,13 +434,15 @@ static void add_order(builder *b, const msgpack_object *r, uint32_t ordinal)
 
 static void pass_clinical(builder *b, const msgpack_object *r, bool draft, uint32_t ordinal)
 {
-    if (type_is(r, "MedicationRequest") || type_is(r, "MedicationStatement") || type_is(r, "MedicationOrder"))
+    const msgpack_object *t = cds_mp_get(r, "resourceType");   /* looked up once per resource */
+    if (cds_mp_str_eq(t, "MedicationRequest") || cds_mp_str_eq(t, "MedicationStatement") ||
+        cds_mp_str_eq(t, "MedicationOrder"))
         add_med(b, r, draft, ordinal);
     else if (draft) add_order(b, r, ordinal);   /* lab and other orders being placed */
-    else if (type_is(r, "AllergyIntolerance")) add_allergy(b, r);
-    else if (type_is(r, "Condition")) add_condition(b, r);
-    else if (type_is(r, "Observation")) add_observation(b, r);
-    else if (type_is(r, "Patient")) add_patient(b, r);
+    else if (cds_mp_str_eq(t, "AllergyIntolerance")) add_allergy(b, r);
+    else if (cds_mp_str_eq(t, "Condition")) add_condition(b, r);
+    else if (cds_mp_str_eq(t, "Observation")) add_observation(b, r);
+    else if (cds_mp_str_eq(t, "Patient")) add_patient(b, r);
 }
 
 static void each_source(builder *b, res_fn fn)

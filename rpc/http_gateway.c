@@ -115,10 +115,11 @@ static enum MHD_Result forward(cds_http_gateway *g, struct MHD_Connection *c, co
     nng_aio *aio = NULL;
     nng_msg *m = NULL;
     enum MHD_Result ret;
-    if (nng_ctx_open(&ctx, g->sock) || nng_aio_alloc(&aio, NULL, NULL) || nng_msg_alloc(&m, 0) ||
-        nng_msg_append(m, sb.data, sb.size)) {
+    bool ctx_open = nng_ctx_open(&ctx, g->sock) == 0;
+    if (!ctx_open || nng_aio_alloc(&aio, NULL, NULL) || nng_msg_alloc(&m, 0) || nng_msg_append(m, sb.data, sb.size)) {
         if (m) nng_msg_free(m);
         if (aio) nng_aio_free(aio);
+        if (ctx_open) nng_ctx_close(ctx);
         msgpack_sbuffer_destroy(&sb);
         return outcome(g, c, 500, "exception", "the gateway could not reach the service", NULL);
     }
