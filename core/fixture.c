@@ -288,6 +288,18 @@ static void run_one(cds_engine *e, const char *file, const cds_fixture_opts *opt
     const cJSON *w;
     bool used[64] = {false};
     char rerr[256] = "";
+    /* a malformed expectation would match every card: refuse it instead */
+    static const char *const lists[] = {"expect", "forbid"};
+    for (int li = 0; li < 2; li++) {
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive(fx, lists[li]);
+        int k = 0;
+        if (list && !cJSON_IsArray(list)) PROBLEM("    '%s' must be a list of card patterns\n", lists[li]);
+        const cJSON *arr = cJSON_IsArray(list) ? list : NULL;
+        cJSON_ArrayForEach(w, arr) {
+            if (!cJSON_IsObject(w) || !w->child) PROBLEM("    %s[%d] must be an object such as {\"rule\": \"ddi.*\"}\n", lists[li], k);
+            k++;
+        }
+    }
     cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(fx, "expect")) {
         bool found = false;
         for (size_t i = 0; i < ncards && !found; i++)

@@ -76,8 +76,8 @@ static bool digits(const char *s)
 /* Calls fn on each ';'-separated, trimmed, non-empty item of s (copied). Returns count. */
 static int each_item(const char *s, void (*fn)(importer *, const char *, void *), importer *im, void *ud)
 {
-    char buf[8192];
-    snprintf(buf, sizeof buf, "%s", s);
+    char *buf = strdup(s);   /* a list may be long (class members): never cut it */
+    if (!buf) return 0;
     int n = 0;
     for (char *save = NULL, *tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
         while (isspace((unsigned char)*tok)) tok++;
@@ -87,6 +87,7 @@ static int each_item(const char *s, void (*fn)(importer *, const char *, void *)
         fn(im, tok, ud);
         n++;
     }
+    free(buf);
     return n;
 }
 

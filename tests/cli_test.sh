@@ -76,6 +76,12 @@ sed -i 's/major = "warning"/major = "critical"/' "$T/rules2/interactions/ddi.lua
 "$CDSD" replay --pack "$T/rules2" --state "$T/var" >"$T/out" 2>&1
 check "replay shows the indicator change" grep -q "changes     ddi.interaction          warning -> critical" "$T/out"
 
+# a malformed fixture fails with a reason instead of matching every card
+printf '{"service":"medication-safety","request_file":"%s/fixtures/requests/spec-90-composed-order-sign-ddi.json","expect":["ddi"]}' "$(pwd)" >"$T/badfx.json"
+"$CDSD" test "$T/badfx.json" >"$T/out" 2>&1
+check "a malformed expectation fails the fixture" test $? -ne 0
+check "and says which entry" grep -q 'expect\[0\] must be an object' "$T/out"
+
 # new-rule starts a rule and two fixtures that pass as generated; --update rewrites expectations
 cp -r rules "$T/r3"; mkdir -p "$T/f3"
 "$CDSD" new-rule --rules "$T/r3" --fixtures "$T/f3" interactions ddi.example-pair >"$T/out" 2>&1
