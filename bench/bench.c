@@ -26,6 +26,8 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 #include "engine.h"
 #include "json.h"
 #include "latency.h"
@@ -272,17 +274,6 @@ static void echo_stop(echo_server *es)
 }
 
 /* --- the cdsd server under test -------------------------------------------------------------- */
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 static int http_port_for_next_server;   /* >0: the next server_start also serves HTTP on it */
 

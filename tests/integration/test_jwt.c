@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 static const char *cdsd;
 static char dir[64], base[64], log_path[128];
 static pid_t server;
@@ -69,17 +71,6 @@ static char *bn_b64(EVP_PKEY *k, const char *name)
     int n = BN_bn2bin(bn, buf);
     BN_free(bn);
     return b64url(buf, (size_t)n);
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 /* GET path with an optional bearer token; returns the HTTP status; body in dir/body. */

@@ -20,6 +20,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "loopback.h"
 #include <fcntl.h>
 
 #include "audit.h"
@@ -33,18 +35,6 @@
 static const char *cdsd;
 static char url[64], state[64], rules[128];
 static pid_t server;
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    int port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
 
 static nng_socket req_socket(int timeout_ms)
 {
