@@ -231,6 +231,14 @@ static int build_kb(cds_ruleset *rs, const cds_ruleset_opts *opts, cds_strbuf *d
     for (size_t i = 0; i < rs->npacks; i++) dirs[i] = rs->packs[i].dir;
     char tmp[1100] = ":memory:";
     if (opts && opts->kb_path) {
+        /* create the directory the database goes into (var/ on a fresh checkout) */
+        char parent[1100];
+        snprintf(parent, sizeof parent, "%s", opts->kb_path);
+        char *slash = strrchr(parent, '/');
+        if (slash && slash != parent) {
+            *slash = '\0';
+            mkdir(parent, 0750);
+        }
         snprintf(tmp, sizeof tmp, "%s.tmp%ld", opts->kb_path, (long)getpid());
         unlink(tmp);
     }

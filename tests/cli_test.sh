@@ -37,6 +37,10 @@ printf -- '-- rule with a typo\nrule {\n  id = "ddi.x", version = "1", title = "
 check "lint fails on a typo" test $? -ne 0
 check "lint names file:line and the field" grep -q "$T/rules/p/ddi.lua:4: rule 'ddi.x': unknown field 'severty'" "$T/err"
 
+# kb build on a fresh checkout creates the directory it writes to
+"$CDSD" kb build --out "$T/newdir/kb.sqlite" >"$T/out" 2>&1
+check "kb build creates its output directory" test -s "$T/newdir/kb.sqlite"
+
 # kb import-rxnorm on a small RRF sample in NLM's column layout
 conso() { printf '%s|ENG||||||||||RXNORM|%s|%s|%s||N||\n' "$1" "$2" "$1" "$3"; }
 rel() { printf '%s|||RO|%s|||%s||RXNORM|RXNORM|||||\n' "$1" "$2" "$3"; }
