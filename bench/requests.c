@@ -222,6 +222,7 @@ void bench_synthetic(bench_set *out, size_t count, size_t nmeds, const cds_rules
             bundle_add(meds, med_request(id, "active", cds_kb_ingredient_at(rs->kb, g)));
         }
         cJSON_AddItemToObject(cJSON_GetObjectItem(req, "prefetch"), "medications", meds);
+        cJSON_AddItemToObject(cJSON_GetObjectItem(req, "prefetch"), "allergies", bundle());   /* none recorded */
         bundle_add(drafts, med_request("draft-1", "draft", cds_kb_ingredient_at(rs->kb, pool[next_rand(&seed) % npool])));
         add_envelope(out, req, i + 1);
     }

@@ -293,7 +293,10 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
     setbool(L, "order_hook", cds_screen_is_order_hook(v));
 
     lua_createtable(L, 0, 4);
-    if (v->patient.age >= 0) setnum(L, "age", v->patient.age);
+    if (v->patient.age >= 0) {   /* an integer, so rules print "age 86", not "age 86.0" */
+        lua_pushinteger(L, v->patient.age);
+        lua_setfield(L, -2, "age");
+    }
     setstr(L, "sex", v->patient.sex);
     if (v->patient.weight_kg > 0) setnum(L, "weight", v->patient.weight_kg);
     setbool(L, "known", v->patient.found);

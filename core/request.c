@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mp.h"
 
@@ -83,6 +84,16 @@ cds_rc cds_request_parse(const msgpack_object *root, const char *base, cds_arena
         return rc;
     if (out->fhir_authorization && !out->fhir_server)
         return cds_error_set(err, CDS_EBADREQ, base, "'fhirServer' is required when 'fhirAuthorization' is present");
+    if (out->fhir_authorization) {
+        /* only the token is used (to fetch absent prefetch); the other fields are informational */
+        char abase[256];
+        snprintf(abase, sizeof abase, "%s.fhirAuthorization", base);
+        const msgpack_object *tok;
+        if ((rc = field(out->fhir_authorization, abase, "access_token", MSGPACK_OBJECT_STR, true, &tok, err))) return rc;
+        const msgpack_object *tt = cds_mp_get(out->fhir_authorization, "token_type");
+        if (tt && !(cds_mp_is_str(tt) && tt->via.str.size == 6 && strncasecmp(tt->via.str.ptr, "Bearer", 6) == 0))
+            return cds_error_set(err, CDS_EBADREQ, "request.fhirAuthorization.token_type", "'token_type' must be \"Bearer\"");
+    }
     if ((rc = field(root, base, "context", MSGPACK_OBJECT_MAP, true, &out->context, err))) return rc;
     o = cds_mp_get(root, "prefetch");
     if (o && o->type != MSGPACK_OBJECT_NIL) {

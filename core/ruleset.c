@@ -16,6 +16,9 @@
 #include "json.h"
 #include "lua_table.h"
 #include "mp.h"
+#include "prefetch.h"
+
+static void check_prefetch(cds_ltab *t, cds_service *s);
 
 static const char COLLECT_KEY = 'C';
 
@@ -101,7 +104,7 @@ static int parse_services(cds_ruleset *rs, lua_State *L, int tbl, const char *wh
         }
         cds_ltab t = {L, lua_gettop(L), where, what, diag, 0, NULL};
         static const char *const allowed[] = {"id", "hook", "title", "description", "prefetch", "rules",
-                                              "usageRequirements", NULL};
+                                              "usageRequirements", "required_prefetch", NULL};
         cds_service *s = &rs->services[rs->nservices];
         s->id = cds_ltab_str(&t, "id", true);
         if (s->id) { snprintf(what, sizeof what, "service '%s'", s->id); }
@@ -111,6 +114,7 @@ static int parse_services(cds_ruleset *rs, lua_State *L, int tbl, const char *wh
         s->description = cds_ltab_str(&t, "description", true);
         s->usage = cds_ltab_str(&t, "usageRequirements", false);
         s->nprefetch = cds_ltab_strmap(&t, "prefetch", &s->prefetch_keys, &s->prefetch_templates);
+        check_prefetch(&t, s);
         (*npatterns)[rs->nservices] = cds_ltab_strlist(&t, "rules", true, &(*patterns)[rs->nservices]);
         for (size_t k = 0; k < rs->nservices && s->id; k++)
             if (rs->services[k].id && strcmp(rs->services[k].id, s->id) == 0)
@@ -121,6 +125,26 @@ static int parse_services(cds_ruleset *rs, lua_State *L, int tbl, const char *wh
     }
     lua_pop(L, 1);
     return errors;
+}
+
+/* Templates use only the spec's tokens; required_prefetch names template keys. */
+static void check_prefetch(cds_ltab *t, cds_service *s)
+{
+    for (size_t k = 0; k < s->nprefetch; k++) {
+        char why[200];
+        if (!cds_prefetch_template_ok(s->prefetch_templates[k], why, sizeof why))
+            cds_ltab_error(t, "prefetch '%s': %s", s->prefetch_keys[k], why);
+    }
+    char **req = NULL;
+    size_t nreq = cds_ltab_strlist(t, "required_prefetch", false, &req);
+    s->prefetch_required = calloc(s->nprefetch ? s->nprefetch : 1, sizeof *s->prefetch_required);
+    for (size_t i = 0; i < nreq; i++) {
+        size_t k = 0;
+        while (k < s->nprefetch && strcmp(s->prefetch_keys[k], req[i]) != 0) k++;
+        if (k == s->nprefetch) cds_ltab_error(t, "required_prefetch: '%s' is not a key of prefetch", req[i]);
+        else s->prefetch_required[k] = true;
+    }
+    cds_free_strlist(req, nreq);
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -358,6 +382,7 @@ void cds_ruleset_free(cds_ruleset *rs)
         free(s->id); free(s->hook); free(s->title); free(s->description); free(s->usage);
         cds_free_strlist(s->prefetch_keys, s->nprefetch);
         cds_free_strlist(s->prefetch_templates, s->nprefetch);
+        free(s->prefetch_required);
         free(s->rules);
     }
     free(rs->services);

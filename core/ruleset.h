@@ -24,6 +24,7 @@ typedef struct cds_rule_info {
 typedef struct cds_service {
     char *id, *hook, *title, *description, *usage;
     char **prefetch_keys, **prefetch_templates;
+    bool *prefetch_required;  /* per key: listed in required_prefetch (412 when unobtainable) */
     size_t nprefetch;
     size_t *rules;            /* indices into cds_ruleset.rules */
     size_t nrules;

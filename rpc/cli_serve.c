@@ -16,7 +16,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: cdsd serve [--listen URL] [--rules DIR] [--state DIR] [--workers N] [--max-request BYTES]\n"
             "                  [--deadline MS] [--queue N] [--fixtures DIR|none] [--log-level LEVEL]\n"
-            "                  [--tls-cert PEM --tls-key PEM [--tls-ca PEM]]\n"
+            "                  [--tls-cert PEM --tls-key PEM [--tls-ca PEM]] [--http ADDR:PORT ...]\n"
             "  --listen URL        NNG URL (default tcp://127.0.0.1:7411; ipc://PATH, tls+tcp://HOST:PORT)\n"
             "  --rules DIR         rule set (default ./rules)\n"
             "  --state DIR         knowledge base and admin socket (default ./var)\n"
@@ -28,12 +28,15 @@ static void usage(FILE *f)
             "  --log-level L       error, warn, info (default) or debug\n"
             "  --audit-sync MODE   normal (default: survives a crash) or full (also survives power loss)\n"
             "  --audit-requests    keep whole requests in var/audit.db for replay (contains PHI)\n"
-            "  --http ADDR:PORT    also serve CDS Hooks over HTTP/JSON (loopback only until JWT lands)\n"
+            "  --http ADDR:PORT    also serve CDS Hooks over HTTP/JSON (loopback only without --jwt-issuer)\n"
             "  --cors-origin LIST  comma-separated origins allowed to call the HTTP gateway from a browser\n"
             "  --jwt-issuer ISS=JWKS_FILE  trust JWTs from ISS signed by a key in JWKS_FILE (repeatable)\n"
             "  --jwt-jku URL       a jku header value to accept (repeatable; keys are never fetched)\n"
             "  --public-url URL    the gateway's URL as clients call it (JWT aud), e.g. https://cds.example.org\n"
             "  --tls-ca PEM        with tls+tcp://: require client certificates signed by this CA\n"
+            "  --fetch-timeout MS  cap on fetching absent prefetch from the client's FHIR server (default 2000;\n"
+            "                      always inside --deadline)\n"
+            "  --fetch-pages N     searchset pages followed per prefetch key (default 10)\n"
             "SIGHUP or 'cdsd reload' reloads the rules; SIGTERM/SIGINT drain and exit.\n");
 }
 
@@ -42,7 +45,8 @@ int cli_serve(int argc, char **argv)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     cds_server_opts o = {.listen = "tcp://127.0.0.1:7411", .rules = CLI_DEFAULT_RULES, .state = "var",
                          .fixtures = "fixtures", .workers = ncpu > 0 ? (int)ncpu : 2, .max_request = 4u << 20,
-                         .deadline_ms = 250, .queue = 64, .summary_s = 60};
+                         .deadline_ms = 250, .queue = 64, .summary_s = 60,
+                         .fetch = {.timeout_ms = 2000, .max_pages = 10, .max_bytes = 4u << 20}};
     static const struct option opts[] = {
         {"listen", required_argument, 0, 'l'}, {"rules", required_argument, 0, 'r'},
         {"state", required_argument, 0, 's'}, {"workers", required_argument, 0, 'w'},
@@ -53,7 +57,8 @@ int cli_serve(int argc, char **argv)
         {"summary-interval", required_argument, 0, 'S'}, {"audit-sync", required_argument, 0, 'Y'},
         {"audit-requests", no_argument, 0, 'R'}, {"http", required_argument, 0, 'H'},
         {"cors-origin", required_argument, 0, 'O'}, {"jwt-issuer", required_argument, 0, 'J'},
-        {"jwt-jku", required_argument, 0, 'U'}, {"public-url", required_argument, 0, 'P'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"jwt-jku", required_argument, 0, 'U'}, {"public-url", required_argument, 0, 'P'},
+        {"fetch-timeout", required_argument, 0, 'T'}, {"fetch-pages", required_argument, 0, 'G'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -88,6 +93,8 @@ int cli_serve(int argc, char **argv)
             cds_jwt_allow_jku(o.jwt, optarg);
             break;
         case 'P': o.public_url = optarg; break;
+        case 'T': o.fetch.timeout_ms = atoi(optarg); break;
+        case 'G': o.fetch.max_pages = atoi(optarg); break;
         case 'C': o.tls_cert = optarg; break;
         case 'K': o.tls_key = optarg; break;
         case 'A': o.tls_ca = optarg; break;
@@ -101,8 +108,10 @@ int cli_serve(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (o.workers < 1 || o.queue < 1 || o.deadline_ms < 1 || o.max_request < 1024) {
-        fprintf(stderr, "cdsd serve: --workers, --queue and --deadline must be positive, --max-request >= 1024\n");
+    if (o.workers < 1 || o.queue < 1 || o.deadline_ms < 1 || o.max_request < 1024 || o.fetch.timeout_ms < 1 ||
+        o.fetch.max_pages < 1) {
+        fprintf(stderr, "cdsd serve: --workers, --queue, --deadline, --fetch-timeout and --fetch-pages must be positive, "
+                        "--max-request >= 1024\n");
         return 2;
     }
     struct stat st;

@@ -162,7 +162,9 @@ static enum MHD_Result forward(cds_http_gateway *g, struct MHD_Connection *c, co
         if (cds_mp_is_str(f = cds_mp_get(e, "message"))) snprintf(msg, sizeof msg, "%.*s", (int)f->via.str.size, f->via.str.ptr);
         if (cds_mp_is_str(f = cds_mp_get(e, "path"))) snprintf(path, sizeof path, "%.*s", (int)f->via.str.size, f->via.str.ptr);
         unsigned st = status_for(code);
-        ret = outcome(g, c, st, st == 404 ? "not-found" : st >= 500 ? "exception" : "invalid", msg, path);
+        /* 412 as in the spec's example OperationOutcome: issue code "processing" */
+        ret = outcome(g, c, st, st == 404 ? "not-found" : st == 412 ? "processing" : st >= 500 ? "exception" : "invalid",
+                      msg, path);
     }
     msgpack_unpacked_destroy(&u);
     nng_msg_free(reply);

@@ -8,6 +8,7 @@
 #include "audit.h"
 #include "digest.h"
 #include "mp.h"
+#include "request.h"
 #include "strbuf.h"
 
 void cds_uuid_random(char out[37])
@@ -195,6 +196,51 @@ static bool audit_call(const cds_proto_env *env, const char *buf, size_t len, co
     return ok;
 }
 
+/* CDS Hooks §2: the prefetch the client left out is fetched from its FHIR server when it gave
+ * one (and a token); otherwise a required key that is absent makes the call prefetch_missing
+ * (HTTP 412). On success *effective is the request to evaluate: the original, or the completed
+ * copy in `cu` (packed into `completed`). */
+static cds_rc complete_prefetch(const cds_proto_env *env, const cds_service *sv, const msgpack_object *request,
+                                cds_arena *a, msgpack_sbuffer *completed, msgpack_unpacked *cu,
+                                const msgpack_object **effective, cds_error *err)
+{
+    cds_prefetch_gap gaps[64];
+    size_t n = cds_prefetch_gaps(sv, request, gaps, 64);
+    if (n == 0) return CDS_OK;
+    if (n > 64) n = 64;
+    cds_request rq;
+    cds_rc rc = cds_request_parse(request, "request", a, &rq, err);   /* a malformed request is 400, not 412 */
+    if (rc) return rc;
+    if (rq.fhir_authorization && env->fetch) {
+        if ((rc = env->fetch(env->fetch_opts, sv, request, gaps, n, env->deadline, completed, err))) return rc;
+        if (cds_mp_decode(completed->data, completed->size, cu, err) != CDS_OK) {
+            char why[sizeof err->message];
+            snprintf(why, sizeof why, "%s", err->message);
+            return cds_error_set(err, CDS_EPREFETCH, "request.prefetch", "the fetched prefetch could not be read: %s", why);
+        }
+        *effective = &cu->data;
+        return CDS_OK;
+    }
+    cds_strbuf keys;
+    cds_strbuf_init(&keys);
+    const char *first = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!gaps[i].required) continue;
+        const char *k = sv->prefetch_keys[gaps[i].key];
+        cds_strbuf_printf(&keys, "%s'%s'%s", keys.len ? ", " : "", k, gaps[i].partial ? " (further pages)" : "");
+        if (!first) first = k;
+    }
+    if (first) {
+        char path[160];
+        snprintf(path, sizeof path, "request.prefetch.%s", first);
+        rc = cds_error_set(err, CDS_EPREFETCH, path,
+                           "required prefetch is missing: %s; send it, or fhirServer and fhirAuthorization so the service "
+                           "can fetch it", keys.data);
+    }
+    cds_strbuf_free(&keys);
+    return rc;
+}
+
 void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, size_t len, msgpack_sbuffer *out,
                       cds_proto_outcome *o)
 {
@@ -271,7 +317,14 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
             clock_gettime(CLOCK_REALTIME, &now);
             struct timespec t_eval;
             clock_gettime(CLOCK_MONOTONIC, &t_eval);
-            o->code = cds_engine_call(env->engine, service, request, "request", now.tv_sec, a, &pk, &o->info, &err);
+            const msgpack_object *effective = request;
+            msgpack_sbuffer completed;
+            msgpack_sbuffer_init(&completed);
+            msgpack_unpacked cu;
+            msgpack_unpacked_init(&cu);
+            o->code = complete_prefetch(env, cds_ruleset_service(rs, service), request, a, &completed, &cu, &effective, &err);
+            if (!o->code)
+                o->code = cds_engine_call(env->engine, service, effective, "request", now.tv_sec, a, &pk, &o->info, &err);
             double eval_us = since_us(&t_eval);
             if (!o->code && env->deadline && past(env->deadline))
                 o->code = cds_error_set(&err, CDS_ETIMEOUT, NULL, "the evaluation finished after the request deadline");
@@ -280,6 +333,8 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
                                           since_us(&t_start))) {
                 o->code = cds_error_set(&err, CDS_EINTERNAL, NULL, "the audit log is unavailable; no decision was made");
             }
+            msgpack_unpacked_destroy(&cu);
+            msgpack_sbuffer_destroy(&completed);
         } else {
             o->code = check_feedback(request, &err);
             if (!o->code && env->audit && cds_audit_feedback(env->audit, service, request) != CDS_OK)

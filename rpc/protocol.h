@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "prefetch.h"
 
 typedef struct cds_stats {
     atomic_ulong requests;
@@ -19,6 +20,12 @@ typedef struct cds_stats {
     struct timespec started;
     int workers;
 } cds_stats;
+
+struct cds_fetch_opts;
+/* Fetches a request's absent prefetch and packs the completed request (rpc/prefetch_fetch.c). */
+typedef cds_rc (*cds_prefetch_fetch_fn)(const struct cds_fetch_opts *o, const cds_service *s,
+                                        const msgpack_object *request, const cds_prefetch_gap *gaps, size_t ngaps,
+                                        const struct timespec *deadline, msgpack_sbuffer *out, cds_error *err);
 
 typedef struct cds_proto_env {
     cds_engine *engine;       /* this worker's engine for the current generation */
@@ -29,6 +36,8 @@ typedef struct cds_proto_env {
     const char *caller;       /* peer address for the audit row */
     bool audit_requests;      /* keep the whole request in the audit row (PHI-bearing) */
     msgpack_zone *zone;       /* optional: the worker's reusable unpack zone (cleared per request) */
+    cds_prefetch_fetch_fn fetch;          /* NULL: never fetch; absent required keys are prefetch_missing */
+    const struct cds_fetch_opts *fetch_opts;
 } cds_proto_env;
 
 typedef struct cds_proto_outcome {

@@ -206,7 +206,8 @@ static void *worker_main(void *arg)
             }
             cds_proto_env env = {.engine = engine, .stats = &s->stats, .max_request = s->o->max_request,
                                  .deadline = &sl->deadline, .audit = s->audit, .caller = caller[0] ? caller : NULL,
-                                 .audit_requests = s->o->audit_requests, .zone = zone};
+                                 .audit_requests = s->o->audit_requests, .zone = zone,
+                                 .fetch = cds_prefetch_fetch, .fetch_opts = &s->o->fetch};
             cds_proto_handle(&env, &arena, nng_msg_body(sl->msg), nng_msg_len(sl->msg), &out, &oc);
         }
         atomic_fetch_add(&s->stats.requests, 1);
@@ -297,6 +298,7 @@ int cds_server_run(const cds_server_opts *o)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);   /* inherited by every thread started below */
     signal(SIGPIPE, SIG_IGN);
+    cds_fetch_global_init();
 
     if (mkdir(o->state, 0750) != 0 && errno != EEXIST) {
         cds_log(CDS_LOG_ERROR, "cannot create the state directory %s: %s", o->state, strerror(errno));

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "prefetch_fetch.h"
+
 typedef struct cds_server_opts {
     const char *listen;        /* NNG URL; default tcp://127.0.0.1:7411 */
     const char *rules;         /* rule set directory */
@@ -23,6 +25,7 @@ typedef struct cds_server_opts {
     const char *cors_origins;  /* comma-separated origins allowed by CORS, or NULL */
     struct cds_jwt_verifier *jwt;   /* trusted JWT issuers for the HTTP gateway, or NULL */
     const char *public_url;    /* the gateway's URL as clients call it (JWT aud) */
+    cds_fetch_opts fetch;      /* fetching absent prefetch from the client's FHIR server */
 } cds_server_opts;
 
 /* Runs until SIGTERM or SIGINT; returns the process exit status. */

@@ -1,5 +1,10 @@
 -- rules/manifest.lua — the shipped rule set: which CDS services cdsd offers and which rules
 -- each one runs (rule ids or patterns such as "ddi.*").
+-- Prefetch the client may send. Keys it leaves out are fetched from its FHIR server when the
+-- request carries fhirServer and fhirAuthorization; a key listed in required_prefetch that can
+-- be neither sent nor fetched makes the call fail with HTTP 412 (prefetch_missing), because
+-- screening without the medication list or the allergy list would look like "no problems".
+local required = { "medications", "allergies" }
 local prefetch = {
   patient      = "Patient/{{context.patientId}}",
   medications  = "MedicationRequest?patient={{context.patientId}}&status=active",
@@ -17,17 +22,17 @@ ruleset {
     { id = "medication-safety", hook = "order-sign",
       title = "Medication safety at signing",
       description = "Screens draft medication orders for drug-drug interactions and drug allergies before they are signed.",
-      prefetch = prefetch,
+      prefetch = prefetch, required_prefetch = required,
       rules = { "ddi.*", "pddi.*", "allergy.*", "screen.*", "orders.*" } },
     { id = "medication-safety-select", hook = "order-select",
       title = "Medication safety while ordering",
       description = "Screens the medication just selected for interactions and allergies.",
-      prefetch = prefetch,
+      prefetch = prefetch, required_prefetch = required,
       rules = { "ddi.*", "pddi.*", "allergy.*", "screen.*", "orders.*" } },
     { id = "medication-review", hook = "patient-view",
       title = "Medication review",
       description = "Reviews the active medication list for interactions, allergy conflicts and missing monitoring.",
-      prefetch = prefetch,
+      prefetch = prefetch, required_prefetch = required,
       rules = { "ddi.*", "pddi.*", "allergy.*", "screen.*", "orders.*" } },
   },
 }

@@ -125,11 +125,27 @@ check "not JSON is 415" test "$(code -X POST -H 'Content-Type: text/plain' --dat
 check "over the size limit is 413" test "$(head -c 9000000 /dev/zero | code -X POST -H 'Content-Type: application/json' --data-binary @- "$H/cds-services/medication-safety")" = 413
 check "CORS preflight from an allowed origin is 204" test "$(code -X OPTIONS -H 'Origin: https://sandbox.cds-hooks.org' "$H/cds-services")" = 204
 check "CORS preflight from another origin is 403" test "$(code -X OPTIONS -H 'Origin: https://evil.example' "$H/cds-services")" = 403
+# The spec's verbatim examples carry other services' prefetch keys and no usable FHIR access
+# (none, or plain http to a remote host): 412 naming the missing keys. With a FHIR server they
+# answer 200: tests/integration/test_prefetch_fetch.c.
 for ex in spec-02-request-patient-view:medication-review spec-03-request-order-sign-paginated-prefetch:medication-safety \
           spec-04-request-order-select-radiology:medication-safety-select; do
-    check "CDS Hooks example ${ex%%:*} over HTTP is 200" test "$(code -X POST -H 'Content-Type: application/json' \
-        --data-binary @fixtures/requests/${ex%%:*}.json "$H/cds-services/${ex##*:}")" = 200
+    check "CDS Hooks example ${ex%%:*} over HTTP is 412" test "$(code -X POST -H 'Content-Type: application/json' \
+        --data-binary @fixtures/requests/${ex%%:*}.json "$H/cds-services/${ex##*:}")" = 412
+    check "  its OperationOutcome names the missing key" grep -q '"code":"processing".*"expression":\["request.prefetch.allergies"\]' "$T/body"
 done
+# What the CDS Hooks sandbox sends (request-123, reasonCode as an object), three order-select
+# calls as a form fills in: the same 200 answer each time. An STU3 MedicationOrder is read.
+for i in 1 2 3; do
+    check "sandbox-shaped order-select call $i is 200" test "$(code -X POST -H 'Content-Type: application/json' \
+        --data-binary @fixtures/requests/sandbox-order-select-quirks.json "$H/cds-services/medication-safety-select")" = 200
+    cp "$T/body" "$T/select-$i"
+done
+check "  with the interaction card" grep -q '"summary":"Warfarin with ibuprofen' "$T/select-1"
+check "  and the same cards each time" sh -c "cmp -s '$T/select-1' '$T/select-2' && cmp -s '$T/select-1' '$T/select-3'"
+check "an STU3 MedicationOrder draft is 200" test "$(code -X POST -H 'Content-Type: application/json' \
+    --data-binary @fixtures/requests/stu3-medicationorder-string-statuses.json "$H/cds-services/medication-safety-select")" = 200
+check "  and screened for allergies" grep -q '"summary":"amoxicillin: documented allergy to Penicillin"' "$T/body"
 UUID=$(grep -o '"uuid":"[^"]*"' "$T/http-cards" | head -1 | cut -d'"' -f4)
 FB='{"feedback":[{"card":"'$UUID'","outcome":"overridden","outcomeTimestamp":"2025-03-01T09:01:00Z"}]}'
 check "feedback is 200" test "$(code -X POST -H 'Content-Type: application/json' --data "$FB" "$H/cds-services/medication-safety/feedback")" = 200
@@ -138,6 +154,16 @@ kill -TERM $SERVER; wait $SERVER
 check "HTTP feedback reaches the report" grep -q "^ddi.interaction .* 100%" "$T/out"
 "$CDSD" serve --listen "ipc://$T/x.sock" --http "0.0.0.0:$HPORT" --state "$T/hx" --fixtures none >"$T/out" 2>&1
 check "without JWT the gateway refuses to listen beyond loopback" grep -q "only listens on loopback" "$T/out"
+
+# The README's command for trusting the official CDS Hooks sandbox: its key loads, calls need a JWT
+"$CDSD" serve --listen "ipc://$T/sb.sock" --http "127.0.0.1:$HPORT" --state "$T/hs" --fixtures none --log-level error \
+    --public-url https://cds.example.org --jwt-issuer https://sandbox.cds-hooks.org=tools/cds-hooks-sandbox-jwks.json \
+    --jwt-jku https://sandbox.cds-hooks.org/.well-known/jwks.json &
+SERVER=$!
+for i in $(seq 1 50); do curl -s -o /dev/null "$H/health" && break; sleep 0.2; done
+check "trusting the sandbox's JWKS: discovery without a token is 401" test "$(code "$H/cds-services")" = 401
+check "  and /health needs none" test "$(code "$H/health")" = 200
+kill -TERM $SERVER; wait $SERVER
 
 echo "$passes passed, $fails failed"
 test "$fails" -eq 0

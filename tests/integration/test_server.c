@@ -891,7 +891,9 @@ static void no_patient_data_or_token_reaches_the_audit_log_or_the_logs(void **st
         "{\"resource\":{\"resourceType\":\"MedicationRequest\",\"id\":\"e\",\"status\":\"draft\","
         "\"medicationCodeableConcept\":{\"text\":\"Zyxmarkerdrug elixir\"}}}]}},"
         "\"prefetch\":{\"patient\":{\"resourceType\":\"Patient\",\"id\":\"patient-marker-77\","
-        "\"name\":[{\"family\":\"Zyxmarker\",\"given\":[\"Quux\"]}],\"birthDate\":\"1911-11-11\"}}}";
+        "\"name\":[{\"family\":\"Zyxmarker\",\"given\":[\"Quux\"]}],\"birthDate\":\"1911-11-11\"},"
+        /* the optional keys are absent, so the server tries its FHIR server with the token */
+        "\"medications\":null,\"allergies\":null}}";
     nng_socket s = req_socket(5000);
     msgpack_sbuffer sb;
     envelope(&sb, "call", "medication-safety", req, 1);

@@ -1,0 +1,382 @@
+/* prefetch_fetch.c — absent prefetch fetched from the client's FHIR server (see prefetch_fetch.h). */
+#include "prefetch_fetch.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "mp.h"
+#include "strbuf.h"
+
+#define EVAL_RESERVE_MS 10    /* left for evaluation after the fetch, inside the deadline */
+
+typedef struct key_fetch {
+    const cds_prefetch_gap *gap;
+    const char *name;
+    CURL *h;
+    cds_strbuf body;
+    size_t max_bytes;
+    bool overflow;
+    cJSON *acc;               /* the resource, or the Bundle with every page's entries so far */
+    cJSON *outcome;           /* the server's OperationOutcome on failure, if it sent one */
+    int pages;
+    bool done;
+    char fail[160];           /* why it failed; never holds the URL or the token */
+} key_fetch;
+
+void cds_fetch_global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+static long remaining_ms(const struct timespec *deadline)
+{
+    if (!deadline) return 1L << 30;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* https anywhere; http only to a loopback host, where no token crosses a network. */
+static bool server_allowed(const char *base, char *why, size_t cap)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    bool ok = false;
+    if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0)) {
+        snprintf(why, cap, "fhirServer is not a valid URL");
+    } else if (!strcmp(scheme, "https")) {
+        ok = true;
+    } else if (!strcmp(scheme, "http") &&
+               (!strcmp(host, "localhost") || !strcmp(host, "[::1]") || !strncmp(host, "127.", 4))) {
+        ok = true;
+    } else {
+        snprintf(why, cap, "fhirServer must use https (plain http only to a loopback host)");
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return ok;
+}
+
+/* A URL under fhirServer: the token may be sent there. */
+static bool under_base(const char *url, const char *base, size_t blen)
+{
+    return strncmp(url, base, blen) == 0 && (url[blen] == '/' || url[blen] == '?' || url[blen] == '\0');
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *u)
+{
+    key_fetch *k = u;
+    size_t len = size * n;
+    if (k->body.len + len > k->max_bytes) {
+        k->overflow = true;
+        return 0;             /* aborts the transfer */
+    }
+    cds_strbuf_append(&k->body, p, len);
+    return len;
+}
+
+static const char *next_link(const cJSON *bundle)
+{
+    const cJSON *links = cJSON_GetObjectItemCaseSensitive(bundle, "link"), *l;
+    cJSON_ArrayForEach(l, links) {
+        const cJSON *rel = cJSON_GetObjectItemCaseSensitive(l, "relation");
+        const cJSON *url = cJSON_GetObjectItemCaseSensitive(l, "url");
+        if (cJSON_IsString(rel) && !strcmp(rel->valuestring, "next") && cJSON_IsString(url) && *url->valuestring)
+            return url->valuestring;
+    }
+    return NULL;
+}
+
+static bool is_type(const cJSON *r, const char *type)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "resourceType");
+    return cJSON_IsString(t) && !strcmp(t->valuestring, type);
+}
+
+/* Adds a page to the accumulated Bundle: its entries appended, its links replacing the old ones
+ * (so the last page's absent `next` marks the search complete). Takes ownership of page. */
+static void merge_page(key_fetch *k, cJSON *page)
+{
+    if (!k->acc) {
+        k->acc = page;
+        return;
+    }
+    cJSON *entries = cJSON_GetObjectItemCaseSensitive(k->acc, "entry");
+    if (!cJSON_IsArray(entries)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(k->acc, "entry");
+        entries = cJSON_AddArrayToObject(k->acc, "entry");
+    }
+    cJSON *more = cJSON_DetachItemFromObjectCaseSensitive(page, "entry");
+    while (cJSON_IsArray(more) && more->child) cJSON_AddItemToArray(entries, cJSON_DetachItemViaPointer(more, more->child));
+    cJSON_Delete(more);
+    cJSON *links = cJSON_DetachItemFromObjectCaseSensitive(page, "link");
+    cJSON_DeleteItemFromObjectCaseSensitive(k->acc, "link");
+    if (links) cJSON_AddItemToObject(k->acc, "link", links);
+    cJSON_Delete(page);
+}
+
+static void fail(key_fetch *k, const char *fmt, const char *arg)
+{
+    snprintf(k->fail, sizeof k->fail, fmt, arg);
+    k->done = true;
+}
+
+static void start(CURLM *m, key_fetch *k, const char *url, long budget_ms)
+{
+    cds_strbuf_clear(&k->body);
+    k->overflow = false;
+    curl_easy_setopt(k->h, CURLOPT_URL, url);
+    curl_easy_setopt(k->h, CURLOPT_TIMEOUT_MS, budget_ms);
+    curl_easy_setopt(k->h, CURLOPT_CONNECTTIMEOUT_MS, budget_ms);
+    k->pages++;
+    curl_multi_add_handle(m, k->h);
+}
+
+/* One transfer of k finished: keep its page, start the next one or finish. */
+static void finished(CURLM *m, key_fetch *k, CURLcode res, const cds_fetch_opts *o, const char *base, size_t blen,
+                     long budget_ms)
+{
+    curl_multi_remove_handle(m, k->h);
+    if (res != CURLE_OK) {
+        if (k->overflow) snprintf(k->fail, sizeof k->fail, "the answer is larger than %zu bytes", o->max_bytes);
+        else if (res == CURLE_OPERATION_TIMEDOUT) snprintf(k->fail, sizeof k->fail, "the FHIR server did not answer in time");
+        else snprintf(k->fail, sizeof k->fail, "%s", curl_easy_strerror(res));
+        k->done = true;
+        return;
+    }
+    long status = 0;
+    curl_easy_getinfo(k->h, CURLINFO_RESPONSE_CODE, &status);
+    cds_strbuf_putc(&k->body, '\0');
+    cJSON *page = cJSON_Parse(k->body.data);
+    if (status < 200 || status > 299) {
+        snprintf(k->fail, sizeof k->fail, "the FHIR server answered HTTP %ld", status);
+        if (page && is_type(page, "OperationOutcome")) k->outcome = page;
+        else cJSON_Delete(page);
+        k->done = true;
+        return;
+    }
+    if (!page || !cJSON_IsObject(page) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(page, "resourceType"))) {
+        cJSON_Delete(page);
+        fail(k, "%s", "the FHIR server's answer is not a FHIR resource in JSON");
+        return;
+    }
+    if (is_type(page, "OperationOutcome")) {
+        k->outcome = page;
+        fail(k, "%s", "the FHIR server answered with an OperationOutcome");
+        return;
+    }
+    merge_page(k, page);
+    const char *next = is_type(k->acc, "Bundle") ? next_link(k->acc) : NULL;
+    if (!next) {
+        k->done = true;
+    } else if (k->pages >= o->max_pages) {
+        snprintf(k->fail, sizeof k->fail, "the search has more than %d pages", o->max_pages);
+        k->done = true;
+    } else if (!under_base(next, base, blen)) {
+        fail(k, "%s", "a next link points outside fhirServer");
+    } else {
+        char *url = strdup(next);
+        start(m, k, url, budget_ms);
+        free(url);
+    }
+}
+
+static cJSON *synth_outcome(const char *why)
+{
+    cJSON *oo = cJSON_CreateObject(), *issue = cJSON_CreateObject();
+    cJSON_AddStringToObject(oo, "resourceType", "OperationOutcome");
+    cJSON_AddStringToObject(issue, "severity", "error");
+    cJSON_AddStringToObject(issue, "code", "exception");
+    char d[220];
+    snprintf(d, sizeof d, "cdsd could not fetch this prefetch: %s", why);
+    cJSON_AddStringToObject(issue, "diagnostics", d);
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(oo, "issue"), issue);
+    return oo;
+}
+
+/* The value a gap contributes to the completed request, or NULL to leave it as sent. */
+static const cJSON *value_of(key_fetch *k)
+{
+    if (k->acc) return k->acc;                /* complete, or the pages read before the failure (next link kept) */
+    if (k->gap->partial) return NULL;         /* keep the pages the client sent */
+    if (!k->outcome) k->outcome = synth_outcome(k->fail);
+    return k->outcome;
+}
+
+static void pack_completed(const msgpack_object *request, key_fetch *ks, size_t n, msgpack_sbuffer *out)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    const msgpack_object *pre = cds_mp_get(request, "prefetch");
+    const msgpack_object_map *rm = &request->via.map;
+    msgpack_pack_map(&pk, rm->size + (pre == NULL));
+    for (uint32_t i = 0; i <= rm->size; i++) {
+        if (i < rm->size && !cds_mp_str_eq(&rm->ptr[i].key, "prefetch")) {
+            cds_mp_pack_object(&pk, &rm->ptr[i].key);
+            cds_mp_pack_object(&pk, &rm->ptr[i].val);
+            continue;
+        }
+        if (i == rm->size && pre) break;
+        /* the prefetch map: what was sent, with fetched values added or replacing partial ones */
+        size_t count = 0, kept = 0;
+        for (size_t j = 0; j < n; j++) count += value_of(&ks[j]) != NULL;
+        const msgpack_object_map *pm = pre && pre->type == MSGPACK_OBJECT_MAP ? &pre->via.map : NULL;
+        for (uint32_t e = 0; pm && e < pm->size; e++) {
+            bool replaced = false;
+            for (size_t j = 0; j < n; j++)
+                replaced |= value_of(&ks[j]) != NULL && cds_mp_str_eq(&pm->ptr[e].key, ks[j].name);
+            kept += !replaced;
+        }
+        cds_mp_pack_str(&pk, "prefetch");
+        msgpack_pack_map(&pk, kept + count);
+        for (uint32_t e = 0; pm && e < pm->size; e++) {
+            bool replaced = false;
+            for (size_t j = 0; j < n; j++)
+                replaced |= value_of(&ks[j]) != NULL && cds_mp_str_eq(&pm->ptr[e].key, ks[j].name);
+            if (replaced) continue;
+            cds_mp_pack_object(&pk, &pm->ptr[e].key);
+            cds_mp_pack_object(&pk, &pm->ptr[e].val);
+        }
+        for (size_t j = 0; j < n; j++) {
+            const cJSON *v = value_of(&ks[j]);
+            if (!v) continue;
+            cds_mp_pack_str(&pk, ks[j].name);
+            cds_cjson_pack(&pk, v);
+        }
+    }
+}
+
+cds_rc cds_prefetch_fetch(const cds_fetch_opts *o, const cds_service *s, const msgpack_object *request,
+                          const cds_prefetch_gap *gaps, size_t ngaps, const struct timespec *deadline,
+                          msgpack_sbuffer *out, cds_error *err)
+{
+    const msgpack_object *server = cds_mp_get(request, "fhirServer");
+    const msgpack_object *token = cds_mp_get(cds_mp_get(request, "fhirAuthorization"), "access_token");
+    if (!cds_mp_is_str(server) || !cds_mp_is_str(token) || !token->via.str.size)
+        return cds_error_set(err, CDS_EINTERNAL, NULL, "prefetch fetch without fhirServer and an access token");
+    char base[1024];
+    snprintf(base, sizeof base, "%.*s", (int)server->via.str.size, server->via.str.ptr);
+    size_t blen = strlen(base);
+    while (blen && base[blen - 1] == '/') base[--blen] = '\0';
+    char auth_header[4200];
+    snprintf(auth_header, sizeof auth_header, "Authorization: Bearer %.*s",
+             (int)(token->via.str.size < 4096 ? token->via.str.size : 4096), token->via.str.ptr);
+    struct curl_slist *headers = curl_slist_append(NULL, auth_header);
+    headers = curl_slist_append(headers, "Accept: application/fhir+json");
+    explicit_bzero(auth_header, sizeof auth_header);
+
+    long budget = remaining_ms(deadline) - EVAL_RESERVE_MS;
+    if (budget > o->timeout_ms) budget = o->timeout_ms;
+    char why[160] = "";
+    bool allowed = server_allowed(base, why, sizeof why);
+    if (allowed && budget <= 0) snprintf(why, sizeof why, "no time was left before the request deadline");
+
+    key_fetch *ks = calloc(ngaps, sizeof *ks);
+    CURLM *m = curl_multi_init();
+    for (size_t i = 0; i < ngaps; i++) {
+        key_fetch *k = &ks[i];
+        k->gap = &gaps[i];
+        k->name = s->prefetch_keys[gaps[i].key];
+        k->max_bytes = o->max_bytes;
+        cds_strbuf_init(&k->body);
+        if (why[0]) {
+            fail(k, "%s", why);
+            continue;
+        }
+        cds_strbuf url;
+        cds_strbuf_init(&url);
+        cds_error rerr;
+        if (k->gap->partial) {
+            /* the client sent page 1: continue from its next link */
+            const msgpack_object *next = cds_bundle_next_link(k->gap->partial);
+            cds_strbuf_append(&url, next->via.str.ptr, next->via.str.size);
+            cds_strbuf js;
+            cds_strbuf_init(&js);
+            cds_json_from_mp(&js, k->gap->partial, -1);
+            k->acc = cJSON_ParseWithLength(js.data, js.len);
+            cds_strbuf_free(&js);
+            if (!under_base(url.data, base, blen)) fail(k, "%s", "a next link points outside fhirServer");
+        } else if (cds_prefetch_render(s->prefetch_templates[gaps[i].key], request, &url, &rerr) != CDS_OK) {
+            snprintf(k->fail, sizeof k->fail, "%.150s", rerr.message);
+            k->done = true;
+        } else {
+            cds_strbuf rel = url;
+            cds_strbuf_init(&url);
+            cds_strbuf_printf(&url, "%s%s%s", base, rel.data[0] == '/' ? "" : "/", rel.data);
+            cds_strbuf_free(&rel);
+        }
+        if (!k->done) {
+            k->h = curl_easy_init();
+            curl_easy_setopt(k->h, CURLOPT_HTTPHEADER, headers);
+            curl_easy_setopt(k->h, CURLOPT_WRITEFUNCTION, on_body);
+            curl_easy_setopt(k->h, CURLOPT_WRITEDATA, k);
+            curl_easy_setopt(k->h, CURLOPT_PRIVATE, k);
+            curl_easy_setopt(k->h, CURLOPT_NOSIGNAL, 1L);
+            curl_easy_setopt(k->h, CURLOPT_FOLLOWLOCATION, 0L);   /* a redirect would carry the token away */
+            curl_easy_setopt(k->h, CURLOPT_PROTOCOLS_STR, "http,https");
+            curl_easy_setopt(k->h, CURLOPT_USERAGENT, "cdsd");
+            start(m, k, url.data, budget);
+        }
+        cds_strbuf_free(&url);
+    }
+
+    int running = 1;
+    while (running) {
+        long left = remaining_ms(deadline) - EVAL_RESERVE_MS;
+        if (left <= 0) break;
+        curl_multi_perform(m, &running);
+        CURLMsg *msg;
+        int q;
+        while ((msg = curl_multi_info_read(m, &q))) {
+            if (msg->msg != CURLMSG_DONE) continue;
+            key_fetch *k = NULL;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&k);
+            finished(m, k, msg->data.result, o, base, blen, left < budget ? left : budget);
+            running = 1;      /* a next page may have been started */
+        }
+        if (running) curl_multi_poll(m, NULL, 0, (int)(left < 50 ? left : 50), NULL);
+        bool all = true;
+        for (size_t i = 0; i < ngaps; i++) all &= ks[i].done;
+        if (all) break;
+    }
+
+    cds_strbuf failed;
+    cds_strbuf_init(&failed);
+    const char *first = NULL;
+    for (size_t i = 0; i < ngaps; i++) {
+        key_fetch *k = &ks[i];
+        if (!k->done) snprintf(k->fail, sizeof k->fail, "the FHIR server did not answer before the deadline");
+        if (k->h) {
+            curl_multi_remove_handle(m, k->h);
+            curl_easy_cleanup(k->h);
+        }
+        if (k->fail[0] && k->gap->required) {
+            cds_strbuf_printf(&failed, "%s'%s' (%s)", failed.len ? "; " : "", k->name, k->fail);
+            if (!first) first = k->name;
+        }
+    }
+    cds_rc rc = CDS_OK;
+    if (first) {
+        char path[160];
+        snprintf(path, sizeof path, "request.prefetch.%s", first);
+        rc = cds_error_set(err, CDS_EPREFETCH, path, "required prefetch could not be fetched: %s", failed.data);
+    } else {
+        pack_completed(request, ks, ngaps, out);
+    }
+    cds_strbuf_free(&failed);
+    for (size_t i = 0; i < ngaps; i++) {
+        cds_strbuf_free(&ks[i].body);
+        cJSON_Delete(ks[i].acc);
+        cJSON_Delete(ks[i].outcome);
+    }
+    free(ks);
+    curl_multi_cleanup(m);
+    /* wipe the token's copy inside the header list before freeing it */
+    explicit_bzero(headers->data, strlen(headers->data));
+    curl_slist_free_all(headers);
+    return rc;
+}

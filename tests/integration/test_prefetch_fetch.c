@@ -1,0 +1,423 @@
+/* test_prefetch_fetch.c — prefetch the client did not send (CDS Hooks §2), against a stub FHIR server
+ * this test runs on loopback: absent keys are fetched with the client's bearer token, searchset
+ * pages are followed, OperationOutcomes are kept for optional keys and make required ones 412,
+ * next links outside fhirServer and slow servers are refused in time, and without FHIR access a
+ * missing required key is 412 (HTTP) / prefetch_missing (NNG). The token never reaches the log
+ * or the audit log.   usage: test_prefetch_fetch PATH/TO/cdsd   (from the repository root) */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "loopback.h"
+
+static const char *cdsd;
+static char dir[64], base[64], fhir[64], log_path[128], nng_url[128];
+static int fhir_port;
+static pid_t server;
+static struct MHD_Daemon *stub;
+static const char *TOKEN = "tok-Zq7-fetch-secret";
+
+/* What the stub saw. */
+static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
+static int seen_requests, seen_without_token, seen_page2;
+static char seen_paths[4096];
+
+/* ---- the stub FHIR server ---- */
+
+static const char *MED = "{\"resource\":{\"resourceType\":\"MedicationRequest\",\"id\":\"%s\",\"status\":\"active\","
+                         "\"intent\":\"order\",\"medicationCodeableConcept\":{\"text\":\"%s\"}}}";
+
+static char *searchset(const char *entries, const char *next)
+{
+    char *out = malloc(8192);
+    snprintf(out, 8192, "{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"link\":[{\"relation\":\"self\",\"url\":\"x\"}%s%s%s],"
+             "\"entry\":[%s]}", next ? ",{\"relation\":\"next\",\"url\":\"" : "", next ? next : "", next ? "\"}" : "",
+             entries ? entries : "");
+    return out;
+}
+
+static char *outcome(const char *code)
+{
+    char *out = malloc(512);
+    snprintf(out, 512, "{\"resourceType\":\"OperationOutcome\",\"issue\":[{\"severity\":\"error\",\"code\":\"%s\","
+             "\"diagnostics\":\"stub says no\"}]}", code);
+    return out;
+}
+
+static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, char *body)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", "application/fhir+json");
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result stub_handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                   const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void)cls, (void)method, (void)version, (void)upload, (void)upload_size, (void)con_cls;
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *patient = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "patient");
+    const char *page = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "page");
+    char want[128];
+    snprintf(want, sizeof want, "Bearer %s", TOKEN);
+    pthread_mutex_lock(&seen_mu);
+    seen_requests++;
+    if (!auth || strcmp(auth, want)) seen_without_token++;
+    if (page && !strcmp(page, "2")) seen_page2++;
+    size_t l = strlen(seen_paths);
+    snprintf(seen_paths + l, sizeof seen_paths - l, "%s?patient=%s ", url, patient ? patient : "-");
+    pthread_mutex_unlock(&seen_mu);
+    if (!patient) patient = "";
+    char e[1024], next[256];
+    if (!strncmp(url, "/fhir/Patient/", 14)) {
+        char *b = malloc(256);
+        snprintf(b, 256, "{\"resourceType\":\"Patient\",\"id\":\"%s\",\"birthDate\":\"1950-01-01\"}", url + 14);
+        return answer(c, 200, b);
+    }
+    if (!strcmp(url, "/fhir/MedicationRequest")) {
+        if (!strcmp(patient, "slow")) sleep(2);
+        if (!strcmp(patient, "1288992") && page && !strcmp(page, "2")) {
+            snprintf(e, sizeof e, MED, "rx-2", "Aspirin 81 mg tablet");
+            return answer(c, 200, searchset(e, NULL));
+        }
+        if (!strcmp(patient, "1288992") || !strcmp(patient, "evil")) {
+            snprintf(e, sizeof e, MED, "rx-1", "Warfarin 5 mg tablet");
+            if (!strcmp(patient, "evil"))   /* another origin: the token must not follow it */
+                snprintf(next, sizeof next, "http://127.0.0.2:%d/fhir/MedicationRequest?patient=evil&page=2", fhir_port);
+            else
+                snprintf(next, sizeof next, "%s/MedicationRequest?patient=1288992&status=active&page=2", fhir);
+            return answer(c, 200, searchset(e, next));
+        }
+        return answer(c, 200, searchset(NULL, NULL));
+    }
+    if (!strcmp(url, "/fhir/AllergyIntolerance")) {
+        if (!strcmp(patient, "oo")) return answer(c, 403, outcome("forbidden"));
+        if (!strcmp(patient, "1288992"))
+            return answer(c, 200, searchset("{\"resource\":{\"resourceType\":\"AllergyIntolerance\",\"id\":\"a1\","
+                                             "\"clinicalStatus\":{\"coding\":[{\"code\":\"active\"}]},\"code\":{\"coding\":"
+                                             "[{\"system\":\"http://snomed.info/sct\",\"code\":\"373270004\"}],"
+                                             "\"text\":\"Penicillin class\"},\"criticality\":\"high\"}}", NULL));
+        return answer(c, 200, searchset(NULL, NULL));
+    }
+    if (!strcmp(url, "/fhir/Condition")) return answer(c, 500, outcome("exception"));   /* optional key fails */
+    return answer(c, 200, searchset(NULL, NULL));
+}
+
+/* ---- the client side ---- */
+
+typedef struct reply { char *body; size_t len; } reply;
+
+static size_t collect(char *p, size_t s, size_t n, void *u)
+{
+    reply *r = u;
+    r->body = realloc(r->body, r->len + s * n + 1);
+    memcpy(r->body + r->len, p, s * n);
+    r->len += s * n;
+    r->body[r->len] = '\0';
+    return s * n;
+}
+
+/* POSTs a request to the service; returns the status, body in *out (caller frees). */
+static long post(const char *service, const char *json, char **out)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s/cds-services/%s", base, service);
+    CURL *h = curl_easy_init();
+    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+    reply r = {calloc(1, 1), 0};
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+    long status = -1;
+    if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(h);
+    *out = r.body;
+    return status;
+}
+
+static cJSON *load(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    cJSON *j = cJSON_Parse(buf);
+    assert_non_null(j);
+    return j;
+}
+
+/* A request pointed at the stub with the test's token (and patient id). */
+static char *with_fhir_access(cJSON *req, const char *patient)
+{
+    cJSON_DeleteItemFromObject(req, "fhirServer");
+    cJSON_DeleteItemFromObject(req, "fhirAuthorization");
+    cJSON_AddStringToObject(req, "fhirServer", fhir);
+    cJSON *a = cJSON_AddObjectToObject(req, "fhirAuthorization");
+    cJSON_AddStringToObject(a, "access_token", TOKEN);
+    cJSON_AddStringToObject(a, "token_type", "Bearer");
+    cJSON_AddNumberToObject(a, "expires_in", 300);
+    cJSON_AddStringToObject(a, "scope", "patient/*.read");
+    cJSON_AddStringToObject(a, "subject", "cdsd");
+    if (patient) cJSON_ReplaceItemInObject(cJSON_GetObjectItem(req, "context"), "patientId", cJSON_CreateString(patient));
+    char *s = cJSON_PrintUnformatted(req);
+    cJSON_Delete(req);
+    return s;
+}
+
+static void reset_seen(void)
+{
+    pthread_mutex_lock(&seen_mu);
+    seen_requests = seen_without_token = seen_page2 = 0;
+    seen_paths[0] = '\0';
+    pthread_mutex_unlock(&seen_mu);
+}
+
+static int setup(void **s)
+{
+    (void)s;
+    snprintf(dir, sizeof dir, "/tmp/cdsd-pf-XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    fhir_port = free_port();
+    snprintf(fhir, sizeof fhir, "http://127.0.0.1:%d/fhir", fhir_port);
+    stub = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, (uint16_t)fhir_port, NULL,
+                            NULL, stub_handle, NULL, MHD_OPTION_END);
+    if (!stub) return -1;
+    int port = free_port();
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
+    snprintf(log_path, sizeof log_path, "%s/server.log", dir);
+    snprintf(nng_url, sizeof nng_url, "ipc://%s/cdsd.sock", dir);
+    server = fork();
+    if (server == 0) {
+        char http[64], state[128];
+        snprintf(http, sizeof http, "127.0.0.1:%d", port);
+        snprintf(state, sizeof state, "%s/var", dir);
+        if (!freopen(log_path, "w", stderr)) _exit(126);
+        execl(cdsd, cdsd, "serve", "--listen", nng_url, "--state", state, "--fixtures", "none", "--http", http,
+              "--deadline", "3000", "--fetch-timeout", "600", "--fetch-pages", "3", "--log-level", "debug", (char *)NULL);
+        _exit(127);
+    }
+    char health[128];
+    snprintf(health, sizeof health, "%s/health", base);
+    for (int i = 0; i < 100; i++) {
+        CURL *h = curl_easy_init();
+        curl_easy_setopt(h, CURLOPT_URL, health);
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+        CURLcode rc = curl_easy_perform(h);
+        curl_easy_cleanup(h);
+        if (rc == CURLE_OK) return 0;
+        usleep(100000);
+    }
+    return -1;
+}
+
+static int teardown(void **s)
+{
+    (void)s;
+    kill(server, SIGTERM);
+    waitpid(server, NULL, 0);
+    MHD_stop_daemon(stub);
+    if (getenv("CDSD_KEEP_LOG")) {
+        char cmd0[256];
+        snprintf(cmd0, sizeof cmd0, "cat '%s' >&2", log_path);
+        if (system(cmd0)) {}
+    }
+    curl_global_cleanup();
+    /* under ASan/UBSan the server reports leaks and undefined behaviour in its log at exit */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "grep -q 'Sanitizer\\|runtime error' '%s'", log_path);
+    bool clean = system(cmd) != 0;
+    if (!clean) fprintf(stderr, "sanitizer report in %s\n", log_path);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (clean && system(cmd) != 0) return -1;
+    return clean ? 0 : -1;
+}
+
+/* ---- the tests ---- */
+
+static void spec_examples_without_fhir_access_are_412_naming_the_keys(void **s)
+{
+    (void)s;
+    static const struct { const char *file, *service, *why; } ex[] = {
+        {"fixtures/requests/spec-03-request-order-sign-paginated-prefetch.json", "medication-safety", "send it, or fhirServer"},
+        {"fixtures/requests/spec-04-request-order-select-radiology.json", "medication-safety-select", "send it, or fhirServer"},
+        /* 02 has a token, but its fhirServer is plain http to another host: the token stays home */
+        {"fixtures/requests/spec-02-request-patient-view.json", "medication-review", "must use https"},
+    };
+    for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
+        cJSON *req = load(ex[i].file);
+        char *json = cJSON_PrintUnformatted(req), *body;
+        cJSON_Delete(req);
+        long st = post(ex[i].service, json, &body);
+        if (st != 412) fail_msg("%s: status %ld: %s", ex[i].file, st, body);
+        if (!strstr(body, "\"resourceType\":\"OperationOutcome\"") ||
+            !strstr(body, "\"code\":\"processing\"") || !strstr(body, "\"expression\":[\"request.prefetch.allergies\"]") ||
+            !strstr(body, "'medications'"))
+            fail_msg("%s: %s", ex[i].file, body);
+        if (!strstr(body, ex[i].why)) fail_msg("%s: %s", ex[i].file, body);
+        free(json);
+        free(body);
+    }
+}
+
+static void absent_prefetch_is_fetched_with_the_token_and_pages_are_followed(void **s)
+{
+    (void)s;
+    reset_seen();
+    /* the spec's patient-view example, given a FHIR server it can reach: medications come in two
+     * pages (warfarin, then aspirin), so the interaction card proves page 2 was read */
+    char *json = with_fhir_access(load("fixtures/requests/spec-02-request-patient-view.json"), NULL), *body;
+    long st = post("medication-review", json, &body);
+    if (st != 200) fail_msg("status %ld: %s", st, body);
+    assert_non_null(strstr(body, "warfarin"));
+    assert_non_null(strstr(body, "aspirin"));
+    assert_int_equal(seen_page2, 1);
+    assert_int_equal(seen_without_token, 0);
+    assert_non_null(strstr(seen_paths, "/fhir/AllergyIntolerance?patient=1288992"));
+    /* the example's own key is patientToGreet, not ours: our 'patient' key is fetched as well */
+    assert_non_null(strstr(seen_paths, "/fhir/Patient/1288992"));
+    free(json);
+    free(body);
+}
+
+static void fetched_allergies_reach_the_allergy_rules(void **s)
+{
+    (void)s;
+    reset_seen();
+    /* order-sign example 03: draft amoxicillin; the stub's allergy list has a penicillin allergy */
+    char *json = with_fhir_access(load("fixtures/requests/spec-03-request-order-sign-paginated-prefetch.json"), NULL), *body;
+    long st = post("medication-safety", json, &body);
+    if (st != 200) fail_msg("status %ld: %s", st, body);
+    assert_non_null(strstr(body, "\"indicator\":\"critical\""));
+    assert_non_null(strstr(body, "enicillin"));
+    /* the optional Condition search failed with an OperationOutcome: the call still answers */
+    assert_non_null(strstr(seen_paths, "/fhir/Condition?patient=1288992"));
+    assert_int_equal(seen_without_token, 0);
+    free(json);
+    free(body);
+}
+
+static void a_required_key_the_server_refuses_is_412(void **s)
+{
+    (void)s;
+    char *json = with_fhir_access(load("fixtures/requests/spec-03-request-order-sign-paginated-prefetch.json"), "oo"), *body;
+    long st = post("medication-safety", json, &body);
+    if (st != 412) fail_msg("status %ld: %s", st, body);
+    assert_non_null(strstr(body, "'allergies' (the FHIR server answered HTTP 403)"));
+    assert_non_null(strstr(body, "\"expression\":[\"request.prefetch.allergies\"]"));
+    free(json);
+    free(body);
+}
+
+static void a_next_link_to_another_host_is_not_followed(void **s)
+{
+    (void)s;
+    reset_seen();
+    char *json = with_fhir_access(load("fixtures/requests/spec-03-request-order-sign-paginated-prefetch.json"), "evil"), *body;
+    long st = post("medication-safety", json, &body);
+    if (st != 412) fail_msg("status %ld: %s", st, body);
+    assert_non_null(strstr(body, "next link points outside fhirServer"));
+    assert_int_equal(seen_page2, 0);
+    free(json);
+    free(body);
+}
+
+static void a_slow_fhir_server_is_cut_off_inside_the_deadline(void **s)
+{
+    (void)s;
+    char *json = with_fhir_access(load("fixtures/requests/spec-03-request-order-sign-paginated-prefetch.json"), "slow"), *body;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long st = post("medication-safety", json, &body);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    if (st != 412) fail_msg("status %ld: %s", st, body);
+    assert_non_null(strstr(body, "did not answer in time"));
+    print_message("slow FHIR server: 412 after %.0f ms (fetch timeout 600 ms, stub sleeps 2000 ms)\n", ms);
+    assert_true(ms < 1500);
+    free(json);
+    free(body);
+}
+
+static void pages_the_client_sent_are_continued(void **s)
+{
+    (void)s;
+    reset_seen();
+    /* the client sent page 1 of medications (warfarin) with a next link; page 2 has aspirin */
+    cJSON *req = load("fixtures/requests/spec-02-request-patient-view.json");
+    cJSON *pre = cJSON_GetObjectItem(req, "prefetch");
+    char page1[1024], next[256];
+    snprintf(page1, sizeof page1, MED, "rx-1", "Warfarin 5 mg tablet");
+    snprintf(next, sizeof next, "%s/MedicationRequest?patient=1288992&status=active&page=2", fhir);
+    char *b = searchset(page1, next);
+    cJSON_AddItemToObject(pre, "medications", cJSON_Parse(b));
+    cJSON_AddItemToObject(pre, "allergies", cJSON_CreateNull());
+    free(b);
+    char *json = with_fhir_access(req, NULL), *body;
+    long st = post("medication-review", json, &body);
+    if (st != 200) fail_msg("status %ld: %s", st, body);
+    assert_non_null(strstr(body, "aspirin"));
+    assert_int_equal(seen_page2, 1);
+    assert_null(strstr(seen_paths, "/fhir/AllergyIntolerance"));   /* null = the client has no data: not fetched */
+    free(json);
+    free(body);
+}
+
+static void the_nng_side_answers_prefetch_missing_and_the_token_stays_out_of_logs(void **s)
+{
+    (void)s;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s' call --connect '%s' call medication-safety "
+             "fixtures/requests/spec-03-request-order-sign-paginated-prefetch.json > '%s/nng.out' 2>&1", cdsd, nng_url, dir);
+    assert_int_not_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "grep -q prefetch_missing '%s/nng.out'", dir);
+    assert_int_equal(system(cmd), 0);
+    /* the token was sent to the stub many times above; it is in no file the service wrote */
+    snprintf(cmd, sizeof cmd, "grep -rqa '%s' '%s/var' '%s'", TOKEN, dir, log_path);
+    assert_int_not_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "grep -q 'error=prefetch_missing' '%s'", log_path);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_prefetch_fetch PATH/TO/cdsd\n");
+        return 2;
+    }
+    cdsd = argv[1];
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(spec_examples_without_fhir_access_are_412_naming_the_keys),
+        cmocka_unit_test(absent_prefetch_is_fetched_with_the_token_and_pages_are_followed),
+        cmocka_unit_test(fetched_allergies_reach_the_allergy_rules),
+        cmocka_unit_test(a_required_key_the_server_refuses_is_412),
+        cmocka_unit_test(a_next_link_to_another_host_is_not_followed),
+        cmocka_unit_test(a_slow_fhir_server_is_cut_off_inside_the_deadline),
+        cmocka_unit_test(pages_the_client_sent_are_continued),
+        cmocka_unit_test(the_nng_side_answers_prefetch_missing_and_the_token_stays_out_of_logs),
+    };
+    return cmocka_run_group_tests_name("prefetch", tests, setup, teardown);
+}
