@@ -4,13 +4,20 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The walker records where it is as a stack of frames and formats a path only on error, so
- * checking a valid message costs no string work. */
+/* One pass over the bytes both validates and builds the msgpack_object tree (when a zone is
+ * given). msgpack-c 4.0's unpacker allocates count*24 bytes from a container header before
+ * reading any element; here a count must first fit in the bytes that remain (each element takes
+ * at least one byte, each map pair two), so allocation is bounded by the message size. Strings,
+ * bin and ext payloads point into the input buffer, as msgpack_unpack_next's do.
+ *
+ * The walker records where it is as a stack of frames and formats a path only on error, so
+ * decoding a valid message costs no string work. */
 typedef struct frame { const unsigned char *key; uint32_t klen; uint64_t index; bool is_map; } frame;
 
 typedef struct walker {
     const unsigned char *p, *end;
     int max_depth, depth;
+    msgpack_zone *zone;       /* NULL: check only */
     frame stack[CDS_MP_MAX_DEPTH + 2];
     cds_error *err;
 } walker;
@@ -53,16 +60,46 @@ static uint64_t be(const unsigned char *p, int n)
     return v;
 }
 
-/* Reads a header; returns kind: 0 scalar (fully skipped), 1 array, 2 map, 3 string (len in *n,
- * payload not yet skipped). */
-static cds_rc header(walker *w, int *kind, uint64_t *n)
+static void set_int(msgpack_object *o, int64_t v)
+{
+    if (v < 0) { o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER; o->via.i64 = v; }
+    else { o->type = MSGPACK_OBJECT_POSITIVE_INTEGER; o->via.u64 = (uint64_t)v; }
+}
+
+/* Scalar payload at p (already bounds-checked) for format byte c, into o. */
+static void scalar(unsigned c, const unsigned char *p, msgpack_object *o)
+{
+    switch (c) {
+    case 0xca: { uint32_t u = (uint32_t)be(p, 4); float f; memcpy(&f, &u, 4); o->type = MSGPACK_OBJECT_FLOAT32; o->via.f64 = f; break; }
+    case 0xcb: { uint64_t u = be(p, 8); double d; memcpy(&d, &u, 8); o->type = MSGPACK_OBJECT_FLOAT64; o->via.f64 = d; break; }
+    case 0xcc: case 0xcd: case 0xce: case 0xcf:
+        o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+        o->via.u64 = be(p, 1 << (c - 0xcc));
+        break;
+    case 0xd0: set_int(o, (int8_t)p[0]); break;
+    case 0xd1: set_int(o, (int16_t)be(p, 2)); break;
+    case 0xd2: set_int(o, (int32_t)be(p, 4)); break;
+    case 0xd3: set_int(o, (int64_t)be(p, 8)); break;
+    default: break;
+    }
+}
+
+/* Reads a header; returns kind: 0 scalar (fully consumed, and decoded into o when o is given),
+ * 1 array, 2 map, 3 string (len in *n, payload not yet consumed). */
+static cds_rc header(walker *w, int *kind, uint64_t *n, msgpack_object *o)
 {
     if (!need(w, 1)) return fail(w, "truncated MessagePack%s: value expected", "");
     unsigned c = *w->p++;
     int lenbytes = 0;
     uint64_t skip = 0;
     *kind = 0;
-    if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) return CDS_OK;
+    if (c <= 0x7f) { if (o) set_int(o, (int64_t)c); return CDS_OK; }
+    if (c >= 0xe0) { if (o) set_int(o, (int8_t)c); return CDS_OK; }
+    if (c == 0xc0) { if (o) o->type = MSGPACK_OBJECT_NIL; return CDS_OK; }
+    if (c == 0xc2 || c == 0xc3) {
+        if (o) { o->type = MSGPACK_OBJECT_BOOLEAN; o->via.boolean = c == 0xc3; }
+        return CDS_OK;
+    }
     if (c >= 0x80 && c <= 0x8f) { *kind = 2; *n = c & 0x0f; return CDS_OK; }
     if (c >= 0x90 && c <= 0x9f) { *kind = 1; *n = c & 0x0f; return CDS_OK; }
     if (c >= 0xa0 && c <= 0xbf) { *kind = 3; *n = c & 0x1f; return CDS_OK; }
@@ -73,7 +110,10 @@ static cds_rc header(walker *w, int *kind, uint64_t *n)
         if (!need(w, (size_t)lenbytes)) return fail(w, "truncated MessagePack%s: bin length", "");
         skip = be(w->p, lenbytes);
         w->p += lenbytes;
-        break;
+        if (!need(w, skip)) return fail(w, "value claims more bytes than the message holds%s", "");
+        if (o) { o->type = MSGPACK_OBJECT_BIN; o->via.bin.size = (uint32_t)skip; o->via.bin.ptr = (const char *)w->p; }
+        w->p += skip;
+        return CDS_OK;
     case 0xc7: case 0xc8: case 0xc9:
         lenbytes = 1 << (c - 0xc7);
         if (!need(w, (size_t)lenbytes + 1)) return fail(w, "truncated MessagePack%s: ext length", "");
@@ -115,20 +155,31 @@ static cds_rc header(walker *w, int *kind, uint64_t *n)
     default: return fail(w, "invalid MessagePack byte%s", "");
     }
     if (!need(w, skip)) return fail(w, "value claims more bytes than the message holds%s", "");
+    if (o) {
+        if ((c >= 0xc7 && c <= 0xc9) || (c >= 0xd4 && c <= 0xd8)) {   /* ext, fixext: type byte + payload */
+            o->type = MSGPACK_OBJECT_EXT;
+            o->via.ext.type = (int8_t)w->p[0];
+            o->via.ext.size = (uint32_t)(skip - 1);
+            o->via.ext.ptr = (const char *)w->p + 1;
+        } else {
+            scalar(c, w->p, o);
+        }
+    }
     w->p += skip;
     return CDS_OK;
 }
 
-static cds_rc walk(walker *w)
+static cds_rc walk(walker *w, msgpack_object *o)
 {
     int kind;
     uint64_t n = 0;
-    cds_rc rc = header(w, &kind, &n);
+    cds_rc rc = header(w, &kind, &n, o);
     if (rc) return rc;
     if (kind == 0) return CDS_OK;
     size_t left = (size_t)(w->end - w->p);
     if (kind == 3) {
         if (n > left) return fail(w, "string claims more bytes than the message holds%s", "");
+        if (o) { o->type = MSGPACK_OBJECT_STR; o->via.str.size = (uint32_t)n; o->via.str.ptr = (const char *)w->p; }
         w->p += n;
         return CDS_OK;
     }
@@ -140,6 +191,24 @@ static cds_rc walk(walker *w)
     /* Each array element takes at least 1 byte, each map pair at least 2. */
     if ((kind == 1 && n > left) || (kind == 2 && n > left / 2))
         return fail(w, "%s claims more elements than the message holds", kind == 1 ? "array" : "map");
+    msgpack_object *elems = NULL;
+    msgpack_object_kv *pairs = NULL;
+    if (o) {
+        size_t bytes = (size_t)n * (kind == 1 ? sizeof *elems : sizeof *pairs);
+        void *mem = n ? msgpack_zone_malloc(w->zone, bytes) : NULL;
+        if (n && !mem) return cds_error_set(w->err, CDS_EINTERNAL, "$", "out of memory decoding MessagePack");
+        if (kind == 1) {
+            elems = mem;
+            o->type = MSGPACK_OBJECT_ARRAY;
+            o->via.array.size = (uint32_t)n;
+            o->via.array.ptr = elems;
+        } else {
+            pairs = mem;
+            o->type = MSGPACK_OBJECT_MAP;
+            o->via.map.size = (uint32_t)n;
+            o->via.map.ptr = pairs;
+        }
+    }
     frame *f = &w->stack[w->depth++];
     f->is_map = kind == 2;
     f->key = NULL;
@@ -149,25 +218,30 @@ static cds_rc walk(walker *w)
             int kk;
             uint64_t kn = 0;
             f->key = NULL;
-            if ((rc = header(w, &kk, &kn))) return rc;
+            if ((rc = header(w, &kk, &kn, NULL))) return rc;
             if (kk != 3) return fail(w, "map key is not a string%s", "");
             if (kn > (size_t)(w->end - w->p)) return fail(w, "string claims more bytes than the message holds%s", "");
             f->key = w->p;
             f->klen = (uint32_t)(kn > UINT32_MAX ? UINT32_MAX : kn);
+            if (pairs) {
+                pairs[i].key.type = MSGPACK_OBJECT_STR;
+                pairs[i].key.via.str.size = (uint32_t)kn;
+                pairs[i].key.via.str.ptr = (const char *)w->p;
+            }
             w->p += kn;
         }
-        if ((rc = walk(w))) return rc;
+        if ((rc = walk(w, pairs ? &pairs[i].val : elems ? &elems[i] : NULL))) return rc;
     }
     w->depth--;
     return CDS_OK;
 }
 
-cds_rc cds_mp_check(const char *buf, size_t len, int max_depth, cds_error *err)
+static cds_rc run(const char *buf, size_t len, int max_depth, msgpack_zone *zone, msgpack_object *out, cds_error *err)
 {
     walker w = {.p = (const unsigned char *)buf, .end = (const unsigned char *)buf + len,
-                .max_depth = max_depth > CDS_MP_MAX_DEPTH ? CDS_MP_MAX_DEPTH : max_depth, .err = err};
+                .max_depth = max_depth > CDS_MP_MAX_DEPTH ? CDS_MP_MAX_DEPTH : max_depth, .zone = zone, .err = err};
     if (len == 0) return cds_error_set(err, CDS_EBADREQ, "$", "empty message: a MessagePack map was expected");
-    cds_rc rc = walk(&w);
+    cds_rc rc = walk(&w, zone ? out : NULL);
     if (rc) return rc;
     if (w.p != w.end)
         return cds_error_set(err, CDS_EBADREQ, "$", "%zu trailing bytes after the MessagePack value",
@@ -175,33 +249,27 @@ cds_rc cds_mp_check(const char *buf, size_t len, int max_depth, cds_error *err)
     return CDS_OK;
 }
 
+cds_rc cds_mp_check(const char *buf, size_t len, int max_depth, cds_error *err)
+{
+    return run(buf, len, max_depth, NULL, NULL, err);
+}
+
 cds_rc cds_mp_decode(const char *buf, size_t len, msgpack_unpacked *out, cds_error *err)
 {
-    cds_rc rc = cds_mp_check(buf, len, CDS_MP_MAX_DEPTH, err);
-    if (rc) return rc;
     msgpack_unpacked_init(out);
-    size_t off = 0;
-    msgpack_unpack_return r = msgpack_unpack_next(out, buf, len, &off);
-    if (r != MSGPACK_UNPACK_SUCCESS || off != len) {
+    out->zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
+    if (!out->zone) return cds_error_set(err, CDS_EINTERNAL, "$", "out of memory decoding MessagePack");
+    cds_rc rc = run(buf, len, CDS_MP_MAX_DEPTH, out->zone, &out->data, err);
+    if (rc) {
         msgpack_unpacked_destroy(out);
         msgpack_unpacked_init(out);
-        /* The pre-check accepted it, so this is memory pressure rather than bad input. */
-        return cds_error_set(err, r == MSGPACK_UNPACK_NOMEM_ERROR ? CDS_EINTERNAL : CDS_EBADREQ, "$",
-                             "MessagePack could not be unpacked (%d)", (int)r);
     }
-    return CDS_OK;
+    return rc;
 }
 
 cds_rc cds_mp_decode_zone(const char *buf, size_t len, msgpack_zone *zone, msgpack_object *out, cds_error *err)
 {
-    cds_rc rc = cds_mp_check(buf, len, CDS_MP_MAX_DEPTH, err);
-    if (rc) return rc;
-    size_t off = 0;
-    msgpack_unpack_return r = msgpack_unpack(buf, len, &off, zone, out);
-    if (r != MSGPACK_UNPACK_SUCCESS || off != len)
-        return cds_error_set(err, r == MSGPACK_UNPACK_NOMEM_ERROR ? CDS_EINTERNAL : CDS_EBADREQ, "$",
-                             "MessagePack could not be unpacked (%d)", (int)r);
-    return CDS_OK;
+    return run(buf, len, CDS_MP_MAX_DEPTH, zone, out, err);
 }
 
 const msgpack_object *cds_mp_get(const msgpack_object *map, const char *key)

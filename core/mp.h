@@ -1,10 +1,11 @@
 /* mp.h — safe MessagePack decoding and small accessors over msgpack_object.
  *
  * msgpack-c 4.0's C unpacker allocates count*24 bytes from a container header before reading
- * any element, and reports nesting beyond 32 as out-of-memory. cds_mp_decode therefore walks
- * the raw bytes first: every count and length must fit in the bytes that remain, nesting is
- * capped, map keys must be strings (the protocol mirrors JSON) and nothing may trail the value.
- * Only then is msgpack_unpack_next called. */
+ * any element, and reports nesting beyond 32 as out-of-memory. cds_mp_decode therefore does not
+ * call it: one pass over the bytes checks that every count and length fits in the bytes that
+ * remain, caps nesting, requires string map keys (the protocol mirrors JSON) and rejects
+ * trailing bytes, and builds the same msgpack_object tree as it goes (payloads point into the
+ * input buffer, which must outlive the object). Packing still uses msgpack-c. */
 #ifndef CDS_MP_H
 #define CDS_MP_H
 
@@ -15,7 +16,7 @@
 #include "arena.h"
 #include "error.h"
 
-#define CDS_MP_MAX_DEPTH 30   /* below msgpack-c's fixed stack of 32 */
+#define CDS_MP_MAX_DEPTH 30   /* below msgpack-c's fixed unpack stack of 32, which other readers of our output may use */
 
 /* Validates then unpacks `buf`. On success `out` holds the object (owned by out's zone;
  * release with msgpack_unpacked_destroy). Errors are CDS_EBADREQ with a path. */

@@ -1,5 +1,5 @@
 /* fuzz_request.c — fuzz target for everything a request byte stream reaches before the rules:
- * the MessagePack pre-check and unpack, CDS Hooks validation, the clinical view and the C
+ * the MessagePack decoder (checked against msgpack-c's unpacker), CDS Hooks validation, the clinical view and the C
  * screening, with the shipped knowledge base.
  *
  * Built two ways:
@@ -47,6 +47,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc != CDS_EBADREQ) abort();   /* hostile input is bad_request, never anything else */
         return 0;
     }
+    /* Differential: whatever our single-pass decoder accepts, msgpack-c's own unpacker reads
+     * as the same object (it is safe to call once the bytes have been checked). */
+    msgpack_unpacked ref;
+    msgpack_unpacked_init(&ref);
+    size_t off = 0;
+    if (msgpack_unpack_next(&ref, (const char *)data, size, &off) != MSGPACK_UNPACK_SUCCESS || off != size ||
+        !msgpack_object_equal(ref.data, u.data))
+        abort();
+    msgpack_unpacked_destroy(&ref);
     cds_arena a;
     cds_arena_init(&a);
     cds_request req;
