@@ -39,6 +39,10 @@ typedef struct job {
     cds_rc rc;
     bool done;
     struct job *next;
+    /* asynchronous jobs: heap-allocated, own a copy of the record, report through cb */
+    cds_audit_done_fn cb;
+    void *cb_arg;
+    cds_audit_record copy;
 } job;
 
 struct cds_audit {
@@ -47,11 +51,20 @@ struct cds_audit {
     pthread_mutex_t lock;
     pthread_cond_t work, done;
     job *head, *tail;
+    size_t pending;           /* asynchronous jobs queued or being written */
     bool stop;
     char last_hash[65];
     unsigned char secret[32];
-    sqlite3_stmt *ins_decision, *ins_card, *ins_feedback, *find_card;
+    sqlite3_stmt *ins_decision, *ins_card, *ins_feedback, *find_card, *begin, *commit;
+    /* Checkpoints run on their own connection and thread: run inside the writer's commit (SQLite's
+     * auto-checkpoint) they stalled every reply waiting on that commit for milliseconds. */
+    sqlite3 *ckpt_db;
+    pthread_t ckpt_thread;
+    pthread_cond_t ckpt_cond;
+    bool ckpt_wanted, ckpt_started;
 };
+
+#define CKPT_PAGES 1000       /* SQLite's own auto-checkpoint threshold */
 
 static int64_t now_ms(void)
 {
@@ -218,6 +231,13 @@ static int insert_feedback(cds_audit *a, const char *service, const msgpack_obje
     return SQLITE_DONE;
 }
 
+static int step_reset(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc;
+}
+
 static void *writer_main(void *p)
 {
     cds_audit *a = p;
@@ -232,22 +252,76 @@ static void *writer_main(void *p)
         /* One transaction for everything waiting: group commit. */
         char hash[65];
         memcpy(hash, a->last_hash, 65);
-        int rc = sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? SQLITE_DONE : SQLITE_ERROR;
+        int rc = step_reset(a->begin) == SQLITE_DONE ? SQLITE_DONE : SQLITE_ERROR;
         for (job *j = batch; j && rc == SQLITE_DONE; j = j->next)
             rc = j->kind == JOB_DECISION ? insert_decision(a, j->rec, hash) : insert_feedback(a, j->service, j->feedback);
-        if (rc == SQLITE_DONE && sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+        if (rc == SQLITE_DONE && step_reset(a->commit) == SQLITE_DONE) {
             memcpy(a->last_hash, hash, 65);
         } else {
             fprintf(stderr, "audit: write failed: %s\n", sqlite3_errmsg(a->db));
             sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
             rc = SQLITE_ERROR;
         }
+        /* Blocked callers are woken (a waiter's job is gone once marked done), then the
+         * asynchronous jobs' callbacks run: they send the replies. */
+        cds_rc result = rc == SQLITE_DONE ? CDS_OK : CDS_EIO;
+        job *async = NULL, **at = &async;
+        size_t nasync = 0;
         pthread_mutex_lock(&a->lock);
-        for (job *j = batch; j; j = j->next) {
-            j->rc = rc == SQLITE_DONE ? CDS_OK : CDS_EIO;
-            j->done = true;
+        for (job *j = batch, *next; j; j = next) {
+            next = j->next;
+            if (j->cb) {
+                *at = j;
+                at = &j->next;
+                nasync++;
+            } else {
+                j->rc = result;
+                j->done = true;
+            }
         }
+        *at = NULL;
         pthread_cond_broadcast(&a->done);
+        pthread_mutex_unlock(&a->lock);
+        for (job *j = async, *next; j; j = next) {
+            next = j->next;
+            j->cb(j->cb_arg, result);
+            free(j);
+        }
+        pthread_mutex_lock(&a->lock);
+        a->pending -= nasync;
+        if (nasync) pthread_cond_broadcast(&a->done);
+    }
+    pthread_mutex_unlock(&a->lock);
+    return NULL;
+}
+
+/* After each commit on the writer's connection: ask for a checkpoint once the WAL is long. */
+static int on_wal(void *p, sqlite3 *db, const char *name, int pages)
+{
+    (void)db, (void)name;
+    cds_audit *a = p;
+    if (pages >= CKPT_PAGES) {
+        pthread_mutex_lock(&a->lock);
+        a->ckpt_wanted = true;
+        pthread_cond_signal(&a->ckpt_cond);
+        pthread_mutex_unlock(&a->lock);
+    }
+    return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *p)
+{
+    cds_audit *a = p;
+    pthread_mutex_lock(&a->lock);
+    for (;;) {
+        while (!a->ckpt_wanted && !a->stop) pthread_cond_wait(&a->ckpt_cond, &a->lock);
+        if (a->stop) break;
+        a->ckpt_wanted = false;
+        pthread_mutex_unlock(&a->lock);
+        /* PASSIVE: copies what it can without blocking the writer; the WAL restarts from its
+         * beginning at a later commit once everything is copied back. */
+        sqlite3_wal_checkpoint_v2(a->ckpt_db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&a->lock);
     }
     pthread_mutex_unlock(&a->lock);
     return NULL;
@@ -271,6 +345,77 @@ cds_rc cds_audit_write(cds_audit *a, const cds_audit_record *r)
     return submit(a, &j);
 }
 
+/* The job and a copy of every string and array of the record, in one allocation. */
+static job *job_with_copy(const cds_audit_record *r)
+{
+    const char *const *strs[] = {&r->decision, &r->outcome, &r->service, &r->hook, &r->hook_instance, &r->caller,
+                                 &r->pack, &r->pack_version, &r->pack_digest, &r->kb_digest, &r->rules_json,
+                                 &r->cards_json, &r->error, &r->request_sha256, &r->patient_key};
+    size_t nstr = sizeof strs / sizeof strs[0], size = sizeof(job) + 3 * r->ncards * sizeof(char *) + r->request_len;
+    for (size_t i = 0; i < nstr; i++) size += *strs[i] ? strlen(*strs[i]) + 1 : 0;
+    for (size_t i = 0; i < r->ncards; i++)
+        size += strlen(r->card_uuid[i]) + strlen(r->card_rule[i]) + strlen(r->card_indicator[i]) + 3;
+    job *j = calloc(1, size);
+    if (!j) return NULL;
+    j->copy = *r;
+    const char **ptrs = (const char **)(j + 1);
+    char *p = (char *)(ptrs + 3 * r->ncards);
+    const char **dst[] = {&j->copy.decision, &j->copy.outcome, &j->copy.service, &j->copy.hook,
+                          &j->copy.hook_instance, &j->copy.caller, &j->copy.pack, &j->copy.pack_version,
+                          &j->copy.pack_digest, &j->copy.kb_digest, &j->copy.rules_json, &j->copy.cards_json,
+                          &j->copy.error, &j->copy.request_sha256, &j->copy.patient_key};
+    for (size_t i = 0; i < nstr; i++) {
+        if (!*strs[i]) continue;
+        size_t n = strlen(*strs[i]) + 1;
+        memcpy(p, *strs[i], n);
+        *dst[i] = p;
+        p += n;
+    }
+    const char *const *src[] = {r->card_uuid, r->card_rule, r->card_indicator};
+    for (size_t k = 0; k < 3; k++) {
+        for (size_t i = 0; i < r->ncards; i++) {
+            size_t n = strlen(src[k][i]) + 1;
+            memcpy(p, src[k][i], n);
+            ptrs[k * r->ncards + i] = p;
+            p += n;
+        }
+    }
+    j->copy.card_uuid = ptrs;
+    j->copy.card_rule = ptrs + r->ncards;
+    j->copy.card_indicator = ptrs + 2 * r->ncards;
+    if (r->request_blob) {
+        memcpy(p, r->request_blob, r->request_len);
+        j->copy.request_blob = p;
+    }
+    j->kind = JOB_DECISION;
+    j->rec = &j->copy;
+    return j;
+}
+
+cds_rc cds_audit_write_async(cds_audit *a, const cds_audit_record *r, cds_audit_done_fn done, void *arg)
+{
+    job *j = job_with_copy(r);
+    if (!j) return CDS_EINTERNAL;
+    j->cb = done;
+    j->cb_arg = arg;
+    pthread_mutex_lock(&a->lock);
+    if (a->tail) a->tail->next = j;
+    else a->head = j;
+    a->tail = j;
+    a->pending++;
+    pthread_cond_signal(&a->work);
+    pthread_mutex_unlock(&a->lock);
+    return CDS_OK;
+}
+
+void cds_audit_flush(cds_audit *a)
+{
+    if (!a) return;
+    pthread_mutex_lock(&a->lock);
+    while (a->pending) pthread_cond_wait(&a->done, &a->lock);
+    pthread_mutex_unlock(&a->lock);
+}
+
 cds_rc cds_audit_feedback(cds_audit *a, const char *service, const msgpack_object *request)
 {
     job j = {.kind = JOB_FEEDBACK, .service = service, .feedback = request};
@@ -284,7 +429,10 @@ static void release(cds_audit *a)
     sqlite3_finalize(a->ins_card);
     sqlite3_finalize(a->ins_feedback);
     sqlite3_finalize(a->find_card);
-    sqlite3_close(a->db);
+    sqlite3_finalize(a->begin);
+    sqlite3_finalize(a->commit);
+    sqlite3_close(a->ckpt_db);
+    sqlite3_close(a->db);   /* the last connection: checkpoints the WAL back into the database */
     free(a);
 }
 
@@ -307,7 +455,9 @@ cds_audit *cds_audit_open(const char *path, bool sync_full, cds_error *err)
         sqlite3_prepare_v2(a->db, "INSERT OR IGNORE INTO feedback(service,card,outcome,outcome_time,accepted,"
                                   "reason_system,reason_code,reason_display,comment,received_ms,known_card)"
                                   " VALUES(?,?,?,?,?,?,?,?,?,?,?)", -1, &a->ins_feedback, NULL) ||
-        sqlite3_prepare_v2(a->db, "SELECT 1 FROM card WHERE uuid=?", -1, &a->find_card, NULL))
+        sqlite3_prepare_v2(a->db, "SELECT 1 FROM card WHERE uuid=?", -1, &a->find_card, NULL) ||
+        sqlite3_prepare_v2(a->db, "BEGIN IMMEDIATE", -1, &a->begin, NULL) ||
+        sqlite3_prepare_v2(a->db, "COMMIT", -1, &a->commit, NULL))
         goto fail;
     snprintf(a->last_hash, sizeof a->last_hash, "%064d", 0);
     sqlite3_stmt *st;
@@ -318,10 +468,24 @@ cds_audit *cds_audit_open(const char *path, bool sync_full, cds_error *err)
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->work, NULL);
     pthread_cond_init(&a->done, NULL);
+    pthread_cond_init(&a->ckpt_cond, NULL);
+    if (sqlite3_open(path, &a->ckpt_db) != SQLITE_OK) goto fail;
+    sqlite3_busy_timeout(a->ckpt_db, 2000);
+    sqlite3_exec(a->db, "PRAGMA wal_autocheckpoint=0", NULL, NULL, NULL);
+    sqlite3_wal_hook(a->db, on_wal, a);
+    if (pthread_create(&a->ckpt_thread, NULL, checkpointer_main, a) != 0) goto fail;
+    a->ckpt_started = true;
     if (pthread_create(&a->thread, NULL, writer_main, a) != 0) goto fail;
     return a;
 fail:
     cds_error_set(err, CDS_EIO, NULL, "%s: %s", path, a->db ? sqlite3_errmsg(a->db) : "cannot open");
+    if (a->ckpt_started) {
+        pthread_mutex_lock(&a->lock);
+        a->stop = true;
+        pthread_cond_signal(&a->ckpt_cond);
+        pthread_mutex_unlock(&a->lock);
+        pthread_join(a->ckpt_thread, NULL);
+    }
     release(a);
     return NULL;
 }
@@ -332,8 +496,10 @@ void cds_audit_close(cds_audit *a)
     pthread_mutex_lock(&a->lock);
     a->stop = true;
     pthread_cond_signal(&a->work);
+    pthread_cond_signal(&a->ckpt_cond);
     pthread_mutex_unlock(&a->lock);
     pthread_join(a->thread, NULL);
+    pthread_join(a->ckpt_thread, NULL);
     release(a);
 }
 

@@ -1,6 +1,7 @@
 /* audit.h — the audit log and card feedback ($STATE/audit.db, SQLite WAL, separate from the
  * knowledge base). One writer thread owns the connection and commits in batches (group commit);
- * callers block until their record is durable, so a reply is sent only after its row exists.
+ * a reply is sent only after its row exists: callers either block until then, or hand the
+ * record over with a callback that sends the reply after the commit.
  * Rows are hash-chained: row_hash = SHA-256(prev_hash || canonical row), so an edit, deletion or
  * reordering shows up in cds_audit_verify. No patient data: the patient is an HMAC-SHA256 key
  * under a per-installation secret; no names, birth dates, resources or tokens. */
@@ -39,6 +40,16 @@ void cds_audit_close(cds_audit *a);
 
 /* Blocks until the record is committed. CDS_EIO when it could not be written. */
 cds_rc cds_audit_write(cds_audit *a, const cds_audit_record *r);
+
+/* Queues a copy of the record and returns at once; done(arg, rc) runs on the writer thread
+ * after the batch holding it committed (CDS_OK) or failed (CDS_EIO). The service sends its
+ * reply from done, so a reply still leaves only after its row exists, but the evaluating
+ * thread is free meanwhile. CDS_EINTERNAL (and no callback) when the copy cannot be made. */
+typedef void (*cds_audit_done_fn)(void *arg, cds_rc rc);
+cds_rc cds_audit_write_async(cds_audit *a, const cds_audit_record *r, cds_audit_done_fn done, void *arg);
+
+/* Waits until every asynchronous record has been written and reported. */
+void cds_audit_flush(cds_audit *a);
 
 /* Stores CDS Hooks feedback entries ({"feedback": [...]}, already validated); idempotent.
  * Blocks until committed. */

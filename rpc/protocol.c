@@ -137,7 +137,6 @@ static cds_rc check_feedback(const msgpack_object *req, cds_error *err)
     return CDS_OK;
 }
 
-/* Writes the decision's audit row; false when it could not be committed. */
 static double since_us(const struct timespec *t0)
 {
     struct timespec t;
@@ -145,8 +144,10 @@ static double since_us(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) * 1e6 + (double)(t.tv_nsec - t0->tv_nsec) / 1e3;
 }
 
+/* Writes the decision's audit row (or, with env->audit_done, hands it to the writer);
+ * false when it could not be committed (or queued). */
 static bool audit_call(const cds_proto_env *env, const char *buf, size_t len, const char *service, const cds_proto_outcome *o,
-                       const char *error, double decode_us, double eval_us, double total_us)
+                       const char *error, double decode_us, double eval_us, double total_us, bool async)
 {
     const cds_ruleset *rs = cds_engine_ruleset(env->engine);
     const cds_eval_info *in = &o->info;
@@ -190,7 +191,8 @@ static bool audit_call(const cds_proto_env *env, const char *buf, size_t len, co
         .patient_key = pkey[0] ? pkey : NULL, .decode_us = decode_us, .eval_us = eval_us, .total_us = total_us,
         .request_blob = env->audit_requests ? buf : NULL, .request_len = len,
         .card_uuid = uuid, .card_rule = rule, .card_indicator = ind, .ncards = nc};
-    bool ok = cds_audit_write(env->audit, &rec) == CDS_OK;
+    bool ok = (async ? cds_audit_write_async(env->audit, &rec, env->audit_done, env->audit_done_arg)
+                     : cds_audit_write(env->audit, &rec)) == CDS_OK;
     cds_strbuf_free(&rules);
     cds_strbuf_free(&cards);
     return ok;
@@ -241,13 +243,33 @@ static cds_rc complete_prefetch(const cds_proto_env *env, const cds_service *sv,
     return rc;
 }
 
+/* The reply is built: prepare the one for a failed audit write, then hand the row to the
+ * writer, whose callback sends one of them. If even queueing fails, answer internal now. */
+static void defer_audit(const cds_proto_env *env, const char *buf, size_t len, const char *service, cds_proto_outcome *o,
+                        const char *error, const msgpack_object *id, msgpack_sbuffer *out, double decode_us,
+                        double eval_us, const struct timespec *t_start)
+{
+    static const char *const unavailable = "the audit log is unavailable; no decision was made";
+    msgpack_sbuffer_clear(env->audit_fail_reply);
+    cds_proto_error_reply(env->audit_fail_reply, id, CDS_EINTERNAL, unavailable, NULL);
+    if (audit_call(env, buf, len, service, o, error, decode_us, eval_us, since_us(t_start), true)) {
+        o->deferred = true;
+        return;
+    }
+    o->code = CDS_EINTERNAL;
+    msgpack_sbuffer_clear(out);
+    cds_proto_error_reply(out, id, CDS_EINTERNAL, unavailable, NULL);
+}
+
 void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, size_t len, msgpack_sbuffer *out,
                       cds_proto_outcome *o)
 {
     memset(o, 0, sizeof *o);
     struct timespec t_start;
     clock_gettime(CLOCK_MONOTONIC, &t_start);
-    double decode_us = 0;
+    double decode_us = 0, d_eval_us = 0;
+    bool deferred = false;   /* the audit row goes to the writer after the reply is built */
+    char *service = NULL;
     cds_error err;
     cds_error_clear(&err);
     if (len > env->max_request) {
@@ -292,7 +314,7 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
         o->code = cds_error_set(&err, CDS_EBADREQ, "service", "'service' must be a string");
         goto fail;
     }
-    char *service = cds_mp_strdup(a, svc);
+    service = cds_mp_strdup(a, svc);
     const msgpack_object *request = cds_mp_get(env_map, "request");
     msgpack_sbuffer result;
     msgpack_sbuffer_init(&result);
@@ -328,9 +350,13 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
             double eval_us = since_us(&t_eval);
             if (!o->code && env->deadline && past(env->deadline))
                 o->code = cds_error_set(&err, CDS_ETIMEOUT, NULL, "the evaluation finished after the request deadline");
-            /* No decision leaves without its audit row. */
-            if (env->audit && !audit_call(env, buf, len, service, o, o->code ? err.message : NULL, decode_us, eval_us,
-                                          since_us(&t_start))) {
+            /* No decision leaves without its audit row: written here, or (deferred) after the
+             * reply is built, by the writer that then sends it. */
+            if (env->audit && env->audit_done) {
+                deferred = true;
+                d_eval_us = eval_us;
+            } else if (env->audit && !audit_call(env, buf, len, service, o, o->code ? err.message : NULL, decode_us,
+                                                 eval_us, since_us(&t_start), false)) {
                 o->code = cds_error_set(&err, CDS_EINTERNAL, NULL, "the audit log is unavailable; no decision was made");
             }
             msgpack_unpacked_destroy(&cu);
@@ -350,11 +376,13 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
     }
     ok_reply(out, id, &result, o->decision);
     msgpack_sbuffer_destroy(&result);
+    if (deferred) defer_audit(env, buf, len, service, o, NULL, id, out, decode_us, d_eval_us, &t_start);
     msgpack_unpacked_destroy(&u);
     return;
 fail:
-    o->decision[0] = '\0';
     snprintf(o->path, sizeof o->path, "%.120s", err.path);
     cds_proto_error_reply(out, id, o->code, err.message, err.path);
+    if (deferred) defer_audit(env, buf, len, service, o, err.message, id, out, decode_us, d_eval_us, &t_start);
+    o->decision[0] = '\0';
     msgpack_unpacked_destroy(&u);
 }

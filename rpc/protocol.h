@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include "audit.h"
 #include "engine.h"
 #include "prefetch.h"
 
@@ -36,6 +37,13 @@ typedef struct cds_proto_env {
     const char *caller;       /* peer address for the audit row */
     bool audit_requests;      /* keep the whole request in the audit row (PHI-bearing) */
     msgpack_zone *zone;       /* optional: the worker's reusable unpack zone (cleared per request) */
+    /* Deferred audit: when set, a call's audit row is handed to the writer with this callback
+     * and the reply (in `out`) and the reply for a failed write (in audit_fail_reply) are sent by
+     * it after the commit; cds_proto_handle then sets outcome.deferred and the caller must not
+     * send or touch either buffer. NULL: the row is written before cds_proto_handle returns. */
+    cds_audit_done_fn audit_done;
+    void *audit_done_arg;
+    msgpack_sbuffer *audit_fail_reply;
     cds_prefetch_fetch_fn fetch;          /* NULL: never fetch; absent required keys are prefetch_missing */
     const struct cds_fetch_opts *fetch_opts;
 } cds_proto_env;
@@ -47,6 +55,7 @@ typedef struct cds_proto_outcome {
     char id[48];              /* the envelope id (integers and short strings), for logs */
     char path[128];           /* the error path, for logs */
     cds_eval_info info;       /* for call (arena-backed) */
+    bool deferred;            /* the audit callback owns and sends the reply */
 } cds_proto_outcome;
 
 /* Handles one message; the reply is appended to out. Never fails to produce a reply. */

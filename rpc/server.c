@@ -39,6 +39,9 @@ typedef struct slot {
     slot_state state;
     nng_msg *msg;
     struct timespec deadline;
+    /* the reply, and the one sent instead if its audit row cannot be written; with the audit
+     * log on, the audit writer sends one of them after the commit (audited) */
+    msgpack_sbuffer reply, audit_fail_reply;
 } slot;
 
 struct server {
@@ -73,9 +76,26 @@ static void reply_now(slot *sl, const msgpack_sbuffer *body)
         if (m) nng_msg_free(m);
         nng_msg_alloc(&m, 0);
     }
+    /* Copied into the message: give the slot's buffers back before the send can complete and
+     * the slot take its next request (kept, they held the largest reply each slot ever sent). */
+    msgpack_sbuffer_destroy(&sl->reply);
+    msgpack_sbuffer_init(&sl->reply);
+    msgpack_sbuffer_destroy(&sl->audit_fail_reply);
+    msgpack_sbuffer_init(&sl->audit_fail_reply);
     sl->state = SLOT_SEND;
     nng_aio_set_msg(sl->aio, m);
     nng_ctx_send(sl->ctx, sl->aio);
+}
+
+/* The audit writer committed (or failed to write) this slot's decision: send its reply. */
+static void audited(void *arg, cds_rc rc)
+{
+    slot *sl = arg;
+    if (rc != CDS_OK) {
+        atomic_fetch_add(&sl->s->stats.errors[CDS_EINTERNAL], 1);
+        cds_log(CDS_LOG_ERROR, "a decision's audit row could not be written; the call was answered 'internal'");
+    }
+    reply_now(sl, rc == CDS_OK ? &sl->reply : &sl->audit_fail_reply);
 }
 
 static void slot_cb(void *arg)
@@ -177,17 +197,19 @@ static void *worker_main(void *arg)
             cds_gen_release(now);
         }
 
-        msgpack_sbuffer out;
-        msgpack_sbuffer_init(&out);
+        nng_msg *msg = sl->msg;   /* ours now: the slot may be reused once its reply is sent */
+        sl->msg = NULL;
+        msgpack_sbuffer *out = &sl->reply;
+        msgpack_sbuffer_clear(out);
         cds_proto_outcome oc;
         memset(&oc, 0, sizeof oc);
         if (past(&sl->deadline)) {
             oc.code = CDS_ETIMEOUT;
             snprintf(oc.op, sizeof oc.op, "?");
-            cds_proto_error_reply(&out, NULL, CDS_ETIMEOUT, "the request waited past its deadline", NULL);
+            cds_proto_error_reply(out, NULL, CDS_ETIMEOUT, "the request waited past its deadline", NULL);
         } else {
             char caller[64] = "";
-            nng_pipe pipe = nng_msg_get_pipe(sl->msg);
+            nng_pipe pipe = nng_msg_get_pipe(msg);
             nng_sockaddr sa;
             if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0) {
                 if (sa.s_family == NNG_AF_INET) {
@@ -207,8 +229,10 @@ static void *worker_main(void *arg)
             cds_proto_env env = {.engine = engine, .stats = &s->stats, .max_request = s->o->max_request,
                                  .deadline = &sl->deadline, .audit = s->audit, .caller = caller[0] ? caller : NULL,
                                  .audit_requests = s->o->audit_requests, .zone = zone,
-                                 .fetch = cds_prefetch_fetch, .fetch_opts = &s->o->fetch};
-            cds_proto_handle(&env, &arena, nng_msg_body(sl->msg), nng_msg_len(sl->msg), &out, &oc);
+                                 .fetch = cds_prefetch_fetch, .fetch_opts = &s->o->fetch,
+                                 .audit_done = audited, .audit_done_arg = sl, .audit_fail_reply = &sl->audit_fail_reply};
+            cds_proto_handle(&env, &arena, nng_msg_body(msg), nng_msg_len(msg), out, &oc);
+            /* deferred: the slot now belongs to the audit writer's callback; touch it no more */
         }
         atomic_fetch_add(&s->stats.requests, 1);
         if (oc.code) {
@@ -221,10 +245,8 @@ static void *worker_main(void *arg)
                     cds_log(CDS_LOG_WARN, "request id=%s decision=%s rule %s failed: %s", oc.id[0] ? oc.id : "-",
                             oc.decision, oc.info.runs[i].rule, oc.info.runs[i].error);
         }
-        nng_msg_free(sl->msg);
-        sl->msg = NULL;
-        reply_now(sl, &out);
-        msgpack_sbuffer_destroy(&out);
+        nng_msg_free(msg);
+        if (!oc.deferred) reply_now(sl, out);   /* else the audit writer sends it after the commit */
         cds_arena_reset(&arena);
     }
     cds_engine_free(engine);
@@ -338,6 +360,8 @@ int cds_server_run(const cds_server_opts *o)
     for (int i = 0; i < s->nslots; i++) {
         slot *sl = &s->slots[i];
         sl->s = s;
+        msgpack_sbuffer_init(&sl->reply);
+        msgpack_sbuffer_init(&sl->audit_fail_reply);
         if ((rv = nng_aio_alloc(&sl->aio, slot_cb, sl)) || (rv = nng_ctx_open(&sl->ctx, s->sock))) goto nng_fail;
     }
     if ((rv = start_listener(s)) != 0) {
@@ -429,6 +453,7 @@ cleanup:
     pthread_mutex_unlock(&s->qlock);
     for (int i = 0; i < o->workers; i++)
         if (s->workers[i]) pthread_join(s->workers[i], NULL);
+    cds_audit_flush(s->audit);   /* replies waiting for their audit row are sent before the slots go */
     /* Stop every aio (waits for its callback) and close each context before the socket:
      * closing the socket with contexts still open has hung NNG 1.5.2 here. */
     for (int i = 0; i < s->nslots; i++) {
@@ -436,6 +461,8 @@ cleanup:
         if (s->slots[i].aio) nng_ctx_close(s->slots[i].ctx);
         if (s->slots[i].msg) nng_msg_free(s->slots[i].msg);
         if (s->slots[i].aio) nng_aio_free(s->slots[i].aio);
+        msgpack_sbuffer_destroy(&s->slots[i].reply);
+        msgpack_sbuffer_destroy(&s->slots[i].audit_fail_reply);
     }
     nng_close(s->sock);
     if (s->admin_open) {

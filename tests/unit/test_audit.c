@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include "audit.h"
@@ -156,12 +157,76 @@ static void an_unwritable_database_fails_the_write(void **s)
     tu_rmrf(dir);
 }
 
+typedef struct done_log { pthread_mutex_t mu; int ok, failed; char order[64][24]; int n; } done_log;
+typedef struct done_arg { done_log *log; char decision[24]; } done_arg;
+
+static void on_done(void *p, cds_rc rc)
+{
+    done_arg *d = p;
+    pthread_mutex_lock(&d->log->mu);
+    if (rc == CDS_OK) d->log->ok++;
+    else d->log->failed++;
+    /* the row is committed before the callback runs: a fresh connection sees it */
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM decision WHERE decision='%s'", d->decision);
+    if (rc == CDS_OK && count(sql) != 1) d->log->failed += 1000;
+    if (d->log->n < 64) snprintf(d->log->order[d->log->n++], 24, "%s", d->decision);
+    pthread_mutex_unlock(&d->log->mu);
+}
+
+static void async_writes_report_after_the_commit_and_copy_the_record(void **s)
+{
+    (void)s;
+    const char *dir = tu_tempdir();
+    snprintf(db_path, sizeof db_path, "%s/audit.db", dir);
+    cds_error err;
+    cds_audit *a = cds_audit_open(db_path, false, &err);
+    assert_non_null(a);
+    done_log log = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    done_arg args[20];
+    for (int i = 0; i < 20; i++) {
+        args[i].log = &log;
+        snprintf(args[i].decision, sizeof args[i].decision, "async-%d", i);
+        /* the record's strings live on this stack frame only: the writer must have copied them */
+        char decision[24], uuid[24], cards[64];
+        snprintf(decision, sizeof decision, "%s", args[i].decision);
+        snprintf(uuid, sizeof uuid, "card-a%d", i);
+        snprintf(cards, sizeof cards, "[{\"uuid\":\"%s\"}]", uuid);
+        const char *uuids[] = {uuid}, *rules[] = {"ddi.interaction"}, *inds[] = {"warning"};
+        cds_audit_record r = {.decision = decision, .outcome = "ok", .service = "svc", .rules_json = "[]",
+                              .cards_json = cards, .patient_key = "pk", .card_uuid = uuids, .card_rule = rules,
+                              .card_indicator = inds, .ncards = 1};
+        assert_int_equal(cds_audit_write_async(a, &r, on_done, &args[i]), CDS_OK);
+        memset(decision, 'X', sizeof decision - 1);
+        memset(uuid, 'X', sizeof uuid - 1);
+    }
+    cds_audit_flush(a);
+    assert_int_equal(log.ok, 20);
+    assert_int_equal(log.failed, 0);
+    for (int i = 0; i < 20; i++) assert_string_equal(log.order[i], args[i].decision);   /* in submission order */
+    assert_int_equal(count("SELECT count(*) FROM card WHERE uuid LIKE 'card-a%'"), 20);
+    /* a write that fails is reported as such, and the writer goes on */
+    exec(db_path, "CREATE TRIGGER no_more BEFORE INSERT ON decision BEGIN SELECT RAISE(ABORT, 'simulated'); END;");
+    done_arg bad = {&log, "async-bad"};
+    assert_int_equal(cds_audit_write_async(a, &(cds_audit_record){.decision = "async-bad", .outcome = "ok"}, on_done, &bad),
+                     CDS_OK);
+    cds_audit_flush(a);
+    assert_int_equal(log.failed, 1);
+    exec(db_path, "DROP TRIGGER no_more;");
+    assert_int_equal(cds_audit_write(a, &(cds_audit_record){.decision = "sync-after", .outcome = "ok"}), CDS_OK);
+    cds_audit_close(a);
+    char out[256];
+    assert_int_equal(verify(db_path, out, sizeof out), 0);
+    tu_rmrf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rows_are_committed_and_the_chain_verifies),
         cmocka_unit_test(feedback_is_idempotent_and_unknown_cards_are_flagged),
         cmocka_unit_test(an_unwritable_database_fails_the_write),
+        cmocka_unit_test(async_writes_report_after_the_commit_and_copy_the_record),
     };
     return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }
