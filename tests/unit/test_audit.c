@@ -157,6 +157,17 @@ static void an_unwritable_database_fails_the_write(void **s)
     tu_rmrf(dir);
 }
 
+/* An audit log in a new temporary directory (db_path points at it). */
+static cds_audit *fresh_audit(const char **dir)
+{
+    *dir = tu_tempdir();
+    snprintf(db_path, sizeof db_path, "%s/audit.db", *dir);
+    cds_error err;
+    cds_audit *a = cds_audit_open(db_path, false, &err);
+    assert_non_null(a);
+    return a;
+}
+
 typedef struct done_log { pthread_mutex_t mu; int ok, failed; char order[64][24]; int n; } done_log;
 typedef struct done_arg { done_log *log; char decision[24]; } done_arg;
 
@@ -177,11 +188,8 @@ static void on_done(void *p, cds_rc rc)
 static void async_writes_report_after_the_commit_and_copy_the_record(void **s)
 {
     (void)s;
-    const char *dir = tu_tempdir();
-    snprintf(db_path, sizeof db_path, "%s/audit.db", dir);
-    cds_error err;
-    cds_audit *a = cds_audit_open(db_path, false, &err);
-    assert_non_null(a);
+    const char *dir;
+    cds_audit *a = fresh_audit(&dir);
     done_log log = {.mu = PTHREAD_MUTEX_INITIALIZER};
     done_arg args[20];
     for (int i = 0; i < 20; i++) {
@@ -220,6 +228,45 @@ static void async_writes_report_after_the_commit_and_copy_the_record(void **s)
     tu_rmrf(dir);
 }
 
+typedef struct submitter { cds_audit *a; done_log *log; int base; done_arg args[50]; } submitter;
+
+static void *submit_many(void *p)
+{
+    submitter *sb = p;
+    for (int i = 0; i < 50; i++) {
+        sb->args[i].log = sb->log;
+        snprintf(sb->args[i].decision, sizeof sb->args[i].decision, "t%d-%d", sb->base, i);
+        cds_audit_record r = {.decision = sb->args[i].decision, .outcome = "ok", .rules_json = "[]", .cards_json = "[]"};
+        if (cds_audit_write_async(sb->a, &r, on_done, &sb->args[i]) != CDS_OK) sb->log->failed += 100;
+    }
+    return NULL;
+}
+
+static void concurrent_async_writes_share_batches_and_keep_the_chain(void **s)
+{
+    (void)s;
+    const char *dir;
+    cds_audit *a = fresh_audit(&dir);
+    done_log log = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    /* four threads at once: some rows are committed inline by their caller, the rest queue
+     * behind it and go out in the writer's batches */
+    static submitter sbs[4];
+    pthread_t th[4];
+    for (int t = 0; t < 4; t++) {
+        sbs[t] = (submitter){.a = a, .log = &log, .base = t};
+        pthread_create(&th[t], NULL, submit_many, &sbs[t]);
+    }
+    for (int t = 0; t < 4; t++) pthread_join(th[t], NULL);
+    cds_audit_flush(a);
+    assert_int_equal(log.ok, 200);
+    assert_int_equal(log.failed, 0);
+    cds_audit_close(a);
+    assert_int_equal(count("SELECT count(*) FROM decision"), 200);
+    char out[256];
+    if (verify(db_path, out, sizeof out) != 0) fail_msg("%s", out);
+    tu_rmrf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +274,7 @@ int main(void)
         cmocka_unit_test(feedback_is_idempotent_and_unknown_cards_are_flagged),
         cmocka_unit_test(an_unwritable_database_fails_the_write),
         cmocka_unit_test(async_writes_report_after_the_commit_and_copy_the_record),
+        cmocka_unit_test(concurrent_async_writes_share_batches_and_keep_the_chain),
     };
     return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }
