@@ -575,7 +575,7 @@ int main(int argc, char **argv)
     bench_from_synthea(&set, o.synthea, rs, 42);
     const char *source = "synthea";
     if (!set.n) {
-        bench_from_requests(&set, o.requests);
+        bench_from_requests(&set, o.requests, rs);
         source = "requests";
     }
     if (!set.n) { fprintf(stderr, "cdsd-bench: no requests (see --synthea / --requests)\n"); return 2; }

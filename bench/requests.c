@@ -10,6 +10,8 @@
 
 #include "json.h"
 #include "kb.h"
+#include "mp.h"
+#include "prefetch.h"
 
 #define RXNORM "http://www.nlm.nih.gov/research/umls/rxnorm"
 
@@ -229,9 +231,34 @@ void bench_synthetic(bench_set *out, size_t count, size_t nmeds, const cds_rules
     free(pool);
 }
 
-void bench_from_requests(bench_set *out, const char *dir)
+/* true when the service would answer 412: a required prefetch key is absent (the spec's own
+ * examples and the PDDI test cases carry other services' keys). */
+static bool lacks_required_prefetch(const cds_ruleset *rs, const cJSON *req)
+{
+    const cds_service *sv = cds_ruleset_service(rs, "medication-safety");
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    cds_cjson_pack(&pk, req);
+    msgpack_unpacked u;
+    cds_error err;
+    bool lacks = true;
+    if (sv && cds_mp_decode(sb.data, sb.size, &u, &err) == CDS_OK) {
+        cds_prefetch_gap g[32];
+        size_t n = cds_prefetch_gaps(sv, &u.data, g, 32);
+        lacks = false;
+        for (size_t i = 0; i < n && i < 32; i++) lacks |= g[i].required;
+        msgpack_unpacked_destroy(&u);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    return lacks;
+}
+
+void bench_from_requests(bench_set *out, const char *dir, const cds_ruleset *rs)
 {
     memset(out, 0, sizeof *out);
+    size_t skipped = 0;
     DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *e;
@@ -247,9 +274,15 @@ void bench_from_requests(bench_set *out, const char *dir)
         free(text);
         const char *hook = r ? cJSON_GetStringValue(cJSON_GetObjectItem(r, "hook")) : NULL;
         if (!hook || strcmp(hook, "order-sign")) { cJSON_Delete(r); continue; }
+        if (lacks_required_prefetch(rs, r)) {
+            skipped++;
+            cJSON_Delete(r);
+            continue;
+        }
         add_envelope(out, r, out->n + 1);
     }
     closedir(d);
+    if (skipped) fprintf(stderr, "# %s: %zu order-sign requests skipped: they lack required prefetch (the service answers 412)\n", dir, skipped);
 }
 
 void bench_set_free(bench_set *s)

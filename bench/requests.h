@@ -15,8 +15,9 @@ typedef struct bench_set { bench_msg *m; size_t n; size_t bytes; } bench_set;
 
 /* From every Synthea bundle (*.json) in dir. Returns 0 requests if the directory is missing. */
 void bench_from_synthea(bench_set *out, const char *dir, const cds_ruleset *rs, unsigned seed);
-/* From ready-made CDS Hooks request files (*.json with a "hook") in dir. */
-void bench_from_requests(bench_set *out, const char *dir);
+/* From ready-made order-sign request files (*.json) in dir, except those lacking a prefetch key
+ * the medication-safety service requires (they would be answered 412). */
+void bench_from_requests(bench_set *out, const char *dir, const cds_ruleset *rs);
 /* count requests each with nmeds active medications and one draft order, drawn at random. */
 void bench_synthetic(bench_set *out, size_t count, size_t nmeds, const cds_ruleset *rs, unsigned seed);
 void bench_set_free(bench_set *s);

@@ -2,14 +2,7 @@
 # bench_smoke.sh BENCH — the benchmark harness runs (briefly) and every request succeeds.
 # Numbers are not checked here: they come from real runs (README, "Benchmarks").
 set -u
-# The fixture requests an EHR following our discovery would send: the spec's verbatim examples and
-# the PDDI test cases use other services' prefetch keys, and the service answers those 412.
-req=$(mktemp -d)
-trap 'rm -rf "$req"' EXIT
-for f in fixtures/requests/*.json; do
-    case "$(basename "$f")" in spec-*|pddi-*) ;; *) cp "$f" "$req/" ;; esac
-done
-out=$("$1" --duration 0.3 --warmup 0 --synthea /nonexistent --requests "$req" --workers 2 inproc seq 2>&1)
+out=$("$1" --duration 0.3 --warmup 0 --synthea /nonexistent --requests fixtures/requests --workers 2 inproc seq 2>&1)
 status=$?
 echo "$out"
 test $status -eq 0 || { echo "FAIL: cdsd-bench exited $status"; exit 1; }
