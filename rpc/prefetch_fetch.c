@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "log.h"
 #include "mp.h"
 #include "strbuf.h"
 
@@ -354,6 +355,9 @@ cds_rc cds_prefetch_fetch(const cds_fetch_opts *o, const cds_service *s, const m
             curl_multi_remove_handle(m, k->h);
             curl_easy_cleanup(k->h);
         }
+        if (k->fail[0])   /* for the on-call engineer: the key and the reason, never the URL or token */
+            cds_log(k->gap->required ? CDS_LOG_WARN : CDS_LOG_INFO, "prefetch '%s' (%s) not fetched: %s", k->name,
+                    k->gap->required ? "required" : "optional", k->fail);
         if (k->fail[0] && k->gap->required) {
             cds_strbuf_printf(&failed, "%s'%s' (%s)", failed.len ? "; " : "", k->name, k->fail);
             if (!first) first = k->name;

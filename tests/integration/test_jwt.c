@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +148,7 @@ static int setup(void **s)
     snprintf(log_path, sizeof log_path, "%s/server.log", dir);
     server = fork();
     if (server == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlive the test */
         char http[64], issuer[256], state[128], listen[128];
         snprintf(http, sizeof http, "127.0.0.1:%d", port);
         snprintf(issuer, sizeof issuer, "%s=%s", ISS, path);

@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +212,7 @@ static int setup(void **s)
     snprintf(nng_url, sizeof nng_url, "ipc://%s/cdsd.sock", dir);
     server = fork();
     if (server == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlive the test */
         char http[64], state[128];
         snprintf(http, sizeof http, "127.0.0.1:%d", port);
         snprintf(state, sizeof state, "%s/var", dir);
@@ -399,6 +401,12 @@ static void the_nng_side_answers_prefetch_missing_and_the_token_stays_out_of_log
     assert_int_not_equal(system(cmd), 0);
     snprintf(cmd, sizeof cmd, "grep -q 'error=prefetch_missing' '%s'", log_path);
     assert_int_equal(system(cmd), 0);
+    /* fetch failures are logged by key and reason (the Condition search failed with HTTP 500) */
+    snprintf(cmd, sizeof cmd, "grep -q \"prefetch 'conditions' (optional) not fetched: the FHIR server answered HTTP 500\" '%s'",
+             log_path);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "grep -q 'patient=1288992' '%s'", log_path);   /* no URLs (they carry patient ids) */
+    assert_int_not_equal(system(cmd), 0);
 }
 
 int main(int argc, char **argv)

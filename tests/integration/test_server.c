@@ -13,6 +13,7 @@
 #include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +103,7 @@ static void envelope(msgpack_sbuffer *sb, const char *op, const char *service, c
 
 static const char *error_code(const msgpack_unpacked *u)
 {
-    static char code[64];
+    static __thread char code[64];   /* the burst test calls this from twelve threads */
     const msgpack_object *c = cds_mp_get(cds_mp_get(&u->data, "error"), "code");
     if (!cds_mp_is_str(c)) return "(none)";
     snprintf(code, sizeof code, "%.*s", (int)c->via.str.size, c->via.str.ptr);
@@ -170,6 +171,7 @@ static pid_t spawn_logged(const char *listen, const char *const *args, const cha
 {
     pid_t pid = fork();
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* a failed test must not leave a server holding ctest's pipe */
         if (log) {
             FILE *f = freopen(log, "w", stderr);
             (void)f;
