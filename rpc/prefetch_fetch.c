@@ -208,6 +208,36 @@ static const cJSON *value_of(key_fetch *k)
     return k->outcome;
 }
 
+/* Whether a fetched value replaces the request's own value for this key (a paginated Bundle). */
+static bool replaced(key_fetch *ks, size_t n, const msgpack_object *key)
+{
+    for (size_t j = 0; j < n; j++)
+        if (value_of(&ks[j]) != NULL && cds_mp_str_eq(key, ks[j].name)) return true;
+    return false;
+}
+
+/* The prefetch map: what was sent, with fetched values added or replacing partial ones. */
+static void pack_prefetch(msgpack_packer *pk, const msgpack_object *pre, key_fetch *ks, size_t n)
+{
+    const msgpack_object_map *pm = pre && pre->type == MSGPACK_OBJECT_MAP ? &pre->via.map : NULL;
+    size_t count = 0;
+    for (size_t j = 0; j < n; j++) count += value_of(&ks[j]) != NULL;
+    for (uint32_t e = 0; pm && e < pm->size; e++) count += !replaced(ks, n, &pm->ptr[e].key);
+    msgpack_pack_map(pk, count);
+    for (uint32_t e = 0; pm && e < pm->size; e++) {
+        if (replaced(ks, n, &pm->ptr[e].key)) continue;
+        cds_mp_pack_object(pk, &pm->ptr[e].key);
+        cds_mp_pack_object(pk, &pm->ptr[e].val);
+    }
+    for (size_t j = 0; j < n; j++) {
+        const cJSON *v = value_of(&ks[j]);
+        if (!v) continue;
+        cds_mp_pack_str(pk, ks[j].name);
+        cds_cjson_pack(pk, v);
+    }
+}
+
+/* The request with its prefetch completed: every other field packed as it came. */
 static void pack_completed(const msgpack_object *request, key_fetch *ks, size_t n, msgpack_sbuffer *out)
 {
     msgpack_packer pk;
@@ -215,39 +245,14 @@ static void pack_completed(const msgpack_object *request, key_fetch *ks, size_t 
     const msgpack_object *pre = cds_mp_get(request, "prefetch");
     const msgpack_object_map *rm = &request->via.map;
     msgpack_pack_map(&pk, rm->size + (pre == NULL));
-    for (uint32_t i = 0; i <= rm->size; i++) {
-        if (i < rm->size && !cds_mp_str_eq(&rm->ptr[i].key, "prefetch")) {
-            cds_mp_pack_object(&pk, &rm->ptr[i].key);
-            cds_mp_pack_object(&pk, &rm->ptr[i].val);
-            continue;
-        }
-        if (i == rm->size && pre) break;
-        /* the prefetch map: what was sent, with fetched values added or replacing partial ones */
-        size_t count = 0, kept = 0;
-        for (size_t j = 0; j < n; j++) count += value_of(&ks[j]) != NULL;
-        const msgpack_object_map *pm = pre && pre->type == MSGPACK_OBJECT_MAP ? &pre->via.map : NULL;
-        for (uint32_t e = 0; pm && e < pm->size; e++) {
-            bool replaced = false;
-            for (size_t j = 0; j < n; j++)
-                replaced |= value_of(&ks[j]) != NULL && cds_mp_str_eq(&pm->ptr[e].key, ks[j].name);
-            kept += !replaced;
-        }
+    for (uint32_t i = 0; i < rm->size; i++) {
+        cds_mp_pack_object(&pk, &rm->ptr[i].key);
+        if (cds_mp_str_eq(&rm->ptr[i].key, "prefetch")) pack_prefetch(&pk, pre, ks, n);
+        else cds_mp_pack_object(&pk, &rm->ptr[i].val);
+    }
+    if (!pre) {
         cds_mp_pack_str(&pk, "prefetch");
-        msgpack_pack_map(&pk, kept + count);
-        for (uint32_t e = 0; pm && e < pm->size; e++) {
-            bool replaced = false;
-            for (size_t j = 0; j < n; j++)
-                replaced |= value_of(&ks[j]) != NULL && cds_mp_str_eq(&pm->ptr[e].key, ks[j].name);
-            if (replaced) continue;
-            cds_mp_pack_object(&pk, &pm->ptr[e].key);
-            cds_mp_pack_object(&pk, &pm->ptr[e].val);
-        }
-        for (size_t j = 0; j < n; j++) {
-            const cJSON *v = value_of(&ks[j]);
-            if (!v) continue;
-            cds_mp_pack_str(&pk, ks[j].name);
-            cds_cjson_pack(&pk, v);
-        }
+        pack_prefetch(&pk, NULL, ks, n);
     }
 }
 
