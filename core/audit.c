@@ -138,6 +138,16 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
     else sqlite3_bind_null(st, i);
 }
 
+/* Steps and resets at once. A statement left unreset after SQLITE_ROW keeps a read
+ * transaction open: in WAL mode that pins the connection's snapshot, so checkpoints can never
+ * finish and, once anyone else writes, BEGIN IMMEDIATE fails with 'database is locked'. */
+static int step_reset(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc;
+}
+
 static int insert_decision(cds_audit *a, const cds_audit_record *r, char *hash_io)
 {
     char time_ms[32], eval[32], total[32], row_hash[65];
@@ -172,7 +182,7 @@ static int insert_decision(cds_audit *a, const cds_audit_record *r, char *hash_i
     bind_text(st, 20, hash_io);
     sqlite3_bind_text(st, 21, row_hash, -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(st, 22, r->decode_us);
-    int rc = sqlite3_step(st);
+    int rc = step_reset(st);
     if (rc != SQLITE_DONE) return rc;
     for (size_t i = 0; i < r->ncards; i++) {
         sqlite3_stmt *c = a->ins_card;
@@ -181,7 +191,7 @@ static int insert_decision(cds_audit *a, const cds_audit_record *r, char *hash_i
         bind_text(c, 2, r->decision);
         bind_text(c, 3, r->card_rule[i]);
         bind_text(c, 4, r->card_indicator[i]);
-        if ((rc = sqlite3_step(c)) != SQLITE_DONE) return rc;
+        if ((rc = step_reset(c)) != SQLITE_DONE) return rc;
     }
     memcpy(hash_io, row_hash, 65);
     return SQLITE_DONE;
@@ -211,7 +221,7 @@ static int insert_feedback(cds_audit *a, const char *service, const msgpack_obje
         }
         sqlite3_reset(a->find_card);
         bind_text(a->find_card, 1, card);
-        int known = sqlite3_step(a->find_card) == SQLITE_ROW;
+        int known = step_reset(a->find_card) == SQLITE_ROW;
         sqlite3_stmt *st = a->ins_feedback;
         sqlite3_reset(st);
         bind_text(st, 1, service);
@@ -225,18 +235,11 @@ static int insert_feedback(cds_audit *a, const char *service, const msgpack_obje
         bind_text(st, 9, comment);
         sqlite3_bind_int64(st, 10, now_ms());
         sqlite3_bind_int(st, 11, known);
-        int rc = sqlite3_step(st);
+        int rc = step_reset(st);
         free(card); free(outcome); free(when); free(rs); free(rc_); free(rd); free(comment);
         if (rc != SQLITE_DONE) return rc;
     }
     return SQLITE_DONE;
-}
-
-static int step_reset(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc;
 }
 
 /* One transaction for the whole batch (group commit). The caller holds the writer role (busy). */

@@ -273,7 +273,7 @@ static void round_trips_and_the_same_cards_as_eval(void **st)
 
     envelope(&sb, "call", "medication-safety", req, 42);
     assert_int_equal(roundtrip(s, sb.data, sb.size, &u), 0);
-    assert_true(is_ok(&u));
+    if (!is_ok(&u)) fail_msg("after the trigger is gone: %s", error_code(&u));
     const msgpack_object *id = cds_mp_get(&u.data, "id");
     assert_int_equal(id->via.u64, 42);
     assert_true(cds_mp_is_str(cds_mp_get(&u.data, "decision")));
@@ -474,7 +474,9 @@ static void hostile_wire_inputs_get_the_right_error_and_health_stays_good(void *
     nng_socket s = req_socket(1000);
     msgpack_unpacked u;
     assert_int_not_equal(roundtrip(s, huge, huge_n, &u), 0);
-    nng_close(s);
+    /* Not closed: Debian's NNG 1.5.2 has hung in nng_close on a REQ socket whose request is
+     * still pending after the peer dropped the pipe (seen once here). The socket goes with
+     * the process. */
     health_ok();
     long rss1 = rss_kb(server);
     print_message("server RSS before %ld kB, after the battery %ld kB\n", rss0, rss1);
@@ -861,6 +863,48 @@ static void sigkill_under_load_loses_no_acknowledged_decision(void **st)
     free(req);
 }
 
+static void sql_on(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    if (sqlite3_exec(h, sql, NULL, NULL, NULL) != SQLITE_OK) fail_msg("%s: %s", sql, sqlite3_errmsg(h));
+    sqlite3_close(h);
+}
+
+static void a_decision_whose_audit_row_cannot_be_written_is_not_sent(void **st)
+{
+    (void)st;
+    char db[128];
+    snprintf(db, sizeof db, "%s/audit.db", state);
+    char *req = slurp("fixtures/requests/spec-90-composed-order-sign-ddi.json");
+    nng_socket s = req_socket(5000);
+    msgpack_sbuffer sb;
+    msgpack_unpacked u;
+    /* the audit database refuses every decision row (as a full disk would) */
+    sql_on(db, "CREATE TRIGGER no_audit BEFORE INSERT ON decision BEGIN SELECT RAISE(ABORT, 'simulated'); END;");
+    envelope(&sb, "call", "medication-safety", req, 41);
+    assert_int_equal(roundtrip(s, sb.data, sb.size, &u), 0);
+    assert_false(is_ok(&u));
+    assert_string_equal(error_code(&u), "internal");
+    assert_null(cds_mp_get(&u.data, "result"));            /* no cards leave without their row */
+    assert_null(cds_mp_get(&u.data, "decision"));
+    const msgpack_object *id = cds_mp_get(&u.data, "id");
+    assert_true(id && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER && id->via.u64 == 41);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    /* writing works again: so do decisions */
+    sql_on(db, "DROP TRIGGER no_audit;");
+    envelope(&sb, "call", "medication-safety", req, 42);
+    assert_int_equal(roundtrip(s, sb.data, sb.size, &u), 0);
+    if (!is_ok(&u)) fail_msg("after the trigger is gone: %s", error_code(&u));
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    nng_close(s);
+    health_ok();
+    free(req);
+}
+
 static bool file_contains(const char *path, const char *needle)
 {
     size_t len;
@@ -942,6 +986,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(deadline_and_full_queue_answer_timeout_and_overloaded),
         cmocka_unit_test(tls_with_required_client_certificates),
         cmocka_unit_test(sigkill_under_load_loses_no_acknowledged_decision),
+        cmocka_unit_test(a_decision_whose_audit_row_cannot_be_written_is_not_sent),
         cmocka_unit_test(no_patient_data_or_token_reaches_the_audit_log_or_the_logs),
         cmocka_unit_test(sigterm_under_load_exits_cleanly_with_whole_replies),
     };

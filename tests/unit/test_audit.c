@@ -124,6 +124,27 @@ static void feedback_is_idempotent_and_unknown_cards_are_flagged(void **s)
     assert_int_equal(count("SELECT count(*) FROM feedback"), 2);
     assert_int_equal(count("SELECT known_card FROM feedback WHERE card='card-1'"), 1);
     assert_int_equal(count("SELECT known_card FROM feedback WHERE card='no-such-card'"), 0);
+    /* Looking up a known card once left a statement open, pinning the writer's WAL snapshot:
+     * after anyone else wrote, every later row failed with 'database is locked', and the WAL
+     * could never be checkpointed. Both must work. */
+    const char *fb2 = "{\"feedback\":[{\"card\":\"card-0\",\"outcome\":\"accepted\",\"outcomeTimestamp\":"
+                      "\"2025-03-01T09:03:00Z\",\"acceptedSuggestions\":[]}]}";
+    msgpack_sbuffer sb2;
+    msgpack_sbuffer_init(&sb2);
+    cds_json_to_mp(fb2, strlen(fb2), "fb2", &sb2, &err);
+    msgpack_unpacked u2;
+    assert_int_equal(cds_mp_decode(sb2.data, sb2.size, &u2, &err), CDS_OK);
+    assert_int_equal(cds_audit_feedback(a, "medication-safety", &u2.data), CDS_OK);   /* a known card, last */
+    msgpack_unpacked_destroy(&u2);
+    msgpack_sbuffer_destroy(&sb2);
+    exec(db_path, "CREATE TABLE someone_else(x);");
+    write_rows(a, 1);
+    sqlite3 *db;
+    sqlite3_open(db_path, &db);
+    int log = -1, done = -2;
+    assert_int_equal(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done), SQLITE_OK);
+    assert_int_equal(log, done);   /* every frame copied back */
+    sqlite3_close(db);
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&sb);
     cds_audit_close(a);
