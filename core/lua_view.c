@@ -11,7 +11,7 @@
 
 #include "sandbox.h"
 
-static const char SCOPE_KEY = 'V', MEDS_KEY = 'M', DDI_KEY = 'D';
+static const char SCOPE_KEY = 'V', MEDS_KEY = 'M', DDI_KEY = 'D', SERIAL_KEY = 'S';
 
 static cds_eval_scope *scope_of(lua_State *L)
 {
@@ -216,6 +216,51 @@ static int ctx_interaction(lua_State *L)
 
 /* --- building ctx ------------------------------------------------------------------------------ */
 
+/* The number of the evaluation in progress in this state (one per request). */
+static lua_Integer current_serial(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &SERIAL_KEY);
+    lua_Integer n = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return n;
+}
+
+/* Lazy fields (codes, ingredients/substances): a third of building ctx, and most rules never
+ * read them. The filler points into this request's view, so it refuses to run for a table a
+ * rule kept from an earlier request (the view is gone by then). */
+typedef enum { LAZY_MED, LAZY_ALLERGY } lazy_kind;
+
+static int fill_lazy_fields(lua_State *L)
+{
+    cds_eval_scope *s = scope_of(L);
+    if (lua_tointeger(L, lua_upvalueindex(3)) != current_serial(L))
+        return luaL_error(L, "this table belongs to an earlier request's ctx; read ctx afresh in each evaluation");
+    const void *e = lua_touserdata(L, lua_upvalueindex(1));
+    if (lua_tointeger(L, lua_upvalueindex(2)) == LAZY_MED) {
+        const cds_med *m = e;
+        push_codes(L, m->codes, m->ncodes);
+        lua_setfield(L, 1, "codes");
+        push_targets(L, s->view->kb, m->ingredients, m->ningredients);
+        lua_setfield(L, 1, "ingredients");
+    } else {
+        const cds_allergy *a = e;
+        push_codes(L, a->codes, a->ncodes);
+        lua_setfield(L, 1, "codes");
+        push_targets(L, s->view->kb, a->targets, a->ntargets);
+        lua_setfield(L, 1, "substances");
+    }
+    return 0;
+}
+
+static void set_lazy(lua_State *L, const void *entity, lazy_kind kind)
+{
+    lua_pushlightuserdata(L, (void *)entity);
+    lua_pushinteger(L, kind);
+    lua_pushinteger(L, current_serial(L));
+    lua_pushcclosure(L, fill_lazy_fields, 3);
+    cds_sandbox_set_lazy(L, -2);
+}
+
 static void push_med(lua_State *L, const cds_view *v, const cds_med *m)
 {
     luaL_checkstack(L, 6, "med");
@@ -230,10 +275,7 @@ static void push_med(lua_State *L, const cds_view *v, const cds_med *m)
     setbool(L, "selected", m->selected);
     setbool(L, "resolved", m->resolved);
     setbool(L, "name_match", m->name_match);
-    push_codes(L, m->codes, m->ncodes);
-    lua_setfield(L, -2, "codes");
-    push_targets(L, v->kb, m->ingredients, m->ningredients);
-    lua_setfield(L, -2, "ingredients");
+    set_lazy(L, m, LAZY_MED);   /* codes, ingredients */
     /* A name for cards: the ingredient names ("warfarin"), else the text. */
     if (m->ningredients) {
         luaL_Buffer b;
@@ -250,7 +292,7 @@ static void push_med(lua_State *L, const cds_view *v, const cds_med *m)
     seal(L);
 }
 
-static void push_allergy(lua_State *L, const cds_view *v, const cds_allergy *a)
+static void push_allergy(lua_State *L, const cds_allergy *a)
 {
     luaL_checkstack(L, 6, "allergy");
     lua_createtable(L, 0, 12);
@@ -263,10 +305,7 @@ static void push_allergy(lua_State *L, const cds_view *v, const cds_allergy *a)
     setstr(L, "verification", a->verification_status);
     setstr(L, "reaction", a->reaction);
     setbool(L, "resolved", a->resolved);
-    push_codes(L, a->codes, a->ncodes);
-    lua_setfield(L, -2, "codes");
-    push_targets(L, v->kb, a->targets, a->ntargets);
-    lua_setfield(L, -2, "substances");
+    set_lazy(L, a, LAZY_ALLERGY);   /* codes, substances */
     seal(L);
 }
 
@@ -282,6 +321,8 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
     luaL_checkstack(L, 24, "ctx");
     lua_pushlightuserdata(L, s);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &SCOPE_KEY);
+    lua_pushinteger(L, current_serial(L) + 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &SERIAL_KEY);
 
     lua_createtable(L, 0, 16);   /* ctx */
     int ctx = lua_gettop(L);
@@ -323,7 +364,7 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
     lua_createtable(L, (int)v->nallergies, 0);
     int allergies = lua_gettop(L);
     for (uint32_t i = 0; i < v->nallergies; i++) {
-        push_allergy(L, v, &v->allergies[i]);
+        push_allergy(L, &v->allergies[i]);
         lua_rawseti(L, allergies, i + 1);
     }
 

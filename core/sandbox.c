@@ -182,11 +182,38 @@ static int proxy_real(lua_State *L, int idx)
     return lua_rawgetp(L, idx, &PROXY_KEY);
 }
 
+/* Lazy fields: a real table may hold, under LAZY_KEY, a function that adds fields to it. It
+ * runs once, at the first lookup of a field the table does not have yet or the first
+ * iteration, so parts of ctx no rule reads are never built. */
+static const char LAZY_KEY = 'L';
+
+static void fill_lazy(lua_State *L, int real)
+{
+    if (lua_rawgetp(L, real, &LAZY_KEY) != LUA_TFUNCTION) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pushnil(L);
+    lua_rawsetp(L, real, &LAZY_KEY);   /* removed first: never runs twice, never iterated */
+    lua_pushvalue(L, real);
+    lua_call(L, 1, 0);
+}
+
+void cds_sandbox_set_lazy(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    lua_rawsetp(L, idx, &LAZY_KEY);
+}
+
 static int proxy_index(lua_State *L)
 {
-    proxy_real(L, 1);
+    proxy_real(L, 1);   /* index 3 */
     lua_pushvalue(L, 2);
-    lua_rawget(L, -2);
+    if (lua_rawget(L, 3) != LUA_TNIL) return 1;
+    lua_pop(L, 1);
+    fill_lazy(L, 3);
+    lua_pushvalue(L, 2);
+    lua_rawget(L, 3);
     return 1;
 }
 
@@ -201,8 +228,12 @@ static int proxy_next(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 2);
-    if (proxy_real(L, 1) == LUA_TTABLE) lua_replace(L, 1);
-    else lua_pop(L, 1);
+    if (proxy_real(L, 1) == LUA_TTABLE) {
+        lua_replace(L, 1);
+        if (lua_isnil(L, 2)) fill_lazy(L, 1);   /* an iteration starts: every field exists */
+    } else {
+        lua_pop(L, 1);
+    }
     if (lua_next(L, 1)) return 2;
     lua_pushnil(L);
     return 1;
@@ -249,7 +280,10 @@ void cds_sandbox_push_readonly(lua_State *L, int idx)
 void cds_sandbox_push_real(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
-    if (lua_type(L, idx) == LUA_TTABLE && proxy_real(L, idx) == LUA_TTABLE) return;
+    if (lua_type(L, idx) == LUA_TTABLE && proxy_real(L, idx) == LUA_TTABLE) {
+        fill_lazy(L, lua_gettop(L));   /* C code reading it sees every field */
+        return;
+    }
     if (lua_type(L, idx) == LUA_TTABLE) lua_pop(L, 1);
     lua_pushvalue(L, idx);
 }

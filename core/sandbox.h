@@ -48,6 +48,10 @@ size_t cds_sandbox_memory(const cds_sandbox *sb);
 
 /* Pushes a read-only proxy for the table at idx (which stays reachable through the proxy). */
 void cds_sandbox_push_readonly(lua_State *L, int idx);
+/* Pops a function and makes it the lazy filler of the (real, not yet sealed) table at idx: it
+ * is called once with the real table, at the first lookup of a missing field or the first
+ * iteration through the proxy, and adds the fields built late. */
+void cds_sandbox_set_lazy(lua_State *L, int idx);
 /* Pushes the real table behind a proxy, or the value itself when it is not a proxy. */
 void cds_sandbox_push_real(lua_State *L, int idx);
 

@@ -107,6 +107,63 @@ static void a_syntax_error_is_reported_with_file_and_line(void **s)
     tu_rmrf(dir);
 }
 
+/* Codes and ingredients are built on first use; a table kept from an earlier request must not
+ * reach that request's freed view (ASan would see it), it must fail the rule with a reason. */
+static void lazy_fields_are_built_on_use_and_never_for_a_stale_table(void **s)
+{
+    (void)s;
+    const char *dir = make_set(
+        "local kept\n"
+        "rule { id = 't.lazy', version = '1', title = 'Lazy', hooks = { 'order-sign' },\n"
+        "  evaluate = function(ctx)\n"
+        "    local m = ctx.meds.any('warfarin')\n"
+        "    if kept then local _ = kept.codes end\n"
+        "    if ctx.hook_instance == 'kp' then kept = m return nil end\n"   /* kept, never read */
+        "    local seen = {}\n"
+        "    for k in pairs(m) do seen[k] = true end\n"   /* before any lookup: iteration fills */
+        "    return card { indicator = 'info', summary = m.ingredients[1].name .. ' ' .. m.codes[1].system\n"
+        "                  .. ' ' .. tostring(seen.codes) .. ' ' .. tostring(seen.ingredients) }\n"
+        "  end }\n");
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    cds_ruleset *rs = load(dir, &diag);
+    if (!rs) fail_msg("%s", diag.data);
+    cds_engine *e = cds_engine_new(rs, &diag);
+    assert_non_null(e);
+    static const char *req =
+        "{\"hook\":\"order-sign\",\"hookInstance\":\"hi\",\"context\":{\"userId\":\"Practitioner/1\",\"patientId\":\"p\","
+        "\"draftOrders\":{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"resourceType\":\"MedicationRequest\","
+        "\"id\":\"m1\",\"status\":\"draft\",\"medicationCodeableConcept\":{\"coding\":[{\"system\":"
+        "\"http://www.nlm.nih.gov/research/umls/rxnorm\",\"code\":\"11289\"}],\"text\":\"warfarin 5 mg\"}}}]}}}";
+    result r;
+    cds_error err;
+    assert_int_equal(call(e, req, &r, &err), CDS_OK);
+    assert_int_equal(r.info.nerrors, 0);
+    assert_int_equal(r.info.ncards, 1);
+    const msgpack_object *cards = cds_mp_get(&r.resp.data, "cards");
+    const msgpack_object *summary = cds_mp_get(&cards->via.array.ptr[0], "summary");
+    char text[200];
+    snprintf(text, sizeof text, "%.*s", (int)summary->via.str.size, summary->via.str.ptr);
+    /* pairs() sees the lazy fields too */
+    assert_string_equal(text, "warfarin http://www.nlm.nih.gov/research/umls/rxnorm true true");
+    release(&r);
+    /* a request in which the rule keeps the medication table without reading it, then one in
+     * which it reads a field of that table */
+    char keep[1024];
+    snprintf(keep, sizeof keep, "%s", req);
+    memcpy(strstr(keep, "\"hi\""), "\"kp\"", 4);
+    assert_int_equal(call(e, keep, &r, &err), CDS_OK);
+    release(&r);
+    assert_int_equal(call(e, req, &r, &err), CDS_OK);
+    assert_int_equal(r.info.nerrors, 1);
+    if (!strstr(r.info.runs[0].error, "earlier request")) fail_msg("%s", r.info.runs[0].error);
+    release(&r);
+    cds_engine_free(e);
+    cds_ruleset_free(rs);
+    cds_strbuf_free(&diag);
+    tu_rmrf(dir);
+}
+
 static void a_pattern_that_matches_no_rule_is_an_error(void **s)
 {
     (void)s;
@@ -295,6 +352,7 @@ int main(void)
         cmocka_unit_test(a_misspelt_field_is_reported_with_file_and_line),
         cmocka_unit_test(a_syntax_error_is_reported_with_file_and_line),
         cmocka_unit_test(a_pattern_that_matches_no_rule_is_an_error),
+        cmocka_unit_test(lazy_fields_are_built_on_use_and_never_for_a_stale_table),
         cmocka_unit_test(failing_rules_are_reported_and_the_others_still_answer),
         cmocka_unit_test(card_uuids_are_deterministic_per_hook_instance),
         cmocka_unit_test(unknown_service_and_hook_mismatch),
