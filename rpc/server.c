@@ -308,6 +308,17 @@ static int start_listener(server *s)
     return nng_listener_start(s->listener, 0);
 }
 
+#define SHUTDOWN_GRACE_S 10
+
+static void *shutdown_watchdog(void *arg)
+{
+    (void)arg;
+    sleep(SHUTDOWN_GRACE_S);
+    cds_log(CDS_LOG_WARN, "shutdown: NNG did not close within %d s (a known NNG 1.5.2 hang); exiting without it "
+                          "- every audit row is committed", SHUTDOWN_GRACE_S);
+    _exit(0);
+}
+
 int cds_server_run(const cds_server_opts *o)
 {
     server srv = {.o = o};
@@ -454,6 +465,10 @@ cleanup:
     for (int i = 0; i < o->workers; i++)
         if (s->workers[i]) pthread_join(s->workers[i], NULL);
     cds_audit_flush(s->audit);   /* replies waiting for their audit row are sent before the slots go */
+    /* Every decision is committed now. What is left is closing NNG, which Debian's 1.5.2 has been
+     * seen to hang in: do not let that keep a drained service from exiting. */
+    pthread_t watchdog;
+    if (pthread_create(&watchdog, NULL, shutdown_watchdog, NULL) == 0) pthread_detach(watchdog);
     /* Stop every aio (waits for its callback) and close each context before the socket:
      * closing the socket with contexts still open has hung NNG 1.5.2 here. */
     for (int i = 0; i < s->nslots; i++) {
