@@ -187,7 +187,7 @@ static int proxy_real(lua_State *L, int idx)
  * iteration, so parts of ctx no rule reads are never built. */
 static const char LAZY_KEY = 'L';
 
-static void fill_lazy(lua_State *L, int real)
+static void fill_lazy(lua_State *L, int real, bool protect)
 {
     if (lua_rawgetp(L, real, &LAZY_KEY) != LUA_TFUNCTION) {
         lua_pop(L, 1);
@@ -196,7 +196,11 @@ static void fill_lazy(lua_State *L, int real)
     lua_pushnil(L);
     lua_rawsetp(L, real, &LAZY_KEY);   /* removed first: never runs twice, never iterated */
     lua_pushvalue(L, real);
-    lua_call(L, 1, 0);
+    if (!protect) {
+        lua_call(L, 1, 0);             /* inside a rule: its error fails the rule */
+    } else if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        lua_pop(L, 1);                 /* C code outside any rule: the fields stay absent */
+    }
 }
 
 void cds_sandbox_set_lazy(lua_State *L, int idx)
@@ -211,7 +215,7 @@ static int proxy_index(lua_State *L)
     lua_pushvalue(L, 2);
     if (lua_rawget(L, 3) != LUA_TNIL) return 1;
     lua_pop(L, 1);
-    fill_lazy(L, 3);
+    fill_lazy(L, 3, false);
     lua_pushvalue(L, 2);
     lua_rawget(L, 3);
     return 1;
@@ -230,7 +234,7 @@ static int proxy_next(lua_State *L)
     lua_settop(L, 2);
     if (proxy_real(L, 1) == LUA_TTABLE) {
         lua_replace(L, 1);
-        if (lua_isnil(L, 2)) fill_lazy(L, 1);   /* an iteration starts: every field exists */
+        if (lua_isnil(L, 2)) fill_lazy(L, 1, false);   /* an iteration starts: every field exists */
     } else {
         lua_pop(L, 1);
     }
@@ -281,7 +285,7 @@ void cds_sandbox_push_real(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
     if (lua_type(L, idx) == LUA_TTABLE && proxy_real(L, idx) == LUA_TTABLE) {
-        fill_lazy(L, lua_gettop(L));   /* C code reading it sees every field */
+        fill_lazy(L, lua_gettop(L), true);   /* C code reading it sees every field it can */
         return;
     }
     if (lua_type(L, idx) == LUA_TTABLE) lua_pop(L, 1);

@@ -119,6 +119,10 @@ static void lazy_fields_are_built_on_use_and_never_for_a_stale_table(void **s)
         "    local m = ctx.meds.any('warfarin')\n"
         "    if kept then local _ = kept.codes end\n"
         "    if ctx.hook_instance == 'kp' then kept = m return nil end\n"   /* kept, never read */
+        "    if ctx.hook_instance == 'pk' then\n"   /* an untouched ctx table inside a card: packed after the rules ran */
+        "      return card { indicator = 'info', summary = 'packed', suggest = { suggestion { label = 'x',\n"
+        "        actions = { create({ resourceType = 'Basic', med = m }, 'd') } } } }\n"
+        "    end\n"
         "    local seen = {}\n"
         "    for k in pairs(m) do seen[k] = true end\n"   /* before any lookup: iteration fills */
         "    return card { indicator = 'info', summary = m.ingredients[1].name .. ' ' .. m.codes[1].system\n"
@@ -146,6 +150,15 @@ static void lazy_fields_are_built_on_use_and_never_for_a_stale_table(void **s)
     snprintf(text, sizeof text, "%.*s", (int)summary->via.str.size, summary->via.str.ptr);
     /* pairs() sees the lazy fields too */
     assert_string_equal(text, "warfarin http://www.nlm.nih.gov/research/umls/rxnorm true true");
+    release(&r);
+    /* packing a card that holds an untouched medication table happens outside any rule: no
+     * abort (an unprotected Lua error would panic), the table is packed with what it has */
+    char pack[1024];
+    snprintf(pack, sizeof pack, "%s", req);
+    memcpy(strstr(pack, "\"hi\""), "\"pk\"", 4);
+    assert_int_equal(call(e, pack, &r, &err), CDS_OK);
+    assert_int_equal(r.info.nerrors, 0);
+    assert_int_equal(r.info.ncards, 1);
     release(&r);
     /* a request in which the rule keeps the medication table without reading it, then one in
      * which it reads a field of that table */
