@@ -187,20 +187,30 @@ static int proxy_real(lua_State *L, int idx)
  * iteration, so parts of ctx no rule reads are never built. */
 static const char LAZY_KEY = 'L';
 
-static void fill_lazy(lua_State *L, int real, bool protect)
+static const char IN_CALL_KEY = 'C';   /* registry: true while cds_sandbox_call runs a rule */
+
+static void fill_lazy(lua_State *L, int real)
 {
     if (lua_rawgetp(L, real, &LAZY_KEY) != LUA_TFUNCTION) {
         lua_pop(L, 1);
         return;
     }
     lua_pushnil(L);
-    lua_rawsetp(L, real, &LAZY_KEY);   /* removed first: never runs twice, never iterated */
+    lua_rawsetp(L, real, &LAZY_KEY);   /* removed while it runs: never re-entered, never iterated */
+    lua_pushvalue(L, -1);
     lua_pushvalue(L, real);
-    if (!protect) {
-        lua_call(L, 1, 0);             /* inside a rule: its error fails the rule */
-    } else if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        lua_pop(L, 1);                 /* C code outside any rule: the fields stay absent */
+    if (lua_pcall(L, 1, 0, 0) == LUA_OK) {
+        lua_pop(L, 1);
+        return;
     }
+    lua_insert(L, -2);
+    lua_rawsetp(L, real, &LAZY_KEY);   /* failed (e.g. a stale table): it fails again next time */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &IN_CALL_KEY);
+    bool in_rule = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (in_rule) lua_error(L);   /* the rule fails with the filler's reason */
+    lua_pop(L, 1);               /* engine code after the rules (card checks, packing) is not
+                                  * protected: an error there would panic; the fields stay absent */
 }
 
 void cds_sandbox_set_lazy(lua_State *L, int idx)
@@ -215,7 +225,7 @@ static int proxy_index(lua_State *L)
     lua_pushvalue(L, 2);
     if (lua_rawget(L, 3) != LUA_TNIL) return 1;
     lua_pop(L, 1);
-    fill_lazy(L, 3, false);
+    fill_lazy(L, 3);
     lua_pushvalue(L, 2);
     lua_rawget(L, 3);
     return 1;
@@ -234,7 +244,7 @@ static int proxy_next(lua_State *L)
     lua_settop(L, 2);
     if (proxy_real(L, 1) == LUA_TTABLE) {
         lua_replace(L, 1);
-        if (lua_isnil(L, 2)) fill_lazy(L, 1, false);   /* an iteration starts: every field exists */
+        if (lua_isnil(L, 2)) fill_lazy(L, 1);   /* an iteration starts: every field exists */
     } else {
         lua_pop(L, 1);
     }
@@ -285,7 +295,7 @@ void cds_sandbox_push_real(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
     if (lua_type(L, idx) == LUA_TTABLE && proxy_real(L, idx) == LUA_TTABLE) {
-        fill_lazy(L, lua_gettop(L), true);   /* C code reading it sees every field it can */
+        fill_lazy(L, lua_gettop(L));   /* C code reading it sees every field it can */
         return;
     }
     if (lua_type(L, idx) == LUA_TTABLE) lua_pop(L, 1);
@@ -509,7 +519,11 @@ cds_rc cds_sandbox_call(cds_sandbox *sb, int nargs, int nresults, cds_sb_fail *w
     sb->deadline.tv_nsec += ns % 1000000000L;
     if (sb->deadline.tv_nsec >= 1000000000L) { sb->deadline.tv_sec++; sb->deadline.tv_nsec -= 1000000000L; }
     lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
+    lua_pushboolean(L, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &IN_CALL_KEY);
     int rc = lua_pcall(L, nargs, nresults, base);
+    lua_pushboolean(L, 0);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &IN_CALL_KEY);
     lua_sethook(L, NULL, 0, 0);
     cds_sb_fail f = CDS_SB_OK;
     if (rc != LUA_OK) {

@@ -117,6 +117,9 @@ static void lazy_fields_are_built_on_use_and_never_for_a_stale_table(void **s)
         "rule { id = 't.lazy', version = '1', title = 'Lazy', hooks = { 'order-sign' },\n"
         "  evaluate = function(ctx)\n"
         "    local m = ctx.meds.any('warfarin')\n"
+        "    if ctx.hook_instance == 'st' then\n"   /* a stale, untouched table as a suggestion: checked after the rule */
+        "      return card { indicator = 'info', summary = 'stale', suggest = { kept } }\n"
+        "    end\n"
         "    if kept then local _ = kept.codes end\n"
         "    if ctx.hook_instance == 'kp' then kept = m return nil end\n"   /* kept, never read */
         "    if ctx.hook_instance == 'pk' then\n"   /* an untouched ctx table inside a card: packed after the rules ran */
@@ -166,6 +169,12 @@ static void lazy_fields_are_built_on_use_and_never_for_a_stale_table(void **s)
     snprintf(keep, sizeof keep, "%s", req);
     memcpy(strstr(keep, "\"hi\""), "\"kp\"", 4);
     assert_int_equal(call(e, keep, &r, &err), CDS_OK);
+    release(&r);
+    /* the card checks after the rule look into the stale table: a rule error, not a panic */
+    memcpy(strstr(keep, "\"kp\""), "\"st\"", 4);
+    assert_int_equal(call(e, keep, &r, &err), CDS_OK);
+    assert_int_equal(r.info.nerrors, 1);
+    assert_int_equal(r.info.ncards, 1);   /* the warning card for the failed rule */
     release(&r);
     assert_int_equal(call(e, req, &r, &err), CDS_OK);
     assert_int_equal(r.info.nerrors, 1);
