@@ -324,6 +324,8 @@ cds_rc cds_prefetch_fetch(const cds_fetch_opts *o, const cds_service *s, const m
             curl_easy_setopt(k->h, CURLOPT_NOSIGNAL, 1L);
             curl_easy_setopt(k->h, CURLOPT_FOLLOWLOCATION, 0L);   /* a redirect would carry the token away */
             curl_easy_setopt(k->h, CURLOPT_PROTOCOLS_STR, "http,https");
+            /* plain http is allowed only to loopback: never let a proxy from the environment see it */
+            curl_easy_setopt(k->h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
             curl_easy_setopt(k->h, CURLOPT_USERAGENT, "cdsd");
             start(m, k, url.data, budget);
         }
