@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "card.h"
+#include "clock.h"
 #include "engine_build.h"
 #include "lua_table.h"
 #include "lua_view.h"
@@ -189,13 +190,6 @@ void cds_engine_free(cds_engine *e)
 
 const cds_ruleset *cds_engine_ruleset(const cds_engine *e) { return e->rs; }
 
-static double micros_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) * 1e6 + (double)(t.tv_nsec - t0->tv_nsec) / 1e3;
-}
-
 static bool has_hook(const cds_rule_info *r, const char *hook)
 {
     for (size_t i = 0; i < r->nhooks; i++)
@@ -299,7 +293,7 @@ cds_rc cds_engine_call(cds_engine *e, const char *service, const msgpack_object 
             }
             lua_settop(L, cards);
         }
-        run->micros = micros_since(&t0);
+        run->micros = cds_us_since(&t0);
         if (run->error) info->nerrors++;
     }
     cds_lua_view_done(L);

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+
 #define HOOK_EVERY 1000
 #define MAX_STRING_RESULT (4u << 20)   /* string.rep / table.concat results */
 #define MAX_PATTERN_OPS 12
@@ -56,13 +58,6 @@ static void *alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 
 /* --- budgets --------------------------------------------------------------------------------- */
 
-static bool past(const struct timespec *d)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec > d->tv_sec || (now.tv_sec == d->tv_sec && now.tv_nsec >= d->tv_nsec);
-}
-
 static void hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
@@ -74,7 +69,7 @@ static void hook(lua_State *L, lua_Debug *ar)
     }
     sb->count += HOOK_EVERY;
     bool over_i = sb->count > sb->lim.instructions;
-    if (over_i || past(&sb->deadline)) {
+    if (over_i || cds_past(&sb->deadline)) {
         sb->tripped = over_i ? CDS_SB_BUDGET : CDS_SB_TIME;
         lua_sethook(L, hook, LUA_MASKCOUNT, 1);
         if (over_i) luaL_error(L, "instruction budget exceeded (%d instructions)", (int)sb->lim.instructions);
@@ -513,11 +508,7 @@ cds_rc cds_sandbox_call(cds_sandbox *sb, int nargs, int nresults, cds_sb_fail *w
     lua_insert(L, base);
     sb->count = 0;
     sb->tripped = CDS_SB_OK;
-    clock_gettime(CLOCK_MONOTONIC, &sb->deadline);
-    long ns = (long)(sb->lim.milliseconds * 1e6);
-    sb->deadline.tv_sec += ns / 1000000000L;
-    sb->deadline.tv_nsec += ns % 1000000000L;
-    if (sb->deadline.tv_nsec >= 1000000000L) { sb->deadline.tv_sec++; sb->deadline.tv_nsec -= 1000000000L; }
+    cds_deadline_in(&sb->deadline, sb->lim.milliseconds);
     lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
     lua_pushboolean(L, 1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &IN_CALL_KEY);

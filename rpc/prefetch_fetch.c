@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "json.h"
 #include "log.h"
 #include "mp.h"
@@ -33,10 +34,7 @@ void cds_fetch_global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
 static long remaining_ms(const struct timespec *deadline)
 {
-    if (!deadline) return 1L << 30;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long)(deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+    return deadline ? cds_ms_until(deadline) : 1L << 30;
 }
 
 /* https anywhere; http only to a loopback host, where no token crosses a network. */

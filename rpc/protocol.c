@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "clock.h"
 #include "digest.h"
 #include "mp.h"
 #include "request.h"
@@ -61,13 +62,6 @@ static void ok_reply(msgpack_sbuffer *out, const msgpack_object *id, const msgpa
         msgpack_pack_object(&pk, *id);
     }
     if (decision && *decision) pack_kv_str(&pk, "decision", decision);
-}
-
-static bool past(const struct timespec *d)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec > d->tv_sec || (now.tv_sec == d->tv_sec && now.tv_nsec >= d->tv_nsec);
 }
 
 static void pack_health(const cds_proto_env *env, msgpack_packer *pk)
@@ -135,13 +129,6 @@ static cds_rc check_feedback(const msgpack_object *req, cds_error *err)
         }
     }
     return CDS_OK;
-}
-
-static double since_us(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) * 1e6 + (double)(t.tv_nsec - t0->tv_nsec) / 1e3;
 }
 
 /* Writes the decision's audit row (or, with env->audit_done, hands it to the writer);
@@ -252,7 +239,7 @@ static void defer_audit(const cds_proto_env *env, const char *buf, size_t len, c
     static const char *const unavailable = "the audit log is unavailable; no decision was made";
     msgpack_sbuffer_clear(env->audit_fail_reply);
     cds_proto_error_reply(env->audit_fail_reply, id, CDS_EINTERNAL, unavailable, NULL);
-    if (audit_call(env, buf, len, service, o, error, decode_us, eval_us, since_us(t_start), true)) {
+    if (audit_call(env, buf, len, service, o, error, decode_us, eval_us, cds_us_since(t_start), true)) {
         o->deferred = true;
         return;
     }
@@ -293,7 +280,7 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
         cds_proto_error_reply(out, NULL, err.code, err.message, err.path);
         return;
     }
-    decode_us = since_us(&t_start);
+    decode_us = cds_us_since(&t_start);
     const msgpack_object *env_map = &u.data, *id = NULL;
     if (env_map->type != MSGPACK_OBJECT_MAP) {
         o->code = cds_error_set(&err, CDS_EBADREQ, "$", "the message must be a map with 'op'");
@@ -347,8 +334,8 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
             o->code = complete_prefetch(env, cds_ruleset_service(rs, service), request, a, &completed, &cu, &effective, &err);
             if (!o->code)
                 o->code = cds_engine_call(env->engine, service, effective, "request", now.tv_sec, a, &pk, &o->info, &err);
-            double eval_us = since_us(&t_eval);
-            if (!o->code && env->deadline && past(env->deadline))
+            double eval_us = cds_us_since(&t_eval);
+            if (!o->code && env->deadline && cds_past(env->deadline))
                 o->code = cds_error_set(&err, CDS_ETIMEOUT, NULL, "the evaluation finished after the request deadline");
             /* No decision leaves without its audit row: written here, or (deferred) after the
              * reply is built, by the writer that then sends it. */
@@ -356,7 +343,7 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
                 deferred = true;
                 d_eval_us = eval_us;
             } else if (env->audit && !audit_call(env, buf, len, service, o, o->code ? err.message : NULL, decode_us,
-                                                 eval_us, since_us(&t_start), false)) {
+                                                 eval_us, cds_us_since(&t_start), false)) {
                 o->code = cds_error_set(&err, CDS_EINTERNAL, NULL, "the audit log is unavailable; no decision was made");
             }
             msgpack_unpacked_destroy(&cu);

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "generation.h"
 #include "http_gateway.h"
 #include "json.h"
@@ -112,10 +113,7 @@ static void slot_cb(void *arg)
         }
         sl->msg = nng_aio_get_msg(sl->aio);
         atomic_fetch_add(&s->stats.inflight, 1);
-        clock_gettime(CLOCK_MONOTONIC, &sl->deadline);
-        sl->deadline.tv_nsec += (long)(s->o->deadline_ms % 1000) * 1000000L;
-        sl->deadline.tv_sec += s->o->deadline_ms / 1000 + sl->deadline.tv_nsec / 1000000000L;
-        sl->deadline.tv_nsec %= 1000000000L;
+        cds_deadline_in(&sl->deadline, s->o->deadline_ms);
         pthread_mutex_lock(&s->qlock);
         if (s->qlen < s->qcap) {
             s->queue[(s->qhead + s->qlen) % s->qcap] = sl;
@@ -147,13 +145,6 @@ static void slot_cb(void *arg)
     case SLOT_WORK:
         return;
     }
-}
-
-static bool past(const struct timespec *d)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return now.tv_sec > d->tv_sec || (now.tv_sec == d->tv_sec && now.tv_nsec >= d->tv_nsec);
 }
 
 static void *worker_main(void *arg)
@@ -203,7 +194,7 @@ static void *worker_main(void *arg)
         msgpack_sbuffer_clear(out);
         cds_proto_outcome oc;
         memset(&oc, 0, sizeof oc);
-        if (past(&sl->deadline)) {
+        if (cds_past(&sl->deadline)) {
             oc.code = CDS_ETIMEOUT;
             snprintf(oc.op, sizeof oc.op, "?");
             cds_proto_error_reply(out, NULL, CDS_ETIMEOUT, "the request waited past its deadline", NULL);
