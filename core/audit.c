@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -356,14 +357,24 @@ cds_rc cds_audit_write(cds_audit *a, const cds_audit_record *r)
     return submit(a, &j);
 }
 
+/* The record's string fields, by offset: copied for asynchronous jobs. */
+static const size_t record_strings[] = {
+    offsetof(cds_audit_record, decision), offsetof(cds_audit_record, outcome), offsetof(cds_audit_record, service),
+    offsetof(cds_audit_record, hook), offsetof(cds_audit_record, hook_instance), offsetof(cds_audit_record, caller),
+    offsetof(cds_audit_record, pack), offsetof(cds_audit_record, pack_version), offsetof(cds_audit_record, pack_digest),
+    offsetof(cds_audit_record, kb_digest), offsetof(cds_audit_record, rules_json), offsetof(cds_audit_record, cards_json),
+    offsetof(cds_audit_record, error), offsetof(cds_audit_record, request_sha256), offsetof(cds_audit_record, patient_key),
+};
+#define NSTRINGS (sizeof record_strings / sizeof record_strings[0])
+
+static const char **string_at(cds_audit_record *r, size_t i) { return (const char **)((char *)r + record_strings[i]); }
+
 /* The job and a copy of every string and array of the record, in one allocation. */
 static job *job_with_copy(const cds_audit_record *r)
 {
-    const char *const *strs[] = {&r->decision, &r->outcome, &r->service, &r->hook, &r->hook_instance, &r->caller,
-                                 &r->pack, &r->pack_version, &r->pack_digest, &r->kb_digest, &r->rules_json,
-                                 &r->cards_json, &r->error, &r->request_sha256, &r->patient_key};
-    size_t nstr = sizeof strs / sizeof strs[0], size = sizeof(job) + 3 * r->ncards * sizeof(char *) + r->request_len;
-    for (size_t i = 0; i < nstr; i++) size += *strs[i] ? strlen(*strs[i]) + 1 : 0;
+    size_t size = sizeof(job) + 3 * r->ncards * sizeof(char *) + r->request_len;
+    cds_audit_record src = *r;
+    for (size_t i = 0; i < NSTRINGS; i++) size += *string_at(&src, i) ? strlen(*string_at(&src, i)) + 1 : 0;
     for (size_t i = 0; i < r->ncards; i++)
         size += strlen(r->card_uuid[i]) + strlen(r->card_rule[i]) + strlen(r->card_indicator[i]) + 3;
     job *j = calloc(1, size);
@@ -371,22 +382,19 @@ static job *job_with_copy(const cds_audit_record *r)
     j->copy = *r;
     const char **ptrs = (const char **)(j + 1);
     char *p = (char *)(ptrs + 3 * r->ncards);
-    const char **dst[] = {&j->copy.decision, &j->copy.outcome, &j->copy.service, &j->copy.hook,
-                          &j->copy.hook_instance, &j->copy.caller, &j->copy.pack, &j->copy.pack_version,
-                          &j->copy.pack_digest, &j->copy.kb_digest, &j->copy.rules_json, &j->copy.cards_json,
-                          &j->copy.error, &j->copy.request_sha256, &j->copy.patient_key};
-    for (size_t i = 0; i < nstr; i++) {
-        if (!*strs[i]) continue;
-        size_t n = strlen(*strs[i]) + 1;
-        memcpy(p, *strs[i], n);
-        *dst[i] = p;
+    for (size_t i = 0; i < NSTRINGS; i++) {
+        const char **f = string_at(&j->copy, i);
+        if (!*f) continue;
+        size_t n = strlen(*f) + 1;
+        memcpy(p, *f, n);
+        *f = p;
         p += n;
     }
-    const char *const *src[] = {r->card_uuid, r->card_rule, r->card_indicator};
+    const char *const *lists[] = {r->card_uuid, r->card_rule, r->card_indicator};
     for (size_t k = 0; k < 3; k++) {
         for (size_t i = 0; i < r->ncards; i++) {
-            size_t n = strlen(src[k][i]) + 1;
-            memcpy(p, src[k][i], n);
+            size_t n = strlen(lists[k][i]) + 1;
+            memcpy(p, lists[k][i], n);
             ptrs[k * r->ncards + i] = p;
             p += n;
         }

@@ -314,20 +314,28 @@ static int env_newindex(lua_State *L)
     return luaL_error(L, "assignment to global '%s' is not allowed (declare it local)", k ? k : "?");
 }
 
+/* Stack: table, upvalue -> table with a locked metatable: __index = index(upvalue),
+ * __newindex = newindex, __metatable = false (rules can neither see nor replace it). */
+static void lock_table(lua_State *L, lua_CFunction index, lua_CFunction newindex)
+{
+    lua_pushcclosure(L, index, 1);
+    lua_createtable(L, 0, 3);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+}
+
 /* Pushes a fresh environment table whose reads go to the protected globals. */
 static void push_env(cds_sandbox *sb)
 {
     lua_State *L = sb->L;
     lua_createtable(L, 0, 0);
-    lua_createtable(L, 0, 3);
     lua_rawgeti(L, LUA_REGISTRYINDEX, sb->globals_ref);
-    lua_pushcclosure(L, env_index, 1);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, env_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, -2);
+    lock_table(L, env_index, env_newindex);
 }
 
 static void copy_fields(lua_State *L, int from, int to, const char *const *names)
@@ -404,15 +412,8 @@ static int open_state(lua_State *L)
     static const char *const blocked_libs[] = {"io", "os", "debug", "package", "coroutine", NULL};
     for (const char *const *n = blocked_libs; *n; n++) {
         lua_createtable(L, 0, 0);
-        lua_createtable(L, 0, 3);
         lua_pushstring(L, *n);
-        lua_pushcclosure(L, blocked_lib_index, 1);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, readonly_newindex);
-        lua_setfield(L, -2, "__newindex");
-        lua_pushboolean(L, 0);
-        lua_setfield(L, -2, "__metatable");
-        lua_setmetatable(L, -2);
+        lock_table(L, blocked_lib_index, readonly_newindex);
         lua_setfield(L, P, *n);
     }
     lua_pushvalue(L, P);
