@@ -14,7 +14,6 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cdsd_proc.h"
 #include "loopback.h"
 
 static const char *cdsd;
@@ -146,21 +146,14 @@ static int setup(void **s)
     int port = free_port();
     snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
     snprintf(log_path, sizeof log_path, "%s/server.log", dir);
-    server = fork();
-    if (server == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlive the test */
-        char http[64], issuer[256], state[128], listen[128];
-        snprintf(http, sizeof http, "127.0.0.1:%d", port);
-        snprintf(issuer, sizeof issuer, "%s=%s", ISS, path);
-        snprintf(state, sizeof state, "%s/var", dir);
-        snprintf(listen, sizeof listen, "ipc://%s/cdsd.sock", dir);
-        if (!freopen(log_path, "w", stderr)) _exit(126);
-        setenv("ASAN_OPTIONS", "quarantine_size_mb=4", 0);
-        execl(cdsd, cdsd, "serve", "--listen", listen, "--state", state, "--fixtures", "none", "--http", http,
-              "--jwt-issuer", issuer, "--jwt-jku", "https://ehr.example.org/jwks.json", "--public-url", PUBLIC,
-              (char *)NULL);
-        _exit(127);
-    }
+    char http[64], issuer[256], state[128], listen[128];
+    snprintf(http, sizeof http, "127.0.0.1:%d", port);
+    snprintf(issuer, sizeof issuer, "%s=%s", ISS, path);
+    snprintf(state, sizeof state, "%s/var", dir);
+    snprintf(listen, sizeof listen, "ipc://%s/cdsd.sock", dir);
+    const char *args[] = {"--listen", listen, "--state", state, "--fixtures", "none", "--http", http, "--jwt-issuer", issuer,
+                          "--jwt-jku", "https://ehr.example.org/jwks.json", "--public-url", PUBLIC, NULL};
+    server = cdsd_spawn(cdsd, log_path, args);
     for (int i = 0; i < 100; i++) {
         if (http_get("/health", NULL) == 200) return 0;
         usleep(100000);
@@ -171,13 +164,7 @@ static int setup(void **s)
 static int teardown(void **s)
 {
     (void)s;
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
-    if (getenv("CDSD_KEEP_LOG")) {
-        char cmd0[256];
-        snprintf(cmd0, sizeof cmd0, "cat '%s' >&2", log_path);
-        if (system(cmd0)) {}
-    }
+    cdsd_stop(server, log_path);
     free(ec_pem); free(rsa_pem); free(ec_pub_pem);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -14,7 +14,6 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cdsd_proc.h"
 #include "loopback.h"
 
 static const char *cdsd;
@@ -211,17 +211,12 @@ static int setup(void **s)
     snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
     snprintf(log_path, sizeof log_path, "%s/server.log", dir);
     snprintf(nng_url, sizeof nng_url, "ipc://%s/cdsd.sock", dir);
-    server = fork();
-    if (server == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlive the test */
-        char http[64], state[128];
-        snprintf(http, sizeof http, "127.0.0.1:%d", port);
-        snprintf(state, sizeof state, "%s/var", dir);
-        if (!freopen(log_path, "w", stderr)) _exit(126);
-        execl(cdsd, cdsd, "serve", "--listen", nng_url, "--state", state, "--fixtures", "none", "--http", http,
-              "--deadline", "3000", "--fetch-timeout", "600", "--fetch-pages", "3", "--log-level", "debug", (char *)NULL);
-        _exit(127);
-    }
+    char http[64], state[128];
+    snprintf(http, sizeof http, "127.0.0.1:%d", port);
+    snprintf(state, sizeof state, "%s/var", dir);
+    const char *args[] = {"--listen", nng_url, "--state", state, "--fixtures", "none", "--http", http, "--deadline", "3000",
+                          "--fetch-timeout", "600", "--fetch-pages", "3", "--log-level", "debug", NULL};
+    server = cdsd_spawn(cdsd, log_path, args);
     char health[128];
     snprintf(health, sizeof health, "%s/health", base);
     for (int i = 0; i < 100; i++) {
@@ -240,14 +235,8 @@ static int setup(void **s)
 static int teardown(void **s)
 {
     (void)s;
-    kill(server, SIGTERM);
-    waitpid(server, NULL, 0);
+    cdsd_stop(server, log_path);
     MHD_stop_daemon(stub);
-    if (getenv("CDSD_KEEP_LOG")) {
-        char cmd0[256];
-        snprintf(cmd0, sizeof cmd0, "cat '%s' >&2", log_path);
-        if (system(cmd0)) {}
-    }
     curl_global_cleanup();
     /* under ASan/UBSan the server reports leaks and undefined behaviour in its log at exit */
     char cmd[256];

@@ -13,7 +13,6 @@
 #include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cdsd_proc.h"
 #include "loopback.h"
 #include <fcntl.h>
 
@@ -197,22 +197,11 @@ static char *slurp(const char *path)
  * the server's stderr goes to that file. */
 static pid_t spawn_logged(const char *listen, const char *const *args, const char *log)
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* a failed test must not leave a server holding ctest's pipe */
-        if (log) {
-            FILE *f = freopen(log, "w", stderr);
-            (void)f;
-        }
-        setenv("ASAN_OPTIONS", "quarantine_size_mb=4", 0);
-        const char *argv[40] = {cdsd, "serve", "--listen", listen, "--log-level", "warn"};
-        int n = 6;
-        for (; args && *args && n < 38; args++) argv[n++] = *args;
-        argv[n] = NULL;
-        execv(cdsd, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
+    const char *argv[40] = {"--listen", listen, "--log-level", "warn"};
+    int n = 4;
+    for (; args && *args && n < 38; args++) argv[n++] = *args;
+    argv[n] = NULL;
+    return cdsd_spawn(cdsd, log, argv);
 }
 
 static pid_t spawn(const char *listen, const char *const *args) { return spawn_logged(listen, args, NULL); }
@@ -248,13 +237,11 @@ static int stop_server(double *seconds)
 {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    kill(server, SIGTERM);
-    int st = 0;
-    waitpid(server, &st, 0);
+    int status = cdsd_stop(server, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (seconds) *seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     server = 0;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return status;
 }
 
 static int setup(void **s)

@@ -1,0 +1,46 @@
+/* cdsd_proc.h — starting and stopping `cdsd serve` from integration tests (header-only). */
+#ifndef CDS_TEST_CDSD_PROC_H
+#define CDS_TEST_CDSD_PROC_H
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Runs `cdsd serve ARGS...` (args NULL-terminated); with log, its stderr goes to that file.
+ * The server dies with the test, so a failed test never leaves one holding ctest's pipe. */
+static inline pid_t cdsd_spawn(const char *cdsd, const char *log, const char *const *args)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (log && !freopen(log, "w", stderr)) _exit(126);
+        setenv("ASAN_OPTIONS", "quarantine_size_mb=4", 0);
+        const char *argv[48] = {cdsd, "serve"};
+        int n = 2;
+        for (; args && *args && n < 46; args++) argv[n++] = *args;
+        argv[n] = NULL;
+        execv(cdsd, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* SIGTERM and wait; with CDSD_KEEP_LOG set, the server's log is copied to stderr. Returns the
+ * exit status (128 + signal when killed). */
+static inline int cdsd_stop(pid_t pid, const char *log)
+{
+    kill(pid, SIGTERM);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (log && getenv("CDSD_KEEP_LOG")) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "cat '%s' >&2", log);
+        if (system(cmd)) {}
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+#endif
