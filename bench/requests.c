@@ -245,10 +245,10 @@ static bool lacks_required_prefetch(const cds_ruleset *rs, const cJSON *req)
     cds_error err;
     bool lacks = true;
     if (sv && cds_mp_decode(sb.data, sb.size, &u, &err) == CDS_OK) {
-        cds_prefetch_gap g[32];
-        size_t n = cds_prefetch_gaps(sv, &u.data, g, 32);
+        cds_prefetch_gap g[CDS_PREFETCH_MAX_KEYS];
+        size_t n = cds_prefetch_gaps(sv, &u.data, g, CDS_PREFETCH_MAX_KEYS);
         lacks = false;
-        for (size_t i = 0; i < n && i < 32; i++) lacks |= g[i].required;
+        for (size_t i = 0; i < n; i++) lacks |= g[i].required;
         msgpack_unpacked_destroy(&u);
     }
     msgpack_sbuffer_destroy(&sb);

@@ -26,14 +26,17 @@ bool cds_prefetch_template_ok(const char *tmpl, char *why, size_t cap);
  * that is absent or not a primitive, a user token whose type differs from context.userId's). */
 cds_rc cds_prefetch_render(const char *tmpl, const msgpack_object *request, cds_strbuf *out, cds_error *err);
 
+#define CDS_PREFETCH_MAX_KEYS 64   /* per service; checked when the rule set loads */
+
 typedef struct cds_prefetch_gap {
     size_t key;               /* index into the service's prefetch_keys */
     bool required;            /* listed in the service's required_prefetch */
     const msgpack_object *partial;   /* the Bundle sent with a next link; NULL when absent */
 } cds_prefetch_gap;
 
-/* Fills `out` (up to `cap`) with the service's keys the request leaves absent or paginated;
- * returns how many there are. Cheap: one map lookup per template key. */
+/* Fills `out` (up to `cap`; CDS_PREFETCH_MAX_KEYS holds any service's) with the service's keys
+ * the request leaves absent or paginated; returns how many there are. Cheap: one map lookup per
+ * template key. */
 size_t cds_prefetch_gaps(const cds_service *s, const msgpack_object *request, cds_prefetch_gap *out, size_t cap);
 
 /* The `next` link of a searchset Bundle, or NULL. */

@@ -130,6 +130,8 @@ static int parse_services(cds_ruleset *rs, lua_State *L, int tbl, const char *wh
 /* Templates use only the spec's tokens; required_prefetch names template keys. */
 static void check_prefetch(cds_ltab *t, cds_service *s)
 {
+    if (s->nprefetch > CDS_PREFETCH_MAX_KEYS)
+        cds_ltab_error(t, "prefetch: %zu keys; at most %d", s->nprefetch, CDS_PREFETCH_MAX_KEYS);
     for (size_t k = 0; k < s->nprefetch; k++) {
         char why[200];
         if (!cds_prefetch_template_ok(s->prefetch_templates[k], why, sizeof why))

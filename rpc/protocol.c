@@ -193,10 +193,9 @@ static cds_rc complete_prefetch(const cds_proto_env *env, const cds_service *sv,
                                 cds_arena *a, msgpack_sbuffer *completed, msgpack_unpacked *cu,
                                 const msgpack_object **effective, cds_error *err)
 {
-    cds_prefetch_gap gaps[64];
-    size_t n = cds_prefetch_gaps(sv, request, gaps, 64);
+    cds_prefetch_gap gaps[CDS_PREFETCH_MAX_KEYS];
+    size_t n = cds_prefetch_gaps(sv, request, gaps, CDS_PREFETCH_MAX_KEYS);
     if (n == 0) return CDS_OK;
-    if (n > 64) n = 64;
     cds_request rq;
     cds_rc rc = cds_request_parse(request, "request", a, &rq, err);   /* a malformed request is 400, not 412 */
     if (rc) return rc;

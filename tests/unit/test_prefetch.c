@@ -146,6 +146,31 @@ static void manifest_errors_name_the_service_and_key(void **s)
     tu_rmrf(dir);
 }
 
+static void more_prefetch_keys_than_the_limit_is_a_load_error(void **s)
+{
+    (void)s;
+    const char *dir = tu_tempdir();
+    cds_strbuf m;
+    cds_strbuf_init(&m);
+    cds_strbuf_puts(&m, "ruleset { name = 't', version = '1', source = 's', services = {\n"
+                        "  { id = 'svc', hook = 'order-sign', description = 'd', rules = { 't.*' }, prefetch = {");
+    for (int i = 0; i <= CDS_PREFETCH_MAX_KEYS; i++) cds_strbuf_printf(&m, " k%d = 'Patient/{{context.patientId}}',", i);
+    cds_strbuf_puts(&m, " } } } }\n");
+    tu_write(dir, "manifest.lua", m.data);
+    tu_write(dir, "p/pack.lua", "pack { name = 'p', version = '1' }\n");
+    tu_write(dir, "p/r.lua", "rule { id = 't.r', version = '1', title = 'R', hooks = { 'order-sign' },\n"
+                             "  evaluate = function(ctx) return nil end }\n");
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    cds_ruleset *rs = NULL;
+    cds_ruleset_opts o = {.limits = {.memory = 32u << 20, .instructions = 1000000, .milliseconds = 200}};
+    assert_int_not_equal(cds_ruleset_load(dir, &o, &rs, &diag), CDS_OK);
+    if (!strstr(diag.data, "prefetch: 65 keys; at most 64")) fail_msg("%s", diag.data);
+    cds_strbuf_free(&diag);
+    cds_strbuf_free(&m);
+    tu_rmrf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +179,7 @@ int main(void)
         cmocka_unit_test(only_the_spec_tokens_are_accepted_at_load),
         cmocka_unit_test(gaps_are_absent_keys_and_unfinished_searches),
         cmocka_unit_test(manifest_errors_name_the_service_and_key),
+        cmocka_unit_test(more_prefetch_keys_than_the_limit_is_a_load_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
