@@ -61,19 +61,43 @@ static int verify(const char *path, char *out, size_t n)
     return rc;
 }
 
-static void rows_are_committed_and_the_chain_verifies(void **s)
+/* An audit log in a new temporary directory (db_path points at it). */
+static cds_audit *fresh_audit(const char **dir)
 {
-    (void)s;
-    const char *dir = tu_tempdir();
-    serial = 0;
-    snprintf(db_path, sizeof db_path, "%s/audit.db", dir);
+    *dir = tu_tempdir();
+    snprintf(db_path, sizeof db_path, "%s/audit.db", *dir);
     cds_error err;
     cds_audit *a = cds_audit_open(db_path, false, &err);
     assert_non_null(a);
+    return a;
+}
+
+/* Stores a CDS Hooks feedback body given as JSON. */
+static cds_rc feedback_json(cds_audit *a, const char *json)
+{
+    cds_error err;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(cds_json_to_mp(json, strlen(json), "feedback", &sb, &err), CDS_OK);
+    msgpack_unpacked u;
+    assert_int_equal(cds_mp_decode(sb.data, sb.size, &u, &err), CDS_OK);
+    cds_rc rc = cds_audit_feedback(a, "medication-safety", &u.data);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+static void rows_are_committed_and_the_chain_verifies(void **s)
+{
+    (void)s;
+    const char *dir;
+    cds_audit *a = fresh_audit(&dir);
+    serial = 0;
     write_rows(a, 10);
     /* committed before write returned: another connection sees them now */
     assert_int_equal(count("SELECT count(*) FROM decision"), 10);
     cds_audit_close(a);
+    cds_error err;
     a = cds_audit_open(db_path, false, &err);   /* reopening continues the chain */
     write_rows(a, 1);
     cds_audit_close(a);
@@ -104,23 +128,16 @@ static void rows_are_committed_and_the_chain_verifies(void **s)
 static void feedback_is_idempotent_and_unknown_cards_are_flagged(void **s)
 {
     (void)s;
-    const char *dir = tu_tempdir();
+    const char *dir;
+    cds_audit *a = fresh_audit(&dir);
     serial = 0;
-    snprintf(db_path, sizeof db_path, "%s/audit.db", dir);
-    cds_error err;
-    cds_audit *a = cds_audit_open(db_path, false, &err);
     write_rows(a, 2);
     const char *fb = "{\"feedback\":[{\"card\":\"card-1\",\"outcome\":\"overridden\",\"outcomeTimestamp\":\"2025-03-01T09:01:00Z\","
                      "\"overrideReason\":{\"reason\":{\"system\":\"s\",\"code\":\"will-monitor\"},\"userComment\":\"ok\"}},"
                      "{\"card\":\"no-such-card\",\"outcome\":\"accepted\",\"outcomeTimestamp\":\"2025-03-01T09:02:00Z\","
                      "\"acceptedSuggestions\":[{\"id\":\"s1\"}]}]}";
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    cds_json_to_mp(fb, strlen(fb), "fb", &sb, &err);
-    msgpack_unpacked u;
-    assert_int_equal(cds_mp_decode(sb.data, sb.size, &u, &err), CDS_OK);
-    assert_int_equal(cds_audit_feedback(a, "medication-safety", &u.data), CDS_OK);
-    assert_int_equal(cds_audit_feedback(a, "medication-safety", &u.data), CDS_OK);   /* the EHR resends */
+    assert_int_equal(feedback_json(a, fb), CDS_OK);
+    assert_int_equal(feedback_json(a, fb), CDS_OK);   /* the EHR resends */
     assert_int_equal(count("SELECT count(*) FROM feedback"), 2);
     assert_int_equal(count("SELECT known_card FROM feedback WHERE card='card-1'"), 1);
     assert_int_equal(count("SELECT known_card FROM feedback WHERE card='no-such-card'"), 0);
@@ -129,14 +146,7 @@ static void feedback_is_idempotent_and_unknown_cards_are_flagged(void **s)
      * could never be checkpointed. Both must work. */
     const char *fb2 = "{\"feedback\":[{\"card\":\"card-0\",\"outcome\":\"accepted\",\"outcomeTimestamp\":"
                       "\"2025-03-01T09:03:00Z\",\"acceptedSuggestions\":[]}]}";
-    msgpack_sbuffer sb2;
-    msgpack_sbuffer_init(&sb2);
-    cds_json_to_mp(fb2, strlen(fb2), "fb2", &sb2, &err);
-    msgpack_unpacked u2;
-    assert_int_equal(cds_mp_decode(sb2.data, sb2.size, &u2, &err), CDS_OK);
-    assert_int_equal(cds_audit_feedback(a, "medication-safety", &u2.data), CDS_OK);   /* a known card, last */
-    msgpack_unpacked_destroy(&u2);
-    msgpack_sbuffer_destroy(&sb2);
+    assert_int_equal(feedback_json(a, fb2), CDS_OK);   /* a known card, last */
     exec(db_path, "CREATE TABLE someone_else(x);");
     write_rows(a, 1);
     sqlite3 *db;
@@ -145,8 +155,6 @@ static void feedback_is_idempotent_and_unknown_cards_are_flagged(void **s)
     assert_int_equal(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done), SQLITE_OK);
     assert_int_equal(log, done);   /* every frame copied back */
     sqlite3_close(db);
-    msgpack_unpacked_destroy(&u);
-    msgpack_sbuffer_destroy(&sb);
     cds_audit_close(a);
     tu_rmrf(dir);
 }
@@ -154,11 +162,9 @@ static void feedback_is_idempotent_and_unknown_cards_are_flagged(void **s)
 static void an_unwritable_database_fails_the_write(void **s)
 {
     (void)s;
-    const char *dir = tu_tempdir();
+    const char *dir;
+    cds_audit *a = fresh_audit(&dir);
     serial = 0;
-    snprintf(db_path, sizeof db_path, "%s/audit.db", dir);
-    cds_error err;
-    cds_audit *a = cds_audit_open(db_path, false, &err);
     write_rows(a, 1);
     /* another connection holds the write lock past the busy timeout: the write must fail, not hang or lie */
     sqlite3 *db;
@@ -176,17 +182,6 @@ static void an_unwritable_database_fails_the_write(void **s)
     char out[256];
     assert_int_equal(verify(db_path, out, sizeof out), 0);
     tu_rmrf(dir);
-}
-
-/* An audit log in a new temporary directory (db_path points at it). */
-static cds_audit *fresh_audit(const char **dir)
-{
-    *dir = tu_tempdir();
-    snprintf(db_path, sizeof db_path, "%s/audit.db", *dir);
-    cds_error err;
-    cds_audit *a = cds_audit_open(db_path, false, &err);
-    assert_non_null(a);
-    return a;
 }
 
 typedef struct done_log { pthread_mutex_t mu; int ok, failed; char order[64][24]; int n; } done_log;
