@@ -50,6 +50,27 @@ static const char *make_set(const char *rules_file)
     return dir;
 }
 
+/* A rule set in `dir` loaded and compiled for one worker; fails the test with the diagnostics. */
+typedef struct loaded { const char *dir; cds_strbuf diag; cds_ruleset *rs; cds_engine *e; } loaded;
+
+static void open_set(loaded *l, const char *dir)
+{
+    l->dir = dir;
+    cds_strbuf_init(&l->diag);
+    l->rs = load(dir, &l->diag);
+    if (!l->rs) fail_msg("%s", l->diag.data);
+    l->e = cds_engine_new(l->rs, &l->diag);
+    if (!l->e) fail_msg("%s", l->diag.data);
+}
+
+static void close_set(loaded *l)
+{
+    cds_engine_free(l->e);
+    cds_ruleset_free(l->rs);
+    cds_strbuf_free(&l->diag);
+    tu_rmrf(l->dir);
+}
+
 typedef struct result { msgpack_sbuffer out; msgpack_unpacked resp; cds_eval_info info; cds_arena a; } result;
 
 static cds_rc call(cds_engine *e, const char *json, result *r, cds_error *err)
@@ -131,12 +152,9 @@ static void lazy_fields_are_built_on_use_and_never_for_a_stale_table(void **s)
         "    return card { indicator = 'info', summary = m.ingredients[1].name .. ' ' .. m.codes[1].system\n"
         "                  .. ' ' .. tostring(seen.codes) .. ' ' .. tostring(seen.ingredients) }\n"
         "  end }\n");
-    cds_strbuf diag;
-    cds_strbuf_init(&diag);
-    cds_ruleset *rs = load(dir, &diag);
-    if (!rs) fail_msg("%s", diag.data);
-    cds_engine *e = cds_engine_new(rs, &diag);
-    assert_non_null(e);
+    loaded set;
+    open_set(&set, dir);
+    cds_engine *e = set.e;
     static const char *req =
         "{\"hook\":\"order-sign\",\"hookInstance\":\"hi\",\"context\":{\"userId\":\"Practitioner/1\",\"patientId\":\"p\","
         "\"draftOrders\":{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"resourceType\":\"MedicationRequest\","
@@ -180,10 +198,7 @@ static void lazy_fields_are_built_on_use_and_never_for_a_stale_table(void **s)
     assert_int_equal(r.info.nerrors, 1);
     if (!strstr(r.info.runs[0].error, "earlier request")) fail_msg("%s", r.info.runs[0].error);
     release(&r);
-    cds_engine_free(e);
-    cds_ruleset_free(rs);
-    cds_strbuf_free(&diag);
-    tu_rmrf(dir);
+    close_set(&set);
 }
 
 static void a_pattern_that_matches_no_rule_is_an_error(void **s)
@@ -225,12 +240,9 @@ static void failing_rules_are_reported_and_the_others_still_answer(void **s)
              "rule { id = 't.mutate', version = '1', title = 'Mutates ctx', hooks = { 'order-sign' },\n"
              "  evaluate = function(ctx) ctx.meds[1].text = 'changed' end }\n");
     const char *dir = make_set(rules);
-    cds_strbuf diag;
-    cds_strbuf_init(&diag);
-    cds_ruleset *rs = load(dir, &diag);
-    if (!rs) fail_msg("%s", diag.data);
-    cds_engine *e = cds_engine_new(rs, &diag);
-    assert_non_null(e);
+    loaded set;
+    open_set(&set, dir);
+    cds_engine *e = set.e;
     for (int round = 0; round < 3; round++) {   /* the next evaluation is unaffected */
         result r;
         cds_error err;
@@ -259,20 +271,16 @@ static void failing_rules_are_reported_and_the_others_still_answer(void **s)
         }
         release(&r);
     }
-    cds_engine_free(e);
-    cds_ruleset_free(rs);
-    cds_strbuf_free(&diag);
-    tu_rmrf(dir);
+    close_set(&set);
 }
 
 static void card_uuids_are_deterministic_per_hook_instance(void **s)
 {
     (void)s;
     const char *dir = make_set(GOOD_RULE);
-    cds_strbuf diag;
-    cds_strbuf_init(&diag);
-    cds_ruleset *rs = load(dir, &diag);
-    cds_engine *e = cds_engine_new(rs, &diag);
+    loaded set;
+    open_set(&set, dir);
+    cds_engine *e = set.e;
     result a, b, c;
     cds_error err;
     assert_int_equal(call(e, REQUEST, &a, &err), CDS_OK);
@@ -287,20 +295,16 @@ static void card_uuids_are_deterministic_per_hook_instance(void **s)
     release(&a);
     release(&b);
     release(&c);
-    cds_engine_free(e);
-    cds_ruleset_free(rs);
-    cds_strbuf_free(&diag);
-    tu_rmrf(dir);
+    close_set(&set);
 }
 
 static void unknown_service_and_hook_mismatch(void **s)
 {
     (void)s;
     const char *dir = make_set(GOOD_RULE);
-    cds_strbuf diag;
-    cds_strbuf_init(&diag);
-    cds_ruleset *rs = load(dir, &diag);
-    cds_engine *e = cds_engine_new(rs, &diag);
+    loaded set;
+    open_set(&set, dir);
+    cds_engine *e = set.e;
     cds_arena a;
     cds_arena_init(&a);
     msgpack_sbuffer in, out;
@@ -321,10 +325,7 @@ static void unknown_service_and_hook_mismatch(void **s)
     msgpack_sbuffer_destroy(&in);
     msgpack_sbuffer_destroy(&out);
     cds_arena_free(&a);
-    cds_engine_free(e);
-    cds_ruleset_free(rs);
-    cds_strbuf_free(&diag);
-    tu_rmrf(dir);
+    close_set(&set);
 }
 
 /* The shipped ddi rule honours the knowledge's applies_if; unknown facts never silence it. */
@@ -341,11 +342,9 @@ static void an_interaction_applies_only_when_its_conditions_hold(void **s)
                                   "  { id = 'svc', hook = 'order-sign', description = 'd', rules = { 'ddi.*' } } } }\n");
     tu_write(dir, "p/knowledge/interactions.tsv", "id\ta\tb\tseverity\tapplies_if\n"
                                                  "X1\t11289\t5640\tmajor\tage>=65\n");
-    cds_strbuf diag;
-    cds_strbuf_init(&diag);
-    cds_ruleset *rs = load(dir, &diag);
-    if (!rs) fail_msg("%s", diag.data);
-    cds_engine *e = cds_engine_new(rs, &diag);
+    loaded set;
+    open_set(&set, dir);
+    cds_engine *e = set.e;
     static const struct { const char *birth; size_t cards; } cases[] = {{"1950-01-01", 1}, {"1990-01-01", 0}, {NULL, 1}};
     for (size_t i = 0; i < 3; i++) {
         char json[2048];
@@ -362,10 +361,7 @@ static void an_interaction_applies_only_when_its_conditions_hold(void **s)
         if (r.info.ncards != cases[i].cards) fail_msg("birth %s: %zu cards", cases[i].birth ? cases[i].birth : "unknown", r.info.ncards);
         release(&r);
     }
-    cds_engine_free(e);
-    cds_ruleset_free(rs);
-    cds_strbuf_free(&diag);
-    tu_rmrf(dir);
+    close_set(&set);
 }
 
 int main(void)
