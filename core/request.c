@@ -90,6 +90,10 @@ cds_rc cds_request_parse(const msgpack_object *root, const char *base, cds_arena
         snprintf(abase, sizeof abase, "%s.fhirAuthorization", base);
         const msgpack_object *tok;
         if ((rc = field(out->fhir_authorization, abase, "access_token", MSGPACK_OBJECT_STR, true, &tok, err))) return rc;
+        for (uint32_t i = 0; i < tok->via.str.size; i++)   /* it becomes an HTTP header: no CR/LF injection */
+            if ((unsigned char)tok->via.str.ptr[i] < 0x20 || tok->via.str.ptr[i] == 0x7f)
+                return cds_error_set(err, CDS_EBADREQ, "request.fhirAuthorization.access_token",
+                                     "'access_token' must not contain control characters");
         const msgpack_object *tt = cds_mp_get(out->fhir_authorization, "token_type");
         if (tt && !(cds_mp_is_str(tt) && tt->via.str.size == 6 && strncasecmp(tt->via.str.ptr, "Bearer", 6) == 0))
             return cds_error_set(err, CDS_EBADREQ, "request.fhirAuthorization.token_type", "'token_type' must be \"Bearer\"");

@@ -266,17 +266,21 @@ cds_rc cds_prefetch_fetch(const cds_fetch_opts *o, const cds_service *s, const m
     snprintf(base, sizeof base, "%.*s", (int)server->via.str.size, server->via.str.ptr);
     size_t blen = strlen(base);
     while (blen && base[blen - 1] == '/') base[--blen] = '\0';
-    char auth_header[4200];
-    snprintf(auth_header, sizeof auth_header, "Authorization: Bearer %.*s",
-             (int)(token->via.str.size < 4096 ? token->via.str.size : 4096), token->via.str.ptr);
+    /* the header is built at its full length (never truncated), then wiped from our copy */
+    size_t hlen = sizeof "Authorization: Bearer " + token->via.str.size;
+    char *auth_header = malloc(hlen);
+    if (!auth_header) return cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory");
+    snprintf(auth_header, hlen, "Authorization: Bearer %.*s", (int)token->via.str.size, token->via.str.ptr);
     struct curl_slist *headers = curl_slist_append(NULL, auth_header);
     headers = curl_slist_append(headers, "Accept: application/fhir+json");
-    explicit_bzero(auth_header, sizeof auth_header);
+    explicit_bzero(auth_header, hlen);
+    free(auth_header);
 
     long budget = remaining_ms(deadline) - EVAL_RESERVE_MS;
     if (budget > o->timeout_ms) budget = o->timeout_ms;
     char why[160] = "";
-    bool allowed = server_allowed(base, why, sizeof why);
+    bool allowed = server->via.str.size < sizeof base && server_allowed(base, why, sizeof why);
+    if (server->via.str.size >= sizeof base) snprintf(why, sizeof why, "fhirServer is longer than %zu bytes", sizeof base - 1);
     if (allowed && budget <= 0) snprintf(why, sizeof why, "no time was left before the request deadline");
 
     key_fetch *ks = calloc(ngaps, sizeof *ks);

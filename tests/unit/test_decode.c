@@ -84,6 +84,16 @@ static void every_required_field_missing_is_named(void **s)
                 "request.context.draftOrders.entry[1].resource");
     expect_path("{\"hook\":\"patient-view\",\"hookInstance\":\"x\",\"fhirAuthorization\":{},\"context\":{\"userId\":\"P/1\",\"patientId\":\"p\"}}",
                 "request");
+    /* fhirAuthorization: a token, without bytes that could split the HTTP header it becomes */
+    expect_path("{\"hook\":\"patient-view\",\"hookInstance\":\"x\",\"fhirServer\":\"https://f\",\"fhirAuthorization\":{},"
+                "\"context\":{\"userId\":\"P/1\",\"patientId\":\"p\"}}",
+                "request.fhirAuthorization.access_token");
+    expect_path("{\"hook\":\"patient-view\",\"hookInstance\":\"x\",\"fhirServer\":\"https://f\",\"fhirAuthorization\":"
+                "{\"access_token\":\"t\\r\\nX-Injected: 1\"},\"context\":{\"userId\":\"P/1\",\"patientId\":\"p\"}}",
+                "request.fhirAuthorization.access_token");
+    expect_path("{\"hook\":\"patient-view\",\"hookInstance\":\"x\",\"fhirServer\":\"https://f\",\"fhirAuthorization\":"
+                "{\"access_token\":\"t\",\"token_type\":\"MAC\"},\"context\":{\"userId\":\"P/1\",\"patientId\":\"p\"}}",
+                "request.fhirAuthorization.token_type");
 }
 
 static void every_field_of_a_wrong_type_is_named(void **s)
