@@ -466,6 +466,8 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
     }
     seal(L);
     lua_setfield(L, ctx, "unresolved_allergies");
+    lua_pushinteger(L, v->prefetch_errors);   /* prefetch values that were OperationOutcomes */
+    lua_setfield(L, ctx, "prefetch_errors");
 
     lua_pushvalue(L, meds);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &MEDS_KEY);   /* the plain list, for meds.any/all */

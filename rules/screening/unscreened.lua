@@ -1,9 +1,10 @@
 -- rules/screening/unscreened.lua — owner: pharmacy informatics
 -- Medications and allergy records that could not be matched to the drug knowledge base were
--- not screened. Say so once per request instead of staying silent.
+-- not screened, and patient data the EHR (or cdsd, fetching it) could not retrieve arrives as an
+-- OperationOutcome instead of the list. Say so once per request instead of staying silent.
 
 rule {
-  id = "screen.unresolved", version = "1.0.0",
+  id = "screen.unresolved", version = "1.1.0",
   title = "Could not screen some medications or allergies",
   hooks = { "order-select", "order-sign", "patient-view" },
 
@@ -16,7 +17,8 @@ rule {
     for _, a in ipairs(ctx.unresolved_allergies) do
       if a.category == "medication" then allergies[#allergies + 1] = a.text end
     end
-    if #names == 0 and #allergies == 0 then return nil end
+    local failed = ctx.prefetch_errors
+    if #names == 0 and #allergies == 0 and failed == 0 then return nil end
     local lines = {}
     if #names > 0 then
       lines[#lines + 1] = "**Medications not screened** (not found in the drug knowledge base): " .. table.concat(names, "; ")
@@ -24,9 +26,15 @@ rule {
     if #allergies > 0 then
       lines[#lines + 1] = "**Medication allergies not screened** (substance not recognised): " .. table.concat(allergies, "; ")
     end
-    lines[#lines + 1] = "Interaction and allergy checks did not cover these items; review them manually."
-    local first = names[1] or allergies[1]
-    local more = #names + #allergies - 1
+    if failed > 0 then
+      lines[#lines + 1] = "**Patient data not retrieved:** " .. failed .. " of the requested lists came back as an "
+        .. "error instead of data, so the checks may have missed what they hold."
+    end
+    if #names > 0 or #allergies > 0 then
+      lines[#lines + 1] = "Interaction and allergy checks did not cover these items; review them manually."
+    end
+    local first = names[1] or allergies[1] or (failed .. " patient data " .. (failed == 1 and "list" or "lists"))
+    local more = #names + #allergies + (failed > 0 and 1 or 0) - 1
     return card {
       key = "unresolved",
       indicator = "info",

@@ -305,8 +305,10 @@ static void fetched_allergies_reach_the_allergy_rules(void **s)
     if (st != 200) fail_msg("status %ld: %s", st, body);
     assert_non_null(strstr(body, "\"indicator\":\"critical\""));
     assert_non_null(strstr(body, "enicillin"));
-    /* the optional Condition search failed with an OperationOutcome: the call still answers */
+    /* the optional Condition search failed with an OperationOutcome: the call still answers, and
+     * says on a card that a list could not be retrieved */
     assert_non_null(strstr(seen_paths, "/fhir/Condition?patient=1288992"));
+    assert_non_null(strstr(body, "Patient data not retrieved"));
     assert_int_equal(seen_without_token, 0);
     free(json);
     free(body);
