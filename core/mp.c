@@ -17,7 +17,7 @@ typedef struct frame { const unsigned char *key; uint32_t klen; uint64_t index; 
 typedef struct walker {
     const unsigned char *p, *end;
     int max_depth, depth;
-    msgpack_zone *zone;       /* NULL: check only */
+    msgpack_zone *zone;
     frame stack[CDS_MP_MAX_DEPTH + 2];
     cds_error *err;
 } walker;
@@ -236,12 +236,12 @@ static cds_rc walk(walker *w, msgpack_object *o)
     return CDS_OK;
 }
 
-static cds_rc run(const char *buf, size_t len, int max_depth, msgpack_zone *zone, msgpack_object *out, cds_error *err)
+static cds_rc run(const char *buf, size_t len, msgpack_zone *zone, msgpack_object *out, cds_error *err)
 {
     walker w = {.p = (const unsigned char *)buf, .end = (const unsigned char *)buf + len,
-                .max_depth = max_depth > CDS_MP_MAX_DEPTH ? CDS_MP_MAX_DEPTH : max_depth, .zone = zone, .err = err};
+                .max_depth = CDS_MP_MAX_DEPTH, .zone = zone, .err = err};
     if (len == 0) return cds_error_set(err, CDS_EBADREQ, "$", "empty message: a MessagePack map was expected");
-    cds_rc rc = walk(&w, zone ? out : NULL);
+    cds_rc rc = walk(&w, out);
     if (rc) return rc;
     if (w.p != w.end)
         return cds_error_set(err, CDS_EBADREQ, "$", "%zu trailing bytes after the MessagePack value",
@@ -249,17 +249,12 @@ static cds_rc run(const char *buf, size_t len, int max_depth, msgpack_zone *zone
     return CDS_OK;
 }
 
-cds_rc cds_mp_check(const char *buf, size_t len, int max_depth, cds_error *err)
-{
-    return run(buf, len, max_depth, NULL, NULL, err);
-}
-
 cds_rc cds_mp_decode(const char *buf, size_t len, msgpack_unpacked *out, cds_error *err)
 {
     msgpack_unpacked_init(out);
     out->zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
     if (!out->zone) return cds_error_set(err, CDS_EINTERNAL, "$", "out of memory decoding MessagePack");
-    cds_rc rc = run(buf, len, CDS_MP_MAX_DEPTH, out->zone, &out->data, err);
+    cds_rc rc = run(buf, len, out->zone, &out->data, err);
     if (rc) {
         msgpack_unpacked_destroy(out);
         msgpack_unpacked_init(out);
@@ -269,7 +264,7 @@ cds_rc cds_mp_decode(const char *buf, size_t len, msgpack_unpacked *out, cds_err
 
 cds_rc cds_mp_decode_zone(const char *buf, size_t len, msgpack_zone *zone, msgpack_object *out, cds_error *err)
 {
-    return run(buf, len, CDS_MP_MAX_DEPTH, zone, out, err);
+    return run(buf, len, zone, out, err);
 }
 
 const msgpack_object *cds_mp_get(const msgpack_object *map, const char *key)

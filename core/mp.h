@@ -26,9 +26,6 @@ cds_rc cds_mp_decode(const char *buf, size_t len, msgpack_unpacked *out, cds_err
  * caller with msgpack_zone_clear): a worker allocates its zone once. `out` lives in the zone. */
 cds_rc cds_mp_decode_zone(const char *buf, size_t len, msgpack_zone *zone, msgpack_object *out, cds_error *err);
 
-/* Structural check only (what cds_mp_decode does before unpacking). */
-cds_rc cds_mp_check(const char *buf, size_t len, int max_depth, cds_error *err);
-
 /* Map lookup by string key; NULL when `map` is not a map or the key is absent. */
 const msgpack_object *cds_mp_get(const msgpack_object *map, const char *key);
 /* Like cds_mp_get, but treats a nil value as absent. */
