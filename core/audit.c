@@ -510,8 +510,10 @@ cds_audit *cds_audit_open(const char *path, bool sync_full, cds_error *err)
     sqlite3_exec(a->db, "PRAGMA wal_autocheckpoint=0", NULL, NULL, NULL);
     sqlite3_wal_hook(a->db, on_wal, a);
     if (pthread_create(&a->ckpt_thread, NULL, checkpointer_main, a) != 0) goto fail;
+    pthread_setname_np(a->ckpt_thread, "cdsd-checkpoint");
     a->ckpt_started = true;
     if (pthread_create(&a->thread, NULL, writer_main, a) != 0) goto fail;
+    pthread_setname_np(a->thread, "cdsd-audit");
     return a;
 fail:
     cds_error_set(err, CDS_EIO, NULL, "%s: %s", path, a->db ? sqlite3_errmsg(a->db) : "cannot open");

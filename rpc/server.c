@@ -373,7 +373,10 @@ int cds_server_run(const cds_server_opts *o)
     char inproc_url[64];
     snprintf(inproc_url, sizeof inproc_url, "inproc://cdsd-gateway-%ld", (long)getpid());
     if (o->http && (rv = nng_listen(s->sock, inproc_url, NULL, 0)) != 0) goto nng_fail;
-    for (int i = 0; i < o->workers; i++) pthread_create(&s->workers[i], NULL, worker_main, s);
+    for (int i = 0; i < o->workers; i++) {
+        pthread_create(&s->workers[i], NULL, worker_main, s);
+        pthread_setname_np(s->workers[i], "cdsd-worker");   /* what `top -H` shows on call */
+    }
     for (int i = 0; i < s->nslots; i++) {
         s->slots[i].state = SLOT_RECV;
         nng_ctx_recv(s->slots[i].ctx, s->slots[i].aio);
@@ -387,6 +390,7 @@ int cds_server_run(const cds_server_opts *o)
     if (nng_rep0_open(&s->admin) == 0 && nng_listen(s->admin, admin_url, NULL, 0) == 0) {
         s->admin_open = true;
         pthread_create(&s->admin_thread, NULL, admin_main, s);
+        pthread_setname_np(s->admin_thread, "cdsd-admin");
     } else {
         cds_log(CDS_LOG_WARN, "admin socket %s unavailable: 'cdsd reload' will not work (SIGHUP still does)", admin_url);
     }
