@@ -16,6 +16,7 @@
 
 #include "digest.h"
 #include "mp.h"
+#include "strbuf.h"
 
 static const char SCHEMA[] =
     "PRAGMA journal_mode=WAL;"
@@ -124,13 +125,12 @@ static void chain_hash(const char *prev, const char *const *fields, int n, char 
 #define NFIELDS 17
 
 static void fields_of(const cds_audit_record *r, const char *decision, const char *time_ms, const char *eval,
-                      const char *total, const char **f)
+                      const char **f)
 {
     const char *v[NFIELDS] = {decision, time_ms, r->outcome, r->service, r->hook, r->hook_instance, r->caller, r->pack,
                               r->pack_version, r->pack_digest, r->kb_digest, r->rules_json, r->cards_json, r->error,
                               r->request_sha256, r->patient_key, eval};
     memcpy(f, v, sizeof v);
-    (void)total;
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -151,17 +151,17 @@ static int step_reset(sqlite3_stmt *st)
 
 static int insert_decision(cds_audit *a, const cds_audit_record *r, char *hash_io)
 {
-    char time_ms[32], eval[32], total[32], row_hash[65];
-    snprintf(time_ms, sizeof time_ms, "%lld", (long long)now_ms());
-    snprintf(eval, sizeof eval, "%.1f", r->eval_us);
-    snprintf(total, sizeof total, "%.1f", r->total_us);
+    char time_ms[32], eval[32], row_hash[65];
+    int64_t now = now_ms();
+    snprintf(time_ms, sizeof time_ms, "%lld", (long long)now);
+    cds_fmt_tenths(eval, r->eval_us);
     const char *f[NFIELDS];
-    fields_of(r, r->decision, time_ms, eval, total, f);
+    fields_of(r, r->decision, time_ms, eval, f);
     chain_hash(hash_io, f, NFIELDS, row_hash);
     sqlite3_stmt *st = a->ins_decision;
     sqlite3_reset(st);
     bind_text(st, 1, r->decision);
-    sqlite3_bind_int64(st, 2, atoll(time_ms));
+    sqlite3_bind_int64(st, 2, now);
     bind_text(st, 3, r->outcome);
     bind_text(st, 4, r->service);
     bind_text(st, 5, r->hook);

@@ -42,15 +42,55 @@ void cds_strbuf_putc(cds_strbuf *b, char c) { cds_strbuf_append(b, &c, 1); }
 
 void cds_strbuf_printf(cds_strbuf *b, const char *fmt, ...)
 {
+    /* Formats straight into the free space; only when it does not fit, grows and formats again
+     * (formatting twice every time was a visible cost on the audit path). */
+    if (!grow(b, 64)) return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
-    if (n < 0 || !grow(b, (size_t)n)) return;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    if (n < 0) {
+        b->data[b->len] = '\0';
+        return;
+    }
+    if ((size_t)n >= b->cap - b->len) {
+        if (!grow(b, (size_t)n)) {
+            b->data[b->len] = '\0';
+            return;
+        }
+        va_start(ap, fmt);
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     b->len += (size_t)n;
+}
+
+size_t cds_fmt_tenths(char out[32], double v)
+{
+    if (!(v > -1e15 && v < 1e15)) return (size_t)snprintf(out, 32, "%.1f", v);
+    long long t = (long long)(v * 10.0 + (v < 0 ? -0.5 : 0.5));
+    char tmp[24];
+    size_t n = 0, o = 0;
+    if (t < 0) {
+        out[o++] = '-';
+        t = -t;
+    }
+    tmp[n++] = (char)('0' + t % 10);
+    tmp[n++] = '.';
+    t /= 10;
+    do {
+        tmp[n++] = (char)('0' + t % 10);
+        t /= 10;
+    } while (t);
+    while (n) out[o++] = tmp[--n];
+    out[o] = '\0';
+    return o;
+}
+
+void cds_strbuf_tenths(cds_strbuf *b, double v)
+{
+    char num[32];
+    cds_strbuf_append(b, num, cds_fmt_tenths(num, v));
 }
 
 void cds_strbuf_json_string(cds_strbuf *b, const char *s, size_t n)

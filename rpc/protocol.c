@@ -144,11 +144,12 @@ static bool audit_call(const cds_proto_env *env, const char *buf, size_t len, co
     cds_strbuf_putc(&rules, '[');
     for (size_t i = 0; i < in->nruns; i++) {
         const cds_rule_run *r = &in->runs[i];
-        cds_strbuf_printf(&rules, "%s{\"rule\":", i ? "," : "");
+        cds_strbuf_puts(&rules, i ? ",{\"rule\":" : "{\"rule\":");
         cds_strbuf_json_string(&rules, r->rule, strlen(r->rule));
-        cds_strbuf_printf(&rules, ",\"version\":");
+        cds_strbuf_puts(&rules, ",\"version\":");
         cds_strbuf_json_string(&rules, r->version, strlen(r->version));
-        cds_strbuf_printf(&rules, ",\"cards\":%d,\"us\":%.1f", r->cards, r->micros);
+        cds_strbuf_printf(&rules, ",\"cards\":%d,\"us\":", r->cards);
+        cds_strbuf_tenths(&rules, r->micros);
         if (r->error) {
             cds_strbuf_puts(&rules, ",\"error\":");
             cds_strbuf_json_string(&rules, r->error, strlen(r->error));
@@ -162,9 +163,13 @@ static bool audit_call(const cds_proto_env *env, const char *buf, size_t len, co
     for (size_t i = 0; i < in->ncards; i++) {
         const cds_card_out *c = &in->cards[i];
         if (i < 64) { uuid[i] = c->uuid; rule[i] = c->rule; ind[i] = c->indicator; }
-        cds_strbuf_printf(&cards, "%s{\"uuid\":\"%s\",\"rule\":", i ? "," : "", c->uuid);
+        cds_strbuf_puts(&cards, i ? ",{\"uuid\":\"" : "{\"uuid\":\"");
+        cds_strbuf_puts(&cards, c->uuid);
+        cds_strbuf_puts(&cards, "\",\"rule\":");
         cds_strbuf_json_string(&cards, c->rule, strlen(c->rule));
-        cds_strbuf_printf(&cards, ",\"indicator\":\"%s\"}", c->indicator);
+        cds_strbuf_puts(&cards, ",\"indicator\":\"");
+        cds_strbuf_puts(&cards, c->indicator);
+        cds_strbuf_puts(&cards, "\"}");
     }
     cds_strbuf_putc(&cards, ']');
     char sha[65], pkey[65] = "";

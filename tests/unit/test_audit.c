@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "json.h"
 #include "mp.h"
+#include "strbuf.h"
 #include "testutil.h"
 
 static char db_path[256];
@@ -122,6 +123,27 @@ static void rows_are_committed_and_the_chain_verifies(void **s)
         assert_int_equal(verify(copy, out, sizeof out), 1);
         if (!strstr(out, cases[i].want)) fail_msg("%s -> %s", cases[i].sql, out);
     }
+    tu_rmrf(dir);
+}
+
+/* Timings are kept as text with one decimal (the chain hashes that text): the formatter the
+ * audit path uses instead of printf agrees with "%.1f". */
+static void timings_are_kept_with_one_decimal(void **s)
+{
+    (void)s;
+    static const double v[] = {0.0, 0.04, 0.96, 3.14159, 12.5, 50.96, 99.94, 1234.56, 999999.94, 7.25e9, -2.3};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char got[32], want[32];
+        size_t n = cds_fmt_tenths(got, v[i]);
+        snprintf(want, sizeof want, "%.1f", v[i]);
+        assert_string_equal(got, want);
+        assert_int_equal(n, strlen(want));
+    }
+    const char *dir;
+    cds_audit *a = fresh_audit(&dir);
+    write_rows(a, 1);   /* eval_us 12.5 */
+    cds_audit_close(a);
+    assert_int_equal(count("SELECT count(*) FROM decision WHERE eval_us = '12.5'"), 1);
     tu_rmrf(dir);
 }
 
@@ -287,6 +309,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rows_are_committed_and_the_chain_verifies),
+        cmocka_unit_test(timings_are_kept_with_one_decimal),
         cmocka_unit_test(feedback_is_idempotent_and_unknown_cards_are_flagged),
         cmocka_unit_test(an_unwritable_database_fails_the_write),
         cmocka_unit_test(async_writes_report_after_the_commit_and_copy_the_record),
