@@ -49,6 +49,17 @@ char *cds_arena_strndup(cds_arena *a, const char *s, size_t n)
 
 char *cds_arena_strdup(cds_arena *a, const char *s) { return cds_arena_strndup(a, s, strlen(s)); }
 
+char *cds_arena_join(cds_arena *a, const char *x, const char *sep, const char *y)
+{
+    size_t nx = strlen(x), ns = strlen(sep), ny = strlen(y);
+    char *p = cds_arena_alloc(a, nx + ns + ny + 1);
+    if (!p) return NULL;
+    memcpy(p, x, nx);
+    memcpy(p + nx, sep, ns);
+    memcpy(p + nx + ns, y, ny + 1);
+    return p;
+}
+
 char *cds_arena_printf(cds_arena *a, const char *fmt, ...)
 {
     va_list ap;

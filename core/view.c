@@ -50,6 +50,18 @@ static bool digits(const char **p, int n, int *out)
     return true;
 }
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil): timegm
+ * goes through the C library's time-zone machinery, a measurable cost per observation. */
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
 bool cds_parse_time(const char *s, time_t *out)
 {
     if (!s) return false;
@@ -69,8 +81,7 @@ bool cds_parse_time(const char *s, time_t *out)
         if (*p == '.') while (*++p >= '0' && *p <= '9') {}
     }
     if (Y < 1800 || M < 1 || M > 12 || D < 1 || D > 31 || h > 24 || m > 59 || sec > 60) return false;
-    struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h, .tm_min = m, .tm_sec = sec};
-    time_t t = timegm(&tm);
+    time_t t = (time_t)(days_from_civil(Y, M, D) * 86400 + h * 3600 + m * 60 + sec);
     if (has_time && (*p == '+' || *p == '-')) {
         int oh = 0, om = 0;
         const char *z = p + 1;
@@ -221,7 +232,7 @@ static void add_med(builder *b, const msgpack_object *r, bool draft, uint32_t or
     if (is(status, inactive)) return;
     if (!draft && is(status, draftish)) return;   /* a draft that is not part of this hook */
     const char *id = cds_mp_getstr(a, r, "id");
-    const char *ref = id ? cds_arena_printf(a, "%s/%s", rtype, id) : cds_arena_printf(a, "%s/#%u", rtype, ordinal);
+    const char *ref = id ? cds_arena_join(a, rtype, "/", id) : cds_arena_printf(a, "%s/#%u", rtype, ordinal);
     if (med_seen(b, ref)) return;
 
     cds_med m = {.ref = ref, .resource_type = rtype, .id = id, .status = status,
@@ -422,7 +433,7 @@ static void add_order(builder *b, const msgpack_object *r, uint32_t ordinal)
     cds_order o = {.resource_type = cds_mp_getstr(a, r, "resourceType"), .status = status_code(a, cds_mp_get(r, "status"))};
     if (is(o.status, inactive)) return;
     const char *id = cds_mp_getstr(a, r, "id");
-    o.ref = id ? cds_arena_printf(a, "%s/%s", o.resource_type, id) : cds_arena_printf(a, "%s/#%u", o.resource_type, ordinal);
+    o.ref = id ? cds_arena_join(a, o.resource_type, "/", id) : cds_arena_printf(a, "%s/#%u", o.resource_type, ordinal);
     const msgpack_object *code = cds_mp_get_nn(r, "code");
     codings(b, code, &o.codes, &o.ncodes);
     o.text = cc_text(b, code);

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "json.h"
 #include "mp.h"
@@ -73,6 +74,32 @@ static void done(built *b)
 static const char *ingredient(const built *b, uint32_t med, uint32_t i)
 {
     return cds_kb_ingredient_at(rs->kb, b->v.meds[med].ingredients[i])->name;
+}
+
+/* FHIR dates and dateTimes to epoch seconds: agrees with timegm (which it replaced) across
+ * leap years, centuries, partial dates, offsets and an out-of-range day that rolls over. */
+static void times_parse_as_timegm_would(void **s)
+{
+    (void)s;
+    static const struct { const char *text; int y, mo, d, h, mi, sec, off; } cases[] = {
+        {"1970-01-01", 1970, 1, 1, 0, 0, 0, 0},          {"1999-12-31T23:59:59Z", 1999, 12, 31, 23, 59, 59, 0},
+        {"2000-02-29T12:00:00Z", 2000, 2, 29, 12, 0, 0, 0}, {"1900-03-01", 1900, 3, 1, 0, 0, 0, 0},
+        {"1850-07", 1850, 7, 1, 0, 0, 0, 0},               {"2024", 2024, 1, 1, 0, 0, 0, 0},
+        {"2100-02-28T08:30", 2100, 2, 28, 8, 30, 0, 0},    {"2023-02-31", 2023, 2, 31, 0, 0, 0, 0},
+        {"2025-03-01T12:00:00.123+02:00", 2025, 3, 1, 12, 0, 0, 7200},
+        {"2025-03-01T12:00:00-05:30", 2025, 3, 1, 12, 0, 0, -19800},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tm tm = {.tm_year = cases[i].y - 1900, .tm_mon = cases[i].mo - 1, .tm_mday = cases[i].d,
+                        .tm_hour = cases[i].h, .tm_min = cases[i].mi, .tm_sec = cases[i].sec};
+        time_t want = timegm(&tm) - cases[i].off, got = 0;
+        assert_true(cds_parse_time(cases[i].text, &got));
+        if (got != want) fail_msg("%s: %lld, want %lld", cases[i].text, (long long)got, (long long)want);
+    }
+    time_t t;
+    assert_false(cds_parse_time("1799-01-01", &t));
+    assert_false(cds_parse_time("2024-13-01", &t));
+    assert_false(cds_parse_time("20x4-01-01", &t));
 }
 
 static void a_product_code_resolves_to_its_ingredient(void **s)
@@ -255,6 +282,7 @@ static void interactions_match_at_class_level_once_per_pair(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(times_parse_as_timegm_would),
         cmocka_unit_test(a_product_code_resolves_to_its_ingredient),
         cmocka_unit_test(a_name_resolves_when_no_code_does),
         cmocka_unit_test(a_combination_product_gives_every_ingredient),
