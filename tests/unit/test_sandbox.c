@@ -86,6 +86,36 @@ static void a_memory_bomb_is_stopped(void **s)
            CDS_SB_MEMORY, "memory limit");
 }
 
+/* Recycled small blocks (the allocator's free lists) keep contents intact across growth and
+ * shrinking through every size class, and the memory count returns to where it was. */
+static void recycled_memory_keeps_values_intact(void **s)
+{
+    (void)s;
+    lua_gc(cds_sandbox_L(sb), LUA_GCCOLLECT);
+    size_t before = cds_sandbox_memory(sb);
+    char msg[512];
+    const char *src =
+        "for round = 1, 2 do\n"
+        "  local t = {}\n"
+        "  for i = 1, 1500 do\n"
+        "    local row = {}\n"
+        "    for k = 1, i % 40 do row[k] = ('v' .. k):rep(i % 7 + 1) end\n"   /* tables grow through the classes */
+        "    t[i] = {row = row, s = ('s'):rep(i % 300), n = i}\n"
+        "  end\n"
+        "  for i = 1, 1500 do\n"
+        "    local e = t[i]\n"
+        "    assert(e.n == i and #e.s == i % 300 and #e.row == i % 40)\n"
+        "    for k = 1, #e.row do assert(e.row[k] == ('v' .. k):rep(i % 7 + 1)) end\n"
+        "  end\n"
+        "  t = nil\n"
+        "end";
+    if (run(src, msg, sizeof msg) != CDS_SB_OK) fail_msg("%s", msg);
+    lua_gc(cds_sandbox_L(sb), LUA_GCCOLLECT);
+    size_t after = cds_sandbox_memory(sb);
+    if (after > before + 64 * 1024) fail_msg("memory count %zu after, %zu before", after, before);
+    assert_state_healthy();
+}
+
 static void a_string_rep_bomb_is_refused(void **s)
 {
     (void)s;
@@ -229,6 +259,7 @@ int main(void)
         cmocka_unit_test(an_endless_loop_inside_pcall_is_stopped),
         cmocka_unit_test(pcall_cannot_swallow_the_budget),
         cmocka_unit_test(a_memory_bomb_is_stopped),
+        cmocka_unit_test(recycled_memory_keeps_values_intact),
         cmocka_unit_test(a_string_rep_bomb_is_refused),
         cmocka_unit_test(a_concatenation_bomb_is_stopped),
         cmocka_unit_test(a_backtracking_pattern_is_refused),
