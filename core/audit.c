@@ -24,8 +24,9 @@ static const char SCHEMA[] =
     " outcome TEXT NOT NULL, service TEXT, hook TEXT, hook_instance TEXT, caller TEXT, pack TEXT, pack_version TEXT,"
     " pack_digest TEXT, kb_digest TEXT, rules TEXT, cards TEXT, error TEXT, request_sha256 TEXT, patient_key TEXT,"
     " eval_us TEXT, total_us REAL, decode_us REAL, request BLOB, prev_hash TEXT NOT NULL, row_hash TEXT NOT NULL);"
+    /* one b-tree (no rowid beside the key): one page fewer to write per commit */
     "CREATE TABLE IF NOT EXISTS card(uuid TEXT NOT NULL, decision TEXT NOT NULL, rule TEXT, indicator TEXT,"
-    " PRIMARY KEY(uuid, decision));"
+    " PRIMARY KEY(uuid, decision)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS feedback(id INTEGER PRIMARY KEY, service TEXT, card TEXT NOT NULL, outcome TEXT NOT NULL,"
     " outcome_time TEXT NOT NULL, accepted TEXT, reason_system TEXT, reason_code TEXT, reason_display TEXT,"
     " comment TEXT, received_ms INTEGER NOT NULL, known_card INTEGER NOT NULL,"

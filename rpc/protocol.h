@@ -66,6 +66,7 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
 void cds_proto_error_reply(msgpack_sbuffer *out, const msgpack_object *id, cds_rc code, const char *message,
                            const char *path);
 
+/* A decision id: UUIDv7 (time-ordered, 74 random bits). */
 void cds_uuid_random(char out[37]);
 
 #endif

@@ -291,7 +291,19 @@ static void round_trips_and_the_same_cards_as_eval(void **st)
     if (!is_ok(&u)) fail_msg("after the trigger is gone: %s", error_code(&u));
     const msgpack_object *id = cds_mp_get(&u.data, "id");
     assert_int_equal(id->via.u64, 42);
-    assert_true(cds_mp_is_str(cds_mp_get(&u.data, "decision")));
+    const msgpack_object *dec = cds_mp_get(&u.data, "decision");
+    assert_true(cds_mp_is_str(dec));
+    /* a UUIDv7: version 7, its first 48 bits the Unix time in ms (time-ordered audit keys) */
+    assert_int_equal(dec->via.str.size, 36);
+    assert_int_equal(dec->via.str.ptr[14], '7');
+    char hex[13] = {0};
+    memcpy(hex, dec->via.str.ptr, 8);
+    memcpy(hex + 8, dec->via.str.ptr + 9, 4);
+    long long ms = strtoll(hex, NULL, 16);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long now_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    if (ms > now_ms || ms < now_ms - 60000) fail_msg("decision %.36s: time %lld, now %lld", dec->via.str.ptr, ms, now_ms);
     /* the same request evaluated in-process gives byte-identical cards */
     cds_strbuf diag;
     cds_strbuf_init(&diag);
