@@ -28,10 +28,11 @@ static const char *type_name(const msgpack_object *o)
 static cds_rc field(const msgpack_object *map, const char *base, const char *key, msgpack_object_type type,
                     bool required, const msgpack_object **out, cds_error *err)
 {
-    char path[256];
-    snprintf(path, sizeof path, "%s.%s", base, key);
+    char path[256];   /* formatted only for an error: every request parses a dozen fields */
     const msgpack_object *o = cds_mp_get(map, key);
     *out = NULL;
+    bool bad = !o ? required : o->type != type || (type == MSGPACK_OBJECT_STR && o->via.str.size == 0);
+    if (bad) snprintf(path, sizeof path, "%s.%s", base, key);
     if (!o) {
         if (required) return cds_error_set(err, CDS_EBADREQ, path, "required field '%s' is missing", key);
         return CDS_OK;
@@ -124,6 +125,10 @@ cds_rc cds_request_parse(const msgpack_object *root, const char *base, cds_arena
         if ((rc = field(out->draft_orders, bpath, "entry", MSGPACK_OBJECT_ARRAY, false, &entries, err))) return rc;
         for (uint32_t i = 0; entries && i < entries->via.array.size; i++) {
             const msgpack_object *e = &entries->via.array.ptr[i];
+            /* the common case first, without formatting the paths an error would name */
+            const msgpack_object *r0 = e->type == MSGPACK_OBJECT_MAP ? cds_mp_get(e, "resource") : NULL;
+            const msgpack_object *t0 = r0 && r0->type == MSGPACK_OBJECT_MAP ? cds_mp_get(r0, "resourceType") : NULL;
+            if (t0 && t0->type == MSGPACK_OBJECT_STR && t0->via.str.size) continue;
             char epath[320];
             snprintf(epath, sizeof epath, "%s.entry[%u]", bpath, i);
             if (e->type != MSGPACK_OBJECT_MAP)
