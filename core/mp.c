@@ -169,12 +169,32 @@ static cds_rc header(walker *w, int *kind, uint64_t *n, msgpack_object *o)
     return CDS_OK;
 }
 
+/* The string header at p when it is fixstr or str8 (nearly every key and string in FHIR):
+ * consumed, length in *n. Anything else is left to header(). */
+static inline bool short_str(walker *w, uint64_t *n)
+{
+    const unsigned char *p = w->p;
+    if (p >= w->end) return false;
+    if ((*p & 0xe0) == 0xa0) {
+        *n = *p & 0x1f;
+        w->p = p + 1;
+        return true;
+    }
+    if (*p == 0xd9 && w->end - p >= 2) {
+        *n = p[1];
+        w->p = p + 2;
+        return true;
+    }
+    return false;
+}
+
 static cds_rc walk(walker *w, msgpack_object *o)
 {
     int kind;
     uint64_t n = 0;
-    cds_rc rc = header(w, &kind, &n, o);
-    if (rc) return rc;
+    cds_rc rc;
+    if (short_str(w, &n)) kind = 3;
+    else if ((rc = header(w, &kind, &n, o))) return rc;
     if (kind == 0) return CDS_OK;
     size_t left = (size_t)(w->end - w->p);
     if (kind == 3) {
@@ -218,7 +238,8 @@ static cds_rc walk(walker *w, msgpack_object *o)
             int kk;
             uint64_t kn = 0;
             f->key = NULL;
-            if ((rc = header(w, &kk, &kn, NULL))) return rc;
+            if (short_str(w, &kn)) kk = 3;
+            else if ((rc = header(w, &kk, &kn, NULL))) return rc;
             if (kk != 3) return fail(w, "map key is not a string%s", "");
             if (kn > (size_t)(w->end - w->p)) return fail(w, "string claims more bytes than the message holds%s", "");
             f->key = w->p;
@@ -267,10 +288,9 @@ cds_rc cds_mp_decode_zone(const char *buf, size_t len, msgpack_zone *zone, msgpa
     return run(buf, len, zone, out, err);
 }
 
-const msgpack_object *cds_mp_get(const msgpack_object *map, const char *key)
+const msgpack_object *cds_mp_getn(const msgpack_object *map, const char *key, size_t kl)
 {
     if (!map || map->type != MSGPACK_OBJECT_MAP) return NULL;
-    size_t kl = strlen(key);
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object_kv *kv = &map->via.map.ptr[i];
         if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == kl &&
@@ -280,17 +300,10 @@ const msgpack_object *cds_mp_get(const msgpack_object *map, const char *key)
     return NULL;
 }
 
-const msgpack_object *cds_mp_get_nn(const msgpack_object *map, const char *key)
-{
-    const msgpack_object *o = cds_mp_get(map, key);
-    return o && o->type != MSGPACK_OBJECT_NIL ? o : NULL;
-}
-
 bool cds_mp_is_str(const msgpack_object *o) { return o && o->type == MSGPACK_OBJECT_STR; }
 
-bool cds_mp_str_eq(const msgpack_object *o, const char *s)
+bool cds_mp_str_eqn(const msgpack_object *o, const char *s, size_t n)
 {
-    size_t n = strlen(s);
     return cds_mp_is_str(o) && o->via.str.size == n && memcmp(o->via.str.ptr, s, n) == 0;
 }
 
@@ -298,11 +311,6 @@ char *cds_mp_strdup(cds_arena *a, const msgpack_object *o)
 {
     if (!cds_mp_is_str(o)) return NULL;
     return cds_arena_strndup(a, o->via.str.ptr, o->via.str.size);
-}
-
-char *cds_mp_getstr(cds_arena *a, const msgpack_object *map, const char *key)
-{
-    return cds_mp_strdup(a, cds_mp_get(map, key));
 }
 
 bool cds_mp_number(const msgpack_object *o, double *out)

@@ -10,6 +10,7 @@
 #define CDS_MP_H
 
 #include <msgpack.h>
+#include <string.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -27,15 +28,29 @@ cds_rc cds_mp_decode(const char *buf, size_t len, msgpack_unpacked *out, cds_err
 cds_rc cds_mp_decode_zone(const char *buf, size_t len, msgpack_zone *zone, msgpack_object *out, cds_error *err);
 
 /* Map lookup by string key; NULL when `map` is not a map or the key is absent. */
-const msgpack_object *cds_mp_get(const msgpack_object *map, const char *key);
+const msgpack_object *cds_mp_getn(const msgpack_object *map, const char *key, size_t keylen);
+/* Inline so that the length of a literal key is folded at compile time (strlen per lookup was
+ * a visible cost: the view looks up thousands of keys per request). */
+static inline const msgpack_object *cds_mp_get(const msgpack_object *map, const char *key)
+{
+    return cds_mp_getn(map, key, strlen(key));
+}
 /* Like cds_mp_get, but treats a nil value as absent. */
-const msgpack_object *cds_mp_get_nn(const msgpack_object *map, const char *key);
+static inline const msgpack_object *cds_mp_get_nn(const msgpack_object *map, const char *key)
+{
+    const msgpack_object *o = cds_mp_get(map, key);
+    return o && o->type != MSGPACK_OBJECT_NIL ? o : NULL;
+}
 bool cds_mp_is_str(const msgpack_object *o);
-bool cds_mp_str_eq(const msgpack_object *o, const char *s);
+bool cds_mp_str_eqn(const msgpack_object *o, const char *s, size_t n);
+static inline bool cds_mp_str_eq(const msgpack_object *o, const char *s) { return cds_mp_str_eqn(o, s, strlen(s)); }
 /* NUL-terminated copy of a str value in `a`; NULL if `o` is not a str. */
 char *cds_mp_strdup(cds_arena *a, const msgpack_object *o);
 /* Convenience: cds_mp_strdup(a, cds_mp_get(map, key)). */
-char *cds_mp_getstr(cds_arena *a, const msgpack_object *map, const char *key);
+static inline char *cds_mp_getstr(cds_arena *a, const msgpack_object *map, const char *key)
+{
+    return cds_mp_strdup(a, cds_mp_get(map, key));
+}
 /* Numeric value of an int or float object. */
 bool cds_mp_number(const msgpack_object *o, double *out);
 
