@@ -170,8 +170,8 @@ static int ctx_obs(lua_State *L)
     cds_eval_scope *s = scope_of(L);
     const char *code = luaL_checkstring(L, 1);
     for (uint32_t i = 0; i < s->view->nobs; i++) {
-        const cds_observation *o = &s->view->obs[i];
-        if (strcmp(o->code, code) != 0) continue;
+        if (strcmp(s->view->obs[i].code, code) != 0) continue;
+        const cds_observation *o = cds_view_observation(s->view, i);
         lua_createtable(L, 0, 6);
         if (o->has_value) setnum(L, "value", o->value);
         setstr(L, "unit", o->unit);

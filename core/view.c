@@ -344,44 +344,73 @@ static void add_condition(builder *b, const msgpack_object *r)
     p[b->v->nconditions++] = c;
 }
 
+static time_t observation_time(const msgpack_object *r)
+{
+    const msgpack_object *t = cds_mp_get(r, "effectiveDateTime");
+    if (!cds_mp_is_str(t)) t = cds_mp_get(r, "effectiveInstant");
+    if (!cds_mp_is_str(t)) t = cds_mp_get(cds_mp_get(r, "effectivePeriod"), "start");
+    if (!cds_mp_is_str(t)) t = cds_mp_get(r, "issued");
+    char buf[48];
+    time_t when = 0;
+    if (cds_mp_is_str(t) && t->via.str.size < sizeof buf) {
+        memcpy(buf, t->via.str.ptr, t->via.str.size);
+        buf[t->via.str.size] = '\0';
+        cds_parse_time(buf, &when);
+    }
+    return when;
+}
+
+/* Files the observation under each of its LOINC codes, keeping the latest per code. */
 static void add_observation(builder *b, const msgpack_object *r)
 {
     static const char *const bad[] = {"entered-in-error", "cancelled", NULL};
-    cds_arena *a = b->a;
-    if (is(status_code(a, cds_mp_get(r, "status")), bad)) return;
-    cds_coding *codes = NULL;
-    uint32_t ncodes = 0;
-    const msgpack_object *code = cds_mp_get_nn(r, "code");
-    codings(b, code, &codes, &ncodes);
-    time_t when = 0;
-    const char *t = cds_mp_getstr(a, r, "effectiveDateTime");
-    if (!t) t = cds_mp_getstr(a, r, "effectiveInstant");
-    if (!t) t = cds_mp_getstr(a, cds_mp_get(r, "effectivePeriod"), "start");
-    if (!t) t = cds_mp_getstr(a, r, "issued");
-    cds_parse_time(t, &when);
-    cds_observation o = {.display = cc_text(b, code), .when = when};
-    const msgpack_object *q = cds_mp_get_nn(r, "valueQuantity");
-    if (q) {
-        o.has_value = cds_mp_number(cds_mp_get(q, "value"), &o.value);
-        o.unit = cds_mp_getstr(a, q, "unit");
-        if (!o.unit) o.unit = cds_mp_getstr(a, q, "code");
-    }
-    o.value_text = cds_mp_getstr(a, r, "valueString");
-    if (!o.value_text) o.value_text = cc_text(b, cds_mp_get_nn(r, "valueCodeableConcept"));
-    for (uint32_t i = 0; i < ncodes; i++) {
-        if (!codes[i].system || strcmp(codes[i].system, LOINC) != 0) continue;
-        o.code = codes[i].code;
+    if (is(status_code(b->a, cds_mp_get(r, "status")), bad)) return;
+    const msgpack_object *c = cds_mp_get(cds_mp_get_nn(r, "code"), "coding");
+    if (!c || c->type != MSGPACK_OBJECT_ARRAY) return;
+    bool timed = false;
+    cds_observation o = {.resource = r};
+    for (uint32_t i = 0; i < c->via.array.size; i++) {
+        const msgpack_object *x = &c->via.array.ptr[i], *code = cds_mp_get(x, "code");
+        if (!cds_mp_str_eq(cds_mp_get(x, "system"), LOINC) || !cds_mp_is_str(code)) continue;
+        if (!timed) {
+            o.when = observation_time(r);
+            timed = true;
+        }
         uint32_t k;
-        if (cds_strmap_get(&b->obs_codes, o.code, strlen(o.code), &k)) {
-            if (o.when >= b->v->obs[k].when) b->v->obs[k] = o;   /* keep the latest */
+        if (cds_strmap_get(&b->obs_codes, code->via.str.ptr, code->via.str.size, &k)) {
+            if (o.when >= b->v->obs[k].when) {   /* keep the latest */
+                o.code = b->v->obs[k].code;
+                b->v->obs[k] = o;
+            }
             continue;
         }
-        cds_observation *p = grow(a, b->v->obs, b->v->nobs, &b->capobs, sizeof *p);
+        cds_observation *p = grow(b->a, b->v->obs, b->v->nobs, &b->capobs, sizeof *p);
         if (!p) return;
         b->v->obs = p;
+        o.code = cds_mp_strdup(b->a, code);
         cds_strmap_put(&b->obs_codes, o.code, strlen(o.code), b->v->nobs);
         p[b->v->nobs++] = o;
     }
+}
+
+const cds_observation *cds_view_observation(const cds_view *v, uint32_t i)
+{
+    /* The view is logically read-only; the details are a cache filled in the view's own arena. */
+    cds_observation *o = &v->obs[i];
+    if (o->detailed) return o;
+    builder b = {.v = (cds_view *)v, .a = v->arena, .kb = v->kb};
+    const msgpack_object *r = o->resource, *code = cds_mp_get_nn(r, "code");
+    o->display = cc_text(&b, code);
+    const msgpack_object *q = cds_mp_get_nn(r, "valueQuantity");
+    if (q) {
+        o->has_value = cds_mp_number(cds_mp_get(q, "value"), &o->value);
+        o->unit = cds_mp_getstr(v->arena, q, "unit");
+        if (!o->unit) o->unit = cds_mp_getstr(v->arena, q, "code");
+    }
+    o->value_text = cds_mp_getstr(v->arena, r, "valueString");
+    if (!o->value_text) o->value_text = cc_text(&b, cds_mp_get_nn(r, "valueCodeableConcept"));
+    o->detailed = true;
+    return o;
 }
 
 static void add_patient(builder *b, const msgpack_object *r)
@@ -473,6 +502,7 @@ cds_rc cds_view_build(const cds_request *req, const cds_kb *kb, time_t now, cds_
     out->kb = kb;
     out->now = now;
     out->patient.age = -1;
+    out->arena = a;
     builder b = {.v = out, .a = a, .kb = kb};
     each_source(&b, pass_index);
     out->prefetch_errors = 0;   /* counted again by the clinical pass */
@@ -480,10 +510,9 @@ cds_rc cds_view_build(const cds_request *req, const cds_kb *kb, time_t now, cds_
     cds_strmap_free(&b.med_refs);
     cds_strmap_free(&b.obs_codes);
     for (uint32_t i = 0; i < out->nobs; i++) {
-        cds_observation *o = &out->obs[i];
-        if (strcmp(o->code, "29463-7") == 0 && o->has_value) {
-            out->patient.weight_kg = o->unit && (strstr(o->unit, "lb") != NULL) ? o->value * 0.45359237 : o->value;
-        }
+        if (strcmp(out->obs[i].code, "29463-7") != 0) continue;   /* body weight */
+        const cds_observation *o = cds_view_observation(out, i);
+        if (o->has_value) out->patient.weight_kg = o->unit && strstr(o->unit, "lb") ? o->value * 0.45359237 : o->value;
     }
     return CDS_OK;
 }

@@ -53,11 +53,17 @@ typedef struct cds_order {
     uint32_t ncodes;
 } cds_order;
 
+/* The latest result per LOINC code. Only code and time are read while the view is built;
+ * the rest when a rule asks for that code (cds_view_observation): a patient has many results
+ * and rules read a few. */
 typedef struct cds_observation {
-    const char *code, *display, *unit, *value_text;
+    const char *code;
+    time_t when;              /* 0 when unknown */
+    const msgpack_object *resource;
+    bool detailed;            /* the fields below are filled */
+    const char *display, *unit, *value_text;
     double value;
     bool has_value;
-    time_t when;              /* 0 when unknown */
 } cds_observation;
 
 typedef struct cds_patient {
@@ -78,10 +84,14 @@ typedef struct cds_view {
     cds_observation *obs; uint32_t nobs;
     cds_order *orders; uint32_t norders;   /* non-medication draft orders */
     uint32_t prefetch_errors; /* OperationOutcome values seen in prefetch */
+    cds_arena *arena;         /* the request arena the view lives in */
 } cds_view;
 
 cds_rc cds_view_build(const cds_request *req, const cds_kb *kb, time_t now, cds_arena *a, cds_view *out,
                       cds_error *err);
+
+/* Observation i with its value, unit and text read from the resource (on first use). */
+const cds_observation *cds_view_observation(const cds_view *v, uint32_t i);
 
 /* RFC3339 / FHIR date or dateTime to epoch seconds (UTC); partial dates take the first instant. */
 bool cds_parse_time(const char *s, time_t *out);

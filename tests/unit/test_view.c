@@ -257,7 +257,10 @@ static void latest_observation_per_loinc_and_age(void **s)
           "\"o\":{\"resourceType\":\"Bundle\",\"entry\":[" OBS("2025-02-01T10:00:00Z", "2.1") "," OBS("2025-02-20T10:00:00Z", "3.4") ","
           OBS("2025-01-01T10:00:00Z", "1.0") "]}", NULL);
     assert_int_equal(b.v.nobs, 1);
-    assert_true(b.v.obs[0].value > 3.3 && b.v.obs[0].value < 3.5);
+    const cds_observation *o = cds_view_observation(&b.v, 0);
+    assert_true(o->has_value && o->value > 3.3 && o->value < 3.5);
+    assert_string_equal(o->unit, "{INR}");
+    assert_string_equal(o->code, "6301-6");
     assert_int_equal(b.v.patient.age, 74);   /* 75th birthday is tomorrow */
     assert_string_equal(b.v.patient.sex, "female");
     done(&b);
