@@ -225,10 +225,10 @@ static lua_Integer current_serial(lua_State *L)
     return n;
 }
 
-/* Lazy fields (codes, ingredients/substances): a third of building ctx, and most rules never
- * read them. The filler points into this request's view, so it refuses to run for a table a
+/* Lazy fields (codes, ingredients/substances; conditions' codes): a third of building ctx, and
+ * most rules never read them. The filler points into this request's view, so it refuses to run for a table a
  * rule kept from an earlier request (the view is gone by then). */
-typedef enum { LAZY_MED, LAZY_ALLERGY } lazy_kind;
+typedef enum { LAZY_MED, LAZY_ALLERGY, LAZY_CONDITION } lazy_kind;
 
 static int fill_lazy_fields(lua_State *L)
 {
@@ -236,7 +236,12 @@ static int fill_lazy_fields(lua_State *L)
     if (lua_tointeger(L, lua_upvalueindex(3)) != current_serial(L))
         return luaL_error(L, "this table belongs to an earlier request's ctx; read ctx afresh in each evaluation");
     const void *e = lua_touserdata(L, lua_upvalueindex(1));
-    if (lua_tointeger(L, lua_upvalueindex(2)) == LAZY_MED) {
+    lua_Integer kind = lua_tointeger(L, lua_upvalueindex(2));
+    if (kind == LAZY_CONDITION) {
+        const cds_condition *c = e;
+        push_codes(L, c->codes, c->ncodes);
+        lua_setfield(L, 1, "codes");
+    } else if (kind == LAZY_MED) {
         const cds_med *m = e;
         push_codes(L, m->codes, m->ncodes);
         lua_setfield(L, 1, "codes");
@@ -387,8 +392,7 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
     for (uint32_t i = 0; i < v->nconditions; i++) {
         lua_createtable(L, 0, 2);
         setstr(L, "text", v->conditions[i].text);
-        push_codes(L, v->conditions[i].codes, v->conditions[i].ncodes);
-        lua_setfield(L, -2, "codes");
+        set_lazy(L, &v->conditions[i], LAZY_CONDITION);   /* codes */
         seal(L);
         lua_rawseti(L, -2, i + 1);
     }

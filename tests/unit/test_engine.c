@@ -150,7 +150,8 @@ static void lazy_fields_are_built_on_use_and_never_for_a_stale_table(void **s)
         "    local seen = {}\n"
         "    for k in pairs(m) do seen[k] = true end\n"   /* before any lookup: iteration fills */
         "    return card { indicator = 'info', summary = m.ingredients[1].name .. ' ' .. m.codes[1].system\n"
-        "                  .. ' ' .. tostring(seen.codes) .. ' ' .. tostring(seen.ingredients) }\n"
+        "                  .. ' ' .. tostring(seen.codes) .. ' ' .. tostring(seen.ingredients)\n"
+        "                  .. ' ' .. ctx.conditions[1].codes[1].code }\n"
         "  end }\n");
     loaded set;
     open_set(&set, dir);
@@ -159,7 +160,9 @@ static void lazy_fields_are_built_on_use_and_never_for_a_stale_table(void **s)
         "{\"hook\":\"order-sign\",\"hookInstance\":\"hi\",\"context\":{\"userId\":\"Practitioner/1\",\"patientId\":\"p\","
         "\"draftOrders\":{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"resourceType\":\"MedicationRequest\","
         "\"id\":\"m1\",\"status\":\"draft\",\"medicationCodeableConcept\":{\"coding\":[{\"system\":"
-        "\"http://www.nlm.nih.gov/research/umls/rxnorm\",\"code\":\"11289\"}],\"text\":\"warfarin 5 mg\"}}}]}}}";
+        "\"http://www.nlm.nih.gov/research/umls/rxnorm\",\"code\":\"11289\"}],\"text\":\"warfarin 5 mg\"}}}]}},"
+        "\"prefetch\":{\"c\":{\"resourceType\":\"Condition\",\"clinicalStatus\":\"active\",\"code\":{\"coding\":"
+        "[{\"system\":\"http://snomed.info/sct\",\"code\":\"44054006\"}],\"text\":\"Diabetes\"}}}}";
     result r;
     cds_error err;
     assert_int_equal(call(e, req, &r, &err), CDS_OK);
@@ -170,7 +173,7 @@ static void lazy_fields_are_built_on_use_and_never_for_a_stale_table(void **s)
     char text[200];
     snprintf(text, sizeof text, "%.*s", (int)summary->via.str.size, summary->via.str.ptr);
     /* pairs() sees the lazy fields too */
-    assert_string_equal(text, "warfarin http://www.nlm.nih.gov/research/umls/rxnorm true true");
+    assert_string_equal(text, "warfarin http://www.nlm.nih.gov/research/umls/rxnorm true true 44054006");
     release(&r);
     /* packing a card that holds an untouched medication table happens outside any rule: no
      * abort (an unprotected Lua error would panic), the table is packed with what it has */
