@@ -39,6 +39,7 @@ typedef struct opts {
     const char *cdsd, *rules, *synthea, *requests;
     double duration, warmup;
     int workers;
+    int repeat;               /* cdsd/echo pairs per NNG measurement; the median is reported */
     bool json;
 } opts;
 
@@ -449,36 +450,68 @@ done:
     free(lens);
 }
 
-/* cdsd vs echo at one concurrency; returns cdsd's summary. */
+/* Index of the run with the median throughput. */
+static int median_run(const latency_summary *s, int n)
+{
+    int idx[16];
+    for (int i = 0; i < n; i++) idx[i] = i;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && s[idx[j - 1]].rps > s[idx[j]].rps; j--) {
+            int t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+    return idx[n / 2];
+}
+
+/* cdsd vs echo at one concurrency; returns cdsd's summary. With --repeat N the two alternate N
+ * times (on a shared, noisy machine a single pair can be 10% off either way) and the run with
+ * the median throughput of each is reported, with the range of the per-pair ratios. */
 static latency_summary nng_vs_echo(const opts *o, const char *rules, const bench_set *set, int conc, const char *label)
 {
-    char url[64], state[64], eurl[64], name[64], extra[160];
-    latency l = {0}, le = {0};
-    latency_summary s = {0};
+    char url[64], state[64], eurl[64], name[64], extra[200];
+    int n = o->repeat < 1 ? 1 : o->repeat > 15 ? 15 : o->repeat;
+    latency l[15] = {{0}}, le[15] = {{0}};
+    latency_summary s[15] = {{0}}, se[15] = {{0}}, out = {0};
     pid_t pid = server_start(o, rules, url, sizeof url, state);
-    if (pid < 0) { fprintf(stderr, "cdsd-bench: the server did not start\n"); return s; }
-    run_nng(o, url, set, conc, false, &l);
-    long rss = peak_rss_kb(pid);
-    server_stop(pid, state);
+    if (pid < 0) { fprintf(stderr, "cdsd-bench: the server did not start\n"); return out; }
     echo_server es;
     snprintf(eurl, sizeof eurl, "tcp://127.0.0.1:%d", free_port());
-    if (echo_start(&es, eurl)) {
-        run_nng(o, eurl, set, conc, true, &le);
-        echo_stop(&es);
+    bool echo = echo_start(&es, eurl);
+    double lo = 1e9, hi = 0;
+    for (int r = 0; r < n; r++) {
+        run_nng(o, url, set, conc, false, &l[r]);
+        if (echo) run_nng(o, eurl, set, conc, true, &le[r]);
+        s[r] = latency_summarise(&l[r]);
+        se[r] = latency_summarise(&le[r]);
+        double ratio = se[r].rps > 0 ? s[r].rps / se[r].rps : 0;
+        if (ratio < lo) lo = ratio;
+        if (ratio > hi) hi = ratio;
     }
-    latency_summary se = latency_summarise(&le);
-    s = latency_summarise(&l);
+    long rss = peak_rss_kb(pid);
+    server_stop(pid, state);
+    if (echo) echo_stop(&es);
+    int mc = median_run(s, n), me = median_run(se, n);
     snprintf(name, sizeof name, "%s echo c=%d", label, conc);
-    report(o, name, &le, 0, NULL);
+    report(o, name, &le[me], 0, NULL);
     snprintf(name, sizeof name, "%s cdsd c=%d", label, conc);
-    if (o->json) snprintf(extra, sizeof extra, "\"echo_rps\":%.0f,\"ratio_to_echo\":%.3f", se.rps, se.rps > 0 ? s.rps / se.rps : 0);
-    else snprintf(extra, sizeof extra, "= %.0f%% of echo throughput, p50 %.1fx echo", se.rps > 0 ? 100 * s.rps / se.rps : 0,
-                  se.p50 > 0 ? s.p50 / se.p50 : 0);
-    latency lcopy = l;   /* report sorts again; harmless */
-    report(o, name, &lcopy, rss, extra);
-    latency_free(&l);
-    latency_free(&le);
-    return s;
+    double ratio = se[me].rps > 0 ? s[mc].rps / se[me].rps : 0;
+    if (o->json)
+        snprintf(extra, sizeof extra, "\"echo_rps\":%.0f,\"ratio_to_echo\":%.3f,\"runs\":%d,\"ratio_min\":%.3f,\"ratio_max\":%.3f",
+                 se[me].rps, ratio, n, lo, hi);
+    else if (n > 1)
+        snprintf(extra, sizeof extra, "= %.0f%% of echo throughput (median of %d; pairs %.0f-%.0f%%), p50 %.1fx echo",
+                 100 * ratio, n, 100 * lo, 100 * hi, se[me].p50 > 0 ? s[mc].p50 / se[me].p50 : 0);
+    else
+        snprintf(extra, sizeof extra, "= %.0f%% of echo throughput, p50 %.1fx echo", 100 * ratio,
+                 se[me].p50 > 0 ? s[mc].p50 / se[me].p50 : 0);
+    report(o, name, &l[mc], rss, extra);
+    out = s[mc];
+    for (int r = 0; r < n; r++) {
+        latency_free(&l[r]);
+        latency_free(&le[r]);
+    }
+    return out;
 }
 
 /* A copy of the rule set with `pairs` generated interactions among generated ingredients. */
@@ -530,7 +563,7 @@ static cds_ruleset *load(const char *dir)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: cdsd-bench [--cdsd PATH] [--rules DIR] [--synthea DIR] [--requests DIR] [--duration S]\n"
-               "                  [--warmup S] [--workers N] [--json] [MODE...]\n"
+               "                  [--warmup S] [--workers N] [--repeat N] [--json] [MODE...]\n"
                "MODE: inproc seq conc http scale-kb scale-meds scale-conc all (default: inproc seq conc)\n");
 }
 
@@ -540,10 +573,10 @@ int main(int argc, char **argv)
     snprintf(arg0, sizeof arg0, "%s", argv[0]);
     snprintf(self, sizeof self, "%s/cdsd", dirname(arg0));   /* cdsd beside cdsd-bench */
     opts o = {.cdsd = self, .rules = "rules", .synthea = "../shared/corpus/synthea-dev", .requests = "fixtures/requests",
-              .duration = 3, .warmup = 0.5, .workers = 4};
+              .duration = 3, .warmup = 0.5, .workers = 4, .repeat = 1};
     static const struct option lo[] = {{"cdsd", 1, 0, 'c'}, {"rules", 1, 0, 'r'}, {"synthea", 1, 0, 's'},
                                        {"requests", 1, 0, 'q'}, {"duration", 1, 0, 'd'}, {"warmup", 1, 0, 'w'},
-                                       {"workers", 1, 0, 'W'}, {"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+                                       {"workers", 1, 0, 'W'}, {"repeat", 1, 0, 'R'}, {"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
@@ -554,6 +587,7 @@ int main(int argc, char **argv)
         case 'd': o.duration = atof(optarg); break;
         case 'w': o.warmup = atof(optarg); break;
         case 'W': o.workers = atoi(optarg); break;
+        case 'R': o.repeat = atoi(optarg); break;
         case 'j': o.json = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -580,8 +614,9 @@ int main(int argc, char **argv)
     }
     if (!set.n) { fprintf(stderr, "cdsd-bench: no requests (see --synthea / --requests)\n"); return 2; }
     if (!o.json)
-        printf("# %zu %s requests, mean %.1f KB; %d server workers; %.1f s per run after %.1f s warm-up; %ld cores\n",
-               set.n, source, (double)set.bytes / (double)set.n / 1024.0, o.workers, o.duration, o.warmup,
+        printf("# %zu %s requests, mean %.1f KB; %d server workers; %.1f s per run after %.1f s warm-up; %d run(s) per "
+               "cdsd/echo pair; %ld cores\n",
+               set.n, source, (double)set.bytes / (double)set.n / 1024.0, o.workers, o.duration, o.warmup, o.repeat,
                sysconf(_SC_NPROCESSORS_ONLN));
     for (int m = 0; m < nmodes; m++) {
         if (!strcmp(modes[m], "inproc")) {

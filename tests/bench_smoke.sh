@@ -2,7 +2,7 @@
 # bench_smoke.sh BENCH — the benchmark harness runs (briefly) and every request succeeds.
 # Numbers are not checked here: they come from real runs (README, "Benchmarks").
 set -u
-out=$("$1" --duration 0.3 --warmup 0 --synthea /nonexistent --requests fixtures/requests --workers 2 inproc seq 2>&1)
+out=$("$1" --duration 0.3 --warmup 0 --synthea /nonexistent --requests fixtures/requests --workers 2 --repeat 2 inproc seq 2>&1)
 status=$?
 echo "$out"
 test $status -eq 0 || { echo "FAIL: cdsd-bench exited $status"; exit 1; }
