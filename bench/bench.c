@@ -28,6 +28,7 @@
 
 #include "loopback.h"
 
+#include "cpu.h"
 #include "engine.h"
 #include "json.h"
 #include "latency.h"
@@ -197,7 +198,9 @@ static void *client_main(void *p)
     return NULL;
 }
 
-static void run_nng(const opts *o, const char *url, const bench_set *set, int conc, bool echo, latency *l)
+/* With `server` > 0 and `cpu` given, also measures CPU per request over the measured phase. */
+static void run_nng(const opts *o, const char *url, const bench_set *set, int conc, bool echo, latency *l,
+                    pid_t server, cpu_use *cpu)
 {
     nng_socket s;
     if (nng_req0_open(&s)) return;
@@ -212,10 +215,20 @@ static void run_nng(const opts *o, const char *url, const bench_set *set, int co
                          .end = start + (o->warmup + o->duration) * 1e6, .offset = (size_t)i * 7, .echo = echo};
         pthread_create(&th[i], NULL, client_main, &cs[i]);
     }
+    cpu_use c0, c1;
+    if (cpu) {
+        double wait = start + o->warmup * 1e6 - now_us();
+        if (wait > 0) usleep((useconds_t)wait);
+        cpu_sample(server, &c0);
+    }
     for (int i = 0; i < conc; i++) {
         pthread_join(th[i], NULL);
         latency_merge(l, &cs[i].lat);
         latency_free(&cs[i].lat);
+    }
+    if (cpu) {
+        cpu_sample(server, &c1);
+        *cpu = cpu_per_request(&c0, &c1, l->n);
     }
     l->seconds = o->duration;
     free(cs);
@@ -469,10 +482,11 @@ static int median_run(const latency_summary *s, int n)
  * the median throughput of each is reported, with the range of the per-pair ratios. */
 static latency_summary nng_vs_echo(const opts *o, const char *rules, const bench_set *set, int conc, const char *label)
 {
-    char url[64], state[64], eurl[64], name[64], extra[200];
+    char url[64], state[64], eurl[64], name[64], extra[400];
     int n = o->repeat < 1 ? 1 : o->repeat > 15 ? 15 : o->repeat;
     latency l[15] = {{0}}, le[15] = {{0}};
     latency_summary s[15] = {{0}}, se[15] = {{0}}, out = {0};
+    cpu_use cpu[15] = {{0}};
     pid_t pid = server_start(o, rules, url, sizeof url, state);
     if (pid < 0) { fprintf(stderr, "cdsd-bench: the server did not start\n"); return out; }
     echo_server es;
@@ -480,8 +494,8 @@ static latency_summary nng_vs_echo(const opts *o, const char *rules, const bench
     bool echo = echo_start(&es, eurl);
     double lo = 1e9, hi = 0;
     for (int r = 0; r < n; r++) {
-        run_nng(o, url, set, conc, false, &l[r]);
-        if (echo) run_nng(o, eurl, set, conc, true, &le[r]);
+        run_nng(o, url, set, conc, false, &l[r], pid, &cpu[r]);
+        if (echo) run_nng(o, eurl, set, conc, true, &le[r], 0, NULL);
         s[r] = latency_summarise(&l[r]);
         se[r] = latency_summarise(&le[r]);
         double ratio = se[r].rps > 0 ? s[r].rps / se[r].rps : 0;
@@ -505,6 +519,17 @@ static latency_summary nng_vs_echo(const opts *o, const char *rules, const bench
     else
         snprintf(extra, sizeof extra, "= %.0f%% of echo throughput, p50 %.1fx echo", 100 * ratio,
                  se[me].p50 > 0 ? s[mc].p50 / se[me].p50 : 0);
+    /* where the CPU goes, per request, in the reported run: the transport's ceiling is a CPU
+     * budget on a machine whose cores the client and the server share */
+    const cpu_use *u = &cpu[mc];
+    size_t len = strlen(extra);
+    if (o->json)
+        snprintf(extra + len, sizeof extra - len,
+                 ",\"cpu_us_per_request\":{\"workers\":%.1f,\"audit\":%.1f,\"nng\":%.1f,\"other\":%.1f,\"client\":%.1f}",
+                 u->worker, u->audit, u->nng, u->other, u->client);
+    else
+        snprintf(extra + len, sizeof extra - len, "; CPU/request: server workers %.0f + audit %.0f + nng %.0f us, client %.0f us",
+                 u->worker, u->audit, u->nng + u->other, u->client);
     report(o, name, &l[mc], rss, extra);
     out = s[mc];
     for (int r = 0; r < n; r++) {
@@ -677,7 +702,7 @@ int main(int argc, char **argv)
                     pid_t pid = server_start(&o, dir, url, sizeof url, state);
                     if (pid > 0) {
                         latency le = {0};
-                        run_nng(&o, url, &s3, 1, false, &le);
+                        run_nng(&o, url, &s3, 1, false, &le, 0, NULL);
                         snprintf(name, sizeof name, "scale-kb tcp pairs=%ld", sizes[i]);
                         report(&o, name, &le, peak_rss_kb(pid), NULL);
                         latency_free(&le);
