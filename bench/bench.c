@@ -15,6 +15,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,8 @@ typedef struct opts {
     double duration, warmup;
     int workers;
     int repeat;               /* cdsd/echo pairs per NNG measurement; the median is reported */
+    long count;               /* >0: each run measures this many requests (after the warm-up) instead of a duration */
+    int conc;                 /* outstanding requests in the conc mode */
     bool json;
 } opts;
 
@@ -99,7 +102,7 @@ static void run_inproc(const opts *o, const cds_ruleset *rs, const bench_set *se
     double t0 = 0;
     for (size_t i = 0;; i++) {
         double t = now_us();
-        if (t >= end) break;
+        if (o->count > 0 ? t0 && l->n >= (size_t)o->count : t >= end) break;
         if (!t0 && t >= measure_from) t0 = t;
         const bench_msg *m = &set->m[i % set->n];
         cds_proto_outcome oc;
@@ -130,6 +133,7 @@ typedef struct client {
     latency lat;
     size_t offset;
     bool echo;                /* any reply is a good reply */
+    atomic_long *left;        /* --count: measured requests still to send, shared by the clients */
 } client;
 
 static bool reply_ok(nng_msg *m)
@@ -163,7 +167,7 @@ static void *client_main(void *p)
     nng_aio_set_timeout(aio, 10000);
     for (size_t i = c->offset;; i++) {
         double t = now_us();
-        if (t >= c->end) break;
+        if (c->left ? t >= c->measure_from && atomic_fetch_sub(c->left, 1) <= 0 : t >= c->end) break;
         const bench_msg *m = &c->set->m[i % c->set->n];
         nng_msg *msg;
         nng_msg_alloc(&msg, 0);
@@ -210,9 +214,11 @@ static void run_nng(const opts *o, const char *url, const bench_set *set, int co
     client *cs = calloc((size_t)conc, sizeof *cs);
     pthread_t *th = calloc((size_t)conc, sizeof *th);
     double start = now_us();
+    atomic_long left = o->count;
     for (int i = 0; i < conc; i++) {
         cs[i] = (client){.sock = s, .set = set, .measure_from = start + o->warmup * 1e6,
-                         .end = start + (o->warmup + o->duration) * 1e6, .offset = (size_t)i * 7, .echo = echo};
+                         .end = start + (o->warmup + o->duration) * 1e6, .offset = (size_t)i * 7, .echo = echo,
+                         .left = o->count > 0 ? &left : NULL};
         pthread_create(&th[i], NULL, client_main, &cs[i]);
     }
     cpu_use c0, c1;
@@ -230,7 +236,8 @@ static void run_nng(const opts *o, const char *url, const bench_set *set, int co
         cpu_sample(server, &c1);
         *cpu = cpu_per_request(&c0, &c1, l->n);
     }
-    l->seconds = o->duration;
+    /* with --count, the measured phase lasts until the last client is done */
+    l->seconds = o->count > 0 ? (now_us() - (start + o->warmup * 1e6)) / 1e6 : o->duration;
     free(cs);
     free(th);
     nng_close(s);
@@ -360,6 +367,7 @@ typedef struct http_client {
     double measure_from, end;
     latency lat;
     size_t offset;
+    atomic_long *left;        /* --count, as for the NNG clients */
 } http_client;
 
 static bool read_response(int fd, char *buf, size_t cap, int *status)
@@ -394,7 +402,7 @@ static void *http_main(void *p)
     static __thread char buf[1 << 20];
     for (size_t i = c->offset;; i++) {
         double t = now_us();
-        if (t >= c->end) break;
+        if (c->left ? t >= c->measure_from && atomic_fetch_sub(c->left, 1) <= 0 : t >= c->end) break;
         size_t k = i % c->n;
         char head[256];
         int hl = snprintf(head, sizeof head, "POST /cds-services/medication-safety HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -438,10 +446,12 @@ static void run_http(const opts *o, const bench_set *set, int conc)
     http_client *cs = calloc((size_t)conc, sizeof *cs);
     pthread_t *th = calloc((size_t)conc, sizeof *th);
     double start = now_us();
+    atomic_long left = o->count;
     latency l = {0};
     for (int i = 0; i < conc; i++) {
         cs[i] = (http_client){.port = port, .bodies = bodies, .lens = lens, .n = set->n, .offset = (size_t)i * 7,
-                              .measure_from = start + o->warmup * 1e6, .end = start + (o->warmup + o->duration) * 1e6};
+                              .measure_from = start + o->warmup * 1e6, .end = start + (o->warmup + o->duration) * 1e6,
+                              .left = o->count > 0 ? &left : NULL};
         pthread_create(&th[i], NULL, http_main, &cs[i]);
     }
     for (int i = 0; i < conc; i++) {
@@ -449,7 +459,7 @@ static void run_http(const opts *o, const bench_set *set, int conc)
         latency_merge(&l, &cs[i].lat);
         latency_free(&cs[i].lat);
     }
-    l.seconds = o->duration;
+    l.seconds = o->count > 0 ? (now_us() - (start + o->warmup * 1e6)) / 1e6 : o->duration;
     char name[64];
     snprintf(name, sizeof name, "http keep-alive c=%d", conc);
     report(o, name, &l, peak_rss_kb(pid), NULL);
@@ -588,7 +598,7 @@ static cds_ruleset *load(const char *dir)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: cdsd-bench [--cdsd PATH] [--rules DIR] [--synthea DIR] [--requests DIR] [--duration S]\n"
-               "                  [--warmup S] [--workers N] [--repeat N] [--json] [MODE...]\n"
+               "                  [--count N] [--warmup S] [--workers N] [--conc N] [--repeat N] [--json] [MODE...]\n"
                "MODE: inproc seq conc http scale-kb scale-meds scale-conc all (default: inproc seq conc)\n");
 }
 
@@ -598,10 +608,10 @@ int main(int argc, char **argv)
     snprintf(arg0, sizeof arg0, "%s", argv[0]);
     snprintf(self, sizeof self, "%s/cdsd", dirname(arg0));   /* cdsd beside cdsd-bench */
     opts o = {.cdsd = self, .rules = "rules", .synthea = "../shared/corpus/synthea-dev", .requests = "fixtures/requests",
-              .duration = 3, .warmup = 0.5, .workers = 4, .repeat = 1};
+              .duration = 3, .warmup = 0.5, .workers = 4, .repeat = 1, .conc = 16};
     static const struct option lo[] = {{"cdsd", 1, 0, 'c'}, {"rules", 1, 0, 'r'}, {"synthea", 1, 0, 's'},
                                        {"requests", 1, 0, 'q'}, {"duration", 1, 0, 'd'}, {"warmup", 1, 0, 'w'},
-                                       {"workers", 1, 0, 'W'}, {"repeat", 1, 0, 'R'}, {"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+                                       {"workers", 1, 0, 'W'}, {"repeat", 1, 0, 'R'}, {"count", 1, 0, 'n'}, {"conc", 1, 0, 'C'}, {"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
@@ -613,6 +623,8 @@ int main(int argc, char **argv)
         case 'w': o.warmup = atof(optarg); break;
         case 'W': o.workers = atoi(optarg); break;
         case 'R': o.repeat = atoi(optarg); break;
+        case 'n': o.count = atol(optarg); break;
+        case 'C': o.conc = atoi(optarg) > 0 ? atoi(optarg) : 16; break;
         case 'j': o.json = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -639,10 +651,15 @@ int main(int argc, char **argv)
     }
     if (!set.n) { fprintf(stderr, "cdsd-bench: no requests (see --synthea / --requests)\n"); return 2; }
     if (!o.json)
-        printf("# %zu %s requests, mean %.1f KB; %d server workers; %.1f s per run after %.1f s warm-up; %d run(s) per "
+    {
+        char per_run[64];
+        if (o.count > 0) snprintf(per_run, sizeof per_run, "%ld requests", o.count);
+        else snprintf(per_run, sizeof per_run, "%.1f s", o.duration);
+        printf("# %zu %s requests, mean %.1f KB; %d server workers; %s per run after %.1f s warm-up; %d run(s) per "
                "cdsd/echo pair; %ld cores\n",
-               set.n, source, (double)set.bytes / (double)set.n / 1024.0, o.workers, o.duration, o.warmup, o.repeat,
+               set.n, source, (double)set.bytes / (double)set.n / 1024.0, o.workers, per_run, o.warmup, o.repeat,
                sysconf(_SC_NPROCESSORS_ONLN));
+    }
     for (int m = 0; m < nmodes; m++) {
         if (!strcmp(modes[m], "inproc")) {
             latency l = {0};
@@ -655,7 +672,7 @@ int main(int argc, char **argv)
             run_http(&o, &set, 1);
             run_http(&o, &set, 16);
         } else if (!strcmp(modes[m], "conc")) {
-            nng_vs_echo(&o, o.rules, &set, 16, "tcp");
+            nng_vs_echo(&o, o.rules, &set, o.conc, "tcp");
         } else if (!strcmp(modes[m], "scale-conc")) {
             int cs[] = {1, 4, 16, 64};
             for (int i = 0; i < 4; i++) nng_vs_echo(&o, o.rules, &set, cs[i], "scale-conc");
