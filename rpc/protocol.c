@@ -237,6 +237,19 @@ static cds_rc complete_prefetch(const cds_proto_env *env, const cds_service *sv,
     return rc;
 }
 
+/* On a transport thread (no_blocking), a feedback write (it waits for its commit) and a call
+ * whose prefetch may have to be fetched are left to a worker. */
+static bool would_block(const cds_proto_env *env, const cds_service *sv, const msgpack_object *request, bool call)
+{
+    if (!env->no_blocking) return false;
+    if (!call) return env->audit != NULL;
+    /* a fetch happens only for absent keys and with a token to fetch them with */
+    const msgpack_object *auth = cds_mp_get(request, "fhirAuthorization");
+    if (!env->fetch || !auth || auth->type == MSGPACK_OBJECT_NIL) return false;
+    cds_prefetch_gap gaps[CDS_PREFETCH_MAX_KEYS];
+    return cds_prefetch_gaps(sv, request, gaps, CDS_PREFETCH_MAX_KEYS) > 0;
+}
+
 /* The reply is built: prepare the one for a failed audit write, then hand the row to the
  * writer, whose callback sends one of them. If even queueing fails, answer internal now. */
 static void defer_audit(const cds_proto_env *env, const char *buf, size_t len, const char *service, cds_proto_outcome *o,
@@ -327,7 +340,12 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
         else if (!request) o->code = cds_error_set(&err, CDS_EBADREQ, "request", "'request' is required");
         else if (request->type != MSGPACK_OBJECT_MAP)
             o->code = cds_error_set(&err, CDS_EBADREQ, "request", "'request' must be a map");
-        else if (call) {
+        else if (would_block(env, cds_ruleset_service(rs, service), request, call)) {
+            o->needs_worker = true;   /* nothing sent, nothing written: a worker starts over */
+            msgpack_sbuffer_destroy(&result);
+            msgpack_unpacked_destroy(&u);
+            return;
+        } else if (call) {
             cds_uuid_random(o->decision);
             struct timespec now;
             clock_gettime(CLOCK_REALTIME, &now);

@@ -45,6 +45,8 @@ typedef struct cds_proto_env {
     void *audit_done_arg;
     msgpack_sbuffer *audit_fail_reply;
     cds_prefetch_fetch_fn fetch;          /* NULL: never fetch; absent required keys are prefetch_missing */
+    bool no_blocking;                     /* on a transport thread: hand back (needs_worker) instead of fetching
+                                             prefetch or waiting for a feedback write */
     const struct cds_fetch_opts *fetch_opts;
 } cds_proto_env;
 
@@ -56,6 +58,7 @@ typedef struct cds_proto_outcome {
     char path[128];           /* the error path, for logs */
     cds_eval_info info;       /* for call (arena-backed) */
     bool deferred;            /* the audit callback owns and sends the reply */
+    bool needs_worker;        /* no_blocking and the request would block: nothing was sent or written */
 } cds_proto_outcome;
 
 /* Handles one message; the reply is appended to out. Never fails to produce a reply. */

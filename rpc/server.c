@@ -63,6 +63,12 @@ struct server {
     cds_gen_opts gen_opts;
     cds_audit *audit;
     cds_http_gateway *http;
+    /* A request that arrives while nothing else is in flight is evaluated on the NNG thread that
+     * received it, with this evaluator: no hand-off to a sleeping worker (on this VM a wake-up
+     * costs tens of microseconds and a cold cache). Under load every request goes to a worker. */
+    pthread_mutex_t inline_lock;
+    struct evaluator *inline_ev;
+    bool inline_off;          /* draining: no more inline evaluations (under inline_lock) */
     /* admin socket */
     nng_socket admin;
     pthread_t admin_thread;
@@ -99,6 +105,8 @@ static void audited(void *arg, cds_rc rc)
     reply_now(sl, rc == CDS_OK ? &sl->reply : &sl->audit_fail_reply);
 }
 
+static bool serve_inline(server *s, slot *sl, int inflight_before);
+
 static void slot_cb(void *arg)
 {
     slot *sl = arg;
@@ -112,8 +120,9 @@ static void slot_cb(void *arg)
             return;
         }
         sl->msg = nng_aio_get_msg(sl->aio);
-        atomic_fetch_add(&s->stats.inflight, 1);
+        int before = atomic_fetch_add(&s->stats.inflight, 1);
         cds_deadline_in(&sl->deadline, s->o->deadline_ms);
+        if (serve_inline(s, sl, before)) return;   /* answered (or handed to the audit writer) */
         pthread_mutex_lock(&s->qlock);
         if (s->qlen < s->qcap) {
             s->queue[(s->qhead + s->qlen) % s->qcap] = sl;
@@ -147,14 +156,133 @@ static void slot_cb(void *arg)
     }
 }
 
+/* What evaluating needs, owned by one thread at a time: a worker's, or the inline one. */
+typedef struct evaluator {
+    cds_gen *gen;
+    cds_engine *engine;
+    cds_arena arena;
+    msgpack_zone *zone;       /* one unpack zone, reused */
+} evaluator;
+
+static evaluator *evaluator_new(void)
+{
+    evaluator *ev = calloc(1, sizeof *ev);
+    if (!ev) return NULL;
+    cds_arena_init(&ev->arena);
+    ev->zone = msgpack_zone_new(256u << 10);
+    if (!ev->zone) {
+        free(ev);
+        return NULL;
+    }
+    return ev;
+}
+
+static void evaluator_free(evaluator *ev)
+{
+    if (!ev) return;
+    cds_engine_free(ev->engine);
+    cds_gen_release(ev->gen);
+    cds_arena_free(&ev->arena);
+    msgpack_zone_free(ev->zone);
+    free(ev);
+}
+
+/* Moves to the newest generation (between requests). */
+static void evaluator_refresh(evaluator *ev)
+{
+    cds_gen *now = cds_gen_acquire();
+    if (now == ev->gen) {
+        cds_gen_release(now);
+        return;
+    }
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    cds_engine *e = now ? cds_engine_new(cds_gen_ruleset(now), &diag) : NULL;
+    if (e) {
+        cds_engine_free(ev->engine);
+        cds_gen_release(ev->gen);
+        ev->engine = e;
+        ev->gen = now;
+    } else {
+        cds_log(CDS_LOG_ERROR, "cannot compile generation %lu; staying on the previous one", now ? cds_gen_id(now) : 0);
+        cds_gen_release(now);
+    }
+    cds_strbuf_free(&diag);
+}
+
+/* "ip:port" of the peer, and whether its TLS certificate verified. */
+static void caller_of(nng_msg *msg, char *caller, size_t n)
+{
+    caller[0] = '\0';
+    nng_pipe pipe = nng_msg_get_pipe(msg);
+    nng_sockaddr sa;
+    if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) != 0) return;
+    if (sa.s_family == NNG_AF_INET) {
+        const unsigned char *ip = (const unsigned char *)&sa.s_in.sa_addr;
+        snprintf(caller, n, "%u.%u.%u.%u:%u", ip[0], ip[1], ip[2], ip[3], (unsigned)ntohs(sa.s_in.sa_port));
+    } else if (sa.s_family == NNG_AF_IPC) {
+        snprintf(caller, n, "ipc");
+    }
+    /* NNG 1.5.2 exposes whether the client certificate verified, not its subject */
+    bool verified = false;
+    if (nng_pipe_get_bool(pipe, NNG_OPT_TLS_VERIFIED, &verified) == 0 && verified) {
+        size_t l = strlen(caller);
+        snprintf(caller + l, n - l, " tls-verified");
+    }
+}
+
+/* Evaluates the slot's request and replies (or leaves the reply to the audit writer's
+ * callback). On an NNG thread (`inline_`), work that may block - fetching prefetch from a FHIR
+ * server, storing feedback - is not done: returns false with the request untouched, for a
+ * worker. */
+static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
+{
+    nng_msg *msg = sl->msg;
+    msgpack_sbuffer *out = &sl->reply;
+    msgpack_sbuffer_clear(out);
+    cds_proto_outcome oc;
+    memset(&oc, 0, sizeof oc);
+    if (cds_past(&sl->deadline)) {
+        oc.code = CDS_ETIMEOUT;
+        snprintf(oc.op, sizeof oc.op, "?");
+        cds_proto_error_reply(out, NULL, CDS_ETIMEOUT, "the request waited past its deadline", NULL);
+    } else {
+        char caller[64];
+        caller_of(msg, caller, sizeof caller);
+        cds_proto_env env = {.engine = ev->engine, .stats = &s->stats, .max_request = s->o->max_request,
+                             .deadline = &sl->deadline, .audit = s->audit, .caller = caller[0] ? caller : NULL,
+                             .audit_requests = s->o->audit_requests, .zone = ev->zone,
+                             .fetch = cds_prefetch_fetch, .fetch_opts = &s->o->fetch, .no_blocking = inline_,
+                             .audit_done = audited, .audit_done_arg = sl, .audit_fail_reply = &sl->audit_fail_reply};
+        cds_proto_handle(&env, &ev->arena, nng_msg_body(msg), nng_msg_len(msg), out, &oc);
+        if (oc.needs_worker) {
+            cds_arena_reset(&ev->arena);
+            return false;
+        }
+        /* deferred: the slot now belongs to the audit writer's callback; touch it no more */
+    }
+    sl->msg = NULL;
+    atomic_fetch_add(&s->stats.requests, 1);
+    if (oc.code) {
+        atomic_fetch_add(&s->stats.errors[oc.code < CDS_RC_COUNT ? oc.code : CDS_EINTERNAL], 1);
+        cds_log(CDS_LOG_WARN, "request id=%s op=%s error=%s%s%s", oc.id[0] ? oc.id : "-", oc.op[0] ? oc.op : "-",
+                cds_rc_name(oc.code), oc.path[0] ? " path=" : "", oc.path);
+    } else if (oc.info.nerrors) {
+        for (size_t i = 0; i < oc.info.nruns; i++)
+            if (oc.info.runs[i].error)
+                cds_log(CDS_LOG_WARN, "request id=%s decision=%s rule %s failed: %s", oc.id[0] ? oc.id : "-",
+                        oc.decision, oc.info.runs[i].rule, oc.info.runs[i].error);
+    }
+    nng_msg_free(msg);
+    if (!oc.deferred) reply_now(sl, out);   /* else the audit writer sends it after the commit */
+    cds_arena_reset(&ev->arena);
+    return true;
+}
+
 static void *worker_main(void *arg)
 {
     server *s = arg;
-    cds_gen *gen = NULL;
-    cds_engine *engine = NULL;
-    cds_arena arena;
-    cds_arena_init(&arena);
-    msgpack_zone *zone = msgpack_zone_new(256u << 10);   /* one unpack zone per worker, reused */
+    evaluator *ev = evaluator_new();
     for (;;) {
         pthread_mutex_lock(&s->qlock);
         while (s->qlen == 0 && !atomic_load(&s->workers_exit)) pthread_cond_wait(&s->qcond, &s->qlock);
@@ -166,85 +294,34 @@ static void *worker_main(void *arg)
         s->qhead = (s->qhead + 1) % s->qcap;
         s->qlen--;
         pthread_mutex_unlock(&s->qlock);
-
-        /* Move to the newest generation between requests. */
-        cds_gen *now = cds_gen_acquire();
-        if (now != gen) {
-            cds_strbuf diag;
-            cds_strbuf_init(&diag);
-            cds_engine *e = now ? cds_engine_new(cds_gen_ruleset(now), &diag) : NULL;
-            if (e) {
-                cds_engine_free(engine);
-                cds_gen_release(gen);
-                engine = e;
-                gen = now;
-            } else {
-                cds_log(CDS_LOG_ERROR, "worker: cannot compile generation %lu; staying on the previous one",
-                        now ? cds_gen_id(now) : 0);
-                cds_gen_release(now);
-            }
-            cds_strbuf_free(&diag);
-        } else {
-            cds_gen_release(now);
+        if (!ev) {   /* out of memory at start: answer rather than leave the EHR waiting */
+            nng_msg_free(sl->msg);
+            sl->msg = NULL;
+            msgpack_sbuffer_clear(&sl->reply);
+            cds_proto_error_reply(&sl->reply, NULL, CDS_EINTERNAL, "the service is out of memory", NULL);
+            reply_now(sl, &sl->reply);
+            continue;
         }
-
-        nng_msg *msg = sl->msg;   /* ours now: the slot may be reused once its reply is sent */
-        sl->msg = NULL;
-        msgpack_sbuffer *out = &sl->reply;
-        msgpack_sbuffer_clear(out);
-        cds_proto_outcome oc;
-        memset(&oc, 0, sizeof oc);
-        if (cds_past(&sl->deadline)) {
-            oc.code = CDS_ETIMEOUT;
-            snprintf(oc.op, sizeof oc.op, "?");
-            cds_proto_error_reply(out, NULL, CDS_ETIMEOUT, "the request waited past its deadline", NULL);
-        } else {
-            char caller[64] = "";
-            nng_pipe pipe = nng_msg_get_pipe(msg);
-            nng_sockaddr sa;
-            if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0) {
-                if (sa.s_family == NNG_AF_INET) {
-                    const unsigned char *ip = (const unsigned char *)&sa.s_in.sa_addr;
-                    snprintf(caller, sizeof caller, "%u.%u.%u.%u:%u", ip[0], ip[1], ip[2], ip[3],
-                             (unsigned)ntohs(sa.s_in.sa_port));
-                } else if (sa.s_family == NNG_AF_IPC) {
-                    snprintf(caller, sizeof caller, "ipc");
-                }
-                /* NNG 1.5.2 exposes whether the client certificate verified, not its subject */
-                bool verified = false;
-                if (nng_pipe_get_bool(pipe, NNG_OPT_TLS_VERIFIED, &verified) == 0 && verified) {
-                    size_t l = strlen(caller);
-                    snprintf(caller + l, sizeof caller - l, " tls-verified");
-                }
-            }
-            cds_proto_env env = {.engine = engine, .stats = &s->stats, .max_request = s->o->max_request,
-                                 .deadline = &sl->deadline, .audit = s->audit, .caller = caller[0] ? caller : NULL,
-                                 .audit_requests = s->o->audit_requests, .zone = zone,
-                                 .fetch = cds_prefetch_fetch, .fetch_opts = &s->o->fetch,
-                                 .audit_done = audited, .audit_done_arg = sl, .audit_fail_reply = &sl->audit_fail_reply};
-            cds_proto_handle(&env, &arena, nng_msg_body(msg), nng_msg_len(msg), out, &oc);
-            /* deferred: the slot now belongs to the audit writer's callback; touch it no more */
-        }
-        atomic_fetch_add(&s->stats.requests, 1);
-        if (oc.code) {
-            atomic_fetch_add(&s->stats.errors[oc.code < CDS_RC_COUNT ? oc.code : CDS_EINTERNAL], 1);
-            cds_log(CDS_LOG_WARN, "request id=%s op=%s error=%s%s%s", oc.id[0] ? oc.id : "-", oc.op[0] ? oc.op : "-",
-                    cds_rc_name(oc.code), oc.path[0] ? " path=" : "", oc.path);
-        } else if (oc.info.nerrors) {
-            for (size_t i = 0; i < oc.info.nruns; i++)
-                if (oc.info.runs[i].error)
-                    cds_log(CDS_LOG_WARN, "request id=%s decision=%s rule %s failed: %s", oc.id[0] ? oc.id : "-",
-                            oc.decision, oc.info.runs[i].rule, oc.info.runs[i].error);
-        }
-        nng_msg_free(msg);
-        if (!oc.deferred) reply_now(sl, out);   /* else the audit writer sends it after the commit */
-        cds_arena_reset(&arena);
+        evaluator_refresh(ev);
+        serve(s, sl, ev, false);
     }
-    cds_engine_free(engine);
-    cds_gen_release(gen);
-    cds_arena_free(&arena);
-    msgpack_zone_free(zone);
+    evaluator_free(ev);
     return NULL;
+}
+
+/* On the NNG thread that received it: evaluate now if nothing else is in flight. */
+static bool serve_inline(server *s, slot *sl, int inflight_before)
+{
+    if (inflight_before != 0 || !s->inline_ev || pthread_mutex_trylock(&s->inline_lock) != 0) return false;
+    bool done = false;
+    if (!s->inline_off) {
+        evaluator_refresh(s->inline_ev);
+        sl->state = SLOT_WORK;
+        done = serve(s, sl, s->inline_ev, true);
+        if (!done) sl->state = SLOT_RECV;
+    }
+    pthread_mutex_unlock(&s->inline_lock);
+    return done;
 }
 
 /* --- admin socket: `cdsd reload` ---------------------------------------------------------- */
@@ -349,6 +426,8 @@ int cds_server_run(const cds_server_opts *o)
     s->stats.workers = o->workers;
     pthread_mutex_init(&s->qlock, NULL);
     pthread_cond_init(&s->qcond, NULL);
+    pthread_mutex_init(&s->inline_lock, NULL);
+    s->inline_ev = evaluator_new();   /* NULL (out of memory): every request goes to a worker */
     s->qcap = o->queue;
     s->queue = calloc((size_t)s->qcap, sizeof *s->queue);
     s->nslots = o->queue + o->workers + 16;
@@ -459,6 +538,9 @@ cleanup:
     pthread_mutex_unlock(&s->qlock);
     for (int i = 0; i < o->workers; i++)
         if (s->workers[i]) pthread_join(s->workers[i], NULL);
+    pthread_mutex_lock(&s->inline_lock);   /* waits for an inline evaluation in progress */
+    s->inline_off = true;
+    pthread_mutex_unlock(&s->inline_lock);
     cds_audit_flush(s->audit);   /* replies waiting for their audit row are sent before the slots go */
     /* Every decision is committed now. What is left is closing NNG, which Debian's 1.5.2 has been
      * seen to hang in: do not let that keep a drained service from exiting. */
@@ -482,6 +564,7 @@ cleanup:
     unsigned long errs = 0;
     for (int i = 1; i < CDS_RC_COUNT; i++) errs += atomic_load(&s->stats.errors[i]);
     cds_log(CDS_LOG_INFO, "stopped: requests=%lu errors=%lu", atomic_load(&s->stats.requests), errs);
+    evaluator_free(s->inline_ev);
     cds_gen_shutdown();
     cds_audit_close(s->audit);   /* every queued row is committed before this returns */
     free(s->queue);
