@@ -376,14 +376,26 @@ static int start_listener(server *s)
     return nng_listener_start(s->listener, 0);
 }
 
-#define SHUTDOWN_GRACE_S 10
+#define SHUTDOWN_GRACE_S 20
 
+/* How far shutdown got, for the watchdog's message. */
+static _Atomic int shutdown_phase;
+enum { PHASE_DRAINING, PHASE_FLUSHED };
+
+/* Started when shutdown begins (requests drained, or 3 s passed): joining the workers and
+ * flushing the audit log take milliseconds, closing NNG should too. A shutdown stuck anywhere
+ * (Debian's NNG 1.5.2 has hung in close) must not keep the process alive. Replies are sent only
+ * after their audit row is committed, so exiting cannot lose an acknowledged decision. */
 static void *shutdown_watchdog(void *arg)
 {
     (void)arg;
     sleep(SHUTDOWN_GRACE_S);
-    cds_log(CDS_LOG_WARN, "shutdown: NNG did not close within %d s (a known NNG 1.5.2 hang); exiting without it "
-                          "- every audit row is committed", SHUTDOWN_GRACE_S);
+    if (atomic_load(&shutdown_phase) == PHASE_FLUSHED)
+        cds_log(CDS_LOG_WARN, "shutdown: NNG did not close within %d s (a known NNG 1.5.2 hang); exiting without it "
+                              "- every audit row is committed", SHUTDOWN_GRACE_S);
+    else
+        cds_log(CDS_LOG_ERROR, "shutdown: workers or the audit log did not finish within %d s; exiting - calls still "
+                              "unanswered were never acknowledged", SHUTDOWN_GRACE_S);
     _exit(0);
 }
 
@@ -528,7 +540,9 @@ int cds_server_run(const cds_server_opts *o)
         nanosleep(&(struct timespec){0, 5000000}, NULL);
     }
     status = 0;
-cleanup:
+cleanup:;
+    pthread_t watchdog;
+    if (pthread_create(&watchdog, NULL, shutdown_watchdog, NULL) == 0) pthread_detach(watchdog);
     cds_http_stop(s->http);
     s->http = NULL;
     atomic_store(&s->stopping, true);
@@ -542,10 +556,7 @@ cleanup:
     s->inline_off = true;
     pthread_mutex_unlock(&s->inline_lock);
     cds_audit_flush(s->audit);   /* replies waiting for their audit row are sent before the slots go */
-    /* Every decision is committed now. What is left is closing NNG, which Debian's 1.5.2 has been
-     * seen to hang in: do not let that keep a drained service from exiting. */
-    pthread_t watchdog;
-    if (pthread_create(&watchdog, NULL, shutdown_watchdog, NULL) == 0) pthread_detach(watchdog);
+    atomic_store(&shutdown_phase, PHASE_FLUSHED);   /* what is left is closing NNG */
     /* Stop every aio (waits for its callback) and close each context before the socket:
      * closing the socket with contexts still open has hung NNG 1.5.2 here. */
     for (int i = 0; i < s->nslots; i++) {

@@ -29,12 +29,23 @@ static inline pid_t cdsd_spawn(const char *cdsd, const char *log, const char *co
 }
 
 /* SIGTERM and wait; with CDSD_KEEP_LOG set, the server's log is copied to stderr. Returns the
- * exit status (128 + signal when killed). */
+ * exit status (128 + signal when killed). A server still running 30 s after SIGTERM is a bug:
+ * its threads' stacks go to stderr (gdb, when installed) and it is killed, so the suite reports
+ * where it hung instead of hanging. */
 static inline int cdsd_stop(pid_t pid, const char *log)
 {
     kill(pid, SIGTERM);
     int st = 0;
-    waitpid(pid, &st, 0);
+    pid_t got = 0;
+    for (int i = 0; i < 300 && (got = waitpid(pid, &st, WNOHANG)) == 0; i++) usleep(100000);
+    if (got == 0) {
+        fprintf(stderr, "cdsd_stop: pid %d still running 30 s after SIGTERM; its threads:\n", (int)pid);
+        char cmd[160];
+        snprintf(cmd, sizeof cmd, "timeout 60 gdb -p %d -batch -ex 'thread apply all bt 20' >&2 2>/dev/null", (int)pid);
+        if (system(cmd)) {}
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
     if (log && getenv("CDSD_KEEP_LOG")) {
         char cmd[512];
         snprintf(cmd, sizeof cmd, "cat '%s' >&2", log);
