@@ -995,6 +995,22 @@ static void no_patient_data_or_token_reaches_the_audit_log_or_the_logs(void **st
     snprintf(url, sizeof url, "%s", saved);
 }
 
+/* The suite takes ~20 s (under sanitizers too). Should it still run after 200 s, the stacks of
+ * every thread of this process and of its servers go to stderr (shown when ctest's timeout
+ * fails the test), so a rare hang can be located. */
+static void *slow_suite_watchdog(void *arg)
+{
+    (void)arg;
+    sleep(200);
+    char cmd[400];
+    fprintf(stderr, "test_server: still running after 200 s; stacks follow\n");
+    snprintf(cmd, sizeof cmd, "timeout 60 gdb -p %d -batch -ex 'thread apply all bt 15' >&2 2>/dev/null; "
+                              "for p in $(pgrep -P %d); do timeout 60 gdb -p $p -batch -ex 'thread apply all bt 15' >&2 2>/dev/null; done",
+             (int)getpid(), (int)getpid());
+    if (system(cmd)) {}
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -1003,6 +1019,8 @@ int main(int argc, char **argv)
     }
     cdsd = argv[1];
     signal(SIGPIPE, SIG_IGN);
+    pthread_t wd;
+    if (pthread_create(&wd, NULL, slow_suite_watchdog, NULL) == 0) pthread_detach(wd);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trips_and_the_same_cards_as_eval),
         cmocka_unit_test(thirty_two_concurrent_clients_lose_nothing),
