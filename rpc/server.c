@@ -237,7 +237,10 @@ static void caller_of(nng_msg *msg, char *caller, size_t n)
  * worker. */
 static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
 {
+    /* Ours now: once a deferred reply is sent, the slot takes its next request (and message)
+     * while this function may still be running. */
     nng_msg *msg = sl->msg;
+    sl->msg = NULL;
     msgpack_sbuffer *out = &sl->reply;
     msgpack_sbuffer_clear(out);
     cds_proto_outcome oc;
@@ -255,13 +258,13 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
                              .fetch = cds_prefetch_fetch, .fetch_opts = &s->o->fetch, .no_blocking = inline_,
                              .audit_done = audited, .audit_done_arg = sl, .audit_fail_reply = &sl->audit_fail_reply};
         cds_proto_handle(&env, &ev->arena, nng_msg_body(msg), nng_msg_len(msg), out, &oc);
-        if (oc.needs_worker) {
+        if (oc.needs_worker) {   /* nothing was sent: the slot is still this request's */
+            sl->msg = msg;
             cds_arena_reset(&ev->arena);
             return false;
         }
         /* deferred: the slot now belongs to the audit writer's callback; touch it no more */
     }
-    sl->msg = NULL;
     atomic_fetch_add(&s->stats.requests, 1);
     if (oc.code) {
         atomic_fetch_add(&s->stats.errors[oc.code < CDS_RC_COUNT ? oc.code : CDS_EINTERNAL], 1);
