@@ -12,6 +12,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +223,28 @@ static bool wait_health(nng_socket (*open_fn)(int))
     return false;
 }
 
+/* The shared server must not die while tests use it: a crash (an ASan report, say) otherwise
+ * shows up as clients that wait for a server that is gone. The watcher ends the suite at once,
+ * with the server's report above it on stderr. */
+static _Atomic pid_t watched;
+
+static void *server_watch(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        usleep(100000);
+        pid_t p = atomic_load(&watched);
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        if (p <= 0 || waitid(P_PID, (id_t)p, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid != p) continue;
+        if (atomic_load(&watched) != p) continue;   /* stopped on purpose meanwhile */
+        fprintf(stderr, "test_server: the server under test (pid %d) died: %s %d; its output is above\n", (int)p,
+                si.si_code == CLD_EXITED ? "exit status" : "signal", si.si_status);
+        _exit(1);
+    }
+    return NULL;
+}
+
 static void start_server(void)
 {
     snprintf(url, sizeof url, "tcp://127.0.0.1:%d", free_port());
@@ -230,6 +253,7 @@ static void start_server(void)
     const char *args[] = {"--rules", rules, "--state", state, "--workers", "2", "--max-request", maxr,
                           "--fixtures", "fixtures", NULL};
     server = spawn(url, args);
+    atomic_store(&watched, server);
     if (!wait_health(req_socket)) fail_msg("the server did not come up on %s", url);
 }
 
@@ -237,6 +261,7 @@ static int stop_server(double *seconds)
 {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    atomic_store(&watched, 0);
     int status = cdsd_stop(server, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (seconds) *seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -1021,6 +1046,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     pthread_t wd;
     if (pthread_create(&wd, NULL, slow_suite_watchdog, NULL) == 0) pthread_detach(wd);
+    if (pthread_create(&wd, NULL, server_watch, NULL) == 0) pthread_detach(wd);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trips_and_the_same_cards_as_eval),
         cmocka_unit_test(thirty_two_concurrent_clients_lose_nothing),
