@@ -1,7 +1,8 @@
 /* server.c — the NNG service loop (see server.h).
  *
  * Each context is a small state machine driven by its aio callback (on NNG's threads):
- * RECV -> (queue full ? reply overloaded : enqueue) ... worker replies -> SEND -> RECV.
+ * RECV -> (nothing else in flight ? evaluate here : queue full ? reply overloaded : enqueue)
+ * ... reply (by the worker, or by the audit writer once the row is committed) -> SEND -> RECV.
  * Workers never touch the socket except through their job's context. Signals are taken
  * synchronously by the main thread (sigtimedwait): SIGHUP reloads, SIGTERM/SIGINT drain. */
 #include "server.h"
