@@ -186,7 +186,8 @@ static bool audit_call(const cds_proto_env *env, const char *buf, size_t len, co
         .patient_key = pkey[0] ? pkey : NULL, .decode_us = decode_us, .eval_us = eval_us, .total_us = total_us,
         .request_blob = env->audit_requests ? buf : NULL, .request_len = len,
         .card_uuid = uuid, .card_rule = rule, .card_indicator = ind, .ncards = nc};
-    bool ok = (async ? cds_audit_write_async(env->audit, &rec, env->audit_done, env->audit_done_arg)
+    bool alone = !env->stats || atomic_load(&env->stats->inflight) <= 1;
+    bool ok = (async ? cds_audit_write_async(env->audit, &rec, env->audit_done, env->audit_done_arg, alone)
                      : cds_audit_write(env->audit, &rec)) == CDS_OK;
     cds_strbuf_free(&rules);
     cds_strbuf_free(&cards);

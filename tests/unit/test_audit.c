@@ -242,7 +242,7 @@ static void async_writes_report_after_the_commit_and_copy_the_record(void **s)
         cds_audit_record r = {.decision = decision, .outcome = "ok", .service = "svc", .rules_json = "[]",
                               .cards_json = cards, .patient_key = "pk", .card_uuid = uuids, .card_rule = rules,
                               .card_indicator = inds, .ncards = 1};
-        assert_int_equal(cds_audit_write_async(a, &r, on_done, &args[i]), CDS_OK);
+        assert_int_equal(cds_audit_write_async(a, &r, on_done, &args[i], i % 2 == 0), CDS_OK);
         memset(decision, 'X', sizeof decision - 1);
         memset(uuid, 'X', sizeof uuid - 1);
     }
@@ -254,7 +254,7 @@ static void async_writes_report_after_the_commit_and_copy_the_record(void **s)
     /* a write that fails is reported as such, and the writer goes on */
     exec(db_path, "CREATE TRIGGER no_more BEFORE INSERT ON decision BEGIN SELECT RAISE(ABORT, 'simulated'); END;");
     done_arg bad = {&log, "async-bad"};
-    assert_int_equal(cds_audit_write_async(a, &(cds_audit_record){.decision = "async-bad", .outcome = "ok"}, on_done, &bad),
+    assert_int_equal(cds_audit_write_async(a, &(cds_audit_record){.decision = "async-bad", .outcome = "ok"}, on_done, &bad, true),
                      CDS_OK);
     cds_audit_flush(a);
     assert_int_equal(log.failed, 1);
@@ -268,6 +268,38 @@ static void async_writes_report_after_the_commit_and_copy_the_record(void **s)
 
 typedef struct submitter { cds_audit *a; done_log *log; int base; done_arg args[50]; } submitter;
 
+static pthread_t done_on;
+static void note_thread(void *p, cds_rc rc)
+{
+    (void)p;
+    (void)rc;
+    done_on = pthread_self();
+}
+
+/* A lone call's row (alone, writer idle) is committed by the caller: its callback has run when
+ * write_async returns, on the caller's thread. A call under load (not alone) goes to the
+ * writer thread, whose batches are cheaper per row. */
+static void a_lone_row_is_committed_by_its_caller_and_others_by_the_writer(void **s)
+{
+    (void)s;
+    const char *dir;
+    cds_audit *a = fresh_audit(&dir);
+    done_on = 0;
+    assert_int_equal(cds_audit_write_async(a, &(cds_audit_record){.decision = "lone", .outcome = "ok"}, note_thread,
+                                           NULL, true),
+                     CDS_OK);
+    assert_true(done_on == pthread_self());
+    done_on = 0;
+    assert_int_equal(cds_audit_write_async(a, &(cds_audit_record){.decision = "busy", .outcome = "ok"}, note_thread,
+                                           NULL, false),
+                     CDS_OK);
+    cds_audit_flush(a);
+    assert_true(done_on != 0 && done_on != pthread_self());
+    assert_int_equal(count("SELECT count(*) FROM decision WHERE decision IN ('lone', 'busy')"), 2);
+    cds_audit_close(a);
+    tu_rmrf(dir);
+}
+
 static void *submit_many(void *p)
 {
     submitter *sb = p;
@@ -275,7 +307,7 @@ static void *submit_many(void *p)
         sb->args[i].log = sb->log;
         snprintf(sb->args[i].decision, sizeof sb->args[i].decision, "t%d-%d", sb->base, i);
         cds_audit_record r = {.decision = sb->args[i].decision, .outcome = "ok", .rules_json = "[]", .cards_json = "[]"};
-        if (cds_audit_write_async(sb->a, &r, on_done, &sb->args[i]) != CDS_OK) sb->log->failed += 100;
+        if (cds_audit_write_async(sb->a, &r, on_done, &sb->args[i], false) != CDS_OK) sb->log->failed += 100;
     }
     return NULL;
 }
@@ -314,6 +346,7 @@ int main(void)
         cmocka_unit_test(an_unwritable_database_fails_the_write),
         cmocka_unit_test(async_writes_report_after_the_commit_and_copy_the_record),
         cmocka_unit_test(concurrent_async_writes_share_batches_and_keep_the_chain),
+        cmocka_unit_test(a_lone_row_is_committed_by_its_caller_and_others_by_the_writer),
     };
     return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }
