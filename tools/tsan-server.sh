@@ -10,6 +10,7 @@ TSAN_BUILD="${1:-build-tsan}"
 cmake -S . -B "$TSAN_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS="-fsanitize=thread -g" >/dev/null
 cmake --build "$TSAN_BUILD" -j2 --target cdsd >/dev/null
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+export CDSD_SERVER_SANITIZED=1   # the tests allow for the sanitizer's own memory
 build/test_server "$TSAN_BUILD/cdsd"
 build/test_prefetch_fetch "$TSAN_BUILD/cdsd"
 echo "ThreadSanitizer: no data race in the server under the integration suites"

@@ -531,11 +531,14 @@ static void hostile_wire_inputs_get_the_right_error_and_health_stays_good(void *
     long rss1 = rss_kb(server);
     print_message("server RSS before %ld kB, after the battery %ld kB\n", rss0, rss1);
 #ifdef CDSD_SANITIZED
-    const long slack_kb = 24 * 1024;   /* ASan keeps a (4 MiB, see start_server) quarantine */
+    long slack_kb = 24 * 1024;   /* ASan keeps a (4 MiB, see start_server) quarantine */
 #else
-    const long slack_kb = 8 * 1024;
+    long slack_kb = 8 * 1024;
 #endif
-    assert_true(rss1 - rss0 < slack_kb);
+    /* tools/tsan-server.sh runs this test against a ThreadSanitizer server: its allocator and
+     * shadow memory grow with every thread that touched the heap */
+    if (getenv("CDSD_SERVER_SANITIZED")) slack_kb = 32 * 1024;
+    if (rss1 - rss0 >= slack_kb) fail_msg("server RSS grew by %ld kB (limit %ld kB)", rss1 - rss0, slack_kb);
     free(huge);
     free(big);
     free(trailing);
