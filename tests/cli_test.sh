@@ -167,5 +167,28 @@ check "trusting the sandbox's JWKS: discovery without a token is 401" test "$(co
 check "  and /health needs none" test "$(code "$H/health")" = 200
 kill -TERM $SERVER; wait $SERVER
 
+# Damaged state files: an audit log that is not a database stops the start (no decisions
+# without their record); a damaged knowledge-base cache is rebuilt from the rule set's tables.
+mkdir -p "$T/dmg"
+head -c 65536 /dev/urandom >"$T/dmg/audit.db"
+timeout 20 "$CDSD" serve --listen "ipc://$T/dmg.sock" --state "$T/dmg" --fixtures none >"$T/out" 2>&1
+check "a damaged audit log stops the start" test $? -ne 0
+check "  and says why" grep -q "audit log: .*audit.db: file is not a database; not starting without one" "$T/out"
+rm -f "$T/dmg/audit.db"
+"$CDSD" serve --listen "ipc://$T/dmg.sock" --state "$T/dmg" --fixtures none --log-level error &
+SERVER=$!
+for i in $(seq 1 50); do "$CDSD" call --connect "ipc://$T/dmg.sock" health >"$T/h1" 2>/dev/null && break; sleep 0.2; done
+kill -TERM $SERVER; wait $SERVER
+dd if=/dev/urandom of="$T/dmg/kb.sqlite" bs=4096 seek=2 count=16 conv=notrunc 2>/dev/null
+"$CDSD" serve --listen "ipc://$T/dmg.sock" --state "$T/dmg" --fixtures none --log-level error &
+SERVER=$!
+for i in $(seq 1 50); do "$CDSD" call --connect "ipc://$T/dmg.sock" health >"$T/h2" 2>/dev/null && break; sleep 0.2; done
+kill -TERM $SERVER; wait $SERVER
+check "a damaged knowledge-base file is rebuilt: the service answers" grep -q '"status": "ok"' "$T/h2"
+K1=$(grep -o '"knowledge": "[0-9a-f]*"' "$T/h1"); K2=$(grep -o '"knowledge": "[0-9a-f]*"' "$T/h2")
+check "  with the same knowledge digest" test -n "$K1" -a "$K1" = "$K2"
+"$CDSD" call --connect "ipc://$T/none.sock" health >/dev/null 2>&1
+check "no server: exit status 2 (transport)" test $? -eq 2
+
 echo "$passes passed, $fails failed"
 test "$fails" -eq 0
