@@ -28,22 +28,24 @@ static const char *type_name(const msgpack_object *o)
 static cds_rc field(const msgpack_object *map, const char *base, const char *key, msgpack_object_type type,
                     bool required, const msgpack_object **out, cds_error *err)
 {
-    char path[256];   /* formatted only for an error: every request parses a dozen fields */
     const msgpack_object *o = cds_mp_get(map, key);
     *out = NULL;
-    bool bad = !o ? required : o->type != type || (type == MSGPACK_OBJECT_STR && o->via.str.size == 0);
-    if (bad) snprintf(path, sizeof path, "%s.%s", base, key);
+    char why[200];
     if (!o) {
-        if (required) return cds_error_set(err, CDS_EBADREQ, path, "required field '%s' is missing", key);
+        if (!required) return CDS_OK;
+        snprintf(why, sizeof why, "required field '%s' is missing", key);
+    } else if (o->type != type) {
+        const char *want = type == MSGPACK_OBJECT_STR ? "a string" : type == MSGPACK_OBJECT_MAP ? "an object" : "an array";
+        snprintf(why, sizeof why, "'%s' must be %s, not %s", key, want, type_name(o));
+    } else if (type == MSGPACK_OBJECT_STR && o->via.str.size == 0) {
+        snprintf(why, sizeof why, "'%s' must not be empty", key);
+    } else {
+        *out = o;
         return CDS_OK;
     }
-    const char *want = type == MSGPACK_OBJECT_STR ? "a string" : type == MSGPACK_OBJECT_MAP ? "an object" : "an array";
-    if (o->type != type)
-        return cds_error_set(err, CDS_EBADREQ, path, "'%s' must be %s, not %s", key, want, type_name(o));
-    if (type == MSGPACK_OBJECT_STR && o->via.str.size == 0)
-        return cds_error_set(err, CDS_EBADREQ, path, "'%s' must not be empty", key);
-    *out = o;
-    return CDS_OK;
+    char path[256];   /* formatted only for an error: every request parses a dozen fields */
+    snprintf(path, sizeof path, "%s.%s", base, key);
+    return cds_error_set(err, CDS_EBADREQ, path, "%s", why);
 }
 
 static cds_rc str_field(cds_arena *a, const msgpack_object *map, const char *base, const char *key, bool required,
