@@ -24,7 +24,7 @@
  * so use-after-free in Lua-facing C code is still caught. */
 #define SMALL_MAX 256
 #define SMALL_CLASSES (SMALL_MAX / 16)
-#define SMALL_KEEP 4096
+#define SMALL_KEEP 1024   /* per class: at most ~2 MiB held per Lua state */
 #if defined(__SANITIZE_ADDRESS__)
 #define SMALL_LISTS 0
 #else
@@ -101,12 +101,10 @@ static void *alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     void *p;
-    if (ptr && old > SMALL_MAX && nsize > SMALL_MAX) {
-        p = realloc(ptr, nsize);
-    } else if (ptr && SMALL_LISTS && old <= SMALL_MAX && nsize <= SMALL_MAX && small_class(old) == small_class(nsize)) {
+    if (ptr && (!SMALL_LISTS || (old > SMALL_MAX && nsize > SMALL_MAX))) {
+        p = realloc(ptr, nsize);   /* neither side is a recycled small block */
+    } else if (ptr && old <= SMALL_MAX && nsize <= SMALL_MAX && small_class(old) == small_class(nsize)) {
         p = ptr;   /* same class: the block already has room */
-    } else if (!SMALL_LISTS && ptr) {
-        p = realloc(ptr, nsize);
     } else {
         p = block_new(sb, nsize);
         if (p && ptr) {
