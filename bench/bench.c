@@ -473,13 +473,20 @@ done:
     free(lens);
 }
 
-/* Index of the run with the median throughput. */
-static int median_run(const latency_summary *s, int n)
+/* --repeat, within the 15 runs a measurement keeps */
+static int runs_of(const opts *o) { return o->repeat < 1 ? 1 : o->repeat > 15 ? 15 : o->repeat; }
+
+typedef enum { BY_RPS, BY_P50 } run_key;
+
+/* Index of the run whose rps (or p50) is the median of the n runs. */
+static int median_run(const latency_summary *s, int n, run_key by)
 {
     int idx[16];
     for (int i = 0; i < n; i++) idx[i] = i;
     for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && s[idx[j - 1]].rps > s[idx[j]].rps; j--) {
+        for (int j = i; j > 0; j--) {
+            const latency_summary *a = &s[idx[j - 1]], *b = &s[idx[j]];
+            if ((by == BY_RPS ? a->rps : a->p50) <= (by == BY_RPS ? b->rps : b->p50)) break;
             int t = idx[j];
             idx[j] = idx[j - 1];
             idx[j - 1] = t;
@@ -493,7 +500,7 @@ static int median_run(const latency_summary *s, int n)
 static latency_summary nng_vs_echo(const opts *o, const char *rules, const bench_set *set, int conc, const char *label)
 {
     char url[64], state[64], eurl[64], name[64], extra[400];
-    int n = o->repeat < 1 ? 1 : o->repeat > 15 ? 15 : o->repeat;
+    int n = runs_of(o);
     latency l[15] = {{0}}, le[15] = {{0}};
     latency_summary s[15] = {{0}}, se[15] = {{0}}, out = {0};
     cpu_use cpu[15] = {{0}};
@@ -515,7 +522,7 @@ static latency_summary nng_vs_echo(const opts *o, const char *rules, const bench
     long rss = peak_rss_kb(pid);
     server_stop(pid, state);
     if (echo) echo_stop(&es);
-    int mc = median_run(s, n), me = median_run(se, n);
+    int mc = median_run(s, n, BY_RPS), me = median_run(se, n, BY_RPS);
     snprintf(name, sizeof name, "%s echo c=%d", label, conc);
     report(o, name, &le[me], 0, NULL);
     snprintf(name, sizeof name, "%s cdsd c=%d", label, conc);
@@ -719,18 +726,14 @@ int main(int argc, char **argv)
                     pid_t pid = server_start(&o, dir, url, sizeof url, state);
                     if (pid > 0) {
                         /* --repeat runs on the same server; the median-p50 run is reported */
-                        int n = o.repeat < 1 ? 1 : o.repeat > 15 ? 15 : o.repeat, mid = 0;
+                        int n = runs_of(&o);
                         latency le[15] = {{0}};
                         latency_summary ls[15];
                         for (int r = 0; r < n; r++) {
                             run_nng(&o, url, &s3, 1, false, &le[r], 0, NULL);
                             ls[r] = latency_summarise(&le[r]);
                         }
-                        for (int r = 0; r < n; r++) {   /* the run whose p50 is the median */
-                            int below = 0;
-                            for (int q = 0; q < n; q++) below += ls[q].p50 < ls[r].p50 || (ls[q].p50 == ls[r].p50 && q < r);
-                            if (below == n / 2) mid = r;
-                        }
+                        int mid = median_run(ls, n, BY_P50);
                         snprintf(name, sizeof name, "scale-kb tcp pairs=%ld", sizes[i]);
                         report(&o, name, &le[mid], peak_rss_kb(pid), n > 1 ? "(median p50 of the runs)" : NULL);
                         for (int r = 0; r < n; r++) latency_free(&le[r]);

@@ -226,8 +226,8 @@ static lua_Integer current_serial(lua_State *L)
 }
 
 /* Lazy fields (codes, ingredients/substances; conditions' codes): a third of building ctx, and
- * most rules never read them. The filler points into this request's view, so it refuses to run for a table a
- * rule kept from an earlier request (the view is gone by then). */
+ * most rules never read them. The filler points into this request's view, so it refuses to run
+ * for a table a rule kept from an earlier request (the view is gone by then). */
 typedef enum { LAZY_MED, LAZY_ALLERGY, LAZY_CONDITION } lazy_kind;
 
 static int fill_lazy_fields(lua_State *L)
