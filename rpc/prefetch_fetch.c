@@ -1,6 +1,7 @@
 /* prefetch_fetch.c — absent prefetch fetched from the client's FHIR server (see prefetch_fetch.h). */
 #include "prefetch_fetch.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <stdbool.h>
@@ -37,20 +38,30 @@ static long remaining_ms(const struct timespec *deadline)
     return deadline ? cds_ms_until(deadline) : 1L << 30;
 }
 
-/* https anywhere; http only to a loopback host, where no token crosses a network. */
-static bool server_allowed(const char *base, char *why, size_t cap)
+/* A loopback host by address: "localhost", [::1], or an IPv4 literal in 127.0.0.0/8 (a name
+ * that merely starts with "127." can resolve anywhere). */
+static bool loopback_host(const char *host)
+{
+    struct in_addr a;
+    if (!strcmp(host, "localhost") || !strcmp(host, "[::1]") || !strcmp(host, "::1")) return true;
+    return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+/* https anywhere; http only to a loopback host, where no token crosses a network (*plain is
+ * set then: such a fetch must not go through a proxy either). */
+static bool server_allowed(const char *base, bool *plain, char *why, size_t cap)
 {
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL;
     bool ok = false;
+    *plain = false;
     if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
         curl_url_get(u, CURLUPART_HOST, &host, 0)) {
         snprintf(why, cap, "fhirServer is not a valid URL");
     } else if (!strcmp(scheme, "https")) {
         ok = true;
-    } else if (!strcmp(scheme, "http") &&
-               (!strcmp(host, "localhost") || !strcmp(host, "[::1]") || !strncmp(host, "127.", 4))) {
-        ok = true;
+    } else if (!strcmp(scheme, "http") && loopback_host(host)) {
+        ok = *plain = true;
     } else {
         snprintf(why, cap, "fhirServer must use https (plain http only to a loopback host)");
     }
@@ -279,7 +290,8 @@ cds_rc cds_prefetch_fetch(const cds_fetch_opts *o, const cds_service *s, const m
     long budget = remaining_ms(deadline) - EVAL_RESERVE_MS;
     if (budget > o->timeout_ms) budget = o->timeout_ms;
     char why[160] = "";
-    bool allowed = server->via.str.size < sizeof base && server_allowed(base, why, sizeof why);
+    bool plain = false;
+    bool allowed = server->via.str.size < sizeof base && server_allowed(base, &plain, why, sizeof why);
     if (server->via.str.size >= sizeof base) snprintf(why, sizeof why, "fhirServer is longer than %zu bytes", sizeof base - 1);
     if (allowed && budget <= 0) snprintf(why, sizeof why, "no time was left before the request deadline");
 
@@ -326,8 +338,9 @@ cds_rc cds_prefetch_fetch(const cds_fetch_opts *o, const cds_service *s, const m
             curl_easy_setopt(k->h, CURLOPT_NOSIGNAL, 1L);
             curl_easy_setopt(k->h, CURLOPT_FOLLOWLOCATION, 0L);   /* a redirect would carry the token away */
             curl_easy_setopt(k->h, CURLOPT_PROTOCOLS_STR, "http,https");
-            /* plain http is allowed only to loopback: never let a proxy from the environment see it */
-            curl_easy_setopt(k->h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+            /* plain http goes only to loopback: never through a proxy from the environment (every
+             * URL of this fetch is under fhirServer, so no proxy at all for it) */
+            curl_easy_setopt(k->h, CURLOPT_NOPROXY, plain ? "*" : "localhost,127.0.0.1,::1");
             curl_easy_setopt(k->h, CURLOPT_USERAGENT, "cdsd");
             start(m, k, url.data, budget);
         }

@@ -326,6 +326,26 @@ static void a_required_key_the_server_refuses_is_412(void **s)
     free(body);
 }
 
+/* Plain http is for loopback only, judged by address: a host name that starts with "127." can
+ * resolve anywhere, so the token is not sent to it. */
+static void a_name_that_looks_like_loopback_gets_no_token_over_http(void **s)
+{
+    (void)s;
+    reset_seen();
+    char *ours = with_fhir_access(load("fixtures/requests/spec-03-request-order-sign-paginated-prefetch.json"), NULL);
+    cJSON *req = cJSON_Parse(ours);
+    free(ours);
+    cJSON_ReplaceItemInObject(req, "fhirServer", cJSON_CreateString("http://127.0.0.1.example.org/fhir"));
+    char *json = cJSON_PrintUnformatted(req), *body;
+    cJSON_Delete(req);
+    long st = post("medication-safety", json, &body);
+    if (st != 412) fail_msg("status %ld: %s", st, body);
+    assert_non_null(strstr(body, "must use https"));
+    assert_int_equal(seen_paths[0], '\0');
+    free(json);
+    free(body);
+}
+
 static void a_next_link_to_another_host_is_not_followed(void **s)
 {
     (void)s;
@@ -415,6 +435,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(absent_prefetch_is_fetched_with_the_token_and_pages_are_followed),
         cmocka_unit_test(fetched_allergies_reach_the_allergy_rules),
         cmocka_unit_test(a_required_key_the_server_refuses_is_412),
+        cmocka_unit_test(a_name_that_looks_like_loopback_gets_no_token_over_http),
         cmocka_unit_test(a_next_link_to_another_host_is_not_followed),
         cmocka_unit_test(a_slow_fhir_server_is_cut_off_inside_the_deadline),
         cmocka_unit_test(pages_the_client_sent_are_continued),
