@@ -38,6 +38,9 @@ typedef struct cds_audit_record {
 cds_audit *cds_audit_open(const char *path, bool sync_full, cds_error *err);
 void cds_audit_close(cds_audit *a);
 
+/* WAL pages that trigger a background checkpoint (0: the default, 8192). For tests and tuning. */
+void cds_audit_checkpoint_every(cds_audit *a, int pages);
+
 /* Blocks until the record is committed. CDS_EIO when it could not be written. */
 cds_rc cds_audit_write(cds_audit *a, const cds_audit_record *r);
 
