@@ -144,11 +144,26 @@ static void fields_of(const cds_audit_record *r, const char *decision, const cha
     memcpy(f, v, sizeof v);
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
+/* Binding parameters, remembering the first failure: a bind that fails leaves its parameter
+ * NULL, and a row stored with a field silently missing would break the chain (its hash covers
+ * the intended text). Values are bound SQLITE_STATIC: each lives until its step_reset(). */
+typedef struct {
+    sqlite3_stmt *st;
+    int rc;
+} binder;
+
+static void note(binder *b, int rc)
 {
-    if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(st, i);
+    if (rc != SQLITE_OK && b->rc == SQLITE_OK) b->rc = rc;
 }
+
+static void bind_text(binder *b, int i, const char *s)
+{
+    note(b, s ? sqlite3_bind_text(b->st, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(b->st, i));
+}
+
+static void bind_int64(binder *b, int i, int64_t v) { note(b, sqlite3_bind_int64(b->st, i, v)); }
+static void bind_double(binder *b, int i, double v) { note(b, sqlite3_bind_double(b->st, i, v)); }
 
 /* Steps and resets at once. A statement left unreset after SQLITE_ROW keeps a read
  * transaction open: in WAL mode that pins the connection's snapshot, so checkpoints can never
@@ -169,59 +184,69 @@ static int insert_decision(cds_audit *a, const cds_audit_record *r, char *hash_i
     const char *f[NFIELDS];
     fields_of(r, r->decision, time_ms, eval, f);
     chain_hash(hash_io, f, NFIELDS, row_hash);
-    sqlite3_stmt *st = a->ins_decision;
-    sqlite3_reset(st);
-    bind_text(st, 1, r->decision);
-    sqlite3_bind_int64(st, 2, now);
-    bind_text(st, 3, r->outcome);
-    bind_text(st, 4, r->service);
-    bind_text(st, 5, r->hook);
-    bind_text(st, 6, r->hook_instance);
-    bind_text(st, 7, r->caller);
-    bind_text(st, 8, r->pack);
-    bind_text(st, 9, r->pack_version);
-    bind_text(st, 10, r->pack_digest);
-    bind_text(st, 11, r->kb_digest);
-    bind_text(st, 12, r->rules_json);
-    bind_text(st, 13, r->cards_json);
-    bind_text(st, 14, r->error);
-    bind_text(st, 15, r->request_sha256);
-    bind_text(st, 16, r->patient_key);
-    sqlite3_bind_text(st, 17, eval, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_double(st, 18, r->total_us);
-    if (r->request_blob) sqlite3_bind_blob(st, 19, r->request_blob, (int)r->request_len, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(st, 19);
-    bind_text(st, 20, hash_io);
-    sqlite3_bind_text(st, 21, row_hash, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_double(st, 22, r->decode_us);
-    int rc = step_reset(st);
+    binder b = {a->ins_decision, SQLITE_OK};
+    sqlite3_reset(b.st);
+    bind_text(&b, 1, r->decision);
+    bind_int64(&b, 2, now);
+    bind_text(&b, 3, r->outcome);
+    bind_text(&b, 4, r->service);
+    bind_text(&b, 5, r->hook);
+    bind_text(&b, 6, r->hook_instance);
+    bind_text(&b, 7, r->caller);
+    bind_text(&b, 8, r->pack);
+    bind_text(&b, 9, r->pack_version);
+    bind_text(&b, 10, r->pack_digest);
+    bind_text(&b, 11, r->kb_digest);
+    bind_text(&b, 12, r->rules_json);
+    bind_text(&b, 13, r->cards_json);
+    bind_text(&b, 14, r->error);
+    bind_text(&b, 15, r->request_sha256);
+    bind_text(&b, 16, r->patient_key);
+    bind_text(&b, 17, eval);
+    bind_double(&b, 18, r->total_us);
+    note(&b, r->request_blob ? sqlite3_bind_blob(b.st, 19, r->request_blob, (int)r->request_len, SQLITE_STATIC)
+                             : sqlite3_bind_null(b.st, 19));
+    bind_text(&b, 20, hash_io);
+    bind_text(&b, 21, row_hash);
+    bind_double(&b, 22, r->decode_us);
+    if (b.rc != SQLITE_OK) return b.rc;
+    int rc = step_reset(b.st);
     if (rc != SQLITE_DONE) return rc;
     for (size_t i = 0; i < r->ncards; i++) {
-        sqlite3_stmt *c = a->ins_card;
-        sqlite3_reset(c);
-        bind_text(c, 1, r->card_uuid[i]);
-        bind_text(c, 2, r->decision);
-        bind_text(c, 3, r->card_rule[i]);
-        bind_text(c, 4, r->card_indicator[i]);
-        if ((rc = step_reset(c)) != SQLITE_DONE) return rc;
+        binder c = {a->ins_card, SQLITE_OK};
+        sqlite3_reset(c.st);
+        bind_text(&c, 1, r->card_uuid[i]);
+        bind_text(&c, 2, r->decision);
+        bind_text(&c, 3, r->card_rule[i]);
+        bind_text(&c, 4, r->card_indicator[i]);
+        if (c.rc != SQLITE_OK) return c.rc;
+        if ((rc = step_reset(c.st)) != SQLITE_DONE) return rc;
     }
     memcpy(hash_io, row_hash, 65);
     return SQLITE_DONE;
 }
 
-static char *mpdup(const msgpack_object *o) { return cds_mp_is_str(o) ? strndup(o->via.str.ptr, o->via.str.size) : NULL; }
+/* A copy of the string o (NULL when o is absent or not a string); *oom set when the copy failed. */
+static char *mpdup(const msgpack_object *o, bool *oom)
+{
+    if (!cds_mp_is_str(o)) return NULL;
+    char *s = strndup(o->via.str.ptr, o->via.str.size);
+    if (!s) *oom = true;
+    return s;
+}
 
 static int insert_feedback(cds_audit *a, const char *service, const msgpack_object *req)
 {
     const msgpack_object *fb = cds_mp_get(req, "feedback");
     for (uint32_t i = 0; fb && i < fb->via.array.size; i++) {
         const msgpack_object *e = &fb->via.array.ptr[i];
-        char *card = mpdup(cds_mp_get(e, "card")), *outcome = mpdup(cds_mp_get(e, "outcome"));
-        char *when = mpdup(cds_mp_get(e, "outcomeTimestamp"));
+        bool oom = false;
+        char *card = mpdup(cds_mp_get(e, "card"), &oom), *outcome = mpdup(cds_mp_get(e, "outcome"), &oom);
+        char *when = mpdup(cds_mp_get(e, "outcomeTimestamp"), &oom);
         const msgpack_object *reason = cds_mp_get(cds_mp_get(e, "overrideReason"), "reason");
-        char *rs = mpdup(cds_mp_get(reason, "system")), *rc_ = mpdup(cds_mp_get(reason, "code"));
-        char *rd = mpdup(cds_mp_get(reason, "display"));
-        char *comment = mpdup(cds_mp_get(cds_mp_get(e, "overrideReason"), "userComment"));
+        char *rs = mpdup(cds_mp_get(reason, "system"), &oom), *rc_ = mpdup(cds_mp_get(reason, "code"), &oom);
+        char *rd = mpdup(cds_mp_get(reason, "display"), &oom);
+        char *comment = mpdup(cds_mp_get(cds_mp_get(e, "overrideReason"), "userComment"), &oom);
         /* accepted suggestion ids, joined */
         char accepted[1024] = "";
         const msgpack_object *as = cds_mp_get(e, "acceptedSuggestions");
@@ -231,23 +256,24 @@ static int insert_feedback(cds_audit *a, const char *service, const msgpack_obje
             size_t l = strlen(accepted);
             snprintf(accepted + l, sizeof accepted - l, "%s%.*s", l ? "," : "", (int)id->via.str.size, id->via.str.ptr);
         }
-        sqlite3_reset(a->find_card);
-        bind_text(a->find_card, 1, card);
-        int known = step_reset(a->find_card) == SQLITE_ROW;
-        sqlite3_stmt *st = a->ins_feedback;
-        sqlite3_reset(st);
-        bind_text(st, 1, service);
-        bind_text(st, 2, card);
-        bind_text(st, 3, outcome);
-        bind_text(st, 4, when);
-        sqlite3_bind_text(st, 5, accepted, -1, SQLITE_TRANSIENT);
-        bind_text(st, 6, rs);
-        sqlite3_bind_text(st, 7, rc_ ? rc_ : "", -1, SQLITE_TRANSIENT);   /* '' not NULL: UNIQUE must see duplicates */
-        bind_text(st, 8, rd);
-        bind_text(st, 9, comment);
-        sqlite3_bind_int64(st, 10, now_ms());
-        sqlite3_bind_int(st, 11, known);
-        int rc = step_reset(st);
+        binder f = {a->find_card, oom ? SQLITE_NOMEM : SQLITE_OK};
+        sqlite3_reset(f.st);
+        bind_text(&f, 1, card);
+        int found = f.rc == SQLITE_OK ? step_reset(f.st) : f.rc;   /* a failed lookup is not "unknown card" */
+        binder b = {a->ins_feedback, found == SQLITE_ROW || found == SQLITE_DONE ? SQLITE_OK : found};
+        sqlite3_reset(b.st);
+        bind_text(&b, 1, service);
+        bind_text(&b, 2, card);
+        bind_text(&b, 3, outcome);
+        bind_text(&b, 4, when);
+        bind_text(&b, 5, accepted);
+        bind_text(&b, 6, rs);
+        bind_text(&b, 7, rc_ ? rc_ : "");   /* '' not NULL: UNIQUE must see duplicates */
+        bind_text(&b, 8, rd);
+        bind_text(&b, 9, comment);
+        bind_int64(&b, 10, now_ms());
+        note(&b, sqlite3_bind_int(b.st, 11, found == SQLITE_ROW));
+        int rc = b.rc == SQLITE_OK ? step_reset(b.st) : b.rc;
         free(card); free(outcome); free(when); free(rs); free(rc_); free(rd); free(comment);
         if (rc != SQLITE_DONE) return rc;
     }

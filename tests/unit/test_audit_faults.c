@@ -1,0 +1,293 @@
+/* test_audit_faults.c — the audit writer under injected failures (RELIABILITY S3, S4): the Nth
+ * file write/sync fails (a failing disk, a full one), or the Nth SQLite allocation fails. For
+ * N = 1, 2, ... until a write gets through untouched, in single and persistent modes, every
+ * write ends as either (OK and the row is there) or (CDS_EIO and no row) - never a decision
+ * without its row - and the next write after the fault clears succeeds on the same writer, with
+ * the hash chain intact and the database passing integrity_check. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+
+#include "audit.h"
+#include "json.h"
+#include "mp.h"
+#include "testutil.h"
+
+/* ---- the fault switch: the Nth counted operation fails (and, persistent, every later one) ---- */
+
+typedef enum { FAULT_WRITE, FAULT_SYNC, FAULT_FULL, FAULT_MALLOC } fault_kind;
+
+static atomic_int fault_armed;        /* counting only while armed */
+static atomic_int fault_countdown;    /* operations left before the first failure */
+static atomic_int fault_fired;        /* failures injected since armed */
+static int fault_persistent;
+static fault_kind fault_what;
+
+static void arm(fault_kind what, int nth, int persistent)
+{
+    fault_what = what;
+    fault_persistent = persistent;
+    atomic_store(&fault_fired, 0);
+    atomic_store(&fault_countdown, nth);
+    atomic_store(&fault_armed, 1);
+}
+
+static void disarm(void) { atomic_store(&fault_armed, 0); }
+
+/* Whether this operation of kind `what` fails. */
+static int should_fail(fault_kind what)
+{
+    if (!atomic_load(&fault_armed) || fault_what != what) return 0;
+    if (atomic_load(&fault_fired) && fault_persistent) {
+        atomic_fetch_add(&fault_fired, 1);
+        return 1;
+    }
+    if (atomic_fetch_sub(&fault_countdown, 1) == 1) {
+        atomic_fetch_add(&fault_fired, 1);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- a VFS shim over the default one: files forward every call, writes and syncs may fail ---- */
+
+typedef struct {
+    sqlite3_file base;
+    sqlite3_file *real;   /* the default VFS's file, allocated right after this struct */
+} shim_file;
+
+static sqlite3_vfs *real_vfs;
+#define REAL(f) (((shim_file *)(f))->real)
+
+static int s_close(sqlite3_file *f) { return REAL(f)->pMethods ? REAL(f)->pMethods->xClose(REAL(f)) : SQLITE_OK; }
+static int s_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o) { return REAL(f)->pMethods->xRead(REAL(f), b, n, o); }
+static int s_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+{
+    if (should_fail(FAULT_WRITE)) return SQLITE_IOERR_WRITE;
+    if (should_fail(FAULT_FULL)) return SQLITE_FULL;
+    return REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
+}
+static int s_truncate(sqlite3_file *f, sqlite3_int64 n) { return REAL(f)->pMethods->xTruncate(REAL(f), n); }
+static int s_sync(sqlite3_file *f, int flags)
+{
+    if (should_fail(FAULT_SYNC)) return SQLITE_IOERR_FSYNC;
+    return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int s_size(sqlite3_file *f, sqlite3_int64 *n) { return REAL(f)->pMethods->xFileSize(REAL(f), n); }
+static int s_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
+static int s_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
+static int s_reserved(sqlite3_file *f, int *r) { return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r); }
+static int s_fcntl(sqlite3_file *f, int op, void *a) { return REAL(f)->pMethods->xFileControl(REAL(f), op, a); }
+static int s_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
+static int s_devchar(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
+static int s_shmmap(sqlite3_file *f, int pg, int sz, int ext, void volatile **pp)
+{
+    return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, ext, pp);
+}
+static int s_shmlock(sqlite3_file *f, int o, int n, int fl) { return REAL(f)->pMethods->xShmLock(REAL(f), o, n, fl); }
+static void s_shmbarrier(sqlite3_file *f) { REAL(f)->pMethods->xShmBarrier(REAL(f)); }
+static int s_shmunmap(sqlite3_file *f, int del) { return REAL(f)->pMethods->xShmUnmap(REAL(f), del); }
+static int s_fetch(sqlite3_file *f, sqlite3_int64 o, int n, void **pp) { return REAL(f)->pMethods->xFetch(REAL(f), o, n, pp); }
+static int s_unfetch(sqlite3_file *f, sqlite3_int64 o, void *p) { return REAL(f)->pMethods->xUnfetch(REAL(f), o, p); }
+
+static const sqlite3_io_methods shim_methods = {
+    3, s_close, s_read, s_write, s_truncate, s_sync, s_size, s_lock, s_unlock, s_reserved, s_fcntl, s_sector,
+    s_devchar, s_shmmap, s_shmlock, s_shmbarrier, s_shmunmap, s_fetch, s_unfetch};
+
+static int s_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
+{
+    (void)vfs;
+    shim_file *sf = (shim_file *)f;
+    sf->real = (sqlite3_file *)(sf + 1);
+    sf->real->pMethods = NULL;
+    int rc = real_vfs->xOpen(real_vfs, name, sf->real, flags, out);
+    f->pMethods = sf->real->pMethods ? &shim_methods : NULL;
+    return rc;
+}
+
+static sqlite3_vfs shim_vfs;
+
+static void install_shim_vfs(void)
+{
+    real_vfs = sqlite3_vfs_find(NULL);
+    shim_vfs = *real_vfs;
+    shim_vfs.zName = "faulty";
+    shim_vfs.szOsFile = (int)sizeof(shim_file) + real_vfs->szOsFile;
+    shim_vfs.xOpen = s_open;
+    sqlite3_vfs_register(&shim_vfs, 1);   /* the default for every connection from here on */
+}
+
+/* ---- SQLite's allocator, wrapped: the Nth allocation may fail ---- */
+
+static sqlite3_mem_methods real_mem;
+
+static void *m_malloc(int n) { return should_fail(FAULT_MALLOC) ? NULL : real_mem.xMalloc(n); }
+static void *m_realloc(void *p, int n) { return should_fail(FAULT_MALLOC) ? NULL : real_mem.xRealloc(p, n); }
+
+static void install_failing_malloc(void)
+{
+    sqlite3_config(SQLITE_CONFIG_GETMALLOC, &real_mem);
+    sqlite3_mem_methods m = real_mem;
+    m.xMalloc = m_malloc;
+    m.xRealloc = m_realloc;
+    sqlite3_config(SQLITE_CONFIG_MALLOC, &m);
+}
+
+/* ---- the checks ---- */
+
+static char db_path[256];
+
+/* Rows of `sql` (one parameter) for key. */
+static int count(const char *sql, const char *key)
+{
+    sqlite3 *db;
+    sqlite3_open(db_path, &db);
+    sqlite3_stmt *st;
+    int n = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static int count_decision(const char *decision) { return count("SELECT count(*) FROM decision WHERE decision = ?", decision); }
+
+/* Feedback rows for the card, and whether they were stored as for a known card. */
+static int count_feedback(const char *card) { return count("SELECT count(*) FROM feedback WHERE card = ?", card); }
+static int count_known(const char *card) { return count("SELECT count(*) FROM feedback WHERE card = ? AND known_card = 1", card); }
+
+/* One feedback entry (overridden, with a reason and comment) for the card. */
+static cds_rc write_feedback(cds_audit *a, const char *card)
+{
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"feedback\":[{\"card\":\"%s\",\"outcome\":\"overridden\",\"outcomeTimestamp\":\"2025-03-01T09:01:00Z\","
+             "\"overrideReason\":{\"reason\":{\"system\":\"s\",\"code\":\"will-monitor\"},\"userComment\":\"ok\"}}]}",
+             card);
+    cds_error err;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(cds_json_to_mp(json, strlen(json), "feedback", &sb, &err), CDS_OK);
+    msgpack_unpacked u;
+    assert_int_equal(cds_mp_decode(sb.data, sb.size, &u, &err), CDS_OK);
+    cds_rc rc = cds_audit_feedback(a, "medication-safety", &u.data);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+static cds_rc write_row(cds_audit *a, const char *decision)
+{
+    const char *uuids[] = {decision}, *rules[] = {"ddi.interaction"}, *inds[] = {"warning"};
+    cds_audit_record r = {.decision = decision, .outcome = "ok", .service = "medication-safety", .hook = "order-sign",
+                          .hook_instance = "hi", .pack = "p", .pack_version = "1", .pack_digest = "d", .kb_digest = "k",
+                          .rules_json = "[]", .cards_json = "[]", .request_sha256 = "00", .eval_us = 1.5,
+                          .card_uuid = uuids, .card_rule = rules, .card_indicator = inds, .ncards = 1};
+    return cds_audit_write(a, &r);
+}
+
+/* Runs the loop for one kind of fault and mode; returns how many writes were failed. */
+static int fault_loop(fault_kind what, int persistent, int *rows)
+{
+    const char *dir = tu_tempdir();
+    snprintf(db_path, sizeof db_path, "%s/audit.db", dir);
+    cds_error err;
+    cds_audit *a = cds_audit_open(db_path, what == FAULT_SYNC, &err);   /* FULL: commits sync */
+    assert_non_null(a);
+    int failed = 0;
+    for (int n = 1; n < 2000; n++) {
+        char d[64], after[80];
+        snprintf(d, sizeof d, "k%d-p%d-n%d", (int)what, persistent, n);
+        snprintf(after, sizeof after, "%s-after", d);
+        arm(what, n, persistent);
+        cds_rc rc = write_row(a, d);
+        int fired = atomic_load(&fault_fired);
+        disarm();
+        int present = count_decision(d);
+        if (rc == CDS_OK) {
+            if (present != 1) fail_msg("%s: write said OK, %d rows", d, present);
+            (*rows)++;
+        } else {
+            assert_int_equal(rc, CDS_EIO);
+            /* a sync that failed after the frames were written may still have committed; what
+             * must never happen is a decision reported without its row, checked above */
+            if (what != FAULT_SYNC && present != 0) fail_msg("%s: write failed, yet %d rows", d, present);
+            if (present == 1) (*rows)++;
+            failed++;
+        }
+        /* the fault cleared: the same writer works again, with no restart */
+        if (write_row(a, after) != CDS_OK) fail_msg("%s: the writer did not recover", d);
+        assert_int_equal(count_decision(after), 1);
+        (*rows)++;
+
+        /* feedback on that card, under the same fault: stored (as a known card) or refused */
+        arm(what, n, persistent);
+        rc = write_feedback(a, after);
+        fired += atomic_load(&fault_fired);
+        disarm();
+        int stored = count_feedback(after);
+        if (rc == CDS_OK && (stored != 1 || count_known(after) != 1))
+            fail_msg("%s: feedback said OK, %d rows (%d known)", after, stored, count_known(after));
+        if (rc != CDS_OK) {
+            if (what != FAULT_SYNC && stored != 0) fail_msg("%s: feedback failed, yet stored", after);
+            failed++;
+        }
+        assert_int_equal(write_feedback(a, after), CDS_OK);   /* resent by the EHR: once, known */
+        assert_int_equal(count_feedback(after), 1);
+        assert_int_equal(count_known(after), 1);
+        if (!fired) break;   /* the Nth operation was never reached: every case is covered */
+    }
+    cds_audit_close(a);
+
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    char out[512];
+    FILE *f = fmemopen(out, sizeof out, "w");
+    int vrc = cds_audit_verify(db_path, f);
+    fclose(f);
+    if (vrc != 0) fail_msg("chain after faults: %s", out);
+    tu_rmrf(dir);
+    return failed;
+}
+
+static void run_kind(fault_kind what, const char *name)
+{
+    for (int persistent = 0; persistent <= 1; persistent++) {
+        int rows = 0;
+        int failed = fault_loop(what, persistent, &rows);
+        print_message("%s, %s: %d writes failed, %d decision rows committed\n", name, persistent ? "persistent" : "single",
+                      failed, rows);
+        assert_true(failed > 0);   /* the injection reached the writer */
+    }
+}
+
+static void failing_writes_never_lose_a_reported_row(void **s) { (void)s; run_kind(FAULT_WRITE, "write error"); }
+static void a_full_disk_never_loses_a_reported_row(void **s) { (void)s; run_kind(FAULT_FULL, "disk full"); }
+static void failing_syncs_never_lose_a_reported_row(void **s) { (void)s; run_kind(FAULT_SYNC, "fsync error"); }
+static void failing_allocations_never_lose_a_reported_row(void **s) { (void)s; run_kind(FAULT_MALLOC, "out of memory"); }
+
+int main(void)
+{
+    install_failing_malloc();   /* before SQLite initialises */
+    install_shim_vfs();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(failing_writes_never_lose_a_reported_row),
+        cmocka_unit_test(a_full_disk_never_loses_a_reported_row),
+        cmocka_unit_test(failing_syncs_never_lose_a_reported_row),
+        cmocka_unit_test(failing_allocations_never_lose_a_reported_row),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
