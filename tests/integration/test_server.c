@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <msgpack.h>
 #include <netinet/in.h>
 #include <nng/nng.h>
@@ -459,6 +460,102 @@ static void thirty_two_concurrent_clients_lose_nothing(void **st)
 }
 
 typedef struct hostile { const char *name; unsigned char *buf; size_t len; const char *code; } hostile;
+
+/* Entries in /proc/PID/fd, and the process's thread count. */
+static int count_fds(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
+    if (d) closedir(d);
+    return n;
+}
+
+static int count_threads(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    int n = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1) break;
+    if (f) fclose(f);
+    return n;
+}
+
+/* RELIABILITY K2: 10^4 raw TCP connections that close at once, after the SP handshake, in the
+ * middle of a message's length or body, or after garbage - half of them with a reset instead
+ * of a FIN - then REQ clients that send a whole request and close before the reply. The server
+ * gives every descriptor back, keeps its thread count, and answers as before. */
+static void connection_churn_leaves_no_fds_or_threads_behind(void **st)
+{
+    (void)st;
+    int port = 0;
+    assert_int_equal(sscanf(url, "tcp://127.0.0.1:%d", &port), 1);
+    health_ok();
+    int fds0 = count_fds(server), threads0 = count_threads(server);
+    long rss0 = rss_kb(server);
+    static const unsigned char sp_req[8] = {0x00, 'S', 'P', 0x00, 0x00, 0x30, 0x00, 0x00};   /* REQ v0 */
+    static const unsigned char partial[18] = {0, 0, 0, 0, 0, 0, 0x03, 0xe8, 0x81, 0xa2, 'o', 'p', 0xa4, 'c', 'a', 'l', 'l', 0x80};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int refused = 0;
+    for (int i = 0; i < 10000; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+            refused++;
+            close(fd);
+            continue;
+        }
+        switch (i % 4) {
+        case 1: (void)!write(fd, sp_req, sizeof sp_req); break;
+        case 2:   /* handshake, then a message announcing 1000 bytes and sending 10 */
+            (void)!write(fd, sp_req, sizeof sp_req);
+            (void)!write(fd, partial, sizeof partial);
+            break;
+        case 3: (void)!write(fd, "GET / HTTP/1.1\r\n", 16); break;
+        default: break;
+        }
+        if (i % 2) {   /* close with a reset */
+            struct linger lg = {1, 0};
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        }
+        close(fd);
+    }
+    assert_true(refused < 100);   /* the listener kept accepting */
+
+    char *req = slurp("fixtures/requests/spec-90-composed-order-sign-ddi.json");
+    msgpack_sbuffer good;
+    envelope(&good, "call", "medication-safety", req, 11);
+    for (int i = 0; i < 100; i++) {   /* whole requests whose clients leave before the reply */
+        nng_socket s = req_socket(2000);
+        nng_send(s, good.data, good.size, 0);
+        close_req(s);
+    }
+    int fds = 0, threads = 0;
+    for (int i = 0; i < 100; i++) {   /* NNG closes pipes asynchronously */
+        fds = count_fds(server);
+        threads = count_threads(server);
+        if (fds <= fds0 + 2 && threads == threads0) break;
+        usleep(100000);
+    }
+    print_message("server fds %d -> %d, threads %d -> %d, RSS %ld -> %ld kB over 10000 connections\n", fds0, fds, threads0,
+                  threads, rss0, rss_kb(server));
+    if (fds > fds0 + 2) fail_msg("descriptors not given back: %d before, %d after", fds0, fds);
+    assert_int_equal(threads, threads0);
+    nng_socket s = req_socket(5000);
+    msgpack_unpacked u;
+    assert_int_equal(roundtrip(s, good.data, good.size, &u), 0);
+    assert_true(is_ok(&u));
+    assert_non_null(cds_mp_get(&u.data, "decision"));
+    msgpack_unpacked_destroy(&u);
+    close_req(s);
+    msgpack_sbuffer_destroy(&good);
+    free(req);
+}
 
 static void hostile_wire_inputs_get_the_right_error_and_health_stays_good(void **st)
 {
@@ -1054,6 +1151,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(round_trips_and_the_same_cards_as_eval),
         cmocka_unit_test(thirty_two_concurrent_clients_lose_nothing),
         cmocka_unit_test(hostile_wire_inputs_get_the_right_error_and_health_stays_good),
+        cmocka_unit_test(connection_churn_leaves_no_fds_or_threads_behind),
         cmocka_unit_test(reload_under_load_fails_no_request),
         cmocka_unit_test(deadline_and_full_queue_answer_timeout_and_overloaded),
         cmocka_unit_test(tls_with_required_client_certificates),
