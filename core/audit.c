@@ -627,8 +627,8 @@ int cds_audit_verify(const char *path, FILE *out)
     char prev[65];
     snprintf(prev, sizeof prev, "%064d", 0);
     long rows = 0;
-    int status = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    int status = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *f[NFIELDS];
         char eval[32];
         snprintf(eval, sizeof eval, "%s", sqlite3_column_text(st, 17) ? (const char *)sqlite3_column_text(st, 17) : "");
@@ -652,6 +652,10 @@ int cds_audit_verify(const char *path, FILE *out)
         }
         memcpy(prev, want, 65);
         rows++;
+    }
+    if (!status && rc != SQLITE_DONE) {   /* a damaged page ends the scan: not "intact" */
+        fprintf(out, "%s: cannot read past row %ld: %s\n", path, rows, sqlite3_errmsg(db));
+        status = 2;
     }
     sqlite3_finalize(st);
     if (!status) fprintf(out, "audit chain intact: %ld decisions\n", rows);

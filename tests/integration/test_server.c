@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <poll.h>
 #include <msgpack.h>
 #include <netinet/in.h>
 #include <nng/nng.h>
@@ -485,10 +486,45 @@ static int count_threads(pid_t pid)
     return n;
 }
 
-/* RELIABILITY K2: 10^4 raw TCP connections that close at once, after the SP handshake, in the
- * middle of a message's length or body, or after garbage - half of them with a reset instead
- * of a FIN - then REQ clients that send a whole request and close before the reply. The server
- * gives every descriptor back, keeps its thread count, and answers as before. */
+/* Reads the n-byte SP header the server sends once it has accepted a connection (so a loop of
+ * connections goes at the server's accept pace: NNG 1.5.2 accepts ~2-5k/s, and a tighter loop
+ * overflows the listen backlog, making some connects wait a second for a SYN retransmit). */
+/* Decision rows in the shared server's audit log. */
+static int decisions_logged(void)
+{
+    char db[128];
+    snprintf(db, sizeof db, "%s/audit.db", state);
+    sqlite3 *h;
+    int n = -1;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *q;
+        if (sqlite3_prepare_v2(h, "SELECT count(*) FROM decision", -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+            n = sqlite3_column_int(q, 0);
+        sqlite3_finalize(q);
+    }
+    sqlite3_close(h);
+    return n;
+}
+
+static bool await_server_header(int fd)
+{
+    unsigned char h[8];
+    size_t got = 0;
+    while (got < sizeof h) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 2000) != 1) return false;
+        ssize_t n = read(fd, h + got, sizeof h - got);
+        if (n <= 0) return false;
+        got += (size_t)n;
+    }
+    return h[1] == 'S' && h[2] == 'P';
+}
+
+/* RELIABILITY K2: 10^4 raw TCP connections, closed once the server has accepted them: at once,
+ * after our SP header, in the middle of a message's length or body, or after garbage - half of
+ * them with a reset instead of a FIN; 500 closed before the server could accept them; then
+ * clients that send a whole request and close before the reply. The server gives every
+ * descriptor back, keeps its thread count, and answers as before. */
 static void connection_churn_leaves_no_fds_or_threads_behind(void **st)
 {
     (void)st;
@@ -501,8 +537,9 @@ static void connection_churn_leaves_no_fds_or_threads_behind(void **st)
     static const unsigned char partial[18] = {0, 0, 0, 0, 0, 0, 0x03, 0xe8, 0x81, 0xa2, 'o', 'p', 0xa4, 'c', 'a', 'l', 'l', 0x80};
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int refused = 0;
-    for (int i = 0; i < 10000; i++) {
+    int refused = 0, unanswered = 0;
+    time_t t0 = time(NULL);
+    for (int i = 0; i < 10500; i++) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         assert_true(fd >= 0);
         if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
@@ -510,7 +547,8 @@ static void connection_churn_leaves_no_fds_or_threads_behind(void **st)
             close(fd);
             continue;
         }
-        switch (i % 4) {
+        if (i < 10000 && !await_server_header(fd)) unanswered++;
+        switch (i < 10000 ? i % 4 : 0) {
         case 1: (void)!write(fd, sp_req, sizeof sp_req); break;
         case 2:   /* handshake, then a message announcing 1000 bytes and sending 10 */
             (void)!write(fd, sp_req, sizeof sp_req);
@@ -519,21 +557,36 @@ static void connection_churn_leaves_no_fds_or_threads_behind(void **st)
         case 3: (void)!write(fd, "GET / HTTP/1.1\r\n", 16); break;
         default: break;
         }
-        if (i % 2) {   /* close with a reset */
+        if (i % 8 >= 4) {   /* close with a reset */
             struct linger lg = {1, 0};
             setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
         }
         close(fd);
     }
+    assert_int_equal(unanswered, 0);
     assert_true(refused < 100);   /* the listener kept accepting */
 
+    /* Whole requests whose clients leave before the reply: written by hand (SP header, 8-byte
+     * length, REQ's 4-byte request id, body) - NNG 1.5.2's own REQ client can hang in
+     * nng_close when its request is still pending. */
     char *req = slurp("fixtures/requests/spec-90-composed-order-sign-ddi.json");
     msgpack_sbuffer good;
     envelope(&good, "call", "medication-safety", req, 11);
-    for (int i = 0; i < 100; i++) {   /* whole requests whose clients leave before the reply */
-        nng_socket s = req_socket(2000);
-        nng_send(s, good.data, good.size, 0);
-        close_req(s);
+    int logged0 = decisions_logged();
+    unsigned char head[12];
+    uint64_t len = 4 + good.size;
+    for (int b = 0; b < 8; b++) head[b] = (unsigned char)(len >> (56 - 8 * b));
+    head[8] = 0x80, head[9] = 0, head[10] = 0, head[11] = 1;
+    for (int i = 0; i < 100; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+            (void)!write(fd, sp_req, sizeof sp_req);
+            (void)!write(fd, head, sizeof head);
+            (void)!write(fd, good.data, good.size);
+            usleep(i % 10 == 0 ? 2000 : 0);   /* now and then the reply is on its way at the close */
+        }
+        close(fd);
     }
     int fds = 0, threads = 0;
     for (int i = 0; i < 100; i++) {   /* NNG closes pipes asynchronously */
@@ -542,8 +595,11 @@ static void connection_churn_leaves_no_fds_or_threads_behind(void **st)
         if (fds <= fds0 + 2 && threads == threads0) break;
         usleep(100000);
     }
-    print_message("server fds %d -> %d, threads %d -> %d, RSS %ld -> %ld kB over 10000 connections\n", fds0, fds, threads0,
-                  threads, rss0, rss_kb(server));
+    int abandoned = decisions_logged() - logged0;
+    print_message("decisions audited for the 100 abandoned calls: %d\n", abandoned);
+    assert_true(abandoned > 0);   /* the hand-made frames were real calls */
+    print_message("server fds %d -> %d, threads %d -> %d, RSS %ld -> %ld kB over 10600 connections (%.0f s)\n", fds0, fds,
+                  threads0, threads, rss0, rss_kb(server), (double)(time(NULL) - t0));
     if (fds > fds0 + 2) fail_msg("descriptors not given back: %d before, %d after", fds0, fds);
     assert_int_equal(threads, threads0);
     nng_socket s = req_socket(5000);
