@@ -166,6 +166,24 @@ static int call_original(lua_State *L)
     return lua_gettop(L);
 }
 
+/* setmetatable without __gc: Lua marks a table for finalisation when it gets a metatable with
+ * a __gc field, and runs the finaliser later from whatever allocation triggers a collection -
+ * another rule, the engine's own C code, or lua_close at a reload - outside this rule's budget.
+ * An endless finaliser hung `cdsd eval` at exit. Adding __gc to the metatable afterwards does not
+ * mark the table (Lua 5.4), so refusing it here is enough. */
+static int safe_setmetatable(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL)   /* raw, as Lua's own check */
+            return luaL_error(L, "setmetatable: __gc finalisers are not allowed in rules (they would run "
+                                 "outside the rule's budget)");
+        lua_pop(L, 1);
+    }
+    return call_original(L);
+}
+
 static int capped_rep(lua_State *L)
 {
     size_t l;
@@ -455,6 +473,9 @@ static int open_state(lua_State *L)
     copy_fields(L, G, P, allowed);
     lua_pushcfunction(L, proxy_next);   /* next() sees through read-only proxies */
     lua_setfield(L, P, "next");
+    lua_getfield(L, G, "setmetatable");
+    lua_pushcclosure(L, safe_setmetatable, 1);
+    lua_setfield(L, P, "setmetatable");
     static const char *const libnames[] = {"string", "table", "math", "utf8", NULL};
     for (const char *const *n = libnames; *n; n++) {
         lua_getfield(L, G, *n);

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
+#include <time.h>
 #include <lua.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,6 +64,40 @@ static void expect(const char *src, cds_sb_fail want, const char *needle)
     cds_sb_fail got = run(src, msg, sizeof msg);
     if (got != want || !strstr(msg, needle)) fail_msg("script: %s\nwant %d '%s', got %d '%s'", src, want, needle, got, msg);
     assert_state_healthy();
+}
+
+static void *free_sandbox(void *p)
+{
+    cds_sandbox_free(p);
+    return NULL;
+}
+
+/* A __gc finaliser would run outside the rule's budget, from whatever allocation triggers a
+ * collection - or from lua_close at a reload, where an endless one hung the process. */
+static void a_gc_finaliser_is_refused(void **s)
+{
+    (void)s;
+    expect("setmetatable({}, {__gc = function() while true do end end})", CDS_SB_ERROR, "__gc finalisers are not allowed");
+    /* other metatables still work; __gc added later does not mark the table (Lua 5.4) */
+    char msg[512];
+    assert_int_equal(run("local t = setmetatable({}, {__index = {a = 1}}) assert(t.a == 1)", msg, sizeof msg), CDS_SB_OK);
+    /* a state whose rule tried one closes promptly */
+    cds_sb_limits lim = {.memory = 16u << 20, .instructions = 2000000, .milliseconds = 200};
+    cds_error err;
+    cds_sandbox *other = cds_sandbox_new(&lim, &err);
+    assert_non_null(other);
+    cds_sandbox_lock(other);
+    const char *src = "local mt = {} local t = setmetatable({}, mt) mt.__gc = function() while true do end end\n"
+                      "pcall(setmetatable, {}, {__gc = function() while true do end end})";
+    assert_int_equal(cds_sandbox_load(other, src, strlen(src), "rules/test.lua", &err), CDS_OK);
+    cds_sb_fail why = CDS_SB_OK;
+    assert_int_equal(cds_sandbox_call(other, 0, 0, &why, &err), CDS_OK);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, free_sandbox, other), 0);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    if (pthread_timedjoin_np(t, NULL, &until) != 0) fail_msg("closing the Lua state ran an endless finaliser");
 }
 
 static void an_endless_loop_is_stopped(void **s) { (void)s; expect("while true do end", CDS_SB_BUDGET, "budget exceeded"); }
@@ -263,6 +299,7 @@ int main(void)
         cmocka_unit_test(a_string_rep_bomb_is_refused),
         cmocka_unit_test(a_concatenation_bomb_is_stopped),
         cmocka_unit_test(a_backtracking_pattern_is_refused),
+        cmocka_unit_test(a_gc_finaliser_is_refused),
         cmocka_unit_test(deep_recursion_is_stopped),
         cmocka_unit_test(writing_a_global_is_an_error_naming_it),
         cmocka_unit_test(reading_an_undeclared_global_is_an_error_naming_it),
