@@ -107,6 +107,8 @@ bool cds_card_check(lua_State *L, int idx, char *msg, size_t msglen)
             lua_settop(L, sg);
         }
         if (one && recommended > 1) FAIL("only one suggestion may be recommended with selectionBehavior at-most-one");
+    } else if (field(L, idx, "selectionBehavior") != LUA_TNIL) {
+        FAIL("'selectionBehavior' belongs with suggestions");   /* it would be packed as it is */
     }
     lua_settop(L, top);
     t = field(L, idx, "overrideReasons");

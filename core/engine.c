@@ -190,6 +190,19 @@ void cds_engine_free(cds_engine *e)
 
 const cds_ruleset *cds_engine_ruleset(const cds_engine *e) { return e->rs; }
 
+/* evaluate(ctx), then a check of its result, both inside the rule's protected, budgeted call:
+ * the engine reads the result afterwards, unprotected, so a metamethod a rule attached there
+ * (an __index that errors or never ends) would abort or hang the process. */
+static int evaluate_checked(lua_State *L)
+{
+    lua_call(L, 1, 1);
+    char where[160];
+    if (!cds_sandbox_result_plain(L, 1, where, sizeof where))
+        return luaL_error(L, "evaluate returned a table with a metatable set by the rule (result%s): cards must be "
+                             "plain tables", where);
+    return 1;
+}
+
 static bool has_hook(const cds_rule_info *r, const char *hook)
 {
     for (size_t i = 0; i < r->nhooks; i++)
@@ -248,12 +261,13 @@ cds_rc cds_engine_call(cds_engine *e, const char *service, const msgpack_object 
         run->version = ri->version;
         struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
+        lua_pushcfunction(L, evaluate_checked);
         lua_rawgeti(L, LUA_REGISTRYINDEX, e->evaluate_refs[r]);
         lua_pushvalue(L, ctx);
         cds_error rerr;
         cds_error_clear(&rerr);
         cds_sb_fail why;
-        if (cds_sandbox_call(e->sb, 1, 1, &why, &rerr) != CDS_OK) {
+        if (cds_sandbox_call(e->sb, 2, 1, &why, &rerr) != CDS_OK) {
             run->error = cds_arena_strdup(a, rerr.message);
         } else {
             int res = lua_gettop(L);

@@ -48,6 +48,7 @@ struct cds_sandbox {
 };
 
 static const char SB_KEY = 'S';   /* registry key: lightuserdata(&SB_KEY) -> cds_sandbox* */
+static const char RULE_META_KEY = 'M';  /* registry: weak-keyed set of tables a rule gave a metatable */
 
 static cds_sandbox *get_sb(lua_State *L)
 {
@@ -181,7 +182,68 @@ static int safe_setmetatable(lua_State *L)
                                  "outside the rule's budget)");
         lua_pop(L, 1);
     }
-    return call_original(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 2, 1);
+    /* remembered, so a result holding it is refused (cds_sandbox_result_plain) */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &RULE_META_KEY);
+    lua_pushvalue(L, 1);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* The walk behind cds_sandbox_result_plain: false, with the path, at a table a rule gave a
+ * metatable. Tables with other metatables are the engine's (proxies of ctx, read-only and
+ * holding no rule tables): not entered. `seen` keeps shared and cyclic tables to one visit. */
+static bool plain_walk(lua_State *L, int t, int marked, int seen, char *path, size_t cap, size_t len, int depth)
+{
+    if (lua_getmetatable(L, t)) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, t);
+        bool rule_made = lua_rawget(L, marked) != LUA_TNIL;
+        lua_pop(L, 1);
+        return !rule_made;
+    }
+    lua_pushvalue(L, t);
+    if (lua_rawget(L, seen) != LUA_TNIL || depth > 32) {
+        lua_pop(L, 1);
+        return true;
+    }
+    lua_pop(L, 1);
+    lua_pushvalue(L, t);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, seen);
+    luaL_checkstack(L, 4, "result check");
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        if (lua_type(L, -1) == LUA_TTABLE) {
+            if (lua_type(L, -2) == LUA_TSTRING) snprintf(path + len, cap - len, ".%s", lua_tostring(L, -2));
+            else if (lua_isinteger(L, -2)) snprintf(path + len, cap - len, "[%lld]", (long long)lua_tointeger(L, -2));
+            else snprintf(path + len, cap - len, "[?]");
+            size_t l = strlen(path);
+            if (!plain_walk(L, lua_gettop(L), marked, seen, path, cap, l, depth + 1)) {
+                lua_pop(L, 2);
+                return false;
+            }
+            path[len] = '\0';
+        }
+        lua_pop(L, 1);
+    }
+    return true;
+}
+
+bool cds_sandbox_result_plain(lua_State *L, int idx, char *path, size_t cap)
+{
+    path[0] = '\0';
+    if (lua_type(L, idx) != LUA_TTABLE) return true;
+    idx = lua_absindex(L, idx);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &RULE_META_KEY);
+    lua_newtable(L);
+    bool ok = plain_walk(L, idx, lua_gettop(L) - 1, lua_gettop(L), path, cap, 0, 0);
+    lua_pop(L, 2);
+    return ok;
 }
 
 static int capped_rep(lua_State *L)
@@ -436,6 +498,12 @@ static int open_state(lua_State *L)
     }
     lua_pushglobaltable(L);
     int G = lua_gettop(L);
+    lua_newtable(L);   /* RULE_META_KEY: weak keys, so marking a table does not keep it alive */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &RULE_META_KEY);
 
     /* string: cap rep, patterns; drop dump. */
     lua_getglobal(L, "string");

@@ -10,6 +10,7 @@
 #ifndef CDS_SANDBOX_H
 #define CDS_SANDBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,5 +55,9 @@ void cds_sandbox_push_readonly(lua_State *L, int idx);
 void cds_sandbox_set_lazy(lua_State *L, int idx);
 /* Pushes the real table behind a proxy, or the value itself when it is not a proxy. */
 void cds_sandbox_push_real(lua_State *L, int idx);
+/* Whether the value at idx reaches no table that a rule gave a metatable (else false, with the
+ * path to it, e.g. "[1].links[2]"). The engine reads a rule's result after the protected call,
+ * where a metamethod would run unbudgeted and an error in one would abort the process. */
+bool cds_sandbox_result_plain(lua_State *L, int idx, char *path, size_t cap);
 
 #endif

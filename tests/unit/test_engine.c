@@ -277,6 +277,46 @@ static void failing_rules_are_reported_and_the_others_still_answer(void **s)
     close_set(&set);
 }
 
+/* The engine reads a rule's result after the rule's protected, budgeted call: a metamethod a
+ * rule attached there once ran unprotected - an __index that errors aborted the process (Lua
+ * panic), one that loops hung it. Such results are refused inside the call now. */
+static void a_result_with_rule_metamethods_fails_the_rule_not_the_process(void **s)
+{
+    (void)s;
+    char rules[4096];
+    snprintf(rules, sizeof rules, "%s%s", GOOD_RULE,
+             "rule { id = 't.erroring', version = '1', title = 'Erroring index', hooks = { 'order-sign' },\n"
+             "  evaluate = function(ctx) return setmetatable({}, { __index = function() error('boom') end }) end }\n"
+             "rule { id = 't.looping', version = '1', title = 'Looping index', hooks = { 'order-sign' },\n"
+             "  evaluate = function(ctx) return { setmetatable({}, { __index = function() while true do end end }) } end }\n"
+             "rule { id = 't.deep', version = '1', title = 'Deep', hooks = { 'order-sign' },\n"
+             "  evaluate = function(ctx) return card { indicator = 'info', summary = 'x',\n"
+             "    links = { setmetatable({}, { __len = function() error('len') end }) } } end }\n"
+             "rule { id = 't.cycle', version = '1', title = 'Cycle', hooks = { 'order-sign' },\n"
+             "  evaluate = function(ctx) local t = { indicator = 'info', summary = 'cyclic' } t.self = t return t end }\n"
+             "rule { id = 't.stray', version = '1', title = 'Stray behaviour', hooks = { 'order-sign' },\n"
+             "  evaluate = function(ctx) return { indicator = 'info', summary = 'x', selectionBehavior = {} } end }\n");
+    const char *dir = make_set(rules);
+    loaded set;
+    open_set(&set, dir);
+    result r;
+    cds_error err;
+    assert_int_equal(call(set.e, REQUEST, &r, &err), CDS_OK);
+    assert_int_equal(r.info.nruns, 6);
+    assert_int_equal(r.info.nerrors, 4);   /* the cyclic card is a plain table: packed, self dropped */
+    assert_true(cds_mp_str_eq(cds_mp_get(card_at(&r, 0), "summary"), "Found warfarin"));
+    for (size_t i = 0; i < r.info.nruns; i++) {
+        const char *id = r.info.runs[i].rule, *m = r.info.runs[i].error;
+        if (strcmp(id, "t.erroring") == 0) assert_non_null(strstr(m, "metatable set by the rule (result)"));
+        if (strcmp(id, "t.looping") == 0) assert_non_null(strstr(m, "metatable set by the rule (result[1])"));
+        if (strcmp(id, "t.deep") == 0) assert_non_null(strstr(m, "(result.links[1])"));
+        if (strcmp(id, "t.cycle") == 0) assert_null(m);
+        if (strcmp(id, "t.stray") == 0) assert_non_null(strstr(m, "belongs with suggestions"));
+    }
+    release(&r);
+    close_set(&set);
+}
+
 static void card_uuids_are_deterministic_per_hook_instance(void **s)
 {
     (void)s;
@@ -375,6 +415,7 @@ int main(void)
         cmocka_unit_test(a_pattern_that_matches_no_rule_is_an_error),
         cmocka_unit_test(lazy_fields_are_built_on_use_and_never_for_a_stale_table),
         cmocka_unit_test(failing_rules_are_reported_and_the_others_still_answer),
+        cmocka_unit_test(a_result_with_rule_metamethods_fails_the_rule_not_the_process),
         cmocka_unit_test(card_uuids_are_deterministic_per_hook_instance),
         cmocka_unit_test(unknown_service_and_hook_mismatch),
         cmocka_unit_test(an_interaction_applies_only_when_its_conditions_hold),
