@@ -139,7 +139,16 @@ cds_engine *cds_engine_build(const cds_ruleset *rs, cds_rule_info **infos, size_
                 refs = realloc(refs, cap * sizeof *refs);
             }
             refs[n] = LUA_NOREF;
-            if (!parse_rule(L, lua_gettop(L), where, sf->src, &list[n], &refs[n], diag)) errors++;
+            char at[160];
+            int plain = cds_sandbox_declaration_plain(e->sb, -1, at, sizeof at);
+            if (plain != 1) {   /* the loader below would run its metamethods unprotected */
+                cds_strbuf_printf(diag, "%srule { ... }: declarations must be plain tables (%s%s)\n", where,
+                                  plain ? "out of memory checking it" : "a metatable was set on rule", at);
+                memset(&list[n], 0, sizeof list[n]);
+                errors++;
+            } else if (!parse_rule(L, lua_gettop(L), where, sf->src, &list[n], &refs[n], diag)) {
+                errors++;
+            }
             list[n].file = strdup(sf->path);
             for (size_t k = 0; k < n && list[n].id; k++)
                 if (list[k].id && strcmp(list[k].id, list[n].id) == 0) {

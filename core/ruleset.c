@@ -63,6 +63,14 @@ static bool run_declaration(cds_sandbox *sb, const char *path, const char *fname
     lua_pop(L, 1);
     lua_rawgeti(L, -1, 1);
     lua_remove(L, -2);
+    char at[160];
+    int plain = cds_sandbox_declaration_plain(sb, -1, at, sizeof at);
+    if (plain != 1) {   /* the parser would run its metamethods unprotected */
+        cds_strbuf_printf(diag, "%s%s { ... }: declarations must be plain tables (%s%s%s)\n", where, fname,
+                          plain ? "out of memory checking it" : "a metatable was set on ", plain ? "" : fname, at);
+        lua_pop(L, 1);
+        return false;
+    }
     return true;
 }
 

@@ -234,6 +234,27 @@ static bool plain_walk(lua_State *L, int t, int marked, int seen, char *path, si
     return true;
 }
 
+static int plain_fn(lua_State *L)
+{
+    char path[160];
+    if (cds_sandbox_result_plain(L, 1, path, sizeof path)) lua_pushnil(L);
+    else lua_pushstring(L, path);
+    return 1;
+}
+
+int cds_sandbox_declaration_plain(cds_sandbox *sb, int idx, char *path, size_t cap)
+{
+    lua_State *L = sb->L;
+    idx = lua_absindex(L, idx);
+    lua_pushcfunction(L, plain_fn);
+    lua_pushvalue(L, idx);
+    int rc = lua_pcall(L, 1, 1, 0);   /* the walk allocates: an out-of-memory error must be caught */
+    int plain = rc != LUA_OK ? -1 : lua_isnil(L, -1);
+    snprintf(path, cap, "%s", rc == LUA_OK && !plain ? lua_tostring(L, -1) : "");
+    lua_pop(L, 1);
+    return plain;
+}
+
 bool cds_sandbox_result_plain(lua_State *L, int idx, char *path, size_t cap)
 {
     path[0] = '\0';

@@ -59,5 +59,8 @@ void cds_sandbox_push_real(lua_State *L, int idx);
  * path to it, e.g. "[1].links[2]"). The engine reads a rule's result after the protected call,
  * where a metamethod would run unbudgeted and an error in one would abort the process. */
 bool cds_sandbox_result_plain(lua_State *L, int idx, char *path, size_t cap);
+/* The same check for a declaration (rule { }, pack { }, ...) that the loader reads after the
+ * file ran, made under a protected call: 1 plain, 0 not (path set), -1 the check failed. */
+int cds_sandbox_declaration_plain(cds_sandbox *sb, int idx, char *path, size_t cap);
 
 #endif

@@ -114,6 +114,48 @@ static void a_misspelt_field_is_reported_with_file_and_line(void **s)
     tu_rmrf(dir);
 }
 
+/* The loader reads declarations after their file ran, outside any protection: a metatable a
+ * rule file put on one (at once, on a nested table, or after declaring it) once aborted the
+ * process - at a live server's reload too. It is a load error with file:line now. */
+static void declarations_with_metatables_are_load_errors(void **s)
+{
+    (void)s;
+    static const char *const bodies[] = {
+        "rule(setmetatable({ id = 't.x', version = '1', title = 'T', hooks = { 'order-sign' } },\n"
+        "  { __index = function() error('boom') end }))\n",
+        "rule { id = 't.x', version = '1', title = 'T', evaluate = function() end,\n"
+        "  hooks = setmetatable({ 'order-sign' }, { __len = function() while true do end end }) }\n",
+        "local d = { id = 't.x', version = '1', title = 'T', hooks = { 'order-sign' }, evaluate = function() end }\n"
+        "rule(d) setmetatable(d, { __index = function() error('late') end })\n",
+    };
+    static const char *const want_at[] = {"(a metatable was set on rule)", "(a metatable was set on rule.hooks)",
+                                          "(a metatable was set on rule)"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *dir = make_set(bodies[i]);
+        cds_strbuf diag;
+        cds_strbuf_init(&diag);
+        assert_null(load(dir, &diag));
+        char want[512];
+        snprintf(want, sizeof want, "%s/p/rules.lua:%d: rule { ... }: declarations must be plain tables %s", dir,
+                 i == 2 ? 2 : 1, want_at[i]);
+        if (!strstr(diag.data, want)) fail_msg("want '%s' in:\n%s", want, diag.data);
+        cds_strbuf_free(&diag);
+        tu_rmrf(dir);
+    }
+    /* pack { }, read by the rule-set loader */
+    const char *dir = make_set(GOOD_RULE);
+    tu_write(dir, "p/pack.lua", "pack(setmetatable({ name = 'p', version = '1' }, { __index = function() error('x') end }))\n");
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    assert_null(load(dir, &diag));
+    char want[512];
+    snprintf(want, sizeof want, "%s/p/pack.lua:1: pack { ... }: declarations must be plain tables (a metatable was set on pack)",
+             dir);
+    if (!strstr(diag.data, want)) fail_msg("want '%s' in:\n%s", want, diag.data);
+    cds_strbuf_free(&diag);
+    tu_rmrf(dir);
+}
+
 static void a_syntax_error_is_reported_with_file_and_line(void **s)
 {
     (void)s;
@@ -411,6 +453,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_misspelt_field_is_reported_with_file_and_line),
+        cmocka_unit_test(declarations_with_metatables_are_load_errors),
         cmocka_unit_test(a_syntax_error_is_reported_with_file_and_line),
         cmocka_unit_test(a_pattern_that_matches_no_rule_is_an_error),
         cmocka_unit_test(lazy_fields_are_built_on_use_and_never_for_a_stale_table),
