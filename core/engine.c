@@ -30,6 +30,11 @@ struct cds_engine {
 
 static const char PENDING_KEY = 'R';
 
+/* A safety valve against runaway loops, well above clinical counts (one card per interacting
+ * pair): 30 000 cards made an 11 MB response and as many audit rows, holding up every other
+ * reply behind that commit. Over it, the rule fails visibly ("did not run", with the reason). */
+#define MAX_CARDS_PER_RULE 200
+
 /* rule { ... }: validated at load, queued for the loader with its location. */
 static int rule_fn(lua_State *L)
 {
@@ -285,6 +290,11 @@ cds_rc cds_engine_call(cds_engine *e, const char *service, const msgpack_object 
                 bool single = lua_getfield(L, res, "summary") != LUA_TNIL;
                 lua_pop(L, 1);
                 lua_Integer n = single ? 1 : luaL_len(L, res);
+                if (n > MAX_CARDS_PER_RULE) {
+                    run->error = cds_arena_printf(a, "%s: evaluate returned %lld cards; at most %d per rule", ri->file,
+                                                  (long long)n, MAX_CARDS_PER_RULE);
+                    n = 0;
+                }
                 for (lua_Integer i = 1; i <= n && !run->error; i++) {
                     if (single) lua_pushvalue(L, res);
                     else lua_geti(L, res, i);

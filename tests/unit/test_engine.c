@@ -321,8 +321,9 @@ static void failing_rules_are_reported_and_the_others_still_answer(void **s)
 
 /* The engine reads a rule's result after the rule's protected, budgeted call: a metamethod a
  * rule attached there once ran unprotected - an __index that errors aborted the process (Lua
- * panic), one that loops hung it. Such results are refused inside the call now. */
-static void a_result_with_rule_metamethods_fails_the_rule_not_the_process(void **s)
+ * panic), one that loops hung it. Such results are refused inside the call now; so are a stray
+ * selectionBehavior and a flood of cards. */
+static void bad_results_fail_the_rule_not_the_process(void **s)
 {
     (void)s;
     char rules[4096];
@@ -337,15 +338,18 @@ static void a_result_with_rule_metamethods_fails_the_rule_not_the_process(void *
              "rule { id = 't.cycle', version = '1', title = 'Cycle', hooks = { 'order-sign' },\n"
              "  evaluate = function(ctx) local t = { indicator = 'info', summary = 'cyclic' } t.self = t return t end }\n"
              "rule { id = 't.stray', version = '1', title = 'Stray behaviour', hooks = { 'order-sign' },\n"
-             "  evaluate = function(ctx) return { indicator = 'info', summary = 'x', selectionBehavior = {} } end }\n");
+             "  evaluate = function(ctx) return { indicator = 'info', summary = 'x', selectionBehavior = {} } end }\n"
+             "rule { id = 't.flood', version = '1', title = 'Flood', hooks = { 'order-sign' },\n"
+             "  evaluate = function(ctx) local out = {} for i = 1, 5000 do\n"
+             "    out[i] = card { indicator = 'info', summary = 'card ' .. i, key = tostring(i) } end return out end }\n");
     const char *dir = make_set(rules);
     loaded set;
     open_set(&set, dir);
     result r;
     cds_error err;
     assert_int_equal(call(set.e, REQUEST, &r, &err), CDS_OK);
-    assert_int_equal(r.info.nruns, 6);
-    assert_int_equal(r.info.nerrors, 4);   /* the cyclic card is a plain table: packed, self dropped */
+    assert_int_equal(r.info.nruns, 7);
+    assert_int_equal(r.info.nerrors, 5);   /* the cyclic card is a plain table: packed, self dropped */
     assert_true(cds_mp_str_eq(cds_mp_get(card_at(&r, 0), "summary"), "Found warfarin"));
     for (size_t i = 0; i < r.info.nruns; i++) {
         const char *id = r.info.runs[i].rule, *m = r.info.runs[i].error;
@@ -354,6 +358,7 @@ static void a_result_with_rule_metamethods_fails_the_rule_not_the_process(void *
         if (strcmp(id, "t.deep") == 0) assert_non_null(strstr(m, "(result.links[1])"));
         if (strcmp(id, "t.cycle") == 0) assert_null(m);
         if (strcmp(id, "t.stray") == 0) assert_non_null(strstr(m, "belongs with suggestions"));
+        if (strcmp(id, "t.flood") == 0) assert_non_null(strstr(m, "returned 5000 cards; at most 200 per rule"));
     }
     release(&r);
     close_set(&set);
@@ -458,7 +463,7 @@ int main(void)
         cmocka_unit_test(a_pattern_that_matches_no_rule_is_an_error),
         cmocka_unit_test(lazy_fields_are_built_on_use_and_never_for_a_stale_table),
         cmocka_unit_test(failing_rules_are_reported_and_the_others_still_answer),
-        cmocka_unit_test(a_result_with_rule_metamethods_fails_the_rule_not_the_process),
+        cmocka_unit_test(bad_results_fail_the_rule_not_the_process),
         cmocka_unit_test(card_uuids_are_deterministic_per_hook_instance),
         cmocka_unit_test(unknown_service_and_hook_mismatch),
         cmocka_unit_test(an_interaction_applies_only_when_its_conditions_hold),
