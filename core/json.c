@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,13 +43,23 @@ cds_rc cds_json_to_mp(const char *json, size_t len, const char *what, msgpack_sb
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (!root) {
-        size_t off = end ? (size_t)(end - json) : 0;
-        const char *ep = cJSON_GetErrorPtr();
-        if (ep && ep >= json && ep <= json + len) off = (size_t)(ep - json);
-        int line = 1, col = 1;
+        /* the parse end, not cJSON_GetErrorPtr(): that is one global shared by every thread */
+        size_t off = end && end >= json && end <= json + len ? (size_t)(end - json) : 0;
+        int line = 1, col = 1, depth = 0;
+        bool in_str = false;
         for (size_t i = 0; i < off && i < len; i++) {
-            if (json[i] == '\n') { line++; col = 1; } else col++;
+            char c = json[i];
+            if (c == '\n') { line++; col = 1; } else col++;
+            if (in_str) {
+                if (c == '\\') i++, col++;
+                else if (c == '"') in_str = false;
+            } else if (c == '"') in_str = true;
+            else if (c == '[' || c == '{') depth++;
+            else if (c == ']' || c == '}') depth--;
         }
+        if (depth >= CJSON_NESTING_LIMIT)   /* cJSON stops there; say so rather than "malformed" */
+            return cds_error_set(err, CDS_EBADREQ, "$", "%s: line %d column %d: nesting deeper than %d levels",
+                                 what ? what : "JSON", line, col, CJSON_NESTING_LIMIT);
         return cds_error_set(err, CDS_EBADREQ, "$", "%s: line %d column %d: malformed JSON", what ? what : "JSON",
                              line, col);
     }

@@ -232,6 +232,19 @@ static void malformed_json_says_where(void **s)
     const char *bad = "{\n  \"hook\": \"order-sign\",\n  \"context\": {,}\n}";
     assert_int_equal(cds_json_to_mp(bad, strlen(bad), "req.json", &sb, &err), CDS_EBADREQ);
     assert_non_null(strstr(err.message, "req.json: line 3"));
+    assert_non_null(strstr(err.message, "malformed JSON"));
+    /* past cJSON's nesting limit the reason is the depth, not "malformed" (a string holding
+     * brackets does not count) */
+    size_t n = 3000;
+    char *deep = malloc(2 * n + 32);
+    size_t k = (size_t)sprintf(deep, "[\"[[[{\",");
+    for (size_t i = 0; i < n; i++) deep[k++] = '[';
+    for (size_t i = 0; i < n; i++) deep[k++] = ']';
+    deep[k++] = ']';
+    msgpack_sbuffer_clear(&sb);
+    assert_int_equal(cds_json_to_mp(deep, k, "body", &sb, &err), CDS_EBADREQ);
+    if (!strstr(err.message, "body: line 1 column 1008: nesting deeper than 1000 levels")) fail_msg("%s", err.message);
+    free(deep);
     msgpack_sbuffer_destroy(&sb);
 }
 
