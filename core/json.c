@@ -38,20 +38,50 @@ void cds_cjson_pack(msgpack_packer *pk, const cJSON *j)
     }
 }
 
+/* Line and column (1-based) of byte off. */
+static void line_col(const char *json, size_t off, int *line, int *col)
+{
+    *line = 1, *col = 1;
+    for (size_t i = 0; i < off; i++) {
+        if (json[i] == '\n') { (*line)++; *col = 1; } else (*col)++;
+    }
+}
+
+/* Offset of a \u0000 escape (cJSON would cut the string there: "p\u0000x" became "p"), or -1. */
+static long nul_escape(const char *json, size_t len)
+{
+    for (const char *p = json, *end = json + len; (p = memchr(p, '\\', (size_t)(end - p))) != NULL;) {
+        size_t run = 0;
+        while (p + run < end && p[run] == '\\') run++;
+        const char *e = p + run - 1;   /* the last backslash of the run escapes what follows */
+        if (run % 2 == 1 && end - e >= 6 && (e[1] == 'u' || e[1] == 'U') && !memcmp(e + 2, "0000", 4))
+            return (long)(e - json);
+        p += run;
+    }
+    return -1;
+}
+
 cds_rc cds_json_to_mp(const char *json, size_t len, const char *what, msgpack_sbuffer *out, cds_error *err)
 {
+    long nul = nul_escape(json, len);
+    if (nul >= 0) {
+        int line, col;
+        line_col(json, (size_t)nul, &line, &col);
+        return cds_error_set(err, CDS_EBADREQ, "$", "%s: line %d column %d: strings may not contain \\u0000",
+                             what ? what : "JSON", line, col);
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (!root) {
         /* the parse end, not cJSON_GetErrorPtr(): that is one global shared by every thread */
         size_t off = end && end >= json && end <= json + len ? (size_t)(end - json) : 0;
-        int line = 1, col = 1, depth = 0;
+        int line, col, depth = 0;
+        line_col(json, off, &line, &col);
         bool in_str = false;
-        for (size_t i = 0; i < off && i < len; i++) {
+        for (size_t i = 0; i < off; i++) {
             char c = json[i];
-            if (c == '\n') { line++; col = 1; } else col++;
             if (in_str) {
-                if (c == '\\') i++, col++;
+                if (c == '\\') i++;
                 else if (c == '"') in_str = false;
             } else if (c == '"') in_str = true;
             else if (c == '[' || c == '{') depth++;

@@ -245,6 +245,15 @@ static void malformed_json_says_where(void **s)
     assert_int_equal(cds_json_to_mp(deep, k, "body", &sb, &err), CDS_EBADREQ);
     if (!strstr(err.message, "body: line 1 column 1008: nesting deeper than 1000 levels")) fail_msg("%s", err.message);
     free(deep);
+    /* \u0000 would cut a string short ("p\u0000x" became "p"); an escaped backslash before
+     * "u0000" is just text */
+    const char *nul = "{\"patientId\": \"p\\u0000x\"}";
+    msgpack_sbuffer_clear(&sb);
+    assert_int_equal(cds_json_to_mp(nul, strlen(nul), "body", &sb, &err), CDS_EBADREQ);
+    if (!strstr(err.message, "body: line 1 column 17: strings may not contain \\u0000")) fail_msg("%s", err.message);
+    const char *text = "{\"note\": \"C:\\\\u0000\"}";
+    msgpack_sbuffer_clear(&sb);
+    assert_int_equal(cds_json_to_mp(text, strlen(text), "body", &sb, &err), CDS_OK);
     msgpack_sbuffer_destroy(&sb);
 }
 
