@@ -199,6 +199,42 @@ static void deep_nesting_is_bad_request_not_out_of_memory(void **s)
     }
 }
 
+/* A NUL inside a string would cut it short where it becomes a C string (two patient ids, or a
+ * drug code and a code with junk after it, collapsing into one). Every length is tried, so the
+ * word-at-a-time scan is checked at each position, including the last bytes of the message. */
+static void strings_with_a_nul_byte_are_refused(void **s)
+{
+    (void)s;
+    for (size_t len = 1; len <= 80; len++) {
+        for (size_t at = 0; at < len; at++) {
+            unsigned char buf[128];
+            size_t k = 0;
+            buf[k++] = 0x81;   /* {"patientId": <str>} */
+            buf[k++] = 0xa9;
+            memcpy(buf + k, "patientId", 9);
+            k += 9;
+            buf[k++] = 0xd9;
+            buf[k++] = (unsigned char)len;
+            memset(buf + k, 'x', len);
+            buf[k + at] = 0;
+            k += len;
+            msgpack_unpacked u;
+            cds_error err;
+            assert_int_equal(cds_mp_decode((const char *)buf, k, &u, &err), CDS_EBADREQ);
+            assert_non_null(strstr(err.message, "NUL byte"));
+            assert_string_equal(err.path, "patientId");
+            buf[k - len + at] = 'x';   /* the same without the NUL decodes */
+            assert_int_equal(cds_mp_decode((const char *)buf, k, &u, &err), CDS_OK);
+            msgpack_unpacked_destroy(&u);
+        }
+    }
+    const unsigned char key[] = {0x81, 0xa3, 'a', 0, 'b', 0xc0};   /* in a key */
+    msgpack_unpacked u;
+    cds_error err;
+    assert_int_equal(cds_mp_decode((const char *)key, sizeof key, &u, &err), CDS_EBADREQ);
+    assert_non_null(strstr(err.message, "map key contains a NUL byte"));
+}
+
 static void map_keys_must_be_strings(void **s)
 {
     (void)s;
@@ -267,6 +303,7 @@ int main(void)
         cmocka_unit_test(every_truncation_of_a_good_request_is_rejected),
         cmocka_unit_test(huge_counts_are_rejected_before_allocating),
         cmocka_unit_test(deep_nesting_is_bad_request_not_out_of_memory),
+        cmocka_unit_test(strings_with_a_nul_byte_are_refused),
         cmocka_unit_test(map_keys_must_be_strings),
         cmocka_unit_test(random_bytes_never_crash),
         cmocka_unit_test(malformed_json_says_where),
