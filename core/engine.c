@@ -145,10 +145,10 @@ cds_engine *cds_engine_build(const cds_ruleset *rs, cds_rule_info **infos, size_
             }
             refs[n] = LUA_NOREF;
             char at[160];
-            int plain = cds_sandbox_declaration_plain(e->sb, -1, at, sizeof at);
+            int plain = cds_sandbox_declaration_plain(e->sb, -1, "rule", at, sizeof at);
             if (plain != 1) {   /* the loader below would run its metamethods unprotected */
-                cds_strbuf_printf(diag, "%srule { ... }: declarations must be plain tables (%s%s)\n", where,
-                                  plain ? "out of memory checking it" : "a metatable was set on rule", at);
+                cds_strbuf_printf(diag, "%srule { ... }: %s%s\n", where, plain ? "out of memory checking it" : at,
+                                  plain ? "" : " (declarations are plain tables of UTF-8 text)");
                 memset(&list[n], 0, sizeof list[n]);
                 errors++;
             } else if (!parse_rule(L, lua_gettop(L), where, sf->src, &list[n], &refs[n], diag)) {
@@ -211,9 +211,8 @@ static int evaluate_checked(lua_State *L)
 {
     lua_call(L, 1, 1);
     char where[160];
-    if (!cds_sandbox_result_plain(L, 1, where, sizeof where))
-        return luaL_error(L, "evaluate returned a table with a metatable set by the rule (result%s): cards must be "
-                             "plain tables", where);
+    const char *why = cds_sandbox_result_plain(L, 1, where, sizeof where);
+    if (why) return luaL_error(L, "evaluate returned %s at result%s", why, where);
     return 1;
 }
 

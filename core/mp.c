@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 /* One pass over the bytes both validates and builds the msgpack_object tree (when a zone is
  * given). msgpack-c 4.0's unpacker allocates count*24 bytes from a container header before
  * reading any element; here a count must first fit in the bytes that remain (each element takes
@@ -51,31 +53,43 @@ static cds_rc fail(walker *w, const char *fmt, const char *detail)
     return cds_error_set(w->err, CDS_EBADREQ, path, "%s", msg);
 }
 
-/* Whether the n bytes at p (inside a buffer ending at end) hold a 0 byte. Keys and most values
- * are short: a memchr call per string cost 4 us of a 34 us evaluation, a byte loop over their
- * tails nearly as much; words are tested eight bytes at a time instead, the last partial word
- * with the bytes past the string forced non-zero (they are still inside the message). */
-static inline bool has_nul(const unsigned char *p, uint64_t n, const unsigned char *end)
+/* What is wrong with the n string bytes at p (inside a buffer ending at end): a NUL byte (cut
+ * short where it becomes a C string: two patient ids, or a drug code and that code with junk
+ * after it, collapsing into one; FHIR strings may not hold one), or malformed UTF-8 (it would
+ * reach the JSON the HTTP gateway writes); NULL when fine. Eight bytes at a time, both at once,
+ * inline - a memchr call per string cost 4 us of a 34 us evaluation - and the last partial
+ * word with the bytes past the string forced to 0x01 (they are still inside the message). Only
+ * a string with a byte >= 0x80 goes through the full UTF-8 check. */
+static inline const char *bad_string(const unsigned char *p, uint64_t n, const unsigned char *end)
 {
-    if (n >= 64) return memchr(p, 0, (size_t)n) != NULL;   /* long: the vectorised scan wins */
     const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-    uint64_t v;
-    for (; n >= 8; p += 8, n -= 8) {
+    const unsigned char *s = p;
+    uint64_t v, zero = 0, high = 0, left = n;
+    for (; left >= 8; p += 8, left -= 8) {
         memcpy(&v, p, 8);
-        if ((v - ones) & ~v & highs) return true;
+        zero |= (v - ones) & ~v;
+        high |= v;
     }
-    if (!n) return false;
+    if (left) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (end - p >= 8) {
-        memcpy(&v, p, 8);
-        v |= ~(uint64_t)0 << (8 * n);
-        return ((v - ones) & ~v & highs) != 0;
-    }
+        if (end - p >= 8) {
+            memcpy(&v, p, 8);
+            uint64_t past = ~(uint64_t)0 << (8 * left);
+            v = (v & ~past) | (ones & past);
+            zero |= (v - ones) & ~v;
+            high |= v;
+            left = 0;
+        }
 #endif
+        for (; left; p++, left--) {
+            if (!*p) return "string contains a NUL byte%s";
+            high |= *p;
+        }
+    }
     (void)end;
-    for (; n; p++, n--)
-        if (!*p) return true;
-    return false;
+    if (zero & highs) return "string contains a NUL byte%s";
+    if ((high & highs) && !cds_utf8_valid(s, (size_t)n)) return "string is not valid UTF-8%s";
+    return NULL;
 }
 
 static bool need(walker *w, size_t n) { return (size_t)(w->end - w->p) >= n; }
@@ -228,7 +242,8 @@ static cds_rc walk(walker *w, msgpack_object *o)
         if (n > left) return fail(w, "string claims more bytes than the message holds%s", "");
         /* strings become C strings downstream, where a NUL would silently cut them (two patient
          * ids collapsing into one); FHIR strings may not hold one either */
-        if (has_nul(w->p, n, w->end)) return fail(w, "string contains a NUL byte%s", "");
+        const char *bad = bad_string(w->p, n, w->end);
+        if (bad) return fail(w, bad, "");
         if (o) { o->type = MSGPACK_OBJECT_STR; o->via.str.size = (uint32_t)n; o->via.str.ptr = (const char *)w->p; }
         w->p += n;
         return CDS_OK;
@@ -272,7 +287,8 @@ static cds_rc walk(walker *w, msgpack_object *o)
             else if ((rc = header(w, &kk, &kn, NULL))) return rc;
             if (kk != 3) return fail(w, "map key is not a string%s", "");
             if (kn > (size_t)(w->end - w->p)) return fail(w, "string claims more bytes than the message holds%s", "");
-            if (has_nul(w->p, kn, w->end)) return fail(w, "map key contains a NUL byte%s", "");
+            const char *bad = bad_string(w->p, kn, w->end);
+            if (bad) return fail(w, bad, " (a map key)");
             f->key = w->p;
             f->klen = (uint32_t)(kn > UINT32_MAX ? UINT32_MAX : kn);
             if (pairs) {

@@ -17,6 +17,7 @@
 #include "lua_table.h"
 #include "mp.h"
 #include "prefetch.h"
+#include "utf8.h"
 
 static void check_prefetch(cds_ltab *t, cds_service *s);
 
@@ -47,6 +48,10 @@ static bool run_declaration(cds_sandbox *sb, const char *path, const char *fname
     cds_error_clear(&err);
     size_t len;
     char *src = cds_read_file(path, &len, 1u << 20, &err);
+    if (src && cds_utf8_check_text(path, src, len, &err) != CDS_OK) {
+        free(src);
+        src = NULL;
+    }
     if (!src) { cds_strbuf_printf(diag, "%s\n", err.message); return false; }
     lua_pushnil(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &COLLECT_KEY);
@@ -64,10 +69,10 @@ static bool run_declaration(cds_sandbox *sb, const char *path, const char *fname
     lua_rawgeti(L, -1, 1);
     lua_remove(L, -2);
     char at[160];
-    int plain = cds_sandbox_declaration_plain(sb, -1, at, sizeof at);
+    int plain = cds_sandbox_declaration_plain(sb, -1, fname, at, sizeof at);
     if (plain != 1) {   /* the parser would run its metamethods unprotected */
-        cds_strbuf_printf(diag, "%s%s { ... }: declarations must be plain tables (%s%s%s)\n", where, fname,
-                          plain ? "out of memory checking it" : "a metatable was set on ", plain ? "" : fname, at);
+        cds_strbuf_printf(diag, "%s%s { ... }: %s%s\n", where, fname, plain ? "out of memory checking it" : at,
+                          plain ? "" : " (declarations are plain tables of UTF-8 text)");
         lua_pop(L, 1);
         return false;
     }
@@ -238,6 +243,10 @@ static int load_packs(cds_ruleset *rs, cds_digest *dg, cds_strbuf *diag)
             cds_error_clear(&err);
             size_t len;
             char *src = cds_read_file(path, &len, 4u << 20, &err);
+            if (src && cds_utf8_check_text(path, src, len, &err) != CDS_OK) {
+                free(src);
+                src = NULL;
+            }
             if (!src) { cds_strbuf_printf(diag, "%s\n", err.message); errors++; continue; }
             rs->files = realloc(rs->files, (rs->nfiles + 1) * sizeof *rs->files);
             rs->files[rs->nfiles++] = (cds_source_file){strdup(path), src, len};

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "utf8.h"
 
 #define HOOK_EVERY 1000
 #define MAX_STRING_RESULT (4u << 20)   /* string.rep / table.concat results */
@@ -194,22 +195,24 @@ static int safe_setmetatable(lua_State *L)
     return 1;
 }
 
-/* The walk behind cds_sandbox_result_plain: false, with the path, at a table a rule gave a
- * metatable. Tables with other metatables are the engine's (proxies of ctx, read-only and
- * holding no rule tables): not entered. `seen` keeps shared and cyclic tables to one visit. */
-static bool plain_walk(lua_State *L, int t, int marked, int seen, char *path, size_t cap, size_t len, int depth)
+/* The walk behind cds_sandbox_result_plain: NULL, or what is wrong, with the path to it - a
+ * table a rule gave a metatable, or a string that is not UTF-8 (a rule cutting a name with
+ * string.sub can split a character; it would reach the JSON the HTTP gateway writes). Tables
+ * with other metatables are the engine's (proxies of ctx, read-only and holding no rule
+ * tables): not entered. `seen` keeps shared and cyclic tables to one visit. */
+static const char *plain_walk(lua_State *L, int t, int marked, int seen, char *path, size_t cap, size_t len, int depth)
 {
     if (lua_getmetatable(L, t)) {
         lua_pop(L, 1);
         lua_pushvalue(L, t);
         bool rule_made = lua_rawget(L, marked) != LUA_TNIL;
         lua_pop(L, 1);
-        return !rule_made;
+        return rule_made ? "a table with a metatable set by the rule" : NULL;
     }
     lua_pushvalue(L, t);
     if (lua_rawget(L, seen) != LUA_TNIL || depth > 32) {
         lua_pop(L, 1);
-        return true;
+        return NULL;
     }
     lua_pop(L, 1);
     lua_pushvalue(L, t);
@@ -218,53 +221,69 @@ static bool plain_walk(lua_State *L, int t, int marked, int seen, char *path, si
     luaL_checkstack(L, 4, "result check");
     lua_pushnil(L);
     while (lua_next(L, t)) {
-        if (lua_type(L, -1) == LUA_TTABLE) {
+        int vt = lua_type(L, -1);
+        if (vt == LUA_TTABLE || vt == LUA_TSTRING) {
             if (lua_type(L, -2) == LUA_TSTRING) snprintf(path + len, cap - len, ".%s", lua_tostring(L, -2));
             else if (lua_isinteger(L, -2)) snprintf(path + len, cap - len, "[%lld]", (long long)lua_tointeger(L, -2));
             else snprintf(path + len, cap - len, "[?]");
-            size_t l = strlen(path);
-            if (!plain_walk(L, lua_gettop(L), marked, seen, path, cap, l, depth + 1)) {
+            const char *why = NULL;
+            if (vt == LUA_TTABLE) {
+                why = plain_walk(L, lua_gettop(L), marked, seen, path, cap, strlen(path), depth + 1);
+            } else {
+                size_t n;
+                const char *str = lua_tolstring(L, -1, &n);
+                if (!cds_utf8_valid((const unsigned char *)str, n))
+                    why = "a string that is not valid UTF-8 (a character cut in two?)";
+            }
+            if (why) {
                 lua_pop(L, 2);
-                return false;
+                return why;
             }
             path[len] = '\0';
         }
         lua_pop(L, 1);
     }
-    return true;
+    return NULL;
 }
 
 static int plain_fn(lua_State *L)
 {
     char path[160];
-    if (cds_sandbox_result_plain(L, 1, path, sizeof path)) lua_pushnil(L);
-    else lua_pushstring(L, path);
+    const char *why = cds_sandbox_result_plain(L, 1, path, sizeof path);
+    if (why) lua_pushfstring(L, "%s at %s%s", why, lua_tostring(L, 2), path);
+    else lua_pushnil(L);
     return 1;
 }
 
-int cds_sandbox_declaration_plain(cds_sandbox *sb, int idx, char *path, size_t cap)
+int cds_sandbox_declaration_plain(cds_sandbox *sb, int idx, const char *name, char *at, size_t cap)
 {
     lua_State *L = sb->L;
     idx = lua_absindex(L, idx);
     lua_pushcfunction(L, plain_fn);
     lua_pushvalue(L, idx);
-    int rc = lua_pcall(L, 1, 1, 0);   /* the walk allocates: an out-of-memory error must be caught */
+    lua_pushstring(L, name);
+    int rc = lua_pcall(L, 2, 1, 0);   /* the walk allocates: an out-of-memory error must be caught */
     int plain = rc != LUA_OK ? -1 : lua_isnil(L, -1);
-    snprintf(path, cap, "%s", rc == LUA_OK && !plain ? lua_tostring(L, -1) : "");
+    snprintf(at, cap, "%s", rc == LUA_OK && !plain ? lua_tostring(L, -1) : "");
     lua_pop(L, 1);
     return plain;
 }
 
-bool cds_sandbox_result_plain(lua_State *L, int idx, char *path, size_t cap)
+const char *cds_sandbox_result_plain(lua_State *L, int idx, char *path, size_t cap)
 {
     path[0] = '\0';
-    if (lua_type(L, idx) != LUA_TTABLE) return true;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        size_t n;
+        const char *str = lua_tolstring(L, idx, &n);
+        return cds_utf8_valid((const unsigned char *)str, n) ? NULL : "a string that is not valid UTF-8";
+    }
+    if (lua_type(L, idx) != LUA_TTABLE) return NULL;
     idx = lua_absindex(L, idx);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &RULE_META_KEY);
     lua_newtable(L);
-    bool ok = plain_walk(L, idx, lua_gettop(L) - 1, lua_gettop(L), path, cap, 0, 0);
+    const char *why = plain_walk(L, idx, lua_gettop(L) - 1, lua_gettop(L), path, cap, 0, 0);
     lua_pop(L, 2);
-    return ok;
+    return why;
 }
 
 static int capped_rep(lua_State *L)

@@ -55,12 +55,14 @@ void cds_sandbox_push_readonly(lua_State *L, int idx);
 void cds_sandbox_set_lazy(lua_State *L, int idx);
 /* Pushes the real table behind a proxy, or the value itself when it is not a proxy. */
 void cds_sandbox_push_real(lua_State *L, int idx);
-/* Whether the value at idx reaches no table that a rule gave a metatable (else false, with the
- * path to it, e.g. "[1].links[2]"). The engine reads a rule's result after the protected call,
- * where a metamethod would run unbudgeted and an error in one would abort the process. */
-bool cds_sandbox_result_plain(lua_State *L, int idx, char *path, size_t cap);
-/* The same check for a declaration (rule { }, pack { }, ...) that the loader reads after the
- * file ran, made under a protected call: 1 plain, 0 not (path set), -1 the check failed. */
-int cds_sandbox_declaration_plain(cds_sandbox *sb, int idx, char *path, size_t cap);
+/* NULL when the value at idx reaches no table that a rule gave a metatable and no string that
+ * is not UTF-8; else what is wrong, with the path to it in path (e.g. "[1].links[2]"). The engine
+ * reads a rule's result after the protected call, where a metamethod would run unbudgeted and an
+ * error in one would abort the process; and its strings go out as JSON. */
+const char *cds_sandbox_result_plain(lua_State *L, int idx, char *path, size_t cap);
+/* The same check for a declaration (rule { }, pack { }, ... named `name` in the message) that
+ * the loader reads after the file ran, made under a protected call: 1 plain, 0 not (what and
+ * where in `at`), -1 the check failed. */
+int cds_sandbox_declaration_plain(cds_sandbox *sb, int idx, const char *name, char *at, size_t cap);
 
 #endif

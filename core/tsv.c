@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "utf8.h"
 
 /* Splits the next non-comment line into fields; returns false at EOF. */
 static bool next_line(cds_tsv *t, char **fields, int *n)
@@ -38,6 +39,10 @@ cds_rc cds_tsv_open(cds_tsv *t, const char *path, const char *const *required, c
     t->path = path;
     t->buf = cds_read_file(path, &t->len, 256u << 20, err);
     if (!t->buf) return err ? err->code : CDS_EIO;
+    if (cds_utf8_check_text(path, t->buf, t->len, err) != CDS_OK) {
+        cds_tsv_close(t);
+        return CDS_ELOAD;
+    }
     if (!next_line(t, t->cols, &t->ncols)) {
         cds_tsv_close(t);
         return cds_error_set(err, CDS_ELOAD, NULL, "%s:1: empty table: a header row is required", path);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,7 +233,49 @@ static void strings_with_a_nul_byte_are_refused(void **s)
     msgpack_unpacked u;
     cds_error err;
     assert_int_equal(cds_mp_decode((const char *)key, sizeof key, &u, &err), CDS_EBADREQ);
-    assert_non_null(strstr(err.message, "map key contains a NUL byte"));
+    assert_non_null(strstr(err.message, "string contains a NUL byte (a map key)"));
+}
+
+/* Malformed UTF-8 would reach the JSON the HTTP gateway writes. */
+static void strings_that_are_not_utf8_are_refused(void **s)
+{
+    (void)s;
+    static const struct { const char *bytes; bool ok; } cases[] = {
+        {"plain ascii", true}, {"caf\xc3\xa9", true}, {"\xe2\x82\xac 20", true}, {"\xf0\x9f\x92\x8a pill", true},
+        {"\xed\x9f\xbf", true},                 /* U+D7FF, just below the surrogates */
+        {"\xf4\x8f\xbf\xbf", true},             /* U+10FFFF */
+        {"caf\xe9", false},                      /* Latin-1 */
+        {"\xc3", false},                         /* cut short */
+        {"ab\xe2\x82", false},                   /* cut short at the end */
+        {"\xc0\xaf", false}, {"\xe0\x80\xaf", false}, {"\xf0\x80\x80\xaf", false},   /* overlong '/' */
+        {"\xed\xa0\x80", false},                 /* a UTF-16 surrogate */
+        {"\xf4\x90\x80\x80", false},             /* past U+10FFFF */
+        {"\x80 stray continuation", false}, {"\xff", false},
+        {"a long ascii prefix of more than sixty-four bytes, then a bad byte: \xfe", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unsigned char buf[160];
+        size_t n = strlen(cases[i].bytes), k = 0;
+        buf[k++] = 0x81;
+        buf[k++] = 0xa4;
+        memcpy(buf + k, "name", 4);
+        k += 4;
+        buf[k++] = 0xd9;
+        buf[k++] = (unsigned char)n;
+        memcpy(buf + k, cases[i].bytes, n);
+        k += n;
+        msgpack_unpacked u;
+        cds_error err;
+        cds_rc rc = cds_mp_decode((const char *)buf, k, &u, &err);
+        if (cases[i].ok) {
+            if (rc != CDS_OK) fail_msg("case %zu refused: %s", i, err.message);
+            msgpack_unpacked_destroy(&u);
+        } else {
+            if (rc != CDS_EBADREQ) fail_msg("case %zu accepted", i);
+            assert_non_null(strstr(err.message, "not valid UTF-8"));
+            assert_string_equal(err.path, "name");
+        }
+    }
 }
 
 static void map_keys_must_be_strings(void **s)
@@ -304,6 +347,7 @@ int main(void)
         cmocka_unit_test(huge_counts_are_rejected_before_allocating),
         cmocka_unit_test(deep_nesting_is_bad_request_not_out_of_memory),
         cmocka_unit_test(strings_with_a_nul_byte_are_refused),
+        cmocka_unit_test(strings_that_are_not_utf8_are_refused),
         cmocka_unit_test(map_keys_must_be_strings),
         cmocka_unit_test(random_bytes_never_crash),
         cmocka_unit_test(malformed_json_says_where),

@@ -92,6 +92,23 @@ static void a_table_without_a_required_column_is_refused(void **s)
     tu_rmrf(dir);
 }
 
+/* Names reach cards, which go out as JSON: a table saved as Latin-1 is refused where it breaks. */
+static void a_table_that_is_not_utf8_is_refused(void **s)
+{
+    (void)s;
+    const char *dir = tu_tempdir();
+    tu_write(dir, "knowledge/ingredients.tsv", "rxcui\tname\n1\tcaf\xe9ine\n");
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    cds_rc rc;
+    sqlite3 *db = import(dir, &diag, &rc);
+    assert_int_equal(rc, CDS_ELOAD);
+    if (!strstr(diag.data, "ingredients.tsv:2:6: not valid UTF-8 (byte 0xe9)")) fail_msg("%s", diag.data);
+    cds_strbuf_free(&diag);
+    sqlite3_close(db);
+    tu_rmrf(dir);
+}
+
 static void lookups_work_on_a_good_table(void **s)
 {
     (void)s;
@@ -140,6 +157,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_problem_is_reported_with_file_and_line),
         cmocka_unit_test(a_table_without_a_required_column_is_refused),
+        cmocka_unit_test(a_table_that_is_not_utf8_is_refused),
         cmocka_unit_test(lookups_work_on_a_good_table),
     };
     return cmocka_run_group_tests_name("kb", tests, NULL, NULL);
