@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 static const char *const names[CDS_RC_COUNT] = {
     [CDS_OK] = "ok",
     [CDS_EBADREQ] = "bad_request",
@@ -35,6 +37,10 @@ cds_rc cds_error_set(cds_error *err, cds_rc rc, const char *path, const char *fm
     vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
     snprintf(err->path, sizeof err->path, "%s", path ? path : "");
+    /* messages and paths go out as JSON and into logs: a rule's error(string.char(255)), or a
+     * multi-byte character cut at the buffer's end, must not make them malformed */
+    cds_utf8_scrub(err->message);
+    cds_utf8_scrub(err->path);
     return rc;
 }
 

@@ -1,6 +1,8 @@
 /* utf8.c — UTF-8 validation (see utf8.h). */
 #include "utf8.h"
 
+#include <string.h>
+
 size_t cds_utf8_prefix(const unsigned char *p, size_t n)
 {
     const unsigned char *start = p, *end = p + n;
@@ -31,6 +33,12 @@ size_t cds_utf8_prefix(const unsigned char *p, size_t n)
         p += need + 1;
     }
     return (size_t)(p - start);
+}
+
+void cds_utf8_scrub(char *s)
+{
+    size_t n = strlen(s), at = 0;
+    while ((at += cds_utf8_prefix((const unsigned char *)s + at, n - at)) < n) s[at++] = '?';
 }
 
 cds_rc cds_utf8_check_text(const char *path, const char *text, size_t n, cds_error *err)
