@@ -222,6 +222,15 @@ static const char *plain_walk(lua_State *L, int t, int marked, int seen, char *p
     lua_pushnil(L);
     while (lua_next(L, t)) {
         int vt = lua_type(L, -1);
+        if (lua_type(L, -2) == LUA_TSTRING) {   /* keys are packed too */
+            size_t n;
+            const char *k = lua_tolstring(L, -2, &n);
+            if (!cds_utf8_valid((const unsigned char *)k, n)) {
+                snprintf(path + len, cap - len, "[?]");
+                lua_pop(L, 2);
+                return "a key that is not valid UTF-8";
+            }
+        }
         if (vt == LUA_TTABLE || vt == LUA_TSTRING) {
             if (lua_type(L, -2) == LUA_TSTRING) snprintf(path + len, cap - len, ".%s", lua_tostring(L, -2));
             else if (lua_isinteger(L, -2)) snprintf(path + len, cap - len, "[%lld]", (long long)lua_tointeger(L, -2));

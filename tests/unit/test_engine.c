@@ -352,6 +352,10 @@ static void bad_results_fail_the_rule_not_the_process(void **s)
              "  evaluate = function(ctx) return card { indicator = 'info', summary = ('caf\xc3\xa9'):sub(1, 4) } end }\n"
              "rule { id = 't.badmsg', version = '1', title = 'Bad message', hooks = { 'order-sign' },\n"
              "  evaluate = function(ctx) error('bad \\255 byte, then ' .. ('\xc3\xa9'):rep(300)) end }\n"
+             "rule { id = 't.badkey', version = '1', title = 'Bad key', hooks = { 'order-sign' },\n"
+             "  evaluate = function(ctx) return card { indicator = 'info', summary = 'x', selection = 'any',\n"
+             "    suggest = { { label = 'l', actions = { { type = 'create', description = 'd',\n"
+             "      resource = { resourceType = 'X', ['\\255'] = 1 } } } } } } end }\n"
              "rule { id = 't.flood', version = '1', title = 'Flood', hooks = { 'order-sign' },\n"
              "  evaluate = function(ctx) local out = {} for i = 1, 5000 do\n"
              "    out[i] = card { indicator = 'info', summary = 'card ' .. i, key = tostring(i) } end return out end }\n");
@@ -361,8 +365,8 @@ static void bad_results_fail_the_rule_not_the_process(void **s)
     result r;
     cds_error err;
     assert_int_equal(call(set.e, REQUEST, &r, &err), CDS_OK);
-    assert_int_equal(r.info.nruns, 9);
-    assert_int_equal(r.info.nerrors, 7);   /* the cyclic card is a plain table: packed, self dropped */
+    assert_int_equal(r.info.nruns, 10);
+    assert_int_equal(r.info.nerrors, 8);   /* the cyclic card is a plain table: packed, self dropped */
     assert_true(cds_mp_str_eq(cds_mp_get(card_at(&r, 0), "summary"), "Found warfarin"));
     for (size_t i = 0; i < r.info.nruns; i++) {
         const char *id = r.info.runs[i].rule, *m = r.info.runs[i].error;
@@ -376,6 +380,7 @@ static void bad_results_fail_the_rule_not_the_process(void **s)
             assert_non_null(strstr(m, "bad ? byte, then "));
             assert_true(cds_utf8_valid((const unsigned char *)m, strlen(m)));
         }
+        if (strcmp(id, "t.badkey") == 0) assert_non_null(strstr(m, "a key that is not valid UTF-8 at result.suggestions[1].actions[1].resource[?]"));
         if (strcmp(id, "t.flood") == 0) assert_non_null(strstr(m, "returned 5000 cards; at most 200 per rule"));
     }
     release(&r);
