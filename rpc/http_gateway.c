@@ -18,6 +18,8 @@
 #include "log.h"
 #include "mp.h"
 
+#define HTTP_MAX_CONNECTIONS 256   /* open at once; more are refused at accept */
+
 struct cds_http_gateway {
     struct MHD_Daemon *d;
     nng_socket sock;
@@ -314,7 +316,11 @@ cds_http_gateway *cds_http_start(const cds_http_opts *o)
     g->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
                             NULL, NULL, handle, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, g, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                            MHD_OPTION_END);
+                            /* a thread per connection: bound them (idle or slow clients - slowloris - would
+                             * otherwise take ~1000 threads) and their stacks (the deepest work is cJSON
+                             * at its 1000-level limit) */
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+                            MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1u << 20), MHD_OPTION_END);
     if (!g->d) {
         cds_log(CDS_LOG_ERROR, "HTTP gateway: cannot listen on %s", o->addr);
         nng_close(g->sock);

@@ -1,6 +1,7 @@
 /* test_jwt.c — the HTTP gateway's JWT matrix ("Trusting CDS Clients"), with keys made here:
  * every kind of bad token gets the same bare 401, valid ES384 and RS384 tokens get 200, and the
- * token never reaches the log.  usage: test_jwt PATH/TO/cdsd   (from the repository root) */
+ * token never reaches the log; and its connection limit holds against slow clients.
+ * usage: test_jwt PATH/TO/cdsd   (from the repository root) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -171,6 +172,53 @@ static int teardown(void **s)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+static int server_threads(void)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)server);
+    FILE *f = fopen(path, "r");
+    int n = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1) break;
+    if (f) fclose(f);
+    return n;
+}
+
+/* A thread per connection: 300 clients that send half a request and wait (slowloris) once took
+ * a thread each, up to ~1000. They stop at the limit (256), others are refused meanwhile, and
+ * the gateway answers again once they leave. */
+static void slow_clients_are_bounded_and_the_gateway_recovers(void **s)
+{
+    (void)s;
+    int port = 0;
+    assert_int_equal(sscanf(base, "http://127.0.0.1:%d", &port), 1);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int threads0 = server_threads();
+    int fds[300];
+    static const char half[] = "POST /cds-services/medication-safety HTTP/1.1\r\nHost: x\r\n";
+    for (int i = 0; i < 300; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fds[i] >= 0);
+        if (connect(fds[i], (struct sockaddr *)&sa, sizeof sa) == 0) (void)!write(fds[i], half, sizeof half - 1);
+    }
+    int busiest = 0;
+    for (int i = 0; i < 20; i++) {   /* the gateway takes them on asynchronously */
+        int t = server_threads();
+        if (t > busiest) busiest = t;
+        usleep(50000);
+    }
+    print_message("server threads: %d idle, %d with 300 slow clients\n", threads0, busiest);
+    assert_true(busiest <= threads0 + 256 + 2);
+    for (int i = 0; i < 300; i++) close(fds[i]);
+    int code = -1;
+    for (int i = 0; i < 50 && code != 200; i++) {
+        code = http_get("/health", NULL);
+        if (code != 200) usleep(100000);
+    }
+    assert_int_equal(code, 200);
+}
+
 static void valid_es384_and_rs384_tokens_are_accepted(void **s)
 {
     (void)s;
@@ -238,6 +286,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(valid_es384_and_rs384_tokens_are_accepted),
         cmocka_unit_test(every_bad_token_gets_the_same_bare_401),
+        cmocka_unit_test(slow_clients_are_bounded_and_the_gateway_recovers),
     };
     return cmocka_run_group_tests_name("jwt", tests, setup, teardown);
 }
