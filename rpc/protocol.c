@@ -101,6 +101,8 @@ static void pack_health(const cds_proto_env *env, msgpack_packer *pk)
     msgpack_pack_int(pk, st ? st->workers : 1);
 }
 
+#define FEEDBACK_MAX 200
+
 /* CDS Hooks feedback: {"feedback": [{card, outcome, outcomeTimestamp, acceptedSuggestions?, overrideReason?}]} */
 static cds_rc check_feedback(const msgpack_object *req, cds_error *err)
 {
@@ -108,6 +110,11 @@ static cds_rc check_feedback(const msgpack_object *req, cds_error *err)
     const msgpack_object *fb = cds_mp_get(req, "feedback");
     if (!fb || fb->type != MSGPACK_OBJECT_ARRAY)
         return cds_error_set(err, CDS_EBADREQ, "request.feedback", "'feedback' must be a list");
+    /* one entry per card shown; a 4 MB request of 40 000 entries would be one long transaction
+     * on the audit writer, with every decision's reply waiting behind it */
+    if (fb->via.array.size > FEEDBACK_MAX)
+        return cds_error_set(err, CDS_EBADREQ, "request.feedback", "at most %d entries per request (got %u)",
+                             FEEDBACK_MAX, fb->via.array.size);
     for (uint32_t i = 0; i < fb->via.array.size; i++) {
         const msgpack_object *e = &fb->via.array.ptr[i];
         char path[96];

@@ -33,6 +33,7 @@
 #include <sqlite3.h>
 #include "json.h"
 #include "mp.h"
+#include "strbuf.h"
 
 #define MAX_REQUEST (256 * 1024)
 
@@ -385,6 +386,21 @@ static void round_trips_and_the_same_cards_as_eval(void **st)
     assert_string_equal(error_code(&u), "bad_request");
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&sb);
+    /* thousands of entries in one request would hold the audit writer: refused, with the path */
+    cds_strbuf many;
+    cds_strbuf_init(&many);
+    cds_strbuf_puts(&many, "{\"feedback\":[");
+    for (int i = 0; i < 201; i++)
+        cds_strbuf_printf(&many, "%s{\"card\":\"c%d\",\"outcome\":\"overridden\",\"outcomeTimestamp\":\"t\"}", i ? "," : "", i);
+    cds_strbuf_puts(&many, "]}");
+    envelope(&sb, "feedback", "medication-safety", many.data, 5);
+    assert_int_equal(roundtrip(s, sb.data, sb.size, &u), 0);
+    assert_string_equal(error_code(&u), "bad_request");
+    const msgpack_object *msg = cds_mp_get(cds_mp_get(&u.data, "error"), "message");
+    assert_true(cds_mp_is_str(msg) && memmem(msg->via.str.ptr, msg->via.str.size, "at most 200 entries", 19));
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    cds_strbuf_free(&many);
     close_req(s);
     free(req);
 }
