@@ -863,6 +863,72 @@ static void *burst_main(void *p)
     return NULL;
 }
 
+/* RELIABILITY L8 (part): reload after reload under load - each one compiles new Lua states and
+ * retires the old ones once their requests are done. No call fails, and memory, descriptors
+ * and threads stay flat. */
+static void repeated_reloads_under_load_leak_nothing(void **st)
+{
+    (void)st;
+    char *req = slurp("fixtures/requests/spec-90-composed-order-sign-ddi.json");
+    load_arg la[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        la[i] = (load_arg){.req = req};
+        pthread_create(&th[i], NULL, load_main, &la[i]);
+    }
+    char path[256], cmd[600];
+    snprintf(path, sizeof path, "%s/screening/pack.lua", rules);
+    long rss_first = 0;
+    int fds_first = 0, threads_first = 0, reloads = getenv("CDSD_RELOADS") ? atoi(getenv("CDSD_RELOADS")) : 100;
+    time_t t0 = time(NULL);
+    char *before = health_digest();
+    for (int i = 0; i < reloads; i++) {
+        snprintf(cmd, sizeof cmd, "sed -i 's/version = \"[^\"]*\"/version = \"0.2.%d\"/' '%s'", i, path);
+        assert_int_equal(system(cmd), 0);
+        kill(server, SIGHUP);
+        char *now = NULL;
+        for (int k = 0; k < 100; k++) {   /* up to 10 s: the reload runs the fixtures first */
+            usleep(100000);
+            free(now);
+            now = health_digest();
+            if (now && before && strcmp(now, before) != 0) break;
+        }
+        if (!now || !before || strcmp(now, before) == 0) fail_msg("reload %d did not take effect", i);
+        free(before);
+        before = now;
+        if (i == 2) {   /* after the first ones: the allocator's and Lua's pools are warm */
+            rss_first = rss_kb(server);
+            fds_first = count_fds(server);
+            threads_first = count_threads(server);
+        }
+    }
+    free(before);
+    int sent = 0, failed = 0;
+    for (int i = 0; i < 2; i++) {
+        la[i].stop = true;
+        pthread_join(th[i], NULL);
+        sent += la[i].sent;
+        failed += la[i].failed;
+    }
+    long rss_last = rss_kb(server);
+    print_message("%d reloads in %ld s under load (%d calls, %d failed): RSS %ld -> %ld kB, fds %d -> %d, threads %d -> %d\n",
+                  reloads, (long)(time(NULL) - t0), sent, failed, rss_first, rss_last, fds_first, count_fds(server),
+                  threads_first, count_threads(server));
+    assert_int_equal(failed, 0);
+    assert_true(count_fds(server) <= fds_first + 2);
+    assert_int_equal(count_threads(server), threads_first);
+#ifdef CDSD_SANITIZED
+    long slack_kb = 24 * 1024;   /* ASan's quarantine */
+#else
+    long slack_kb = 8 * 1024;
+#endif
+    if (getenv("CDSD_SERVER_SANITIZED")) slack_kb = 32 * 1024;
+    if (rss_last - rss_first >= slack_kb) fail_msg("RSS grew by %ld kB over %d reloads", rss_last - rss_first, reloads);
+    snprintf(cmd, sizeof cmd, "sed -i 's/version = \"[^\"]*\"/version = \"0.1.1\"/' '%s'", path);   /* as before */
+    assert_int_equal(system(cmd), 0);
+    free(req);
+}
+
 static void deadline_and_full_queue_answer_timeout_and_overloaded(void **st)
 {
     (void)st;
@@ -1225,6 +1291,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(hostile_wire_inputs_get_the_right_error_and_health_stays_good),
         cmocka_unit_test(connection_churn_leaves_no_fds_or_threads_behind),
         cmocka_unit_test(reload_under_load_fails_no_request),
+        cmocka_unit_test(repeated_reloads_under_load_leak_nothing),
         cmocka_unit_test(deadline_and_full_queue_answer_timeout_and_overloaded),
         cmocka_unit_test(tls_with_required_client_certificates),
         cmocka_unit_test(sigkill_under_load_loses_no_acknowledged_decision),
