@@ -123,6 +123,13 @@ cds_rc cds_request_parse(const msgpack_object *root, const char *base, cds_arena
     if (out->draft_orders) {
         char bpath[300];
         snprintf(bpath, sizeof bpath, "%s.%s", cbase, bundle_key);
+        /* a Bundle (CDS Hooks); anything else would be read as one draft resource of no type */
+        const msgpack_object *bt = cds_mp_get(out->draft_orders, "resourceType");
+        if (!cds_mp_str_eq(bt, "Bundle")) {
+            char tpath[320];
+            snprintf(tpath, sizeof tpath, "%s.resourceType", bpath);
+            return cds_error_set(err, CDS_EBADREQ, tpath, "'%s' must be a FHIR Bundle (resourceType 'Bundle')", bundle_key);
+        }
         const msgpack_object *entries;
         if ((rc = field(out->draft_orders, bpath, "entry", MSGPACK_OBJECT_ARRAY, false, &entries, err))) return rc;
         for (uint32_t i = 0; entries && i < entries->via.array.size; i++) {

@@ -460,7 +460,7 @@ static void add_order(builder *b, const msgpack_object *r, uint32_t ordinal)
     static const char *const inactive[] = {"revoked", "completed", "entered-in-error", "cancelled", NULL};
     cds_arena *a = b->a;
     cds_order o = {.resource_type = cds_mp_getstr(a, r, "resourceType"), .status = status_code(a, cds_mp_get(r, "status"))};
-    if (is(o.status, inactive)) return;
+    if (!o.resource_type || is(o.status, inactive)) return;   /* request validation requires the type */
     const char *id = cds_mp_getstr(a, r, "id");
     o.ref = id ? cds_arena_join(a, o.resource_type, "/", id) : cds_arena_printf(a, "%s/#%u", o.resource_type, ordinal);
     const msgpack_object *code = cds_mp_get_nn(r, "code");

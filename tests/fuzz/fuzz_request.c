@@ -7,7 +7,8 @@
  *     directories given on the command line, plus every prefix and a set of byte flips of each,
  *     must come back as OK or bad_request without a sanitizer report;
  *   - with clang: cmake -DCDSD_FUZZ=ON -DCMAKE_C_COMPILER=clang gives a libFuzzer binary
- *     (build/fuzz_request corpus/ -max_total_time=300) whose finds belong in tests/fuzz/corpus/. */
+ *     (build/fuzz_request corpus/ -max_total_time=300) whose finds belong in tests/fuzz/corpus/;
+ *     with CC=afl-clang-fast the same option gives an AFL++ target (see README "Fuzzing"). */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -126,6 +126,26 @@ static void every_field_of_a_wrong_type_is_named(void **s)
     }
 }
 
+/* draftOrders that was not a Bundle was read as one draft resource; without a resourceType it
+ * crashed the server (a NULL type joined into the order's reference). Found by AFL++. */
+static void draft_orders_must_be_a_bundle(void **s)
+{
+    (void)s;
+    static const char *const bad[] = {"{\"id\":\"x\"}", "{\"resourceType\":\"MedicationRequest\"}",
+                                       "{\"resourceType\":7,\"entry\":[]}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char json[512];
+        snprintf(json, sizeof json,
+                 "{\"hook\":\"order-sign\",\"hookInstance\":\"x\",\"context\":{\"userId\":\"P/1\",\"patientId\":\"p\","
+                 "\"draftOrders\":%s}}", bad[i]);
+        expect_path(json, "request.context.draftOrders.resourceType");
+    }
+    cds_error err;
+    assert_int_equal(parse_json("{\"hook\":\"order-sign\",\"hookInstance\":\"x\",\"context\":{\"userId\":\"P/1\","
+                                "\"patientId\":\"p\",\"draftOrders\":{\"resourceType\":\"Bundle\"}}}", &err),
+                     CDS_OK);   /* an empty Bundle is fine */
+}
+
 static void not_a_map_is_rejected(void **s)
 {
     (void)s;
@@ -342,6 +362,7 @@ int main(void)
         cmocka_unit_test(a_good_request_parses),
         cmocka_unit_test(every_required_field_missing_is_named),
         cmocka_unit_test(every_field_of_a_wrong_type_is_named),
+        cmocka_unit_test(draft_orders_must_be_a_bundle),
         cmocka_unit_test(not_a_map_is_rejected),
         cmocka_unit_test(every_truncation_of_a_good_request_is_rejected),
         cmocka_unit_test(huge_counts_are_rejected_before_allocating),
