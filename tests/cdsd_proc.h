@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +34,23 @@ static inline pid_t cdsd_spawn(const char *cdsd, const char *log, const char *co
  * exit status (128 + signal when killed). A server still running 30 s after SIGTERM is a bug:
  * its threads' stacks go to stderr (gdb, when installed) and it is killed, so the suite reports
  * where it hung instead of hanging. */
+/* A number field of /proc/PID/status ("VmRSS:" in kB, "Threads:"), or -1. */
+static inline long cdsd_status_field(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long v = -1;
+    size_t n = strlen(field);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0) {
+            v = strtol(line + n, NULL, 10);
+            break;
+        }
+    if (f) fclose(f);
+    return v;
+}
+
 static inline int cdsd_stop(pid_t pid, const char *log)
 {
     kill(pid, SIGTERM);

@@ -172,17 +172,7 @@ static int teardown(void **s)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static int server_threads(void)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)server);
-    FILE *f = fopen(path, "r");
-    int n = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "Threads: %d", &n) == 1) break;
-    if (f) fclose(f);
-    return n;
-}
+static int server_threads(void) { return (int)cdsd_status_field(server, "Threads:"); }
 
 /* A thread per connection: 300 clients that send half a request and wait (slowloris) once took
  * a thread each, up to ~1000. They stop at the limit (256), others are refused meanwhile, and

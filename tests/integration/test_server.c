@@ -185,17 +185,7 @@ static char *health_digest(void)
     return d;
 }
 
-static long rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
-    if (f) fclose(f);
-    return kb;
-}
+static long rss_kb(pid_t pid) { return cdsd_status_field(pid, "VmRSS:"); }
 
 static char *slurp(const char *path)
 {
@@ -497,17 +487,7 @@ static int count_fds(pid_t pid)
     return n;
 }
 
-static int count_threads(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    int n = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "Threads: %d", &n) == 1) break;
-    if (f) fclose(f);
-    return n;
-}
+static int count_threads(pid_t pid) { return (int)cdsd_status_field(pid, "Threads:"); }
 
 /* Reads the n-byte SP header the server sends once it has accepted a connection (so a loop of
  * connections goes at the server's accept pace: NNG 1.5.2 accepts ~2-5k/s, and a tighter loop

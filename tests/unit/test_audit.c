@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "feedback_json.h"
 #include "json.h"
 #include "mp.h"
 #include "strbuf.h"
@@ -75,20 +76,6 @@ static cds_audit *fresh_audit(const char **dir)
     return a;
 }
 
-/* Stores a CDS Hooks feedback body given as JSON. */
-static cds_rc feedback_json(cds_audit *a, const char *json)
-{
-    cds_error err;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    assert_int_equal(cds_json_to_mp(json, strlen(json), "feedback", &sb, &err), CDS_OK);
-    msgpack_unpacked u;
-    assert_int_equal(cds_mp_decode(sb.data, sb.size, &u, &err), CDS_OK);
-    cds_rc rc = cds_audit_feedback(a, "medication-safety", &u.data);
-    msgpack_unpacked_destroy(&u);
-    msgpack_sbuffer_destroy(&sb);
-    return rc;
-}
 
 static void rows_are_committed_and_the_chain_verifies(void **s)
 {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "feedback_json.h"
 #include "json.h"
 #include "mp.h"
 #include "testutil.h"
@@ -175,16 +176,7 @@ static cds_rc write_feedback(cds_audit *a, const char *card)
              "{\"feedback\":[{\"card\":\"%s\",\"outcome\":\"overridden\",\"outcomeTimestamp\":\"2025-03-01T09:01:00Z\","
              "\"overrideReason\":{\"reason\":{\"system\":\"s\",\"code\":\"will-monitor\"},\"userComment\":\"ok\"}}]}",
              card);
-    cds_error err;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    assert_int_equal(cds_json_to_mp(json, strlen(json), "feedback", &sb, &err), CDS_OK);
-    msgpack_unpacked u;
-    assert_int_equal(cds_mp_decode(sb.data, sb.size, &u, &err), CDS_OK);
-    cds_rc rc = cds_audit_feedback(a, "medication-safety", &u.data);
-    msgpack_unpacked_destroy(&u);
-    msgpack_sbuffer_destroy(&sb);
-    return rc;
+    return feedback_json(a, json);
 }
 
 static cds_rc write_row(cds_audit *a, const char *decision)

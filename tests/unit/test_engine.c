@@ -51,6 +51,20 @@ static const char *make_set(const char *rules_file)
     return dir;
 }
 
+/* The rule set in dir fails to load with `where_what` (a path under dir, then the message) in
+ * the diagnostics; dir is removed. */
+static void expect_load_error(const char *dir, const char *where_what)
+{
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    assert_null(load(dir, &diag));
+    char want[512];
+    snprintf(want, sizeof want, "%s/%s", dir, where_what);
+    if (!strstr(diag.data, want)) fail_msg("want '%s' in:\n%s", want, diag.data);
+    cds_strbuf_free(&diag);
+    tu_rmrf(dir);
+}
+
 /* A rule set in `dir` loaded and compiled for one worker; fails the test with the diagnostics. */
 typedef struct loaded { const char *dir; cds_strbuf diag; cds_ruleset *rs; cds_engine *e; } loaded;
 
@@ -105,14 +119,7 @@ static void a_misspelt_field_is_reported_with_file_and_line(void **s)
     (void)s;
     const char *dir = make_set("-- a comment\n\nrule { id = 't.x', version = '1', title = 'T', hooks = { 'order-sign' },\n"
                                "  severty = 'high', evaluate = function(ctx) end }\n");
-    cds_strbuf diag;
-    cds_strbuf_init(&diag);
-    assert_null(load(dir, &diag));
-    char want[512];
-    snprintf(want, sizeof want, "%s/p/rules.lua:4: rule 't.x': unknown field 'severty'", dir);   /* the field's line */
-    if (!strstr(diag.data, want)) fail_msg("want '%s' in:\n%s", want, diag.data);
-    cds_strbuf_free(&diag);
-    tu_rmrf(dir);
+    expect_load_error(dir, "p/rules.lua:4: rule 't.x': unknown field 'severty'");   /* the field's line */
 }
 
 /* The loader reads declarations after their file ran, outside any protection: a metatable a
@@ -133,36 +140,18 @@ static void declarations_with_metatables_are_load_errors(void **s)
                                           "a table with a metatable set by the rule at rule.hooks (",
                                           "a table with a metatable set by the rule at rule ("};
     for (size_t i = 0; i < 3; i++) {
-        const char *dir = make_set(bodies[i]);
-        cds_strbuf diag;
-        cds_strbuf_init(&diag);
-        assert_null(load(dir, &diag));
-        char want[512];
-        snprintf(want, sizeof want, "%s/p/rules.lua:%d: rule { ... }: %s", dir, i == 2 ? 2 : 1, want_at[i]);
-        if (!strstr(diag.data, want)) fail_msg("want '%s' in:\n%s", want, diag.data);
-        cds_strbuf_free(&diag);
-        tu_rmrf(dir);
+        char want[200];
+        snprintf(want, sizeof want, "p/rules.lua:%d: rule { ... }: %s", i == 2 ? 2 : 1, want_at[i]);
+        expect_load_error(make_set(bodies[i]), want);
     }
     /* pack { }, read by the rule-set loader */
     const char *dir = make_set(GOOD_RULE);
     tu_write(dir, "p/pack.lua", "pack(setmetatable({ name = 'p', version = '1' }, { __index = function() error('x') end }))\n");
-    cds_strbuf diag;
-    cds_strbuf_init(&diag);
-    assert_null(load(dir, &diag));
-    char want[512];
-    snprintf(want, sizeof want, "%s/p/pack.lua:1: pack { ... }: a table with a metatable set by the rule at pack", dir);
-    if (!strstr(diag.data, want)) fail_msg("want '%s' in:\n%s", want, diag.data);
-    cds_strbuf_free(&diag);
-    tu_rmrf(dir);
+    expect_load_error(dir, "p/pack.lua:1: pack { ... }: a table with a metatable set by the rule at pack");
     /* a rule file that is not UTF-8 (its titles and literals reach discovery and cards as JSON) */
     dir = make_set("rule { id = 't.x', version = '1', title = 'T', hooks = { 'order-sign' },\n"
                    "  evaluate = function(ctx) return card { indicator = 'info', summary = 'caf\xe9' } end }\n");
-    cds_strbuf_init(&diag);
-    assert_null(load(dir, &diag));
-    snprintf(want, sizeof want, "%s/p/rules.lua:2:76: not valid UTF-8 (byte 0xe9)", dir);
-    if (!strstr(diag.data, want)) fail_msg("want '%s' in:\n%s", want, diag.data);
-    cds_strbuf_free(&diag);
-    tu_rmrf(dir);
+    expect_load_error(dir, "p/rules.lua:2:76: not valid UTF-8 (byte 0xe9)");
 }
 
 static void a_syntax_error_is_reported_with_file_and_line(void **s)
