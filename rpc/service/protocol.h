@@ -23,7 +23,7 @@ typedef struct cds_stats {
 } cds_stats;
 
 struct cds_fetch_opts;
-/* Fetches a request's absent prefetch and packs the completed request (rpc/prefetch_fetch.c). */
+/* Fetches a request's absent prefetch and packs the completed request (rpc/net/prefetch_fetch.c). */
 typedef cds_rc (*cds_prefetch_fetch_fn)(const struct cds_fetch_opts *o, const cds_service *s,
                                         const msgpack_object *request, const cds_prefetch_gap *gaps, size_t ngaps,
                                         const struct timespec *deadline, msgpack_sbuffer *out, cds_error *err);
