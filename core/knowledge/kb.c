@@ -108,16 +108,18 @@ static bool pool_push(cds_kb *kb, uint32_t v)
     return true;
 }
 
-static size_t count_rows(sqlite3 *db, const char *table)
+/* The rows of a table into *n; false (err names the table) when it cannot be read. */
+static bool count_rows(sqlite3 *db, const char *table, size_t *n, cds_error *err)
 {
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
-    sqlite3_stmt *st;
-    size_t n = 0;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        n = (size_t)sqlite3_column_int64(st, 0);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *n = (size_t)sqlite3_column_int64(st, 0);
+    else cds_error_set(err, CDS_EIO, NULL, "knowledge database: table '%s': %s", table, sqlite3_errmsg(db));
     sqlite3_finalize(st);
-    return n;
+    return rc == SQLITE_ROW;
 }
 
 /* Lowercases and joins alphanumeric words with single spaces; returns the word count. */
@@ -156,8 +158,28 @@ static cds_rc fail(cds_kb *kb, sqlite3 *db, cds_error *err)
     return CDS_EIO;
 }
 
-#define FOR_ROWS(st, db, sql) \
-    for (int _rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL); _rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW; )
+/* Row loops keep the last prepare/step result in `step`: SQLITE_DONE at the end of the rows (or
+ * SQLITE_ROW after a break), anything else an error (a failing disk, a damaged file, no memory)
+ * that END_ROWS turns into a failed load naming the table - never a table read in part. */
+#define NEXT_ROW(st) ((step == SQLITE_OK || step == SQLITE_ROW) && (step = sqlite3_step(st)) == SQLITE_ROW)
+#define FOR_ROWS(st, db, sql) for (step = sqlite3_prepare_v2(db, sql, -1, &st, NULL); NEXT_ROW(st);)
+#define END_ROWS(table) \
+    do { \
+        if (!rows_end(db, st, step, table, err)) { cds_kb_free(kb); return CDS_EIO; } \
+    } while (0)
+#define COUNT_ROWS(table) \
+    do { \
+        if (!count_rows(db, table, &n, err)) { cds_kb_free(kb); return CDS_EIO; } \
+    } while (0)
+
+/* Finalizes st; false (err names the table) when its rows ended in an error. */
+static bool rows_end(sqlite3 *db, sqlite3_stmt *st, int step, const char *table, cds_error *err)
+{
+    bool ok = step == SQLITE_DONE || step == SQLITE_ROW;
+    if (!ok) cds_error_set(err, CDS_EIO, NULL, "knowledge database: table '%s': %s", table, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return ok;
+}
 
 cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
 {
@@ -165,20 +187,23 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
     if (!kb) return cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory");
     cds_arena_init(&kb->arena);
     sqlite3_stmt *st = NULL;
+    int step;
+    size_t n;
 
     FOR_ROWS(st, db, "SELECT value FROM meta WHERE key='digest'")
         snprintf(kb->digest, sizeof kb->digest, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
+    END_ROWS("meta");
     if (!kb->digest[0]) {
         cds_kb_free(kb);
         return cds_error_set(err, CDS_EIO, NULL, "knowledge database has no digest: was it built by 'cdsd kb build'?");
     }
 
     /* Ingredients: bases first so that precise ingredients can point at them. */
-    size_t n = count_rows(db, "ingredient");
+    COUNT_ROWS("ingredient");
     kb->ingr = calloc(n ? n : 1, sizeof *kb->ingr);
     if (!kb->ingr) return fail(kb, db, err);
     FOR_ROWS(st, db, "SELECT rxcui, name, status FROM ingredient WHERE base IS NULL ORDER BY rowid") {
+        if (kb->ningr >= n) break;
         cds_kb_ingredient *g = &kb->ingr[kb->ningr];
         g->rxcui = col(kb, st, 0);
         g->name = col(kb, st, 1);
@@ -187,7 +212,7 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
         cds_strmap_put(&kb->ingr_by_code, g->rxcui, strlen(g->rxcui), (uint32_t)kb->ningr);
         kb->ningr++;
     }
-    sqlite3_finalize(st);
+    END_ROWS("ingredient");
     FOR_ROWS(st, db, "SELECT rxcui, base FROM ingredient WHERE base IS NOT NULL") {
         uint32_t b;
         const char *base = (const char *)sqlite3_column_text(st, 1);
@@ -196,10 +221,10 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
             cds_strmap_put(&kb->ingr_by_code, code, strlen(code), b);
         }
     }
-    sqlite3_finalize(st);
+    END_ROWS("ingredient");
 
     /* Products. */
-    n = count_rows(db, "product");
+    COUNT_ROWS("product");
     kb->prod = calloc(n ? n : 1, sizeof *kb->prod);
     if (!kb->prod) return fail(kb, db, err);
     const char *last = NULL;
@@ -215,15 +240,22 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
         product *pr = &kb->prod[kb->nprod - 1];
         bool dup = false;
         for (uint32_t i = 0; i < pr->n; i++) dup |= kb->pool[pr->off + i] == g;
-        if (g != CDS_KB_NONE && !dup && pool_push(kb, g)) pr->n++;
+        if (g == CDS_KB_NONE || dup) continue;
+        if (!pool_push(kb, g)) {
+            sqlite3_finalize(st);
+            cds_kb_free(kb);
+            return cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory");
+        }
+        pr->n++;
     }
-    sqlite3_finalize(st);
+    END_ROWS("product_ingredient");
 
     /* Classes and their members. */
-    n = count_rows(db, "drug_class");
+    COUNT_ROWS("drug_class");
     kb->cls = calloc(n ? n : 1, sizeof *kb->cls);
     if (!kb->cls) return fail(kb, db, err);
     FOR_ROWS(st, db, "SELECT id, name, kind FROM drug_class ORDER BY rowid") {
+        if (kb->ncls >= n) break;
         cds_kb_class *c = &kb->cls[kb->ncls];
         c->id = col(kb, st, 0);
         c->name = col(kb, st, 1);
@@ -232,24 +264,29 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
         cds_strmap_put(&kb->cls_by_id, c->id, strlen(c->id), (uint32_t)kb->ncls);
         kb->ncls++;
     }
-    sqlite3_finalize(st);
+    END_ROWS("drug_class");
     uint32_t *cls_off = calloc(kb->ncls + 1, sizeof *cls_off);
     uint32_t *ingr_ncls = calloc(kb->ningr + 1, sizeof *ingr_ncls);
     if (!cls_off || !ingr_ncls) { free(cls_off); free(ingr_ncls); return fail(kb, db, err); }
     size_t members_start = kb->npool;
     for (size_t c = 0; c < kb->ncls; c++) {
-        sqlite3_stmt *q;
         cls_off[c] = (uint32_t)kb->npool;
-        if (sqlite3_prepare_v2(db, "SELECT ingredient FROM class_member WHERE class=? ORDER BY rowid", -1, &q, NULL)) break;
-        sqlite3_bind_text(q, 1, kb->cls[c].id, -1, SQLITE_STATIC);
-        while (sqlite3_step(q) == SQLITE_ROW) {
-            uint32_t g = cds_kb_ingredient_by_code(kb, (const char *)sqlite3_column_text(q, 0));
+        step = sqlite3_prepare_v2(db, "SELECT ingredient FROM class_member WHERE class=? ORDER BY rowid", -1, &st, NULL);
+        if (step == SQLITE_OK) sqlite3_bind_text(st, 1, kb->cls[c].id, -1, SQLITE_STATIC);
+        bool pushed = true;
+        while (pushed && NEXT_ROW(st)) {
+            uint32_t g = cds_kb_ingredient_by_code(kb, (const char *)sqlite3_column_text(st, 0));
             if (g == CDS_KB_NONE) continue;
             bool dup = false;
             for (uint32_t i = cls_off[c]; i < kb->npool; i++) dup |= kb->pool[i] == g;
-            if (!dup && pool_push(kb, g)) ingr_ncls[g]++;
+            if (!dup && (pushed = pool_push(kb, g))) ingr_ncls[g]++;
         }
-        sqlite3_finalize(q);
+        if (!rows_end(db, st, step, "class_member", err) || !pushed) {
+            free(cls_off);
+            free(ingr_ncls);
+            cds_kb_free(kb);
+            return pushed ? CDS_EIO : cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory");
+        }
     }
     cls_off[kb->ncls] = (uint32_t)kb->npool;
     /* Per-ingredient class lists (a counting sort over the member lists). */
@@ -293,10 +330,10 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
         cds_strmap_put(&kb->names, k, strlen(k), t);
         if (words > kb->max_name_words) kb->max_name_words = words;
     }
-    sqlite3_finalize(st);
+    END_ROWS("synonym");
 
     /* Interactions. */
-    n = count_rows(db, "interaction");
+    COUNT_ROWS("interaction");
     kb->ix = calloc(n ? n : 1, sizeof *kb->ix);
     if (!kb->ix) return fail(kb, db, err);
     FOR_ROWS(st, db, "SELECT id, a, b, a_label, b_label, severity, list, mechanism, consequence, management,"
@@ -322,9 +359,9 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
             return fail(kb, db, err);
         kb->nix++;
     }
-    sqlite3_finalize(st);
+    END_ROWS("interaction");
 
-    n = count_rows(db, "cross_sensitivity");
+    COUNT_ROWS("cross_sensitivity");
     kb->cross = calloc(n ? n : 1, sizeof *kb->cross);
     if (!kb->cross) return fail(kb, db, err);
     FOR_ROWS(st, db, "SELECT from_class, to_class, level, note, source FROM cross_sensitivity ORDER BY rowid") {
@@ -335,7 +372,7 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
         kb->cross[kb->ncross++] = (cds_kb_cross){f & ~CDS_KB_CLASS, t & ~CDS_KB_CLASS, col(kb, st, 2), col(kb, st, 3),
                                                  col(kb, st, 4)};
     }
-    sqlite3_finalize(st);
+    END_ROWS("cross_sensitivity");
 
     FOR_ROWS(st, db, "SELECT system, code, target FROM allergen_code") {
         uint32_t t = parse_target(kb, (const char *)sqlite3_column_text(st, 2));
@@ -343,7 +380,7 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
         char *k = cds_arena_printf(&kb->arena, "%s|%s", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1));
         cds_strmap_put(&kb->allergen, k, strlen(k), t);
     }
-    sqlite3_finalize(st);
+    END_ROWS("allergen_code");
     *out = kb;
     return CDS_OK;
 }

@@ -1,9 +1,11 @@
-/* test_kb.c — knowledge import validation (file:line for every problem) and lookups. */
+/* test_kb.c — knowledge import validation (file:line for every problem), lookups, and loads that
+ * fail mid-read. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 
 #include "kb.h"
 #include "testutil.h"
@@ -152,6 +154,143 @@ static void lookups_work_on_a_good_table(void **s)
     tu_rmrf(dir);
 }
 
+/* ---- a VFS over the default one whose Nth read fails (a disk that fails mid-read) ---- */
+
+typedef struct {
+    sqlite3_file base;
+    sqlite3_file *real;   /* the default VFS's file, allocated right after this struct */
+} shim_file;
+
+static sqlite3_vfs *real_vfs;
+static int reads;         /* reads since the connection opened */
+static int fail_read;     /* this read fails (0: none) */
+#define REAL(f) (((shim_file *)(f))->real)
+
+static int s_close(sqlite3_file *f) { return REAL(f)->pMethods ? REAL(f)->pMethods->xClose(REAL(f)) : SQLITE_OK; }
+static int s_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
+{
+    if (++reads == fail_read) return SQLITE_IOERR_READ;
+    return REAL(f)->pMethods->xRead(REAL(f), b, n, o);
+}
+static int s_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o) { return REAL(f)->pMethods->xWrite(REAL(f), b, n, o); }
+static int s_truncate(sqlite3_file *f, sqlite3_int64 n) { return REAL(f)->pMethods->xTruncate(REAL(f), n); }
+static int s_sync(sqlite3_file *f, int flags) { return REAL(f)->pMethods->xSync(REAL(f), flags); }
+static int s_size(sqlite3_file *f, sqlite3_int64 *n) { return REAL(f)->pMethods->xFileSize(REAL(f), n); }
+static int s_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
+static int s_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
+static int s_reserved(sqlite3_file *f, int *r) { return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r); }
+static int s_fcntl(sqlite3_file *f, int op, void *a) { return REAL(f)->pMethods->xFileControl(REAL(f), op, a); }
+static int s_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
+static int s_devchar(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
+
+/* Version 1: no shared memory and no memory-mapped reads, so every page read is an xRead. */
+static const sqlite3_io_methods shim_methods = {1, s_close, s_read, s_write, s_truncate, s_sync, s_size,
+                                                s_lock, s_unlock, s_reserved, s_fcntl, s_sector, s_devchar,
+                                                NULL, NULL, NULL, NULL, NULL, NULL};
+
+static int s_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
+{
+    (void)vfs;
+    shim_file *sf = (shim_file *)f;
+    sf->real = (sqlite3_file *)(sf + 1);
+    sf->real->pMethods = NULL;
+    int rc = real_vfs->xOpen(real_vfs, name, sf->real, flags, out);
+    f->pMethods = sf->real->pMethods ? &shim_methods : NULL;
+    return rc;
+}
+
+static sqlite3_vfs shim_vfs;
+
+/* Loads the knowledge base at path through the shim with the Nth read failing (0: none). */
+static cds_rc load_failing_read(const char *path, int nth, cds_kb **kb, cds_error *err)
+{
+    if (!real_vfs) {
+        real_vfs = sqlite3_vfs_find(NULL);
+        shim_vfs = *real_vfs;
+        shim_vfs.zName = "failing-read";
+        shim_vfs.szOsFile = (int)sizeof(shim_file) + real_vfs->szOsFile;
+        shim_vfs.xOpen = s_open;
+        sqlite3_vfs_register(&shim_vfs, 0);
+    }
+    sqlite3 *db;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, "failing-read") != SQLITE_OK) fail_msg("%s", sqlite3_errmsg(db));
+    reads = 0;
+    fail_read = nth;
+    cds_error_clear(err);
+    cds_rc rc = cds_kb_load(db, kb, err);
+    fail_read = 0;
+    sqlite3_close(db);
+    return rc;
+}
+
+/* A read that fails partway through a table (here: every read in turn, with tables of several
+ * pages) fails the load, naming the table; a load that succeeds has every row. */
+static void a_read_error_mid_table_fails_the_load_naming_the_table(void **s)
+{
+    (void)s;
+    enum { N = 600 };
+    cds_strbuf ingr, ix;
+    cds_strbuf_init(&ingr);
+    cds_strbuf_init(&ix);
+    cds_strbuf_printf(&ingr, "rxcui\tname\tbase\tsynonyms\tstatus\tsource\n");
+    cds_strbuf_printf(&ix, "id\ta\tb\tseverity\tmechanism\n");
+    for (int i = 0; i < N; i++) {
+        cds_strbuf_printf(&ingr, "%d\tdrug number %d\t\tbrand%d\tverified\ttest\n", 100000 + i, i, i);
+        cds_strbuf_printf(&ix, "X%d\t%d\t%d\tmajor\tmechanism text of some length, %d\n", i, 100000 + i,
+                          100000 + (i + 1) % N, i);
+    }
+    const char *dir = tu_tempdir();
+    tu_write(dir, "knowledge/ingredients.tsv", ingr.data);
+    tu_write(dir, "knowledge/interactions.tsv", ix.data);
+    char path[256];
+    snprintf(path, sizeof path, "%s/kb.sqlite", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    const char *packs[] = {dir};
+    if (cds_kb_import(db, packs, 1, &diag, false) != CDS_OK) fail_msg("%s", diag.data);
+    sqlite3_close(db);
+
+    cds_kb *kb;
+    cds_error err;
+    assert_int_equal(load_failing_read(path, 0, &kb, &err), CDS_OK);
+    assert_int_equal(cds_kb_ningredients(kb), N);
+    assert_int_equal(cds_kb_ninteractions(kb), N);
+    cds_kb_free(kb);
+    int total = reads, failed = 0;
+    assert_true(total > 10);   /* the tables span several pages */
+    static const char *const tables[] = {"meta", "ingredient", "product", "product_ingredient", "drug_class",
+                                         "class_member", "synonym", "interaction", "cross_sensitivity",
+                                         "allergen_code"};
+    for (int nth = 1; nth <= total; nth++) {
+        if (load_failing_read(path, nth, &kb, &err) == CDS_OK) {
+            uint32_t last = cds_kb_ingredient_by_code(kb, "100599"), names[2], found[2];
+            if (cds_kb_ningredients(kb) != N || cds_kb_ninteractions(kb) != N || last == CDS_KB_NONE ||
+                cds_kb_match_names(kb, "brand599", false, names, 2) != 1 ||
+                cds_kb_interactions(kb, last, cds_kb_ingredient_by_code(kb, "100000"), found, 2) != 1)
+                fail_msg("read %d of %d failed, yet the load succeeded with %zu ingredients, %zu interactions",
+                         nth, total, cds_kb_ningredients(kb), cds_kb_ninteractions(kb));
+            cds_kb_free(kb);
+            continue;
+        }
+        failed++;
+        assert_int_equal(err.code, CDS_EIO);
+        bool named = false;
+        for (size_t t = 0; t < sizeof tables / sizeof *tables; t++) {
+            char want[64];
+            snprintf(want, sizeof want, "table '%s'", tables[t]);
+            named |= strstr(err.message, want) != NULL;
+        }
+        if (!named || !strstr(err.message, "I/O error")) fail_msg("read %d: %s", nth, err.message);
+    }
+    assert_true(failed > 0);
+    cds_strbuf_free(&diag);
+    cds_strbuf_free(&ingr);
+    cds_strbuf_free(&ix);
+    tu_rmrf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +298,7 @@ int main(void)
         cmocka_unit_test(a_table_without_a_required_column_is_refused),
         cmocka_unit_test(a_table_that_is_not_utf8_is_refused),
         cmocka_unit_test(lookups_work_on_a_good_table),
+        cmocka_unit_test(a_read_error_mid_table_fails_the_load_naming_the_table),
     };
     return cmocka_run_group_tests_name("kb", tests, NULL, NULL);
 }
