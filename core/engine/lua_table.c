@@ -164,13 +164,24 @@ size_t cds_ltab_strmap(cds_ltab *t, const char *key, char ***keys, char ***vals)
             cds_ltab_error(t, "'%s' entries must be name = \"template\"", key);
         } else {
             if (n == cap) {
+                char **k = realloc(*keys, (cap * 2 + 8) * sizeof *k);
+                if (k) *keys = k;
+                char **v = k ? realloc(*vals, (cap * 2 + 8) * sizeof *v) : NULL;
+                if (v) *vals = v;
+                if (!v) {
+                    cds_ltab_error(t, "'%s': out of memory", key);
+                    lua_pop(L, 2);
+                    break;
+                }
                 cap = cap * 2 + 8;
-                *keys = realloc(*keys, cap * sizeof **keys);
-                *vals = realloc(*vals, cap * sizeof **vals);
             }
             (*keys)[n] = strdup(lua_tostring(L, -2));
             (*vals)[n] = strdup(lua_tostring(L, -1));
-            n++;
+            if (!(*keys)[n++] || !(*vals)[n - 1]) {
+                cds_ltab_error(t, "'%s': out of memory", key);
+                lua_pop(L, 2);
+                break;
+            }
         }
         lua_pop(L, 1);
     }

@@ -21,29 +21,38 @@ typedef struct card_view {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static void collect(const char *path, char ***files, size_t *n, size_t *cap)
+/* Adds the .json files under path to files; false when out of memory (the list is then short). */
+static bool collect(const char *path, char ***files, size_t *n, size_t *cap)
 {
     struct stat st;
-    if (stat(path, &st) != 0) return;
+    if (stat(path, &st) != 0) return true;
     if (S_ISREG(st.st_mode)) {
         size_t l = strlen(path);
         if (l > 5 && strcmp(path + l - 5, ".json") == 0) {
-            if (*n == *cap) *files = realloc(*files, (*cap = *cap * 2 + 32) * sizeof **files);
-            (*files)[(*n)++] = strdup(path);
+            if (*n == *cap) {
+                char **p = realloc(*files, (*cap * 2 + 32) * sizeof *p);
+                if (!p) return false;
+                *files = p;
+                *cap = *cap * 2 + 32;
+            }
+            if (!((*files)[*n] = strdup(path))) return false;
+            (*n)++;
         }
-        return;
+        return true;
     }
-    if (!S_ISDIR(st.st_mode)) return;
+    if (!S_ISDIR(st.st_mode)) return true;
     DIR *d = opendir(path);
-    if (!d) return;
+    if (!d) return true;
     struct dirent *e;
-    while ((e = readdir(d))) {
+    bool ok = true;
+    while (ok && (e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
         char sub[2048];
         snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-        collect(sub, files, n, cap);
+        ok = collect(sub, files, n, cap);
     }
     closedir(d);
+    return ok;
 }
 
 static char *mpstr(const msgpack_object *o)
@@ -381,10 +390,15 @@ void cds_fixtures_run(cds_engine *e, const char *const *paths, size_t npaths, co
     res->silent = calloc(rs->nrules + 1, sizeof *res->silent);
     char **files = NULL;
     size_t n = 0, cap = 0;
-    for (size_t i = 0; i < npaths; i++) collect(paths[i], &files, &n, &cap);
-    if (n) qsort(files, n, sizeof *files, cmp_str);
+    bool listed = true;
+    for (size_t i = 0; listed && i < npaths; i++) listed = collect(paths[i], &files, &n, &cap);
+    if (!listed) {   /* never a run over fewer fixtures than there are */
+        fprintf(opts->out, "FAIL listing fixtures: out of memory\n");
+        res->failed++;
+    }
+    if (listed && n) qsort(files, n, sizeof *files, cmp_str);
     for (size_t i = 0; i < n; i++) {
-        run_one(e, files[i], opts, res);
+        if (listed) run_one(e, files[i], opts, res);
         free(files[i]);
     }
     free(files);

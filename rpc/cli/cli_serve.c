@@ -90,7 +90,11 @@ int cli_serve(int argc, char **argv)
         }
         case 'U':
             if (!o.jwt) o.jwt = cds_jwt_new();
-            cds_jwt_allow_jku(o.jwt, optarg);
+            if (!cds_jwt_allow_jku(o.jwt, optarg)) {
+                fprintf(stderr, "cdsd serve: --jwt-jku: out of memory\n");
+                cds_jwt_free(o.jwt);
+                return 2;
+            }
             break;
         case 'P': o.public_url = optarg; break;
         case 'T': o.fetch.timeout_ms = atoi(optarg); break;

@@ -170,8 +170,12 @@ bool cds_jwt_add_issuer(cds_jwt_verifier *v, const char *spec, char *err, size_t
         char kerr[200] = "";
         bool ec = false;
         char *pem = jwk_pem(k, &ec, kerr, sizeof kerr);
-        if (!kid || !pem) {
-            snprintf(err, errlen, "%s: key %s: %s", eq + 1, kid ? kid : "(no kid)", kid ? kerr : "every key needs a kid");
+        jwk *grown = kid && pem ? realloc(is.keys, (is.nkeys + 1) * sizeof *is.keys) : NULL;
+        if (grown) is.keys = grown;
+        char *kid_copy = grown ? strdup(kid) : NULL;
+        if (!kid_copy) {
+            if (kid && pem) snprintf(err, errlen, "%s: out of memory", eq + 1);
+            else snprintf(err, errlen, "%s: key %s: %s", eq + 1, kid ? kid : "(no kid)", kid ? kerr : "every key needs a kid");
             free(pem);
             for (size_t i = 0; i < is.nkeys; i++) { free(is.keys[i].kid); free(is.keys[i].pem); }
             free(is.keys);
@@ -179,19 +183,30 @@ bool cds_jwt_add_issuer(cds_jwt_verifier *v, const char *spec, char *err, size_t
             cJSON_Delete(set);
             return false;
         }
-        is.keys = realloc(is.keys, (is.nkeys + 1) * sizeof *is.keys);
-        is.keys[is.nkeys++] = (jwk){strdup(kid), pem, ec};
+        is.keys[is.nkeys++] = (jwk){kid_copy, pem, ec};
     }
     cJSON_Delete(set);
-    v->iss = realloc(v->iss, (v->niss + 1) * sizeof *v->iss);
+    issuer *grown = is.iss ? realloc(v->iss, (v->niss + 1) * sizeof *v->iss) : NULL;
+    if (!grown) {
+        snprintf(err, errlen, "%s: out of memory", eq + 1);
+        for (size_t i = 0; i < is.nkeys; i++) { free(is.keys[i].kid); free(is.keys[i].pem); }
+        free(is.keys);
+        free(is.iss);
+        return false;
+    }
+    v->iss = grown;
     v->iss[v->niss++] = is;
     return true;
 }
 
-void cds_jwt_allow_jku(cds_jwt_verifier *v, const char *url)
+bool cds_jwt_allow_jku(cds_jwt_verifier *v, const char *url)
 {
-    v->jku = realloc(v->jku, (v->njku + 1) * sizeof *v->jku);
-    v->jku[v->njku++] = strdup(url);
+    char **grown = realloc(v->jku, (v->njku + 1) * sizeof *v->jku);
+    if (!grown) return false;
+    v->jku = grown;
+    if (!(v->jku[v->njku] = strdup(url))) return false;
+    v->njku++;
+    return true;
 }
 
 #define FAIL(...) do { snprintf(why, whylen, __VA_ARGS__); goto done; } while (0)
@@ -260,12 +275,21 @@ bool cds_jwt_verify(cds_jwt_verifier *v, const char *token, const char *aud, tim
         v->seen[w++] = v->seen[i];
     }
     v->nseen = w;
-    if (!replay) {
-        if (v->nseen == v->capseen) v->seen = realloc(v->seen, (v->capseen = v->capseen * 2 + 64) * sizeof *v->seen);
-        v->seen[v->nseen++] = (seen){strdup(jti), (time_t)exp->valuedouble};
+    bool kept = replay;
+    if (!replay && v->nseen == v->capseen) {
+        seen *grown = realloc(v->seen, (v->capseen * 2 + 64) * sizeof *v->seen);
+        if (grown) {
+            v->seen = grown;
+            v->capseen = v->capseen * 2 + 64;
+        }
+    }
+    if (!replay && v->nseen < v->capseen && (v->seen[v->nseen].jti = strdup(jti))) {
+        v->seen[v->nseen++].exp = (time_t)exp->valuedouble;
+        kept = true;
     }
     pthread_mutex_unlock(&v->lock);
     if (replay) FAIL("jti replayed");
+    if (!kept) FAIL("out of memory recording the jti");   /* a token not remembered could be replayed */
     ok = true;
 done:
     jwt_free(jwt);

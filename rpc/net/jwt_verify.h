@@ -17,7 +17,7 @@ cds_jwt_verifier *cds_jwt_new(void);
 void cds_jwt_free(cds_jwt_verifier *v);
 /* "ISS=JWKS_FILE". False with a message when the file or a key in it cannot be used. */
 bool cds_jwt_add_issuer(cds_jwt_verifier *v, const char *spec, char *err, size_t errlen);
-void cds_jwt_allow_jku(cds_jwt_verifier *v, const char *url);
+bool cds_jwt_allow_jku(cds_jwt_verifier *v, const char *url);   /* false: out of memory */
 /* True when the token is valid for audience `aud` at `now`; otherwise why says why (for the
  * log only: callers answer a bare 401). Thread-safe. */
 bool cds_jwt_verify(cds_jwt_verifier *v, const char *token, const char *aud, time_t now, char *why, size_t whylen);
