@@ -86,6 +86,32 @@ printf '{"service":"medication-safety","request_file":"%s/fixtures/requests/spec
 check "a malformed expectation fails the fixture" test $? -ne 0
 check "and says which entry" grep -q 'expect\[0\] must be an object' "$T/out"
 
+# a fixture cannot pass by mistake: unknown keys and rule patterns that match no rule are errors
+# with file:line (issue 24, point 10)
+REQF="$(pwd)/fixtures/requests/spec-90-composed-order-sign-ddi.json"
+printf '{\n "service": "medication-safety",\n "request_file": "%s",\n "expects": [{"rule": "ddi.interaction"}]\n}\n' "$REQF" >"$T/fx-expects.json"
+"$CDSD" test "$T/fx-expects.json" >"$T/out" 2>&1
+check "an unknown fixture key fails the fixture" test $? -ne 0
+check "  naming file:line and the key, with a hint" grep -q "fx-expects.json:4: unknown key 'expects' (did you mean 'expect'?)" "$T/out"
+printf '{\n "service": "medication-safety",\n "request_file": "%s",\n "expect": [\n  {"rule": "ddi.interaction",\n   "severity": "critical"}\n ]\n}\n' "$REQF" >"$T/fx-severity.json"
+"$CDSD" test "$T/fx-severity.json" >"$T/out" 2>&1
+check "'severity' in an expectation fails the fixture" test $? -ne 0
+check "  naming file:line and the key" grep -q "fx-severity.json:6: expect\[0\]: unknown key 'severity' (did you mean 'indicator'?)" "$T/out"
+printf '{\n "service": "medication-safety",\n "request_file": "%s",\n "forbid": [\n  {"rule": "ddi.interactions"}\n ]\n}\n' "$REQF" >"$T/fx-forbid.json"
+"$CDSD" test "$T/fx-forbid.json" >"$T/out" 2>&1
+check "a forbid rule pattern that matches no rule fails the fixture" test $? -ne 0
+check "  naming file:line, the pattern and the nearest rule" grep -q "fx-forbid.json:5: forbid\[0\].rule 'ddi.interactions' matches no rule of the rule set (did you mean 'ddi.interaction'?)" "$T/out"
+printf '{\n "service": "medication-safety",\n "request_file": "%s",\n "expect": [{"rule": "ddi.interaction", "indicator": "Critical"}]\n}\n' "$REQF" >"$T/fx-ind.json"
+"$CDSD" test "$T/fx-ind.json" >"$T/out" 2>&1
+check "an indicator outside info/warning/critical is an error with file:line" grep -q "fx-ind.json:4: expect\[0\].indicator 'Critical' must be info, warning or critical" "$T/out"
+printf '{\n "service": "medication-safety",\n "request_file": "%s",\n "expect": [{"rule": "ddi.interaction"}],\n}\n' "$REQF" >"$T/fx-comma.json"
+"$CDSD" test "$T/fx-comma.json" >"$T/out" 2>&1
+check "a fixture that is not valid JSON fails instead of being skipped" grep -q "FAIL .*fx-comma.json" "$T/out"
+check "  with line and column" grep -q "fx-comma.json: line 5 column [0-9]*: malformed JSON" "$T/out"
+printf '{\n "servce": "medication-safety",\n "request_file": "%s",\n "expect": [{"rule": "ddi.interaction"}]\n}\n' "$REQF" >"$T/fx-noservice.json"
+"$CDSD" test "$T/fx-noservice.json" >"$T/out" 2>&1
+check "a fixture without 'service' fails instead of being skipped" grep -q "fx-noservice.json:2: unknown key 'servce' (did you mean 'service'?)" "$T/out"
+
 # new-rule starts a rule and two fixtures that pass as generated; --update rewrites expectations
 cp -r rules "$T/r3"; mkdir -p "$T/f3"
 "$CDSD" new-rule --rules "$T/r3" --fixtures "$T/f3" interactions ddi.example-pair >"$T/out" 2>&1

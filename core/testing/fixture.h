@@ -10,7 +10,10 @@
  * "drafts" (optional) replaces the request's draft orders, so one patient serves many fixtures;
  * "hook" (optional) replaces the request's hook (e.g. to review the same patient on patient-view).
  * Matching: rule is a glob on source.topic.code; summary/detail are case-insensitive extended
- * regular expressions; "only" means no card beyond the expected ones. */
+ * regular expressions; "only" means no card beyond the expected ones.
+ * The schema is strict (fixture_schema.h): an unknown key, a value of the wrong type, a rule
+ * pattern that matches no rule the service runs, or a JSON syntax error fails the fixture with
+ * file:line, so a typo never makes a fixture check less than it says. */
 #ifndef CDS_FIXTURE_H
 #define CDS_FIXTURE_H
 

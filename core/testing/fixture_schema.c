@@ -1,0 +1,298 @@
+/* fixture_schema.c — validation of a fixture against its strict schema, problems as file:line. */
+#include "fixture_schema.h"
+
+#include <cjson/cJSON.h>
+#include <fnmatch.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "view.h"
+
+typedef enum { F_STR, F_NUM, F_BOOL, F_OBJ, F_REQUEST, F_ARR_OBJ, F_ARR_STR } ftype;
+
+typedef struct field {
+    const char *name;
+    ftype type;
+    const struct field *items;   /* keys of the object, or of each object in the list */
+} field;
+
+static const field CARD_PATTERN[] = {
+    {"rule", F_STR, NULL},   {"indicator", F_STR, NULL}, {"summary", F_STR, NULL},
+    {"detail", F_STR, NULL}, {"suggests", F_ARR_STR, NULL}, {NULL, 0, NULL},
+};
+/* a shorthand draft; an entry with "resourceType" is a whole FHIR resource and not checked */
+static const field DRAFT[] = {
+    {"code", F_STR, NULL}, {"display", F_STR, NULL}, {"text", F_STR, NULL}, {NULL, 0, NULL},
+};
+static const field TOP[] = {
+    {"description", F_STR, NULL}, {"service", F_STR, NULL},     {"at", F_STR, NULL},
+    {"request", F_REQUEST, NULL}, {"request_file", F_STR, NULL}, {"hook", F_STR, NULL},
+    {"drafts", F_ARR_OBJ, DRAFT}, {"expect", F_ARR_OBJ, CARD_PATTERN}, {"forbid", F_ARR_OBJ, CARD_PATTERN},
+    {"only", F_BOOL, NULL},       {NULL, 0, NULL},
+};
+
+/* Words a pharmacist reaches for that are spelled differently here. */
+static const struct { const char *typed, *meant; } HINTS[] = {
+    {"severity", "indicator"}, {"level", "indicator"}, {"suggestions", "suggests"}, {"suggest", "suggests"},
+    {"expected", "expect"},    {"forbidden", "forbid"}, {"draft", "drafts"},         {"time", "at"},
+};
+
+typedef struct checker {
+    const cJSON *fx;
+    const cds_json_lines *jl;
+    const char *file;
+    const cds_ruleset *rs;
+    const cds_service *svc;
+    cds_strbuf *out;
+    int problems;
+} checker;
+
+static void problem(checker *c, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void problem(checker *c, const char *path, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cds_strbuf_printf(c->out, "%s:%d: %s\n", c->file, cds_json_lines_line(c->jl, path), msg);
+    c->problems++;
+}
+
+/* Edit distance, for "did you mean". */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 64;
+    size_t row[64];
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+static const char *nearest_key(const char *typed, const field *fields)
+{
+    for (size_t i = 0; i < sizeof HINTS / sizeof HINTS[0]; i++)
+        if (strcmp(typed, HINTS[i].typed) == 0)
+            for (const field *f = fields; f->name; f++)
+                if (strcmp(f->name, HINTS[i].meant) == 0) return f->name;
+    const char *best = NULL;
+    size_t bd = 3;
+    for (const field *f = fields; f->name; f++) {
+        size_t d = distance(typed, f->name);
+        if (d < bd) bd = d, best = f->name;
+    }
+    return best;
+}
+
+static const char *type_name(ftype t)
+{
+    switch (t) {
+    case F_STR: return "a string";
+    case F_NUM: return "a number";
+    case F_BOOL: return "true or false";
+    case F_OBJ: case F_REQUEST: return "an object";
+    case F_ARR_OBJ: return "a list of objects";
+    case F_ARR_STR: return "a list of strings";
+    }
+    return "?";
+}
+
+static void join(char *out, size_t n, const char *path, const char *key)
+{
+    snprintf(out, n, "%s%s%s", path, *path ? "." : "", key);
+}
+
+static void check_object(checker *c, const cJSON *obj, const char *path, const field *fields);
+
+static void check_value(checker *c, const cJSON *v, const char *path, const field *f)
+{
+    bool ok = true;
+    switch (f->type) {
+    case F_STR: ok = cJSON_IsString(v); break;
+    case F_NUM: ok = cJSON_IsNumber(v); break;
+    case F_BOOL: ok = cJSON_IsBool(v); break;
+    case F_OBJ: case F_REQUEST: ok = cJSON_IsObject(v); break;
+    case F_ARR_OBJ: case F_ARR_STR: ok = cJSON_IsArray(v); break;
+    }
+    if (!ok) {
+        if (f->type == F_ARR_OBJ && f->items == CARD_PATTERN)
+            problem(c, path, "'%s' must be a list of card patterns such as [{\"rule\": \"ddi.*\"}]", f->name);
+        else problem(c, path, "%s must be %s", path, type_name(f->type));
+        return;
+    }
+    if (f->type == F_OBJ) check_object(c, v, path, f->items);
+    if (f->type != F_ARR_OBJ && f->type != F_ARR_STR) return;
+    int k = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, v) {
+        char ip[600];
+        snprintf(ip, sizeof ip, "%s[%d]", path, k++);
+        if (f->type == F_ARR_STR) {
+            if (!cJSON_IsString(x)) problem(c, ip, "%s must be a string", ip);
+        } else if (!cJSON_IsObject(x) || !x->child) {
+            if (f->items == CARD_PATTERN) problem(c, ip, "%s must be an object such as {\"rule\": \"ddi.*\"}", ip);
+            else problem(c, ip, "%s must be an object", ip);
+        } else if (!cJSON_GetObjectItemCaseSensitive(x, "resourceType") || f->items == CARD_PATTERN) {
+            check_object(c, x, ip, f->items);
+        }
+    }
+}
+
+static void check_object(checker *c, const cJSON *obj, const char *path, const field *fields)
+{
+    const cJSON *m;
+    cJSON_ArrayForEach(m, obj) {
+        const field *f = fields;
+        while (f->name && strcmp(f->name, m->string) != 0) f++;
+        char mp[512];
+        join(mp, sizeof mp, path, m->string);
+        if (f->name) {
+            check_value(c, m, mp, f);
+            continue;
+        }
+        const char *near = nearest_key(m->string, fields);
+        char hint[128] = "";
+        if (near) snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
+        if (*path) problem(c, mp, "%s: unknown key '%s'%s", path, m->string, hint);
+        else problem(c, mp, "unknown key '%s'%s", m->string, hint);
+    }
+}
+
+/* Does the glob match a rule that the service runs (or, without a service, any rule)? */
+static void check_rule_pattern(checker *c, const char *pattern, const char *path)
+{
+    const cds_ruleset *rs = c->rs;
+    bool any = false, served = false;
+    for (size_t i = 0; i < rs->nrules; i++) {
+        if (fnmatch(pattern, rs->rules[i].id, 0) != 0) continue;
+        any = true;
+        for (size_t k = 0; c->svc && k < c->svc->nrules; k++) served |= c->svc->rules[k] == i;
+    }
+    if (any && (served || !c->svc)) return;
+    if (any) {
+        problem(c, path, "%s '%s' matches no rule that service '%s' runs", path, pattern, c->svc->id);
+        return;
+    }
+    const char *best = NULL;
+    size_t bd = 4;
+    for (size_t i = 0; i < rs->nrules; i++) {
+        size_t d = distance(pattern, rs->rules[i].id);
+        if (d < bd) bd = d, best = rs->rules[i].id;
+    }
+    char hint[300] = "";
+    if (best) snprintf(hint, sizeof hint, " (did you mean '%s'?)", best);
+    problem(c, path, "%s '%s' matches no rule of the rule set%s", path, pattern, hint);
+}
+
+static void check_regex(checker *c, const char *pattern, const char *path)
+{
+    regex_t re;
+    int rc = regcomp(&re, pattern, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+    if (rc) {
+        char msg[256];
+        regerror(rc, &re, msg, sizeof msg);
+        problem(c, path, "%s '%s' is not a regular expression: %s", path, pattern, msg);
+        return;
+    }
+    regfree(&re);
+}
+
+static void check_patterns(checker *c, const char *list)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(c->fx, list), *w;
+    if (!cJSON_IsArray(arr)) return;
+    int k = 0;
+    cJSON_ArrayForEach(w, arr) {
+        char p[64], fp[96];
+        snprintf(p, sizeof p, "%s[%d]", list, k++);
+        if (!cJSON_IsObject(w)) continue;
+        const cJSON *v;
+        if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(w, "rule"))) {
+            snprintf(fp, sizeof fp, "%s.rule", p);
+            check_rule_pattern(c, v->valuestring, fp);
+        }
+        if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(w, "indicator")) && strcmp(v->valuestring, "info") &&
+            strcmp(v->valuestring, "warning") && strcmp(v->valuestring, "critical")) {
+            snprintf(fp, sizeof fp, "%s.indicator", p);
+            problem(c, fp, "%s '%s' must be info, warning or critical", fp, v->valuestring);
+        }
+        static const char *const res[] = {"summary", "detail"};
+        for (int r = 0; r < 2; r++)
+            if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(w, res[r]))) {
+                snprintf(fp, sizeof fp, "%s.%s", p, res[r]);
+                check_regex(c, v->valuestring, fp);
+            }
+    }
+}
+
+static void check_drafts(checker *c)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(c->fx, "drafts"), *d;
+    int k = 0;
+    cJSON_ArrayForEach(d, (cJSON_IsArray(arr) ? arr : NULL)) {
+        char p[64];
+        snprintf(p, sizeof p, "drafts[%d]", k++);
+        if (!cJSON_IsObject(d) || cJSON_GetObjectItemCaseSensitive(d, "resourceType")) continue;
+        if (!cJSON_GetObjectItemCaseSensitive(d, "code") && !cJSON_GetObjectItemCaseSensitive(d, "text") &&
+            !cJSON_GetObjectItemCaseSensitive(d, "display"))
+            problem(c, p, "%s needs a \"code\" (RxNorm) or a \"text\"", p);
+    }
+}
+
+int cds_fixture_check(const cJSON *fx, const cds_json_lines *jl, const char *file, const cds_ruleset *rs,
+                      cds_strbuf *out)
+{
+    checker c = {.fx = fx, .jl = jl, .file = file, .rs = rs, .out = out};
+    if (!cJSON_IsObject(fx)) {
+        problem(&c, "", "a fixture is a JSON object");
+        return c.problems;
+    }
+    check_object(&c, fx, "", TOP);
+    const cJSON *svc = cJSON_GetObjectItemCaseSensitive(fx, "service");
+    if (!svc) {
+        problem(&c, "", "a fixture needs \"service\" (the CDS service id it calls)");
+    } else if (cJSON_IsString(svc)) {
+        c.svc = cds_ruleset_service(rs, svc->valuestring);
+        if (!c.svc) {
+            char list[512] = "";
+            for (size_t i = 0; i < rs->nservices; i++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", rs->services[i].id);
+            problem(&c, "service", "service '%s' is not in the rule set (%s)", svc->valuestring, list);
+        }
+    }
+    bool req = cJSON_GetObjectItemCaseSensitive(fx, "request") != NULL;
+    bool rf = cJSON_GetObjectItemCaseSensitive(fx, "request_file") != NULL;
+    if (req && rf) problem(&c, "request_file", "give \"request\" or \"request_file\", not both");
+    if (!req && !rf) problem(&c, "", "a fixture needs \"request\" or \"request_file\"");
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(fx, "at");
+    time_t t;
+    if (cJSON_IsString(at) && !cds_parse_time(at->valuestring, &t))
+        problem(&c, "at", "'at' is not an RFC3339 time: %s", at->valuestring);
+    check_patterns(&c, "expect");
+    check_patterns(&c, "forbid");
+    check_drafts(&c);
+    return c.problems;
+}
+
+bool cds_fixture_is_fixture(const cJSON *doc)
+{
+    if (!cJSON_IsObject(doc)) return false;
+    if (cJSON_GetObjectItemCaseSensitive(doc, "service")) return true;
+    /* a shared request file */
+    return !cJSON_GetObjectItemCaseSensitive(doc, "context") && !cJSON_GetObjectItemCaseSensitive(doc, "prefetch") &&
+           !cJSON_GetObjectItemCaseSensitive(doc, "hookInstance");
+}
