@@ -270,6 +270,18 @@ static void import_allergen(importer *im, sqlite3_stmt **st)
         run(im, st[0], 5, sys, code, cds_tsv_get(t, "display"), target, cds_tsv_get(t, "source"));
 }
 
+/* Every column each table may have: anything else in a header is a load error, so a column
+ * typed in a table is never silently ignored. */
+static const char *const known_columns[K_COUNT][14] = {
+    [K_INGR] = {"rxcui", "name", "base", "synonyms", "status", "source", NULL},
+    [K_PROD] = {"rxcui", "name", "tty", "ingredients", "source", NULL},
+    [K_CLASS] = {"id", "name", "kind", "members", "synonyms", "source", NULL},
+    [K_IX] = {"id", "a", "a_label", "b", "b_label", "severity", "list", "mechanism", "consequence", "management",
+              "alternative", "source", "applies_if", NULL},
+    [K_CROSS] = {"from", "to", "level", "note", "source", NULL},
+    [K_ALLERGEN] = {"system", "code", "display", "target", "source", NULL},
+};
+
 typedef void (*row_fn)(importer *, sqlite3_stmt **);
 static const struct kind_def {
     row_fn fn;
@@ -357,6 +369,12 @@ cds_rc cds_kb_import(sqlite3 *db, const char *const *packs, size_t npacks, cds_s
                 cds_strbuf_printf(diag, "%s\n", err.message);
                 continue;
             }
+            if (cds_tsv_check_columns(&t, known_columns[k], &err)) {
+                im.errors++;
+                cds_strbuf_printf(diag, "%s\n", err.message);
+                cds_tsv_close(&t);
+                continue;
+            }
             char sha[65];
             cds_sha256_hex(t.buf, t.len, sha);
             /* digest under "pack/knowledge/file.tsv": independent of where the rules live */
@@ -370,6 +388,11 @@ cds_rc cds_kb_import(sqlite3 *db, const char *const *packs, size_t npacks, cds_s
             im.t = &t;
             int rows = 0;
             while (cds_tsv_next(&t)) {
+                int over = cds_tsv_overflow(&t);
+                if (over && ++im.errors <= 200)
+                    cds_strbuf_printf(diag, "%s:%d: a value in column %d ('%s'), but the header names %d columns: "
+                                            "name the column in the header, or remove the value\n",
+                                      t.path, t.line, over, t.fields[over - 1], t.ncols);
                 kinds[k].fn(&im, st);
                 if (++rows % 5000 == 0 && progress) fprintf(stderr, "\r  %s: %d rows", files[k][f], rows);
             }

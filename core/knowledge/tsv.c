@@ -1,6 +1,7 @@
-/* tsv.c — in-place tab-separated reader. */
+/* tsv.c — in-place tab-separated reader, with checks that every column and value is one the import reads. */
 #include "tsv.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,60 @@ cds_rc cds_tsv_open(cds_tsv *t, const char *path, const char *const *required, c
         }
     }
     return CDS_OK;
+}
+
+/* Edit distance of short names, for "did you mean". */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[64];
+    if (la > 63 || lb > 63) return 64;
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+cds_rc cds_tsv_check_columns(const cds_tsv *t, const char *const *known, cds_error *err)
+{
+    for (int i = 0; i < t->ncols; i++) {
+        for (int k = 0; k < i; k++)
+            if (strcmp(t->cols[k], t->cols[i]) == 0)
+                return cds_error_set(err, CDS_ELOAD, NULL, "%s:%d: column '%s' appears twice", t->path, t->line,
+                                     t->cols[i]);
+        bool ok = false;
+        for (const char *const *c = known; *c && !ok; c++) ok = strcmp(*c, t->cols[i]) == 0;
+        if (ok) continue;
+        const char *near = NULL;
+        size_t best = 3;
+        char list[512] = "";
+        for (const char *const *c = known; *c; c++) {
+            size_t d = distance(t->cols[i], *c);
+            if (d < best) best = d, near = *c;
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof list - l, "%s%s", l ? ", " : "", *c);
+        }
+        char hint[128] = "";
+        if (near) snprintf(hint, sizeof hint, "did you mean '%s'? ", near);
+        return cds_error_set(err, CDS_ELOAD, NULL, "%s:%d: unknown column '%s' (%sthis table's columns: %s)", t->path,
+                             t->line, t->cols[i], hint, list);
+    }
+    return CDS_OK;
+}
+
+int cds_tsv_overflow(const cds_tsv *t)
+{
+    for (int i = t->ncols; i < t->nfields; i++)
+        if (t->fields[i][0]) return i + 1;
+    return 0;
 }
 
 bool cds_tsv_next(cds_tsv *t) { return next_line(t, t->fields, &t->nfields); }

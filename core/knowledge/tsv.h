@@ -24,6 +24,12 @@ typedef struct cds_tsv {
 
 /* Opens the file and reads the header. Fails if any of `required` (NULL-terminated) is missing. */
 cds_rc cds_tsv_open(cds_tsv *t, const char *path, const char *const *required, cds_error *err);
+/* Refuses, as "path:line: ..." naming the header line, a header column that is not in `known`
+ * (NULL-terminated: the columns the import reads), and a column named twice. Call after open. */
+cds_rc cds_tsv_check_columns(const cds_tsv *t, const char *const *known, cds_error *err);
+/* The 1-based column of the current row's first non-empty value beyond the header, or 0: a
+ * value there would never be read. */
+int cds_tsv_overflow(const cds_tsv *t);
 /* Advances to the next data row; false at end of file. */
 bool cds_tsv_next(cds_tsv *t);
 /* Field by column name ("" when the column is absent or the row is short). */
