@@ -97,7 +97,7 @@ static void run_inproc(const opts *o, const cds_ruleset *rs, const bench_set *se
     msgpack_sbuffer out;
     msgpack_sbuffer_init(&out);
     msgpack_zone *zone = msgpack_zone_new(256u << 10);   /* reused, as a server worker does */
-    cds_proto_env env = {.engine = e, .max_request = 64u << 20, .zone = zone};   /* no audit: evaluation only */
+    cds_proto_env env = {.engine = e, .max_request = 64u << 20, .zone = &zone};   /* no audit: evaluation only */
     double start = now_us(), measure_from = start + o->warmup * 1e6, end = measure_from + o->duration * 1e6;
     double t0 = 0;
     for (size_t i = 0;; i++) {

@@ -10,8 +10,10 @@
 
 #include <msgpack.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
+#include "engine.h"
 #include "error.h"
 
 typedef struct cds_audit cds_audit;
@@ -53,6 +55,39 @@ cds_rc cds_audit_write(cds_audit *a, const cds_audit_record *r);
  * go to the writer, whose batches cost far less per row than single-row commits. */
 typedef void (*cds_audit_done_fn)(void *arg, cds_rc rc);
 cds_rc cds_audit_write_async(cds_audit *a, const cds_audit_record *r, cds_audit_done_fn done, void *arg, bool alone);
+
+/* One call as the service answered it: what the audit row of a decision is made from. */
+typedef struct cds_audit_call {
+    const char *decision, *service, *caller;
+    cds_rc code;              /* CDS_OK or the error answered */
+    const char *error;        /* its message, or NULL */
+    const cds_ruleset *rs;
+    const cds_eval_info *info;   /* rules run and every card shown (all go into the card index) */
+    const char *request;      /* the envelope as received: hashed, and kept with keep_request */
+    size_t request_len;
+    bool keep_request;
+    double decode_us, eval_us, total_us;
+} cds_audit_call;
+
+/* Writes the decision's row: blocking when done is NULL, else as cds_audit_write_async.
+ * CDS_EINTERNAL when the row could not be built (out of memory), CDS_EIO when not written. */
+cds_rc cds_audit_decision(cds_audit *a, const cds_audit_call *c, cds_audit_done_fn done, void *arg, bool alone);
+
+/* Decisions read back (audit_reader.c): rows that kept their request, oldest first. */
+typedef struct cds_audit_card { char *uuid, *rule, *indicator; } cds_audit_card;
+typedef struct cds_audit_stored {
+    const char *decision, *service;
+    int64_t time_ms;
+    const void *request;      /* the envelope, MessagePack */
+    size_t request_len;
+    const cds_audit_card *cards;
+    size_t ncards;
+} cds_audit_stored;
+typedef struct cds_audit_reader cds_audit_reader;
+cds_audit_reader *cds_audit_reader_open(const char *path, int64_t since_ms, cds_error *err);
+/* 1: *out holds the next row (valid until the next call); 0: no more; -1: error in err. */
+int cds_audit_reader_next(cds_audit_reader *r, cds_audit_stored *out, cds_error *err);
+void cds_audit_reader_close(cds_audit_reader *r);
 
 /* Waits until every asynchronous record has been written and reported. */
 void cds_audit_flush(cds_audit *a);

@@ -226,25 +226,67 @@ static bool has_hook(const cds_rule_info *r, const char *hook)
 /* Collected output of one rule: Lua card tables on a list in the registry. */
 typedef struct pending_card { size_t rule; int ref; const char *key; } pending_card;
 
-cds_rc cds_engine_call(cds_engine *e, const char *service, const msgpack_object *request, const char *base_path,
-                       time_t now, cds_arena *a, msgpack_packer *pk, cds_eval_info *info, cds_error *err)
+cds_rc cds_call_prepare(const cds_ruleset *rs, const char *service, const msgpack_object *request,
+                        const char *base_path, cds_arena *a, cds_call *c, cds_error *err)
 {
-    const cds_ruleset *rs = e->rs;
-    memset(info, 0, sizeof *info);
-    const cds_service *svc = cds_ruleset_service(rs, service);
-    if (!svc) return cds_error_set(err, CDS_EUNKNOWN_SVC, "service", "unknown service '%s'", service ? service : "");
-    cds_request req;
-    cds_rc rc = cds_request_parse(request, base_path, a, &req, err);
+    memset(c, 0, sizeof *c);
+    c->rs = rs;
+    c->request = request;
+    c->base_path = base_path;
+    c->service = cds_ruleset_service(rs, service);
+    if (!c->service)
+        return cds_error_set(err, CDS_EUNKNOWN_SVC, "service", "unknown service '%s'", service ? service : "");
+    cds_rc rc = cds_request_parse(request, base_path, a, &c->req, err);
     if (rc) return rc;
-    info->hook = req.hook;
-    info->hook_instance = req.hook_instance;
-    info->patient_id = req.patient_id;
-    if (strcmp(req.hook, svc->hook) != 0) {
+    const cds_service *svc = c->service;
+    if (strcmp(c->req.hook, svc->hook) != 0) {
         char path[300];
         snprintf(path, sizeof path, "%s.hook", base_path);
         return cds_error_set(err, CDS_EHOOK, path, "service '%s' answers the '%s' hook, not '%s'", svc->id, svc->hook,
-                             req.hook);
+                             c->req.hook);
     }
+    c->ngaps = cds_prefetch_gaps(svc, request, c->gaps, CDS_PREFETCH_MAX_KEYS);
+    return CDS_OK;
+}
+
+void cds_call_complete(cds_call *c, const msgpack_object *completed)
+{
+    /* Only the prefetch differs from the request that was validated: the other fields still
+     * point into the original, which lives as long as the call. */
+    c->request = completed;
+    c->req.root = completed;
+    const msgpack_object *p = cds_mp_get(completed, "prefetch");
+    c->req.prefetch = p && p->type == MSGPACK_OBJECT_MAP ? p : NULL;
+    c->ngaps = cds_prefetch_gaps(c->service, completed, c->gaps, CDS_PREFETCH_MAX_KEYS);
+}
+
+cds_rc cds_engine_call(cds_engine *e, const char *service, const msgpack_object *request, const char *base_path,
+                       time_t now, cds_arena *a, msgpack_packer *pk, cds_eval_info *info, cds_error *err)
+{
+    cds_call c;
+    memset(info, 0, sizeof *info);
+    cds_rc rc = cds_call_prepare(e->rs, service, request, base_path, a, &c, err);
+    if (rc) {
+        info->hook = c.req.hook;
+        info->hook_instance = c.req.hook_instance;
+        info->patient_id = c.req.patient_id;
+        return rc;
+    }
+    return cds_engine_run(e, &c, now, a, pk, info, err);
+}
+
+cds_rc cds_engine_run(cds_engine *e, const cds_call *c, time_t now, cds_arena *a, msgpack_packer *pk,
+                      cds_eval_info *info, cds_error *err)
+{
+    const cds_ruleset *rs = e->rs;
+    memset(info, 0, sizeof *info);
+    const cds_service *svc = c->service;
+    const cds_request req = c->req;
+    info->hook = req.hook;
+    info->hook_instance = req.hook_instance;
+    info->patient_id = req.patient_id;
+    if (c->rs != rs) return cds_error_set(err, CDS_EINTERNAL, NULL, "the call was prepared for another rule set");
+    cds_rc rc;
     cds_view view;
     if ((rc = cds_view_build(&req, rs->kb, now, a, &view, err))) return rc;
     cds_eval_scope scope = {.view = &view};

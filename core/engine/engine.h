@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "arena.h"
+#include "prefetch.h"
+#include "request.h"
 #include "ruleset.h"
 
 typedef struct cds_engine cds_engine;
@@ -33,13 +35,44 @@ typedef struct cds_eval_info {
     const char *patient_id, *hook, *hook_instance;
 } cds_eval_info;
 
+/* One call, read once: the service it names, its request validated, and the prefetch keys it
+ * left out. Built by cds_call_prepare before anything is fetched or evaluated; the engine, the
+ * protocol (prefetch, audit) and, for a call bounced to a worker, the worker all use it.
+ * Borrows from the request's msgpack zone and the arena. */
+typedef struct cds_call {
+    const cds_ruleset *rs;
+    const cds_service *service;
+    const msgpack_object *request;   /* the request map (the completed one after a fetch) */
+    const char *base_path;           /* "request" in error paths */
+    cds_request req;
+    cds_prefetch_gap gaps[CDS_PREFETCH_MAX_KEYS];
+    size_t ngaps;
+} cds_call;
+
+/* Checks, in the order an integrator should fix them: the service exists (unknown_service),
+ * the request is well formed (bad_request with a path), the hook is the service's
+ * (hook_mismatch); then lists the absent prefetch keys. Request fields are in c->req as soon
+ * as the request parsed, even when the hook does not match (for the audit row). */
+cds_rc cds_call_prepare(const cds_ruleset *rs, const char *service, const msgpack_object *request,
+                        const char *base_path, cds_arena *a, cds_call *c, cds_error *err);
+
+/* The request to evaluate is now `completed` (absent prefetch fetched into it). */
+void cds_call_complete(cds_call *c, const msgpack_object *completed);
+
 cds_engine *cds_engine_new(const cds_ruleset *rs, cds_strbuf *diag);
 void cds_engine_free(cds_engine *e);
 const cds_ruleset *cds_engine_ruleset(const cds_engine *e);
 
-/* Evaluates a CDS Hooks request for `service` at time `now` and packs the CDS Hooks response
- * ({"cards": [...]}, plus "extension" with rule errors) into pk. Request errors (bad_request
- * with a path, unknown_service, hook_mismatch) return non-zero and pack nothing. */
+/* Evaluates a prepared call (c->rs must be this engine's rule set) at time `now` and packs the
+ * CDS Hooks response ({"cards": [...]}, plus "extension" with rule errors) into pk. Absent
+ * prefetch is not checked here: the rules see what the request holds. Out of memory anywhere
+ * is CDS_EINTERNAL ("no decision was made"), never a shorter list. */
+cds_rc cds_engine_run(cds_engine *e, const cds_call *c, time_t now, cds_arena *a, msgpack_packer *pk,
+                      cds_eval_info *info, cds_error *err);
+
+/* cds_call_prepare then cds_engine_run, for tools that evaluate a stored or given request
+ * (eval, test, replay). Request errors (bad_request with a path, unknown_service,
+ * hook_mismatch) return non-zero and pack nothing. */
 cds_rc cds_engine_call(cds_engine *e, const char *service, const msgpack_object *request, const char *base_path,
                        time_t now, cds_arena *a, msgpack_packer *pk, cds_eval_info *info, cds_error *err);
 

@@ -40,6 +40,7 @@ typedef struct slot {
     nng_ctx ctx;
     slot_state state;
     nng_msg *msg;
+    cds_proto_pending *pending;   /* decoded on a transport thread, continued by a worker */
     struct timespec deadline;
     /* the reply, and the one sent instead if its audit row cannot be written; with the audit
      * log on, the audit writer sends one of them after the commit (audited) */
@@ -170,7 +171,7 @@ static evaluator *evaluator_new(void)
     evaluator *ev = calloc(1, sizeof *ev);
     if (!ev) return NULL;
     cds_arena_init(&ev->arena);
-    ev->zone = msgpack_zone_new(256u << 10);
+    ev->zone = msgpack_zone_new(CDS_PROTO_ZONE_CHUNK);
     if (!ev->zone) {
         free(ev);
         return NULL;
@@ -246,7 +247,10 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
     msgpack_sbuffer_clear(out);
     cds_proto_outcome oc;
     memset(&oc, 0, sizeof oc);
+    cds_proto_pending *pend_free = NULL;
     if (cds_past(&sl->deadline)) {
+        cds_proto_pending_free(sl->pending);
+        sl->pending = NULL;
         oc.code = CDS_ETIMEOUT;
         snprintf(oc.op, sizeof oc.op, "?");
         cds_proto_error_reply(out, NULL, CDS_ETIMEOUT, "the request waited past its deadline", NULL);
@@ -255,15 +259,21 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
         caller_of(msg, caller, sizeof caller);
         cds_proto_env env = {.engine = ev->engine, .stats = &s->stats, .max_request = s->o->max_request,
                              .deadline = &sl->deadline, .audit = s->audit, .caller = caller[0] ? caller : NULL,
-                             .audit_requests = s->o->audit_requests, .zone = ev->zone,
+                             .audit_requests = s->o->audit_requests, .zone = &ev->zone,
                              .fetch = cds_prefetch_fetch, .fetch_opts = &s->o->fetch, .no_blocking = inline_,
                              .audit_done = audited, .audit_done_arg = sl, .audit_fail_reply = &sl->audit_fail_reply};
-        cds_proto_handle(&env, &ev->arena, nng_msg_body(msg), nng_msg_len(msg), out, &oc);
-        if (oc.needs_worker) {   /* nothing was sent: the slot is still this request's */
+        cds_proto_pending *pending = sl->pending;
+        sl->pending = NULL;
+        if (pending) cds_proto_resume(&env, &ev->arena, pending, nng_msg_body(msg), nng_msg_len(msg), out, &oc);
+        else cds_proto_handle(&env, &ev->arena, nng_msg_body(msg), nng_msg_len(msg), out, &oc);
+        if (oc.needs_worker) {   /* nothing was sent: the slot is still this request's, decoded */
             sl->msg = msg;
+            sl->pending = oc.pending;
             cds_arena_reset(&ev->arena);
             return false;
         }
+        /* logged below, then freed: the outcome may point into it */
+        pend_free = pending;
         /* deferred: the slot now belongs to the audit writer's callback; touch it no more */
     }
     atomic_fetch_add(&s->stats.requests, 1);
@@ -277,6 +287,7 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
                 cds_log(CDS_LOG_WARN, "request id=%s decision=%s rule %s failed: %s", oc.id[0] ? oc.id : "-",
                         oc.decision, oc.info.runs[i].rule, oc.info.runs[i].error);
     }
+    cds_proto_pending_free(pend_free);
     nng_msg_free(msg);
     if (!oc.deferred) reply_now(sl, out);   /* else the audit writer sends it after the commit */
     cds_arena_reset(&ev->arena);
@@ -301,6 +312,8 @@ static void *worker_main(void *arg)
         if (!ev) {   /* out of memory at start: answer rather than leave the EHR waiting */
             nng_msg_free(sl->msg);
             sl->msg = NULL;
+            cds_proto_pending_free(sl->pending);
+            sl->pending = NULL;
             msgpack_sbuffer_clear(&sl->reply);
             cds_proto_error_reply(&sl->reply, NULL, CDS_EINTERNAL, "the service is out of memory", NULL);
             reply_now(sl, &sl->reply);
@@ -571,6 +584,7 @@ cleanup:;
         if (s->slots[i].aio) nng_aio_stop(s->slots[i].aio);
         if (s->slots[i].aio) nng_ctx_close(s->slots[i].ctx);
         if (s->slots[i].msg) nng_msg_free(s->slots[i].msg);
+        cds_proto_pending_free(s->slots[i].pending);
         if (s->slots[i].aio) nng_aio_free(s->slots[i].aio);
         msgpack_sbuffer_destroy(&s->slots[i].reply);
         msgpack_sbuffer_destroy(&s->slots[i].audit_fail_reply);

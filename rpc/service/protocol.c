@@ -3,6 +3,7 @@
 
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "audit.h"
@@ -141,99 +142,48 @@ static cds_rc check_feedback(const msgpack_object *req, cds_error *err)
     return CDS_OK;
 }
 
-/* Writes the decision's audit row (or, with env->audit_done, hands it to the writer);
- * false when it could not be committed (or queued). */
-static bool audit_call(const cds_proto_env *env, const char *buf, size_t len, const char *service, const cds_proto_outcome *o,
-                       const char *error, double decode_us, double eval_us, double total_us, bool async)
+/* The decision's audit row (audit.c owns its shape), written now or handed to the writer. */
+static cds_rc audit_decision(const cds_proto_env *env, const char *buf, size_t len, const char *service,
+                             const cds_proto_outcome *o, const char *error, double decode_us, double eval_us,
+                             double total_us, bool async)
 {
-    const cds_ruleset *rs = cds_engine_ruleset(env->engine);
-    const cds_eval_info *in = &o->info;
-    cds_strbuf rules, cards;
-    cds_strbuf_init(&rules);
-    cds_strbuf_init(&cards);
-    cds_strbuf_putc(&rules, '[');
-    for (size_t i = 0; i < in->nruns; i++) {
-        const cds_rule_run *r = &in->runs[i];
-        cds_strbuf_puts(&rules, i ? ",{\"rule\":" : "{\"rule\":");
-        cds_strbuf_json_string(&rules, r->rule, strlen(r->rule));
-        cds_strbuf_puts(&rules, ",\"version\":");
-        cds_strbuf_json_string(&rules, r->version, strlen(r->version));
-        cds_strbuf_printf(&rules, ",\"cards\":%d,\"us\":", r->cards);
-        cds_strbuf_tenths(&rules, r->micros);
-        if (r->error) {
-            cds_strbuf_puts(&rules, ",\"error\":");
-            cds_strbuf_json_string(&rules, r->error, strlen(r->error));
-        }
-        cds_strbuf_putc(&rules, '}');
-    }
-    cds_strbuf_putc(&rules, ']');
-    const char *uuid[64], *rule[64], *ind[64];
-    size_t nc = in->ncards < 64 ? in->ncards : 64;
-    cds_strbuf_putc(&cards, '[');
-    for (size_t i = 0; i < in->ncards; i++) {
-        const cds_card_out *c = &in->cards[i];
-        if (i < 64) { uuid[i] = c->uuid; rule[i] = c->rule; ind[i] = c->indicator; }
-        cds_strbuf_puts(&cards, i ? ",{\"uuid\":\"" : "{\"uuid\":\"");
-        cds_strbuf_puts(&cards, c->uuid);
-        cds_strbuf_puts(&cards, "\",\"rule\":");
-        cds_strbuf_json_string(&cards, c->rule, strlen(c->rule));
-        cds_strbuf_puts(&cards, ",\"indicator\":\"");
-        cds_strbuf_puts(&cards, c->indicator);
-        cds_strbuf_puts(&cards, "\"}");
-    }
-    cds_strbuf_putc(&cards, ']');
-    char sha[65], pkey[65] = "";
-    cds_sha256_hex(buf, len, sha);
-    if (in->patient_id) cds_audit_patient_key(env->audit, in->patient_id, pkey);
-    cds_audit_record rec = {
-        .decision = o->decision, .outcome = o->code ? cds_rc_name(o->code) : "ok", .service = service,
-        .hook = in->hook, .hook_instance = in->hook_instance, .caller = env->caller, .pack = rs->name,
-        .pack_version = rs->version, .pack_digest = rs->digest, .kb_digest = cds_kb_digest(rs->kb),
-        .rules_json = rules.data, .cards_json = cards.data, .error = error, .request_sha256 = sha,
-        .patient_key = pkey[0] ? pkey : NULL, .decode_us = decode_us, .eval_us = eval_us, .total_us = total_us,
-        .request_blob = env->audit_requests ? buf : NULL, .request_len = len,
-        .card_uuid = uuid, .card_rule = rule, .card_indicator = ind, .ncards = nc};
+    cds_audit_call c = {.decision = o->decision, .service = service, .caller = env->caller, .code = o->code,
+                        .error = error, .rs = cds_engine_ruleset(env->engine), .info = &o->info, .request = buf,
+                        .request_len = len, .keep_request = env->audit_requests, .decode_us = decode_us,
+                        .eval_us = eval_us, .total_us = total_us};
     bool alone = !env->stats || atomic_load(&env->stats->inflight) <= 1;
-    bool ok = (async ? cds_audit_write_async(env->audit, &rec, env->audit_done, env->audit_done_arg, alone)
-                     : cds_audit_write(env->audit, &rec)) == CDS_OK;
-    cds_strbuf_free(&rules);
-    cds_strbuf_free(&cards);
-    return ok;
+    return cds_audit_decision(env->audit, &c, async ? env->audit_done : NULL, env->audit_done_arg, alone);
 }
 
 /* CDS Hooks §2: the prefetch the client left out is fetched from its FHIR server when it gave
  * one (and a token); otherwise a required key that is absent makes the call prefetch_missing
- * (HTTP 412). On success *effective is the request to evaluate: the original, or the completed
- * copy in `cu` (packed into `completed`). */
-static cds_rc complete_prefetch(const cds_proto_env *env, const cds_service *sv, const msgpack_object *request,
-                                cds_arena *a, msgpack_sbuffer *completed, msgpack_unpacked *cu,
-                                const msgpack_object **effective, cds_error *err)
+ * (HTTP 412). After a fetch the call evaluates the completed copy (decoded into `cu`). */
+static cds_rc complete_prefetch(const cds_proto_env *env, cds_call *c, msgpack_sbuffer *completed, msgpack_unpacked *cu,
+                                cds_error *err)
 {
-    cds_prefetch_gap gaps[CDS_PREFETCH_MAX_KEYS];
-    size_t n = cds_prefetch_gaps(sv, request, gaps, CDS_PREFETCH_MAX_KEYS);
-    if (n == 0) return CDS_OK;
-    cds_request rq;
-    cds_rc rc = cds_request_parse(request, "request", a, &rq, err);   /* a malformed request is 400, not 412 */
-    if (rc) return rc;
-    if (rq.fhir_authorization && env->fetch) {
-        if ((rc = env->fetch(env->fetch_opts, sv, request, gaps, n, env->deadline, completed, err))) return rc;
+    if (c->ngaps == 0) return CDS_OK;
+    cds_rc rc;
+    if (c->req.fhir_authorization && env->fetch) {
+        if ((rc = env->fetch(env->fetch_opts, c->service, c->request, c->gaps, c->ngaps, env->deadline, completed, err)))
+            return rc;
         if (cds_mp_decode(completed->data, completed->size, cu, err) != CDS_OK) {
             char why[sizeof err->message];
             snprintf(why, sizeof why, "%s", err->message);
             return cds_error_set(err, CDS_EPREFETCH, "request.prefetch", "the fetched prefetch could not be read: %s", why);
         }
-        *effective = &cu->data;
+        cds_call_complete(c, &cu->data);
         return CDS_OK;
     }
     cds_strbuf keys;
     cds_strbuf_init(&keys);
     const char *first = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (!gaps[i].required) continue;
-        const char *k = sv->prefetch_keys[gaps[i].key];
-        cds_strbuf_printf(&keys, "%s'%s'%s", keys.len ? ", " : "", k, gaps[i].partial ? " (further pages)" : "");
+    for (size_t i = 0; i < c->ngaps; i++) {
+        if (!c->gaps[i].required) continue;
+        const char *k = c->service->prefetch_keys[c->gaps[i].key];
+        cds_strbuf_printf(&keys, "%s'%s'%s", keys.len ? ", " : "", k, c->gaps[i].partial ? " (further pages)" : "");
         if (!first) first = k;
     }
+    rc = CDS_OK;
     if (first) {
         char path[160];
         snprintf(path, sizeof path, "request.prefetch.%s", first);
@@ -245,19 +195,6 @@ static cds_rc complete_prefetch(const cds_proto_env *env, const cds_service *sv,
     return rc;
 }
 
-/* On a transport thread (no_blocking), a feedback write (it waits for its commit) and a call
- * whose prefetch may have to be fetched are left to a worker. */
-static bool would_block(const cds_proto_env *env, const cds_service *sv, const msgpack_object *request, bool call)
-{
-    if (!env->no_blocking) return false;
-    if (!call) return env->audit != NULL;
-    /* a fetch happens only for absent keys and with a token to fetch them with */
-    const msgpack_object *auth = cds_mp_get(request, "fhirAuthorization");
-    if (!env->fetch || !auth || auth->type == MSGPACK_OBJECT_NIL) return false;
-    cds_prefetch_gap gaps[CDS_PREFETCH_MAX_KEYS];
-    return cds_prefetch_gaps(sv, request, gaps, CDS_PREFETCH_MAX_KEYS) > 0;
-}
-
 /* The reply is built: prepare the one for a failed audit write, then hand the row to the
  * writer, whose callback sends one of them. If even queueing fails, answer internal now. */
 static void defer_audit(const cds_proto_env *env, const char *buf, size_t len, const char *service, cds_proto_outcome *o,
@@ -267,7 +204,7 @@ static void defer_audit(const cds_proto_env *env, const char *buf, size_t len, c
     static const char *const unavailable = "the audit log is unavailable; no decision was made";
     msgpack_sbuffer_clear(env->audit_fail_reply);
     cds_proto_error_reply(env->audit_fail_reply, id, CDS_EINTERNAL, unavailable, NULL);
-    if (audit_call(env, buf, len, service, o, error, decode_us, eval_us, cds_us_since(t_start), true)) {
+    if (audit_decision(env, buf, len, service, o, error, decode_us, eval_us, cds_us_since(t_start), true) == CDS_OK) {
         o->deferred = true;
         return;
     }
@@ -276,133 +213,241 @@ static void defer_audit(const cds_proto_env *env, const char *buf, size_t len, c
     cds_proto_error_reply(out, id, CDS_EINTERNAL, unavailable, NULL);
 }
 
-void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, size_t len, msgpack_sbuffer *out,
-                      cds_proto_outcome *o)
-{
-    memset(o, 0, sizeof *o);
+/* One message, decoded once: the envelope's fields and, for a call, the prepared call. */
+typedef struct message {
+    const msgpack_object *id, *request;
+    const char *service;
+    enum { OP_HEALTH, OP_DISCOVER, OP_CALL, OP_FEEDBACK } op;
+    cds_rc prepared;          /* cds_call_prepare's result, for a call */
+    cds_call call;
     struct timespec t_start;
-    clock_gettime(CLOCK_MONOTONIC, &t_start);
-    double decode_us = 0, d_eval_us = 0;
-    bool deferred = false;   /* the audit row goes to the writer after the reply is built */
-    char *service = NULL;
-    cds_error err;
-    cds_error_clear(&err);
-    if (len > env->max_request) {
-        o->code = CDS_ETOOLARGE;
-        char m[128];
-        snprintf(m, sizeof m, "the message is %zu bytes; the limit is %zu", len, env->max_request);
-        cds_proto_error_reply(out, NULL, o->code, m, NULL);
-        return;
+    double decode_us;
+} message;
+
+/* A call or feedback that must wait (a prefetch fetch, a feedback commit), handed from a
+ * transport thread to a worker with everything it was decoded into. */
+struct cds_proto_pending {
+    message m;
+    msgpack_unpacked u;       /* the envelope, when it was not decoded into a zone */
+    msgpack_zone *zone;       /* else the zone it was decoded into (taken from the evaluator) */
+    cds_arena arena;          /* the evaluator's arena, taken with what the call parsed into it */
+    char op[16], id[48];
+};
+
+void cds_proto_pending_free(cds_proto_pending *p)
+{
+    if (!p) return;
+    msgpack_unpacked_destroy(&p->u);
+    if (p->zone) msgpack_zone_free(p->zone);
+    cds_arena_free(&p->arena);
+    free(p);
+}
+
+/* Moves the decoded message out of the evaluator's arena and zone into a pending call. NULL
+ * when out of memory (the caller answers internal). */
+static cds_proto_pending *hand_over(const cds_proto_env *env, cds_arena *a, msgpack_unpacked *u, const message *m,
+                                    const cds_proto_outcome *o)
+{
+    cds_proto_pending *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    msgpack_zone *fresh = NULL;
+    if (env->zone && *env->zone && !(fresh = msgpack_zone_new(CDS_PROTO_ZONE_CHUNK))) {
+        free(p);
+        return NULL;
     }
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    cds_rc drc;
-    if (env->zone) {
-        msgpack_zone_clear(env->zone);
-        drc = cds_mp_decode_zone(buf, len, env->zone, &u.data, &err);
-    } else {
-        drc = cds_mp_decode(buf, len, &u, &err);
+    p->m = *m;
+    p->u = *u;                /* its zone, if any, now belongs to p */
+    msgpack_unpacked_init(u);
+    if (fresh) {
+        p->zone = *env->zone;
+        *env->zone = fresh;
     }
-    if (drc != CDS_OK) {
-        o->code = err.code;
-        cds_proto_error_reply(out, NULL, err.code, err.message, err.path);
-        return;
-    }
-    decode_us = cds_us_since(&t_start);
-    const msgpack_object *env_map = &u.data, *id = NULL;
-    if (env_map->type != MSGPACK_OBJECT_MAP) {
-        o->code = cds_error_set(&err, CDS_EBADREQ, "$", "the message must be a map with 'op'");
-        goto fail;
-    }
-    id = cds_mp_get(env_map, "id");
+    p->arena = *a;
+    cds_arena_init(a);
+    memcpy(p->op, o->op, sizeof p->op);
+    memcpy(p->id, o->id, sizeof p->id);
+    return p;
+}
+
+/* Reads the envelope into m. CDS_OK, or the error to answer. */
+static cds_rc read_envelope(const msgpack_object *env_map, cds_arena *a, message *m, cds_proto_outcome *o, cds_error *err)
+{
+    if (env_map->type != MSGPACK_OBJECT_MAP)
+        return cds_error_set(err, CDS_EBADREQ, "$", "the message must be a map with 'op'");
+    const msgpack_object *id = m->id = cds_mp_get(env_map, "id");
     if (id && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER) snprintf(o->id, sizeof o->id, "%llu", (unsigned long long)id->via.u64);
     else if (id && id->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) snprintf(o->id, sizeof o->id, "%lld", (long long)id->via.i64);
     else if (cds_mp_is_str(id)) snprintf(o->id, sizeof o->id, "%.*s", (int)(id->via.str.size < 40 ? id->via.str.size : 40), id->via.str.ptr);
     const msgpack_object *op = cds_mp_get(env_map, "op");
-    if (!cds_mp_is_str(op)) {
-        o->code = cds_error_set(&err, CDS_EBADREQ, "op", "'op' is required and must be a string");
-        goto fail;
-    }
+    if (!cds_mp_is_str(op)) return cds_error_set(err, CDS_EBADREQ, "op", "'op' is required and must be a string");
     snprintf(o->op, sizeof o->op, "%.*s", (int)(op->via.str.size < 15 ? op->via.str.size : 15), op->via.str.ptr);
     const msgpack_object *svc = cds_mp_get(env_map, "service");
-    if (svc && !cds_mp_is_str(svc)) {
-        o->code = cds_error_set(&err, CDS_EBADREQ, "service", "'service' must be a string");
-        goto fail;
-    }
-    service = cds_mp_strdup(a, svc);
-    const msgpack_object *request = cds_mp_get(env_map, "request");
+    if (svc && !cds_mp_is_str(svc)) return cds_error_set(err, CDS_EBADREQ, "service", "'service' must be a string");
+    m->service = cds_mp_strdup(a, svc);
+    m->request = cds_mp_get(env_map, "request");
+    if (cds_mp_str_eq(op, "health")) m->op = OP_HEALTH;
+    else if (cds_mp_str_eq(op, "discover")) m->op = OP_DISCOVER;
+    else if (cds_mp_str_eq(op, "call")) m->op = OP_CALL;
+    else if (cds_mp_str_eq(op, "feedback")) m->op = OP_FEEDBACK;
+    else return cds_error_set(err, CDS_EUNKNOWN_OP, "op", "unknown op '%s' (use discover, call, feedback or health)", o->op);
+    if (m->op == OP_HEALTH || m->op == OP_DISCOVER) return CDS_OK;
+    if (!m->service) return cds_error_set(err, CDS_EBADREQ, "service", "'service' is required for %s", o->op);
+    return CDS_OK;
+}
+
+/* The service and request of a call or feedback; for a call, the call prepared (its own
+ * errors, e.g. a hook mismatch, are kept in m->prepared: such a call is still audited). */
+static cds_rc read_request(const cds_ruleset *rs, cds_arena *a, message *m, cds_error *err)
+{
+    if (!cds_ruleset_service(rs, m->service))
+        return cds_error_set(err, CDS_EUNKNOWN_SVC, "service", "unknown service '%s'", m->service);
+    if (!m->request) return cds_error_set(err, CDS_EBADREQ, "request", "'request' is required");
+    if (m->request->type != MSGPACK_OBJECT_MAP) return cds_error_set(err, CDS_EBADREQ, "request", "'request' must be a map");
+    if (m->op == OP_CALL) m->prepared = cds_call_prepare(rs, m->service, m->request, "request", a, &m->call, err);
+    return CDS_OK;
+}
+
+/* On a transport thread (no_blocking), a feedback write (it waits for its commit) and a call
+ * whose absent prefetch would be fetched are left to a worker. */
+static bool would_block(const cds_proto_env *env, const message *m)
+{
+    if (!env->no_blocking) return false;
+    if (m->op == OP_FEEDBACK) return env->audit != NULL;
+    return m->prepared == CDS_OK && env->fetch && m->call.ngaps > 0 && m->call.req.fhir_authorization;
+}
+
+/* Runs a decoded message and replies (the reply to `out`, or deferred to the audit writer). */
+static void dispatch(const cds_proto_env *env, cds_arena *a, message *m, const char *buf, size_t len,
+                     msgpack_sbuffer *out, cds_proto_outcome *o, cds_error *err)
+{
     msgpack_sbuffer result;
     msgpack_sbuffer_init(&result);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &result, msgpack_sbuffer_write);
-    const cds_ruleset *rs = cds_engine_ruleset(env->engine);
-    if (cds_mp_str_eq(op, "health")) {
+    bool deferred = false;   /* the audit row goes to the writer after the reply is built */
+    double eval_us = 0;
+    if (m->op == OP_HEALTH) {
         pack_health(env, &pk);
-    } else if (cds_mp_str_eq(op, "discover")) {
-        cds_ruleset_pack_discovery(rs, &pk);
-    } else if (cds_mp_str_eq(op, "call") || cds_mp_str_eq(op, "feedback")) {
-        bool call = cds_mp_str_eq(op, "call");
-        if (!service) o->code = cds_error_set(&err, CDS_EBADREQ, "service", "'service' is required for %s", o->op);
-        else if (!cds_ruleset_service(rs, service))
-            o->code = cds_error_set(&err, CDS_EUNKNOWN_SVC, "service", "unknown service '%s'", service);
-        else if (!request) o->code = cds_error_set(&err, CDS_EBADREQ, "request", "'request' is required");
-        else if (request->type != MSGPACK_OBJECT_MAP)
-            o->code = cds_error_set(&err, CDS_EBADREQ, "request", "'request' must be a map");
-        else if (would_block(env, cds_ruleset_service(rs, service), request, call)) {
-            o->needs_worker = true;   /* nothing sent, nothing written: a worker starts over */
-            msgpack_sbuffer_destroy(&result);
-            msgpack_unpacked_destroy(&u);
-            return;
-        } else if (call) {
-            cds_uuid_random(o->decision);
-            struct timespec now;
-            clock_gettime(CLOCK_REALTIME, &now);
-            struct timespec t_eval;
-            clock_gettime(CLOCK_MONOTONIC, &t_eval);
-            const msgpack_object *effective = request;
-            msgpack_sbuffer completed;
-            msgpack_sbuffer_init(&completed);
-            msgpack_unpacked cu;
-            msgpack_unpacked_init(&cu);
-            o->code = complete_prefetch(env, cds_ruleset_service(rs, service), request, a, &completed, &cu, &effective, &err);
-            if (!o->code)
-                o->code = cds_engine_call(env->engine, service, effective, "request", now.tv_sec, a, &pk, &o->info, &err);
-            double eval_us = cds_us_since(&t_eval);
-            if (!o->code && env->deadline && cds_past(env->deadline))
-                o->code = cds_error_set(&err, CDS_ETIMEOUT, NULL, "the evaluation finished after the request deadline");
-            /* No decision leaves without its audit row: written here, or (deferred) after the
-             * reply is built, by the writer that then sends it. */
-            if (env->audit && env->audit_done) {
-                deferred = true;
-                d_eval_us = eval_us;
-            } else if (env->audit && !audit_call(env, buf, len, service, o, o->code ? err.message : NULL, decode_us,
-                                                 eval_us, cds_us_since(&t_start), false)) {
-                o->code = cds_error_set(&err, CDS_EINTERNAL, NULL, "the audit log is unavailable; no decision was made");
-            }
-            msgpack_unpacked_destroy(&cu);
-            msgpack_sbuffer_destroy(&completed);
-        } else {
-            o->code = check_feedback(request, &err);
-            if (!o->code && env->audit && cds_audit_feedback(env->audit, service, request) != CDS_OK)
-                o->code = cds_error_set(&err, CDS_EINTERNAL, NULL, "feedback could not be stored");
-            if (!o->code) msgpack_pack_map(&pk, 0);
+    } else if (m->op == OP_DISCOVER) {
+        cds_ruleset_pack_discovery(cds_engine_ruleset(env->engine), &pk);
+    } else if (m->op == OP_CALL) {
+        cds_uuid_random(o->decision);
+        struct timespec now, t_eval;
+        clock_gettime(CLOCK_REALTIME, &now);
+        clock_gettime(CLOCK_MONOTONIC, &t_eval);
+        msgpack_sbuffer completed;
+        msgpack_sbuffer_init(&completed);
+        msgpack_unpacked cu;
+        msgpack_unpacked_init(&cu);
+        o->code = m->prepared;
+        if (!o->code) o->code = complete_prefetch(env, &m->call, &completed, &cu, err);
+        if (!o->code) {
+            o->code = cds_engine_run(env->engine, &m->call, now.tv_sec, a, &pk, &o->info, err);
+        } else {   /* the audit row still names the hook and patient of a call that failed */
+            o->info.hook = m->call.req.hook;
+            o->info.hook_instance = m->call.req.hook_instance;
+            o->info.patient_id = m->call.req.patient_id;
         }
+        eval_us = cds_us_since(&t_eval);
+        if (!o->code && env->deadline && cds_past(env->deadline))
+            o->code = cds_error_set(err, CDS_ETIMEOUT, NULL, "the evaluation finished after the request deadline");
+        /* No decision leaves without its audit row: written here, or (deferred) after the
+         * reply is built, by the writer that then sends it. */
+        if (env->audit && env->audit_done) {
+            deferred = true;
+        } else if (env->audit && audit_decision(env, buf, len, m->service, o, o->code ? err->message : NULL, m->decode_us,
+                                                eval_us, cds_us_since(&m->t_start), false) != CDS_OK) {
+            o->code = cds_error_set(err, CDS_EINTERNAL, NULL, "the audit log is unavailable; no decision was made");
+        }
+        msgpack_unpacked_destroy(&cu);
+        msgpack_sbuffer_destroy(&completed);
     } else {
-        o->code = cds_error_set(&err, CDS_EUNKNOWN_OP, "op", "unknown op '%s' (use discover, call, feedback or health)", o->op);
+        o->code = check_feedback(m->request, err);
+        if (!o->code && env->audit && cds_audit_feedback(env->audit, m->service, m->request) != CDS_OK)
+            o->code = cds_error_set(err, CDS_EINTERNAL, NULL, "feedback could not be stored");
+        if (!o->code) msgpack_pack_map(&pk, 0);
     }
     if (o->code) {
-        msgpack_sbuffer_destroy(&result);
-        goto fail;
+        snprintf(o->path, sizeof o->path, "%.120s", err->path);
+        cds_proto_error_reply(out, m->id, o->code, err->message, err->path);
+    } else {
+        ok_reply(out, m->id, &result, o->decision);
     }
-    ok_reply(out, id, &result, o->decision);
     msgpack_sbuffer_destroy(&result);
-    if (deferred) defer_audit(env, buf, len, service, o, NULL, id, out, decode_us, d_eval_us, &t_start);
+    if (deferred)
+        defer_audit(env, buf, len, m->service, o, o->code ? err->message : NULL, m->id, out, m->decode_us, eval_us,
+                    &m->t_start);
+    if (o->code) o->decision[0] = '\0';
+}
+
+void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, size_t len, msgpack_sbuffer *out,
+                      cds_proto_outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    message m;
+    memset(&m, 0, sizeof m);
+    clock_gettime(CLOCK_MONOTONIC, &m.t_start);
+    cds_error err;
+    cds_error_clear(&err);
+    if (len > env->max_request) {
+        o->code = CDS_ETOOLARGE;
+        char msg[128];
+        snprintf(msg, sizeof msg, "the message is %zu bytes; the limit is %zu", len, env->max_request);
+        cds_proto_error_reply(out, NULL, o->code, msg, NULL);
+        return;
+    }
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    msgpack_zone *zone = env->zone ? *env->zone : NULL;
+    cds_rc rc;
+    if (zone) {
+        msgpack_zone_clear(zone);
+        rc = cds_mp_decode_zone(buf, len, zone, &u.data, &err);
+    } else {
+        rc = cds_mp_decode(buf, len, &u, &err);
+    }
+    if (rc != CDS_OK) {
+        o->code = err.code;
+        cds_proto_error_reply(out, NULL, err.code, err.message, err.path);
+        return;
+    }
+    m.decode_us = cds_us_since(&m.t_start);
+    rc = read_envelope(&u.data, a, &m, o, &err);
+    if (!rc && (m.op == OP_CALL || m.op == OP_FEEDBACK)) rc = read_request(cds_engine_ruleset(env->engine), a, &m, &err);
+    if (rc) {
+        o->code = rc;
+        snprintf(o->path, sizeof o->path, "%.120s", err.path);
+        cds_proto_error_reply(out, m.id, rc, err.message, err.path);
+    } else if (would_block(env, &m)) {
+        /* nothing sent, nothing written: a worker continues from here */
+        if ((o->pending = hand_over(env, a, &u, &m, o))) {
+            o->needs_worker = true;
+            return;
+        }
+        o->code = CDS_EINTERNAL;
+        cds_proto_error_reply(out, m.id, o->code, "the service is out of memory", NULL);
+    } else {
+        dispatch(env, a, &m, buf, len, out, o, &err);
+    }
     msgpack_unpacked_destroy(&u);
-    return;
-fail:
-    snprintf(o->path, sizeof o->path, "%.120s", err.path);
-    cds_proto_error_reply(out, id, o->code, err.message, err.path);
-    if (deferred) defer_audit(env, buf, len, service, o, err.message, id, out, decode_us, d_eval_us, &t_start);
-    o->decision[0] = '\0';
-    msgpack_unpacked_destroy(&u);
+}
+
+void cds_proto_resume(const cds_proto_env *env, cds_arena *a, cds_proto_pending *p, const char *buf, size_t len,
+                      msgpack_sbuffer *out, cds_proto_outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    memcpy(o->op, p->op, sizeof o->op);
+    memcpy(o->id, p->id, sizeof o->id);
+    cds_error err;
+    cds_error_clear(&err);
+    const cds_ruleset *rs = cds_engine_ruleset(env->engine);
+    /* a reload between the hand-over and now: the call is read against the worker's rule set */
+    cds_rc rc = p->m.op == OP_CALL && p->m.call.rs != rs ? read_request(rs, &p->arena, &p->m, &err) : CDS_OK;
+    if (rc) {
+        o->code = rc;
+        snprintf(o->path, sizeof o->path, "%.120s", err.path);
+        cds_proto_error_reply(out, p->m.id, rc, err.message, err.path);
+        return;
+    }
+    dispatch(env, a, &p->m, buf, len, out, o, &err);
 }

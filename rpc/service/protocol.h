@@ -36,7 +36,8 @@ typedef struct cds_proto_env {
     struct cds_audit *audit;  /* NULL: no audit (eval, benchmarks) */
     const char *caller;       /* peer address for the audit row */
     bool audit_requests;      /* keep the whole request in the audit row (PHI-bearing) */
-    msgpack_zone *zone;       /* optional: the worker's reusable unpack zone (cleared per request) */
+    msgpack_zone **zone;      /* optional: the worker's reusable unpack zone (cleared per request); a
+                                 message handed to a worker takes it and leaves a new one here */
     /* Deferred audit: when set, a call's audit row is handed to the writer with this callback
      * and the reply (in `out`) and the reply for a failed write (in audit_fail_reply) are sent by
      * it after the commit; cds_proto_handle then sets outcome.deferred and the caller must not
@@ -58,12 +59,24 @@ typedef struct cds_proto_outcome {
     char path[128];           /* the error path, for logs */
     cds_eval_info info;       /* for call (arena-backed) */
     bool deferred;            /* the audit callback owns and sends the reply */
-    bool needs_worker;        /* no_blocking and the request would block: nothing was sent or written */
+    bool needs_worker;        /* no_blocking and the request would block: nothing was sent or written;
+                                 a worker continues it with cds_proto_resume(pending) */
+    struct cds_proto_pending *pending;
 } cds_proto_outcome;
+
+typedef struct cds_proto_pending cds_proto_pending;
+#define CDS_PROTO_ZONE_CHUNK (256u << 10)
 
 /* Handles one message; the reply is appended to out. Never fails to produce a reply. */
 void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, size_t len, msgpack_sbuffer *out,
                       cds_proto_outcome *o);
+
+/* Continues a message handed over by cds_proto_handle (needs_worker), on a worker: the same
+ * bytes (buf, len; the audit row hashes them), decoded once. Free p afterwards, when the
+ * outcome has been logged (it points into p). */
+void cds_proto_resume(const cds_proto_env *env, cds_arena *a, cds_proto_pending *p, const char *buf, size_t len,
+                      msgpack_sbuffer *out, cds_proto_outcome *o);
+void cds_proto_pending_free(cds_proto_pending *p);
 
 /* A reply that needs no decoding of the request (overloaded, timeout, too_large). */
 void cds_proto_error_reply(msgpack_sbuffer *out, const msgpack_object *id, cds_rc code, const char *message,
