@@ -10,7 +10,7 @@
 
 #include "card.h"
 #include "clock.h"
-#include "engine_build.h"
+#include "rule_decl.h"
 #include "lua_table.h"
 #include "lua_view.h"
 #include "mp.h"
@@ -19,8 +19,6 @@
 #include "screen.h"
 #include "view.h"
 
-extern const char cds_prelude_lua[];
-
 struct cds_engine {
     const cds_ruleset *rs;
     cds_sandbox *sb;
@@ -28,171 +26,39 @@ struct cds_engine {
     size_t nrules;
 };
 
-static const char PENDING_KEY = 'R';
-
 /* A safety valve against runaway loops, well above clinical counts (one card per interacting
  * pair): 30 000 cards made an 11 MB response and as many audit rows, holding up every other
  * reply behind that commit. Over it, the rule fails visibly ("did not run", with the reason). */
 #define MAX_CARDS_PER_RULE 200
 
-/* rule { ... }: validated at load, queued for the loader with its location. */
-static int rule_fn(lua_State *L)
+cds_engine *cds_engine_new(const cds_ruleset *rs, cds_strbuf *diag)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &PENDING_KEY);
-    if (!lua_istable(L, -1)) return luaL_error(L, "rules can only be declared while a pack loads");
-    lua_createtable(L, 2, 0);
-    lua_pushvalue(L, 1);
-    lua_rawseti(L, -2, 1);
-    luaL_where(L, 1);
-    lua_rawseti(L, -2, 2);
-    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-    return 0;
-}
-
-static bool parse_rule(lua_State *L, int idx, const char *where, const char *src, cds_rule_info *ri, int *ref,
-                       cds_strbuf *diag)
-{
-    cds_ltab t = {L, idx, where, "rule", diag, 0, src};
-    memset(ri, 0, sizeof *ri);
-    ri->id = cds_ltab_str(&t, "id", true);
-    char what[200];
-    if (ri->id) {
-        snprintf(what, sizeof what, "rule '%s'", ri->id);
-        t.what = what;
-        for (const char *p = ri->id; *p; p++)
-            if (!(*p == '.' || *p == '-' || *p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))) {
-                cds_ltab_error(&t, "id may use only lower-case letters, digits, '.', '-' and '_'");
-                break;
-            }
-    }
-    static const char *const allowed[] = {"id", "version", "title", "description", "hooks", "owner",
-                                           "references", "evaluate", NULL};
-    cds_ltab_allow(&t, allowed);
-    ri->version = cds_ltab_str(&t, "version", true);
-    ri->title = cds_ltab_str(&t, "title", true);
-    ri->owner = cds_ltab_str(&t, "owner", false);
-    free(cds_ltab_str(&t, "description", false));
-    ri->nhooks = cds_ltab_strlist(&t, "hooks", true, &ri->hooks);
-    ri->nreferences = cds_ltab_strlist(&t, "references", false, &ri->references);
-    if (lua_getfield(L, idx, "evaluate") != LUA_TFUNCTION) {
-        cds_ltab_error(&t, "'evaluate' must be a function(ctx)");
-        lua_pop(L, 1);
-    } else {
-        *ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    }
-    return t.errors == 0;
-}
-
-static void free_info(cds_rule_info *r)
-{
-    free(r->id); free(r->version); free(r->title); free(r->owner); free(r->file);
-    cds_free_strlist(r->hooks, r->nhooks);
-    cds_free_strlist(r->references, r->nreferences);
-}
-
-cds_engine *cds_engine_build(const cds_ruleset *rs, cds_rule_info **infos, size_t *ninfos, cds_strbuf *diag)
-{
-    cds_error err;
     cds_engine *e = calloc(1, sizeof *e);
     if (!e) return NULL;
     e->rs = rs;
-    e->sb = cds_sandbox_new(&rs->limits, &err);
-    if (!e->sb) { cds_strbuf_printf(diag, "%s\n", err.message); free(e); return NULL; }
-    lua_State *L = cds_sandbox_L(e->sb);
-    lua_pushcfunction(L, rule_fn);
-    cds_sandbox_set_global(e->sb, "rule");
-    if (cds_sandbox_run_privileged(e->sb, cds_prelude_lua, "prelude.lua", &err) != CDS_OK) {
-        cds_strbuf_printf(diag, "prelude: %s\n", err.message);
-        cds_engine_free(e);
+    if (!(e->sb = cds_rule_state_new(&rs->limits, diag))) {
+        free(e);
         return NULL;
     }
-    cds_sandbox_lock(e->sb);
-
-    int errors = 0;
     cds_rule_info *list = NULL;
-    int *refs = NULL;
-    size_t n = 0, cap = 0;
-    for (size_t f = 0; f < rs->nfiles; f++) {
-        const cds_source_file *sf = &rs->files[f];
-        lua_createtable(L, 0, 0);
-        lua_rawsetp(L, LUA_REGISTRYINDEX, &PENDING_KEY);
-        cds_error_clear(&err);
-        if (cds_sandbox_load(e->sb, sf->src, sf->len, sf->path, &err) != CDS_OK ||
-            cds_sandbox_call(e->sb, 0, 0, NULL, &err) != CDS_OK) {
-            cds_strbuf_printf(diag, "%s\n", err.message);
-            errors++;
-            continue;
-        }
-        lua_rawgetp(L, LUA_REGISTRYINDEX, &PENDING_KEY);
-        int pend = lua_gettop(L);
-        size_t np = lua_rawlen(L, pend);
-        if (np == 0) {
-            cds_strbuf_printf(diag, "%s:1: the file declares no rule { ... }\n", sf->path);
-            errors++;
-        }
-        for (size_t i = 1; i <= np; i++) {
-            lua_rawgeti(L, pend, (lua_Integer)i);
-            lua_rawgeti(L, -1, 1);
-            lua_rawgeti(L, -2, 2);
-            char where[600];
-            snprintf(where, sizeof where, "%s", lua_tostring(L, -1));
-            lua_pop(L, 1);
-            if (n == cap) {
-                cap = cap * 2 + 16;
-                list = realloc(list, cap * sizeof *list);
-                refs = realloc(refs, cap * sizeof *refs);
-            }
-            refs[n] = LUA_NOREF;
-            char at[160];
-            int plain = cds_sandbox_declaration_plain(e->sb, -1, "rule", at, sizeof at);
-            if (plain != 1) {   /* the loader below would run its metamethods unprotected */
-                cds_strbuf_printf(diag, "%srule { ... }: %s%s\n", where, plain ? "out of memory checking it" : at,
-                                  plain ? "" : " (declarations are plain tables of UTF-8 text)");
-                memset(&list[n], 0, sizeof list[n]);
-                errors++;
-            } else if (!parse_rule(L, lua_gettop(L), where, sf->src, &list[n], &refs[n], diag)) {
-                errors++;
-            }
-            list[n].file = strdup(sf->path);
-            for (size_t k = 0; k < n && list[n].id; k++)
-                if (list[k].id && strcmp(list[k].id, list[n].id) == 0) {
-                    cds_strbuf_printf(diag, "%s rule '%s': id already used in %s\n", where, list[n].id, list[k].file);
-                    errors++;
-                }
-            n++;
-            lua_pop(L, 2);
-        }
-        lua_pop(L, 1);
-    }
-    lua_pushnil(L);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &PENDING_KEY);
-    if (!infos && !errors && n != rs->nrules) {
+    size_t n = 0;
+    bool ok = cds_rule_decls_run(e->sb, rs->files, rs->nfiles, &list, &e->evaluate_refs, &n, diag);
+    /* the files were read once, at load: the same rules in the same order, or a broken set */
+    if (ok && n != rs->nrules) {
         cds_strbuf_printf(diag, "rule set changed while loading (%zu rules, expected %zu)\n", n, rs->nrules);
-        errors++;
+        ok = false;
     }
-    for (size_t i = 0; !infos && !errors && i < n; i++)
-        if (strcmp(list[i].id, rs->rules[i].id) != 0) errors++;
-    if (errors) {
-        for (size_t i = 0; i < n; i++) free_info(&list[i]);
-        free(list);
-        free(refs);
+    for (size_t i = 0; ok && i < n; i++)
+        if (strcmp(list[i].id, rs->rules[i].id) != 0) ok = false;
+    cds_rule_infos_free(list, n);
+    e->nrules = n;
+    if (!ok) {
         cds_engine_free(e);
         return NULL;
-    }
-    e->evaluate_refs = refs;
-    e->nrules = n;
-    if (infos) {
-        *infos = list;
-        *ninfos = n;
-    } else {
-        for (size_t i = 0; i < n; i++) free_info(&list[i]);
-        free(list);
     }
     return e;
 }
 
-cds_engine *cds_engine_new(const cds_ruleset *rs, cds_strbuf *diag) { return cds_engine_build(rs, NULL, NULL, diag); }
 
 void cds_engine_free(cds_engine *e)
 {

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "digest.h"
-#include "engine_build.h"
+#include "rule_decl.h"
 #include "json.h"
 #include "lua_table.h"
 #include "mp.h"
@@ -376,9 +376,10 @@ cds_rc cds_ruleset_load(const char *dir, const cds_ruleset_opts *opts, cds_rules
     if (errors) goto done;
     errors += build_kb(rs, opts, diag);
     if (errors) goto done;
-    cds_engine *e = cds_engine_build(rs, &rs->rules, &rs->nrules, diag);
-    if (!e) { errors++; goto done; }
-    cds_engine_free(e);
+    cds_sandbox *rsb = cds_rule_state_new(&rs->limits, diag);
+    if (!rsb || !cds_rule_decls_run(rsb, rs->files, rs->nfiles, &rs->rules, NULL, &rs->nrules, diag)) errors++;
+    cds_sandbox_free(rsb);
+    if (errors) goto done;
     errors += resolve_services(rs, patterns, npatterns, diag);
 done:
     cds_digest_final(dg, rs->digest);
@@ -405,13 +406,7 @@ void cds_ruleset_free(cds_ruleset *rs)
         free(s->rules);
     }
     free(rs->services);
-    for (size_t i = 0; i < rs->nrules; i++) {
-        cds_rule_info *r = &rs->rules[i];
-        free(r->id); free(r->version); free(r->title); free(r->owner); free(r->file);
-        cds_free_strlist(r->hooks, r->nhooks);
-        cds_free_strlist(r->references, r->nreferences);
-    }
-    free(rs->rules);
+    cds_rule_infos_free(rs->rules, rs->nrules);
     for (size_t i = 0; i < rs->npacks; i++) {
         free(rs->packs[i].name); free(rs->packs[i].version); free(rs->packs[i].owner); free(rs->packs[i].dir);
     }

@@ -10,16 +10,9 @@
 #include <stddef.h>
 
 #include "kb.h"
+#include "rule_decl.h"
 #include "sandbox.h"
 #include "strbuf.h"
-
-typedef struct cds_rule_info {
-    char *id, *version, *title, *owner, *file;
-    char **hooks;
-    size_t nhooks;
-    char **references;
-    size_t nreferences;
-} cds_rule_info;
 
 typedef struct cds_service {
     char *id, *hook, *title, *description, *usage;
@@ -29,12 +22,6 @@ typedef struct cds_service {
     size_t *rules;            /* indices into cds_ruleset.rules */
     size_t nrules;
 } cds_service;
-
-typedef struct cds_source_file {
-    char *path;               /* as shown in messages: DIR/pack/file.lua */
-    char *src;
-    size_t len;
-} cds_source_file;
 
 typedef struct cds_pack_info { char *name, *version, *owner, *dir; } cds_pack_info;
 

@@ -1,0 +1,181 @@
+/* rule_decl.c — running rule files' declarations: a rule state (sandbox, prelude, `rule`)
+ * and the rules each file declares, with their metadata and evaluate functions. */
+#include "rule_decl.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua_table.h"
+
+extern const char cds_prelude_lua[];
+
+static const char PENDING_KEY = 'R';
+
+/* rule { ... }: validated at load, queued for the loader with its location. */
+static int rule_fn(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &PENDING_KEY);
+    if (!lua_istable(L, -1)) return luaL_error(L, "rules can only be declared while a pack loads");
+    lua_createtable(L, 2, 0);
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, -2, 1);
+    luaL_where(L, 1);
+    lua_rawseti(L, -2, 2);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    return 0;
+}
+
+static bool parse_rule(lua_State *L, int idx, const char *where, const char *src, cds_rule_info *ri, int *ref,
+                       cds_strbuf *diag)
+{
+    cds_ltab t = {L, idx, where, "rule", diag, 0, src};
+    memset(ri, 0, sizeof *ri);
+    ri->id = cds_ltab_str(&t, "id", true);
+    char what[200];
+    if (ri->id) {
+        snprintf(what, sizeof what, "rule '%s'", ri->id);
+        t.what = what;
+        for (const char *p = ri->id; *p; p++)
+            if (!(*p == '.' || *p == '-' || *p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))) {
+                cds_ltab_error(&t, "id may use only lower-case letters, digits, '.', '-' and '_'");
+                break;
+            }
+    }
+    static const char *const allowed[] = {"id", "version", "title", "description", "hooks", "owner",
+                                           "references", "evaluate", NULL};
+    cds_ltab_allow(&t, allowed);
+    ri->version = cds_ltab_str(&t, "version", true);
+    ri->title = cds_ltab_str(&t, "title", true);
+    ri->owner = cds_ltab_str(&t, "owner", false);
+    free(cds_ltab_str(&t, "description", false));
+    ri->nhooks = cds_ltab_strlist(&t, "hooks", true, &ri->hooks);
+    ri->nreferences = cds_ltab_strlist(&t, "references", false, &ri->references);
+    if (lua_getfield(L, idx, "evaluate") != LUA_TFUNCTION) {
+        cds_ltab_error(&t, "'evaluate' must be a function(ctx)");
+        lua_pop(L, 1);
+    } else {
+        *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    return t.errors == 0;
+}
+
+void cds_rule_info_free(cds_rule_info *r)
+{
+    free(r->id); free(r->version); free(r->title); free(r->owner); free(r->file);
+    cds_free_strlist(r->hooks, r->nhooks);
+    cds_free_strlist(r->references, r->nreferences);
+}
+
+cds_sandbox *cds_rule_state_new(const cds_sb_limits *limits, cds_strbuf *diag)
+{
+    cds_error err;
+    cds_sandbox *sb = cds_sandbox_new(limits, &err);
+    if (!sb) {
+        cds_strbuf_printf(diag, "%s\n", err.message);
+        return NULL;
+    }
+    lua_State *L = cds_sandbox_L(sb);
+    lua_pushcfunction(L, rule_fn);
+    cds_sandbox_set_global(sb, "rule");
+    if (cds_sandbox_run_privileged(sb, cds_prelude_lua, "prelude.lua", &err) != CDS_OK) {
+        cds_strbuf_printf(diag, "prelude: %s\n", err.message);
+        cds_sandbox_free(sb);
+        return NULL;
+    }
+    cds_sandbox_lock(sb);
+    return sb;
+}
+
+void cds_rule_infos_free(cds_rule_info *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++) cds_rule_info_free(&list[i]);
+    free(list);
+}
+
+bool cds_rule_decls_run(cds_sandbox *sb, const cds_source_file *files, size_t nfiles, cds_rule_info **infos, int **refs_out,
+                        size_t *ninfos, cds_strbuf *diag)
+{
+    cds_error err;
+    lua_State *L = cds_sandbox_L(sb);
+
+    int errors = 0;
+    cds_rule_info *list = NULL;
+    int *refs = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t f = 0; f < nfiles; f++) {
+        const cds_source_file *sf = &files[f];
+        lua_createtable(L, 0, 0);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &PENDING_KEY);
+        cds_error_clear(&err);
+        if (cds_sandbox_load(sb, sf->src, sf->len, sf->path, &err) != CDS_OK ||
+            cds_sandbox_call(sb, 0, 0, NULL, &err) != CDS_OK) {
+            cds_strbuf_printf(diag, "%s\n", err.message);
+            errors++;
+            continue;
+        }
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &PENDING_KEY);
+        int pend = lua_gettop(L);
+        size_t np = lua_rawlen(L, pend);
+        if (np == 0) {
+            cds_strbuf_printf(diag, "%s:1: the file declares no rule { ... }\n", sf->path);
+            errors++;
+        }
+        for (size_t i = 1; i <= np; i++) {
+            lua_rawgeti(L, pend, (lua_Integer)i);
+            lua_rawgeti(L, -1, 1);
+            lua_rawgeti(L, -2, 2);
+            char where[600];
+            snprintf(where, sizeof where, "%s", lua_tostring(L, -1));
+            lua_pop(L, 1);
+            if (n == cap) {
+                cap = cap * 2 + 16;
+                cds_rule_info *nl = realloc(list, cap * sizeof *list);
+                if (nl) list = nl;
+                int *nr = nl ? realloc(refs, cap * sizeof *refs) : NULL;
+                if (nr) refs = nr;
+                if (!nl || !nr) {
+                    cds_strbuf_printf(diag, "%s: out of memory reading its rules\n", sf->path);
+                    errors++;
+                    lua_pop(L, 2);   /* the entry and its declaration */
+                    break;
+                }
+            }
+            refs[n] = LUA_NOREF;
+            char at[160];
+            int plain = cds_sandbox_declaration_plain(sb, -1, "rule", at, sizeof at);
+            if (plain != 1) {   /* the loader below would run its metamethods unprotected */
+                cds_strbuf_printf(diag, "%srule { ... }: %s%s\n", where, plain ? "out of memory checking it" : at,
+                                  plain ? "" : " (declarations are plain tables of UTF-8 text)");
+                memset(&list[n], 0, sizeof list[n]);
+                errors++;
+            } else if (!parse_rule(L, lua_gettop(L), where, sf->src, &list[n], &refs[n], diag)) {
+                errors++;
+            }
+            list[n].file = strdup(sf->path);
+            for (size_t k = 0; k < n && list[n].id; k++)
+                if (list[k].id && strcmp(list[k].id, list[n].id) == 0) {
+                    cds_strbuf_printf(diag, "%s rule '%s': id already used in %s\n", where, list[n].id, list[k].file);
+                    errors++;
+                }
+            n++;
+            lua_pop(L, 2);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &PENDING_KEY);
+    if (errors) {
+        cds_rule_infos_free(list, n);
+        free(refs);
+        return false;
+    }
+    *infos = list;
+    *ninfos = n;
+    if (refs_out) *refs_out = refs;
+    else free(refs);
+    return true;
+}

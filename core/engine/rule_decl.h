@@ -1,0 +1,39 @@
+/* rule_decl.h — running rule files' declarations (`rule { ... }`) in a rule state: the one place
+ * that knows how a rule is declared. The loader (ruleset.c) reads the rules' metadata with it
+ * once; each worker's engine (engine.c) compiles its own state with it. */
+#ifndef CDS_RULE_DECL_H
+#define CDS_RULE_DECL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sandbox.h"
+#include "strbuf.h"
+
+typedef struct cds_rule_info {
+    char *id, *version, *title, *owner, *file;
+    char **hooks;
+    size_t nhooks;
+    char **references;
+    size_t nreferences;
+} cds_rule_info;
+
+typedef struct cds_source_file {
+    char *path;               /* as shown in messages: DIR/pack/file.lua */
+    char *src;
+    size_t len;
+} cds_source_file;
+
+/* A sandboxed state with the prelude run and `rule` defined, locked. NULL with a message. */
+cds_sandbox *cds_rule_state_new(const cds_sb_limits *limits, cds_strbuf *diag);
+
+/* Runs the files in order and collects their declarations: infos (malloc'd, one per rule) and,
+ * with refs != NULL, each rule's evaluate function as a registry reference in sb. false with
+ * "file:line: message" lines in diag when any declaration is wrong. */
+bool cds_rule_decls_run(cds_sandbox *sb, const cds_source_file *files, size_t nfiles, cds_rule_info **infos, int **refs,
+                        size_t *ninfos, cds_strbuf *diag);
+
+void cds_rule_info_free(cds_rule_info *r);
+void cds_rule_infos_free(cds_rule_info *list, size_t n);
+
+#endif
