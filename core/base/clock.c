@@ -1,9 +1,9 @@
-/* clock.c — monotonic deadlines and elapsed times (see clock.h). */
+/* clock.c — monotonic and thread-CPU deadlines and elapsed times (see clock.h). */
 #include "clock.h"
 
-void cds_deadline_in(struct timespec *d, double ms)
+static void deadline_in(clockid_t clock, struct timespec *d, double ms)
 {
-    clock_gettime(CLOCK_MONOTONIC, d);
+    clock_gettime(clock, d);
     long long ns = (long long)(ms * 1e6);
     d->tv_sec += (time_t)(ns / 1000000000LL);
     d->tv_nsec += (long)(ns % 1000000000LL);
@@ -11,6 +11,16 @@ void cds_deadline_in(struct timespec *d, double ms)
         d->tv_sec++;
         d->tv_nsec -= 1000000000L;
     }
+}
+
+void cds_deadline_in(struct timespec *d, double ms) { deadline_in(CLOCK_MONOTONIC, d, ms); }
+void cds_cpu_deadline_in(struct timespec *d, double ms) { deadline_in(CLOCK_THREAD_CPUTIME_ID, d, ms); }
+
+double cds_cpu_ms_until(const struct timespec *d)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return (double)(d->tv_sec - now.tv_sec) * 1e3 + (double)(d->tv_nsec - now.tv_nsec) / 1e6;
 }
 
 bool cds_past(const struct timespec *d)

@@ -14,6 +14,8 @@
 #include "utf8.h"
 
 #define HOOK_EVERY 1000
+#define WALL_BACKSTOP 10   /* a rule held up (not running) this many time budgets is stopped too */
+#define FIRST_LOOK_MS 1.0  /* the thread's CPU clock is first read this far into a call */
 #define MAX_STRING_RESULT (4u << 20)   /* string.rep / table.concat results */
 #define MAX_PATTERN_OPS 12
 
@@ -43,7 +45,10 @@ struct cds_sandbox {
     bool locked;
     /* per call */
     uint64_t count;
-    struct timespec deadline;
+    struct timespec started;        /* monotonic */
+    double look_ms;                 /* wall ms into the call before which the time budget cannot be used up */
+    bool cpu_known;                 /* cpu_deadline is set */
+    struct timespec cpu_deadline;   /* the time budget, on this thread's CPU clock */
     cds_sb_fail tripped;
     int globals_ref;          /* the protected globals table */
 };
@@ -120,6 +125,29 @@ static void *alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 
 /* --- budgets --------------------------------------------------------------------------------- */
 
+/* The time budget is CPU time of the evaluating thread: a busy host delays a rule but does not
+ * fail it. The hook reads the monotonic clock (user space, tens of ns); the thread's CPU clock is
+ * a system call, so it is read only from FIRST_LOOK_MS into a call (most calls end sooner; that
+ * first stretch counts as CPU time), and then only when the wall clock says the budget could be
+ * used up, since a thread's CPU time never runs ahead of the wall clock. Returns 1 over the
+ * budget, 2 held up past the wall-clock backstop. */
+static int over_time(cds_sandbox *sb)
+{
+    double wall = cds_us_since(&sb->started) / 1e3, budget = sb->lim.milliseconds, left;
+    if (wall < sb->look_ms) return 0;
+    if (wall >= budget * WALL_BACKSTOP) return 2;
+    if (!sb->cpu_known) {
+        left = budget - sb->look_ms;
+        cds_cpu_deadline_in(&sb->cpu_deadline, left);
+        sb->cpu_known = true;
+    } else {
+        left = cds_cpu_ms_until(&sb->cpu_deadline);
+    }
+    if (left <= 0) return 1;
+    sb->look_ms = wall + (left < budget * WALL_BACKSTOP - wall ? left : budget * WALL_BACKSTOP - wall);
+    return 0;
+}
+
 static void hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
@@ -131,11 +159,15 @@ static void hook(lua_State *L, lua_Debug *ar)
     }
     sb->count += HOOK_EVERY;
     bool over_i = sb->count > sb->lim.instructions;
-    if (over_i || cds_past(&sb->deadline)) {
+    int over_t = over_i ? 0 : over_time(sb);
+    if (over_i || over_t) {
         sb->tripped = over_i ? CDS_SB_BUDGET : CDS_SB_TIME;
         lua_sethook(L, hook, LUA_MASKCOUNT, 1);
         if (over_i) luaL_error(L, "instruction budget exceeded (%d instructions)", (int)sb->lim.instructions);
-        luaL_error(L, "time budget exceeded (%d ms)", (int)sb->lim.milliseconds);
+        if (over_t == 2)
+            luaL_error(L, "time budget exceeded (%d ms; held up for %d ms by the wall clock)", (int)sb->lim.milliseconds,
+                       (int)(sb->lim.milliseconds * WALL_BACKSTOP));
+        luaL_error(L, "time budget exceeded (%d ms of CPU time)", (int)sb->lim.milliseconds);
     }
 }
 
@@ -713,7 +745,9 @@ cds_rc cds_sandbox_call(cds_sandbox *sb, int nargs, int nresults, cds_sb_fail *w
     lua_insert(L, base);
     sb->count = 0;
     sb->tripped = CDS_SB_OK;
-    cds_deadline_in(&sb->deadline, sb->lim.milliseconds);
+    clock_gettime(CLOCK_MONOTONIC, &sb->started);
+    sb->look_ms = sb->lim.milliseconds < FIRST_LOOK_MS ? sb->lim.milliseconds : FIRST_LOOK_MS;
+    sb->cpu_known = false;
     lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
     lua_pushboolean(L, 1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &IN_CALL_KEY);

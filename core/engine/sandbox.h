@@ -4,8 +4,9 @@
  * collectgarbage/print, and string/table/math/utf8 without string.dump or math.random), all of
  * it read-only. Reading an undeclared global or writing any global is an error naming the
  * variable; io/os/debug/package/require and friends raise "blocked: ...". Chunks load as text
- * only. Each call runs under an instruction budget and a wall-clock budget enforced by a count
- * hook that, once tripped, fires on every instruction so a rule's own pcall cannot swallow it;
+ * only. Each call runs under an instruction budget and a time budget (CPU time of the calling
+ * thread, with a wall-clock backstop at ten times it) enforced by a count hook that, once
+ * tripped, fires on every instruction so a rule's own pcall cannot swallow it;
  * the state's allocator refuses allocations past a memory ceiling (LUA_ERRMEM). */
 #ifndef CDS_SANDBOX_H
 #define CDS_SANDBOX_H
@@ -24,7 +25,7 @@ typedef enum cds_sb_fail { CDS_SB_OK, CDS_SB_ERROR, CDS_SB_BUDGET, CDS_SB_TIME, 
 typedef struct cds_sb_limits {
     size_t memory;            /* bytes for the whole state; default 64 MiB */
     uint64_t instructions;    /* per call; default 10 million */
-    double milliseconds;      /* per call wall clock; default 100 */
+    double milliseconds;      /* per call CPU time of the calling thread; default 100 */
 } cds_sb_limits;
 
 cds_sandbox *cds_sandbox_new(const cds_sb_limits *limits, cds_error *err);
