@@ -5,19 +5,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
-static cds_rule_stats *rule_slot(cds_report *r, const char *rule)
+/* The rule's row; NULL (out of memory) sets *oom: the report then fails rather than omit it. */
+static cds_rule_stats *rule_slot(cds_report *r, const char *rule, size_t *cap, bool *oom)
 {
     for (size_t i = 0; i < r->nrules; i++)
         if (strcmp(r->rules[i].rule, rule) == 0) return &r->rules[i];
-    cds_rule_stats *p = realloc(r->rules, (r->nrules + 1) * sizeof *p);
-    if (!p) return NULL;
-    r->rules = p;
+    if (!cds_grow(&r->rules, cap, r->nrules + 1, sizeof *r->rules)) {
+        *oom = true;
+        return NULL;
+    }
     cds_rule_stats *s = &r->rules[r->nrules++];
     memset(s, 0, sizeof *s);
     snprintf(s->rule, sizeof s->rule, "%s", rule);
@@ -44,6 +48,8 @@ static const char *txt(sqlite3_stmt *st, int i)
 cds_rc cds_report_build(const char *path, int64_t since, int64_t until, cds_report *r, cds_error *err)
 {
     memset(r, 0, sizeof *r);
+    size_t rules_cap = 0, services_cap = 0, days_cap = 0;
+    bool oom = false;
     sqlite3 *db;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
         cds_error_set(err, CDS_EIO, NULL, "%s: %s", path, sqlite3_errmsg(db));
@@ -83,12 +89,15 @@ cds_rc cds_report_build(const char *path, int64_t since, int64_t until, cds_repo
             nt = 0;
         }
         if (rc != SQLITE_ROW) break;
-        cur = rule_slot(r, rule);
+        cur = rule_slot(r, rule, &rules_cap, &oom);
         if (!cur) break;
         cur->runs++;
         if (sqlite3_column_int(st, 1) > 0) cur->fired++;
         if (sqlite3_column_int(st, 3)) cur->errors++;
-        if (nt == cap) times = realloc(times, (cap = cap * 2 + 256) * sizeof *times);
+        if (!cds_grow(&times, &cap, nt + 1, sizeof *times)) {
+            oom = true;
+            break;
+        }
         times[nt++] = sqlite3_column_double(st, 2);
     }
     free(times);
@@ -101,7 +110,7 @@ cds_rc cds_report_build(const char *path, int64_t since, int64_t until, cds_repo
                   " LEFT JOIN (SELECT card, outcome FROM feedback WHERE id IN (SELECT max(id) FROM feedback GROUP BY card)) f"
                   " ON f.card = c.uuid WHERE" TIME_FILTER " GROUP BY c.rule, c.indicator", since, until);
     while (st && sqlite3_step(st) == SQLITE_ROW) {
-        cds_rule_stats *s = rule_slot(r, txt(st, 0));
+        cds_rule_stats *s = rule_slot(r, txt(st, 0), &rules_cap, &oom);
         if (!s) break;
         long n = sqlite3_column_int64(st, 2);
         const char *ind = txt(st, 1);
@@ -119,7 +128,7 @@ cds_rc cds_report_build(const char *path, int64_t since, int64_t until, cds_repo
                   " FROM feedback f JOIN card c ON c.uuid = f.card JOIN decision d ON d.decision = c.decision"
                   " WHERE f.outcome = 'overridden' AND" TIME_FILTER " GROUP BY 1, 2 ORDER BY 1, 3 DESC", since, until);
     while (st && sqlite3_step(st) == SQLITE_ROW) {
-        cds_rule_stats *s = rule_slot(r, txt(st, 0));
+        cds_rule_stats *s = rule_slot(r, txt(st, 0), &rules_cap, &oom);
         if (!s) break;
         for (int k = 0; k < 3; k++)
             if (!s->reason_counts[k]) {
@@ -138,7 +147,10 @@ cds_rc cds_report_build(const char *path, int64_t since, int64_t until, cds_repo
         for (size_t i = 0; i < r->nservices; i++)
             if (!strcmp(r->services[i].service, svc)) s = &r->services[i];
         if (!s) {
-            r->services = realloc(r->services, (r->nservices + 1) * sizeof *r->services);
+            if (!cds_grow(&r->services, &services_cap, r->nservices + 1, sizeof *r->services)) {
+                oom = true;
+                break;
+            }
             s = &r->services[r->nservices++];
             memset(s, 0, sizeof *s);
             snprintf(s->service, sizeof s->service, "%s", svc);
@@ -157,7 +169,10 @@ cds_rc cds_report_build(const char *path, int64_t since, int64_t until, cds_repo
     st = prep(db, "SELECT strftime('%Y-%m-%d', d.time_ms/1000, 'unixepoch'), c.rule, count(*) FROM card c"
                   " JOIN decision d ON d.decision = c.decision WHERE" TIME_FILTER " GROUP BY 1, 2 ORDER BY 1, 2", since, until);
     while (st && sqlite3_step(st) == SQLITE_ROW) {
-        r->days = realloc(r->days, (r->ndays + 1) * sizeof *r->days);
+        if (!cds_grow(&r->days, &days_cap, r->ndays + 1, sizeof *r->days)) {
+            oom = true;
+            break;
+        }
         cds_day_stats *d = &r->days[r->ndays++];
         snprintf(d->day, sizeof d->day, "%s", txt(st, 0));
         snprintf(d->rule, sizeof d->rule, "%s", txt(st, 1));
@@ -165,6 +180,10 @@ cds_rc cds_report_build(const char *path, int64_t since, int64_t until, cds_repo
     }
     sqlite3_finalize(st);
     sqlite3_close(db);
+    if (oom) {
+        cds_report_free(r);
+        return cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory building the report");
+    }
     return CDS_OK;
 }
 

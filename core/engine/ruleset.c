@@ -13,6 +13,7 @@
 
 #include "digest.h"
 #include "rule_decl.h"
+#include "grow.h"
 #include "json.h"
 #include "lua_table.h"
 #include "mp.h"
@@ -164,8 +165,9 @@ static void check_prefetch(cds_ltab *t, cds_service *s)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Sorted names in dir matching a suffix ("" = all), optionally only directories. */
-static size_t list_dir(const char *dir, const char *suffix, bool dirs, char ***out)
+/* Sorted names in dir matching a suffix ("" = all), optionally only directories. Out of memory
+ * is a load error in diag (a shorter list would silently drop rules or tables). */
+static size_t list_dir(const char *dir, const char *suffix, bool dirs, char ***out, cds_strbuf *diag, int *errors)
 {
     *out = NULL;
     DIR *d = opendir(dir);
@@ -180,8 +182,13 @@ static size_t list_dir(const char *dir, const char *suffix, bool dirs, char ***o
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         struct stat st;
         if (stat(path, &st) != 0 || (dirs ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) continue;
-        if (n == cap) *out = realloc(*out, (cap = cap * 2 + 16) * sizeof **out);
-        (*out)[n++] = strdup(e->d_name);
+        char *name = NULL;
+        if (!cds_grow(out, &cap, n + 1, sizeof **out) || !(name = strdup(e->d_name))) {
+            cds_strbuf_printf(diag, "%s: out of memory listing the directory\n", dir);
+            (*errors)++;
+            break;
+        }
+        (*out)[n++] = name;
     }
     closedir(d);
     if (n) qsort(*out, n, sizeof **out, cmp_str);
@@ -208,8 +215,9 @@ static void digest_file(cds_digest *d, const char *root, const char *path)
 static int load_packs(cds_ruleset *rs, cds_digest *dg, cds_strbuf *diag)
 {
     int errors = 0;
+    size_t packs_cap = 0, files_cap = 0;
     char **dirs;
-    size_t nd = list_dir(rs->dir, "", true, &dirs);
+    size_t nd = list_dir(rs->dir, "", true, &dirs, diag, &errors);
     cds_sandbox *sb = declaration_sandbox("pack", diag);
     if (!sb) { cds_free_strlist(dirs, nd); return 1; }
     lua_State *L = cds_sandbox_L(sb);
@@ -223,7 +231,12 @@ static int load_packs(cds_ruleset *rs, cds_digest *dg, cds_strbuf *diag)
         cds_ltab t = {L, lua_gettop(L), where, "pack", diag, 0, NULL};
         static const char *const allowed[] = {"name", "version", "owner", "description", NULL};
         cds_ltab_allow(&t, allowed);
-        rs->packs = realloc(rs->packs, (rs->npacks + 1) * sizeof *rs->packs);
+        if (!cds_grow(&rs->packs, &packs_cap, rs->npacks + 1, sizeof *rs->packs)) {
+            cds_strbuf_printf(diag, "%s: out of memory\n", ppath);
+            errors++;
+            lua_pop(L, 1);
+            break;
+        }
         cds_pack_info *p = &rs->packs[rs->npacks++];
         p->name = cds_ltab_str(&t, "name", true);
         p->version = cds_ltab_str(&t, "version", true);
@@ -234,7 +247,7 @@ static int load_packs(cds_ruleset *rs, cds_digest *dg, cds_strbuf *diag)
         lua_pop(L, 1);
         digest_file(dg, rs->dir, ppath);
         char **files;
-        size_t nf = list_dir(pdir, ".lua", false, &files);
+        size_t nf = list_dir(pdir, ".lua", false, &files, diag, &errors);
         for (size_t f = 0; f < nf; f++) {
             if (strcmp(files[f], "pack.lua") == 0) continue;
             char path[2048];
@@ -248,14 +261,19 @@ static int load_packs(cds_ruleset *rs, cds_digest *dg, cds_strbuf *diag)
                 src = NULL;
             }
             if (!src) { cds_strbuf_printf(diag, "%s\n", err.message); errors++; continue; }
-            rs->files = realloc(rs->files, (rs->nfiles + 1) * sizeof *rs->files);
+            if (!cds_grow(&rs->files, &files_cap, rs->nfiles + 1, sizeof *rs->files)) {
+                cds_strbuf_printf(diag, "%s: out of memory\n", path);
+                free(src);
+                errors++;
+                break;
+            }
             rs->files[rs->nfiles++] = (cds_source_file){strdup(path), src, len};
             digest_file(dg, rs->dir, path);
         }
         cds_free_strlist(files, nf);
         char kdir[1100];
         snprintf(kdir, sizeof kdir, "%s/knowledge", pdir);
-        nf = list_dir(kdir, ".tsv", false, &files);
+        nf = list_dir(kdir, ".tsv", false, &files, diag, &errors);
         for (size_t f = 0; f < nf; f++) {
             char path[2048];
             snprintf(path, sizeof path, "%s/%s", kdir, files[f]);
