@@ -112,6 +112,39 @@ printf '{\n "servce": "medication-safety",\n "request_file": "%s",\n "expect": [
 "$CDSD" test "$T/fx-noservice.json" >"$T/out" 2>&1
 check "a fixture without 'service' fails instead of being skipped" grep -q "fx-noservice.json:2: unknown key 'servce' (did you mean 'service'?)" "$T/out"
 
+# the patient shorthand (issue 24, point 12): no hand-written FHIR; ages follow "at"
+cat >"$T/fx-short.json" <<'EOF2'
+{
+ "description": "shorthand: warfarin active, ibuprofen ordered, 72 with prednisone and an ulcer",
+ "service": "medication-safety",
+ "at": "2025-03-01T09:00:00Z",
+ "patient": {"age": 72, "sex": "female", "weight_kg": 70},
+ "medications": [{"rxnorm": "855332"}, {"rxnorm": "312617"}],
+ "conditions": [{"snomed": "12847006", "display": "Acute duodenal ulcer with hemorrhage"}],
+ "results": [{"loinc": "6301-6", "value": 2.4, "unit": "{INR}", "days_ago": 3}],
+ "drafts": [{"rxnorm": "197805"}],
+ "expect": [{"rule": "pddi.warfarin-nsaid", "indicator": "critical", "summary": "3 risk factors"}],
+ "forbid": [{"rule": "orders.monitoring"}]
+}
+EOF2
+"$CDSD" test "$T/fx-short.json" >"$T/out" 2>&1
+check "a shorthand fixture runs and passes" grep -q "^1 passed, 0 failed" "$T/out"
+sed 's/"age": 72/"age": 60/' "$T/fx-short.json" >"$T/fx-short60.json"
+"$CDSD" test "$T/fx-short60.json" >"$T/out" 2>&1
+check "  its age reaches the rules (60: two risk factors, not three)" grep -q "expected card not produced" "$T/out"
+printf '{\n "service": "medication-safety", "at": "2025-03-01T09:00:00Z",\n "patient": {"age": 50},\n "results": [{"loinc": "6301-6", "value": 2.4, "days_ago": 3}],\n "drafts": [{"rxnorm": "855332"}],\n "forbid": [{"rule": "orders.monitoring"}]\n}\n' >"$T/fx-inr.json"
+"$CDSD" test "$T/fx-inr.json" >"$T/out" 2>&1
+check "  a result 3 days old counts as recent" grep -q "^1 passed, 0 failed" "$T/out"
+sed 's/"days_ago": 3/"days_ago": 40/' "$T/fx-inr.json" >"$T/fx-inr-old.json"
+"$CDSD" test "$T/fx-inr-old.json" >"$T/out" 2>&1
+check "  one 40 days old does not (result times follow days_ago)" grep -q 'forbidden card produced.*orders.monitoring' "$T/out"
+printf '{\n "service": "medication-safety",\n "request_file": "%s",\n "allergies": [{"snomed": "91936005"}]\n}\n' "$REQF" >"$T/fx-mixed.json"
+"$CDSD" test "$T/fx-mixed.json" >"$T/out" 2>&1
+check "shorthand lists without \"patient\" are an error with file:line" grep -q "fx-mixed.json:4: 'allergies' belongs to the patient shorthand" "$T/out"
+printf '{\n "service": "medication-safety",\n "patient": {"age": 40},\n "allergies": [{"snomed": "91936005",\n   "criticality": "severe"}]\n}\n' >"$T/fx-crit.json"
+"$CDSD" test "$T/fx-crit.json" >"$T/out" 2>&1
+check "a shorthand value outside its set is an error with file:line" grep -q "fx-crit.json:5: allergies\[0\].criticality 'severe' must be low, high or unable-to-assess" "$T/out"
+
 # new-rule starts a rule and two fixtures that pass as generated; --update rewrites expectations
 cp -r rules "$T/r3"; mkdir -p "$T/f3"
 "$CDSD" new-rule --rules "$T/r3" --fixtures "$T/f3" interactions ddi.example-pair >"$T/out" 2>&1

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fixture_patient.h"
 #include "fixture_schema.h"
 #include "json.h"
 #include "json_lines.h"
@@ -105,7 +106,7 @@ static int rule_index(const cds_ruleset *rs, const char *id)
 
 /* "drafts": [{"code": RXCUI, "display": TEXT} | {"text": TEXT} | a whole resource] replaces
  * context.draftOrders (and, for order-select, the selections) of the request. */
-static void set_drafts(cJSON *req, const cJSON *drafts)
+static void set_drafts(cJSON *req, const cJSON *drafts, const cds_kb *kb)
 {
     cJSON *ctx = cJSON_GetObjectItemCaseSensitive(req, "context");
     if (!cJSON_IsObject(ctx)) return;
@@ -128,11 +129,15 @@ static void set_drafts(cJSON *req, const cJSON *drafts)
             cJSON_AddStringToObject(res, "intent", "order");
             cJSON *cc = cJSON_AddObjectToObject(res, "medicationCodeableConcept");
             const char *text = jstr(d, "display") ? jstr(d, "display") : jstr(d, "text");
+            const char *code = jstr(d, "code") ? jstr(d, "code") : jstr(d, "rxnorm");
+            char name[256] = "";
+            if (!text && jstr(d, "rxnorm")) cds_fixture_rxnorm_name(kb, code, name, sizeof name);
+            if (name[0]) text = name;   /* the shorthand's readable name */
             if (text) cJSON_AddStringToObject(cc, "text", text);
-            if (jstr(d, "code")) {
+            if (code) {
                 cJSON *c = cJSON_CreateObject();
                 cJSON_AddStringToObject(c, "system", "http://www.nlm.nih.gov/research/umls/rxnorm");
-                cJSON_AddStringToObject(c, "code", jstr(d, "code"));
+                cJSON_AddStringToObject(c, "code", code);
                 if (text) cJSON_AddStringToObject(c, "display", text);
                 cJSON_AddItemToArray(cJSON_AddArrayToObject(cc, "coding"), c);
             }
@@ -258,18 +263,24 @@ static void run_one(cds_engine *e, const char *file, const cds_fixture_opts *opt
         req = loaded;
         if (!req) PROBLEM("    cannot read request_file %s\n", path);
     }
+    time_t at = time(NULL);
+    const char *ats = jstr(fx, "at");
+    if (ats) cds_parse_time(ats, &at);   /* checked by the schema */
+    if (!nschema && cds_fixture_has_patient(fx)) {
+        char *dup = strdup(file);
+        loaded = cds_fixture_patient_request(fx, cds_ruleset_service(rs, service), rs->kb, at, basename(dup));
+        free(dup);
+        req = loaded;
+    }
     cJSON *patched = NULL;
     const cJSON *drafts = cJSON_GetObjectItemCaseSensitive(fx, "drafts");
     const char *hook = jstr(fx, "hook");
     if (req && (cJSON_IsArray(drafts) || hook)) {
         patched = cJSON_Duplicate(req, 1);
-        if (cJSON_IsArray(drafts)) set_drafts(patched, drafts);
+        if (cJSON_IsArray(drafts)) set_drafts(patched, drafts, rs->kb);
         if (hook) cJSON_ReplaceItemInObjectCaseSensitive(patched, "hook", cJSON_CreateString(hook));
         req = patched;
     }
-    time_t at = time(NULL);
-    const char *ats = jstr(fx, "at");
-    if (ats) cds_parse_time(ats, &at);   /* checked by the schema */
 
     card_view cards[64];
     size_t ncards = 0;

@@ -9,6 +9,8 @@
  *     "drafts": [ {"code": "197805", "display": "Ibuprofen 400 MG Oral Tablet"} ] }
  * "drafts" (optional) replaces the request's draft orders, so one patient serves many fixtures;
  * "hook" (optional) replaces the request's hook (e.g. to review the same patient on patient-view).
+ * Instead of a request, "patient" with "medications", "allergies", "conditions" and "results"
+ * describes the patient in a few lines (fixture_patient.h).
  * Matching: rule is a glob on source.topic.code; summary/detail are case-insensitive extended
  * regular expressions; "only" means no card beyond the expected ones.
  * The schema is strict (fixture_schema.h): an unknown key, a value of the wrong type, a rule

@@ -16,21 +16,67 @@ typedef struct field {
     const char *name;
     ftype type;
     const struct field *items;   /* keys of the object, or of each object in the list */
+    const char *const *oneof;    /* F_STR: the values allowed (NULL: any) */
+    double min, max;             /* F_NUM: the range, when min < max */
 } field;
 
+#define STR(n) {.name = n, .type = F_STR}
+#define ENUM(n, values) {.name = n, .type = F_STR, .oneof = values}
+#define NUM(n, lo, hi) {.name = n, .type = F_NUM, .min = lo, .max = hi}
+#define BOOL(n) {.name = n, .type = F_BOOL}
+#define REQUEST(n) {.name = n, .type = F_REQUEST}
+#define STRINGS(n) {.name = n, .type = F_ARR_STR}
+#define LIST(n, fields) {.name = n, .type = F_ARR_OBJ, .items = fields}
+#define OBJECT(n, fields) {.name = n, .type = F_OBJ, .items = fields}
+#define END {.name = NULL}
+
+static const char *const INDICATORS[] = {"info", "warning", "critical", NULL};
 static const field CARD_PATTERN[] = {
-    {"rule", F_STR, NULL},   {"indicator", F_STR, NULL}, {"summary", F_STR, NULL},
-    {"detail", F_STR, NULL}, {"suggests", F_ARR_STR, NULL}, {NULL, 0, NULL},
+    STR("rule"), ENUM("indicator", INDICATORS), STR("summary"), STR("detail"),
+    STRINGS("suggests"), END,
 };
 /* a shorthand draft; an entry with "resourceType" is a whole FHIR resource and not checked */
-static const field DRAFT[] = {
-    {"code", F_STR, NULL}, {"display", F_STR, NULL}, {"text", F_STR, NULL}, {NULL, 0, NULL},
+static const field DRAFT[] = {STR("code"), STR("rxnorm"), STR("display"), STR("text"), END};
+
+/* the patient shorthand (fixture_patient.h) */
+static const char *const SEXES[] = {"female", "male", "other", "unknown", NULL};
+static const char *const MED_STATUS[] = {"active", "on-hold", "cancelled", "completed", "entered-in-error",
+                                         "stopped", "draft", "unknown", NULL};
+static const char *const CRITICALITY[] = {"low", "high", "unable-to-assess", NULL};
+static const char *const ALLERGY_TYPE[] = {"allergy", "intolerance", NULL};
+static const char *const ALLERGY_STATUS[] = {"active", "inactive", "resolved", NULL};
+static const char *const VERIFICATION[] = {"unconfirmed", "confirmed", "refuted", "entered-in-error", NULL};
+static const char *const CONDITION_STATUS[] = {"active", "recurrence", "relapse", "inactive", "remission",
+                                               "resolved", NULL};
+static const field PATIENT[] = {
+    NUM("age", 0, 130), ENUM("sex", SEXES), NUM("weight_kg", 0.1, 700),
+    END,
 };
+static const field MEDICATION[] = {
+    STR("rxnorm"), STR("display"), STR("text"), ENUM("status", MED_STATUS), END,
+};
+static const field ALLERGY[] = {
+    STR("rxnorm"), STR("snomed"), STR("display"), STR("text"),
+    ENUM("criticality", CRITICALITY), ENUM("type", ALLERGY_TYPE),
+    ENUM("status", ALLERGY_STATUS), ENUM("verification", VERIFICATION),
+    STR("reaction"), END,
+};
+static const field CONDITION[] = {
+    STR("snomed"), STR("icd10"), STR("display"), STR("text"),
+    ENUM("status", CONDITION_STATUS), END,
+};
+static const field RESULT[] = {
+    STR("loinc"), STR("display"), NUM("value", 0, 0), STR("unit"), NUM("days_ago", 0, 36500),
+    END,
+};
+
 static const field TOP[] = {
-    {"description", F_STR, NULL}, {"service", F_STR, NULL},     {"at", F_STR, NULL},
-    {"request", F_REQUEST, NULL}, {"request_file", F_STR, NULL}, {"hook", F_STR, NULL},
-    {"drafts", F_ARR_OBJ, DRAFT}, {"expect", F_ARR_OBJ, CARD_PATTERN}, {"forbid", F_ARR_OBJ, CARD_PATTERN},
-    {"only", F_BOOL, NULL},       {NULL, 0, NULL},
+    STR("description"), STR("service"), STR("at"), REQUEST("request"), STR("request_file"),
+    STR("hook"), LIST("drafts", DRAFT), LIST("expect", CARD_PATTERN),
+    LIST("forbid", CARD_PATTERN), BOOL("only"),
+    OBJECT("patient", PATIENT), LIST("medications", MEDICATION), LIST("allergies", ALLERGY),
+    LIST("conditions", CONDITION), LIST("results", RESULT),
+    END,
 };
 
 /* Words a pharmacist reaches for that are spelled differently here. */
@@ -134,6 +180,20 @@ static void check_value(checker *c, const cJSON *v, const char *path, const fiel
         else problem(c, path, "%s must be %s", path, type_name(f->type));
         return;
     }
+    if (f->type == F_STR && f->oneof) {
+        const char *const *o = f->oneof;
+        while (*o && strcmp(*o, v->valuestring) != 0) o++;
+        if (!*o) {
+            char list[256] = "";
+            for (o = f->oneof; *o; o++) {
+                size_t l = strlen(list);
+                snprintf(list + l, sizeof list - l, "%s%s", l ? (o[1] ? ", " : " or ") : "", *o);
+            }
+            problem(c, path, "%s '%s' must be %s", path, v->valuestring, list);
+        }
+    }
+    if (f->type == F_NUM && f->min < f->max && (v->valuedouble < f->min || v->valuedouble > f->max))
+        problem(c, path, "%s %g is out of range (%g to %g)", path, v->valuedouble, f->min, f->max);
     if (f->type == F_OBJ) check_object(c, v, path, f->items);
     if (f->type != F_ARR_OBJ && f->type != F_ARR_STR) return;
     int k = 0;
@@ -225,11 +285,6 @@ static void check_patterns(checker *c, const char *list)
             snprintf(fp, sizeof fp, "%s.rule", p);
             check_rule_pattern(c, v->valuestring, fp);
         }
-        if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(w, "indicator")) && strcmp(v->valuestring, "info") &&
-            strcmp(v->valuestring, "warning") && strcmp(v->valuestring, "critical")) {
-            snprintf(fp, sizeof fp, "%s.indicator", p);
-            problem(c, fp, "%s '%s' must be info, warning or critical", fp, v->valuestring);
-        }
         static const char *const res[] = {"summary", "detail"};
         for (int r = 0; r < 2; r++)
             if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(w, res[r]))) {
@@ -247,10 +302,48 @@ static void check_drafts(checker *c)
         char p[64];
         snprintf(p, sizeof p, "drafts[%d]", k++);
         if (!cJSON_IsObject(d) || cJSON_GetObjectItemCaseSensitive(d, "resourceType")) continue;
-        if (!cJSON_GetObjectItemCaseSensitive(d, "code") && !cJSON_GetObjectItemCaseSensitive(d, "text") &&
-            !cJSON_GetObjectItemCaseSensitive(d, "display"))
-            problem(c, p, "%s needs a \"code\" (RxNorm) or a \"text\"", p);
+        if (!cJSON_GetObjectItemCaseSensitive(d, "code") && !cJSON_GetObjectItemCaseSensitive(d, "rxnorm") &&
+            !cJSON_GetObjectItemCaseSensitive(d, "text") && !cJSON_GetObjectItemCaseSensitive(d, "display"))
+            problem(c, p, "%s needs an \"rxnorm\" code or a \"text\"", p);
+        if (cJSON_GetObjectItemCaseSensitive(d, "code") && cJSON_GetObjectItemCaseSensitive(d, "rxnorm"))
+            problem(c, p, "%s: give \"rxnorm\" or \"code\" (the same thing), not both", p);
     }
+}
+
+/* Each shorthand entry names what it is: one code (of the systems its kind allows) or a text. */
+static void check_entries(checker *c, const char *list, const char *const *codes, const char *need)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(c->fx, list), *d;
+    int k = 0;
+    cJSON_ArrayForEach(d, (cJSON_IsArray(arr) ? arr : NULL)) {
+        char p[64];
+        snprintf(p, sizeof p, "%s[%d]", list, k++);
+        if (!cJSON_IsObject(d)) continue;
+        int n = 0;
+        for (const char *const *s = codes; *s; s++) n += cJSON_GetObjectItemCaseSensitive(d, *s) != NULL;
+        if (n > 1) problem(c, p, "%s: give one code (%s), not several", p, need);
+        else if (!n && (!codes[1] || !cJSON_GetObjectItemCaseSensitive(d, "text")))
+            problem(c, p, "%s needs %s", p, need);
+    }
+}
+
+/* The shorthand describes the whole patient: it replaces a request, it does not add to one. */
+static void check_shorthand(checker *c, bool request)
+{
+    static const char *const parts[] = {"medications", "allergies", "conditions", "results", NULL};
+    bool patient = cJSON_GetObjectItemCaseSensitive(c->fx, "patient") != NULL;
+    if (patient && request)
+        problem(c, "patient", "\"patient\" describes the whole request: use it instead of \"request\"/\"request_file\"");
+    for (const char *const *p = parts; !patient && *p; p++)
+        if (cJSON_GetObjectItemCaseSensitive(c->fx, *p))
+            problem(c, *p, "'%s' belongs to the patient shorthand: add \"patient\": {\"age\": ..., \"sex\": ...}%s", *p,
+                    request ? " instead of the request (or put it into the request file)" : "");
+    static const char *const med[] = {"rxnorm", NULL}, *const allergy[] = {"rxnorm", "snomed", NULL},
+                             *const cond[] = {"snomed", "icd10", NULL}, *const result[] = {"loinc", NULL};
+    check_entries(c, "medications", med, "an \"rxnorm\" code or a \"text\"");
+    check_entries(c, "allergies", allergy, "an \"rxnorm\" or \"snomed\" code, or a \"text\"");
+    check_entries(c, "conditions", cond, "a \"snomed\" or \"icd10\" code, or a \"text\"");
+    check_entries(c, "results", result, "a \"loinc\" code");
 }
 
 int cds_fixture_check(const cJSON *fx, const cds_json_lines *jl, const char *file, const cds_ruleset *rs,
@@ -276,8 +369,11 @@ int cds_fixture_check(const cJSON *fx, const cds_json_lines *jl, const char *fil
     }
     bool req = cJSON_GetObjectItemCaseSensitive(fx, "request") != NULL;
     bool rf = cJSON_GetObjectItemCaseSensitive(fx, "request_file") != NULL;
+    bool patient = cJSON_GetObjectItemCaseSensitive(fx, "patient") != NULL;
     if (req && rf) problem(&c, "request_file", "give \"request\" or \"request_file\", not both");
-    if (!req && !rf) problem(&c, "", "a fixture needs \"request\" or \"request_file\"");
+    if (!req && !rf && !patient)
+        problem(&c, "", "a fixture needs \"request\", \"request_file\" or the \"patient\" shorthand");
+    check_shorthand(&c, req || rf);
     const cJSON *at = cJSON_GetObjectItemCaseSensitive(fx, "at");
     time_t t;
     if (cJSON_IsString(at) && !cds_parse_time(at->valuestring, &t))
