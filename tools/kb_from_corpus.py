@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Regenerate the shipped knowledge tables from ../shared/corpus (run by hand, output committed).
 
-Writes rules/vocabulary/knowledge/{ingredients,products,classes}.tsv, rules/allergy/knowledge/
-allergen_codes.tsv and rules/interactions/knowledge/interactions.tsv.  Codes are taken from the
-corpus' verified ingredient list (which corrects two codes of ddi-facts.tsv); every row keeps its
-source.  Hand-written content (cross-sensitivity, interaction wording) is not touched.
+Writes rules/vocabulary/knowledge/{ingredients,products,classes}.tsv and
+rules/interactions/knowledge/interactions.tsv.  Codes are taken from the corpus' verified
+ingredient list (which corrects two codes of ddi-facts.tsv); every row keeps its source.
+Curated knowledge lives in tools/kb-curated/: classes.tsv (one class per concept, members by
+name, replacing the corpus' near-duplicate groups) and interactions.tsv (clinical wording,
+severities, short citations and new rows, merged over ddi-facts.tsv by id).  Hand-written
+tables under rules/ (cross_sensitivity, allergen_codes, *-extra, *-corpus, *-aliases) are not
+touched.
 Usage: tools/kb_from_corpus.py [CORPUS_DIR]
 """
 import csv, json, os, re, sys
@@ -16,7 +20,11 @@ SALTS = set('sodium potassium hydrochloride hcl sulfate carbonate citrate maleat
             'hyclate hydrobromide bitartrate lactate gluconate propionate valerate dipropionate trihydrate anhydrous '
             'hemihydrate sesquihydrate potassium tromethamine furoate mesilate dihydrochloride pamoate decanoate '
             'enanthate cypionate nitrate'.split())
-CORRECT = {'8163': '8896'}          # pseudoephedrine (corpus verification)
+# Corrections of codes that ddi-facts.tsv / allergy-classes.tsv got wrong, keyed by (name, code):
+# the fact file wrote pseudoephedrine=8163, but 8163 is phenylephrine (corpus verification). The
+# correction applies to that named member only: applying it to every product carrying 8163 once
+# turned ~260 phenylephrine products into pseudoephedrine.
+CORRECT = {('pseudoephedrine', '8163'): '8896'}
 UNVERIFIED = {'49247', '73689', '8152', '8702', '596205', '6058'}
 
 def rows(name):
@@ -65,8 +73,8 @@ for k, v in ingr.items():
         if bare in by_name and by_name[bare] != k and bare not in ('potassium', 'calcium', 'magnesium', 'sodium'):
             v['base'] = by_name[bare]
 
-def canon(code):
-    code = CORRECT.get(code, code)
+def canon(code, name=None):
+    code = CORRECT.get((name, code), code) if name else code
     seen = 0
     while code in ingr and ingr[code]['base'] and seen < 3:
         code = ingr[code]['base']; seen += 1
@@ -76,12 +84,20 @@ def canon(code):
 products = {}
 for r in rows('rxnorm-product-ingredients.tsv'):
     code = r['product_rxcui'].strip()
-    ings = [canon(c.strip()) for c in re.split(r'[;,| ]+', r['ingredient_rxcuis']) if c.strip()]
+    codes = [c.strip() for c in re.split(r'[;,| ]+', r['ingredient_rxcuis']) if c.strip()]
+    names = [clean(n).lower() for n in r.get('ingredient_names', '').split(';')]
+    ings = [canon(c) for c in codes]
+    unknown = [names[i] if i < len(names) and names[i] else 'RxNorm ' + codes[i]
+               for i, c in enumerate(ings) if c not in ingr]
     ings = [c for c in dict.fromkeys(ings) if c in ingr]
+    m = re.search(r'unmapped substance\(s\):\s*(.+)$', r.get('notes') or '')
+    if m:
+        unknown += [clean(x).lower() for x in re.split(r'[;,]', m.group(1)) if clean(x)]
     if not code or not ings or code in ingr:
         continue
     name = clean(r['product_name'])
     products[code] = {'rxcui': code, 'name': name, 'tty': r['tty'].strip(), 'ings': ings,
+                      'unscreened': ';'.join(dict.fromkeys(unknown)),
                       'source': r['mapping_method'].strip() + ' ' + short_evidence(r['evidence'])}
     b = re.search(r'\[([^\]]+)\]\s*$', name)
     if b and len(ings) == 1:
@@ -101,33 +117,82 @@ for k, v in ingr.items():
 for k, v in ingr.items():
     v['syn'] = {s for s in v['syn'] if len(owner[s]) == 1}
 
-# --- classes -----------------------------------------------------------------------------------
-classes = {}
-def members(field):
-    out = []
-    for part in field.split(';'):
-        m = re.search(r'=(\d+)', part)
-        if m:
-            c = canon(m.group(1))
-            if c in ingr:
-                out.append(c)
-            elif c in products:      # a combination given as one code: its ingredients
-                out.extend(products[c]['ings'])
-    return list(dict.fromkeys(out))
+# --- curated data (tools/kb-curated/) ------------------------------------------------------------
+CUR = os.path.join(os.path.dirname(__file__), 'kb-curated')
 
-def add_class(name, mem, kind, source):
-    cid = slug(name)
-    c = classes.setdefault(cid, {'id': cid, 'name': name, 'kinds': set(), 'members': [], 'source': source})
+def curated(name):
+    with open(os.path.join(CUR, name), newline='') as f:
+        return list(csv.DictReader((l for l in f if not l.startswith('#')), delimiter='\t'))
+
+# Names an author may use: the compiled ingredients plus the hand-written ingredients-extra.tsv.
+names = dict(by_name)
+with open(os.path.join(ROOT, 'rules/vocabulary/knowledge/ingredients-extra.tsv'), newline='') as f:
+    for r in csv.DictReader((l for l in f if not l.startswith('#')), delimiter='\t'):
+        names.setdefault(r['name'].strip().lower(), r['rxcui'].strip())
+extra_names = {v: k for k, v in names.items() if v not in ingr}
+
+def fail(msg):
+    sys.exit('tools/kb-curated: ' + msg)
+
+def ingredient_name(code):
+    return ingr[code]['name'] if code in ingr else extra_names.get(code, code)
+
+classes = {}
+def add_class(name, mem, kind, source, cid=None):
+    cid = cid or slug(name)
+    c = classes.setdefault(cid, {'id': cid, 'name': name, 'kinds': set(), 'members': [], 'source': source, 'syn': ''})
     c['kinds'].add(kind)
     for m in mem:
         if m not in c['members']:
             c['members'].append(m)
     return cid
 
+cur_classes = curated('classes.tsv')
+replaced = {}                       # ddi-facts group name or generated id -> curated id
+for r in cur_classes:
+    for x in r['replaces'].split(';'):
+        if x.strip():
+            replaced[x.strip()] = r['id']
+            replaced[slug(x)] = r['id']
+def expand(r, seen=()):
+    out = []
+    for m in (x.strip() for x in r['members'].split(';')):
+        if not m:
+            continue
+        if m.startswith('class:'):
+            sub = next((c for c in cur_classes if c['id'] == m[6:]), None)
+            if not sub or m[6:] in seen:
+                fail(f"classes.tsv: class '{r['id']}' includes unknown or circular {m}")
+            out += expand(sub, seen + (r['id'],))
+        elif m.lower() in names:
+            out.append(names[m.lower()])
+        else:
+            fail(f"classes.tsv: class '{r['id']}': '{m}' is not an ingredient of the vocabulary")
+    return list(dict.fromkeys(out))
+for r in cur_classes:
+    for k in r['kind'].split(','):
+        add_class(r['name'], expand(r), k.strip(), r['source'], cid=r['id'])
+    classes[r['id']]['syn'] = r['synonyms']
+    classes[r['id']]['curated'] = True
+
+# --- classes from the corpus -------------------------------------------------------------------
+def members(field):
+    out = []
+    for part in field.split(';'):
+        m = re.search(r'=(\d+)', part)
+        if m:
+            c = canon(m.group(1), clean(part.split('=')[0]).lower())
+            if c in ingr:
+                out.append(c)
+            elif c in products:      # a combination given as one code: its ingredients
+                out.extend(products[c]['ings'])
+    return list(dict.fromkeys(out))
+
 for r in rows('allergy-classes.tsv'):
     mem = members(r['member_ingredients_rxcui'])
-    if mem:
-        add_class(clean(r['allergen_class']), mem, 'allergen', clean(r['source'])[:200])
+    name = clean(r['allergen_class'])
+    if mem and name not in replaced and slug(name) not in replaced:
+        add_class(name, mem, 'allergen', clean(r['source'])[:200])
 
 # Group names whose members ddi-facts.tsv leaves empty: members by ingredient name (verified list).
 NAME_FALLBACK = {
@@ -143,8 +208,11 @@ for r in rows('ddi-facts.tsv'):
     for name_f, mem_f in (('drug_or_class_a', 'a_members_rxcui'), ('drug_or_class_b', 'b_members_rxcui')):
         mem = members(r[mem_f])
         name = clean(r[name_f])
+        if name in replaced:
+            sides.append(('class:' + replaced[name], classes[replaced[name]]['name']))
+            continue
         if not mem:
-            mem = [by_name[n] for n in NAME_FALLBACK.get(name, []) if n in by_name]
+            mem = [names[n] for n in NAME_FALLBACK.get(name, []) if n in names]
         if not mem:
             print(f"skipping {r['id']}: no ingredient code for '{name}'", file=sys.stderr)
             sides = None
@@ -158,7 +226,57 @@ for r in rows('ddi-facts.tsv'):
     interactions.append({'id': r['id'], 'a': sides[0][0], 'a_label': sides[0][1], 'b': sides[1][0],
                          'b_label': sides[1][1], 'severity': r['severity'].strip(), 'list': r['list'].strip(),
                          'mechanism': clean(r['mechanism']), 'management': clean(r['management']),
-                         'source': clean(r['source'])})
+                         'provenance': clean(r['source'])})
+
+# --- curated interaction rows: overrides by id, and new rows -----------------------------------
+def side(v, rid):
+    v = v.strip()
+    if v.startswith('class:'):
+        cid = replaced.get(v[6:], v[6:])
+        if cid not in classes:
+            fail(f"interactions.tsv {rid}: unknown class '{v[6:]}'")
+        return 'class:' + cid, classes[cid]['name']
+    code = v if v.isdigit() else names.get(v.lower())
+    if not code:
+        fail(f"interactions.tsv {rid}: '{v}' is not an ingredient of the vocabulary")
+    return code, ingredient_name(code)[:1].upper() + ingredient_name(code)[1:]
+
+by_id = {x['id']: x for x in interactions}
+for r in curated('interactions.tsv'):
+    x = by_id.get(r['id'])
+    if x is None:
+        x = by_id[r['id']] = {'id': r['id'], 'list': 'curated', 'provenance': 'tools/kb-curated/interactions.tsv'}
+        interactions.append(x)
+    for col in ('a', 'b'):
+        if r[col].strip():
+            x[col], x[col + '_label'] = side(r[col], r['id'])
+    for col in ('severity', 'mechanism', 'consequence', 'management', 'alternative', 'applies_if', 'source'):
+        if r[col].strip():
+            x[col] = clean(r[col])
+
+def short_citation(src):
+    if 'Phansalkar' in src and '2012' in src:
+        return 'Phansalkar S et al. JAMIA 2012;19:735 (ONC high-priority DDIs)'
+    if 'Phansalkar' in src and '2013' in src:
+        return 'Phansalkar S et al. JAMIA 2013;20:489 (ONC non-interruptive DDIs)'
+    if src.startswith('HL7 Potential Drug-Drug Interaction'):
+        return 'HL7 PDDI-CDS implementation guide (Warfarin-NSAIDs, Digoxin-Cyclosporine)'
+    first = re.sub(r'\s*\([^)]*\)', '', src.split(';')[0]).strip()
+    return first[:120]
+
+for x in interactions:
+    # The fact file writes "mechanism -> consequence"; the card shows them as two lines.
+    if not x.get('consequence') and '->' in x.get('mechanism', ''):
+        mech, cons = x['mechanism'].rsplit('->', 1)
+        x['mechanism'], x['consequence'] = mech.strip().rstrip(',;'), cons.strip()[:1].upper() + cons.strip()[1:]
+    if not x.get('source'):
+        x['source'] = short_citation(x['provenance'])
+    for col in ('a', 'b'):
+        if x[col].startswith('class:'):
+            classes[x[col][6:]]['used'] = True
+
+# Corpus interaction classes that no row uses any more (replaced by curated ones) are not written.
+classes = {k: v for k, v in classes.items() if v.get('curated') or v.get('used') or 'allergen' in v['kinds']}
 
 def write(path, header, data):
     with open(os.path.join(ROOT, path), 'w', newline='') as f:
@@ -169,20 +287,16 @@ def write(path, header, data):
 
 write('rules/vocabulary/knowledge/ingredients.tsv', ['rxcui', 'name', 'base', 'synonyms', 'status', 'source'],
       [dict(v, synonyms=';'.join(sorted(v['syn']))) for v in sorted(ingr.values(), key=lambda v: int(v['rxcui']))])
-write('rules/vocabulary/knowledge/products.tsv', ['rxcui', 'name', 'tty', 'ingredients', 'source'],
+# unscreened: ingredients of the product that the vocabulary does not know (never screened: the
+# "could not screen" card names them).
+write('rules/vocabulary/knowledge/products.tsv', ['rxcui', 'name', 'tty', 'ingredients', 'unscreened', 'source'],
       [dict(v, ingredients=';'.join(v['ings'])) for v in sorted(products.values(), key=lambda v: int(v['rxcui']))])
-# Words an allergy may be recorded under, per class (free-text AllergyIntolerance.code.text).
-CLASS_SYNONYMS = {'penicillins': 'penicillin;penicillins;pcn', 'cephalosporins': 'cephalosporin;cephalosporins',
-                  'sulfonamide-antibiotics': 'sulfa;sulfa drugs;sulfonamide;sulfonamides;sulfonamide antibiotics',
-                  'nsaids-aspirin-cox-1-inhibitors': 'nsaid;nsaids', 'opioids': 'opioid;opioids;opiate;opiates',
-                  'ace-inhibitors': 'ace inhibitor;ace inhibitors', 'macrolides': 'macrolide;macrolides',
-                  'fluoroquinolones': 'quinolone;quinolones;fluoroquinolone', 'carbapenems': 'carbapenem',
-                  'aromatic-anticonvulsants': 'aromatic anticonvulsant'}
+# Words an allergy may be recorded under, per class (free-text AllergyIntolerance.code.text): the
+# synonyms column of tools/kb-curated/classes.tsv.
 write('rules/vocabulary/knowledge/classes.tsv', ['id', 'name', 'kind', 'members', 'synonyms', 'source'],
-      [dict(v, kind=','.join(sorted(v['kinds'])), members=';'.join(v['members']),
-            synonyms=CLASS_SYNONYMS.get(v['id'], '')) for v in classes.values()])
-if not os.path.exists(os.path.join(ROOT, 'rules/interactions/knowledge/interactions.tsv')) or '--interactions' in sys.argv:
-    write('rules/interactions/knowledge/interactions.tsv',
-          ['id', 'a', 'a_label', 'b', 'b_label', 'severity', 'list', 'mechanism', 'consequence', 'management',
-           'alternative', 'source'], interactions)
+      [dict(v, kind=','.join(sorted(v['kinds'])), members=';'.join(v['members']), synonyms=v['syn'])
+       for v in classes.values()])
+write('rules/interactions/knowledge/interactions.tsv',
+      ['id', 'a', 'a_label', 'b', 'b_label', 'severity', 'list', 'mechanism', 'consequence', 'management',
+       'alternative', 'applies_if', 'source', 'provenance'], interactions)
 print(f'{len(ingr)} ingredients, {len(products)} products, {len(classes)} classes, {len(interactions)} interactions')

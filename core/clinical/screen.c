@@ -68,6 +68,28 @@ static bool target_has(const cds_kb *kb, uint32_t target, uint32_t g)
     return target == g;
 }
 
+static int level_rank(const char *level)
+{
+    if (!level) return 0;
+    if (strcmp(level, "high") == 0) return 3;
+    if (strcmp(level, "moderate") == 0) return 2;
+    if (strcmp(level, "low") == 0) return 1;
+    return 0;
+}
+
+/* Does cross-sensitivity row c lead from allergen target tg to ingredient g? A class allergen
+ * matches rows from that class; an ingredient allergen matches rows from any class holding it
+ * (so "same class" spread is a row such as penicillins -> penicillins, never implied). */
+static bool cross_applies(const cds_kb *kb, const cds_kb_cross *c, uint32_t tg, uint32_t g)
+{
+    bool from = (tg & CDS_KB_CLASS) ? (tg & ~CDS_KB_CLASS) == c->from : cds_kb_in_class(kb, tg, c->from);
+    return from && cds_kb_in_class(kb, g, c->to);
+}
+
+/* One hit per allergy and medication: a direct match (the allergen is the ingredient, or a class
+ * holding it) wins; otherwise the highest cross-sensitivity level over every matching row of
+ * cross_sensitivity.tsv, every target of the allergy and every ingredient of the medication
+ * (on a tie, the first row in table order). No row, no hit. */
 uint32_t cds_screen_allergies(const cds_view *v, cds_arena *a, cds_allergy_hit **out)
 {
     bool order = cds_screen_is_order_hook(v);
@@ -80,51 +102,33 @@ uint32_t cds_screen_allergies(const cds_view *v, cds_arena *a, cds_allergy_hit *
         if (!screened(v, med, order)) continue;
         for (uint32_t al = 0; al < v->nallergies; al++) {
             const cds_allergy *A = &v->allergies[al];
-            for (uint32_t gi = 0; gi < med->ningredients; gi++) {
+            cds_allergy_hit h = {al, m, 0, CDS_KB_NONE, false, NULL, NULL};
+            int best = 0;
+            for (uint32_t gi = 0; gi < med->ningredients && !(h.via != CDS_KB_NONE && !h.cross); gi++) {
                 uint32_t g = med->ingredients[gi];
-                cds_allergy_hit h = {al, m, g, CDS_KB_NONE, false, NULL, NULL};
-                for (uint32_t t = 0; t < A->ntargets && h.via == CDS_KB_NONE; t++)
-                    if (target_has(v->kb, A->targets[t], g)) h.via = A->targets[t];
-                /* an allergy recorded to one ingredient extends to its allergen class */
-                for (uint32_t t = 0; t < A->ntargets && h.via == CDS_KB_NONE; t++) {
-                    uint32_t tg = A->targets[t];
-                    if (tg & CDS_KB_CLASS) continue;
-                    const cds_kb_ingredient *ai = cds_kb_ingredient_at(v->kb, tg);
-                    for (uint32_t c = 0; ai && c < ai->nclasses && h.via == CDS_KB_NONE; c++) {
-                        const cds_kb_class *cls = cds_kb_class_at(v->kb, ai->classes[c]);
-                        if (!cls->allergen || !cds_kb_in_class(v->kb, g, ai->classes[c])) continue;
-                        h.via = tg;
-                        h.cross = true;
-                        h.level = "high";
-                        h.note = cds_arena_printf(a, "%s and %s are both %s.", cds_kb_target_name(v->kb, tg),
-                                                  cds_kb_target_name(v->kb, g), cls->name);
+                for (uint32_t t = 0; t < A->ntargets; t++)
+                    if (target_has(v->kb, A->targets[t], g)) {
+                        h = (cds_allergy_hit){al, m, g, A->targets[t], false, NULL, NULL};
+                        break;
+                    }
+                if (h.via != CDS_KB_NONE && !h.cross) break;
+                for (uint32_t t = 0; t < A->ntargets; t++) {
+                    for (size_t c = 0; c < ncross; c++) {
+                        int r = level_rank(cross[c].level);
+                        if (r <= best || !cross_applies(v->kb, &cross[c], A->targets[t], g)) continue;
+                        best = r;
+                        h = (cds_allergy_hit){al, m, g, A->targets[t], true, cross[c].level, cross[c].note};
                     }
                 }
-                /* cross-sensitivity: the allergen's class (or the classes of an allergen
-                 * ingredient) -> another class containing this ingredient */
-                for (uint32_t t = 0; t < A->ntargets && h.via == CDS_KB_NONE; t++) {
-                    uint32_t tg = A->targets[t];
-                    for (size_t c = 0; c < ncross && h.via == CDS_KB_NONE; c++) {
-                        bool from = (tg & CDS_KB_CLASS) ? (tg & ~CDS_KB_CLASS) == cross[c].from
-                                                        : cds_kb_in_class(v->kb, tg, cross[c].from);
-                        if (from && cds_kb_in_class(v->kb, g, cross[c].to)) {
-                            h.via = tg;
-                            h.cross = true;
-                            h.level = cross[c].level;
-                            h.note = cross[c].note;
-                        }
-                    }
-                }
-                if (h.via == CDS_KB_NONE) continue;
-                if (n == cap) {
-                    cds_allergy_hit *p = cds_arena_alloc(a, (cap = cap * 2 + 8) * sizeof *p);
-                    if (!p) goto done;
-                    if (n) memcpy(p, hits, n * sizeof *p);
-                    hits = p;
-                }
-                hits[n++] = h;
-                break;   /* one hit per allergy and medication */
             }
+            if (h.via == CDS_KB_NONE) continue;
+            if (n == cap) {
+                cds_allergy_hit *p = cds_arena_alloc(a, (cap = cap * 2 + 8) * sizeof *p);
+                if (!p) goto done;
+                if (n) memcpy(p, hits, n * sizeof *p);
+                hits = p;
+            }
+            hits[n++] = h;
         }
     }
 done:

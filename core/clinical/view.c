@@ -250,8 +250,12 @@ static void add_med(builder *b, const msgpack_object *r, bool draft, uint32_t or
         codings(b, cc, &m.codes, &m.ncodes);
         if (!m.text) m.text = cc_text(b, cc);
     }
+    bool partial = false;   /* a product with an ingredient the vocabulary does not know */
     for (uint32_t i = 0; i < m.ncodes; i++)
-        if (is_rxnorm(m.codes[i].system)) resolve_rxnorm(b, m.codes[i].code, &m.ingredients, &m.ningredients);
+        if (is_rxnorm(m.codes[i].system)) {
+            resolve_rxnorm(b, m.codes[i].code, &m.ingredients, &m.ningredients);
+            partial |= cds_kb_product_unscreened(b->kb, m.codes[i].code) != NULL;
+        }
     /* A referenced Medication may list its ingredients. */
     const msgpack_object *ing = med ? cds_mp_get(med, "ingredient") : NULL;
     for (uint32_t i = 0; ing && ing->type == MSGPACK_OBJECT_ARRAY && i < ing->via.array.size; i++) {
@@ -269,7 +273,7 @@ static void add_med(builder *b, const msgpack_object *r, bool draft, uint32_t or
         for (size_t i = 0; i < n; i++) add_ingredient(b, &m.ingredients, &m.ningredients, found[i]);
         m.name_match = n > 0;
     }
-    m.resolved = m.ningredients > 0;
+    m.resolved = m.ningredients > 0 && !partial;   /* partial: screened in part, reported as not screened */
     if (!m.text) m.text = m.ncodes ? cds_arena_printf(a, "%s code %s", is_rxnorm(m.codes[0].system) ? "RxNorm" : "medication", m.codes[0].code)
                                    : "unnamed medication";
     cds_med *p = grow(a, b->v->meds, b->v->nmeds, &b->capmeds, sizeof *p);
@@ -496,7 +500,6 @@ static void each_source(builder *b, res_fn fn)
 cds_rc cds_view_build(const cds_request *req, const cds_kb *kb, time_t now, cds_arena *a, cds_view *out,
                       cds_error *err)
 {
-    (void)err;
     memset(out, 0, sizeof *out);
     out->req = req;
     out->kb = kb;
@@ -514,5 +517,8 @@ cds_rc cds_view_build(const cds_request *req, const cds_kb *kb, time_t now, cds_
         const cds_observation *o = cds_view_observation(out, i);
         if (o->has_value) out->patient.weight_kg = o->unit && strstr(o->unit, "lb") ? o->value * 0.45359237 : o->value;
     }
+    /* An allocation that failed anywhere above left out a medication, an allergy or a field:
+     * a view with a hole would screen as "no problems". */
+    if (a->failed) return cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory building the clinical view");
     return CDS_OK;
 }

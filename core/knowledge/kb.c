@@ -11,7 +11,7 @@
 
 typedef struct u64map { uint64_t *keys; uint32_t *vals; size_t cap, count; } u64map;
 
-typedef struct product { uint32_t off, n; } product;
+typedef struct product { uint32_t off, n; const char *unscreened; } product;
 
 struct cds_kb {
     cds_arena arena;
@@ -235,7 +235,7 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
             if (kb->nprod >= n) break;
             last = col(kb, st, 0);
             cds_strmap_put(&kb->prod_by_code, last, strlen(last), (uint32_t)kb->nprod);
-            kb->prod[kb->nprod++] = (product){(uint32_t)kb->npool, 0};
+            kb->prod[kb->nprod++] = (product){(uint32_t)kb->npool, 0, NULL};
         }
         product *pr = &kb->prod[kb->nprod - 1];
         bool dup = false;
@@ -249,6 +249,13 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
         pr->n++;
     }
     END_ROWS("product_ingredient");
+    /* Ingredients of a product that the vocabulary does not know (never screened). */
+    FOR_ROWS(st, db, "SELECT rxcui, unscreened FROM product WHERE unscreened IS NOT NULL") {
+        uint32_t v;
+        const char *p = (const char *)sqlite3_column_text(st, 0);
+        if (p && cds_strmap_get(&kb->prod_by_code, p, strlen(p), &v)) kb->prod[v].unscreened = col(kb, st, 1);
+    }
+    END_ROWS("product");
 
     /* Classes and their members. */
     COUNT_ROWS("drug_class");
@@ -435,6 +442,13 @@ size_t cds_kb_product_ingredients(const cds_kb *kb, const char *rxcui, const uin
     if (!rxcui || !cds_strmap_get(&kb->prod_by_code, rxcui, strlen(rxcui), &v)) return 0;
     *out = kb->pool + kb->prod[v].off;
     return kb->prod[v].n;
+}
+
+const char *cds_kb_product_unscreened(const cds_kb *kb, const char *rxcui)
+{
+    uint32_t v;
+    if (!rxcui || !cds_strmap_get(&kb->prod_by_code, rxcui, strlen(rxcui), &v)) return NULL;
+    return kb->prod[v].unscreened;
 }
 
 uint32_t cds_kb_class_by_id(const cds_kb *kb, const char *id)

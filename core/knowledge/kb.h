@@ -69,6 +69,8 @@ const cds_kb_interaction *cds_kb_interaction_at(const cds_kb *kb, uint32_t idx);
 uint32_t cds_kb_ingredient_by_code(const cds_kb *kb, const char *rxcui);
 /* Ingredients of an RxNorm product/pack/multi-ingredient code; returns count, 0 if unknown. */
 size_t cds_kb_product_ingredients(const cds_kb *kb, const char *rxcui, const uint32_t **out);
+/* Names of a product's ingredients that the vocabulary does not know (';'-separated), or NULL. */
+const char *cds_kb_product_unscreened(const cds_kb *kb, const char *rxcui);
 uint32_t cds_kb_class_by_id(const cds_kb *kb, const char *id);
 bool cds_kb_in_class(const cds_kb *kb, uint32_t ingredient, uint32_t cls);
 

@@ -22,13 +22,13 @@ static const char SCHEMA[] =
     "CREATE TABLE source_file(path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, rows INTEGER NOT NULL);"
     "CREATE TABLE ingredient(rxcui TEXT PRIMARY KEY, name TEXT NOT NULL, base TEXT, status TEXT, source TEXT);"
     "CREATE TABLE synonym(name TEXT NOT NULL, target TEXT NOT NULL);"
-    "CREATE TABLE product(rxcui TEXT PRIMARY KEY, name TEXT, tty TEXT, source TEXT);"
+    "CREATE TABLE product(rxcui TEXT PRIMARY KEY, name TEXT, tty TEXT, source TEXT, unscreened TEXT);"
     "CREATE TABLE product_ingredient(product TEXT NOT NULL, ingredient TEXT NOT NULL);"
     "CREATE TABLE drug_class(id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT, source TEXT);"
     "CREATE TABLE class_member(class TEXT NOT NULL, ingredient TEXT NOT NULL);"
     "CREATE TABLE interaction(id TEXT PRIMARY KEY, a TEXT NOT NULL, b TEXT NOT NULL, a_label TEXT, b_label TEXT,"
     " severity TEXT NOT NULL, list TEXT, mechanism TEXT, consequence TEXT, management TEXT, alternative TEXT,"
-    " source TEXT, applies_if TEXT);"
+    " source TEXT, applies_if TEXT, provenance TEXT);"
     "CREATE TABLE cross_sensitivity(from_class TEXT NOT NULL, to_class TEXT NOT NULL, level TEXT NOT NULL,"
     " note TEXT, source TEXT);"
     "CREATE TABLE allergen_code(system TEXT NOT NULL, code TEXT NOT NULL, display TEXT, target TEXT NOT NULL,"
@@ -164,7 +164,9 @@ static void import_products(importer *im, sqlite3_stmt **st)
     if (known(&im->prod, code)) { problem(im, "duplicate product %s%s", code, ""); return; }
     if (known(&im->ingr, code)) { problem(im, "product %s is also listed as an ingredient%s", code, ""); return; }
     remember(im, &im->prod, code);
-    run(im, st[0], 4, code, cds_tsv_get(t, "name"), cds_tsv_get(t, "tty"), cds_tsv_get(t, "source"));
+    /* unscreened: ingredients the vocabulary does not know (the view reports the product as not fully screened) */
+    run(im, st[0], 5, code, cds_tsv_get(t, "name"), cds_tsv_get(t, "tty"), cds_tsv_get(t, "source"),
+        cds_tsv_get(t, "unscreened"));
     ctx c = {st[1], code};
     if (each_item(cds_tsv_get(t, "ingredients"), check_ingr_ref, im, &c) == 0)
         problem(im, "product %s is mapped to no ingredient%s", code, "");
@@ -238,9 +240,9 @@ static void import_interactions(importer *im, sqlite3_stmt **st)
             return;
         }
     }
-    run(im, st[0], 13, id, a, b, cds_tsv_get(t, "a_label"), cds_tsv_get(t, "b_label"), sev, cds_tsv_get(t, "list"),
+    run(im, st[0], 14, id, a, b, cds_tsv_get(t, "a_label"), cds_tsv_get(t, "b_label"), sev, cds_tsv_get(t, "list"),
         cds_tsv_get(t, "mechanism"), cds_tsv_get(t, "consequence"), cds_tsv_get(t, "management"),
-        cds_tsv_get(t, "alternative"), cds_tsv_get(t, "source"), cond);
+        cds_tsv_get(t, "alternative"), cds_tsv_get(t, "source"), cond, cds_tsv_get(t, "provenance"));
 }
 
 static void import_cross(importer *im, sqlite3_stmt **st)
@@ -272,12 +274,12 @@ static void import_allergen(importer *im, sqlite3_stmt **st)
 
 /* Every column each table may have: anything else in a header is a load error, so a column
  * typed in a table is never silently ignored. */
-static const char *const known_columns[K_COUNT][14] = {
+static const char *const known_columns[K_COUNT][16] = {
     [K_INGR] = {"rxcui", "name", "base", "synonyms", "status", "source", NULL},
-    [K_PROD] = {"rxcui", "name", "tty", "ingredients", "source", NULL},
+    [K_PROD] = {"rxcui", "name", "tty", "ingredients", "unscreened", "source", NULL},
     [K_CLASS] = {"id", "name", "kind", "members", "synonyms", "source", NULL},
     [K_IX] = {"id", "a", "a_label", "b", "b_label", "severity", "list", "mechanism", "consequence", "management",
-              "alternative", "source", "applies_if", NULL},
+              "alternative", "source", "applies_if", "provenance", NULL},
     [K_CROSS] = {"from", "to", "level", "note", "source", NULL},
     [K_ALLERGEN] = {"system", "code", "display", "target", "source", NULL},
 };
@@ -291,12 +293,12 @@ static const struct kind_def {
     [K_INGR] = {import_ingredients, {"rxcui", "name", NULL},
                 {"INSERT INTO ingredient VALUES(?,?,?,?,?)", "INSERT INTO synonym VALUES(?,?)"}},
     [K_PROD] = {import_products, {"rxcui", "ingredients", NULL},
-                {"INSERT INTO product VALUES(?,?,?,?)", "INSERT INTO product_ingredient VALUES(?,?)"}},
+                {"INSERT INTO product VALUES(?,?,?,?,?)", "INSERT INTO product_ingredient VALUES(?,?)"}},
     [K_CLASS] = {import_classes, {"id", "members", NULL},
                  {"INSERT INTO drug_class VALUES(?,?,?,?)", "INSERT INTO class_member VALUES(?,?)",
                   "INSERT INTO synonym VALUES(?,?)"}},
     [K_IX] = {import_interactions, {"id", "a", "b", "severity", NULL},
-              {"INSERT INTO interaction VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)"}},
+              {"INSERT INTO interaction VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"}},
     [K_CROSS] = {import_cross, {"from", "to", "level", NULL}, {"INSERT INTO cross_sensitivity VALUES(?,?,?,?,?)"}},
     [K_ALLERGEN] = {import_allergen, {"system", "code", "target", NULL},
                     {"INSERT INTO allergen_code VALUES(?,?,?,?,?)"}},

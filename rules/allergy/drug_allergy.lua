@@ -4,6 +4,9 @@
 -- through cross-sensitivity between classes. Refuted, entered-in-error, resolved and inactive
 -- records never reach this rule.
 
+-- Levels come from rules/allergy/knowledge/cross_sensitivity.tsv (the highest matching row).
+-- A low level stays informational whatever the recorded criticality: the 2022 practice parameter
+-- advises giving such drugs (e.g. a carbapenem after penicillin anaphylaxis) without precautions.
 local function indicator(m)
   local a = m.allergy
   if not m.cross then
@@ -12,8 +15,18 @@ local function indicator(m)
     return "critical"
   end
   if m.level == "high" then return a.type == "intolerance" and "warning" or "critical" end
-  if m.level == "moderate" or a.criticality == "high" then return "warning" end
+  if m.level == "moderate" then return "warning" end
   return "info"
+end
+
+-- A recorded ingredient that stands for its class (rules/allergy/knowledge/allergen_codes.tsv:
+-- penicillin G coded for "penicillin allergy") is a class allergy: the card names the class.
+local function allergen(m)
+  if m.cross or not m.via or m.via:lower() == m.ingredient:lower() then return m.allergy.text end
+  for _, s in ipairs(m.allergy.substances) do
+    if s.code then return m.via:lower() .. " (recorded as " .. m.allergy.text .. ")" end
+  end
+  return m.allergy.text
 end
 
 local function detail(m)
@@ -31,7 +44,7 @@ local function detail(m)
 end
 
 rule {
-  id = "allergy.drug", version = "1.0.0",
+  id = "allergy.drug", version = "1.1.0",
   title = "Drug-allergy conflict",
   hooks = { "order-select", "order-sign", "patient-view" },
   references = { "Khan DA et al. Drug allergy: a 2022 practice parameter update. JACI 2022" },
@@ -40,7 +53,7 @@ rule {
     local cards = {}
     for _, m in ipairs(ctx.allergy_matches) do
       local what = m.cross and ("possible cross-sensitivity with " .. m.allergy.text)
-                            or ("documented " .. (m.allergy.type or "allergy") .. " to " .. m.allergy.text)
+                            or ("documented " .. (m.allergy.type or "allergy") .. " to " .. allergen(m))
       cards[#cards + 1] = card {
         key       = (m.allergy.id or m.allergy.text) .. ":" .. m.med.ref,
         indicator = indicator(m),

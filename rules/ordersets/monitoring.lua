@@ -42,7 +42,7 @@ local SETS = {
     why = "Digoxin toxicity rises with high levels, low potassium and reduced renal clearance.",
     source = "2023 ACC/AHA/ACCP/HRS atrial fibrillation guideline; digoxin labeling" },
   { id = "raas-potassium", title = "ACE inhibitor or ARB with a potassium-sparing agent: potassium and creatinine",
-    when = { "class:ace-inhibitors-arbs", "class:potassium-sparing-agents-potassium" }, all = true,
+    when = { "class:raas-inhibitors", "class:potassium-sparing-agents-potassium" }, all = true,
     orders = {
       { code = "2823-3", display = "Potassium [Moles/volume] in Serum or Plasma", days = 14 },
       { code = "2160-0", display = "Creatinine [Mass/volume] in Serum or Plasma", days = 14 },

@@ -4,14 +4,19 @@
 -- OperationOutcome instead of the list. Say so once per request instead of staying silent.
 
 rule {
-  id = "screen.unresolved", version = "1.1.0",
+  id = "screen.unresolved", version = "1.2.0",
   title = "Could not screen some medications or allergies",
   hooks = { "order-select", "order-sign", "patient-view" },
 
   evaluate = function(ctx)
     local names = {}
     for _, m in ipairs(ctx.unresolved) do
-      if not ctx.order_hook or m.draft or m.active then names[#names + 1] = m.text end
+      if not ctx.order_hook or m.draft or m.active then
+        -- a combination product of which only some ingredients are known: say what was screened
+        local known = {}
+        for _, g in ipairs(m.ingredients) do known[#known + 1] = g.name end
+        names[#names + 1] = #known > 0 and (m.text .. " (only " .. table.concat(known, ", ") .. " screened)") or m.text
+      end
     end
     local allergies = {}
     for _, a in ipairs(ctx.unresolved_allergies) do
@@ -21,7 +26,8 @@ rule {
     if #names == 0 and #allergies == 0 and failed == 0 then return nil end
     local lines = {}
     if #names > 0 then
-      lines[#lines + 1] = "**Medications not screened** (not found in the drug knowledge base): " .. table.concat(names, "; ")
+      lines[#lines + 1] = "**Medications not screened** (not found in the drug knowledge base, or an ingredient of a "
+        .. "combination product is not): " .. table.concat(names, "; ")
     end
     if #allergies > 0 then
       lines[#lines + 1] = "**Medication allergies not screened** (substance not recognised): " .. table.concat(allergies, "; ")
