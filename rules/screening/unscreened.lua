@@ -11,7 +11,10 @@ rule {
   evaluate = function(ctx)
     local names = {}
     for _, m in ipairs(ctx.unresolved) do
-      if not ctx.order_hook or m.draft or m.active then
+      -- a draft with no medication chosen yet (order-select while the form fills in: no code, no
+      -- text) is not a medication that escaped screening: nothing to say about it
+      local empty = m.draft and #m.codes == 0 and m.text == "unnamed medication"
+      if (not ctx.order_hook or m.draft or m.active) and not empty then
         -- a combination product of which only some ingredients are known: say what was screened
         local known = {}
         for _, g in ipairs(m.ingredients) do known[#known + 1] = g.name end

@@ -13,10 +13,10 @@
 #include "tsv.h"
 
 /* Not mapped on purpose: Humulin 70/30 (an insulin mixture the corpus tables leave unmapped),
- * Synthea's typo 316672 "Simvistatin", and 1160593, a cashew allergenic extract (a food
+ * and 1160593, a cashew allergenic extract (a food
  * allergen in an AllergyIntolerance, no drug contains it). Medications among them reach the
  * "could not screen" card. */
-static const char *const KNOWN_UNMAPPED[] = {"106892", "316672", "1160593", NULL};
+static const char *const KNOWN_UNMAPPED[] = {"106892", "1160593", NULL};
 
 static void every_corpus_code_resolves(void **s)
 {
