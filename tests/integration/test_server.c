@@ -830,7 +830,7 @@ static void write_file(const char *dir, const char *rel, const char *text)
     fclose(f);
 }
 
-typedef struct burst_arg { char code[32]; bool replied; } burst_arg;
+typedef struct burst_arg { char code[64]; bool replied; } burst_arg;   /* code: as long as error_code's */
 
 static void *burst_main(void *p)
 {
