@@ -145,20 +145,58 @@ printf '{\n "service": "medication-safety",\n "patient": {"age": 40},\n "allergi
 "$CDSD" test "$T/fx-crit.json" >"$T/out" 2>&1
 check "a shorthand value outside its set is an error with file:line" grep -q "fx-crit.json:5: allergies\[0\].criticality 'severe' must be low, high or unable-to-assess" "$T/out"
 
-# new-rule starts a rule and two fixtures that pass as generated; --update rewrites expectations
+# new-rule starts a rule that does nothing until it is written (issue 24, point 15): its firing
+# fixture fails, its silent one passes, and the shipped fixtures still pass beside it
 cp -r rules "$T/r3"; mkdir -p "$T/f3"
 "$CDSD" new-rule --rules "$T/r3" --fixtures "$T/f3" interactions ddi.example-pair >"$T/out" 2>&1
 check "new-rule creates the rule" test -f "$T/r3/interactions/ddi_example-pair.lua"
+check "  and says it does nothing until written" grep -q "does nothing until" "$T/out"
+"$CDSD" lint --rules "$T/r3" >"$T/out" 2>&1
+check "the new rule loads" test $? -eq 0
 "$CDSD" test --rules "$T/r3" "$T/f3" >"$T/out" 2>&1
-check "the new rule's fixtures pass" grep -q "^2 passed, 0 failed" "$T/out"
+check "its firing fixture fails until the rule is written" grep -q "^1 passed, 1 failed" "$T/out"
+check "  with the reason" grep -q 'FAIL .*ddi_example-pair-fires.json' "$T/out"
+"$CDSD" test --quiet --rules "$T/r3" fixtures >"$T/out" 2>&1
+check "the unwritten rule fires on no shipped fixture" grep -q "^[0-9]* passed, 0 failed" "$T/out"
 "$CDSD" new-rule --rules "$T/r3" --fixtures "$T/f3" interactions ddi.example-pair >"$T/out" 2>&1
 check "new-rule never overwrites" grep -q "exists; not overwriting" "$T/out"
+
+# every subcommand answers --help with its usage on stdout, exit 0
+for cmd in serve call reload eval test new-rule lint kb report replay audit; do
+    "$CDSD" $cmd --help >"$T/out" 2>"$T/err"
+    check "cdsd $cmd --help exits 0" test $? -eq 0
+    check "  and prints its usage" grep -q "^usage: cdsd $cmd" "$T/out"
+done
+"$CDSD" kb build --help >"$T/out" 2>&1
+check "cdsd kb build --help prints the usage" grep -q "^usage: cdsd kb" "$T/out"
+
+# a failed expectation names the nearest card produced (same rule, other indicator)
+printf '{\n "service": "medication-safety", "at": "2025-03-01T09:00:00Z",\n "request_file": "%s",\n "expect": [{"rule": "ddi.interaction", "indicator": "critical", "summary": "warfarin with aspirin"}]\n}\n' "$REQF" >"$T/fx-near.json"
+"$CDSD" test "$T/fx-near.json" >"$T/out" 2>&1
+check "a failed expectation shows the nearest card" grep -q 'nearest card: warning ddi.interaction ".*warfarin with aspirin"' "$T/out"
+check "  and how it differs" grep -q "differs in indicator: warning, not critical" "$T/out"
+
+# --update rewrites only the expectation lines of the reviewed fixture, formatting kept
 cp fixtures/spec/composed-order-sign-warfarin-aspirin.json "$T/f3/review.json"
 sed -i 's/"request_file": "..\/requests\//"request_file": "'"$(pwd | sed 's/\//\\\//g')"'\/fixtures\/requests\//' "$T/f3/review.json"
+cp "$T/f3/review.json" "$T/f3/review.orig"
 "$CDSD" test --update "$T/f3/review.json" >"$T/out" 2>&1
-check "--update rewrites the reviewed fixture" grep -q '"summary":.*"\^Major interaction: warfarin with aspirin\$"' "$T/f3/review.json"
+check "--update of a passing fixture leaves it byte for byte" cmp -s "$T/f3/review.json" "$T/f3/review.orig"
+sed -i 's/"indicator": "info"/"indicator": "critical"/' "$T/f3/review.json"
+cp "$T/f3/review.json" "$T/f3/review.before"
+"$CDSD" test --update "$T/f3/review.json" >"$T/out" 2>&1
+check "--update says what it changed" grep -q "^UPDATED .*review.json: 1 kept, 1 added, 1 removed" "$T/out"
+diff "$T/f3/review.before" "$T/f3/review.json" | grep '^[<>]' >"$T/diff"
+check "  only the stale expectation's lines change" test "$(grep -c '^<' "$T/diff")" -eq 9 -a "$(grep -c '^>' "$T/diff")" -eq 1
+check "  the new one is one line in the file's indentation" grep -q '^  {"rule": "orders.monitoring", "indicator": "info", "summary": "Warfarin: order INR' "$T/f3/review.json"
+check "  no tabs, \"only\" untouched" sh -c "! grep -q '	' '$T/f3/review.json' && grep -q '^ \"only\": true$' '$T/f3/review.json'"
 "$CDSD" test "$T/f3/review.json" >"$T/out" 2>&1
 check "the updated fixture passes" grep -q "^1 passed, 0 failed" "$T/out"
+printf '{\n  "service": "medication-safety",\n  "at": "2025-03-01T09:00:00Z",\n  "request_file": "%s"\n}\n' "$REQF" >"$T/f3/noexpect.json"
+"$CDSD" test --update "$T/f3/noexpect.json" >"$T/out" 2>&1
+check "--update adds an expect list where there was none" grep -q '^  "expect": \[$' "$T/f3/noexpect.json"
+"$CDSD" test "$T/f3/noexpect.json" >"$T/out" 2>&1
+check "  and the fixture then passes" grep -q "^1 passed, 0 failed" "$T/out"
 
 # CDS Hooks over HTTP: statuses, CORS, identical cards through both doors, feedback stored
 # below Linux's ephemeral range (32768-60999): an outgoing connection of a test running beside

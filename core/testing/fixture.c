@@ -12,6 +12,7 @@
 
 #include "fixture_patient.h"
 #include "fixture_schema.h"
+#include "fixture_update.h"
 #include "json.h"
 #include "json_lines.h"
 #include "mp.h"
@@ -97,6 +98,46 @@ static bool matches(const cJSON *want, const card_view *c, char *err, size_t err
     return true;
 }
 
+/* The produced card closest to an expectation nobody met (the same rule first), and how it
+ * differs: "warning ddi.interaction "..." (differs in indicator: warning, not critical)". */
+static void nearest(const cJSON *want, const card_view *cards, size_t n, char *out, size_t len)
+{
+    char rerr[256];
+    int best = -1, bscore = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *s;
+        int score = 0;
+        if ((s = jstr(want, "rule")) && fnmatch(s, cards[i].rule ? cards[i].rule : "", 0) == 0) score += 8;
+        if ((s = jstr(want, "summary")) && regex_match(s, cards[i].summary, rerr, sizeof rerr)) score += 4;
+        if ((s = jstr(want, "indicator")) && cards[i].indicator && strcmp(s, cards[i].indicator) == 0) score += 2;
+        if ((s = jstr(want, "detail")) && regex_match(s, cards[i].detail, rerr, sizeof rerr)) score += 1;
+        if (score > bscore) bscore = score, best = (int)i;
+    }
+    out[0] = '\0';
+    if (best < 0 || bscore < 4) return;   /* nothing shares the rule or the summary */
+    const card_view *c = &cards[best];
+    size_t l = (size_t)snprintf(out, len, "      nearest card: %s %s \"%s\" (differs in ", c->indicator ? c->indicator : "?",
+                                c->rule ? c->rule : "?", c->summary ? c->summary : "");
+    const char *s, *sep = "";
+#define DIFF(...)                                                                    \
+    do {                                                                             \
+        if (l < len) l += (size_t)snprintf(out + l, len - l, "%s", sep);            \
+        if (l < len) l += (size_t)snprintf(out + l, len - l, __VA_ARGS__);         \
+        sep = "; ";                                                                  \
+    } while (0)
+    if ((s = jstr(want, "rule")) && fnmatch(s, c->rule ? c->rule : "", 0) != 0) DIFF("rule: %s, not %s", c->rule, s);
+    if ((s = jstr(want, "indicator")) && (!c->indicator || strcmp(s, c->indicator) != 0))
+        DIFF("indicator: %s, not %s", c->indicator ? c->indicator : "none", s);
+    if ((s = jstr(want, "summary")) && !regex_match(s, c->summary, rerr, sizeof rerr)) DIFF("summary: not /%s/", s);
+    if ((s = jstr(want, "detail")) && !regex_match(s, c->detail, rerr, sizeof rerr)) DIFF("detail: not /%s/", s);
+    const cJSON *x;
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(want, "suggests"))
+        if (cJSON_IsString(x) && (!c->suggestions || !strstr(c->suggestions, x->valuestring)))
+            DIFF("suggestions: no '%s'", x->valuestring);
+#undef DIFF
+    if (l < len) snprintf(out + l, len - l, ")\n");
+}
+
 static int rule_index(const cds_ruleset *rs, const char *id)
 {
     for (size_t i = 0; id && i < rs->nrules; i++)
@@ -158,46 +199,6 @@ static void set_drafts(cJSON *req, const cJSON *drafts, const cds_kb *kb)
     } else {
         cJSON_Delete(sel);
     }
-}
-
-/* An extended regular expression matching exactly s. */
-static char *regex_exact(const char *s)
-{
-    size_t n = strlen(s);
-    char *out = malloc(2 * n + 3), *o = out;
-    *o++ = '^';
-    for (; *s; s++) {
-        if (strchr(".[]()*+?{}|^$\\", *s)) *o++ = '\\';
-        *o++ = *s;
-    }
-    *o++ = '$';
-    *o = '\0';
-    return out;
-}
-
-/* Replaces "expect" with the cards produced and sets "only"; keeps everything else. */
-static bool rewrite(const char *file, cJSON *fx, const card_view *cards, size_t n)
-{
-    cJSON *expect = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++) {
-        cJSON *c = cJSON_CreateObject();
-        cJSON_AddStringToObject(c, "rule", cards[i].rule ? cards[i].rule : "");
-        cJSON_AddStringToObject(c, "indicator", cards[i].indicator ? cards[i].indicator : "");
-        char *re = regex_exact(cards[i].summary ? cards[i].summary : "");
-        cJSON_AddStringToObject(c, "summary", re);
-        free(re);
-        cJSON_AddItemToArray(expect, c);
-    }
-    cJSON_DeleteItemFromObjectCaseSensitive(fx, "expect");
-    cJSON_AddItemToObject(fx, "expect", expect);
-    cJSON_DeleteItemFromObjectCaseSensitive(fx, "only");
-    cJSON_AddTrueToObject(fx, "only");
-    char *text = cJSON_Print(fx);
-    FILE *f = text ? fopen(file, "w") : NULL;
-    bool ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    if (f) fclose(f);
-    free(text);
-    return ok;
 }
 
 static void run_one(cds_engine *e, const char *file, const cds_fixture_opts *opts, cds_fixture_result *res)
@@ -337,14 +338,21 @@ static void run_one(cds_engine *e, const char *file, const cds_fixture_opts *opt
     bool used[64] = {false};
     char rerr[256] = "";
     /* a malformed expectation would match every card: the schema refused it above */
+    bool forbidden = false;   /* --update cannot resolve that: the fixture keeps failing */
+    int claimed[256];   /* per expectation: the card it matched, or -1 (for --update) */
+    size_t nexpect = 0;
     cJSON_ArrayForEach(w, (nschema ? NULL : cJSON_GetObjectItemCaseSensitive(fx, "expect"))) {
         bool found = false;
+        int card = -1;
         for (size_t i = 0; i < ncards && !found; i++)
-            if (matches(w, &cards[i], rerr, sizeof rerr)) found = used[i] = true;
+            if (matches(w, &cards[i], rerr, sizeof rerr)) found = used[i] = true, card = (int)i;
+        if (nexpect < 256) claimed[nexpect++] = card;
         if (!found) {
-            char *t = cJSON_PrintUnformatted(w);
+            char *t = cJSON_PrintUnformatted(w), near[1024];
             PROBLEM("    expected card not produced: %s\n", t ? t : "?");
             free(t);
+            nearest(w, cards, ncards, near, sizeof near);
+            if (near[0]) PROBLEM("%s", near);
         }
         if (rerr[0]) PROBLEM("    bad regular expression: %s\n", rerr);
     }
@@ -353,6 +361,7 @@ static void run_one(cds_engine *e, const char *file, const cds_fixture_opts *opt
             if (matches(w, &cards[i], rerr, sizeof rerr)) {
                 char *t = cJSON_PrintUnformatted(w);
                 PROBLEM("    forbidden card produced (%s): %s \"%s\"\n", t ? t : "?", cards[i].rule, cards[i].summary);
+                forbidden = true;
                 free(t);
             }
     }
@@ -364,10 +373,12 @@ static void run_one(cds_engine *e, const char *file, const cds_fixture_opts *opt
         /* reviewed: the produced cards become the expectation */
         bool request_ok = true;
         for (size_t i = 0; i < info.nruns; i++) request_ok &= info.runs[i].error == NULL;
-        if (request_ok && rewrite(file, fx, cards, ncards)) {
-            pl = 0;
+        cds_fixture_card fc[64];
+        for (size_t i = 0; i < ncards; i++) fc[i] = (cds_fixture_card){cards[i].rule, cards[i].indicator, cards[i].summary};
+        bool fits = nexpect < 256 && nschema == 0;
+        if (request_ok && fits && cds_fixture_update(file, fc, ncards, claimed, nexpect, out) && !forbidden) {
+            pl = 0;   /* the expectations are now what was produced and reviewed */
             problems[0] = '\0';
-            fprintf(out, "UPDATED %s (%zu expected cards)\n", file, ncards);
         }
     }
     bool ok = pl == 0;

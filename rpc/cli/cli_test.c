@@ -11,7 +11,8 @@ static void usage(FILE *f)
                "Runs regression fixtures (default: ./fixtures) and reports per-rule coverage.\n"
                "  --quiet              print only failing fixtures and the totals\n"
                "  --require-coverage   fail when a rule lacks a firing or a non-firing fixture\n"
-               "  --update             rewrite the expected cards of the named (reviewed) fixtures\n");
+               "  --update             write the cards the named (reviewed) fixtures produce into their \"expect\"\n"
+               "                       lists; nothing else in the files changes, and each change is shown\n");
 }
 
 int cli_test(int argc, char **argv)
