@@ -6,8 +6,17 @@
 
 local DIGOXIN_LEVEL, POTASSIUM = "10535-3", "2823-3"
 
+-- The 1.2 ng/mL threshold holds for ng/mL (= ug/L); nmol/L is converted (1 ng/mL = 1.28 nmol/L,
+-- digoxin 780.9 g/mol). An unknown unit never escalates the card.
+local function to_ng_per_ml(o)
+  local u = (o.unit or ""):lower():gsub("%s", ""):gsub("µ", "u"):gsub("μ", "u")
+  if u == "ng/ml" or u == "ug/l" or u == "mcg/l" then return o.value end
+  if u == "nmol/l" then return o.value / 1.28 end
+  return nil
+end
+
 rule {
-  id = "pddi.digoxin-cyclosporine", version = "1.0.0",
+  id = "pddi.digoxin-cyclosporine", version = "1.1.0",
   title = "Digoxin with cyclosporine: digoxin toxicity risk",
   hooks = { "order-select", "order-sign", "patient-view" },
   references = { "HL7 PDDI-CDS implementation guide: digoxin + cyclosporine" },
@@ -22,7 +31,11 @@ rule {
     local indicator = "warning"
     if recent_level and level.value then
       lines[#lines + 1] = string.format("**Digoxin level:** %.2f %s on %s.", level.value, level.unit or "", level.date or "?")
-      if level.value > 1.2 then indicator = "critical" end
+      local ng = to_ng_per_ml(level)
+      if ng and ng > 1.2 then indicator = "critical" end
+      if not ng then lines[#lines + 1] = "_The level's unit is not one this rule knows (ng/mL, ug/L, nmol/L): judge it against your laboratory's range._" end
+    elseif ctx.prefetch_errors > 0 then
+      lines[#lines + 1] = "**Digoxin level:** could not be checked (some patient data was not retrieved)."
     else
       lines[#lines + 1] = "**Digoxin level:** none in the last 14 days."
     end
@@ -46,7 +59,8 @@ rule {
     return card {
       key = "digoxin-cyclosporine",
       indicator = indicator,
-      summary = "Digoxin with cyclosporine: risk of digoxin toxicity" .. (recent_level and "" or "; no recent digoxin level"),
+      summary = "Digoxin with cyclosporine: risk of digoxin toxicity" ..
+                (recent_level and "" or (ctx.prefetch_errors > 0 and "; digoxin level not checked" or "; no recent digoxin level")),
       detail = table.concat(lines, "\n\n"),
       suggest = suggest,
       selection = "any",

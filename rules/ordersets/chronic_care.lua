@@ -8,6 +8,8 @@ local SETS = {
       { code = "4548-4", display = "Hemoglobin A1c/Hemoglobin.total in Blood", days = 182, also = { "17856-6" } },
       { code = "24331-1", display = "Lipid panel - Serum or Plasma", days = 365, also = { "2093-3", "13457-7", "18262-6" } },
       { code = "9318-7", display = "Albumin/Creatinine [Mass Ratio] in Urine", days = 365, also = { "14959-1" } },
+      { code = "62238-1", display = "eGFR (creatinine, CKD-EPI) in Serum or Plasma", days = 365,
+        also = { "98979-8", "33914-3", "48642-3", "48643-1", "2160-0" } },
     },
     source = "ADA Standards of Care in Diabetes 2024, sections 6 (glycemic goals), 10 (lipids) and 11 (kidney)" },
   { id = "prediabetes", title = "Prediabetes: yearly glycemic test", conditions = { "15777000" },
@@ -25,12 +27,16 @@ local SETS = {
 }
 
 rule {
-  id = "orders.chronic-care", version = "1.0.0",
+  id = "orders.chronic-care", version = "1.1.0",
   title = "Care gaps for chronic conditions",
   hooks = { "patient-view" },
   references = { "see each set's source" },
 
   evaluate = function(ctx)
+    -- A care gap is a claim that a result is absent: when patient data came back as an error
+    -- (an OperationOutcome in prefetch) the rule did not see the results, so it says nothing
+    -- (screen.unresolved reports the list that was not retrieved).
+    if ctx.prefetch_errors > 0 then return nil end
     local cards = {}
     for _, set in ipairs(SETS) do
       local condition = ctx.conditions.any(set.conditions)
