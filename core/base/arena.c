@@ -14,7 +14,7 @@ struct cds_arena_chunk {
     _Alignas(16) unsigned char data[];
 };
 
-void cds_arena_init(cds_arena *a) { a->head = NULL; a->used_total = 0; }
+void cds_arena_init(cds_arena *a) { a->head = NULL; a->used_total = 0; a->failed = false; }
 
 void *cds_arena_alloc(cds_arena *a, size_t n)
 {
@@ -25,7 +25,10 @@ void *cds_arena_alloc(cds_arena *a, size_t n)
         size_t sz = n > CHUNK_MIN ? n : CHUNK_MIN;
         if (c && c->size * 2 > sz && c->size < (1u << 20)) sz = c->size * 2;
         c = malloc(sizeof *c + sz);
-        if (!c) return NULL;
+        if (!c) {
+            a->failed = true;
+            return NULL;
+        }
         c->size = sz;
         c->used = 0;
         c->next = a->head;
@@ -77,6 +80,7 @@ char *cds_arena_printf(cds_arena *a, const char *fmt, ...)
 
 void cds_arena_reset(cds_arena *a)
 {
+    a->failed = false;
     cds_arena_chunk *c = a->head;
     if (!c) return;
     while (c->next) {
@@ -98,4 +102,5 @@ void cds_arena_free(cds_arena *a)
     }
     a->head = NULL;
     a->used_total = 0;
+    a->failed = false;
 }

@@ -3,16 +3,19 @@
 #ifndef CDS_ARENA_H
 #define CDS_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct cds_arena_chunk cds_arena_chunk;
 typedef struct cds_arena {
     cds_arena_chunk *head;
     size_t used_total;
+    bool failed;              /* an allocation failed since init/reset: whatever was being built
+                                 is incomplete (checked by the view and the engine) */
 } cds_arena;
 
 void cds_arena_init(cds_arena *a);
-/* Returns NULL only when malloc fails. Memory is 16-byte aligned and zeroed. */
+/* Returns NULL only when malloc fails (and sets a->failed). Memory is 16-byte aligned and zeroed. */
 void *cds_arena_alloc(cds_arena *a, size_t n);
 char *cds_arena_strndup(cds_arena *a, const char *s, size_t n);
 char *cds_arena_strdup(cds_arena *a, const char *s);

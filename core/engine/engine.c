@@ -141,28 +141,37 @@ cds_rc cds_engine_call(cds_engine *e, const char *service, const msgpack_object 
     return cds_engine_run(e, &c, now, a, pk, info, err);
 }
 
-cds_rc cds_engine_run(cds_engine *e, const cds_call *c, time_t now, cds_arena *a, msgpack_packer *pk,
-                      cds_eval_info *info, cds_error *err)
-{
-    const cds_ruleset *rs = e->rs;
-    memset(info, 0, sizeof *info);
-    const cds_service *svc = c->service;
-    const cds_request req = c->req;
-    info->hook = req.hook;
-    info->hook_instance = req.hook_instance;
-    info->patient_id = req.patient_id;
-    if (c->rs != rs) return cds_error_set(err, CDS_EINTERNAL, NULL, "the call was prepared for another rule set");
-    cds_rc rc;
-    cds_view view;
-    if ((rc = cds_view_build(&req, rs->kb, now, a, &view, err))) return rc;
-    cds_eval_scope scope = {.view = &view};
-    scope.nddi = cds_screen_interactions(&view, a, (cds_ddi_hit **)&scope.ddi);
-    scope.nallergy = cds_screen_allergies(&view, a, (cds_allergy_hit **)&scope.allergy);
+#define NO_DECISION "out of memory %s; no decision was made"
 
-    lua_State *L = cds_sandbox_L(e->sb);
+/* What the rules' part of an evaluation works on (passed through lua_pcall). */
+typedef struct run_args {
+    cds_engine *e;
+    const cds_call *c;
+    cds_eval_scope *scope;
+    cds_arena *a;
+    msgpack_packer *pk;
+    cds_eval_info *info;
+    cds_error *err;
+    cds_rc rc;
+} run_args;
+
+/* Runs the service's rules over ctx and packs the response. Everything it does outside a rule's
+ * own protected call (building ctx, collecting and packing cards) can still fail in Lua (out of
+ * memory under the rule memory limit): it runs inside run_rules_protected, so such a failure is
+ * an error return, not a Lua panic that aborts the process. */
+static cds_rc run_rules(lua_State *L, run_args *r)
+{
+    cds_engine *e = r->e;
+    const cds_ruleset *rs = e->rs;
+    const cds_service *svc = r->c->service;
+    const cds_request req = r->c->req;
+    cds_arena *a = r->a;
+    msgpack_packer *pk = r->pk;
+    cds_eval_info *info = r->info;
+    cds_error *err = r->err;
     int top = lua_gettop(L);
     luaL_checkstack(L, 16, "engine");
-    cds_lua_view_push(L, &scope);
+    cds_lua_view_push(L, r->scope);
     int ctx = lua_gettop(L);
     lua_createtable(L, 8, 0);   /* cards collected: {card table, rule index} */
     int cards = lua_gettop(L);
@@ -318,4 +327,45 @@ cds_rc cds_engine_run(cds_engine *e, const cds_call *c, time_t now, cds_arena *a
     }
     lua_settop(L, top);
     return CDS_OK;
+}
+
+static int run_rules_protected(lua_State *L)
+{
+    run_args *r = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    r->rc = run_rules(L, r);
+    return 0;
+}
+
+cds_rc cds_engine_run(cds_engine *e, const cds_call *c, time_t now, cds_arena *a, msgpack_packer *pk,
+                      cds_eval_info *info, cds_error *err)
+{
+    const cds_ruleset *rs = e->rs;
+    memset(info, 0, sizeof *info);
+    const cds_request req = c->req;
+    info->hook = req.hook;
+    info->hook_instance = req.hook_instance;
+    info->patient_id = req.patient_id;
+    if (c->rs != rs) return cds_error_set(err, CDS_EINTERNAL, NULL, "the call was prepared for another rule set");
+    cds_rc rc;
+    cds_view view;
+    if ((rc = cds_view_build(&req, rs->kb, now, a, &view, err))) return rc;
+    cds_eval_scope scope = {.view = &view};
+    scope.nddi = cds_screen_interactions(&view, a, (cds_ddi_hit **)&scope.ddi);
+    scope.nallergy = cds_screen_allergies(&view, a, (cds_allergy_hit **)&scope.allergy);
+    if (a->failed) return cds_error_set(err, CDS_EINTERNAL, NULL, NO_DECISION, "screening the request");
+
+    lua_State *L = cds_sandbox_L(e->sb);
+    int top = lua_gettop(L);
+    run_args r = {e, c, &scope, a, pk, info, err, CDS_OK};
+    if (!lua_checkstack(L, 2)) return cds_error_set(err, CDS_EINTERNAL, NULL, NO_DECISION, "evaluating the rules");
+    lua_pushcfunction(L, run_rules_protected);
+    lua_pushlightuserdata(L, &r);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        lua_settop(L, top);
+        cds_lua_view_done(L);
+        return cds_error_set(err, CDS_EINTERNAL, NULL, NO_DECISION, "evaluating the rules");
+    }
+    if (r.rc == CDS_OK && a->failed) return cds_error_set(err, CDS_EINTERNAL, NULL, NO_DECISION, "evaluating the rules");
+    return r.rc;
 }

@@ -106,6 +106,11 @@ static int parse_services(cds_ruleset *rs, lua_State *L, int tbl, const char *wh
     rs->services = calloc(n ? n : 1, sizeof *rs->services);
     *patterns = calloc(n ? n : 1, sizeof **patterns);
     *npatterns = calloc(n ? n : 1, sizeof **npatterns);
+    if (!rs->services || !*patterns || !*npatterns) {
+        cds_strbuf_printf(diag, "%s ruleset: out of memory reading the services\n", where);
+        lua_pop(L, 1);
+        return 1;
+    }
     for (size_t i = 1; i <= n; i++) {
         lua_rawgeti(L, -1, (lua_Integer)i);
         char what[64];
@@ -197,12 +202,17 @@ static size_t list_dir(const char *dir, const char *suffix, bool dirs, char ***o
 
 /* Adds a file to the digest under its path relative to the rule set, so the same rule set
  * has the same digest wherever it is installed. */
-static void digest_file(cds_digest *d, const char *root, const char *path)
+/* Adds the file to the rule set digest; 1 (a load error, in diag) when it cannot be read: a
+ * digest that left a file out would name a rule set that is not the one loaded. */
+static int digest_file(cds_digest *d, const char *root, const char *path, cds_strbuf *diag)
 {
     size_t len;
     cds_error err;
     char *src = cds_read_file(path, &len, 256u << 20, &err);
-    if (!src) return;
+    if (!src) {
+        cds_strbuf_printf(diag, "%s\n", err.message);
+        return 1;
+    }
     char sha[65];
     cds_sha256_hex(src, len, sha);
     size_t rl = strlen(root);
@@ -210,6 +220,7 @@ static void digest_file(cds_digest *d, const char *root, const char *path)
     cds_digest_update(d, rel, strlen(rel) + 1);
     cds_digest_update(d, sha, 64);
     free(src);
+    return 0;
 }
 
 static int load_packs(cds_ruleset *rs, cds_digest *dg, cds_strbuf *diag)
@@ -245,7 +256,7 @@ static int load_packs(cds_ruleset *rs, cds_digest *dg, cds_strbuf *diag)
         free(cds_ltab_str(&t, "description", false));
         errors += t.errors;
         lua_pop(L, 1);
-        digest_file(dg, rs->dir, ppath);
+        errors += digest_file(dg, rs->dir, ppath, diag);
         char **files;
         size_t nf = list_dir(pdir, ".lua", false, &files, diag, &errors);
         for (size_t f = 0; f < nf; f++) {
@@ -268,7 +279,7 @@ static int load_packs(cds_ruleset *rs, cds_digest *dg, cds_strbuf *diag)
                 break;
             }
             rs->files[rs->nfiles++] = (cds_source_file){strdup(path), src, len};
-            digest_file(dg, rs->dir, path);
+            errors += digest_file(dg, rs->dir, path, diag);
         }
         cds_free_strlist(files, nf);
         char kdir[1100];
@@ -277,7 +288,7 @@ static int load_packs(cds_ruleset *rs, cds_digest *dg, cds_strbuf *diag)
         for (size_t f = 0; f < nf; f++) {
             char path[2048];
             snprintf(path, sizeof path, "%s/%s", kdir, files[f]);
-            digest_file(dg, rs->dir, path);
+            errors += digest_file(dg, rs->dir, path, diag);
         }
         cds_free_strlist(files, nf);
     }
@@ -289,6 +300,10 @@ static int load_packs(cds_ruleset *rs, cds_digest *dg, cds_strbuf *diag)
 static int build_kb(cds_ruleset *rs, const cds_ruleset_opts *opts, cds_strbuf *diag)
 {
     const char **dirs = calloc(rs->npacks + 1, sizeof *dirs);
+    if (!dirs) {
+        cds_strbuf_printf(diag, "%s: out of memory building the knowledge base\n", rs->dir);
+        return 1;
+    }
     for (size_t i = 0; i < rs->npacks; i++) dirs[i] = rs->packs[i].dir;
     char tmp[1100] = ":memory:";
     if (opts && opts->kb_path) {
@@ -337,6 +352,10 @@ static int resolve_services(cds_ruleset *rs, char ***patterns, size_t *npatterns
     for (size_t s = 0; s < rs->nservices; s++) {
         cds_service *sv = &rs->services[s];
         sv->rules = calloc(rs->nrules ? rs->nrules : 1, sizeof *sv->rules);
+        if (!sv->rules) {
+            cds_strbuf_printf(diag, "%s/manifest.lua: out of memory resolving the services\n", rs->dir);
+            return errors + 1;
+        }
         for (size_t p = 0; p < npatterns[s]; p++) {
             size_t matched = 0;
             for (size_t r = 0; r < rs->nrules; r++) {
@@ -361,8 +380,14 @@ cds_rc cds_ruleset_load(const char *dir, const cds_ruleset_opts *opts, cds_rules
 {
     *out = NULL;
     cds_ruleset *rs = calloc(1, sizeof *rs);
-    if (!rs) return CDS_EINTERNAL;
-    rs->dir = strdup(dir);
+    if (rs && !(rs->dir = strdup(dir))) {
+        free(rs);
+        rs = NULL;
+    }
+    if (!rs) {
+        cds_strbuf_printf(diag, "%s: out of memory loading the rule set\n", dir);
+        return CDS_ELOAD;
+    }
     size_t dl = strlen(rs->dir);
     while (dl > 1 && rs->dir[dl - 1] == '/') rs->dir[--dl] = '\0';
     if (opts) rs->limits = opts->limits;
@@ -389,7 +414,7 @@ cds_rc cds_ruleset_load(const char *dir, const cds_ruleset_opts *opts, cds_rules
         lua_pop(L, 1);
     }
     cds_sandbox_free(sb);
-    digest_file(dg, rs->dir, mpath);
+    errors += digest_file(dg, rs->dir, mpath, diag);
     errors += load_packs(rs, dg, diag);
     if (errors) goto done;
     errors += build_kb(rs, opts, diag);

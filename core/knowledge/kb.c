@@ -14,7 +14,7 @@ typedef struct u64map { uint64_t *keys; uint32_t *vals; size_t cap, count; } u64
 typedef struct product { uint32_t off, n; const char *unscreened; } product;
 
 struct cds_kb {
-    cds_arena arena;
+    cds_arena arena;          /* a failed allocation fails the load (arena.failed) */
     char digest[65];
     cds_kb_ingredient *ingr;
     size_t ningr;
@@ -89,10 +89,20 @@ static bool u64_get(const u64map *m, uint64_t key, uint32_t *val)
 
 /* --- helpers ------------------------------------------------------------------------------ */
 
+/* A column's text copied into the kb (NULL for SQL NULL). Out of memory gives "" and marks the
+ * arena failed, which fails the whole load: an index with a hole would answer "no such fact". */
 static const char *col(cds_kb *kb, sqlite3_stmt *st, int i)
 {
     const unsigned char *s = sqlite3_column_text(st, i);
-    return s ? cds_arena_strdup(&kb->arena, (const char *)s) : NULL;
+    if (!s) return NULL;
+    const char *c = cds_arena_strdup(&kb->arena, (const char *)s);
+    return c ? c : "";
+}
+
+/* cds_strmap_put that marks the load failed when the key or the map could not be stored. */
+static void put(cds_kb *kb, cds_strmap *m, const char *key, uint32_t value)
+{
+    if (!key || !cds_strmap_put(m, key, strlen(key), value)) kb->arena.failed = true;
 }
 
 static bool pool_push(cds_kb *kb, uint32_t v)
@@ -209,7 +219,7 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
         g->name = col(kb, st, 1);
         const char *s = (const char *)sqlite3_column_text(st, 2);
         g->verified = !s || strcmp(s, "unverified") != 0;
-        cds_strmap_put(&kb->ingr_by_code, g->rxcui, strlen(g->rxcui), (uint32_t)kb->ningr);
+        put(kb, &kb->ingr_by_code, g->rxcui, (uint32_t)kb->ningr);
         kb->ningr++;
     }
     END_ROWS("ingredient");
@@ -218,7 +228,7 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
         const char *base = (const char *)sqlite3_column_text(st, 1);
         if (cds_strmap_get(&kb->ingr_by_code, base, strlen(base), &b)) {
             const char *code = col(kb, st, 0);
-            cds_strmap_put(&kb->ingr_by_code, code, strlen(code), b);
+            put(kb, &kb->ingr_by_code, code, b);
         }
     }
     END_ROWS("ingredient");
@@ -234,7 +244,7 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
         if (!last || strcmp(last, p) != 0) {
             if (kb->nprod >= n) break;
             last = col(kb, st, 0);
-            cds_strmap_put(&kb->prod_by_code, last, strlen(last), (uint32_t)kb->nprod);
+            put(kb, &kb->prod_by_code, last, (uint32_t)kb->nprod);
             kb->prod[kb->nprod++] = (product){(uint32_t)kb->npool, 0, NULL};
         }
         product *pr = &kb->prod[kb->nprod - 1];
@@ -268,7 +278,7 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
         c->name = col(kb, st, 1);
         const char *kind = (const char *)sqlite3_column_text(st, 2);
         c->allergen = kind && strstr(kind, "allergen") != NULL;
-        cds_strmap_put(&kb->cls_by_id, c->id, strlen(c->id), (uint32_t)kb->ncls);
+        put(kb, &kb->cls_by_id, c->id, (uint32_t)kb->ncls);
         kb->ncls++;
     }
     END_ROWS("drug_class");
@@ -334,7 +344,7 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
         uint32_t prev;
         if (cds_strmap_get(&kb->names, norm, strlen(norm), &prev) && !(prev & CDS_KB_CLASS)) continue;
         char *k = cds_arena_strdup(&kb->arena, norm);
-        cds_strmap_put(&kb->names, k, strlen(k), t);
+        put(kb, &kb->names, k, t);
         if (words > kb->max_name_words) kb->max_name_words = words;
     }
     END_ROWS("synonym");
@@ -385,9 +395,13 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
         uint32_t t = parse_target(kb, (const char *)sqlite3_column_text(st, 2));
         if (t == CDS_KB_NONE) continue;
         char *k = cds_arena_printf(&kb->arena, "%s|%s", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1));
-        cds_strmap_put(&kb->allergen, k, strlen(k), t);
+        put(kb, &kb->allergen, k, t);
     }
     END_ROWS("allergen_code");
+    if (kb->arena.failed) {
+        cds_kb_free(kb);
+        return cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory loading the knowledge base");
+    }
     *out = kb;
     return CDS_OK;
 }

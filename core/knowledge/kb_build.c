@@ -325,14 +325,18 @@ static void find_tables(importer *im, const char *const *packs, size_t npacks, c
                 if (strncmp(e->d_name, kind_names[i], kl) == 0 && (e->d_name[kl] == '.' || e->d_name[kl] == '-')) k = i;
             }
             char *path = cds_arena_printf(&im->keys, "%s/%s", dir, e->d_name);
-            if (k < 0) {
+            if (k < 0 && path) {
                 im->errors++;
                 cds_strbuf_printf(im->diag, "%s:1: unknown knowledge table (expected ingredients, products, classes, "
                                             "interactions, cross_sensitivity or allergen_codes, optionally NAME-suffix.tsv)\n", path);
                 continue;
             }
-            char **nfiles = realloc(files[k], (nf[k] + 1) * sizeof *nfiles);
-            if (!nfiles) continue;
+            char **nfiles = path ? realloc(files[k], (nf[k] + 1) * sizeof *nfiles) : NULL;
+            if (!nfiles) {   /* a table left out would load as "no such facts" */
+                im->errors++;
+                cds_strbuf_printf(im->diag, "%s/%s: out of memory listing the knowledge tables\n", dir, e->d_name);
+                continue;
+            }
             files[k] = nfiles;
             files[k][nf[k]++] = path;
         }

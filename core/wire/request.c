@@ -54,6 +54,7 @@ static cds_rc str_field(cds_arena *a, const msgpack_object *map, const char *bas
     const msgpack_object *o;
     cds_rc rc = field(map, base, key, MSGPACK_OBJECT_STR, required, &o, err);
     *out = o ? cds_mp_strdup(a, o) : NULL;
+    if (o && !*out) return cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory reading the request");
     return rc;
 }
 

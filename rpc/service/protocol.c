@@ -316,14 +316,27 @@ static bool would_block(const cds_proto_env *env, const message *m)
     return m->prepared == CDS_OK && env->fetch && m->call.ngaps > 0 && m->call.req.fhir_authorization;
 }
 
+/* The result being packed; a write that failed (out of memory) leaves a hole in it. */
+typedef struct result_buf {
+    msgpack_sbuffer sb;
+    bool failed;
+} result_buf;
+
+static int result_write(void *data, const char *buf, size_t len)
+{
+    result_buf *r = data;
+    if (!r->failed && msgpack_sbuffer_write(&r->sb, buf, len) != 0) r->failed = true;
+    return r->failed ? -1 : 0;
+}
+
 /* Runs a decoded message and replies (the reply to `out`, or deferred to the audit writer). */
 static void dispatch(const cds_proto_env *env, cds_arena *a, message *m, const char *buf, size_t len,
                      msgpack_sbuffer *out, cds_proto_outcome *o, cds_error *err)
 {
-    msgpack_sbuffer result;
-    msgpack_sbuffer_init(&result);
+    result_buf result = {.failed = false};
+    msgpack_sbuffer_init(&result.sb);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &result, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &result, result_write);
     bool deferred = false;   /* the audit row goes to the writer after the reply is built */
     double eval_us = 0;
     if (m->op == OP_HEALTH) {
@@ -343,6 +356,8 @@ static void dispatch(const cds_proto_env *env, cds_arena *a, message *m, const c
         if (!o->code) o->code = complete_prefetch(env, &m->call, &completed, &cu, err);
         if (!o->code) {
             o->code = cds_engine_run(env->engine, &m->call, now.tv_sec, a, &pk, &o->info, err);
+            if (!o->code && result.failed)
+                o->code = cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory packing the cards; no decision was made");
         } else {   /* the audit row still names the hook and patient of a call that failed */
             o->info.hook = m->call.req.hook;
             o->info.hook_instance = m->call.req.hook_instance;
@@ -371,9 +386,9 @@ static void dispatch(const cds_proto_env *env, cds_arena *a, message *m, const c
         snprintf(o->path, sizeof o->path, "%.120s", err->path);
         cds_proto_error_reply(out, m->id, o->code, err->message, err->path);
     } else {
-        ok_reply(out, m->id, &result, o->decision);
+        ok_reply(out, m->id, &result.sb, o->decision);
     }
-    msgpack_sbuffer_destroy(&result);
+    msgpack_sbuffer_destroy(&result.sb);
     if (deferred)
         defer_audit(env, buf, len, m->service, o, o->code ? err->message : NULL, m->id, out, m->decode_us, eval_us,
                     &m->t_start);
