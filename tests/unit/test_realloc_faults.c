@@ -72,7 +72,8 @@ static void a_template_map_that_cannot_grow_is_a_load_error(void **s)
     lua_close(L);
 }
 
-/* 40 files to list (not fixtures: running them is not the point here). */
+/* 40 files to list: shared request files, which the runner lists and skips (running fixtures is
+ * not the point here). */
 static void a_fixture_list_that_cannot_grow_is_a_failure(void **s)
 {
     (void)s;
@@ -87,7 +88,7 @@ static void a_fixture_list_that_cannot_grow_is_a_failure(void **s)
     for (int i = 0; i < 40; i++) {
         char rel[32];
         snprintf(rel, sizeof rel, "shared/r%02d.json", i);
-        tu_write(dir, rel, "{\"resourceType\": \"Bundle\"}\n");
+        tu_write(dir, rel, "{\"hook\": \"patient-view\", \"hookInstance\": \"h\", \"context\": {}}\n");
     }
     const char *paths[] = {dir};
     for (int nth = 1;; nth++) {
