@@ -141,6 +141,14 @@ cds_rc cds_engine_call(cds_engine *e, const char *service, const msgpack_object 
     return cds_engine_run(e, &c, now, a, pk, info, err);
 }
 
+/* 0 critical, 1 warning, 2 info (cards are checked to carry one of the three). */
+static int tier_of(const char *indicator)
+{
+    if (indicator && strcmp(indicator, "critical") == 0) return 0;
+    if (indicator && strcmp(indicator, "warning") == 0) return 1;
+    return 2;
+}
+
 #define NO_DECISION "out of memory %s; no decision was made"
 
 /* What the rules' part of an evaluation works on (passed through lua_pcall). */
@@ -258,58 +266,73 @@ static cds_rc run_rules(lua_State *L, run_args *r)
     msgpack_pack_map(pk, info->nerrors ? 2 : 1);
     cds_mp_pack_str(pk, "cards");
     msgpack_pack_array(pk, total);
-    for (size_t i = 1; i <= ncards; i++) {
-        lua_rawgeti(L, cards, (lua_Integer)i);
-        lua_rawgeti(L, -1, 1);
-        lua_rawgeti(L, -2, 2);
-        size_t r = (size_t)lua_tointeger(L, -1);
-        lua_pop(L, 1);
-        const cds_rule_info *ri = &rs->rules[r];
-        int c = lua_gettop(L);
-        lua_getfield(L, c, "_key");
-        char key[256];
-        if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) snprintf(key, sizeof key, "%s", lua_tostring(L, -1));
-        else snprintf(key, sizeof key, "#%zu", i);
-        lua_pop(L, 1);
-        char uuid[37];
-        cds_uuid(req.hook_instance, ri->id, key, uuid);
-        cds_card_source src = {rs->source_label, ri->id, ri->title};
-        cds_card_pack(L, c, pk, uuid, &src);
-        cds_card_out *co = &info->cards[info->ncards++];
-        co->uuid = cds_arena_strdup(a, uuid);
-        co->rule = ri->id;
-        lua_getfield(L, c, "indicator");
-        co->indicator = cds_arena_strdup(a, lua_tostring(L, -1));
-        lua_getfield(L, c, "summary");
-        co->summary = cds_arena_strdup(a, lua_tostring(L, -1));
-        lua_settop(L, cards);
-    }
-    for (size_t i = 0; i < info->nruns; i++) {
-        const cds_rule_run *run = &info->runs[i];
-        if (!run->error) continue;
-        const cds_rule_info *ri = NULL;
-        for (size_t k = 0; k < rs->nrules; k++)
-            if (strcmp(rs->rules[k].id, run->rule) == 0) ri = &rs->rules[k];
-        char uuid[37], summary[160];
-        cds_uuid(req.hook_instance, run->rule, "error", uuid);
-        snprintf(summary, sizeof summary, "Safety check did not run: %.100s", ri->title);
-        msgpack_pack_map(pk, 5);
-        cds_mp_pack_str(pk, "uuid");
-        cds_mp_pack_str(pk, uuid);
-        cds_mp_pack_str(pk, "summary");
-        cds_mp_pack_str(pk, summary);
-        cds_mp_pack_str(pk, "indicator");
-        cds_mp_pack_str(pk, "warning");
-        cds_mp_pack_str(pk, "detail");
-        cds_mp_pack_str(pk, "This automated check failed and gave no answer. Review the order manually; "
-                            "the failure has been recorded for pharmacy informatics.");
-        cds_card_source src = {rs->source_label, run->rule, ri->title};
-        cds_card_pack_source(pk, &src, NULL);
-        cds_card_out *co = &info->cards[info->ncards++];
-        co->uuid = cds_arena_strdup(a, uuid);
-        co->rule = run->rule;
-        co->indicator = "warning";
-        co->summary = cds_arena_strdup(a, summary);
+    /* Critical, then warning, then info: a client shows cards in the order given, and an info
+     * card must not sit above a bleeding-risk warning. Within a tier, the service's rule order
+     * and each rule's own order (deterministic); a rule that did not run is a warning, after
+     * the rules' warnings. */
+    for (int tier = 0; tier < 3; tier++) {
+        for (size_t i = 1; i <= ncards; i++) {
+            lua_rawgeti(L, cards, (lua_Integer)i);
+            lua_rawgeti(L, -1, 1);
+            lua_getfield(L, -1, "indicator");
+            bool here = tier_of(lua_tostring(L, -1)) == tier;
+            lua_pop(L, 1);
+            if (!here) {
+                lua_settop(L, cards);
+                continue;
+            }
+            lua_rawgeti(L, -2, 2);
+            size_t r = (size_t)lua_tointeger(L, -1);
+            lua_pop(L, 1);
+            const cds_rule_info *ri = &rs->rules[r];
+            int c = lua_gettop(L);
+            lua_getfield(L, c, "_key");
+            char key[256];
+            if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) snprintf(key, sizeof key, "%s", lua_tostring(L, -1));
+            else snprintf(key, sizeof key, "#%zu", i);
+            lua_pop(L, 1);
+            char uuid[37];
+            cds_uuid(req.hook_instance, ri->id, key, uuid);
+            cds_card_source src = {rs->source_label, ri->id, ri->title};
+            cds_card_pack(L, c, pk, uuid, &src);
+            cds_card_out *co = &info->cards[info->ncards++];
+            co->uuid = cds_arena_strdup(a, uuid);
+            co->rule = ri->id;
+            lua_getfield(L, c, "indicator");
+            co->indicator = cds_arena_strdup(a, lua_tostring(L, -1));
+            lua_getfield(L, c, "summary");
+            co->summary = cds_arena_strdup(a, lua_tostring(L, -1));
+            lua_settop(L, cards);
+        }
+        if (tier == 1) {
+            for (size_t i = 0; i < info->nruns; i++) {
+                const cds_rule_run *run = &info->runs[i];
+                if (!run->error) continue;
+                const cds_rule_info *ri = NULL;
+                for (size_t k = 0; k < rs->nrules; k++)
+                    if (strcmp(rs->rules[k].id, run->rule) == 0) ri = &rs->rules[k];
+                char uuid[37], summary[160];
+                cds_uuid(req.hook_instance, run->rule, "error", uuid);
+                snprintf(summary, sizeof summary, "Safety check did not run: %.100s", ri->title);
+                msgpack_pack_map(pk, 5);
+                cds_mp_pack_str(pk, "uuid");
+                cds_mp_pack_str(pk, uuid);
+                cds_mp_pack_str(pk, "summary");
+                cds_mp_pack_str(pk, summary);
+                cds_mp_pack_str(pk, "indicator");
+                cds_mp_pack_str(pk, "warning");
+                cds_mp_pack_str(pk, "detail");
+                cds_mp_pack_str(pk, "This automated check failed and gave no answer. Review the order manually; "
+                                    "the failure has been recorded for pharmacy informatics.");
+                cds_card_source src = {rs->source_label, run->rule, ri->title};
+                cds_card_pack_source(pk, &src, NULL);
+                cds_card_out *co = &info->cards[info->ncards++];
+                co->uuid = cds_arena_strdup(a, uuid);
+                co->rule = run->rule;
+                co->indicator = "warning";
+                co->summary = cds_arena_strdup(a, summary);
+            }
+        }
     }
     if (info->nerrors) {
         cds_mp_pack_str(pk, "extension");
