@@ -20,6 +20,7 @@
 #include "feedback_json.h"
 #include "json.h"
 #include "mp.h"
+#include "shim_vfs.h"
 #include "testutil.h"
 
 /* ---- the fault switch: the Nth counted operation fails (and, persistent, every later one) ---- */
@@ -58,72 +59,21 @@ static int should_fail(fault_kind what)
     return 0;
 }
 
-/* ---- a VFS shim over the default one: files forward every call, writes and syncs may fail ---- */
+/* ---- writes and syncs fail through shim_vfs.h (files forward every other call) ---- */
 
-typedef struct {
-    sqlite3_file base;
-    sqlite3_file *real;   /* the default VFS's file, allocated right after this struct */
-} shim_file;
-
-static sqlite3_vfs *real_vfs;
-#define REAL(f) (((shim_file *)(f))->real)
-
-static int s_close(sqlite3_file *f) { return REAL(f)->pMethods ? REAL(f)->pMethods->xClose(REAL(f)) : SQLITE_OK; }
-static int s_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o) { return REAL(f)->pMethods->xRead(REAL(f), b, n, o); }
-static int s_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+static int write_fails(void)
 {
     if (should_fail(FAULT_WRITE)) return SQLITE_IOERR_WRITE;
-    if (should_fail(FAULT_FULL)) return SQLITE_FULL;
-    return REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
-}
-static int s_truncate(sqlite3_file *f, sqlite3_int64 n) { return REAL(f)->pMethods->xTruncate(REAL(f), n); }
-static int s_sync(sqlite3_file *f, int flags)
-{
-    if (should_fail(FAULT_SYNC)) return SQLITE_IOERR_FSYNC;
-    return REAL(f)->pMethods->xSync(REAL(f), flags);
-}
-static int s_size(sqlite3_file *f, sqlite3_int64 *n) { return REAL(f)->pMethods->xFileSize(REAL(f), n); }
-static int s_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
-static int s_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
-static int s_reserved(sqlite3_file *f, int *r) { return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r); }
-static int s_fcntl(sqlite3_file *f, int op, void *a) { return REAL(f)->pMethods->xFileControl(REAL(f), op, a); }
-static int s_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
-static int s_devchar(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
-static int s_shmmap(sqlite3_file *f, int pg, int sz, int ext, void volatile **pp)
-{
-    return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, ext, pp);
-}
-static int s_shmlock(sqlite3_file *f, int o, int n, int fl) { return REAL(f)->pMethods->xShmLock(REAL(f), o, n, fl); }
-static void s_shmbarrier(sqlite3_file *f) { REAL(f)->pMethods->xShmBarrier(REAL(f)); }
-static int s_shmunmap(sqlite3_file *f, int del) { return REAL(f)->pMethods->xShmUnmap(REAL(f), del); }
-static int s_fetch(sqlite3_file *f, sqlite3_int64 o, int n, void **pp) { return REAL(f)->pMethods->xFetch(REAL(f), o, n, pp); }
-static int s_unfetch(sqlite3_file *f, sqlite3_int64 o, void *p) { return REAL(f)->pMethods->xUnfetch(REAL(f), o, p); }
-
-static const sqlite3_io_methods shim_methods = {
-    3, s_close, s_read, s_write, s_truncate, s_sync, s_size, s_lock, s_unlock, s_reserved, s_fcntl, s_sector,
-    s_devchar, s_shmmap, s_shmlock, s_shmbarrier, s_shmunmap, s_fetch, s_unfetch};
-
-static int s_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
-{
-    (void)vfs;
-    shim_file *sf = (shim_file *)f;
-    sf->real = (sqlite3_file *)(sf + 1);
-    sf->real->pMethods = NULL;
-    int rc = real_vfs->xOpen(real_vfs, name, sf->real, flags, out);
-    f->pMethods = sf->real->pMethods ? &shim_methods : NULL;
-    return rc;
+    return should_fail(FAULT_FULL) ? SQLITE_FULL : 0;
 }
 
-static sqlite3_vfs shim_vfs;
+static int sync_fails(void) { return should_fail(FAULT_SYNC) ? SQLITE_IOERR_FSYNC : 0; }
 
 static void install_shim_vfs(void)
 {
-    real_vfs = sqlite3_vfs_find(NULL);
-    shim_vfs = *real_vfs;
-    shim_vfs.zName = "faulty";
-    shim_vfs.szOsFile = (int)sizeof(shim_file) + real_vfs->szOsFile;
-    shim_vfs.xOpen = s_open;
-    sqlite3_vfs_register(&shim_vfs, 1);   /* the default for every connection from here on */
+    shim_fail_write = write_fails;
+    shim_fail_sync = sync_fails;
+    shim_vfs_install("faulty", 3, 1);   /* the default for every connection from here on */
 }
 
 /* ---- SQLite's allocator, wrapped: the Nth allocation may fail ---- */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "kb.h"
+#include "shim_vfs.h"
 #include "testutil.h"
 
 static const char *INGR = "rxcui\tname\tbase\tsynonyms\tstatus\tsource\n"
@@ -154,64 +155,18 @@ static void lookups_work_on_a_good_table(void **s)
     tu_rmrf(dir);
 }
 
-/* ---- a VFS over the default one whose Nth read fails (a disk that fails mid-read) ---- */
+/* ---- the Nth read fails (a disk that fails mid-read), through shim_vfs.h ---- */
 
-typedef struct {
-    sqlite3_file base;
-    sqlite3_file *real;   /* the default VFS's file, allocated right after this struct */
-} shim_file;
-
-static sqlite3_vfs *real_vfs;
 static int reads;         /* reads since the connection opened */
 static int fail_read;     /* this read fails (0: none) */
-#define REAL(f) (((shim_file *)(f))->real)
 
-static int s_close(sqlite3_file *f) { return REAL(f)->pMethods ? REAL(f)->pMethods->xClose(REAL(f)) : SQLITE_OK; }
-static int s_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
-{
-    if (++reads == fail_read) return SQLITE_IOERR_READ;
-    return REAL(f)->pMethods->xRead(REAL(f), b, n, o);
-}
-static int s_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o) { return REAL(f)->pMethods->xWrite(REAL(f), b, n, o); }
-static int s_truncate(sqlite3_file *f, sqlite3_int64 n) { return REAL(f)->pMethods->xTruncate(REAL(f), n); }
-static int s_sync(sqlite3_file *f, int flags) { return REAL(f)->pMethods->xSync(REAL(f), flags); }
-static int s_size(sqlite3_file *f, sqlite3_int64 *n) { return REAL(f)->pMethods->xFileSize(REAL(f), n); }
-static int s_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
-static int s_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
-static int s_reserved(sqlite3_file *f, int *r) { return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r); }
-static int s_fcntl(sqlite3_file *f, int op, void *a) { return REAL(f)->pMethods->xFileControl(REAL(f), op, a); }
-static int s_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
-static int s_devchar(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
-
-/* Version 1: no shared memory and no memory-mapped reads, so every page read is an xRead. */
-static const sqlite3_io_methods shim_methods = {1, s_close, s_read, s_write, s_truncate, s_sync, s_size,
-                                                s_lock, s_unlock, s_reserved, s_fcntl, s_sector, s_devchar,
-                                                NULL, NULL, NULL, NULL, NULL, NULL};
-
-static int s_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
-{
-    (void)vfs;
-    shim_file *sf = (shim_file *)f;
-    sf->real = (sqlite3_file *)(sf + 1);
-    sf->real->pMethods = NULL;
-    int rc = real_vfs->xOpen(real_vfs, name, sf->real, flags, out);
-    f->pMethods = sf->real->pMethods ? &shim_methods : NULL;
-    return rc;
-}
-
-static sqlite3_vfs shim_vfs;
+static int nth_read_fails(void) { return ++reads == fail_read ? SQLITE_IOERR_READ : 0; }
 
 /* Loads the knowledge base at path through the shim with the Nth read failing (0: none). */
 static cds_rc load_failing_read(const char *path, int nth, cds_kb **kb, cds_error *err)
 {
-    if (!real_vfs) {
-        real_vfs = sqlite3_vfs_find(NULL);
-        shim_vfs = *real_vfs;
-        shim_vfs.zName = "failing-read";
-        shim_vfs.szOsFile = (int)sizeof(shim_file) + real_vfs->szOsFile;
-        shim_vfs.xOpen = s_open;
-        sqlite3_vfs_register(&shim_vfs, 0);
-    }
+    shim_vfs_install("failing-read", 1, 0);   /* version 1: every page read is an xRead */
+    shim_fail_read = nth_read_fails;
     sqlite3 *db;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, "failing-read") != SQLITE_OK) fail_msg("%s", sqlite3_errmsg(db));
     reads = 0;
