@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fhir_build.h"
+#include "grow.h"
 #include "json.h"
 #include "kb.h"
 #include "mp.h"
@@ -41,7 +43,7 @@ static size_t interacting(const cds_kb *kb, uint32_t **out)
             for (uint32_t k = 0; k < nm; k++) {
                 if (seen[mem[k]]) continue;
                 seen[mem[k]] = 1;
-                if (n == cap) list = realloc(list, (cap = cap * 2 + 64) * sizeof *list);
+                if (!cds_grow(&list, &cap, n + 1, sizeof *list)) break;   /* a smaller pool still benchmarks */
                 list[n++] = mem[k];
             }
         }
@@ -66,22 +68,6 @@ static cJSON *med_request(const char *id, const char *status, const cds_kb_ingre
     cJSON_AddItemToArray(cJSON_AddArrayToObject(cc, "coding"), c);
     cJSON_AddStringToObject(cc, "text", g->name);
     return r;
-}
-
-static cJSON *bundle(void)
-{
-    cJSON *b = cJSON_CreateObject();
-    cJSON_AddStringToObject(b, "resourceType", "Bundle");
-    cJSON_AddStringToObject(b, "type", "searchset");
-    cJSON_AddArrayToObject(b, "entry");
-    return b;
-}
-
-static void bundle_add(cJSON *b, cJSON *res)
-{
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddItemToObject(e, "resource", res);
-    cJSON_AddItemToArray(cJSON_GetObjectItem(b, "entry"), e);
 }
 
 static void add_envelope(bench_set *out, cJSON *request, size_t id)
@@ -112,7 +98,7 @@ static cJSON *skeleton(const char *patient_id, size_t n, cJSON **drafts)
     cJSON *ctx = cJSON_AddObjectToObject(req, "context");
     cJSON_AddStringToObject(ctx, "userId", "Practitioner/bench");
     cJSON_AddStringToObject(ctx, "patientId", patient_id);
-    *drafts = bundle();
+    *drafts = cds_fhir_bundle();
     cJSON_AddItemToObject(ctx, "draftOrders", *drafts);
     cJSON_AddObjectToObject(req, "prefetch");
     return req;
@@ -146,7 +132,7 @@ void bench_from_synthea(bench_set *out, const char *dir, const cds_ruleset *rs, 
         cJSON *b = text ? cJSON_ParseWithLength(text, len) : NULL;
         free(text);
         if (!b) continue;
-        cJSON *drafts, *req = NULL, *meds = bundle(), *allergies = bundle(), *conds = bundle(), *obs = bundle();
+        cJSON *drafts, *req = NULL, *meds = cds_fhir_bundle(), *allergies = cds_fhir_bundle(), *conds = cds_fhir_bundle(), *obs = cds_fhir_bundle();
         cJSON *patient = NULL, *ent;
         cJSON *latest[512];
         const char *latest_code[512];
@@ -157,12 +143,12 @@ void bench_from_synthea(bench_set *out, const char *dir, const cds_ruleset *rs, 
             const char *status = cJSON_GetStringValue(cJSON_GetObjectItem(r, "status"));
             if (!rt) continue;
             if (!strcmp(rt, "Patient") && !patient) patient = r;
-            else if (!strcmp(rt, "MedicationRequest") && status && !strcmp(status, "active")) bundle_add(meds, cJSON_Duplicate(r, 1));
-            else if (!strcmp(rt, "AllergyIntolerance")) bundle_add(allergies, cJSON_Duplicate(r, 1));
+            else if (!strcmp(rt, "MedicationRequest") && status && !strcmp(status, "active")) cds_fhir_bundle_add(meds, cJSON_Duplicate(r, 1));
+            else if (!strcmp(rt, "AllergyIntolerance")) cds_fhir_bundle_add(allergies, cJSON_Duplicate(r, 1));
             else if (!strcmp(rt, "Condition")) {
                 cJSON *cs = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "clinicalStatus"), "coding"), 0);
                 const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(cs, "code"));
-                if (c && !strcmp(c, "active")) bundle_add(conds, cJSON_Duplicate(r, 1));
+                if (c && !strcmp(c, "active")) cds_fhir_bundle_add(conds, cJSON_Duplicate(r, 1));
             } else if (!strcmp(rt, "Observation")) {
                 cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "code"), "coding"), 0);
                 const char *code = cJSON_GetStringValue(cJSON_GetObjectItem(c0, "code"));
@@ -177,7 +163,7 @@ void bench_from_synthea(bench_set *out, const char *dir, const cds_ruleset *rs, 
                 }
             }
         }
-        for (size_t k = 0; k < nlatest; k++) bundle_add(obs, cJSON_Duplicate(latest[k], 1));
+        for (size_t k = 0; k < nlatest; k++) cds_fhir_bundle_add(obs, cJSON_Duplicate(latest[k], 1));
         const char *pid = patient ? cJSON_GetStringValue(cJSON_GetObjectItem(patient, "id")) : "bench";
         req = skeleton(pid ? pid : "bench", out->n, &drafts);
         cJSON *pre = cJSON_GetObjectItem(req, "prefetch");
@@ -199,7 +185,7 @@ void bench_from_synthea(bench_set *out, const char *dir, const cds_ruleset *rs, 
         for (unsigned k = 0; k < nd && npool; k++) {
             char id[32];
             snprintf(id, sizeof id, "draft-%u", k + 1);
-            bundle_add(drafts, med_request(id, "draft", cds_kb_ingredient_at(rs->kb, pool[next_rand(&seed) % npool])));
+            cds_fhir_bundle_add(drafts, med_request(id, "draft", cds_kb_ingredient_at(rs->kb, pool[next_rand(&seed) % npool])));
         }
         add_envelope(out, req, out->n + 1);
         cJSON_Delete(b);
@@ -216,16 +202,16 @@ void bench_synthetic(bench_set *out, size_t count, size_t nmeds, const cds_rules
     size_t npool = interacting(rs->kb, &pool);
     for (size_t i = 0; i < count; i++) {
         cJSON *drafts, *req = skeleton("synthetic", i, &drafts);
-        cJSON *meds = bundle();
+        cJSON *meds = cds_fhir_bundle();
         for (size_t k = 0; k < nmeds; k++) {
             char id[32];
             snprintf(id, sizeof id, "m%zu", k);
             uint32_t g = (uint32_t)((next_rand(&seed) * 32768u + next_rand(&seed)) % ning);
-            bundle_add(meds, med_request(id, "active", cds_kb_ingredient_at(rs->kb, g)));
+            cds_fhir_bundle_add(meds, med_request(id, "active", cds_kb_ingredient_at(rs->kb, g)));
         }
         cJSON_AddItemToObject(cJSON_GetObjectItem(req, "prefetch"), "medications", meds);
-        cJSON_AddItemToObject(cJSON_GetObjectItem(req, "prefetch"), "allergies", bundle());   /* none recorded */
-        bundle_add(drafts, med_request("draft-1", "draft", cds_kb_ingredient_at(rs->kb, pool[next_rand(&seed) % npool])));
+        cJSON_AddItemToObject(cJSON_GetObjectItem(req, "prefetch"), "allergies", cds_fhir_bundle());   /* none recorded */
+        cds_fhir_bundle_add(drafts, med_request("draft-1", "draft", cds_kb_ingredient_at(rs->kb, pool[next_rand(&seed) % npool])));
         add_envelope(out, req, i + 1);
     }
     free(pool);

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fhir_build.h"
+
 #define PATIENT_ID "fixture-patient"
 #define RXNORM "http://www.nlm.nih.gov/research/umls/rxnorm"
 #define SNOMED "http://snomed.info/sct"
@@ -92,22 +94,6 @@ static void rfc3339(time_t t, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static cJSON *bundle(void)
-{
-    cJSON *b = cJSON_CreateObject();
-    cJSON_AddStringToObject(b, "resourceType", "Bundle");
-    cJSON_AddStringToObject(b, "type", "searchset");
-    cJSON_AddArrayToObject(b, "entry");
-    return b;
-}
-
-static void add_entry(cJSON *b, cJSON *r)
-{
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddItemToObject(e, "resource", r);
-    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(b, "entry"), e);
-}
-
 static cJSON *patient(const cJSON *p, time_t at)
 {
     cJSON *r = cJSON_CreateObject();
@@ -188,7 +174,7 @@ cJSON *cds_fixture_patient_request(const cJSON *fx, const cds_service *svc, cons
         if (strcmp(hook, "order-select") == 0) cJSON_AddArrayToObject(ctx, "selections");
     }
 
-    cJSON *meds = bundle(), *allergies = bundle(), *conditions = bundle(), *obs = bundle();
+    cJSON *meds = cds_fhir_bundle(), *allergies = cds_fhir_bundle(), *conditions = cds_fhir_bundle(), *obs = cds_fhir_bundle();
     const cJSON *x;
     int n = 0;
     static const char *const med_keys[] = {"rxnorm", NULL}, *const med_sys[] = {RXNORM, NULL};
@@ -198,7 +184,7 @@ cJSON *cds_fixture_patient_request(const cJSON *fx, const cds_service *svc, cons
         cJSON_AddStringToObject(r, "intent", "order");
         cJSON_AddItemToObject(r, "medicationCodeableConcept", concept(x, med_keys, med_sys, kb));
         add_subject(r, "subject");
-        add_entry(meds, r);
+        cds_fhir_bundle_add(meds, r);
     }
     n = 0;
     static const char *const al_keys[] = {"rxnorm", "snomed", NULL}, *const al_sys[] = {RXNORM, SNOMED, NULL};
@@ -221,7 +207,7 @@ cJSON *cds_fixture_patient_request(const cJSON *fx, const cds_service *svc, cons
             cJSON_AddItemToArray(cJSON_AddArrayToObject(rx, "manifestation"), m);
             cJSON_AddItemToArray(cJSON_AddArrayToObject(r, "reaction"), rx);
         }
-        add_entry(allergies, r);
+        cds_fhir_bundle_add(allergies, r);
     }
     n = 0;
     static const char *const c_keys[] = {"snomed", "icd10", NULL}, *const c_sys[] = {SNOMED, ICD10, NULL};
@@ -234,18 +220,18 @@ cJSON *cds_fixture_patient_request(const cJSON *fx, const cds_service *svc, cons
                               status_concept("http://terminology.hl7.org/CodeSystem/condition-ver-status", "confirmed"));
         cJSON_AddItemToObject(r, "code", concept(x, c_keys, c_sys, kb));
         add_subject(r, "subject");
-        add_entry(conditions, r);
+        cds_fhir_bundle_add(conditions, r);
     }
     n = 0;
     cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(fx, "results")) {
         const cJSON *days = cJSON_GetObjectItemCaseSensitive(x, "days_ago");
         time_t when = at - (time_t)((cJSON_IsNumber(days) ? days->valuedouble : 0) * 86400);
-        add_entry(obs, observation(++n, jstr(x, "loinc"), jstr(x, "display"), cJSON_GetObjectItemCaseSensitive(x, "value"),
+        cds_fhir_bundle_add(obs, observation(++n, jstr(x, "loinc"), jstr(x, "display"), cJSON_GetObjectItemCaseSensitive(x, "value"),
                                    jstr(x, "unit"), when));
     }
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(fx, "patient");
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(p, "weight_kg");
-    if (cJSON_IsNumber(w)) add_entry(obs, observation(++n, "29463-7", "Body weight", w, "kg", at));
+    if (cJSON_IsNumber(w)) cds_fhir_bundle_add(obs, observation(++n, "29463-7", "Body weight", w, "kg", at));
 
     /* every list the service prefetches is sent, empty when the fixture has none: "no allergies"
      * is then what the fixture says, not a list that was never sent */
@@ -261,6 +247,6 @@ cJSON *cds_fixture_patient_request(const cJSON *fx, const cds_service *svc, cons
         cJSON_AddItemToObject(pf, prefetch_key(svc, parts[i].type, parts[i].fallback), parts[i].value);
     for (size_t i = 0; svc && i < svc->nprefetch; i++)   /* the service's other keys: empty */
         if (!cJSON_GetObjectItemCaseSensitive(pf, svc->prefetch_keys[i]))
-            cJSON_AddItemToObject(pf, svc->prefetch_keys[i], bundle());
+            cJSON_AddItemToObject(pf, svc->prefetch_keys[i], cds_fhir_bundle());
     return req;
 }
