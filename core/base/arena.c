@@ -41,6 +41,17 @@ void *cds_arena_alloc(cds_arena *a, size_t n)
     return p;
 }
 
+void *cds_arena_grow(cds_arena *a, void *ptr, uint32_t n, uint32_t *cap, size_t size)
+{
+    if (n < *cap) return ptr;
+    uint32_t ncap = *cap ? *cap * 2 : 8;
+    void *p = cds_arena_alloc(a, (size_t)ncap * size);
+    if (!p) return NULL;
+    if (ptr && n) memcpy(p, ptr, (size_t)n * size);
+    *cap = ncap;
+    return p;
+}
+
 char *cds_arena_strndup(cds_arena *a, const char *s, size_t n)
 {
     char *p = cds_arena_alloc(a, n + 1);

@@ -45,12 +45,9 @@ uint32_t cds_screen_interactions(const cds_view *v, cds_arena *a, cds_ddi_hit **
                             dup = hits[d].ix == h.ix && ((hits[d].ing_a == h.ing_a && hits[d].ing_b == h.ing_b) ||
                                                          (hits[d].ing_a == h.ing_b && hits[d].ing_b == h.ing_a));
                         if (dup) continue;
-                        if (n == cap) {
-                            cds_ddi_hit *p = cds_arena_alloc(a, (cap = cap * 2 + 8) * sizeof *p);
-                            if (!p) goto done;
-                            if (n) memcpy(p, hits, n * sizeof *p);
-                            hits = p;
-                        }
+                        cds_ddi_hit *grown = cds_arena_grow(a, hits, n, &cap, sizeof *hits);
+                        if (!grown) goto done;   /* the arena is marked failed: no decision */
+                        hits = grown;
                         hits[n++] = h;
                     }
                 }
@@ -122,12 +119,9 @@ uint32_t cds_screen_allergies(const cds_view *v, cds_arena *a, cds_allergy_hit *
                 }
             }
             if (h.via == CDS_KB_NONE) continue;
-            if (n == cap) {
-                cds_allergy_hit *p = cds_arena_alloc(a, (cap = cap * 2 + 8) * sizeof *p);
-                if (!p) goto done;
-                if (n) memcpy(p, hits, n * sizeof *p);
-                hits = p;
-            }
+            cds_allergy_hit *grown = cds_arena_grow(a, hits, n, &cap, sizeof *hits);
+            if (!grown) goto done;   /* the arena is marked failed: no decision */
+            hits = grown;
             hits[n++] = h;
         }
     }

@@ -25,17 +25,6 @@ typedef struct builder {
     cds_strmap obs_codes;     /* LOINC code -> observation index */
 } builder;
 
-static void *grow(cds_arena *a, void *ptr, uint32_t n, uint32_t *cap, size_t size)
-{
-    if (n < *cap) return ptr;
-    uint32_t ncap = *cap ? *cap * 2 : 8;
-    void *p = cds_arena_alloc(a, (size_t)ncap * size);
-    if (!p) return NULL;
-    if (ptr && n) memcpy(p, ptr, (size_t)n * size);
-    *cap = ncap;
-    return p;
-}
-
 /* Reads exactly n digits. */
 static bool digits(const char **p, int n, int *out)
 {
@@ -179,7 +168,7 @@ static void index_medication(builder *b, const msgpack_object *r)
 {
     if (!type_is(r, "Medication")) return;
     if (b->nmeds_idx >= b->capmeds_idx) {
-        const msgpack_object **p = grow(b->a, b->meds_idx, b->nmeds_idx, &b->capmeds_idx, sizeof *p);
+        const msgpack_object **p = cds_arena_grow(b->a, b->meds_idx, b->nmeds_idx, &b->capmeds_idx, sizeof *p);
         if (!p) return;
         b->meds_idx = p;
     }
@@ -276,7 +265,7 @@ static void add_med(builder *b, const msgpack_object *r, bool draft, uint32_t or
     m.resolved = m.ningredients > 0 && !partial;   /* partial: screened in part, reported as not screened */
     if (!m.text) m.text = m.ncodes ? cds_arena_printf(a, "%s code %s", is_rxnorm(m.codes[0].system) ? "RxNorm" : "medication", m.codes[0].code)
                                    : "unnamed medication";
-    cds_med *p = grow(a, b->v->meds, b->v->nmeds, &b->capmeds, sizeof *p);
+    cds_med *p = cds_arena_grow(a, b->v->meds, b->v->nmeds, &b->capmeds, sizeof *p);
     if (!p) return;
     b->v->meds = p;
     cds_strmap_put(&b->med_refs, m.ref, strlen(m.ref), b->v->nmeds);
@@ -325,7 +314,7 @@ static void add_allergy(builder *b, const msgpack_object *r)
     }
     al.resolved = al.ntargets > 0;
     if (!al.text) al.text = al.ncodes ? al.codes[0].code : "unnamed allergy";
-    cds_allergy *p = grow(a, b->v->allergies, b->v->nallergies, &b->capall, sizeof *p);
+    cds_allergy *p = cds_arena_grow(a, b->v->allergies, b->v->nallergies, &b->capall, sizeof *p);
     if (!p) return;
     b->v->allergies = p;
     p[b->v->nallergies++] = al;
@@ -342,7 +331,7 @@ static void add_condition(builder *b, const msgpack_object *r)
     const msgpack_object *code = cds_mp_get_nn(r, "code");
     codings(b, code, &c.codes, &c.ncodes);
     c.text = cc_text(b, code);
-    cds_condition *p = grow(b->a, b->v->conditions, b->v->nconditions, &b->capcond, sizeof *p);
+    cds_condition *p = cds_arena_grow(b->a, b->v->conditions, b->v->nconditions, &b->capcond, sizeof *p);
     if (!p) return;
     b->v->conditions = p;
     p[b->v->nconditions++] = c;
@@ -388,7 +377,7 @@ static void add_observation(builder *b, const msgpack_object *r)
             }
             continue;
         }
-        cds_observation *p = grow(b->a, b->v->obs, b->v->nobs, &b->capobs, sizeof *p);
+        cds_observation *p = cds_arena_grow(b->a, b->v->obs, b->v->nobs, &b->capobs, sizeof *p);
         if (!p) return;
         b->v->obs = p;
         o.code = cds_mp_strdup(b->a, code);
@@ -470,7 +459,7 @@ static void add_order(builder *b, const msgpack_object *r, uint32_t ordinal)
     const msgpack_object *code = cds_mp_get_nn(r, "code");
     codings(b, code, &o.codes, &o.ncodes);
     o.text = cc_text(b, code);
-    cds_order *p = grow(a, b->v->orders, b->v->norders, &b->caporders, sizeof *p);
+    cds_order *p = cds_arena_grow(a, b->v->orders, b->v->norders, &b->caporders, sizeof *p);
     if (!p) return;
     b->v->orders = p;
     p[b->v->norders++] = o;
