@@ -1,9 +1,13 @@
 -- rules/manifest.lua — the shipped rule set: which CDS services cdsd offers and which rules
 -- each one runs (rule ids or patterns such as "ddi.*").
 -- Prefetch the client may send. Keys it leaves out are fetched from its FHIR server when the
--- request carries fhirServer and fhirAuthorization; a key listed in required_prefetch that can
--- be neither sent nor fetched makes the call fail with HTTP 412 (prefetch_missing), because
--- screening without the medication list or the allergy list would look like "no problems".
+-- request carries fhirServer and fhirAuthorization. A key listed in required_prefetch that can
+-- be neither sent nor fetched (or came back as an OperationOutcome, or only in part) is, by
+-- default (missing_prefetch = "card"), answered 200 with a warning card per key: "Allergy
+-- screening did not run: the allergy list could not be retrieved". Many EHR clients show
+-- nothing at all for a failed call, which would read as "all clear". A service with
+-- missing_prefetch = "reject" fails such a call with HTTP 412 (prefetch_missing) instead, for
+-- clients known to show a failed call to the clinician.
 local required = { "medications", "allergies" }
 local prefetch = {
   patient      = "Patient/{{context.patientId}}",
@@ -28,6 +32,12 @@ ruleset {
       title = "Medication safety while ordering",
       description = "Screens the medication just selected for interactions and allergies.",
       prefetch = prefetch, required_prefetch = required,
+      rules = { "ddi.*", "pddi.*", "allergy.*", "screen.*", "orders.*" } },
+    { id = "medication-safety-strict", hook = "order-sign",
+      title = "Medication safety at signing (strict prefetch)",
+      description = "Screens draft medication orders for interactions and allergies; refuses (HTTP 412) a call "
+        .. "without the medication and allergy lists instead of answering with a did-not-run card.",
+      prefetch = prefetch, required_prefetch = required, missing_prefetch = "reject",
       rules = { "ddi.*", "pddi.*", "allergy.*", "screen.*", "orders.*" } },
     { id = "medication-review", hook = "patient-view",
       title = "Medication review",

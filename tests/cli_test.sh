@@ -225,14 +225,24 @@ check "over the size limit is 413" test "$(head -c 9000000 /dev/zero | code -X P
 check "CORS preflight from an allowed origin is 204" test "$(code -X OPTIONS -H 'Origin: https://sandbox.cds-hooks.org' "$H/cds-services")" = 204
 check "CORS preflight from another origin is 403" test "$(code -X OPTIONS -H 'Origin: https://evil.example' "$H/cds-services")" = 403
 # The spec's verbatim examples carry other services' prefetch keys and no usable FHIR access
-# (none, or plain http to a remote host): 412 naming the missing keys. With a FHIR server they
-# answer 200: tests/integration/test_prefetch_fetch.c.
-for ex in spec-02-request-patient-view:medication-review spec-03-request-order-sign-paginated-prefetch:medication-safety \
-          spec-04-request-order-select-radiology:medication-safety-select; do
-    check "CDS Hooks example ${ex%%:*} over HTTP is 412" test "$(code -X POST -H 'Content-Type: application/json' \
-        --data-binary @fixtures/requests/${ex%%:*}.json "$H/cds-services/${ex##*:}")" = 412
-    check "  its OperationOutcome names the missing key" grep -q '"code":"processing".*"expression":\["request.prefetch.allergies"\]' "$T/body"
+# (none, or plain http to a remote host). By default the answer is 200 with a warning card per
+# required list that could not be had (issue 21: many clients render a failed call as "All
+# clear!"); an order with no medication has nothing to screen and stays silent. The strict
+# service (missing_prefetch = "reject") answers 412 naming the missing keys. With a FHIR server
+# they answer 200 with the lists: tests/integration/test_prefetch_fetch.c.
+for ex in spec-02-request-patient-view:medication-review spec-03-request-order-sign-paginated-prefetch:medication-safety; do
+    check "CDS Hooks example ${ex%%:*} over HTTP is 200" test "$(code -X POST -H 'Content-Type: application/json' \
+        --data-binary @fixtures/requests/${ex%%:*}.json "$H/cds-services/${ex##*:}")" = 200
+    check "  with a warning card: allergy screening did not run" \
+        grep -q '"summary":"Allergy screening did not run: the allergy list could not be retrieved","indicator":"warning"' "$T/body"
 done
+check "an MRI order-select without the lists is 200" test "$(code -X POST -H 'Content-Type: application/json' \
+    --data-binary @fixtures/requests/spec-04-request-order-select-radiology.json "$H/cds-services/medication-safety-select")" = 200
+check "  and silent (no medication to screen)" grep -q '^{"cards":\[\]}$' "$T/body"
+check "the strict service answers the same call 412" test "$(code -X POST -H 'Content-Type: application/json' \
+    --data-binary @fixtures/requests/spec-03-request-order-sign-paginated-prefetch.json "$H/cds-services/medication-safety-strict")" = 412
+check "  its OperationOutcome names the missing key" grep -q '"code":"processing".*"expression":\["request.prefetch.allergies"\]' "$T/body"
+check "health counts the calls answered with a did-not-run card" sh -c "curl -s '$H/health' | grep -q '\"prefetch_unavailable\":2'"
 # What the CDS Hooks sandbox sends (request-123, reasonCode as an object), three order-select
 # calls as a form fills in: the same 200 answer each time. An STU3 MedicationOrder is read.
 for i in 1 2 3; do

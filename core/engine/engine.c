@@ -17,6 +17,7 @@
 #include "request.h"
 #include "sandbox.h"
 #include "screen.h"
+#include "unavailable_card.h"
 #include "view.h"
 
 struct cds_engine {
@@ -149,6 +150,16 @@ static int tier_of(const char *indicator)
     return 2;
 }
 
+/* An order hook's drafts name a medication (a code or a text): then the lists it is screened
+ * against matter. */
+static bool has_medication_draft(const cds_view *v)
+{
+    for (uint32_t i = 0; i < v->nmeds; i++)
+        if (v->meds[i].source == CDS_MED_DRAFT && (v->meds[i].ncodes || strcmp(v->meds[i].text, "unnamed medication")))
+            return true;
+    return false;
+}
+
 #define NO_DECISION "out of memory %s; no decision was made"
 
 /* What the rules' part of an evaluation works on (passed through lua_pcall). */
@@ -255,9 +266,12 @@ static cds_rc run_rules(lua_State *L, run_args *r)
     }
     cds_lua_view_done(L);
 
-    /* Pack the response: rule cards, then one warning card per failed rule so a safety check
-     * that did not run is visible to the clinician rather than silent. */
-    size_t total = ncards + info->nerrors;
+    /* Pack the response: rule cards, one warning card per required list that could not be had
+     * and one per failed rule, so a safety check that did not run is visible to the clinician
+     * rather than silent. */
+    const cds_eval_scope *sc = r->scope;
+    for (size_t k = 0; k < sc->nprefetch; k++) info->nunavailable += cds_unavailable(&sc->prefetch[k]);
+    size_t total = ncards + info->nerrors + info->nunavailable;
     info->cards = cds_arena_alloc(a, (total + 1) * sizeof *info->cards);
     if (!info->cards) {
         lua_settop(L, top);
@@ -271,6 +285,11 @@ static cds_rc run_rules(lua_State *L, run_args *r)
      * and each rule's own order (deterministic); a rule that did not run is a warning, after
      * the rules' warnings. */
     for (int tier = 0; tier < 3; tier++) {
+        /* a list that could not be had heads the warnings: it affects every check after it */
+        for (size_t k = 0; tier == 1 && k < sc->nprefetch; k++)
+            if (cds_unavailable(&sc->prefetch[k]))
+                cds_unavailable_card_pack(pk, &sc->prefetch[k], req.hook, req.hook_instance, rs->source_label, a,
+                                          &info->cards[info->ncards++]);
         for (size_t i = 1; i <= ncards; i++) {
             lua_rawgeti(L, cards, (lua_Integer)i);
             lua_rawgeti(L, -1, 1);
@@ -373,7 +392,14 @@ cds_rc cds_engine_run(cds_engine *e, const cds_call *c, time_t now, cds_arena *a
     cds_rc rc;
     cds_view view;
     if ((rc = cds_view_build(&req, rs->kb, now, a, &view, err))) return rc;
-    cds_eval_scope scope = {.view = &view};
+    cds_prefetch_status pstatus[CDS_PREFETCH_MAX_KEYS];
+    cds_prefetch_status_of(c->service, req.prefetch, pstatus);
+    if (cds_screen_is_order_hook(&view) && !has_medication_draft(&view))
+        for (size_t k = 0; k < c->service->nprefetch && k < CDS_PREFETCH_MAX_KEYS; k++)
+            pstatus[k].required = false;   /* an MRI order, or a form with no drug chosen yet: nothing was to be screened */
+    cds_eval_scope scope = {.view = &view, .prefetch = pstatus,
+                            .nprefetch = c->service->nprefetch < CDS_PREFETCH_MAX_KEYS ? c->service->nprefetch
+                                                                                      : CDS_PREFETCH_MAX_KEYS};
     scope.nddi = cds_screen_interactions(&view, a, (cds_ddi_hit **)&scope.ddi);
     scope.nallergy = cds_screen_allergies(&view, a, (cds_allergy_hit **)&scope.allergy);
     if (a->failed) return cds_error_set(err, CDS_EINTERNAL, NULL, NO_DECISION, "screening the request");

@@ -32,6 +32,7 @@ typedef struct cds_eval_info {
     cds_card_out *cards;
     size_t ncards;
     size_t nerrors;
+    size_t nunavailable;      /* required prefetch keys answered with a "did not run" card */
     const char *patient_id, *hook, *hook_instance;
 } cds_eval_info;
 

@@ -470,8 +470,19 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
     }
     seal(L);
     lua_setfield(L, ctx, "unresolved_allergies");
-    lua_pushinteger(L, v->prefetch_errors);   /* prefetch values that were OperationOutcomes */
+    /* prefetch values that were OperationOutcomes, less the required keys the engine answers
+     * with a "did not run" card of their own (said once, not twice) */
+    lua_Integer perr = v->prefetch_errors;
+    for (size_t k = 0; k < s->nprefetch; k++) perr -= s->prefetch[k].required && s->prefetch[k].state == CDS_PF_ERROR;
+    lua_pushinteger(L, perr > 0 ? perr : 0);
     lua_setfield(L, ctx, "prefetch_errors");
+    /* ctx.prefetch.KEY: "sent", "none" (null: no data), "partial", "error" or "absent" for each
+     * of the service's keys: a rule that needs a list checks it was looked at before it claims
+     * that something is missing from it */
+    lua_createtable(L, 0, (int)s->nprefetch);
+    for (size_t k = 0; k < s->nprefetch; k++) setstr(L, s->prefetch[k].key, cds_prefetch_state_name(s->prefetch[k].state));
+    seal(L);
+    lua_setfield(L, ctx, "prefetch");
 
     lua_pushvalue(L, meds);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &MEDS_KEY);   /* the plain list, for meds.any/all */

@@ -2,6 +2,7 @@
 #ifndef CDS_LUA_VIEW_H
 #define CDS_LUA_VIEW_H
 
+#include "prefetch.h"
 #include "screen.h"
 #include "view.h"
 
@@ -12,6 +13,7 @@ typedef struct cds_eval_scope {
     const cds_view *view;
     const cds_ddi_hit *ddi; uint32_t nddi;
     const cds_allergy_hit *allergy; uint32_t nallergy;
+    const cds_prefetch_status *prefetch; size_t nprefetch;   /* per service key: ctx.prefetch */
 } cds_eval_scope;
 
 /* Pushes ctx (a read-only proxy). Sets `scope` as the current scope of this state; ctx

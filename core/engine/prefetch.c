@@ -188,3 +188,42 @@ size_t cds_prefetch_gaps(const cds_service *s, const msgpack_object *request, cd
     }
     return n;
 }
+
+/* The first issue's diagnostics, else its details.text: the reason a fetch failed, in words. */
+static const msgpack_object *outcome_reason(const msgpack_object *oo)
+{
+    const msgpack_object *issues = cds_mp_get(oo, "issue");
+    if (!issues || issues->type != MSGPACK_OBJECT_ARRAY || issues->via.array.size == 0) return NULL;
+    const msgpack_object *first = &issues->via.array.ptr[0];
+    const msgpack_object *d = cds_mp_get(first, "diagnostics");
+    if (cds_mp_is_str(d) && d->via.str.size) return d;
+    d = cds_mp_get(cds_mp_get(first, "details"), "text");
+    return cds_mp_is_str(d) && d->via.str.size ? d : NULL;
+}
+
+void cds_prefetch_status_of(const cds_service *s, const msgpack_object *prefetch, cds_prefetch_status *out)
+{
+    if (prefetch && prefetch->type != MSGPACK_OBJECT_MAP) prefetch = NULL;
+    for (size_t k = 0; k < s->nprefetch && k < CDS_PREFETCH_MAX_KEYS; k++) {
+        const msgpack_object *v = prefetch ? cds_mp_get(prefetch, s->prefetch_keys[k]) : NULL;
+        cds_prefetch_status *o = &out[k];
+        *o = (cds_prefetch_status){s->prefetch_keys[k], CDS_PF_SENT, s->prefetch_required && s->prefetch_required[k],
+                                   NULL, 0};
+        if (!v) o->state = CDS_PF_ABSENT;
+        else if (v->type == MSGPACK_OBJECT_NIL) o->state = CDS_PF_NONE;
+        else if (cds_mp_str_eq(cds_mp_get(v, "resourceType"), "OperationOutcome")) {
+            o->state = CDS_PF_ERROR;
+            const msgpack_object *why = outcome_reason(v);
+            if (why) {
+                o->reason = why->via.str.ptr;
+                o->reason_len = why->via.str.size;
+            }
+        } else if (is_searchset(v) && cds_bundle_next_link(v)) o->state = CDS_PF_PARTIAL;
+    }
+}
+
+const char *cds_prefetch_state_name(cds_prefetch_state st)
+{
+    static const char *const names[] = {"sent", "none", "partial", "error", "absent"};
+    return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "absent";
+}

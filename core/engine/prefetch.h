@@ -39,6 +39,31 @@ typedef struct cds_prefetch_gap {
  * template key. */
 size_t cds_prefetch_gaps(const cds_service *s, const msgpack_object *request, cds_prefetch_gap *out, size_t cap);
 
+/* What a request holds for one of its service's prefetch keys, as the rules are run. */
+typedef enum cds_prefetch_state {
+    CDS_PF_SENT,              /* a resource or a complete searchset Bundle */
+    CDS_PF_NONE,              /* null: the client has no data for the key (an empty list) */
+    CDS_PF_PARTIAL,           /* a Bundle whose further pages could not be had */
+    CDS_PF_ERROR,             /* an OperationOutcome: the client's (or cdsd's) fetch failed */
+    CDS_PF_ABSENT,            /* not sent, and not fetched */
+} cds_prefetch_state;
+
+typedef struct cds_prefetch_status {
+    const char *key;          /* the service's key */
+    cds_prefetch_state state;
+    bool required;            /* listed in the service's required_prefetch */
+    const char *reason;       /* ERROR: the OperationOutcome's first diagnostics or details text
+                                 (not NUL-terminated: reason_len bytes), else NULL */
+    size_t reason_len;
+} cds_prefetch_status;
+
+/* One status per service key into out[0..s->nprefetch) (CDS_PREFETCH_MAX_KEYS holds any
+ * service's); `prefetch` is the request's prefetch map or NULL. */
+void cds_prefetch_status_of(const cds_service *s, const msgpack_object *prefetch, cds_prefetch_status *out);
+
+/* "sent", "none", "partial", "error" or "absent": the names rules see in ctx.prefetch. */
+const char *cds_prefetch_state_name(cds_prefetch_state st);
+
 /* The `next` link of a searchset Bundle, or NULL. */
 const msgpack_object *cds_bundle_next_link(const msgpack_object *bundle);
 

@@ -123,7 +123,7 @@ static int parse_services(cds_ruleset *rs, lua_State *L, int tbl, const char *wh
         }
         cds_ltab t = {L, lua_gettop(L), where, what, diag, 0, NULL};
         static const char *const allowed[] = {"id", "hook", "title", "description", "prefetch", "rules",
-                                              "usageRequirements", "required_prefetch", NULL};
+                                              "usageRequirements", "required_prefetch", "missing_prefetch", NULL};
         cds_service *s = &rs->services[rs->nservices];
         s->id = cds_ltab_str(&t, "id", true);
         if (s->id) { snprintf(what, sizeof what, "service '%s'", s->id); }
@@ -166,6 +166,12 @@ static void check_prefetch(cds_ltab *t, cds_service *s)
         else s->prefetch_required[k] = true;
     }
     cds_free_strlist(req, nreq);
+    char *policy = cds_ltab_str(t, "missing_prefetch", false);
+    if (policy && strcmp(policy, "reject") == 0) s->reject_missing_prefetch = true;
+    else if (policy && strcmp(policy, "card") != 0)
+        cds_ltab_error(t, "missing_prefetch: '%s'; use \"card\" (answer with a warning card per required key that "
+                          "could not be had) or \"reject\" (HTTP 412)", policy);
+    free(policy);
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }

@@ -17,8 +17,12 @@
 typedef struct cds_service {
     char *id, *hook, *title, *description, *usage;
     char **prefetch_keys, **prefetch_templates;
-    bool *prefetch_required;  /* per key: listed in required_prefetch (412 when unobtainable) */
+    bool *prefetch_required;  /* per key: listed in required_prefetch */
     size_t nprefetch;
+    /* A required key that cannot be had: false (the default, missing_prefetch = "card") answers
+     * with a "screening did not run" warning card per key; true ("reject") fails the call with
+     * prefetch_missing (HTTP 412), for clients known to show a failed call to the clinician. */
+    bool reject_missing_prefetch;
     size_t *rules;            /* indices into cds_ruleset.rules */
     size_t nrules;
 } cds_service;

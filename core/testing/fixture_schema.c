@@ -76,6 +76,7 @@ static const field TOP[] = {
     LIST("forbid", CARD_PATTERN), BOOL("only"),
     OBJECT("patient", PATIENT), LIST("medications", MEDICATION), LIST("allergies", ALLERGY),
     LIST("conditions", CONDITION), LIST("results", RESULT),
+    STRINGS("absent"), STRINGS("failed"),
     END,
 };
 
@@ -243,6 +244,18 @@ static void check_rule_pattern(checker *c, const char *pattern, const char *path
         for (size_t k = 0; c->svc && k < c->svc->nrules; k++) served |= c->svc->rules[k] == i;
     }
     if (any && (served || !c->svc)) return;
+    /* "prefetch.KEY": the engine's card for a required list that could not be had */
+    if (!any && strncmp(pattern, "prefetch.", 9) == 0) {
+        for (size_t s = 0; s < rs->nservices; s++) {
+            const cds_service *svc = c->svc ? c->svc : &rs->services[s];
+            for (size_t k = 0; k < svc->nprefetch; k++)
+                if (svc->prefetch_required[k] && fnmatch(pattern + 9, svc->prefetch_keys[k], 0) == 0) return;
+            if (c->svc) break;
+        }
+        problem(c, path, "%s '%s' names no required prefetch key of %s%s", path, pattern, c->svc ? "service " : "any service",
+                c->svc ? c->svc->id : "");
+        return;
+    }
     if (any) {
         problem(c, path, "%s '%s' matches no rule that service '%s' runs", path, pattern, c->svc->id);
         return;
@@ -330,7 +343,7 @@ static void check_entries(checker *c, const char *list, const char *const *codes
 /* The shorthand describes the whole patient: it replaces a request, it does not add to one. */
 static void check_shorthand(checker *c, bool request)
 {
-    static const char *const parts[] = {"medications", "allergies", "conditions", "results", NULL};
+    static const char *const parts[] = {"medications", "allergies", "conditions", "results", "absent", "failed", NULL};
     bool patient = cJSON_GetObjectItemCaseSensitive(c->fx, "patient") != NULL;
     if (patient && request)
         problem(c, "patient", "\"patient\" describes the whole request: use it instead of \"request\"/\"request_file\"");
@@ -344,6 +357,20 @@ static void check_shorthand(checker *c, bool request)
     check_entries(c, "allergies", allergy, "an \"rxnorm\" or \"snomed\" code, or a \"text\"");
     check_entries(c, "conditions", cond, "a \"snomed\" or \"icd10\" code, or a \"text\"");
     check_entries(c, "results", result, "a \"loinc\" code");
+    /* "absent": prefetch keys the request leaves out; "failed": keys sent as an OperationOutcome */
+    static const char *const missing[] = {"absent", "failed", NULL};
+    for (const char *const *m = missing; c->svc && *m; m++) {
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(c->fx, *m), *k;
+        int i = 0;
+        cJSON_ArrayForEach(k, (cJSON_IsArray(arr) ? arr : NULL)) {
+            char p[64];
+            snprintf(p, sizeof p, "%s[%d]", *m, i++);
+            size_t j = 0;
+            while (cJSON_IsString(k) && j < c->svc->nprefetch && strcmp(c->svc->prefetch_keys[j], k->valuestring)) j++;
+            if (cJSON_IsString(k) && j == c->svc->nprefetch)
+                problem(c, p, "%s '%s' is not a prefetch key of service '%s'", p, k->valuestring, c->svc->id);
+        }
+    }
 }
 
 int cds_fixture_check(const cJSON *fx, const cds_json_lines *jl, const char *file, const cds_ruleset *rs,

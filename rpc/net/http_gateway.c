@@ -17,6 +17,7 @@
 #include "jwt_verify.h"
 #include "log.h"
 #include "mp.h"
+#include "protocol.h"
 
 #define HTTP_MAX_CONNECTIONS 256   /* open at once; more are refused at accept */
 
@@ -24,7 +25,9 @@ struct cds_http_gateway {
     struct MHD_Daemon *d;
     nng_socket sock;
     cds_http_opts o;
-    char public_url[256];
+    char public_url[CDS_HTTP_MAX_PUBLIC_URLS][256];   /* without a trailing slash */
+    const char *bases[CDS_HTTP_MAX_PUBLIC_URLS];
+    size_t nbases;
 };
 
 typedef struct body { char *data; size_t len; bool too_large; } body;
@@ -82,12 +85,24 @@ static enum MHD_Result outcome(cds_http_gateway *g, struct MHD_Connection *c, un
 
 static unsigned status_for(const char *code)
 {
-    static const struct { const char *code; unsigned status; } map[] = {
-        {"bad_request", 400}, {"hook_mismatch", 400}, {"unknown_op", 400}, {"unknown_service", 404},
-        {"too_large", 413}, {"prefetch_missing", 412}, {"overloaded", 503}, {"timeout", 503}, {"internal", 500}};
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (!strcmp(map[i].code, code)) return map[i].status;
+    for (int rc = 1; rc < CDS_RC_COUNT; rc++)
+        if (!strcmp(cds_rc_name((cds_rc)rc), code)) return cds_proto_http_status((cds_rc)rc);
     return 500;
+}
+
+/* The 401 line carries the fields of every request line: the op and service the URL named. */
+static void log_unauthorized(const char *method, const char *rest, const char *why)
+{
+    char service[65] = "";
+    const char *op = "discover";
+    if (rest[0] == '/' && rest[1]) {
+        const char *s = rest + 1, *slash = strchr(s, '/');
+        size_t n = slash ? (size_t)(slash - s) : strlen(s);
+        snprintf(service, sizeof service, "%.*s", (int)(n < 64 ? n : 64), s);
+        op = slash && !strcmp(slash, "/feedback") ? "feedback" : "call";
+    }
+    cds_log_fields f = {NULL, op, service, NULL, 401};
+    cds_log_request(CDS_LOG_WARN, &f, "error=unauthorized HTTP %s: %s", method, why);
 }
 
 /* Sends the envelope and answers the HTTP request from the reply. */
@@ -234,11 +249,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         /* CDS Hooks "Trusting CDS Clients": one bare 401 for every failure; the reason goes to
          * the log, the token never does. */
         const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-        char aud[600], why[256] = "no bearer token";
-        snprintf(aud, sizeof aud, "%s%s", g->public_url, url);
+        char why[600] = "no bearer token";
         if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 ||
-            !cds_jwt_verify(g->o.jwt, auth + 7, aud, time(NULL), why, sizeof why)) {
-            cds_log(CDS_LOG_WARN, "HTTP 401 %s %s: %s", method, url, why);
+            !cds_jwt_verify(g->o.jwt, auth + 7, g->bases, g->nbases, url, time(NULL), why, sizeof why)) {
+            log_unauthorized(method, url + pl, why);
             return send_text(g, c, 401, "application/json", "{\"error\":\"unauthorized\"}", 24);
         }
     }
@@ -301,10 +315,17 @@ cds_http_gateway *cds_http_start(const cds_http_opts *o)
     }
     cds_http_gateway *g = calloc(1, sizeof *g);
     g->o = *o;
-    if (o->public_url) snprintf(g->public_url, sizeof g->public_url, "%s", o->public_url);
-    else snprintf(g->public_url, sizeof g->public_url, "http://%s", o->addr);
-    size_t pu = strlen(g->public_url);
-    while (pu && g->public_url[pu - 1] == '/') g->public_url[--pu] = '\0';
+    g->nbases = o->npublic_urls ? o->npublic_urls : 1;
+    if (g->nbases > CDS_HTTP_MAX_PUBLIC_URLS) g->nbases = CDS_HTTP_MAX_PUBLIC_URLS;   /* checked by the CLI */
+    for (size_t i = 0; i < g->nbases; i++) {
+        char *pu = g->public_url[i];
+        if (o->npublic_urls) snprintf(pu, sizeof g->public_url[i], "%s", o->public_urls[i]);
+        else snprintf(pu, sizeof g->public_url[i], "http://%s", o->addr);
+        size_t l = strlen(pu);
+        while (l && pu[l - 1] == '/') pu[--l] = '\0';
+        g->bases[i] = pu;
+    }
+    g->o.public_urls = NULL;   /* the caller's strings are not kept */
     if (nng_req0_open(&g->sock) || nng_dial(g->sock, o->nng_url, NULL, 0)) {
         cds_log(CDS_LOG_ERROR, "HTTP gateway: cannot reach %s", o->nng_url);
         nng_close(g->sock);
@@ -327,7 +348,8 @@ cds_http_gateway *cds_http_start(const cds_http_opts *o)
         free(g);
         return NULL;
     }
-    if (o->jwt) cds_log(CDS_LOG_INFO, "CDS Hooks over HTTP on http://%s/cds-services, JWT required (aud %s/...)", o->addr, g->public_url);
+    if (o->jwt) cds_log(CDS_LOG_INFO, "CDS Hooks over HTTP on http://%s/cds-services, JWT required (aud %s/...%s)", o->addr, g->public_url[0],
+                        g->nbases > 1 ? " or another --public-url" : "");
     else cds_log(CDS_LOG_INFO, "CDS Hooks over HTTP on http://%s/cds-services: no --jwt-issuer, so loopback only and no authentication", o->addr);
     return g;
 }

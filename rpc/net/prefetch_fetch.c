@@ -377,10 +377,16 @@ cds_rc cds_prefetch_fetch(const cds_fetch_opts *o, const cds_service *s, const m
             curl_multi_remove_handle(m, k->h);
             curl_easy_cleanup(k->h);
         }
-        if (k->fail[0])   /* for the on-call engineer: the key and the reason, never the URL or token */
-            cds_log(k->gap->required ? CDS_LOG_WARN : CDS_LOG_INFO, "prefetch '%s' (%s) not fetched: %s", k->name,
-                    k->gap->required ? "required" : "optional", k->fail);
-        if (k->fail[0] && k->gap->required) {
+        /* A required key that failed fails the call only for a service that rejects missing
+         * prefetch; otherwise its OperationOutcome goes in and the engine answers with a
+         * "did not run" card for it. */
+        bool fatal = k->gap->required && s->reject_missing_prefetch;
+        if (k->fail[0]) {   /* for the on-call engineer: the key and the reason, never the URL or token */
+            cds_log_fields f = {NULL, "call", s->id, s->hook, fatal ? 412 : 200};
+            cds_log_request(k->gap->required ? CDS_LOG_WARN : CDS_LOG_INFO, &f, "prefetch '%s' (%s) not fetched: %s",
+                            k->name, k->gap->required ? "required" : "optional", k->fail);
+        }
+        if (k->fail[0] && fatal) {
             cds_strbuf_printf(&failed, "%s'%s' (%s)", failed.len ? "; " : "", k->name, k->fail);
             if (!first) first = k->name;
         }

@@ -233,6 +233,33 @@ static void caller_of(nng_msg *msg, char *caller, size_t n)
     }
 }
 
+/* Counts the call and logs what the on-call engineer needs: errors, failed rules, and lists the
+ * service requires that could not be had (each line with the request's common fields). */
+static void log_outcome(cds_stats *st, const cds_proto_outcome *oc)
+{
+    cds_log_fields f = {oc->id, oc->op, oc->service, oc->info.hook, cds_proto_http_status(oc->code)};
+    if (oc->code) {
+        atomic_fetch_add(&st->errors[oc->code < CDS_RC_COUNT ? oc->code : CDS_EINTERNAL], 1);
+        cds_log_request(CDS_LOG_WARN, &f, "error=%s%s%s", cds_rc_name(oc->code), oc->path[0] ? " path=" : "", oc->path);
+        return;
+    }
+    for (size_t i = 0; i < oc->info.nruns; i++)
+        if (oc->info.runs[i].error)
+            cds_log_request(CDS_LOG_WARN, &f, "decision=%s rule %s failed: %s", oc->decision, oc->info.runs[i].rule,
+                            oc->info.runs[i].error);
+    if (oc->info.nunavailable) {
+        atomic_fetch_add(&st->prefetch_unavailable, 1);
+        char keys[256] = "";
+        for (size_t i = 0; i < oc->info.ncards; i++) {
+            const char *r = oc->info.cards[i].rule;
+            size_t l = strlen(keys);
+            if (r && !strncmp(r, "prefetch.", 9)) snprintf(keys + l, sizeof keys - l, "%s%s", l ? "," : "", r + 9);
+        }
+        cds_log_request(CDS_LOG_WARN, &f, "decision=%s prefetch_unavailable=%s: answered with a did-not-run card",
+                        oc->decision, keys);
+    }
+}
+
 /* Evaluates the slot's request and replies (or leaves the reply to the audit writer's
  * callback). On an NNG thread (`inline_`), work that may block - fetching prefetch from a FHIR
  * server, storing feedback - is not done: returns false with the request untouched, for a
@@ -277,16 +304,7 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
         /* deferred: the slot now belongs to the audit writer's callback; touch it no more */
     }
     atomic_fetch_add(&s->stats.requests, 1);
-    if (oc.code) {
-        atomic_fetch_add(&s->stats.errors[oc.code < CDS_RC_COUNT ? oc.code : CDS_EINTERNAL], 1);
-        cds_log(CDS_LOG_WARN, "request id=%s op=%s error=%s%s%s", oc.id[0] ? oc.id : "-", oc.op[0] ? oc.op : "-",
-                cds_rc_name(oc.code), oc.path[0] ? " path=" : "", oc.path);
-    } else if (oc.info.nerrors) {
-        for (size_t i = 0; i < oc.info.nruns; i++)
-            if (oc.info.runs[i].error)
-                cds_log(CDS_LOG_WARN, "request id=%s decision=%s rule %s failed: %s", oc.id[0] ? oc.id : "-",
-                        oc.decision, oc.info.runs[i].rule, oc.info.runs[i].error);
-    }
+    log_outcome(&s->stats, &oc);
     cds_proto_pending_free(pend_free);
     nng_msg_free(msg);
     if (!oc.deferred) reply_now(sl, out);   /* else the audit writer sends it after the commit */
@@ -491,7 +509,7 @@ int cds_server_run(const cds_server_opts *o)
     }
     if (o->http) {
         cds_http_opts ho = {o->http, inproc_url, o->max_request, o->cors_origins, o->deadline_ms + 1000, o->jwt,
-                            o->public_url};
+                            o->public_urls, o->npublic_urls};
         if (!(s->http = cds_http_start(&ho))) goto cleanup;
     }
     snprintf(admin_url, sizeof admin_url, "ipc://%s/admin.sock", o->state);

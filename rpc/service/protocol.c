@@ -68,13 +68,22 @@ static void ok_reply(msgpack_sbuffer *out, const msgpack_object *id, const msgpa
     if (decision && *decision) pack_kv_str(&pk, "decision", decision);
 }
 
+unsigned cds_proto_http_status(cds_rc rc)
+{
+    static const unsigned status[CDS_RC_COUNT] = {
+        [CDS_OK] = 200, [CDS_EBADREQ] = 400, [CDS_EUNKNOWN_OP] = 400, [CDS_EUNKNOWN_SVC] = 404, [CDS_EHOOK] = 400,
+        [CDS_ETOOLARGE] = 413, [CDS_EPREFETCH] = 412, [CDS_EOVERLOAD] = 503, [CDS_ETIMEOUT] = 503,
+        [CDS_EINTERNAL] = 500, [CDS_ELOAD] = 500, [CDS_EIO] = 500};
+    return (unsigned)rc < CDS_RC_COUNT ? status[rc] : 500;
+}
+
 static void pack_health(const cds_proto_env *env, msgpack_packer *pk)
 {
     const cds_ruleset *rs = cds_engine_ruleset(env->engine);
     cds_stats *st = env->stats;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    msgpack_pack_map(pk, 8);
+    msgpack_pack_map(pk, 9);
     pack_kv_str(pk, "status", "ok");
     cds_mp_pack_str(pk, "pack");
     msgpack_pack_map(pk, 3);
@@ -96,6 +105,10 @@ static void pack_health(const cds_proto_env *env, msgpack_packer *pk)
         cds_mp_pack_str(pk, cds_rc_name((cds_rc)i));
         msgpack_pack_uint64(pk, c);
     }
+    /* answered 200 with a "screening did not run" card: a list the service requires was absent,
+     * an OperationOutcome or unfetchable (a rise means an EHR or FHIR server is failing) */
+    cds_mp_pack_str(pk, "prefetch_unavailable");
+    msgpack_pack_uint64(pk, st ? atomic_load(&st->prefetch_unavailable) : 0);
     cds_mp_pack_str(pk, "inflight");
     msgpack_pack_int(pk, st ? atomic_load(&st->inflight) : 0);
     cds_mp_pack_str(pk, "workers");
@@ -156,8 +169,10 @@ static cds_rc audit_decision(const cds_proto_env *env, const char *buf, size_t l
 }
 
 /* CDS Hooks §2: the prefetch the client left out is fetched from its FHIR server when it gave
- * one (and a token); otherwise a required key that is absent makes the call prefetch_missing
- * (HTTP 412). After a fetch the call evaluates the completed copy (decoded into `cu`). */
+ * one (and a token). A required key that can be had neither way is, by default, answered with a
+ * "screening did not run" warning card (the engine packs it from the key's status); a service
+ * with missing_prefetch = "reject" fails the call with prefetch_missing (HTTP 412) instead.
+ * After a fetch the call evaluates the completed copy (decoded into `cu`). */
 static cds_rc complete_prefetch(const cds_proto_env *env, cds_call *c, msgpack_sbuffer *completed, msgpack_unpacked *cu,
                                 cds_error *err)
 {
@@ -174,6 +189,7 @@ static cds_rc complete_prefetch(const cds_proto_env *env, cds_call *c, msgpack_s
         cds_call_complete(c, &cu->data);
         return CDS_OK;
     }
+    if (!c->service->reject_missing_prefetch) return CDS_OK;
     cds_strbuf keys;
     cds_strbuf_init(&keys);
     const char *first = NULL;
@@ -284,6 +300,7 @@ static cds_rc read_envelope(const msgpack_object *env_map, cds_arena *a, message
     const msgpack_object *svc = cds_mp_get(env_map, "service");
     if (svc && !cds_mp_is_str(svc)) return cds_error_set(err, CDS_EBADREQ, "service", "'service' must be a string");
     m->service = cds_mp_strdup(a, svc);
+    if (m->service) snprintf(o->service, sizeof o->service, "%.63s", m->service);
     m->request = cds_mp_get(env_map, "request");
     if (cds_mp_str_eq(op, "health")) m->op = OP_HEALTH;
     else if (cds_mp_str_eq(op, "discover")) m->op = OP_DISCOVER;
@@ -453,6 +470,7 @@ void cds_proto_resume(const cds_proto_env *env, cds_arena *a, cds_proto_pending 
     memset(o, 0, sizeof *o);
     memcpy(o->op, p->op, sizeof o->op);
     memcpy(o->id, p->id, sizeof o->id);
+    if (p->m.service) snprintf(o->service, sizeof o->service, "%.63s", p->m.service);
     cds_error err;
     cds_error_clear(&err);
     const cds_ruleset *rs = cds_engine_ruleset(env->engine);

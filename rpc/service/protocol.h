@@ -18,6 +18,7 @@ typedef struct cds_stats {
     atomic_ulong requests;
     atomic_ulong errors[CDS_RC_COUNT];
     atomic_int inflight;
+    atomic_ulong prefetch_unavailable;   /* calls answered with a "did not run" card for a required list */
     struct timespec started;
     int workers;
 } cds_stats;
@@ -54,6 +55,7 @@ typedef struct cds_proto_env {
 typedef struct cds_proto_outcome {
     cds_rc code;              /* CDS_OK or the error code sent */
     char op[16];
+    char service[64];         /* for logs; empty when the message named none */
     char decision[37];        /* for call; empty otherwise */
     char id[48];              /* the envelope id (integers and short strings), for logs */
     char path[128];           /* the error path, for logs */
@@ -65,6 +67,9 @@ typedef struct cds_proto_outcome {
 } cds_proto_outcome;
 
 typedef struct cds_proto_pending cds_proto_pending;
+
+/* The HTTP status a reply with this code gets (the gateway answers with it; logs show it). */
+unsigned cds_proto_http_status(cds_rc rc);
 #define CDS_PROTO_ZONE_CHUNK (256u << 10)
 
 /* Handles one message; the reply is appended to out. Never fails to produce a reply. */

@@ -1,8 +1,9 @@
 /* test_prefetch_fetch.c — prefetch the client did not send (CDS Hooks §2), against a stub FHIR server
  * this test runs on loopback: absent keys are fetched with the client's bearer token, searchset
- * pages are followed, OperationOutcomes are kept for optional keys and make required ones 412,
- * next links outside fhirServer and slow servers are refused in time, and without FHIR access a
- * missing required key is 412 (HTTP) / prefetch_missing (NNG). The token never reaches the log
+ * pages are followed, OperationOutcomes are kept (for a required key: a "did not run" warning card,
+ * or 412 from the strict service), next links outside fhirServer and slow servers are refused in
+ * time, and without FHIR access a missing required key is a "did not run" card by default and
+ * 412 (HTTP) / prefetch_missing (NNG) from the strict service. The token never reaches the log
  * or the audit log.   usage: test_prefetch_fetch PATH/TO/cdsd   (from the repository root) */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -250,24 +251,31 @@ static int teardown(void **s)
 
 /* ---- the tests ---- */
 
+/* Without FHIR access the strict service (missing_prefetch = "reject") answers 412 naming the
+ * keys; the default services answer 200 with a warning card per required list, giving the
+ * reason, and stay silent for an order with no medication (issue 21, point 1). */
 static void spec_examples_without_fhir_access_are_412_naming_the_keys(void **s)
 {
     (void)s;
-    static const struct { const char *file, *service, *why; } ex[] = {
-        {"fixtures/requests/spec-03-request-order-sign-paginated-prefetch.json", "medication-safety", "send it, or fhirServer"},
-        {"fixtures/requests/spec-04-request-order-select-radiology.json", "medication-safety-select", "send it, or fhirServer"},
+    static const struct { const char *file, *service, *why; long status; } ex[] = {
+        {"fixtures/requests/spec-03-request-order-sign-paginated-prefetch.json", "medication-safety-strict", "send it, or fhirServer", 412},
+        {"fixtures/requests/spec-03-request-order-sign-paginated-prefetch.json", "medication-safety", "did not send the allergy list", 200},
         /* 02 has a token, but its fhirServer is plain http to another host: the token stays home */
-        {"fixtures/requests/spec-02-request-patient-view.json", "medication-review", "must use https"},
+        {"fixtures/requests/spec-02-request-patient-view.json", "medication-review", "must use https", 200},
+        {"fixtures/requests/spec-04-request-order-select-radiology.json", "medication-safety-select", "{\"cards\":[]}", 200},
     };
     for (size_t i = 0; i < sizeof ex / sizeof ex[0]; i++) {
         cJSON *req = load(ex[i].file);
         char *json = cJSON_PrintUnformatted(req), *body;
         cJSON_Delete(req);
         long st = post(ex[i].service, json, &body);
-        if (st != 412) fail_msg("%s: status %ld: %s", ex[i].file, st, body);
-        if (!strstr(body, "\"resourceType\":\"OperationOutcome\"") ||
+        if (st != ex[i].status) fail_msg("%s %s: status %ld: %s", ex[i].file, ex[i].service, st, body);
+        if (st == 412 && (!strstr(body, "\"resourceType\":\"OperationOutcome\"") ||
             !strstr(body, "\"code\":\"processing\"") || !strstr(body, "\"expression\":[\"request.prefetch.allergies\"]") ||
-            !strstr(body, "'medications'"))
+            !strstr(body, "'medications'")))
+            fail_msg("%s: %s", ex[i].file, body);
+        if (st == 200 && i < 3 && !strstr(body, "\"summary\":\"Allergy screening did not run: the allergy list could not be retrieved\","
+                                               "\"indicator\":\"warning\""))
             fail_msg("%s: %s", ex[i].file, body);
         if (!strstr(body, ex[i].why)) fail_msg("%s: %s", ex[i].file, body);
         free(json);
@@ -318,10 +326,20 @@ static void a_required_key_the_server_refuses_is_412(void **s)
 {
     (void)s;
     char *json = with_fhir_access(load("fixtures/requests/spec-03-request-order-sign-paginated-prefetch.json"), "oo"), *body;
-    long st = post("medication-safety", json, &body);
+    long st = post("medication-safety-strict", json, &body);
     if (st != 412) fail_msg("status %ld: %s", st, body);
     assert_non_null(strstr(body, "'allergies' (the FHIR server answered HTTP 403)"));
     assert_non_null(strstr(body, "\"expression\":[\"request.prefetch.allergies\"]"));
+    free(body);
+    /* the default service: 200, the allergy screening said not to have run, with the server's reason */
+    st = post("medication-safety", json, &body);
+    if (st != 200) fail_msg("status %ld: %s", st, body);
+    assert_non_null(strstr(body, "Allergy screening did not run"));
+    assert_non_null(strstr(body, "The request for the allergy list failed"));
+    assert_non_null(strstr(body, "Reason given: "));
+    /* said once, on its own card: the could-not-screen card counts only the optional Condition
+     * search the stub always fails */
+    assert_non_null(strstr(body, "Patient data not retrieved:** 1 of the requested lists"));
     free(json);
     free(body);
 }
@@ -338,7 +356,7 @@ static void a_name_that_looks_like_loopback_gets_no_token_over_http(void **s)
     cJSON_ReplaceItemInObject(req, "fhirServer", cJSON_CreateString("http://127.0.0.1.example.org/fhir"));
     char *json = cJSON_PrintUnformatted(req), *body;
     cJSON_Delete(req);
-    long st = post("medication-safety", json, &body);
+    long st = post("medication-safety-strict", json, &body);
     if (st != 412) fail_msg("status %ld: %s", st, body);
     assert_non_null(strstr(body, "must use https"));
     assert_int_equal(seen_paths[0], '\0');
@@ -351,7 +369,7 @@ static void a_next_link_to_another_host_is_not_followed(void **s)
     (void)s;
     reset_seen();
     char *json = with_fhir_access(load("fixtures/requests/spec-03-request-order-sign-paginated-prefetch.json"), "evil"), *body;
-    long st = post("medication-safety", json, &body);
+    long st = post("medication-safety-strict", json, &body);
     if (st != 412) fail_msg("status %ld: %s", st, body);
     assert_non_null(strstr(body, "next link points outside fhirServer"));
     assert_int_equal(seen_page2, 0);
@@ -365,7 +383,7 @@ static void a_slow_fhir_server_is_cut_off_inside_the_deadline(void **s)
     char *json = with_fhir_access(load("fixtures/requests/spec-03-request-order-sign-paginated-prefetch.json"), "slow"), *body;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    long st = post("medication-safety", json, &body);
+    long st = post("medication-safety-strict", json, &body);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     if (st != 412) fail_msg("status %ld: %s", st, body);
@@ -405,7 +423,7 @@ static void the_nng_side_answers_prefetch_missing_and_the_token_stays_out_of_log
 {
     (void)s;
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "'%s' call --connect '%s' call medication-safety "
+    snprintf(cmd, sizeof cmd, "'%s' call --connect '%s' call medication-safety-strict "
              "fixtures/requests/spec-03-request-order-sign-paginated-prefetch.json > '%s/nng.out' 2>&1", cdsd, nng_url, dir);
     assert_int_not_equal(system(cmd), 0);
     snprintf(cmd, sizeof cmd, "grep -q prefetch_missing '%s/nng.out'", dir);
@@ -413,7 +431,13 @@ static void the_nng_side_answers_prefetch_missing_and_the_token_stays_out_of_log
     /* the token was sent to the stub many times above; it is in no file the service wrote */
     snprintf(cmd, sizeof cmd, "grep -rqa '%s' '%s/var' '%s'", TOKEN, dir, log_path);
     assert_int_not_equal(system(cmd), 0);
-    snprintf(cmd, sizeof cmd, "grep -q 'error=prefetch_missing' '%s'", log_path);
+    /* every request line carries the same fields: service, hook and status (issue 21, point 10) */
+    snprintf(cmd, sizeof cmd, "grep -q 'op=call service=medication-safety-strict hook=order-sign status=412 "
+             "error=prefetch_missing' '%s'", log_path);
+    assert_int_equal(system(cmd), 0);
+    /* and a call answered with a did-not-run card is logged with the keys */
+    snprintf(cmd, sizeof cmd, "grep -q 'service=medication-safety hook=order-sign status=200 decision=.* "
+             "prefetch_unavailable=allergies' '%s'", log_path);
     assert_int_equal(system(cmd), 0);
     /* fetch failures are logged by key and reason (the Condition search failed with HTTP 500) */
     snprintf(cmd, sizeof cmd, "grep -q \"prefetch 'conditions' (optional) not fetched: the FHIR server answered HTTP 500\" '%s'",

@@ -16,6 +16,8 @@
 static const char *MANIFEST =
     "ruleset { name = 't', version = '1', source = 'test source', services = {\n"
     "  { id = 'svc', hook = 'order-sign', description = 'd', rules = { 't.*' },\n"
+    "    prefetch = { meds = 'MedicationRequest?patient={{context.patientId}}' }, required_prefetch = { 'meds' } },\n"
+    "  { id = 'strict', hook = 'order-sign', description = 'd', rules = { 't.*' }, missing_prefetch = 'reject',\n"
     "    prefetch = { meds = 'MedicationRequest?patient={{context.patientId}}' }, required_prefetch = { 'meds' } } } }\n";
 
 /* 150 cards from one rule: more than the 64 the card index once kept */
@@ -73,15 +75,20 @@ static int teardown(void **state)
     return 0;
 }
 
-/* The envelope {"op": op, "service": "svc", "request": <json>} as MessagePack. */
-static void envelope(const char *op, const char *request_json, msgpack_sbuffer *out)
+/* The envelope {"op": op, "service": service, "request": <json>} as MessagePack. */
+static void envelope_to(const char *service, const char *op, const char *request_json, msgpack_sbuffer *out)
 {
     char *json = malloc(strlen(request_json) + 128);
-    sprintf(json, "{\"op\":\"%s\",\"service\":\"svc\",\"id\":7,\"request\":%s}", op, request_json);
+    sprintf(json, "{\"op\":\"%s\",\"service\":\"%s\",\"id\":7,\"request\":%s}", op, service, request_json);
     cds_error err;
     msgpack_sbuffer_init(out);
     if (cds_json_to_mp(json, strlen(json), "test", out, &err) != CDS_OK) fail_msg("%s", err.message);
     free(json);
+}
+
+static void envelope(const char *op, const char *request_json, msgpack_sbuffer *out)
+{
+    envelope_to("svc", op, request_json, out);
 }
 
 /* The decoded reply borrows from its bytes: one buffer per test, freed at the end. */
@@ -117,7 +124,8 @@ static const char *error_code(const msgpack_unpacked *r)
 }
 
 /* A call for the wrong hook that also lacks its prefetch: the integrator is told the hook is
- * wrong (what to fix first), not that prefetch is missing. */
+ * wrong (what to fix first), not that prefetch is missing (a service that rejects calls
+ * without their required prefetch). */
 static void hook_mismatch_comes_before_prefetch_missing(void **state)
 {
     fixture *f = *state;
@@ -127,7 +135,7 @@ static void hook_mismatch_comes_before_prefetch_missing(void **state)
     char req[1024];
     snprintf(req, sizeof req, ORDER_SIGN, "patient-view", "");
     msgpack_sbuffer in;
-    envelope("call", req, &in);
+    envelope_to("strict", "call", req, &in);
     cds_proto_outcome o;
     msgpack_unpacked r = handle(&env, &a, &in, &o);
     assert_string_equal(error_code(&r), "hook_mismatch");
@@ -136,9 +144,88 @@ static void hook_mismatch_comes_before_prefetch_missing(void **state)
     msgpack_sbuffer_destroy(&in);
     /* the right hook without the prefetch is prefetch_missing */
     snprintf(req, sizeof req, ORDER_SIGN, "order-sign", "");
-    envelope("call", req, &in);
+    envelope_to("strict", "call", req, &in);
     r = handle(&env, &a, &in, &o);
     assert_string_equal(error_code(&r), "prefetch_missing");
+    msgpack_unpacked_destroy(&r);
+    msgpack_sbuffer_destroy(&in);
+    cds_arena_free(&a);
+    free_replies();
+}
+
+/* An order-sign call with a drafted medication, and `prefetch` (",\"prefetch\":{...}" or ""). */
+static const char *WITH_DRAFT =
+    "{\"hook\":\"order-sign\",\"hookInstance\":\"hi-2\",\"context\":{\"userId\":\"Practitioner/1\",\"patientId\":\"p1\","
+    "\"draftOrders\":{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"resourceType\":\"MedicationRequest\","
+    "\"id\":\"d1\",\"status\":\"draft\",\"medicationCodeableConcept\":{\"text\":\"warfarin 5 mg\"}}}]}}%s}";
+
+/* The first card of a reply: its indicator, summary, detail and rule (source.topic.code). */
+static void first_card(const msgpack_unpacked *r, char ind[16], char summary[160], char detail[1024], char rule[64])
+{
+    const msgpack_object *cards = cds_mp_get(cds_mp_get(&r->data, "result"), "cards");
+    assert_non_null(cards);
+    assert_true(cards->via.array.size > 0);
+    const msgpack_object *c = &cards->via.array.ptr[0];
+    const msgpack_object *i = cds_mp_get(c, "indicator"), *s = cds_mp_get(c, "summary"), *d = cds_mp_get(c, "detail");
+    const msgpack_object *t = cds_mp_get(cds_mp_get(cds_mp_get(c, "source"), "topic"), "code");
+    snprintf(ind, 16, "%.*s", (int)i->via.str.size, i->via.str.ptr);
+    snprintf(summary, 160, "%.*s", (int)s->via.str.size, s->via.str.ptr);
+    snprintf(detail, 1024, "%.*s", d ? (int)d->via.str.size : 0, d ? d->via.str.ptr : "");
+    snprintf(rule, 64, "%.*s", (int)t->via.str.size, t->via.str.ptr);
+}
+
+/* Issue 21, point 1: a required list that is absent (and cannot be fetched) or came back as an
+ * OperationOutcome is a 200 answer whose first card says the screening did not run, with the
+ * reason; `null` (the client has no data) is not; and an order with no medication is silent. */
+static void missing_required_prefetch_is_a_warning_card_not_silence(void **state)
+{
+    fixture *f = *state;
+    cds_proto_env env = {.engine = f->e, .max_request = 1u << 20};
+    cds_arena a;
+    cds_arena_init(&a);
+    char req[2048], ind[16], summary[160], detail[1024], rule[64];
+    msgpack_sbuffer in;
+    cds_proto_outcome o;
+
+    snprintf(req, sizeof req, WITH_DRAFT, "");
+    envelope("call", req, &in);
+    msgpack_unpacked r = handle(&env, &a, &in, &o);
+    assert_string_equal(error_code(&r), "ok");
+    first_card(&r, ind, summary, detail, rule);
+    assert_string_equal(ind, "warning");
+    assert_string_equal(rule, "prefetch.meds");
+    assert_non_null(strstr(summary, "did not run"));
+    assert_non_null(strstr(detail, "did not send"));
+    assert_int_equal(o.info.nunavailable, 1);
+    msgpack_unpacked_destroy(&r);
+    msgpack_sbuffer_destroy(&in);
+
+    snprintf(req, sizeof req, WITH_DRAFT, ",\"prefetch\":{\"meds\":{\"resourceType\":\"OperationOutcome\",\"issue\":"
+                                          "[{\"severity\":\"error\",\"code\":\"timeout\",\"diagnostics\":\"upstream timed out\"}]}}");
+    envelope("call", req, &in);
+    r = handle(&env, &a, &in, &o);
+    assert_string_equal(error_code(&r), "ok");
+    first_card(&r, ind, summary, detail, rule);
+    assert_string_equal(rule, "prefetch.meds");
+    assert_non_null(strstr(detail, "Reason given: upstream timed out"));
+    msgpack_unpacked_destroy(&r);
+    msgpack_sbuffer_destroy(&in);
+
+    snprintf(req, sizeof req, WITH_DRAFT, ",\"prefetch\":{\"meds\":null}");
+    envelope("call", req, &in);
+    r = handle(&env, &a, &in, &o);
+    assert_string_equal(error_code(&r), "ok");
+    first_card(&r, ind, summary, detail, rule);
+    assert_string_equal(rule, "t.many");   /* the rules' cards only */
+    assert_int_equal(o.info.nunavailable, 0);
+    msgpack_unpacked_destroy(&r);
+    msgpack_sbuffer_destroy(&in);
+
+    snprintf(req, sizeof req, ORDER_SIGN, "order-sign", "");   /* no medication drafted */
+    envelope("call", req, &in);
+    r = handle(&env, &a, &in, &o);
+    assert_string_equal(error_code(&r), "ok");
+    assert_int_equal(o.info.nunavailable, 0);
     msgpack_unpacked_destroy(&r);
     msgpack_sbuffer_destroy(&in);
     cds_arena_free(&a);
@@ -227,6 +314,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hook_mismatch_comes_before_prefetch_missing),
+        cmocka_unit_test(missing_required_prefetch_is_a_warning_card_not_silence),
         cmocka_unit_test(every_card_is_indexed_and_handed_over_feedback_is_stored),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
