@@ -32,7 +32,8 @@ static void usage(FILE *f)
             "  --cors-origin LIST  comma-separated origins allowed to call the HTTP gateway from a browser\n"
             "  --jwt-issuer ISS=JWKS_FILE  trust JWTs from ISS signed by a key in JWKS_FILE (repeatable)\n"
             "  --jwt-jku URL       a jku header value to accept (repeatable; keys are never fetched)\n"
-            "  --public-url URL    the gateway's URL as clients call it (JWT aud), e.g. https://cds.example.org\n"
+            "  --public-url URL    the gateway's URL as clients call it (JWT aud), e.g. https://cds.example.org;\n"
+            "                      repeat it (or separate with commas) for every name clients use\n"
             "  --tls-ca PEM        with tls+tcp://: require client certificates signed by this CA\n"
             "  --fetch-timeout MS  cap on fetching absent prefetch from the client's FHIR server (default 2000;\n"
             "                      always inside --deadline)\n"
@@ -96,7 +97,16 @@ int cli_serve(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'P': o.public_url = optarg; break;
+        case 'P':   /* repeatable, or comma-separated: every name clients may call the gateway by */
+            for (char *u = strtok(optarg, ","); u; u = strtok(NULL, ",")) {
+                if (o.npublic_urls == CDS_HTTP_MAX_PUBLIC_URLS) {
+                    fprintf(stderr, "cdsd serve: at most %d --public-url values\n", CDS_HTTP_MAX_PUBLIC_URLS);
+                    cds_jwt_free(o.jwt);
+                    return 2;
+                }
+                o.public_urls[o.npublic_urls++] = u;
+            }
+            break;
         case 'T': o.fetch.timeout_ms = atoi(optarg); break;
         case 'G': o.fetch.max_pages = atoi(optarg); break;
         case 'C': o.tls_cert = optarg; break;

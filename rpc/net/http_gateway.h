@@ -6,13 +6,15 @@
  *   POST /cds-services/{id}/feedback   feedback
  *   GET  /health                       health for load balancers
  * With a JWT verifier every call but /health needs "Authorization: Bearer <JWT>" whose aud is
- * public_url + path; any failure is the same bare 401. Without one it only listens on loopback. */
+ * one of the public URLs + path; any failure is the same bare 401. Without one it only listens on loopback. */
 #ifndef CDS_HTTP_GATEWAY_H
 #define CDS_HTTP_GATEWAY_H
 
 #include <stddef.h>
 
 typedef struct cds_http_gateway cds_http_gateway;
+
+#define CDS_HTTP_MAX_PUBLIC_URLS 8
 
 typedef struct cds_http_opts {
     const char *addr;           /* "127.0.0.1:8080" */
@@ -21,7 +23,8 @@ typedef struct cds_http_opts {
     const char *cors_origins;   /* comma-separated allowed origins, NULL = none */
     int timeout_ms;
     struct cds_jwt_verifier *jwt;   /* NULL: no authentication, loopback only */
-    const char *public_url;         /* base URL clients call (JWT aud); default http://ADDR */
+    const char *const *public_urls; /* base URLs clients call (JWT aud: one of them + path), */
+    size_t npublic_urls;            /* e.g. the proxy's name and localhost; none: http://ADDR */
 } cds_http_opts;
 
 /* Starts the gateway; NULL (with a logged reason) on failure. */

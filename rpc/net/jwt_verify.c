@@ -211,7 +211,18 @@ bool cds_jwt_allow_jku(cds_jwt_verifier *v, const char *url)
 
 #define FAIL(...) do { snprintf(why, whylen, __VA_ARGS__); goto done; } while (0)
 
-bool cds_jwt_verify(cds_jwt_verifier *v, const char *token, const char *aud, time_t now, char *why, size_t whylen)
+/* aud is one of bases[i] + path */
+static bool aud_is(const char *aud, const char *const *bases, size_t nbases, const char *path)
+{
+    for (size_t i = 0; i < nbases; i++) {
+        size_t bl = strlen(bases[i]);
+        if (strncmp(aud, bases[i], bl) == 0 && strcmp(aud + bl, path) == 0) return true;
+    }
+    return false;
+}
+
+bool cds_jwt_verify(cds_jwt_verifier *v, const char *token, const char *const *bases, size_t nbases, const char *path,
+                    time_t now, char *why, size_t whylen)
 {
     bool ok = false;
     cJSON *hdr = NULL, *pay = NULL;
@@ -257,10 +268,25 @@ bool cds_jwt_verify(cds_jwt_verifier *v, const char *token, const char *aud, tim
         FAIL("verified alg differs from the header");
     /* claims from the verified token */
     cJSON *a = cJSON_GetObjectItem(pay, "aud");
-    bool aud_ok = cJSON_IsString(a) && !strcmp(a->valuestring, aud);
+    bool aud_ok = cJSON_IsString(a) && aud_is(a->valuestring, bases, nbases, path);
     cJSON *it;
-    if (cJSON_IsArray(a)) cJSON_ArrayForEach(it, a) aud_ok |= cJSON_IsString(it) && !strcmp(it->valuestring, aud);
-    if (!aud_ok) FAIL("aud is not %s", aud);
+    if (cJSON_IsArray(a)) cJSON_ArrayForEach(it, a) aud_ok |= cJSON_IsString(it) && aud_is(it->valuestring, bases, nbases, path);
+    if (!aud_ok) {
+        /* for the on-call engineer: what the token said and what would have matched (a client
+         * calling through a host name that is not configured is the usual cause) */
+        char got[200] = "(none)", want[300] = "";
+        if (cJSON_IsString(a)) snprintf(got, sizeof got, "'%.190s'", a->valuestring);
+        else if (cJSON_IsArray(a)) {
+            char *j = cJSON_PrintUnformatted(a);
+            snprintf(got, sizeof got, "%.190s", j ? j : "[...]");
+            cJSON_free(j);
+        }
+        for (size_t i = 0; i < nbases; i++) {
+            size_t l = strlen(want);
+            snprintf(want + l, sizeof want - l, "%s'%s%s'", i ? ", " : "", bases[i], path);
+        }
+        FAIL("aud %s is not the URL called; configured (--public-url + path): %s", got, want);
+    }
     cJSON *exp = cJSON_GetObjectItem(pay, "exp"), *iat = cJSON_GetObjectItem(pay, "iat");
     const char *jti = cJSON_GetStringValue(cJSON_GetObjectItem(pay, "jti"));
     if (!cJSON_IsNumber(exp) || !cJSON_IsNumber(iat) || !jti) FAIL("exp, iat and jti are required");

@@ -18,8 +18,10 @@ void cds_jwt_free(cds_jwt_verifier *v);
 /* "ISS=JWKS_FILE". False with a message when the file or a key in it cannot be used. */
 bool cds_jwt_add_issuer(cds_jwt_verifier *v, const char *spec, char *err, size_t errlen);
 bool cds_jwt_allow_jku(cds_jwt_verifier *v, const char *url);   /* false: out of memory */
-/* True when the token is valid for audience `aud` at `now`; otherwise why says why (for the
- * log only: callers answer a bare 401). Thread-safe. */
-bool cds_jwt_verify(cds_jwt_verifier *v, const char *token, const char *aud, time_t now, char *why, size_t whylen);
+/* True when the token is valid at `now` for an audience bases[i] + path (the URL called, under
+ * any of the names clients may use); otherwise why says why (for the log only: callers answer
+ * a bare 401). Thread-safe. */
+bool cds_jwt_verify(cds_jwt_verifier *v, const char *token, const char *const *bases, size_t nbases, const char *path,
+                    time_t now, char *why, size_t whylen);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "http_gateway.h"
 #include "prefetch_fetch.h"
 
 typedef struct cds_server_opts {
@@ -24,7 +25,8 @@ typedef struct cds_server_opts {
     const char *http;          /* ADDR:PORT for CDS Hooks over HTTP, or NULL */
     const char *cors_origins;  /* comma-separated origins allowed by CORS, or NULL */
     struct cds_jwt_verifier *jwt;   /* trusted JWT issuers for the HTTP gateway, or NULL */
-    const char *public_url;    /* the gateway's URL as clients call it (JWT aud) */
+    const char *public_urls[CDS_HTTP_MAX_PUBLIC_URLS];   /* the gateway's URLs as clients call it (JWT aud) */
+    size_t npublic_urls;
     cds_fetch_opts fetch;      /* fetching absent prefetch from the client's FHIR server */
 } cds_server_opts;
 

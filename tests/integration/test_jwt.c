@@ -32,6 +32,8 @@ static char dir[64], base[64], log_path[128];
 static pid_t server;
 static char *ec_pem, *rsa_pem, *ec_pub_pem;
 static const char *ISS = "https://ehr.example.org", *PUBLIC = "https://cds.example.org";
+/* a second name the same gateway is called by (a client on the host itself, issue 21 point 9) */
+static const char *ALIAS = "http://localhost:8090/";
 
 static char *b64url(const unsigned char *b, size_t n)
 {
@@ -153,7 +155,7 @@ static int setup(void **s)
     snprintf(state, sizeof state, "%s/var", dir);
     snprintf(listen, sizeof listen, "ipc://%s/cdsd.sock", dir);
     const char *args[] = {"--listen", listen, "--state", state, "--fixtures", "none", "--http", http, "--jwt-issuer", issuer,
-                          "--jwt-jku", "https://ehr.example.org/jwks.json", "--public-url", PUBLIC, NULL};
+                          "--jwt-jku", "https://ehr.example.org/jwks.json", "--public-url", PUBLIC, "--public-url", ALIAS, NULL};
     server = cdsd_spawn(cdsd, log_path, args);
     for (int i = 0; i < 100; i++) {
         if (http_get("/health", NULL) == 200) return 0;
@@ -223,6 +225,29 @@ static void valid_es384_and_rs384_tokens_are_accepted(void **s)
     free(t);
 }
 
+/* Several --public-url values: a token for any of them is accepted; one for none is a bare
+ * 401 whose log line names the received aud and the configured ones (never the token). */
+static void every_public_url_is_an_audience_and_a_wrong_aud_is_logged(void **s)
+{
+    (void)s;
+    char *t = token((claims){.aud = "http://localhost:8090/cds-services"});
+    assert_int_equal(http_get("/cds-services", t), 200);
+    free(t);
+    t = token((claims){.aud = "http://127.0.0.1:8090/cds-services"});
+    assert_int_equal(http_get("/cds-services", t), 401);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "grep -q \"op=discover service=- hook=- status=401 error=unauthorized HTTP GET: aud "
+             "'http://127.0.0.1:8090/cds-services' is not the URL called; configured (--public-url + path): "
+             "'https://cds.example.org/cds-services', 'http://localhost:8090/cds-services'\" '%s' && ! grep -q '%.40s' '%s'",
+             log_path, strrchr(t, '.') + 1, log_path);
+    if (system(cmd) != 0) {
+        snprintf(cmd, sizeof cmd, "grep 401 '%s' >&2", log_path);
+        (void)!system(cmd);
+        fail_msg("the 401 line does not name the received and configured aud");
+    }
+    free(t);
+}
+
 static void every_bad_token_gets_the_same_bare_401(void **s)
 {
     (void)s;
@@ -276,6 +301,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(valid_es384_and_rs384_tokens_are_accepted),
         cmocka_unit_test(every_bad_token_gets_the_same_bare_401),
+        cmocka_unit_test(every_public_url_is_an_audience_and_a_wrong_aud_is_logged),
         cmocka_unit_test(slow_clients_are_bounded_and_the_gateway_recovers),
     };
     return cmocka_run_group_tests_name("jwt", tests, setup, teardown);
