@@ -130,3 +130,15 @@ function recent_result(ctx, order)
   end
   return nil
 end
+
+-- retrieved(ctx, "observations", ...): true when every named list reached the rules whole (sent,
+-- or null = the EHR has no data), not absent, an OperationOutcome or only in part. A rule
+-- claims that something is missing from a list ("no lipid panel within a year", "no added risk
+-- factor") only when the list was retrieved; otherwise it stays silent or says it could not check.
+function retrieved(ctx, ...)
+  for _, key in ipairs({ ... }) do
+    local s = ctx.prefetch[key]
+    if s ~= "sent" and s ~= "none" then return false end
+  end
+  return true
+end

@@ -248,5 +248,19 @@ cJSON *cds_fixture_patient_request(const cJSON *fx, const cds_service *svc, cons
     for (size_t i = 0; svc && i < svc->nprefetch; i++)   /* the service's other keys: empty */
         if (!cJSON_GetObjectItemCaseSensitive(pf, svc->prefetch_keys[i]))
             cJSON_AddItemToObject(pf, svc->prefetch_keys[i], cds_fhir_bundle());
+    /* missing data on purpose: keys left out, and keys whose fetch failed */
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(fx, "absent"))
+        if (cJSON_IsString(x)) cJSON_DeleteItemFromObjectCaseSensitive(pf, x->valuestring);
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(fx, "failed")) {
+        if (!cJSON_IsString(x)) continue;
+        cJSON *oo = cJSON_CreateObject(), *issue = cJSON_CreateObject();
+        cJSON_AddStringToObject(oo, "resourceType", "OperationOutcome");
+        cJSON_AddStringToObject(issue, "severity", "error");
+        cJSON_AddStringToObject(issue, "code", "exception");
+        cJSON_AddStringToObject(issue, "diagnostics", "the fixture's FHIR server failed this search");
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(oo, "issue"), issue);
+        cJSON_DeleteItemFromObjectCaseSensitive(pf, x->valuestring);
+        cJSON_AddItemToObject(pf, x->valuestring, oo);
+    }
     return req;
 }

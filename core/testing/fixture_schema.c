@@ -324,7 +324,7 @@ static void check_drafts(checker *c)
 }
 
 /* Each shorthand entry names what it is: one code (of the systems its kind allows) or a text. */
-static void check_entries(checker *c, const char *list, const char *const *codes, const char *need)
+static void check_entries(checker *c, const char *list, const char *const *codes, bool text_ok, const char *need)
 {
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(c->fx, list), *d;
     int k = 0;
@@ -335,7 +335,7 @@ static void check_entries(checker *c, const char *list, const char *const *codes
         int n = 0;
         for (const char *const *s = codes; *s; s++) n += cJSON_GetObjectItemCaseSensitive(d, *s) != NULL;
         if (n > 1) problem(c, p, "%s: give one code (%s), not several", p, need);
-        else if (!n && (!codes[1] || !cJSON_GetObjectItemCaseSensitive(d, "text")))
+        else if (!n && (!text_ok || !cJSON_GetObjectItemCaseSensitive(d, "text")))
             problem(c, p, "%s needs %s", p, need);
     }
 }
@@ -353,10 +353,10 @@ static void check_shorthand(checker *c, bool request)
                     request ? " instead of the request (or put it into the request file)" : "");
     static const char *const med[] = {"rxnorm", NULL}, *const allergy[] = {"rxnorm", "snomed", NULL},
                              *const cond[] = {"snomed", "icd10", NULL}, *const result[] = {"loinc", NULL};
-    check_entries(c, "medications", med, "an \"rxnorm\" code or a \"text\"");
-    check_entries(c, "allergies", allergy, "an \"rxnorm\" or \"snomed\" code, or a \"text\"");
-    check_entries(c, "conditions", cond, "a \"snomed\" or \"icd10\" code, or a \"text\"");
-    check_entries(c, "results", result, "a \"loinc\" code");
+    check_entries(c, "medications", med, true, "an \"rxnorm\" code or a \"text\"");
+    check_entries(c, "allergies", allergy, true, "an \"rxnorm\" or \"snomed\" code, or a \"text\"");
+    check_entries(c, "conditions", cond, true, "a \"snomed\" or \"icd10\" code, or a \"text\"");
+    check_entries(c, "results", result, false, "a \"loinc\" code");
     /* "absent": prefetch keys the request leaves out; "failed": keys sent as an OperationOutcome */
     static const char *const missing[] = {"absent", "failed", NULL};
     for (const char *const *m = missing; c->svc && *m; m++) {

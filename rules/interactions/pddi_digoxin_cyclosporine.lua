@@ -34,8 +34,8 @@ rule {
       local ng = to_ng_per_ml(level)
       if ng and ng > 1.2 then indicator = "critical" end
       if not ng then lines[#lines + 1] = "_The level's unit is not one this rule knows (ng/mL, ug/L, nmol/L): judge it against your laboratory's range._" end
-    elseif ctx.prefetch_errors > 0 then
-      lines[#lines + 1] = "**Digoxin level:** could not be checked (some patient data was not retrieved)."
+    elseif not retrieved(ctx, "observations") then
+      lines[#lines + 1] = "**Digoxin level:** could not be checked (the lab results were not available to this check)."
     else
       lines[#lines + 1] = "**Digoxin level:** none in the last 14 days."
     end

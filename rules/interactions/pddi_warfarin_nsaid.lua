@@ -93,9 +93,11 @@ rule {
                     .. "gastrointestinal tract: NSAIDs inhibit platelets while present and can cause peptic ulcers." }
     if #factors > 0 then
       lines[#lines + 1] = "**Raising the risk:** " .. table.concat(factors, "; ") .. "."
-    elseif ctx.prefetch_errors > 0 then
-      -- a list that came back as an error was not looked at: never claim that nothing was found
-      lines[#lines + 1] = "Risk factors could not all be checked: some patient data was not retrieved."
+    elseif not retrieved(ctx, "patient", "conditions", "medications") then
+      -- a list that was not sent or came back as an error was not looked at: never claim that
+      -- nothing was found
+      lines[#lines + 1] = "Risk factors could not all be checked: the patient's age, problem list or medication list "
+        .. "was not available to this check."
     else
       lines[#lines + 1] = "No added risk factor was found (age over 65, GI bleeding or ulcer, corticosteroid, "
         .. "aldosterone antagonist, second NSAID or anticoagulant)."

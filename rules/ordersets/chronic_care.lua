@@ -33,10 +33,10 @@ rule {
   references = { "see each set's source" },
 
   evaluate = function(ctx)
-    -- A care gap is a claim that a result is absent: when patient data came back as an error
-    -- (an OperationOutcome in prefetch) the rule did not see the results, so it says nothing
-    -- (screen.unresolved reports the list that was not retrieved).
-    if ctx.prefetch_errors > 0 then return nil end
+    -- A care gap is a claim that a result is absent: when the lab results were not sent, came
+    -- back as an error (an OperationOutcome) or only in part, the rule did not see them, so it
+    -- says nothing (screen.unresolved reports a list that came back as an error).
+    if not retrieved(ctx, "observations") then return nil end
     local cards = {}
     for _, set in ipairs(SETS) do
       local condition = ctx.conditions.any(set.conditions)

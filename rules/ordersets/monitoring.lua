@@ -97,9 +97,9 @@ rule {
 
   evaluate = function(ctx)
     local cards = {}
-    -- Results that could not be retrieved (an OperationOutcome in prefetch) are not absent:
-    -- the card then says it could not check instead of "no result".
-    local unchecked = ctx.prefetch_errors > 0
+    -- Results that were not sent or could not be retrieved are not absent: the card then says
+    -- it could not check instead of "no result".
+    local unchecked = not retrieved(ctx, "observations")
     for _, set in ipairs(SETS) do
       local med = triggered(ctx, set)
       if med then
@@ -127,8 +127,8 @@ rule {
         if #missing > 0 then
           local lines = { set.why }
           if unchecked then
-            lines[#lines + 1] = "_Some patient data could not be retrieved, so recent results could not be checked: "
-              .. "they may exist._"
+            lines[#lines + 1] = "_The lab results were not available to this check, so recent results could not be "
+              .. "checked: they may exist._"
           end
           for _, n in ipairs(notes) do lines[#lines + 1] = n end
           lines[#lines + 1] = table.concat(windows, "\n\n")
