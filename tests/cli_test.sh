@@ -37,6 +37,55 @@ printf -- '-- rule with a typo\nrule {\n  id = "ddi.x", version = "1", title = "
 check "lint fails on a typo" test $? -ne 0
 check "lint names file:line and the field" grep -q "$T/rules/p/ddi.lua:4: rule 'ddi.x': unknown field 'severty'" "$T/err"
 
+# order sets written in Lua are checked when the rule file loads (issue 24, point 13): a class
+# typo, an unknown key, bad days or a mistyped LOINC code is a load error at the set's file:line
+cp -r rules "$T/os"
+OSM="$T/os/ordersets/monitoring.lua"; OSC="$T/os/ordersets/chronic_care.lua"
+cp "$OSM" "$T/monitoring.orig"; cp "$OSC" "$T/chronic.orig"
+setline() { grep -n "order_set { id = \"$1\"" "$2" | cut -d: -f1; }
+lint_os() { # sed expression on a file of $T/os; the lint output is in $T/err
+    cp "$T/monitoring.orig" "$OSM"; cp "$T/chronic.orig" "$OSC"
+    sed -i "$1" "$2"
+    "$CDSD" lint --rules "$T/os" >"$T/out" 2>"$T/err"
+}
+lint_os 's/"class:potassium-sparing-agents-potassium" }, all/"class:potassium-sparing-agent-potassium" }, all/' "$OSM"
+check "lint fails on a class typo in an order set" test $? -ne 0
+check "  with file:line, the set and a hint" grep -q "$OSM:$(setline raas-potassium "$OSM"): order set 'raas-potassium': when\[2\] 'class:potassium-sparing-agent-potassium': no class 'potassium-sparing-agent-potassium' in the knowledge base (did you mean 'class:potassium-sparing-agents-potassium'?)" "$T/err"
+lint_os 's/when = { "amiodarone" }/when = { "amiodarne" }/' "$OSM"
+check "an unknown ingredient name in an order set is a load error with file:line" grep -q "$OSM:$(setline amiodarone "$OSM"): order set 'amiodarone': when\[1\] 'amiodarne': no ingredient named 'amiodarne' in the knowledge base (did you mean 'amiodarone'?)" "$T/err"
+lint_os '/id = "amiodarone"/,/source =/s/"24325-3", display = \(.*\), days = 180/"24325-3", display = \1, dasy = 180/' "$OSM"
+check "lint fails on an unknown key in an order set" test $? -ne 0
+check "  naming file:line, the set, the order, the key and the allowed keys" grep -q "$OSM:$(setline amiodarone "$OSM"): order set 'amiodarone': orders\[2\] (24325-3): unknown key 'dasy' (allowed: code, display, days, also, start_days, not_at_start, at_start)" "$T/err"
+lint_os 's/"INR in Platelet poor plasma by Coagulation assay", days = 7,/"INR in Platelet poor plasma by Coagulation assay", days = 0,/' "$OSM"
+check "lint fails on bad days in an order set" test $? -ne 0
+check "  with file:line" grep -q "$OSM:$(setline warfarin "$OSM"): order set 'warfarin': orders\[1\] (6301-6): 'days' must be a whole number of days from 1 to 3650, got 0" "$T/err"
+lint_os 's/days = 365, also = { "14959-1" }/days = 36.5, also = { "14959-1" }/' "$OSC"
+check "  days that are not whole are a load error too" grep -q "$OSC:$(setline t2dm "$OSC"): order set 't2dm': orders\[3\] (9318-7): 'days' must be a whole number of days from 1 to 3650, got 36.5" "$T/err"
+lint_os 's/{ code = "6301-6"/{ code = "6301-5"/' "$OSM"
+check "lint fails on a mistyped LOINC code in an order set" test $? -ne 0
+check "  with file:line" grep -q "$OSM:$(setline warfarin "$OSM"): order set 'warfarin': orders\[1\] (6301-5): 'code' '6301-5': its LOINC check digit does not match" "$T/err"
+lint_os 's/conditions = { "44054006" }/conditions = { "44054007" }/' "$OSC"
+check "a mistyped SNOMED CT code in an order set is a load error with file:line" grep -q "$OSC:$(setline t2dm "$OSC"): order set 't2dm': conditions\[1\] '44054007': its SNOMED CT check digit does not match" "$T/err"
+lint_os 's/days = 180, not_at_start = true/days = 180/' "$OSM"   # a no-op edit: the shipped sets load
+check "the shipped order sets pass these checks" test $? -eq 0
+check "  without a message" test "$(grep -c "order set" "$T/err")" -eq 0
+
+# lint's overlap check: two interaction rows matching one ingredient pair with different
+# severities are an error; with the same severity a warning (lint still passes)
+cp -r rules "$T/ov"
+IXT="$T/ov/interactions/knowledge/interactions.tsv"
+cp "$IXT" "$T/ix.orig"
+ixrow() { printf '%s\t%s\t%s\t161\tAcetaminophen\t%s\tcurated\tm\tc\tmanage\t\t\tsource\tprov\n' "$1" "$2" "$3" "$4" >>"$IXT"; }
+ixrow DDI900 29046 Lisinopril minor; ixrow DDI901 class:ace-inhibitors "ACE inhibitors" major
+"$CDSD" lint --rules "$T/ov" >"$T/out" 2>"$T/err"
+check "lint fails on overlapping interaction rows of different severity" test $? -ne 0
+check "  naming both rows and the pair" grep -q "interactions: error: rows DDI900 (minor) and DDI901 (major) both match 1 ingredient pair, e.g. .*acetaminophen" "$T/err"
+cp "$T/ix.orig" "$IXT"
+ixrow DDI900 29046 Lisinopril major; ixrow DDI901 class:ace-inhibitors "ACE inhibitors" major
+"$CDSD" lint --rules "$T/ov" >"$T/out" 2>"$T/err"
+check "overlapping rows of one severity pass lint" test $? -eq 0
+check "  with a warning" grep -q "interactions: warning: rows DDI900 (major) and DDI901 (major) both match 1 ingredient pair" "$T/err"
+
 # kb build on a fresh checkout creates the directory it writes to
 "$CDSD" kb build --out "$T/newdir/kb.sqlite" >"$T/out" 2>&1
 check "kb build creates its output directory" test -s "$T/newdir/kb.sqlite"

@@ -132,26 +132,31 @@ done:
 
 void cds_screen_spec(const cds_view *v, const char *spec, cds_med_spec *out)
 {
+    cds_screen_spec_kb(v->kb, spec, out);
+}
+
+void cds_screen_spec_kb(const cds_kb *kb, const char *spec, cds_med_spec *out)
+{
     out->cls = CDS_KB_NONE;
     out->nwant = 0;
     if (!spec || !*spec) return;
     if (strncmp(spec, "class:", 6) == 0) {
-        out->cls = cds_kb_class_by_id(v->kb, spec + 6);
+        out->cls = cds_kb_class_by_id(kb, spec + 6);
         return;
     }
     bool digits = true;
     for (const char *p = spec; *p; p++) digits &= isdigit((unsigned char)*p) != 0;
     if (!digits) {
-        out->nwant = cds_kb_match_names(v->kb, spec, false, out->want, 8);
+        out->nwant = cds_kb_match_names(kb, spec, false, out->want, 8);
         return;
     }
-    uint32_t g = cds_kb_ingredient_by_code(v->kb, spec);
+    uint32_t g = cds_kb_ingredient_by_code(kb, spec);
     if (g != CDS_KB_NONE) {
         out->want[out->nwant++] = g;
         return;
     }
     const uint32_t *ings;
-    size_t k = cds_kb_product_ingredients(v->kb, spec, &ings);
+    size_t k = cds_kb_product_ingredients(kb, spec, &ings);
     for (size_t i = 0; i < k && out->nwant < 8; i++) out->want[out->nwant++] = ings[i];
 }
 

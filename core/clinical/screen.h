@@ -41,6 +41,8 @@ typedef struct cds_med_spec {
 } cds_med_spec;
 
 void cds_screen_spec(const cds_view *v, const char *spec, cds_med_spec *out);
+/* The same from the knowledge base alone (order_set { } checks its drug references at load). */
+void cds_screen_spec_kb(const cds_kb *kb, const char *spec, cds_med_spec *out);
 /* Does medication m contain something the spec names? */
 bool cds_screen_med_has(const cds_view *v, const cds_med *m, const cds_med_spec *spec);
 

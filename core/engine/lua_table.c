@@ -22,7 +22,7 @@ void cds_ltab_error(cds_ltab *t, const char *fmt, ...)
 }
 
 /* Closest allowed name, for "did you mean". */
-static const char *closest(const char *k, const char *const *allowed)
+const char *cds_ltab_closest(const char *k, const char *const *allowed)
 {
     const char *best = NULL;
     size_t bestd = 3;
@@ -94,7 +94,7 @@ void cds_ltab_allow(cds_ltab *t, const char *const *allowed)
         bool ok = false;
         for (const char *const *a = allowed; *a && !ok; a++) ok = strcmp(*a, k) == 0;
         if (ok) continue;
-        const char *c = closest(k, allowed);
+        const char *c = cds_ltab_closest(k, allowed);
         char file[512], at[600];
         int line = field_line(t, k, file, sizeof file);
         const char *saved = t->where;

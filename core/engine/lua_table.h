@@ -30,5 +30,7 @@ size_t cds_ltab_strlist(cds_ltab *t, const char *key, bool required, char ***out
 size_t cds_ltab_strmap(cds_ltab *t, const char *key, char ***keys, char ***vals);
 void cds_ltab_error(cds_ltab *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cds_free_strlist(char **list, size_t n);
+/* The name in `allowed` (NULL-terminated) within two edits of k, for "did you mean"; NULL if none. */
+const char *cds_ltab_closest(const char *k, const char *const *allowed);
 
 #endif

@@ -142,3 +142,177 @@ function retrieved(ctx, ...)
   end
   return true
 end
+
+-- order_set { ... }: one order set (the tests a drug or a chronic condition calls for), checked
+-- when the rule file loads, so a mistake is a load error at the line of `order_set {` (and
+-- `cdsd lint` fails) instead of a set that silently never fires or a rule that fails at run time.
+-- Checks: known keys only; non-empty texts; days whole numbers 1..3650; LOINC codes with their
+-- check digit; SNOMED CT codes with theirs; every drug in `when` / `after_start_of` known to the
+-- knowledge base ("class:ID", an RxNorm code or an ingredient name, as ctx.meds reads them).
+-- Returns the table itself.
+local kb_resolves = __kb_resolves   -- C; nil answers "no knowledge base here" (a worker's state)
+__kb_resolves = nil
+
+local function keys(...)
+  return { list = table.concat({...}, ", "), set = set(...) }
+end
+local SET_KEYS = {
+  drugs = keys("id", "title", "when", "all", "after_start_of", "orders", "why", "source"),
+  conditions = keys("id", "title", "conditions", "orders", "source"),
+}
+local ORDER_KEYS = {
+  drugs = keys("code", "display", "days", "also", "start_days", "not_at_start", "at_start"),
+  conditions = keys("code", "display", "days", "also"),
+}
+local MAX_DAYS = 3650
+
+local function is_text(v) return type(v) == "string" and v:find("%S") ~= nil end
+
+local function is_list(v)
+  if type(v) ~= "table" then return false end
+  local n = 0
+  for _ in pairs(v) do n = n + 1 end
+  return n == #v
+end
+
+local function unknown_key(t, allowed)
+  for k in pairs(t) do
+    if type(k) ~= "string" then return "unexpected list entry (fields are written name = value)" end
+    if not allowed.set[k] then return "unknown key '" .. k .. "' (allowed: " .. allowed.list .. ")" end
+  end
+  return nil
+end
+
+-- LOINC: digits, '-', and a check digit (mod 10, as LOINC computes it)
+local function loinc_problem(code)
+  if type(code) ~= "string" then return "must be a LOINC code (a string such as \"6301-6\")" end
+  local num, check = code:match("^(%d+)%-(%d)$")
+  if not num or #num > 7 then return "'" .. code .. "' is not shaped like a LOINC code (digits, '-', check digit)" end
+  local sum, double = 0, true
+  for i = #num, 1, -1 do
+    local d = tonumber(num:sub(i, i))
+    if double then d = d * 2; if d > 9 then d = d - 9 end end
+    sum, double = sum + d, not double
+  end
+  if (10 - sum % 10) % 10 ~= tonumber(check) then
+    return "'" .. code .. "': its LOINC check digit does not match (a mistyped code?)"
+  end
+  return nil
+end
+
+-- SNOMED CT identifiers end in a Verhoeff check digit
+local VERHOEFF_D = {
+  { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 }, { 1, 2, 3, 4, 0, 6, 7, 8, 9, 5 }, { 2, 3, 4, 0, 1, 7, 8, 9, 5, 6 },
+  { 3, 4, 0, 1, 2, 8, 9, 5, 6, 7 }, { 4, 0, 1, 2, 3, 9, 5, 6, 7, 8 }, { 5, 9, 8, 7, 6, 0, 4, 3, 2, 1 },
+  { 6, 5, 9, 8, 7, 1, 0, 4, 3, 2 }, { 7, 6, 5, 9, 8, 2, 1, 0, 4, 3 }, { 8, 7, 6, 5, 9, 3, 2, 1, 0, 4 },
+  { 9, 8, 7, 6, 5, 4, 3, 2, 1, 0 },
+}
+local VERHOEFF_P = {
+  { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 }, { 1, 5, 7, 6, 2, 8, 3, 0, 9, 4 }, { 5, 8, 0, 3, 7, 9, 6, 1, 4, 2 },
+  { 8, 9, 1, 6, 0, 4, 3, 5, 2, 7 }, { 9, 4, 5, 3, 1, 2, 7, 8, 6, 0 }, { 4, 2, 8, 6, 5, 7, 3, 9, 0, 1 },
+  { 2, 7, 9, 3, 8, 0, 6, 4, 1, 5 }, { 7, 0, 4, 6, 9, 1, 3, 2, 5, 8 },
+}
+local function snomed_problem(code)
+  if type(code) ~= "string" then return "must be a SNOMED CT code or \"text:words\" (a string)" end
+  if code:match("^text:") then
+    return is_text(code:sub(6)) and nil or "'" .. code .. "': \"text:\" needs the words to look for"
+  end
+  if not code:match("^[1-9]%d%d%d%d%d+$") or #code > 18 then
+    return "'" .. code .. "' is not a SNOMED CT code (6 to 18 digits) or \"text:words\""
+  end
+  local c = 0
+  for i = 0, #code - 1 do
+    local digit = tonumber(code:sub(#code - i, #code - i))
+    c = VERHOEFF_D[c + 1][VERHOEFF_P[i % 8 + 1][digit + 1] + 1]
+  end
+  if c ~= 0 then return "'" .. code .. "': its SNOMED CT check digit does not match (a mistyped code?)" end
+  return nil
+end
+
+local function days_problem(v, key)
+  if math.type(v) ~= "integer" or v < 1 or v > MAX_DAYS then
+    return "'" .. key .. "' must be a whole number of days from 1 to " .. MAX_DAYS .. ", got " .. tostring(v)
+  end
+  return nil
+end
+
+local function drug_problem(spec)
+  if not is_text(spec) then return "must be a drug: \"class:ID\", an RxNorm code or an ingredient name" end
+  local known, why = kb_resolves(spec)
+  if known == false then return "'" .. spec .. "': " .. why end
+  return nil
+end
+
+local function check_order(o, kind, seen)
+  if type(o) ~= "table" then return "must be a table { code = LOINC, display = ..., days = N }" end
+  local bad = unknown_key(o, ORDER_KEYS[kind])
+  if bad then return bad end
+  local p = loinc_problem(o.code)
+  if p then return "'code' " .. p end
+  if seen[o.code] then return "code " .. o.code .. " is already in orders[" .. seen[o.code] .. "]" end
+  if not is_text(o.display) then return "'display' must be a non-empty text (the test's name on the card)" end
+  p = days_problem(o.days, "days") or (o.start_days ~= nil and days_problem(o.start_days, "start_days"))
+  if p then return p end
+  if o.also ~= nil then
+    if not is_list(o.also) then return "'also' must be a list of LOINC codes" end
+    for i, c in ipairs(o.also) do
+      p = loinc_problem(c)
+      if p then return "also[" .. i .. "] " .. p end
+      if c == o.code then return "also[" .. i .. "] repeats 'code' " .. c end
+    end
+  end
+  if o.not_at_start ~= nil and type(o.not_at_start) ~= "boolean" then return "'not_at_start' must be true or false" end
+  if o.not_at_start and not is_text(o.at_start) then
+    return "'not_at_start' needs 'at_start', the text saying when the test is due instead"
+  end
+  if o.at_start ~= nil and not o.not_at_start then return "'at_start' is shown only with not_at_start = true" end
+  return nil
+end
+
+local function check_order_set(t)
+  if type(t) ~= "table" then return "order_set: a table is expected, got " .. type(t) end
+  local name = "order set" .. (type(t.id) == "string" and " '" .. t.id .. "'" or "")
+  if (t.when == nil) == (t.conditions == nil) then
+    return name .. ": give either 'when' (the drugs being ordered that trigger it) or 'conditions' (SNOMED CT codes)"
+  end
+  local kind = t.when ~= nil and "drugs" or "conditions"
+  local bad = unknown_key(t, SET_KEYS[kind])
+  if bad then return name .. ": " .. bad end
+  if type(t.id) ~= "string" or not t.id:match("^[a-z0-9][a-z0-9%-]*$") then
+    return name .. ": 'id' must be lower-case letters, digits and '-' (it keys the card)"
+  end
+  for _, k in ipairs({ "title", "source", kind == "drugs" and "why" or nil }) do
+    if not is_text(t[k]) then return name .. ": '" .. k .. "' must be a non-empty text" end
+  end
+  local list = t.when or t.conditions
+  local lname = kind == "drugs" and "when" or "conditions"
+  if not is_list(list) or #list == 0 then return name .. ": '" .. lname .. "' must list at least one entry" end
+  for i, v in ipairs(list) do
+    local p
+    if kind == "drugs" then p = drug_problem(v) else p = snomed_problem(v) end
+    if p then return name .. ": " .. lname .. "[" .. i .. "] " .. p end
+  end
+  if t.all ~= nil and type(t.all) ~= "boolean" then return name .. ": 'all' must be true or false" end
+  if t.after_start_of ~= nil then
+    local found = false
+    for _, v in ipairs(t.when) do found = found or v == t.after_start_of end
+    if not found then return name .. ": 'after_start_of' must be one of the drugs in 'when'" end
+  end
+  if not is_list(t.orders) or #t.orders == 0 then return name .. ": 'orders' must list at least one test" end
+  local seen = {}
+  for i, o in ipairs(t.orders) do
+    local p = check_order(o, kind, seen)
+    if p then
+      local code = type(o) == "table" and type(o.code) == "string" and " (" .. o.code .. ")" or ""
+      return name .. ": orders[" .. i .. "]" .. code .. ": " .. p
+    end
+    seen[o.code] = i
+  end
+  return nil
+end
+
+function order_set(t)
+  local problem = check_order_set(t)
+  if problem then error(problem, 2) end
+  return t
+end

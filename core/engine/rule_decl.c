@@ -8,11 +8,69 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kb.h"
 #include "lua_table.h"
+#include "screen.h"
 
 extern const char cds_prelude_lua[];
 
 static const char PENDING_KEY = 'R';
+static const char KB_KEY = 'K';
+
+/* The closest of the knowledge base's class ids (classes true) or ingredient names to s, or NULL. */
+static const char *kb_closest(const cds_kb *kb, const char *s, bool classes)
+{
+    size_t n = 0;
+    if (classes) while (cds_kb_class_at(kb, (uint32_t)n)) n++;
+    else n = cds_kb_ningredients(kb);
+    const char **names = calloc(n + 1, sizeof *names);
+    if (!names) return NULL;
+    for (size_t i = 0; i < n; i++)
+        names[i] = classes ? cds_kb_class_at(kb, (uint32_t)i)->id : cds_kb_ingredient_at(kb, (uint32_t)i)->name;
+    const char *near = cds_ltab_closest(s, names);
+    free(names);
+    return near;
+}
+
+/* __kb_resolves(spec), captured by the prelude for order_set { }: true when the knowledge base
+ * knows what a drug reference ("class:ID", an RxNorm ingredient or product code, a name) names,
+ * the way ctx.meds resolves it at run time; false and why when it does not; nil when no knowledge
+ * base is attached (a worker's state: the loader has checked the same files against the same
+ * knowledge base). */
+static int kb_resolves(lua_State *L)
+{
+    const char *spec = luaL_checkstring(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &KB_KEY);
+    const cds_kb *kb = lua_touserdata(L, -1);
+    if (!kb) return 0;
+    cds_med_spec ms;
+    cds_screen_spec_kb(kb, spec, &ms);
+    if (ms.cls != CDS_KB_NONE || ms.nwant > 0) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    bool cls = strncmp(spec, "class:", 6) == 0;
+    bool digits = *spec != '\0';
+    for (const char *p = spec; *p; p++) digits &= *p >= '0' && *p <= '9';
+    const char *near = digits ? NULL : kb_closest(kb, cls ? spec + 6 : spec, cls);
+    lua_pushboolean(L, 0);
+    if (cls) lua_pushfstring(L, "no class '%s' in the knowledge base", spec + 6);
+    else if (digits) lua_pushfstring(L, "RxNorm code %s is no ingredient or product of the knowledge base", spec);
+    else lua_pushfstring(L, "no ingredient named '%s' in the knowledge base", spec);
+    if (near) {
+        lua_pushfstring(L, " (did you mean '%s%s'?)", cls ? "class:" : "", near);
+        lua_concat(L, 2);
+    }
+    return 2;
+}
+
+void cds_rule_state_set_kb(cds_sandbox *sb, const cds_kb *kb)
+{
+    lua_State *L = cds_sandbox_L(sb);
+    if (kb) lua_pushlightuserdata(L, (void *)kb);
+    else lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &KB_KEY);
+}
 
 /* rule { ... }: validated at load, queued for the loader with its location. */
 static int rule_fn(lua_State *L)
@@ -81,6 +139,8 @@ cds_sandbox *cds_rule_state_new(const cds_sb_limits *limits, cds_strbuf *diag)
     lua_State *L = cds_sandbox_L(sb);
     lua_pushcfunction(L, rule_fn);
     cds_sandbox_set_global(sb, "rule");
+    lua_pushcfunction(L, kb_resolves);   /* the prelude takes it private and removes the global */
+    cds_sandbox_set_global(sb, "__kb_resolves");
     if (cds_sandbox_run_privileged(sb, cds_prelude_lua, "prelude.lua", &err) != CDS_OK) {
         cds_strbuf_printf(diag, "prelude: %s\n", err.message);
         cds_sandbox_free(sb);

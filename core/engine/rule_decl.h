@@ -10,6 +10,8 @@
 #include "sandbox.h"
 #include "strbuf.h"
 
+typedef struct cds_kb cds_kb;
+
 typedef struct cds_rule_info {
     char *id, *version, *title, *owner, *file;
     char **hooks;
@@ -26,6 +28,9 @@ typedef struct cds_source_file {
 
 /* A sandboxed state with the prelude run and `rule` defined, locked. NULL with a message. */
 cds_sandbox *cds_rule_state_new(const cds_sb_limits *limits, cds_strbuf *diag);
+/* Lets order_set { } check its drug references against kb while files run in sb (the loader
+ * does; a worker's state has none and skips that check). kb must outlive the runs. */
+void cds_rule_state_set_kb(cds_sandbox *sb, const cds_kb *kb);
 
 /* Runs the files in order and collects their declarations: infos (malloc'd, one per rule) and,
  * with refs != NULL, each rule's evaluate function as a registry reference in sb. false with

@@ -426,6 +426,7 @@ cds_rc cds_ruleset_load(const char *dir, const cds_ruleset_opts *opts, cds_rules
     errors += build_kb(rs, opts, diag);
     if (errors) goto done;
     cds_sandbox *rsb = cds_rule_state_new(&rs->limits, diag);
+    if (rsb) cds_rule_state_set_kb(rsb, rs->kb);   /* order_set { } checks its drugs against it */
     if (!rsb || !cds_rule_decls_run(rsb, rs->files, rs->nfiles, &rs->rules, NULL, &rs->nrules, diag)) errors++;
     cds_sandbox_free(rsb);
     if (errors) goto done;

@@ -3,7 +3,7 @@
 -- condition calls for, suggested when no result lies inside the stated window.
 
 local SETS = {
-  { id = "t2dm", title = "Type 2 diabetes: annual tests", conditions = { "44054006" },
+  order_set { id = "t2dm", title = "Type 2 diabetes: annual tests", conditions = { "44054006" },
     orders = {
       { code = "4548-4", display = "Hemoglobin A1c/Hemoglobin.total in Blood", days = 182, also = { "17856-6" } },
       { code = "24331-1", display = "Lipid panel - Serum or Plasma", days = 365, also = { "2093-3", "13457-7", "18262-6" } },
@@ -12,16 +12,16 @@ local SETS = {
         also = { "98979-8", "33914-3", "48642-3", "48643-1", "2160-0" } },
     },
     source = "ADA Standards of Care in Diabetes 2024, sections 6 (glycemic goals), 10 (lipids) and 11 (kidney)" },
-  { id = "prediabetes", title = "Prediabetes: yearly glycemic test", conditions = { "15777000" },
+  order_set { id = "prediabetes", title = "Prediabetes: yearly glycemic test", conditions = { "15777000" },
     orders = { { code = "4548-4", display = "Hemoglobin A1c/Hemoglobin.total in Blood", days = 365, also = { "17856-6" } } },
     source = "ADA Standards of Care in Diabetes 2024, section 2 (testing people with prediabetes at least yearly)" },
-  { id = "hypertension", title = "Hypertension: electrolytes and renal function", conditions = { "38341003", "59621000" },
+  order_set { id = "hypertension", title = "Hypertension: electrolytes and renal function", conditions = { "38341003", "59621000" },
     orders = { { code = "51990-0", display = "Basic metabolic panel - Blood", days = 365, also = { "24323-8", "2160-0" } } },
     source = "2017 ACC/AHA high blood pressure guideline (basic laboratory tests; follow-up on therapy)" },
-  { id = "hyperlipidemia", title = "Hyperlipidemia: lipid panel", conditions = { "55822004" },
+  order_set { id = "hyperlipidemia", title = "Hyperlipidemia: lipid panel", conditions = { "55822004" },
     orders = { { code = "24331-1", display = "Lipid panel - Serum or Plasma", days = 365, also = { "2093-3", "13457-7", "18262-6" } } },
     source = "2018 AHA/ACC cholesterol guideline (lipid response every 3-12 months on therapy)" },
-  { id = "heart-failure", title = "Heart failure: potassium and renal function", conditions = { "88805009", "84114007" },
+  order_set { id = "heart-failure", title = "Heart failure: potassium and renal function", conditions = { "88805009", "84114007" },
     orders = { { code = "51990-0", display = "Basic metabolic panel - Blood", days = 182, also = { "24323-8", "2823-3" } } },
     source = "2022 AHA/ACC/HFSA heart failure guideline (monitoring renal function and potassium on GDMT)" },
 }

@@ -4,13 +4,13 @@
 -- session or a result lies inside the look-back window. Windows are stated per test.
 
 local SETS = {
-  { id = "warfarin", title = "Warfarin: INR monitoring", when = { "warfarin" },
+  order_set { id = "warfarin", title = "Warfarin: INR monitoring", when = { "warfarin" },
     orders = {
       { code = "6301-6", display = "INR in Platelet poor plasma by Coagulation assay", days = 7, also = { "34714-6" } },
     },
     why = "Start and dose changes of warfarin need an INR within a week.",
     source = "CHEST guideline on antithrombotic therapy (Holbrook et al., Chest 2012;141(2 Suppl):e152S)" },
-  { id = "lithium", title = "Lithium: level, renal, thyroid and calcium", when = { "lithium" },
+  order_set { id = "lithium", title = "Lithium: level, renal, thyroid and calcium", when = { "lithium" },
     orders = {
       -- a level before the first dose has no value: at a start it is due 5-7 days later (12 h post-dose)
       { code = "14334-7", display = "Lithium [Moles/volume] in Serum or Plasma", days = 7, not_at_start = true,
@@ -21,14 +21,14 @@ local SETS = {
     },
     why = "Lithium has a narrow therapeutic range and affects the kidney, the thyroid and calcium; renal, thyroid and calcium tests are due before starting and every 6 months.",
     source = "NICE CG185 bipolar disorder (2014, updated 2023), lithium monitoring" },
-  { id = "amiodarone", title = "Amiodarone: thyroid and liver function", when = { "amiodarone" },
+  order_set { id = "amiodarone", title = "Amiodarone: thyroid and liver function", when = { "amiodarone" },
     orders = {
       { code = "3016-3", display = "Thyrotropin [Units/volume] in Serum or Plasma", days = 180 },
       { code = "24325-3", display = "Hepatic function 2000 panel - Serum or Plasma", days = 180 },
     },
     why = "Amiodarone causes thyroid dysfunction and hepatotoxicity; baseline and six-monthly tests are advised.",
     source = "HRS expert consensus on amiodarone monitoring (Goldschlager et al., Heart Rhythm 2007)" },
-  { id = "methotrexate", title = "Methotrexate: blood count, liver and renal function", when = { "methotrexate" },
+  order_set { id = "methotrexate", title = "Methotrexate: blood count, liver and renal function", when = { "methotrexate" },
     -- baseline within 30 days at a start; a stable patient's refill needs them every 12 weeks
     orders = {
       { code = "58410-2", display = "CBC panel - Blood by Automated count", days = 90, start_days = 30 },
@@ -37,7 +37,7 @@ local SETS = {
     },
     why = "Methotrexate can suppress the marrow and injure the liver; clearance depends on the kidney. Baseline tests before starting, then every 2-4 weeks for 3 months, every 8-12 weeks to 6 months, and every 12 weeks after that (high-dose oncology methotrexate follows its own protocol).",
     source = "Singh JA et al. 2012 ACR rheumatoid arthritis update, Arthritis Care Res 2012;64:625 (monitoring intervals)" },
-  { id = "digoxin", title = "Digoxin: level, potassium and renal function", when = { "digoxin" },
+  order_set { id = "digoxin", title = "Digoxin: level, potassium and renal function", when = { "digoxin" },
     orders = {
       { code = "10535-3", display = "Digoxin [Mass/volume] in Serum or Plasma", days = 30 },
       { code = "2823-3", display = "Potassium [Moles/volume] in Serum or Plasma", days = 30 },
@@ -45,7 +45,7 @@ local SETS = {
     },
     why = "Digoxin toxicity rises with high levels, low potassium and reduced renal clearance.",
     source = "2023 ACC/AHA/ACCP/HRS atrial fibrillation guideline; digoxin labeling" },
-  { id = "raas-potassium", title = "ACE inhibitor or ARB with a potassium-sparing agent: potassium and creatinine",
+  order_set { id = "raas-potassium", title = "ACE inhibitor or ARB with a potassium-sparing agent: potassium and creatinine",
     when = { "class:raas-inhibitors", "class:potassium-sparing-agents-potassium" }, all = true,
     -- a result from before the potassium-sparing agent starts is a baseline, never the check after it
     after_start_of = "class:potassium-sparing-agents-potassium",
