@@ -16,7 +16,7 @@ local function to_ng_per_ml(o)
 end
 
 rule {
-  id = "pddi.digoxin-cyclosporine", version = "1.1.0",
+  id = "pddi.digoxin-cyclosporine", version = "1.2.0",
   title = "Digoxin with cyclosporine: digoxin toxicity risk",
   hooks = { "order-select", "order-sign", "patient-view" },
   references = { "HL7 PDDI-CDS implementation guide: digoxin + cyclosporine" },
@@ -60,7 +60,7 @@ rule {
       key = "digoxin-cyclosporine",
       indicator = indicator,
       summary = "Digoxin with cyclosporine: risk of digoxin toxicity" ..
-                (recent_level and "" or (ctx.prefetch_errors > 0 and "; digoxin level not checked" or "; no recent digoxin level")),
+                (recent_level and "" or (not retrieved(ctx, "observations") and "; digoxin level not checked" or "; no recent digoxin level")),
       detail = table.concat(lines, "\n\n"),
       suggest = suggest,
       selection = "any",

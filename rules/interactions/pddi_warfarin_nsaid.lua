@@ -48,7 +48,7 @@ local function medication_order(ctx, code, display)
 end
 
 rule {
-  id = "pddi.warfarin-nsaid", version = "1.1.0",
+  id = "pddi.warfarin-nsaid", version = "1.2.0",
   title = "Warfarin with an NSAID: bleeding risk in context",
   hooks = { "order-select", "order-sign", "patient-view" },
   references = { "HL7 PDDI-CDS implementation guide: warfarin + NSAIDs",

@@ -27,7 +27,7 @@ local SETS = {
 }
 
 rule {
-  id = "orders.chronic-care", version = "1.1.0",
+  id = "orders.chronic-care", version = "1.2.0",
   title = "Care gaps for chronic conditions",
   hooks = { "patient-view" },
   references = { "see each set's source" },

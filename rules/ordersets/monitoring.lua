@@ -90,7 +90,7 @@ local function triggered(ctx, set)
 end
 
 rule {
-  id = "orders.monitoring", version = "1.1.0",
+  id = "orders.monitoring", version = "1.2.0",
   title = "Monitoring tests for drugs being ordered",
   hooks = { "order-select", "order-sign" },
   references = { "see each set's source" },
