@@ -272,7 +272,7 @@ void cds_card_pack(lua_State *L, int idx, msgpack_packer *pk, const char *uuid, 
 {
     idx = lua_absindex(L, idx);
     luaL_checkstack(L, 10, "card");
-    static const char *const optional[] = {"detail", "selectionBehavior", "overrideReasons", "links", NULL};
+    static const char *const optional[] = {"detail", "selectionBehavior", "overrideReasons", "links", "extension", NULL};
     size_t n = 4 + present(L, idx, "suggestions");
     for (const char *const *k = optional; *k; k++) n += present(L, idx, *k);
     msgpack_pack_map(pk, n);

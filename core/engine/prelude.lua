@@ -28,7 +28,21 @@ local function set(...)
 end
 
 local CARD_FIELDS = set("indicator", "summary", "detail", "key", "suggest", "suggestions", "selection",
-                        "override", "links", "source_url")
+                        "override", "links", "source_url", "issue")
+
+-- issue = "DRG": the card's check category, as the HL7 v3 ActCode detected-issue code FHIR's
+-- DetectedIssue.category uses, sent in the card's extension "org.cdsd.detected-issue" (a FHIR
+-- Coding) so that an EHR can filter and count cards by kind.
+local ACTCODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+local DETECTED_ISSUES = {
+  DRG = "Drug Interaction Alert", ALGY = "Allergy Alert", INT = "Intolerance Alert",
+  DUPTHPY = "Duplicate Therapy Alert", DUPTHPCLS = "duplicate therapeutic class alert",
+  DUPTHPGEN = "duplicate generic alert", DOSE = "Dosage problem", DOSEH = "High Dose Alert",
+  DOSEL = "Low Dose Alert", DOSEHINDW = "High Dose for Weight Alert", DOSELINDW = "Low Dose for Weight Alert",
+  DOSEHINDA = "High Dose for Age Alert", DOSECOND = "dosage-condition alert", DOSEIVL = "Dose-Interval Alert",
+  COND = "Condition Alert", AGE = "Age Alert", PREG = "Pregnancy Alert", LACT = "Lactation Alert",
+  LAB = "Lab Alert", OBSA = "Observation Alert",
+}
 
 -- override = { "will-monitor", {code=..., display=..., system=...}, ... }
 local function override_reasons(list)
@@ -52,6 +66,11 @@ function card(t)
     indicator = t.indicator, summary = t.summary, detail = t.detail, _key = t.key,
     overrideReasons = override_reasons(t.override), links = t.links, _source_url = t.source_url,
   }
+  if t.issue ~= nil then
+    local display = DETECTED_ISSUES[t.issue]
+    if not display then error("card: unknown issue '" .. tostring(t.issue) .. "' (an HL7 v3 ActCode detected-issue code such as DRG, ALGY, DOSEH, DUPTHPY, COND, AGE, PREG, LAB)", 2) end
+    c.extension = { ["org.cdsd.detected-issue"] = { system = ACTCODE, code = t.issue, display = display } }
+  end
   local sugg = t.suggest or t.suggestions
   if sugg ~= nil then
     if type(sugg) ~= "table" then error("card: 'suggest' must be a list of suggestions", 2) end

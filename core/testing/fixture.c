@@ -21,6 +21,7 @@
 typedef struct card_view {
     const char *rule, *indicator;
     char *summary, *detail, *suggestions;   /* heap copies */
+    char *issue;              /* the detected-issue code of the card's extension, or NULL */
 } card_view;
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -92,6 +93,7 @@ static bool matches(const cJSON *want, const card_view *c, char *err, size_t err
     if ((s = jstr(want, "indicator")) && (!c->indicator || strcmp(s, c->indicator) != 0)) return false;
     if ((s = jstr(want, "summary")) && !regex_match(s, c->summary, err, errlen)) return false;
     if ((s = jstr(want, "detail")) && !regex_match(s, c->detail, err, errlen)) return false;
+    if ((s = jstr(want, "issue")) && (!c->issue || strcmp(s, c->issue) != 0)) return false;
     const cJSON *sug = cJSON_GetObjectItemCaseSensitive(want, "suggests"), *x;
     cJSON_ArrayForEach(x, sug)
         if (cJSON_IsString(x) && (!c->suggestions || !strstr(c->suggestions, x->valuestring))) return false;
@@ -130,6 +132,8 @@ static void nearest(const cJSON *want, const card_view *cards, size_t n, char *o
         DIFF("indicator: %s, not %s", c->indicator ? c->indicator : "none", s);
     if ((s = jstr(want, "summary")) && !regex_match(s, c->summary, rerr, sizeof rerr)) DIFF("summary: not /%s/", s);
     if ((s = jstr(want, "detail")) && !regex_match(s, c->detail, rerr, sizeof rerr)) DIFF("detail: not /%s/", s);
+    if ((s = jstr(want, "issue")) && (!c->issue || strcmp(s, c->issue) != 0))
+        DIFF("issue: %s, not %s", c->issue ? c->issue : "none", s);
     const cJSON *x;
     cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(want, "suggests"))
         if (cJSON_IsString(x) && (!c->suggestions || !strstr(c->suggestions, x->valuestring)))
@@ -316,6 +320,7 @@ static void run_one(cds_engine *e, const char *file, const cds_fixture_opts *opt
                 cv->indicator = ind;
                 cv->summary = mpstr(cds_mp_get(c, "summary"));
                 cv->detail = mpstr(cds_mp_get(c, "detail"));
+                cv->issue = mpstr(cds_mp_get(cds_mp_get(cds_mp_get(c, "extension"), "org.cdsd.detected-issue"), "code"));
                 cv->suggestions = NULL;
                 const msgpack_object *sg = cds_mp_get(c, "suggestions");
                 if (sg) {
@@ -407,6 +412,7 @@ static void run_one(cds_engine *e, const char *file, const cds_fixture_opts *opt
         free((char *)cards[i].indicator);
         free(cards[i].summary);
         free(cards[i].detail);
+        free(cards[i].issue);
         free(cards[i].suggestions);
     }
     msgpack_unpacked_destroy(&ureq);

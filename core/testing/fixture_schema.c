@@ -33,7 +33,7 @@ typedef struct field {
 static const char *const INDICATORS[] = {"info", "warning", "critical", NULL};
 static const field CARD_PATTERN[] = {
     STR("rule"), ENUM("indicator", INDICATORS), STR("summary"), STR("detail"),
-    STRINGS("suggests"), END,
+    STRINGS("suggests"), STR("issue"), END,
 };
 /* a shorthand draft; an entry with "resourceType" is a whole FHIR resource and not checked */
 static const field DRAFT[] = {STR("code"), STR("rxnorm"), STR("display"), STR("text"), END};

@@ -56,6 +56,7 @@ rule {
                             or ("documented " .. (m.allergy.type or "allergy") .. " to " .. allergen(m))
       cards[#cards + 1] = card {
         key       = (m.allergy.id or m.allergy.text) .. ":" .. m.med.ref,
+        issue     = m.allergy.type == "intolerance" and "INT" or "ALGY",
         indicator = indicator(m),
         summary   = shorten(m.med.name .. ": " .. what, 139),
         detail    = detail(m),

@@ -105,6 +105,7 @@ rule {
       end
       cards[#cards + 1] = card {
         key       = x.id .. ":" .. x.a_ingredient .. ":" .. x.b_ingredient,
+        issue     = "DRG",
         indicator = INDICATOR[x.severity] or "warning",
         summary   = string.format("%s interaction: %s with %s", x.severity:gsub("^%l", string.upper),
                                   x.a_ingredient, x.b_ingredient),

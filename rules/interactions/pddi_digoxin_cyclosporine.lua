@@ -57,6 +57,7 @@ rule {
     end
     if pair.draft then suggest[#suggest + 1] = remove(pair.draft) end
     return card {
+      issue = "DRG",
       key = "digoxin-cyclosporine",
       indicator = indicator,
       summary = "Digoxin with cyclosporine: risk of digoxin toxicity" ..

@@ -63,6 +63,7 @@ rule {
 
     if topical then
       return card {
+        issue = "DRG",
         key = "warfarin:" .. nsaid.ref,
         indicator = "info",
         summary = shorten("Warfarin with topical " .. nsaid.name .. ": no special precautions", 139),
@@ -126,6 +127,7 @@ rule {
       }
     end
     return card {
+      issue = "DRG",
       key = "warfarin:" .. nsaid.ref,
       indicator = indicator,
       summary = shorten("Warfarin with " .. nsaid.name .. ": increased bleeding risk" ..
