@@ -250,8 +250,11 @@ static void start_server(void)
     snprintf(url, sizeof url, "tcp://127.0.0.1:%d", free_port());
     char maxr[32];
     snprintf(maxr, sizeof maxr, "%d", MAX_REQUEST);
+    /* a generous deadline: these tests count failed requests across reloads and churn, and a
+     * reload's fixture run under a sanitizer on a busy 2-core machine can hold a core for a
+     * second; the default 250 ms would turn that into 'timeout' (deadlines have their own test) */
     const char *args[] = {"--rules", rules, "--state", state, "--workers", "2", "--max-request", maxr,
-                          "--fixtures", "fixtures", NULL};
+                          "--fixtures", "fixtures", "--deadline", "5000", NULL};
     server = spawn(url, args);
     atomic_store(&watched, server);
     if (!wait_health(req_socket)) fail_msg("the server did not come up on %s", url);
