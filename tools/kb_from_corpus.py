@@ -124,11 +124,14 @@ def curated(name):
     with open(os.path.join(CUR, name), newline='') as f:
         return list(csv.DictReader((l for l in f if not l.startswith('#')), delimiter='\t'))
 
-# Names an author may use: the compiled ingredients plus the hand-written ingredients-extra.tsv.
+# Names an author may use: the compiled ingredients plus the hand-written ingredients-*.tsv
+# (extra, dosing, ...: every file beside the generated ingredients.tsv).
 names = dict(by_name)
-with open(os.path.join(ROOT, 'rules/vocabulary/knowledge/ingredients-extra.tsv'), newline='') as f:
-    for r in csv.DictReader((l for l in f if not l.startswith('#')), delimiter='\t'):
-        names.setdefault(r['name'].strip().lower(), r['rxcui'].strip())
+import glob
+for path in sorted(glob.glob(os.path.join(ROOT, 'rules/vocabulary/knowledge/ingredients-*.tsv'))):
+    with open(path, newline='') as f:
+        for r in csv.DictReader((l for l in f if not l.startswith('#')), delimiter='\t'):
+            names.setdefault(r['name'].strip().lower(), r['rxcui'].strip())
 extra_names = {v: k for k, v in names.items() if v not in ingr}
 
 def fail(msg):
