@@ -11,6 +11,7 @@
 #include "card.h"
 #include "clock.h"
 #include "rule_decl.h"
+#include "rule_tables.h"
 #include "lua_table.h"
 #include "lua_view.h"
 #include "mp.h"
@@ -41,6 +42,9 @@ cds_engine *cds_engine_new(const cds_ruleset *rs, cds_strbuf *diag)
         free(e);
         return NULL;
     }
+    /* the same knowledge base and tables the loader checked the files against */
+    cds_rule_state_set_kb(e->sb, rs->kb);
+    cds_rule_state_set_tables(e->sb, rs->tables, rs->ntables);
     cds_rule_info *list = NULL;
     size_t n = 0;
     bool ok = cds_rule_decls_run(e->sb, rs->files, rs->nfiles, &list, &e->evaluate_refs, &n, diag);

@@ -108,10 +108,42 @@ static int meds_find(lua_State *L, bool all)
 static int meds_any(lua_State *L) { return meds_find(L, false); }
 static int meds_all(lua_State *L) { return meds_find(L, true); }
 
+/* ICD-10-CM codes compare without their dot ("G40.909" = "G40909"); "G40*" is G40 and below. */
+static bool icd10_match(const char *have, const char *want)
+{
+    for (;; have++, want++) {
+        while (*have == '.') have++;
+        while (*want == '.') want++;
+        if (*want == '*') return true;
+        if (!*want || !*have) return !*want && !*have;
+        if (toupper((unsigned char)*have) != toupper((unsigned char)*want)) return false;
+    }
+}
+
+static bool system_is(const char *system, const char *a, const char *b)
+{
+    return system && (strcmp(system, a) == 0 || (b && strcmp(system, b) == 0));
+}
+
+/* want: a bare code (any system), or "sct:CODE", "icd10:CODE[*]", "loinc:CODE" for one system. */
 static bool code_match(const cds_coding *c, uint32_t n, const char *want)
 {
-    for (uint32_t i = 0; i < n; i++)
-        if (c[i].code && strcmp(c[i].code, want) == 0) return true;
+    enum { ANY, SCT, ICD10, LOINC } sys = ANY;
+    if (strncmp(want, "sct:", 4) == 0) sys = SCT, want += 4;
+    else if (strncmp(want, "icd10:", 6) == 0) sys = ICD10, want += 6;
+    else if (strncmp(want, "loinc:", 6) == 0) sys = LOINC, want += 6;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!c[i].code) continue;
+        if (sys == ICD10) {
+            if (system_is(c[i].system, "http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10") &&
+                icd10_match(c[i].code, want))
+                return true;
+            continue;
+        }
+        if (sys == SCT && !system_is(c[i].system, "http://snomed.info/sct", NULL)) continue;
+        if (sys == LOINC && !system_is(c[i].system, "http://loinc.org", NULL)) continue;
+        if (strcmp(c[i].code, want) == 0) return true;
+    }
     return false;
 }
 
@@ -124,7 +156,8 @@ static bool text_has(const char *text, const char *needle)
     return false;
 }
 
-/* conditions.any(x): x is a code, "text:words", or a list of those -> first condition or nil */
+/* conditions.any(x): x is a code (bare, or sct:/icd10:/loinc: for one system), "text:words", or a list of
+ * those -> first condition or nil */
 static int conditions_any(lua_State *L)
 {
     cds_eval_scope *s = scope_of(L);

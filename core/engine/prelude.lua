@@ -234,7 +234,8 @@ local VERHOEFF_P = {
 local function snomed_problem(code)
   if type(code) ~= "string" then return "must be a SNOMED CT code or \"text:words\" (a string)" end
   if code:match("^text:") then
-    return is_text(code:sub(6)) and nil or "'" .. code .. "': \"text:\" needs the words to look for"
+    if is_text(code:sub(6)) then return nil end
+    return "'" .. code .. "': \"text:\" needs the words to look for"
   end
   if not code:match("^[1-9]%d%d%d%d%d+$") or #code > 18 then
     return "'" .. code .. "' is not a SNOMED CT code (6 to 18 digits) or \"text:words\""
@@ -334,4 +335,182 @@ function order_set(t)
   local problem = check_order_set(t)
   if problem then error(problem, 2) end
   return t
+end
+
+-- knowledge_table(name, schema): the rows of a pack's tables/NAME.tsv, checked when the rule
+-- file loads, so a typo is a load error at file:line (and `cdsd lint` fails) rather than a row
+-- that silently never matches. schema maps each column to its kind:
+--   "id"       a non-empty value unique in the table        "text"    any text
+--   "drug"     "class:ID" or an RxNorm code the knowledge base knows (checked)
+--   "drugs"    a ";" list of drugs                          "pairs"   a ";" list of "RXCUI+RXCUI"
+--   "codes"    a ";" list of sct:CODE, icd10:CODE (CODE* = and below), loinc:CODE or text:words
+--   "loincs"   a ";" list of LOINC codes                    "routes"  a ";" list of route groups
+--   "number", "integer" (whole, >= 0)                       "yesno"   yes or no (a boolean)
+--   { "a", "b", ... }  one of these values
+-- and schema.required lists the columns every row must fill. An unknown column is an error.
+-- Each row comes back as a table of typed values (lists as Lua lists, empty cells nil) with
+-- `_line` (its line in the file). knowledge_members(drug) gives the ingredient codes a drug
+-- reference stands for, to index rows by ingredient at load.
+local table_raw, kb_members = __table_raw, __kb_members
+__table_raw, __kb_members = nil, nil
+
+local ROUTE_GROUPS = set("oral", "sublingual", "buccal", "iv", "im", "sc", "intrathecal", "epidural", "topical",
+                         "transdermal", "inhaled", "nasal", "ophthalmic", "otic", "rectal", "vaginal", "systemic", "any")
+
+local function list_of(v)
+  local out = {}
+  for item in v:gmatch("[^;]+") do
+    item = item:gsub("^%s+", ""):gsub("%s+$", "")
+    if item ~= "" then out[#out + 1] = item end
+  end
+  return out
+end
+
+local function code_problem(c)
+  local sys, code = c:match("^(%a[%w%-]*):(.+)$")
+  if sys == "sct" then return snomed_problem(code)
+  elseif sys == "loinc" then return loinc_problem(code)
+  elseif sys == "icd10" then
+    if not code:match("^%u%d[%w]?%.?[%w]*%*?$") then return "'" .. c .. "' is not shaped like an ICD-10-CM code" end
+    return nil
+  elseif sys == "text" then
+    if is_text(code) then return nil end
+    return "'" .. c .. "': \"text:\" needs words"
+  end
+  return "'" .. c .. "' needs a prefix: sct:, icd10:, loinc: or text:"
+end
+
+local KINDS = {
+  id = function(v) return v end,
+  text = function(v) return v end,
+  drug = function(v)
+    local p = drug_problem(v)
+    if p then error(p, 0) end
+    return v
+  end,
+  drugs = function(v)
+    local l = list_of(v)
+    for _, d in ipairs(l) do local p = drug_problem(d); if p then error(p, 0) end end
+    return l
+  end,
+  pairs = function(v)
+    local l = list_of(v)
+    for i, pr in ipairs(l) do
+      local a, b = pr:match("^(%d+)%+(%d+)$")
+      if not a then error("'" .. pr .. "' is not a pair RXCUI+RXCUI", 0) end
+      l[i] = { a, b }
+    end
+    return l
+  end,
+  codes = function(v)
+    local l = list_of(v)
+    for _, c in ipairs(l) do local p = code_problem(c); if p then error(p, 0) end end
+    return l
+  end,
+  loincs = function(v)
+    local l = list_of(v)
+    for _, c in ipairs(l) do local p = loinc_problem(c); if p then error(p, 0) end end
+    return l
+  end,
+  routes = function(v)
+    local l = list_of(v)
+    for _, r in ipairs(l) do if not ROUTE_GROUPS[r] then error("'" .. r .. "' is not a route group", 0) end end
+    return l
+  end,
+  number = function(v)
+    local n = tonumber(v)
+    if not n or n ~= n or n == math.huge or n == -math.huge then error("'" .. v .. "' is not a number", 0) end
+    return n
+  end,
+  integer = function(v)
+    local n = math.tointeger(tonumber(v))
+    if not n or n < 0 then error("'" .. v .. "' is not a whole number", 0) end
+    return n
+  end,
+  yesno = function(v)
+    if v == "yes" then return true elseif v == "no" then return false end
+    error("'" .. v .. "' must be yes or no", 0)
+  end,
+}
+
+function knowledge_table(name, schema)
+  local raw, why = table_raw(name)
+  if not raw then error(why, 2) end
+  local path = raw.path
+  local function fail(line, msg) error(path .. ":" .. line .. ": " .. msg, 0) end
+  if not raw.header then fail(1, "no header line") end
+  local kinds, required, cols = {}, {}, {}
+  for _, r in ipairs(schema.required or {}) do required[r] = true end
+  for i, col in ipairs(raw.header) do
+    local k = schema[col]
+    if col == "required" or k == nil then
+      local known = {}
+      for c in pairs(schema) do if c ~= "required" then known[#known + 1] = c end end
+      table.sort(known)
+      fail(raw.header_line, "unknown column '" .. col .. "' (columns: " .. table.concat(known, ", ") .. ")")
+    end
+    kinds[i], cols[i] = k, col
+  end
+  for r in pairs(required) do
+    local found = false
+    for _, c in ipairs(cols) do found = found or c == r end
+    if not found then fail(raw.header_line, "the required column '" .. r .. "' is missing") end
+  end
+  local rows, ids = {}, {}
+  for _, raw_row in ipairs(raw.rows) do
+    local row = { _line = raw_row.line }
+    if #raw_row.cells > #cols then
+      fail(raw_row.line, "a value in column " .. (#cols + 1) .. " but the header names " .. #cols .. " columns")
+    end
+    for i, col in ipairs(cols) do
+      local v = raw_row.cells[i]
+      if v == nil or v == "" then
+        if required[col] then fail(raw_row.line, "column '" .. col .. "' is empty (required)") end
+      else
+        local kind = kinds[i]
+        local ok, value = pcall(function()
+          if type(kind) == "table" then
+            for _, allowed in ipairs(kind) do if v == allowed then return v end end
+            error("'" .. v .. "' must be one of " .. table.concat(kind, ", "), 0)
+          end
+          local f = KINDS[kind]
+          if not f then error("schema: unknown kind '" .. tostring(kind) .. "'", 0) end
+          return f(v)
+        end)
+        if not ok then fail(raw_row.line, "column '" .. col .. "': " .. tostring(value)) end
+        if kind == "id" then
+          if ids[v] then fail(raw_row.line, "id '" .. v .. "' is already used on line " .. ids[v]) end
+          ids[v] = raw_row.line
+        end
+        row[col] = value
+      end
+    end
+    rows[#rows + 1] = row
+  end
+  return rows
+end
+
+-- knowledge_members("class:statins") -> { "36567", ... }: the ingredient codes a drug reference
+-- stands for (an ingredient stands for itself).
+function knowledge_members(spec)
+  local m, why = kb_members(spec)
+  if m == nil then return { spec } end   -- no knowledge base in this state: the code itself
+  if m == false then error(why, 2) end
+  return m
+end
+
+-- index_by_ingredient(rows, column): { [rxcui] = { rows ... } } for a "drug" or "drugs" column.
+function index_by_ingredient(rows, column)
+  local idx = {}
+  for _, row in ipairs(rows) do
+    local v = row[column]
+    for _, spec in ipairs(type(v) == "table" and v or { v }) do
+      for _, code in ipairs(knowledge_members(spec)) do
+        local l = idx[code]
+        if not l then l = {}; idx[code] = l end
+        l[#l + 1] = row
+      end
+    end
+  end
+  return idx
 end

@@ -10,6 +10,7 @@
 
 #include "kb.h"
 #include "lua_table.h"
+#include "rule_tables.h"
 #include "screen.h"
 
 extern const char cds_prelude_lua[];
@@ -62,6 +63,32 @@ static int kb_resolves(lua_State *L)
         lua_concat(L, 2);
     }
     return 2;
+}
+
+/* __kb_members(spec), captured by the prelude for knowledge_table(): the RxNorm ingredient codes
+ * a drug reference stands for (a class's members, a product's ingredients, an ingredient), so
+ * a rule indexes its table rows by ingredient once, at load; nil when no knowledge base is
+ * attached, and false with why when the reference names nothing. */
+static int kb_members(lua_State *L)
+{
+    const char *spec = luaL_checkstring(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &KB_KEY);
+    const cds_kb *kb = lua_touserdata(L, -1);
+    if (!kb) return 0;
+    cds_med_spec ms;
+    cds_screen_spec_kb(kb, spec, &ms);
+    if (ms.cls == CDS_KB_NONE && ms.nwant == 0) {
+        lua_settop(L, 1);
+        return kb_resolves(L);
+    }
+    const cds_kb_class *c = ms.cls != CDS_KB_NONE ? cds_kb_class_at(kb, ms.cls) : NULL;
+    uint32_t n = c ? c->nmembers : (uint32_t)ms.nwant;
+    lua_createtable(L, (int)n, 0);
+    for (uint32_t i = 0; i < n; i++) {
+        lua_pushstring(L, cds_kb_ingredient_at(kb, c ? c->members[i] : ms.want[i])->rxcui);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
 }
 
 void cds_rule_state_set_kb(cds_sandbox *sb, const cds_kb *kb)
@@ -139,8 +166,12 @@ cds_sandbox *cds_rule_state_new(const cds_sb_limits *limits, cds_strbuf *diag)
     lua_State *L = cds_sandbox_L(sb);
     lua_pushcfunction(L, rule_fn);
     cds_sandbox_set_global(sb, "rule");
-    lua_pushcfunction(L, kb_resolves);   /* the prelude takes it private and removes the global */
+    lua_pushcfunction(L, kb_resolves);   /* the prelude takes these private and removes the globals */
     cds_sandbox_set_global(sb, "__kb_resolves");
+    lua_pushcfunction(L, kb_members);
+    cds_sandbox_set_global(sb, "__kb_members");
+    lua_pushcfunction(L, cds_rule_table_raw);
+    cds_sandbox_set_global(sb, "__table_raw");
     if (cds_sandbox_run_privileged(sb, cds_prelude_lua, "prelude.lua", &err) != CDS_OK) {
         cds_strbuf_printf(diag, "prelude: %s\n", err.message);
         cds_sandbox_free(sb);

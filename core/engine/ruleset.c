@@ -13,6 +13,7 @@
 
 #include "digest.h"
 #include "rule_decl.h"
+#include "rule_tables.h"
 #include "grow.h"
 #include "json.h"
 #include "lua_table.h"
@@ -229,10 +230,52 @@ static int digest_file(cds_digest *d, const char *root, const char *path, cds_st
     return 0;
 }
 
+/* Reads <pack>/tables/NAME.tsv into rs->tables (UTF-8 checked, in the digest). Table names are
+ * unique across packs: a rule asks for one by name. */
+static int read_tables(cds_ruleset *rs, const char *pdir, size_t *cap, cds_digest *dg, cds_strbuf *diag)
+{
+    int errors = 0;
+    char tdir[1100];
+    snprintf(tdir, sizeof tdir, "%s/tables", pdir);
+    char **files;
+    size_t nf = list_dir(tdir, ".tsv", false, &files, diag, &errors);
+    for (size_t f = 0; f < nf; f++) {
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", tdir, files[f]);
+        for (size_t k = 0; k < rs->ntables; k++) {
+            const char *other = strrchr(rs->tables[k].path, '/');
+            if (other && strcmp(other + 1, files[f]) == 0) {
+                cds_strbuf_printf(diag, "%s:1: a table named '%s' is already in %s: table names are unique across packs\n",
+                                  path, files[f], rs->tables[k].path);
+                errors++;
+            }
+        }
+        cds_error err;
+        cds_error_clear(&err);
+        size_t len;
+        char *src = cds_read_file(path, &len, 64u << 20, &err);
+        if (src && cds_utf8_check_text(path, src, len, &err) != CDS_OK) {
+            free(src);
+            src = NULL;
+        }
+        if (!src) { cds_strbuf_printf(diag, "%s\n", err.message); errors++; continue; }
+        if (!cds_grow(&rs->tables, cap, rs->ntables + 1, sizeof *rs->tables)) {
+            cds_strbuf_printf(diag, "%s: out of memory\n", path);
+            free(src);
+            errors++;
+            break;
+        }
+        rs->tables[rs->ntables++] = (cds_source_file){strdup(path), src, len};
+        errors += digest_file(dg, rs->dir, path, diag);
+    }
+    cds_free_strlist(files, nf);
+    return errors;
+}
+
 static int load_packs(cds_ruleset *rs, cds_digest *dg, cds_strbuf *diag)
 {
     int errors = 0;
-    size_t packs_cap = 0, files_cap = 0;
+    size_t packs_cap = 0, files_cap = 0, tables_cap = 0;
     char **dirs;
     size_t nd = list_dir(rs->dir, "", true, &dirs, diag, &errors);
     cds_sandbox *sb = declaration_sandbox("pack", diag);
@@ -288,6 +331,7 @@ static int load_packs(cds_ruleset *rs, cds_digest *dg, cds_strbuf *diag)
             errors += digest_file(dg, rs->dir, path, diag);
         }
         cds_free_strlist(files, nf);
+        errors += read_tables(rs, pdir, &tables_cap, dg, diag);
         char kdir[1100];
         snprintf(kdir, sizeof kdir, "%s/knowledge", pdir);
         nf = list_dir(kdir, ".tsv", false, &files, diag, &errors);
@@ -426,7 +470,10 @@ cds_rc cds_ruleset_load(const char *dir, const cds_ruleset_opts *opts, cds_rules
     errors += build_kb(rs, opts, diag);
     if (errors) goto done;
     cds_sandbox *rsb = cds_rule_state_new(&rs->limits, diag);
-    if (rsb) cds_rule_state_set_kb(rsb, rs->kb);   /* order_set { } checks its drugs against it */
+    if (rsb) {
+        cds_rule_state_set_kb(rsb, rs->kb);   /* order_set { } checks its drugs against it */
+        cds_rule_state_set_tables(rsb, rs->tables, rs->ntables);
+    }
     if (!rsb || !cds_rule_decls_run(rsb, rs->files, rs->nfiles, &rs->rules, NULL, &rs->nrules, diag)) errors++;
     cds_sandbox_free(rsb);
     if (errors) goto done;
@@ -463,6 +510,8 @@ void cds_ruleset_free(cds_ruleset *rs)
     free(rs->packs);
     for (size_t i = 0; i < rs->nfiles; i++) { free(rs->files[i].path); free(rs->files[i].src); }
     free(rs->files);
+    for (size_t i = 0; i < rs->ntables; i++) { free(rs->tables[i].path); free(rs->tables[i].src); }
+    free(rs->tables);
     cds_kb_free(rs->kb);
     free(rs->dir); free(rs->name); free(rs->version); free(rs->source_label);
     free(rs);

@@ -36,6 +36,8 @@ typedef struct cds_ruleset {
     size_t npacks;
     cds_source_file *files;   /* rule files in load order */
     size_t nfiles;
+    cds_source_file *tables;  /* the packs' tables/NAME.tsv, for knowledge_table() (rule_tables.h) */
+    size_t ntables;
     cds_rule_info *rules;
     size_t nrules;
     cds_service *services;
