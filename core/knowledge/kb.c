@@ -2,6 +2,7 @@
 #include "kb.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,16 @@ struct cds_kb {
     cds_kb_cross *cross;
     size_t ncross;
     cds_strmap allergen;           /* "system|code" -> target */
+    cds_kb_strength *strength;     /* grouped by product */
+    size_t nstrength;
+    cds_strmap strength_by_prod;   /* product code -> index of its first strength */
+    uint32_t *strength_n;          /* at a product's first strength: how many it has */
+    cds_kb_dose_limit *dose;
+    cds_kb_renal *renal;
+    cds_kb_route_rule *routes;
+    size_t ndose, nrenal, nroutes;
+    cds_strmap dose_by, renal_by, routes_by;   /* drug key -> first row; chains in *_next */
+    uint32_t *dose_next, *renal_next, *routes_next;
 };
 
 /* --- u64 map ------------------------------------------------------------------------------ */
@@ -189,6 +200,124 @@ static bool rows_end(sqlite3 *db, sqlite3_stmt *st, int step, const char *table,
     if (!ok) cds_error_set(err, CDS_EIO, NULL, "knowledge database: table '%s': %s", table, sqlite3_errmsg(db));
     sqlite3_finalize(st);
     return ok;
+}
+
+/* --- dosing knowledge ---------------------------------------------------------------------- */
+
+static double num(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+/* A drug key as the lookups use it: a precise ingredient's code becomes its base's code. */
+static const char *drug_key(cds_kb *kb, const char *drug)
+{
+    if (!drug || strncmp(drug, "product:", 8) == 0) return drug;
+    uint32_t g = cds_kb_ingredient_by_code(kb, drug);
+    return g == CDS_KB_NONE ? drug : kb->ingr[g].rxcui;
+}
+
+/* Chains rows with the same key, in table order: head in *by, next row in next[]. */
+static bool chain(cds_kb *kb, cds_strmap *by, uint32_t **next, size_t n, const char *(*key)(const void *, size_t),
+                  const void *rows)
+{
+    *next = malloc((n ? n : 1) * sizeof **next);
+    if (!*next) return false;
+    for (size_t i = n; i-- > 0;) {
+        const char *k = drug_key(kb, key(rows, i));
+        uint32_t head;
+        (*next)[i] = k && cds_strmap_get(by, k, strlen(k), &head) ? head : CDS_KB_NONE;
+        put(kb, by, k, (uint32_t)i);
+    }
+    return true;
+}
+
+static const char *dose_drug(const void *r, size_t i) { return ((const cds_kb_dose_limit *)r)[i].drug; }
+static const char *renal_drug(const void *r, size_t i) { return ((const cds_kb_renal *)r)[i].drug; }
+static const char *route_drug(const void *r, size_t i) { return ((const cds_kb_route_rule *)r)[i].drug; }
+
+static cds_rc load_dosing(cds_kb *kb, sqlite3 *db, cds_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int step;
+    size_t n;
+#undef END_ROWS
+#undef COUNT_ROWS
+#define END_ROWS(table) \
+    do { \
+        if (!rows_end(db, st, step, table, err)) return CDS_EIO; \
+    } while (0)
+#define COUNT_ROWS(table) \
+    do { \
+        if (!count_rows(db, table, &n, err)) return CDS_EIO; \
+    } while (0)
+#define OOM() cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory loading the knowledge base")
+
+    COUNT_ROWS("product_strength");
+    kb->strength = calloc(n ? n : 1, sizeof *kb->strength);
+    kb->strength_n = calloc(n ? n : 1, sizeof *kb->strength_n);
+    if (!kb->strength || !kb->strength_n) return OOM();
+    const char *last = NULL;
+    uint32_t head = 0;
+    FOR_ROWS(st, db, "SELECT product, ingredient, amount, unit, per_volume_ml FROM product_strength ORDER BY product, rowid") {
+        const char *p = (const char *)sqlite3_column_text(st, 0);
+        uint32_t g = cds_kb_ingredient_by_code(kb, (const char *)sqlite3_column_text(st, 1));
+        if (kb->nstrength >= n || !p || g == CDS_KB_NONE) continue;
+        if (!last || strcmp(last, p) != 0) {
+            last = col(kb, st, 0);
+            head = (uint32_t)kb->nstrength;
+            put(kb, &kb->strength_by_prod, last, head);
+        }
+        double per = num(st, 4);
+        kb->strength[kb->nstrength++] = (cds_kb_strength){g, sqlite3_column_double(st, 2), col(kb, st, 3),
+                                                          isnan(per) ? 0 : per};
+        kb->strength_n[head]++;
+    }
+    END_ROWS("product_strength");
+
+    COUNT_ROWS("dose_limit");
+    kb->dose = calloc(n ? n : 1, sizeof *kb->dose);
+    if (!kb->dose) return OOM();
+    FOR_ROWS(st, db, "SELECT id, drug, drug_label, route, unit, schedule, indication, note, source, age_min_days,"
+                     " age_max_days, weight_min_kg, weight_max_kg, max_single, max_daily, min_daily, max_single_per_kg,"
+                     " max_daily_per_kg FROM dose_limit ORDER BY rowid") {
+        if (kb->ndose >= n) break;
+        cds_kb_dose_limit *d = &kb->dose[kb->ndose++];
+        *d = (cds_kb_dose_limit){col(kb, st, 0), col(kb, st, 1), col(kb, st, 2), col(kb, st, 3), col(kb, st, 4),
+                                 col(kb, st, 5), col(kb, st, 6), col(kb, st, 7), col(kb, st, 8), num(st, 9),
+                                 num(st, 10), num(st, 11), num(st, 12), num(st, 13), num(st, 14), num(st, 15),
+                                 num(st, 16), num(st, 17)};
+    }
+    END_ROWS("dose_limit");
+
+    COUNT_ROWS("renal_dosing");
+    kb->renal = calloc(n ? n : 1, sizeof *kb->renal);
+    if (!kb->renal) return OOM();
+    FOR_ROWS(st, db, "SELECT id, drug, drug_label, route, measure, action, unit, note, source, min, max, max_daily,"
+                     " interval_h FROM renal_dosing ORDER BY rowid") {
+        if (kb->nrenal >= n) break;
+        kb->renal[kb->nrenal++] = (cds_kb_renal){col(kb, st, 0), col(kb, st, 1), col(kb, st, 2), col(kb, st, 3),
+                                                 col(kb, st, 4), col(kb, st, 5), col(kb, st, 6), col(kb, st, 7),
+                                                 col(kb, st, 8), num(st, 9), num(st, 10), num(st, 11), num(st, 12)};
+    }
+    END_ROWS("renal_dosing");
+
+    COUNT_ROWS("route_rule");
+    kb->routes = calloc(n ? n : 1, sizeof *kb->routes);
+    if (!kb->routes) return OOM();
+    FOR_ROWS(st, db, "SELECT id, drug, drug_label, allowed, forbidden, severity, note, source FROM route_rule ORDER BY rowid") {
+        if (kb->nroutes >= n) break;
+        kb->routes[kb->nroutes++] = (cds_kb_route_rule){col(kb, st, 0), col(kb, st, 1), col(kb, st, 2), col(kb, st, 3),
+                                                        col(kb, st, 4), col(kb, st, 5), col(kb, st, 6), col(kb, st, 7)};
+    }
+    END_ROWS("route_rule");
+
+    if (!chain(kb, &kb->dose_by, &kb->dose_next, kb->ndose, dose_drug, kb->dose) ||
+        !chain(kb, &kb->renal_by, &kb->renal_next, kb->nrenal, renal_drug, kb->renal) ||
+        !chain(kb, &kb->routes_by, &kb->routes_next, kb->nroutes, route_drug, kb->routes))
+        return OOM();
+#undef OOM
+    return CDS_OK;
 }
 
 cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
@@ -398,6 +527,11 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
         put(kb, &kb->allergen, k, t);
     }
     END_ROWS("allergen_code");
+    cds_rc rc = load_dosing(kb, db, err);
+    if (rc) {
+        cds_kb_free(kb);
+        return rc;
+    }
     if (kb->arena.failed) {
         cds_kb_free(kb);
         return cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory loading the knowledge base");
@@ -422,6 +556,18 @@ void cds_kb_free(cds_kb *kb)
     free(kb->cls);
     free(kb->ix);
     free(kb->cross);
+    cds_strmap_free(&kb->strength_by_prod);
+    cds_strmap_free(&kb->dose_by);
+    cds_strmap_free(&kb->renal_by);
+    cds_strmap_free(&kb->routes_by);
+    free(kb->strength);
+    free(kb->strength_n);
+    free(kb->dose);
+    free(kb->renal);
+    free(kb->routes);
+    free(kb->dose_next);
+    free(kb->renal_next);
+    free(kb->routes_next);
     cds_arena_free(&kb->arena);
     free(kb);
 }
@@ -568,4 +714,47 @@ const char *cds_kb_target_name(const cds_kb *kb, uint32_t t)
     }
     const cds_kb_ingredient *g = cds_kb_ingredient_at(kb, t);
     return g ? g->name : "?";
+}
+
+size_t cds_kb_product_strengths(const cds_kb *kb, const char *rxcui, const cds_kb_strength **out)
+{
+    uint32_t i;
+    *out = NULL;
+    if (!rxcui || !cds_strmap_get(&kb->strength_by_prod, rxcui, strlen(rxcui), &i)) return 0;
+    *out = &kb->strength[i];
+    return kb->strength_n[i];
+}
+
+/* The first row of a drug's chain, or CDS_KB_NONE; a precise ingredient's code is looked up
+ * under its base. */
+static uint32_t chain_head(const cds_kb *kb, const cds_strmap *by, const char *drug)
+{
+    if (!drug) return CDS_KB_NONE;
+    if (strncmp(drug, "product:", 8) != 0) {
+        uint32_t g = cds_kb_ingredient_by_code(kb, drug);
+        if (g != CDS_KB_NONE) drug = kb->ingr[g].rxcui;
+    }
+    uint32_t i;
+    return cds_strmap_get(by, drug, strlen(drug), &i) ? i : CDS_KB_NONE;
+}
+
+#define ROWS_FOR(by, next, rows) \
+    size_t n = 0; \
+    for (uint32_t i = chain_head(kb, &kb->by, drug); i != CDS_KB_NONE; i = kb->next[i], n++) \
+        if (n < max) out[n] = &kb->rows[i]; \
+    return n
+
+size_t cds_kb_dose_limits(const cds_kb *kb, const char *drug, const cds_kb_dose_limit **out, size_t max)
+{
+    ROWS_FOR(dose_by, dose_next, dose);
+}
+
+size_t cds_kb_renal_dosing(const cds_kb *kb, const char *drug, const cds_kb_renal **out, size_t max)
+{
+    ROWS_FOR(renal_by, renal_next, renal);
+}
+
+size_t cds_kb_route_rules(const cds_kb *kb, const char *drug, const cds_kb_route_rule **out, size_t max)
+{
+    ROWS_FOR(routes_by, routes_next, routes);
 }

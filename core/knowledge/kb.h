@@ -46,6 +46,33 @@ typedef struct cds_kb_cross {
     const char *level, *note, *source;
 } cds_kb_cross;
 
+/* A strength of one ingredient of a product, parsed from its RxNorm name at `kb build`. */
+typedef struct cds_kb_strength {
+    uint32_t ingredient;       /* ingredient index */
+    double amount;             /* in unit */
+    const char *unit;          /* "mg", "unit", "mEq" or "mmol" */
+    double per_volume_ml;      /* 0: per dose unit (tablet, capsule, actuation); else per this many mL */
+} cds_kb_strength;
+
+/* The dosing tables (rules/<pack>/knowledge/dose_limits.tsv, renal_dosing.tsv, routes.tsv).
+ * Numbers are NAN where the cell was blank; strings NULL where blank. `drug` is the cell as
+ * written: an ingredient RxCUI or "product:<rxcui>". */
+typedef struct cds_kb_dose_limit {
+    const char *id, *drug, *drug_label, *route, *unit, *schedule, *indication, *note, *source;
+    double age_min_days, age_max_days, weight_min_kg, weight_max_kg;   /* bands [min, max) */
+    double max_single, max_daily, min_daily, max_single_per_kg, max_daily_per_kg;   /* in unit */
+} cds_kb_dose_limit;
+
+typedef struct cds_kb_renal {
+    const char *id, *drug, *drug_label, *route, *measure, *action, *unit, *note, *source;
+    double min, max;           /* band [min, max) of the measure (egfr, crcl: mL/min) */
+    double max_daily, interval_h;
+} cds_kb_renal;
+
+typedef struct cds_kb_route_rule {
+    const char *id, *drug, *drug_label, *allowed, *forbidden, *severity, *note, *source;   /* lists: "a;b" */
+} cds_kb_route_rule;
+
 /* --- building (cdsd kb build) ------------------------------------------------------------- */
 
 /* Imports every knowledge table (<pack>/knowledge/NAME.tsv) under each pack directory into `db` (schema created).
@@ -89,6 +116,16 @@ size_t cds_kb_interactions(const cds_kb *kb, uint32_t ing_a, uint32_t ing_b, uin
 
 /* All cross-sensitivity rows (a short table; callers filter by class). */
 size_t cds_kb_cross_all(const cds_kb *kb, const cds_kb_cross **out);
+
+/* Strengths of a product's ingredients (0 when its name gave none). */
+size_t cds_kb_product_strengths(const cds_kb *kb, const char *product_rxcui, const cds_kb_strength **out);
+
+/* Rows of a dosing table for a drug key: an ingredient RxCUI (a precise ingredient's rows are
+ * found under its base too) or "product:<rxcui>". Rows in table order, written to out (at most
+ * max); returns how many there are in all. */
+size_t cds_kb_dose_limits(const cds_kb *kb, const char *drug, const cds_kb_dose_limit **out, size_t max);
+size_t cds_kb_renal_dosing(const cds_kb *kb, const char *drug, const cds_kb_renal **out, size_t max);
+size_t cds_kb_route_rules(const cds_kb *kb, const char *drug, const cds_kb_route_rule **out, size_t max);
 
 /* Human name of a target. */
 const char *cds_kb_target_name(const cds_kb *kb, uint32_t target);

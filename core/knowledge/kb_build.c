@@ -1,18 +1,23 @@
 /* kb_build.c — import of the knowledge TSV tables into SQLite, with validation.
  * Each table kind is a file name under <pack>/knowledge/: ingredients, products, classes,
- * interactions, cross_sensitivity, allergen_codes (.tsv). Kinds are imported in that order
- * across all packs, so later tables can be checked against earlier ones. */
+ * interactions, cross_sensitivity, allergen_codes, dose_limits, renal_dosing, routes (.tsv).
+ * Kinds are imported in that order across all packs, so later tables can be checked against
+ * earlier ones. Product strengths are parsed from the product names here (strength.c). */
 #include <ctype.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "arena.h"
 #include "digest.h"
 #include "json.h"
 #include "kb.h"
+#include "route_group.h"
+#include "strength.h"
 #include "strmap.h"
 #include "tsv.h"
 
@@ -32,11 +37,25 @@ static const char SCHEMA[] =
     "CREATE TABLE cross_sensitivity(from_class TEXT NOT NULL, to_class TEXT NOT NULL, level TEXT NOT NULL,"
     " note TEXT, source TEXT);"
     "CREATE TABLE allergen_code(system TEXT NOT NULL, code TEXT NOT NULL, display TEXT, target TEXT NOT NULL,"
-    " source TEXT, PRIMARY KEY(system, code));";
+    " source TEXT, PRIMARY KEY(system, code));"
+    /* amount per dose unit (per_volume_ml NULL) or per per_volume_ml mL; unit mg, unit, mEq or mmol */
+    "CREATE TABLE product_strength(product TEXT NOT NULL, ingredient TEXT NOT NULL, amount REAL NOT NULL,"
+    " unit TEXT NOT NULL, per_volume_ml REAL);"
+    "CREATE TABLE dose_limit(id TEXT PRIMARY KEY, drug TEXT NOT NULL, drug_label TEXT, route TEXT NOT NULL,"
+    " age_min_days REAL, age_max_days REAL, weight_min_kg REAL, weight_max_kg REAL, unit TEXT, max_single REAL,"
+    " max_daily REAL, min_daily REAL, max_single_per_kg REAL, max_daily_per_kg REAL, schedule TEXT,"
+    " indication TEXT, note TEXT, source TEXT);"
+    "CREATE TABLE renal_dosing(id TEXT PRIMARY KEY, drug TEXT NOT NULL, drug_label TEXT, route TEXT NOT NULL,"
+    " measure TEXT NOT NULL, min REAL, max REAL, action TEXT NOT NULL, max_daily REAL, unit TEXT, interval_h REAL,"
+    " note TEXT, source TEXT);"
+    "CREATE TABLE route_rule(id TEXT PRIMARY KEY, drug TEXT NOT NULL, drug_label TEXT, allowed TEXT,"
+    " forbidden TEXT, severity TEXT NOT NULL, note TEXT, source TEXT);";
 
-enum { K_INGR, K_PROD, K_CLASS, K_IX, K_CROSS, K_ALLERGEN, K_COUNT };
+enum { K_INGR, K_PROD, K_CLASS, K_IX, K_CROSS, K_ALLERGEN, K_DOSE, K_RENAL, K_ROUTES, K_COUNT };
 static const char *const kind_names[K_COUNT] = {"ingredients", "products", "classes", "interactions",
-                                                "cross_sensitivity", "allergen_codes"};
+                                                "cross_sensitivity", "allergen_codes", "dose_limits",
+                                                "renal_dosing", "routes"};
+#define NSTMT 4   /* prepared statements per kind */
 
 typedef struct importer {
     sqlite3 *db;
@@ -44,7 +63,7 @@ typedef struct importer {
     int errors;
     bool progress;
     cds_arena keys;          /* owns the strings of the maps below */
-    cds_strmap ingr, prod, cls, pairs, ids, acodes;
+    cds_strmap ingr, prod, cls, pairs, ids, acodes, dose_ids;
     cds_tsv *t;              /* current table, for file:line */
 } importer;
 
@@ -156,6 +175,8 @@ static void import_ingredients(importer *im, sqlite3_stmt **st)
     each_item(cds_tsv_get(t, "synonyms"), add_synonym, im, &c);
 }
 
+static void product_strengths(importer *im, sqlite3_stmt **st, const char *code, const char *name, const char *ingr);
+
 static void import_products(importer *im, sqlite3_stmt **st)
 {
     cds_tsv *t = im->t;
@@ -170,6 +191,8 @@ static void import_products(importer *im, sqlite3_stmt **st)
     ctx c = {st[1], code};
     if (each_item(cds_tsv_get(t, "ingredients"), check_ingr_ref, im, &c) == 0)
         problem(im, "product %s is mapped to no ingredient%s", code, "");
+    else
+        product_strengths(im, st, code, cds_tsv_get(t, "name"), cds_tsv_get(t, "ingredients"));
 }
 
 static void import_classes(importer *im, sqlite3_stmt **st)
@@ -272,9 +295,218 @@ static void import_allergen(importer *im, sqlite3_stmt **st)
         run(im, st[0], 5, sys, code, cds_tsv_get(t, "display"), target, cds_tsv_get(t, "source"));
 }
 
+/* --- product strengths -------------------------------------------------------------------- */
+
+typedef struct ingr_list { char codes[CDS_STRENGTH_MAX][32]; size_t n; } ingr_list;
+
+static void collect_ingr(importer *im, const char *code, void *ud)
+{
+    ingr_list *l = ud;
+    if (l->n < CDS_STRENGTH_MAX && known(&im->ingr, code) && strlen(code) < sizeof l->codes[0])
+        strcpy(l->codes[l->n++], code);
+}
+
+/* Does the strength's substance name the ingredient, as whole words ("metoprolol" in
+ * "Metoprolol Tartrate", "hydrocodone" in "24 HR hydrocodone bitartrate")? names: SELECT name FROM ingredient WHERE rxcui=? */
+static bool names_substance(sqlite3_stmt *names, const char *code, const char *substance)
+{
+    bool hit = false;
+    sqlite3_bind_text(names, 1, code, -1, SQLITE_STATIC);
+    if (sqlite3_step(names) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(names, 0);
+        size_t n = name ? strlen(name) : 0;
+        for (const char *p = substance; n && *p && !hit; p++)
+            hit = (p == substance || p[-1] == ' ') && strncasecmp(p, name, n) == 0 && (p[n] == '\0' || p[n] == ' ');
+    }
+    sqlite3_reset(names);
+    sqlite3_clear_bindings(names);
+    return hit;
+}
+
+/* Strengths from the product's name, each matched to one of its ingredients: by the ingredient's
+ * name at the start of the component, else by position when the counts agree. A strength that
+ * matches no ingredient is left out (the order is then "dose not checked", never guessed). */
+static void product_strengths(importer *im, sqlite3_stmt **st, const char *code, const char *name, const char *ingr)
+{
+    cds_strength s[CDS_STRENGTH_MAX];
+    size_t n = cds_strength_parse(name, s, CDS_STRENGTH_MAX);
+    if (!n || !st[2] || !st[3]) return;
+    ingr_list l = {0};
+    each_item(ingr, collect_ingr, im, &l);
+    for (size_t i = 0; i < n; i++) {
+        const char *g = NULL;
+        for (size_t j = 0; j < l.n && !g; j++)
+            if (names_substance(st[3], l.codes[j], s[i].substance)) g = l.codes[j];
+        if (!g && n == l.n) g = l.codes[i];
+        if (!g) continue;
+        char amount[32], per[32];
+        snprintf(amount, sizeof amount, "%.17g", s[i].amount);
+        snprintf(per, sizeof per, "%.17g", s[i].per_volume_ml);
+        run(im, st[2], 5, code, g, amount, s[i].unit, s[i].per_volume_ml > 0 ? per : NULL);
+    }
+}
+
+/* --- dosing tables ------------------------------------------------------------------------ */
+
+/* A number column: true with *v set (NAN when blank and allowed); false (reported) otherwise. */
+static bool num_col(importer *im, const char *col, bool required, double *v)
+{
+    const char *s = cds_tsv_get(im->t, col);
+    *v = NAN;
+    if (!*s) {
+        if (required) problem(im, "column %s is required%s", col, "");
+        return !required;
+    }
+    char *end;
+    double x = strtod(s, &end);
+    if (end == s || *end || !isfinite(x) || x < 0) {
+        problem(im, "bad number '%s' in column %s (a number >= 0)", s, col);
+        return false;
+    }
+    *v = x;
+    return true;
+}
+
+static bool band(importer *im, const char *lo, const char *hi)
+{
+    double a, b;
+    bool ok = num_col(im, lo, false, &a) & num_col(im, hi, false, &b);
+    if (ok && !isnan(a) && !isnan(b) && a >= b) {
+        problem(im, "%s must be below %s", lo, hi);
+        return false;
+    }
+    return ok;
+}
+
+/* drug: an ingredient RxCUI, or product:<rxcui>. */
+static bool check_drug(importer *im)
+{
+    const char *d = cds_tsv_get(im->t, "drug");
+    if (strncmp(d, "product:", 8) == 0) {
+        if (known(&im->prod, d + 8)) return true;
+        problem(im, "unknown drug code '%s' (not a product in the vocabulary)%s", d, "");
+        return false;
+    }
+    if (known(&im->ingr, d)) return true;
+    problem(im, *d ? "unknown drug code '%s' (use an ingredient RxCUI or product:RXCUI)%s" : "column drug is required%s%s", d, "");
+    return false;
+}
+
+static bool check_route(importer *im, const char *col, bool any_ok)
+{
+    const char *r = cds_tsv_get(im->t, col);
+    if ((any_ok && strcmp(r, "any") == 0) || (cds_route_group_name(r) && strcmp(cds_route_group_name(r), r) == 0)) return true;
+    problem(im, "unknown route group '%s' in column %s", r, col);
+    return false;
+}
+
+static bool check_unit(importer *im, bool required)
+{
+    static const char *const units[] = {"mg", "mcg", "g", "unit", "mEq", "mmol", NULL};
+    const char *u = cds_tsv_get(im->t, "unit");
+    if (!*u && !required) return true;
+    for (size_t i = 0; units[i]; i++)
+        if (strcmp(u, units[i]) == 0) return true;
+    problem(im, "unknown unit '%s' (use mg, mcg, g, unit, mEq or mmol)%s", u, "");
+    return false;
+}
+
+static bool check_id(importer *im, const char *table)
+{
+    const char *id = cds_tsv_get(im->t, "id");
+    char key[300];
+    snprintf(key, sizeof key, "%s|%s", table, id);
+    if (!*id) { problem(im, "row has no id%s%s", "", ""); return false; }
+    if (known(&im->dose_ids, key)) { problem(im, "duplicate id '%s' in %s", id, table); return false; }
+    remember(im, &im->dose_ids, key);
+    return true;
+}
+
+#define G(col) cds_tsv_get(t, col)
+
+static void import_dose_limits(importer *im, sqlite3_stmt **st)
+{
+    cds_tsv *t = im->t;
+    bool ok = check_id(im, "dose_limits");
+    ok &= check_drug(im);
+    ok &= check_route(im, "route", true);
+    ok &= band(im, "age_min_days", "age_max_days");
+    ok &= band(im, "weight_min_kg", "weight_max_kg");
+    static const char *const amounts[] = {"max_single", "max_daily", "min_daily", "max_single_per_kg", "max_daily_per_kg"};
+    double v[5];
+    int given = 0;
+    for (int i = 0; i < 5; i++) {
+        ok &= num_col(im, amounts[i], false, &v[i]);
+        given += !isnan(v[i]);
+    }
+    if (!given) { problem(im, "no limit on the row (give max_single, max_daily, min_daily or a per-kg limit)%s%s", "", ""); ok = false; }
+    ok &= check_unit(im, given > 0);
+    if (!isnan(v[2]) && !isnan(v[1]) && v[2] >= v[1]) { problem(im, "min_daily must be below max_daily%s%s", "", ""); ok = false; }
+    const char *sched = G("schedule");
+    if (*sched && strcmp(sched, "weekly")) { problem(im, "unknown schedule '%s' (leave blank or use weekly)%s", sched, ""); ok = false; }
+    if (!*G("source")) { problem(im, "column source is required%s%s", "", ""); ok = false; }
+    if (ok)
+        run(im, st[0], 18, G("id"), G("drug"), G("drug_label"), G("route"), G("age_min_days"), G("age_max_days"),
+            G("weight_min_kg"), G("weight_max_kg"), G("unit"), G("max_single"), G("max_daily"), G("min_daily"),
+            G("max_single_per_kg"), G("max_daily_per_kg"), sched, G("indication"), G("note"), G("source"));
+}
+
+static void import_renal(importer *im, sqlite3_stmt **st)
+{
+    cds_tsv *t = im->t;
+    bool ok = check_id(im, "renal_dosing");
+    ok &= check_drug(im);
+    ok &= check_route(im, "route", true);
+    const char *measure = G("measure"), *action = G("action");
+    if (strcmp(measure, "egfr") && strcmp(measure, "crcl") && strcmp(measure, "dialysis")) {
+        problem(im, "unknown measure '%s' (use egfr, crcl or dialysis)%s", measure, "");
+        ok = false;
+    }
+    ok &= band(im, "min", "max");
+    double md, ih;
+    ok &= num_col(im, "max_daily", strcmp(action, "max_daily") == 0, &md);
+    ok &= num_col(im, "interval_h", strcmp(action, "interval") == 0, &ih);
+    if (!isnan(ih) && ih <= 0) { problem(im, "interval_h must be above 0%s%s", "", ""); ok = false; }
+    ok &= check_unit(im, !isnan(md));
+    if (strcmp(action, "avoid") && strcmp(action, "max_daily") && strcmp(action, "interval") && strcmp(action, "caution")) {
+        problem(im, "unknown action '%s' (use avoid, max_daily, interval or caution)%s", action, "");
+        ok = false;
+    }
+    if (!*G("source")) { problem(im, "column source is required%s%s", "", ""); ok = false; }
+    if (ok)
+        run(im, st[0], 13, G("id"), G("drug"), G("drug_label"), G("route"), measure, G("min"), G("max"), action,
+            G("max_daily"), G("unit"), G("interval_h"), G("note"), G("source"));
+}
+
+static void check_route_item(importer *im, const char *r, void *ud)
+{
+    bool *ok = ud;
+    if (cds_route_group_name(r) && strcmp(cds_route_group_name(r), r) == 0) return;
+    problem(im, "unknown route group '%s'%s", r, "");
+    *ok = false;
+}
+
+static void import_routes(importer *im, sqlite3_stmt **st)
+{
+    cds_tsv *t = im->t;
+    bool ok = check_id(im, "routes");
+    ok &= check_drug(im);
+    int n = each_item(G("allowed"), check_route_item, im, &ok) + each_item(G("forbidden"), check_route_item, im, &ok);
+    if (!n) { problem(im, "give allowed or forbidden route groups%s%s", "", ""); ok = false; }
+    const char *sev = G("severity");
+    if (strcmp(sev, "critical") && strcmp(sev, "warning")) {
+        problem(im, "unknown severity '%s' (use critical or warning)%s", sev, "");
+        ok = false;
+    }
+    if (!*G("source")) { problem(im, "column source is required%s%s", "", ""); ok = false; }
+    if (ok) run(im, st[0], 8, G("id"), G("drug"), G("drug_label"), G("allowed"), G("forbidden"), sev, G("note"), G("source"));
+}
+
+#undef G
+
 /* Every column each table may have: anything else in a header is a load error, so a column
  * typed in a table is never silently ignored. */
-static const char *const known_columns[K_COUNT][16] = {
+static const char *const known_columns[K_COUNT][20] = {
     [K_INGR] = {"rxcui", "name", "base", "synonyms", "status", "source", NULL},
     [K_PROD] = {"rxcui", "name", "tty", "ingredients", "unscreened", "source", NULL},
     [K_CLASS] = {"id", "name", "kind", "members", "synonyms", "source", NULL},
@@ -282,18 +514,25 @@ static const char *const known_columns[K_COUNT][16] = {
               "alternative", "source", "applies_if", "provenance", NULL},
     [K_CROSS] = {"from", "to", "level", "note", "source", NULL},
     [K_ALLERGEN] = {"system", "code", "display", "target", "source", NULL},
+    [K_DOSE] = {"id", "drug", "drug_label", "route", "age_min_days", "age_max_days", "weight_min_kg", "weight_max_kg",
+                "unit", "max_single", "max_daily", "min_daily", "max_single_per_kg", "max_daily_per_kg", "schedule",
+                "indication", "note", "source", NULL},
+    [K_RENAL] = {"id", "drug", "drug_label", "route", "measure", "min", "max", "action", "max_daily", "unit",
+                 "interval_h", "note", "source", NULL},
+    [K_ROUTES] = {"id", "drug", "drug_label", "allowed", "forbidden", "severity", "note", "source", NULL},
 };
 
 typedef void (*row_fn)(importer *, sqlite3_stmt **);
 static const struct kind_def {
     row_fn fn;
     const char *required[6];
-    const char *sql[3];
+    const char *sql[NSTMT];
 } kinds[K_COUNT] = {
     [K_INGR] = {import_ingredients, {"rxcui", "name", NULL},
                 {"INSERT INTO ingredient VALUES(?,?,?,?,?)", "INSERT INTO synonym VALUES(?,?)"}},
     [K_PROD] = {import_products, {"rxcui", "ingredients", NULL},
-                {"INSERT INTO product VALUES(?,?,?,?,?)", "INSERT INTO product_ingredient VALUES(?,?)"}},
+                {"INSERT INTO product VALUES(?,?,?,?,?)", "INSERT INTO product_ingredient VALUES(?,?)",
+                 "INSERT INTO product_strength VALUES(?,?,?,?,?)", "SELECT name FROM ingredient WHERE rxcui=?"}},
     [K_CLASS] = {import_classes, {"id", "members", NULL},
                  {"INSERT INTO drug_class VALUES(?,?,?,?)", "INSERT INTO class_member VALUES(?,?)",
                   "INSERT INTO synonym VALUES(?,?)"}},
@@ -302,6 +541,12 @@ static const struct kind_def {
     [K_CROSS] = {import_cross, {"from", "to", "level", NULL}, {"INSERT INTO cross_sensitivity VALUES(?,?,?,?,?)"}},
     [K_ALLERGEN] = {import_allergen, {"system", "code", "target", NULL},
                     {"INSERT INTO allergen_code VALUES(?,?,?,?,?)"}},
+    [K_DOSE] = {import_dose_limits, {"id", "drug", "route", "source", NULL},
+                {"INSERT INTO dose_limit VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"}},
+    [K_RENAL] = {import_renal, {"id", "drug", "route", "measure", "action", NULL},
+                 {"INSERT INTO renal_dosing VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)"}},
+    [K_ROUTES] = {import_routes, {"id", "drug", "allowed", "forbidden", "severity", NULL},
+                  {"INSERT INTO route_rule VALUES(?,?,?,?,?,?,?,?)"}},
 };
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -328,7 +573,8 @@ static void find_tables(importer *im, const char *const *packs, size_t npacks, c
             if (k < 0 && path) {
                 im->errors++;
                 cds_strbuf_printf(im->diag, "%s:1: unknown knowledge table (expected ingredients, products, classes, "
-                                            "interactions, cross_sensitivity or allergen_codes, optionally NAME-suffix.tsv)\n", path);
+                                            "interactions, cross_sensitivity, allergen_codes, dose_limits, renal_dosing or routes, "
+                                            "optionally NAME-suffix.tsv)\n", path);
                 continue;
             }
             char **nfiles = path ? realloc(files[k], (nf[k] + 1) * sizeof *nfiles) : NULL;
@@ -364,8 +610,8 @@ cds_rc cds_kb_import(sqlite3 *db, const char *const *packs, size_t npacks, cds_s
     find_tables(&im, packs, npacks, files, nf);
     sqlite3_stmt *srcst = prep(&im, "INSERT INTO source_file VALUES(?,?,?)");
     for (int k = 0; k < K_COUNT; k++) {
-        sqlite3_stmt *st[3] = {0};
-        for (int i = 0; i < 3 && kinds[k].sql[i]; i++) st[i] = prep(&im, kinds[k].sql[i]);
+        sqlite3_stmt *st[NSTMT] = {0};
+        for (int i = 0; i < NSTMT && kinds[k].sql[i]; i++) st[i] = prep(&im, kinds[k].sql[i]);
         for (size_t f = 0; f < nf[k]; f++) {
             cds_tsv t;
             cds_error err;
@@ -409,7 +655,7 @@ cds_rc cds_kb_import(sqlite3 *db, const char *const *packs, size_t npacks, cds_s
             cds_tsv_close(&t);
             im.t = NULL;
         }
-        for (int i = 0; i < 3; i++) sqlite3_finalize(st[i]);
+        for (int i = 0; i < NSTMT; i++) sqlite3_finalize(st[i]);
     }
     sqlite3_finalize(srcst);
     /* Base codes of precise ingredients must be ingredients themselves. */
@@ -441,6 +687,7 @@ done:
     cds_strmap_free(&im.pairs);
     cds_strmap_free(&im.ids);
     cds_strmap_free(&im.acodes);
+    cds_strmap_free(&im.dose_ids);
     cds_arena_free(&im.keys);
     return im.errors ? CDS_ELOAD : CDS_OK;
 }
