@@ -217,7 +217,8 @@ static void a_read_error_mid_table_fails_the_load_naming_the_table(void **s)
     assert_true(total > 10);   /* the tables span several pages */
     static const char *const tables[] = {"meta", "ingredient", "product", "product_ingredient", "drug_class",
                                          "class_member", "synonym", "interaction", "cross_sensitivity",
-                                         "allergen_code"};
+                                         "allergen_code", "product_strength", "dose_limit", "renal_dosing",
+                                         "route_rule"};
     for (int nth = 1; nth <= total; nth++) {
         if (load_failing_read(path, nth, &kb, &err) == CDS_OK) {
             uint32_t last = cds_kb_ingredient_by_code(kb, "100599"), names[2], found[2];
