@@ -225,7 +225,7 @@ static void add_med(builder *b, const msgpack_object *r, bool draft, uint32_t or
     if (med_seen(b, ref)) return;
 
     cds_med m = {.ref = ref, .resource_type = rtype, .id = id, .status = status,
-                 .source = draft ? CDS_MED_DRAFT : CDS_MED_ACTIVE};
+                 .source = draft ? CDS_MED_DRAFT : CDS_MED_ACTIVE, .resource = r};
     m.selected = draft && (strcmp(b->v->req->hook, "order-select") != 0 || in_selections(b, ref));
     const msgpack_object *cc = cds_mp_get_nn(r, "medicationCodeableConcept");
     const msgpack_object *med = NULL;
@@ -414,6 +414,7 @@ static void add_patient(builder *b, const msgpack_object *r)
     p->sex = cds_mp_getstr(b->a, r, "gender");
     time_t born;
     const char *bd = cds_mp_getstr(b->a, r, "birthDate");
+    p->birth_date = bd;
     if (bd && cds_parse_time(bd, &born)) {
         struct tm n, t;
         gmtime_r(&b->v->now, &n);

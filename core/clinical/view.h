@@ -29,6 +29,7 @@ typedef struct cds_med {
     uint32_t *ingredients;    /* knowledge-base ingredient indices */
     uint32_t ningredients;
     bool resolved, name_match;
+    const msgpack_object *resource;   /* the order or statement itself (its dosage is read on demand: dose.h) */
 } cds_med;
 
 typedef struct cds_allergy {
@@ -71,7 +72,11 @@ typedef struct cds_patient {
     const char *sex;          /* FHIR gender or NULL */
     double weight_kg;         /* 0 unknown */
     bool found;
+    const char *birth_date;   /* as written (may be partial: "1950", "1950-03"), or NULL */
 } cds_patient;
+
+struct cds_dose;
+struct cds_patient_facts;
 
 typedef struct cds_view {
     const cds_request *req;
@@ -85,6 +90,9 @@ typedef struct cds_view {
     cds_order *orders; uint32_t norders;   /* non-medication draft orders */
     uint32_t prefetch_errors; /* OperationOutcome values seen in prefetch */
     cds_arena *arena;         /* the request arena the view lives in */
+    /* Caches filled on first use, in the view's arena (dose.h, patient_facts.h). */
+    const struct cds_dose **doses;
+    const struct cds_patient_facts *facts;
 } cds_view;
 
 cds_rc cds_view_build(const cds_request *req, const cds_kb *kb, time_t now, cds_arena *a, cds_view *out,

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "lua_dose.h"
 #include "sandbox.h"
 
 static const char SCOPE_KEY = 'V', MEDS_KEY = 'M', DDI_KEY = 'D', SERIAL_KEY = 'S';
@@ -261,7 +262,10 @@ static lua_Integer current_serial(lua_State *L)
 /* Lazy fields (codes, ingredients/substances; conditions' codes): a third of building ctx, and
  * most rules never read them. The filler points into this request's view, so it refuses to run
  * for a table a rule kept from an earlier request (the view is gone by then). */
-typedef enum { LAZY_MED, LAZY_ALLERGY, LAZY_CONDITION } lazy_kind;
+typedef enum { LAZY_MED, LAZY_ALLERGY, LAZY_CONDITION, LAZY_PATIENT } lazy_kind;
+
+const cds_view *cds_lua_view_current(lua_State *L) { return scope_of(L)->view; }
+long long cds_lua_view_serial(lua_State *L) { return current_serial(L); }
 
 static int fill_lazy_fields(lua_State *L)
 {
@@ -280,6 +284,9 @@ static int fill_lazy_fields(lua_State *L)
         lua_setfield(L, 1, "codes");
         push_targets(L, s->view->kb, m->ingredients, m->ningredients);
         lua_setfield(L, 1, "ingredients");
+        cds_lua_dose_set(L, 1, (uint32_t)(m - s->view->meds), current_serial(L));   /* itself lazy */
+    } else if (kind == LAZY_PATIENT) {
+        cds_lua_patient_facts_fill(L, 1, s->view);
     } else {
         const cds_allergy *a = e;
         push_codes(L, a->codes, a->ncodes);
@@ -379,6 +386,7 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
     setstr(L, "sex", v->patient.sex);
     if (v->patient.weight_kg > 0) setnum(L, "weight", v->patient.weight_kg);
     setbool(L, "known", v->patient.found);
+    set_lazy(L, &v->patient, LAZY_PATIENT);   /* age_days, weight_kg, egfr, crcl, ... (lua_dose.h) */
     seal(L);
     lua_setfield(L, ctx, "patient");
 
@@ -527,6 +535,7 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
     lua_pushvalue(L, ctx);
     setfn(L, "obs", ctx_obs);
     setfn(L, "interaction", ctx_interaction);
+    cds_lua_dose_functions(L);   /* dose_limits, renal_dosing, routes, daily_total, convert */
     seal(L);
     lua_replace(L, ctx);        /* ctx slot <- proxy */
     lua_settop(L, ctx);

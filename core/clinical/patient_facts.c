@@ -1,0 +1,189 @@
+/* patient_facts.c — age, weight, height, BSA and kidney function at the evaluation time. */
+#include "patient_facts.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mp.h"
+
+/* LOINC codes (checked against LOINC's published names; eGFR list also against DICOM CID 10046
+ * and cqframework's CKD eGFR value set). */
+static const char *const weight_codes[] = {"29463-7", "3141-9", "8341-0", "8350-1", NULL};   /* body weight; measured; dry; with clothes */
+static const char *const height_codes[] = {"8302-2", "8306-3", "8308-9", NULL};   /* body height; lying; standing */
+static const char *const egfr_codes[] = {"33914-3", "62238-1", "98979-8", "48642-3", "48643-1", "50044-7",
+                                         "70969-1", "88293-6", "88294-4", "69405-9", "77147-7", "94677-2",
+                                         "50210-4", "50384-7", NULL};
+static const char *const creat_codes[] = {"2160-0", "38483-4", "14682-9", "35203-9", NULL};   /* mass; blood; molar; molar */
+
+/* SNOMED CT and ICD-10-CM codes for a patient on dialysis. 105502003 Dependence on renal
+ * dialysis (finding); 236435004 End stage renal failure on dialysis (disorder); 714152005
+ * Chronic kidney disease stage 5 on dialysis (disorder); 428937001 Dependence on peritoneal
+ * dialysis due to end stage renal disease (finding); ICD-10-CM Z99.2 Dependence on renal dialysis. */
+static const char *const dialysis_codes[] = {"105502003", "236435004", "714152005", "428937001", "Z99.2", "Z992", NULL};
+
+static bool in(const char *s, const char *const *set)
+{
+    for (; s && *set; set++)
+        if (strcmp(s, *set) == 0) return true;
+    return false;
+}
+
+/* The latest observation under any of the codes, or -1. */
+static int64_t latest(const cds_view *v, const char *const *codes)
+{
+    int64_t best = -1;
+    for (uint32_t i = 0; i < v->nobs; i++)
+        if (in(v->obs[i].code, codes) && (best < 0 || v->obs[i].when > v->obs[best].when)) best = i;
+    return best;
+}
+
+/* Reads the latest value under codes; converts by unit (unit_fn returns the factor to the fact's
+ * unit, 0 when the unit is not one it knows); checks the range. */
+static void read_fact(const cds_view *v, const char *const *codes, const char *what, double (*unit_fn)(const char *, const char *),
+                      double lo, double hi, const char *unit_name, cds_fact *f)
+{
+    int64_t i = latest(v, codes);
+    if (i < 0) { f->why = cds_arena_printf(v->arena, "no %s result", what); return; }
+    const cds_observation *o = cds_view_observation(v, (uint32_t)i);
+    f->when = o->when;
+    f->code = o->code;
+    if (!o->has_value) { f->why = cds_arena_printf(v->arena, "the latest %s result has no number", what); return; }
+    if (!isfinite(o->value)) { f->why = cds_arena_printf(v->arena, "the latest %s is not a number", what); return; }
+    double k = unit_fn(o->unit, o->code);
+    if (k <= 0) {
+        f->why = cds_arena_printf(v->arena, "the latest %s has %s unit%s%s%s", what, o->unit ? "the" : "no",
+                                  o->unit ? " '" : "", o->unit ? o->unit : "", o->unit ? "', which is not understood" : "");
+        return;
+    }
+    double x = o->value * k;
+    if (!(x > lo && x <= hi)) {
+        f->why = cds_arena_printf(v->arena, "the latest %s (%g %s) is implausible", what, o->value, o->unit ? o->unit : "");
+        return;
+    }
+    const msgpack_object *q = cds_mp_get_nn(o->resource, "valueQuantity");
+    f->comparator = cds_mp_getstr(v->arena, q, "comparator");
+    f->value = x;
+    f->known = true;
+    (void)unit_name;
+}
+
+static bool unit_is(const char *u, const char *const *set)
+{
+    for (; u && *set; set++)
+        if (strcasecmp(u, *set) == 0) return true;
+    return false;
+}
+
+static double weight_unit(const char *u, const char *code)
+{
+    (void)code;
+    if (unit_is(u, (const char *const[]){"kg", "kilogram", "kilograms", NULL})) return 1;
+    if (unit_is(u, (const char *const[]){"g", "gram", "grams", NULL})) return 0.001;
+    if (unit_is(u, (const char *const[]){"[lb_av]", "lb", "lbs", "pound", "pounds", NULL})) return 0.45359237;
+    if (unit_is(u, (const char *const[]){"[oz_av]", "oz", NULL})) return 0.028349523125;
+    return 0;
+}
+
+static double height_unit(const char *u, const char *code)
+{
+    (void)code;
+    if (unit_is(u, (const char *const[]){"cm", NULL})) return 1;
+    if (unit_is(u, (const char *const[]){"m", NULL})) return 100;
+    if (unit_is(u, (const char *const[]){"mm", NULL})) return 0.1;
+    if (unit_is(u, (const char *const[]){"[in_i]", "in", "inch", "inches", NULL})) return 2.54;
+    return 0;
+}
+
+static double egfr_unit(const char *u, const char *code)
+{
+    (void)code;
+    if (!u) return 0;
+    return strncasecmp(u, "mL/min", 6) == 0 ? 1 : 0;   /* mL/min/{1.73_m2}, mL/min/1.73m2, ... */
+}
+
+static double creat_unit(const char *u, const char *code)
+{
+    (void)code;
+    if (unit_is(u, (const char *const[]){"mg/dL", "mg/dl", NULL})) return 1;
+    if (unit_is(u, (const char *const[]){"umol/L", "\xc2\xb5mol/L", "\xce\xbcmol/L", "micromol/L", "umol/l", NULL}))
+        return 1 / 88.42;
+    if (unit_is(u, (const char *const[]){"mmol/L", NULL})) return 1000 / 88.42;
+    if (unit_is(u, (const char *const[]){"mg/L", NULL})) return 0.1;
+    return 0;
+}
+
+static bool text_has(const char *t, const char *w)
+{
+    size_t n = strlen(w);
+    for (; t && *t; t++)
+        if (strncasecmp(t, w, n) == 0) return true;
+    return false;
+}
+
+static void age(const cds_view *v, cds_patient_facts *f)
+{
+    const char *bd = v->patient.birth_date;
+    time_t born;
+    if (!bd) { f->age_why = v->patient.found ? "the patient has no birth date" : "no Patient resource in the request"; return; }
+    if (!cds_parse_time(bd, &born)) { f->age_why = cds_arena_printf(v->arena, "birth date '%s' is not a date", bd); return; }
+    if (born > v->now) { f->age_why = cds_arena_printf(v->arena, "birth date %s is after the evaluation time", bd); return; }
+    size_t l = strlen(bd);
+    f->age_precision = l == 4 ? "year" : l == 7 ? "month" : "day";
+    struct tm n, b;
+    gmtime_r(&v->now, &n);
+    gmtime_r(&born, &b);
+    f->age_days = (int64_t)(v->now - born) / 86400;
+    int months = (n.tm_year - b.tm_year) * 12 + (n.tm_mon - b.tm_mon) - (n.tm_mday < b.tm_mday);
+    f->age_months = months < 0 ? 0 : months;
+    f->age_years = f->age_months / 12;
+    f->age_known = true;
+}
+
+static void crcl(const cds_view *v, cds_patient_facts *f)
+{
+    cds_fact *c = &f->crcl;
+    if (!f->age_known) { c->why = cds_arena_printf(v->arena, "age unknown (%s)", f->age_why); return; }
+    if (f->age_years < 18) { c->why = "Cockcroft-Gault is for adults (the patient is under 18)"; return; }
+    bool female = f->sex && strcmp(f->sex, "female") == 0, male = f->sex && strcmp(f->sex, "male") == 0;
+    if (!female && !male) { c->why = "sex is not recorded as male or female"; return; }
+    if (!f->weight_kg.known) { c->why = cds_arena_printf(v->arena, "weight unknown (%s)", f->weight_kg.why); return; }
+    if (!f->creatinine.known) { c->why = cds_arena_printf(v->arena, "serum creatinine unknown (%s)", f->creatinine.why); return; }
+    c->value = (140.0 - f->age_years) * f->weight_kg.value / (72.0 * f->creatinine.value) * (female ? 0.85 : 1.0);
+    c->when = f->creatinine.when < f->weight_kg.when ? f->creatinine.when : f->weight_kg.when;   /* the older input */
+    c->comparator = f->creatinine.comparator;
+    c->known = true;
+    f->crcl_weight = "actual";
+}
+
+const cds_patient_facts *cds_view_patient_facts(const cds_view *v)
+{
+    if (v->facts) return v->facts;
+    cds_patient_facts *f = cds_arena_alloc(v->arena, sizeof *f);
+    static const cds_patient_facts none = {.age_why = "out of memory"};
+    if (!f) return &none;
+    f->sex = v->patient.sex;
+    age(v, f);
+    read_fact(v, weight_codes, "body weight", weight_unit, 0.2, 650, "kg", &f->weight_kg);
+    read_fact(v, height_codes, "body height", height_unit, 20, 275, "cm", &f->height_cm);
+    read_fact(v, egfr_codes, "eGFR", egfr_unit, 0, 250, "mL/min/1.73m2", &f->egfr);
+    read_fact(v, creat_codes, "serum creatinine", creat_unit, 0.05, 30, "mg/dL", &f->creatinine);
+    if (f->weight_kg.known && f->height_cm.known) {
+        f->bsa = (cds_fact){.known = true, .value = sqrt(f->weight_kg.value * f->height_cm.value / 3600.0),
+                            .when = f->weight_kg.when < f->height_cm.when ? f->weight_kg.when : f->height_cm.when};
+    } else {
+        f->bsa.why = f->weight_kg.known ? f->height_cm.why : f->weight_kg.why;
+    }
+    crcl(v, f);
+    for (uint32_t i = 0; i < v->nconditions && !f->dialysis; i++) {
+        const cds_condition *c = &v->conditions[i];
+        for (uint32_t k = 0; k < c->ncodes && !f->dialysis; k++) f->dialysis = in(c->codes[k].code, dialysis_codes);
+        if (!f->dialysis && text_has(c->text, "dialysis") && !text_has(c->text, "pre-dialysis") &&
+            !text_has(c->text, "predialysis") && !text_has(c->text, "not on dialysis") && !text_has(c->text, "no dialysis"))
+            f->dialysis = true;
+        if (f->dialysis) f->dialysis_condition = c->text ? c->text : c->ncodes ? c->codes[0].code : "dialysis";
+    }
+    ((cds_view *)v)->facts = f;   /* logically const: a cache in the view's own arena */
+    return f;
+}
