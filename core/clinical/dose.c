@@ -19,7 +19,8 @@
 typedef struct entry {
     const char *why;          /* hard error: the whole order is not computed */
     bool text_only;
-    double amount;            /* NAN: none */
+    double amount;
+    bool has_amount;
     cds_unit unit;
     const char *unit_text;
     double per_day, per_day_min;   /* NAN unknown */
@@ -156,14 +157,15 @@ static void read_route(cds_arena *a, const msgpack_object *route, entry *e)
 }
 
 /* A Quantity: value and unit. */
-static void quantity(cds_arena *a, const msgpack_object *q, double *amount, cds_unit *u, const char **text, const char **why)
+static bool quantity(cds_arena *a, const msgpack_object *q, double *amount, cds_unit *u, const char **text, const char **why)
 {
     const msgpack_object *v = cds_mp_get_nn(q, "value");
-    if (!v) { *why = "the dose has no value"; return; }
-    if (!cds_mp_number(v, amount)) { *why = "the dose is not a number"; return; }
+    if (!v) { *why = "the dose has no value"; return false; }
+    if (!cds_mp_number(v, amount)) { *why = "the dose is not a number"; return false; }
     const char *sys = cds_mp_getstr(a, q, "system"), *code = cds_mp_getstr(a, q, "code"), *unit = cds_mp_getstr(a, q, "unit");
     *u = cds_unit_parse(sys, code, unit);
     *text = unit ? unit : code;
+    return true;
 }
 
 static void read_entry(cds_arena *a, const msgpack_object *d, entry *e)
@@ -179,18 +181,18 @@ static void read_entry(cds_arena *a, const msgpack_object *d, entry *e)
     read_route(a, cds_mp_get_nn(d, "route"), e);
     const msgpack_object *dr = cds_mp_get_nn(d, "doseAndRate");
     bool rate = false;
-    for (uint32_t i = 0; dr && dr->type == MSGPACK_OBJECT_ARRAY && i < dr->via.array.size && isnan(e->amount) && !e->why; i++) {
+    for (uint32_t i = 0; dr && dr->type == MSGPACK_OBJECT_ARRAY && i < dr->via.array.size && !e->has_amount && !e->why; i++) {
         const msgpack_object *x = &dr->via.array.ptr[i];
         const msgpack_object *q = cds_mp_get_nn(x, "doseQuantity");
         if (!q) q = cds_mp_get_nn(cds_mp_get_nn(x, "doseRange"), "high");
         if (!q && cds_mp_get_nn(x, "doseRange")) { e->why = "the dose range has no upper end"; break; }
         rate |= cds_mp_get_nn(x, "rateQuantity") || cds_mp_get_nn(x, "rateRatio") || cds_mp_get_nn(x, "rateRange");
-        if (q) quantity(a, q, &e->amount, &e->unit, &e->unit_text, &e->why);
+        if (q) e->has_amount = quantity(a, q, &e->amount, &e->unit, &e->unit_text, &e->why);
     }
     const msgpack_object *mpa = cds_mp_get_nn(d, "maxDosePerAdministration");
-    if (isnan(e->amount) && mpa && !e->why) quantity(a, mpa, &e->amount, &e->unit, &e->unit_text, &e->why);
+    if (!e->has_amount && mpa && !e->why) e->has_amount = quantity(a, mpa, &e->amount, &e->unit, &e->unit_text, &e->why);
     if (e->why) return;
-    if (isnan(e->amount)) {
+    if (!e->has_amount) {
         if (rate) e->why = "infusion rates are not checked yet";
         else if (cds_mp_get_nn(d, "text") || cds_mp_get_nn(d, "patientInstruction")) e->text_only = true;
         else e->why = "the dosage gives no dose";
@@ -210,7 +212,7 @@ static void read_entry(cds_arena *a, const msgpack_object *d, entry *e)
         double num = NAN, den = NAN;
         cds_unit nu = {0}, du;
         const char *nt = NULL, *dt = NULL, *w = NULL;
-        quantity(a, cds_mp_get_nn(mpp, "numerator"), &num, &nu, &nt, &w);
+        if (!quantity(a, cds_mp_get_nn(mpp, "numerator"), &num, &nu, &nt, &w)) num = NAN;
         const msgpack_object *dq = cds_mp_get_nn(mpp, "denominator");
         const msgpack_object *dv = cds_mp_get_nn(dq, "value");
         const char *dunit = cds_mp_getstr(a, dq, "code");
@@ -240,6 +242,7 @@ static const char *per_ingredient(const cds_view *v, const cds_med *m, double am
         d->per_kg = true;
         d->weight_kg = f->weight_kg.value;
     }
+    if (!m->ningredients) return "the medication is not mapped to an ingredient";
     if (u.kind == CDS_UNIT_AMOUNT) {
         if (m->ningredients != 1)
             return m->ningredients ? cds_arena_printf(a, "the dose is in %s and the product has %u ingredients: which one is meant is not stated",
@@ -364,7 +367,9 @@ static const cds_dose *compute(const cds_view *v, const cds_med *m)
         return d;
     }
     if (!d->route && !d->route_text) {   /* the product's dose form: "Oral Tablet", "Rectal Suppository" */
-        d->route = cds_route_group_text(m->text);
+        for (uint32_t i = 0; i < m->ncodes && !d->route; i++)
+            if (m->codes[i].system && strcmp(m->codes[i].system, RXNORM) == 0) d->route = cds_kb_product_route(v->kb, m->codes[i].code);
+        if (!d->route) d->route = cds_route_group_text(m->text);
         for (uint32_t i = 0; i < m->ncodes && !d->route; i++) d->route = cds_route_group_text(m->codes[i].display);
         if (d->route) d->route_from = "product";
     }

@@ -8,11 +8,12 @@
 #include <string.h>
 
 #include "arena.h"
+#include "route_group.h"
 #include "strmap.h"
 
 typedef struct u64map { uint64_t *keys; uint32_t *vals; size_t cap, count; } u64map;
 
-typedef struct product { uint32_t off, n; const char *unscreened; } product;
+typedef struct product { uint32_t off, n; const char *unscreened, *route; } product;
 
 struct cds_kb {
     cds_arena arena;          /* a failed allocation fails the load (arena.failed) */
@@ -253,6 +254,13 @@ static cds_rc load_dosing(cds_kb *kb, sqlite3 *db, cds_error *err)
     } while (0)
 #define OOM() cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory loading the knowledge base")
 
+    FOR_ROWS(st, db, "SELECT rxcui, route FROM product WHERE route IS NOT NULL") {
+        uint32_t pi;
+        const char *p = (const char *)sqlite3_column_text(st, 0);
+        if (p && cds_strmap_get(&kb->prod_by_code, p, strlen(p), &pi)) kb->prod[pi].route = cds_route_group_name((const char *)sqlite3_column_text(st, 1));
+    }
+    END_ROWS("product");
+
     COUNT_ROWS("product_strength");
     kb->strength = calloc(n ? n : 1, sizeof *kb->strength);
     kb->strength_n = calloc(n ? n : 1, sizeof *kb->strength_n);
@@ -374,7 +382,7 @@ cds_rc cds_kb_load(sqlite3 *db, cds_kb **out, cds_error *err)
             if (kb->nprod >= n) break;
             last = col(kb, st, 0);
             put(kb, &kb->prod_by_code, last, (uint32_t)kb->nprod);
-            kb->prod[kb->nprod++] = (product){(uint32_t)kb->npool, 0, NULL};
+            kb->prod[kb->nprod++] = (product){(uint32_t)kb->npool, 0, NULL, NULL};
         }
         product *pr = &kb->prod[kb->nprod - 1];
         bool dup = false;
@@ -757,4 +765,11 @@ size_t cds_kb_renal_dosing(const cds_kb *kb, const char *drug, const cds_kb_rena
 size_t cds_kb_route_rules(const cds_kb *kb, const char *drug, const cds_kb_route_rule **out, size_t max)
 {
     ROWS_FOR(routes_by, routes_next, routes);
+}
+
+const char *cds_kb_product_route(const cds_kb *kb, const char *rxcui)
+{
+    uint32_t v;
+    if (!rxcui || !cds_strmap_get(&kb->prod_by_code, rxcui, strlen(rxcui), &v)) return NULL;
+    return kb->prod[v].route;
 }

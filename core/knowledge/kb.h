@@ -117,6 +117,8 @@ size_t cds_kb_interactions(const cds_kb *kb, uint32_t ing_a, uint32_t ing_b, uin
 /* All cross-sensitivity rows (a short table; callers filter by class). */
 size_t cds_kb_cross_all(const cds_kb *kb, const cds_kb_cross **out);
 
+/* The route group a product's dose form names ("Oral Tablet" -> "oral"), or NULL. */
+const char *cds_kb_product_route(const cds_kb *kb, const char *product_rxcui);
 /* Strengths of a product's ingredients (0 when its name gave none). */
 size_t cds_kb_product_strengths(const cds_kb *kb, const char *product_rxcui, const cds_kb_strength **out);
 

@@ -27,7 +27,7 @@ static const char SCHEMA[] =
     "CREATE TABLE source_file(path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, rows INTEGER NOT NULL);"
     "CREATE TABLE ingredient(rxcui TEXT PRIMARY KEY, name TEXT NOT NULL, base TEXT, status TEXT, source TEXT);"
     "CREATE TABLE synonym(name TEXT NOT NULL, target TEXT NOT NULL);"
-    "CREATE TABLE product(rxcui TEXT PRIMARY KEY, name TEXT, tty TEXT, source TEXT, unscreened TEXT);"
+    "CREATE TABLE product(rxcui TEXT PRIMARY KEY, name TEXT, tty TEXT, source TEXT, unscreened TEXT, route TEXT);"
     "CREATE TABLE product_ingredient(product TEXT NOT NULL, ingredient TEXT NOT NULL);"
     "CREATE TABLE drug_class(id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT, source TEXT);"
     "CREATE TABLE class_member(class TEXT NOT NULL, ingredient TEXT NOT NULL);"
@@ -186,8 +186,9 @@ static void import_products(importer *im, sqlite3_stmt **st)
     if (known(&im->ingr, code)) { problem(im, "product %s is also listed as an ingredient%s", code, ""); return; }
     remember(im, &im->prod, code);
     /* unscreened: ingredients the vocabulary does not know (the view reports the product as not fully screened) */
-    run(im, st[0], 5, code, cds_tsv_get(t, "name"), cds_tsv_get(t, "tty"), cds_tsv_get(t, "source"),
-        cds_tsv_get(t, "unscreened"));
+    /* route: the group the dose form names ("Oral Tablet"), for orders that give no route */
+    run(im, st[0], 6, code, cds_tsv_get(t, "name"), cds_tsv_get(t, "tty"), cds_tsv_get(t, "source"),
+        cds_tsv_get(t, "unscreened"), cds_route_group_text(cds_tsv_get(t, "name")));
     ctx c = {st[1], code};
     if (each_item(cds_tsv_get(t, "ingredients"), check_ingr_ref, im, &c) == 0)
         problem(im, "product %s is mapped to no ingredient%s", code, "");
@@ -531,7 +532,7 @@ static const struct kind_def {
     [K_INGR] = {import_ingredients, {"rxcui", "name", NULL},
                 {"INSERT INTO ingredient VALUES(?,?,?,?,?)", "INSERT INTO synonym VALUES(?,?)"}},
     [K_PROD] = {import_products, {"rxcui", "ingredients", NULL},
-                {"INSERT INTO product VALUES(?,?,?,?,?)", "INSERT INTO product_ingredient VALUES(?,?)",
+                {"INSERT INTO product VALUES(?,?,?,?,?,?)", "INSERT INTO product_ingredient VALUES(?,?)",
                  "INSERT INTO product_strength VALUES(?,?,?,?,?)", "SELECT name FROM ingredient WHERE rxcui=?"}},
     [K_CLASS] = {import_classes, {"id", "members", NULL},
                  {"INSERT INTO drug_class VALUES(?,?,?,?)", "INSERT INTO class_member VALUES(?,?)",
