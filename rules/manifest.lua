@@ -15,7 +15,9 @@ local prefetch = {
   statements   = "MedicationStatement?patient={{context.patientId}}&status=active",
   allergies    = "AllergyIntolerance?patient={{context.patientId}}",
   conditions   = "Condition?patient={{context.patientId}}&clinical-status=active",
-  observations = "Observation?patient={{context.patientId}}&category=laboratory&_sort=-date&_count=100",
+  -- laboratory and vital signs in one search (a comma is OR in FHIR search): dose checks need the
+  -- body weight and height (vital signs) beside creatinine and eGFR (laboratory); one fetch, not two
+  observations = "Observation?patient={{context.patientId}}&category=laboratory,vital-signs&_sort=-date&_count=200",
 }
 
 ruleset {
