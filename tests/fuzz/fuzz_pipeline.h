@@ -1,6 +1,7 @@
 /* fuzz_pipeline.h — what a request's bytes reach before the rules run, for the fuzz targets
  * (header-only, one copy per target): the MessagePack decoder (checked against msgpack-c's
- * unpacker), CDS Hooks validation, the clinical view and the C screening, with the shipped
+ * unpacker), CDS Hooks validation, the clinical view, the C screening and the order facts
+ * (doses, daily totals, patient facts), with the shipped
  * knowledge base. Anything but success or bad_request aborts. */
 #ifndef CDS_FUZZ_PIPELINE_H
 #define CDS_FUZZ_PIPELINE_H
@@ -11,7 +12,9 @@
 #include <string.h>
 
 #include "arena.h"
+#include "dose.h"
 #include "mp.h"
+#include "patient_facts.h"
 #include "request.h"
 #include "ruleset.h"
 #include "screen.h"
@@ -81,6 +84,16 @@ static int fuzz_msgpack_request(const uint8_t *data, size_t size)
             cds_allergy_hit *h;
             cds_screen_interactions(&v, &a, &d);
             cds_screen_allergies(&v, &a, &h);
+            /* the order facts dose rules read: every dose, the patient, every daily total */
+            cds_view_patient_facts(&v);
+            for (uint32_t i = 0; i < v.nmeds; i++) {
+                const cds_dose *dose = cds_view_dose(&v, i);
+                if (!dose->not_computed && !dose->ningredients) abort();   /* an amount with no ingredient */
+                for (uint32_t g = 0; g < v.meds[i].ningredients; g++) {
+                    cds_daily_total t;
+                    cds_dose_daily_total(&v, v.meds[i].ingredients[g], g % 2 ? "oral" : NULL, &t);
+                }
+            }
         }
     }
     cds_arena_free(&a);
