@@ -242,13 +242,12 @@ static cds_rc load_dosing(cds_kb *kb, sqlite3 *db, cds_error *err)
     sqlite3_stmt *st = NULL;
     int step;
     size_t n;
-#undef END_ROWS
-#undef COUNT_ROWS
-#define END_ROWS(table) \
+/* the loader's own row macros: the caller frees the kb on failure */
+#define D_END_ROWS(table) \
     do { \
         if (!rows_end(db, st, step, table, err)) return CDS_EIO; \
     } while (0)
-#define COUNT_ROWS(table) \
+#define D_COUNT_ROWS(table) \
     do { \
         if (!count_rows(db, table, &n, err)) return CDS_EIO; \
     } while (0)
@@ -259,9 +258,9 @@ static cds_rc load_dosing(cds_kb *kb, sqlite3 *db, cds_error *err)
         const char *p = (const char *)sqlite3_column_text(st, 0);
         if (p && cds_strmap_get(&kb->prod_by_code, p, strlen(p), &pi)) kb->prod[pi].route = cds_route_group_name((const char *)sqlite3_column_text(st, 1));
     }
-    END_ROWS("product");
+    D_END_ROWS("product");
 
-    COUNT_ROWS("product_strength");
+    D_COUNT_ROWS("product_strength");
     kb->strength = calloc(n ? n : 1, sizeof *kb->strength);
     kb->strength_n = calloc(n ? n : 1, sizeof *kb->strength_n);
     if (!kb->strength || !kb->strength_n) return OOM();
@@ -281,9 +280,9 @@ static cds_rc load_dosing(cds_kb *kb, sqlite3 *db, cds_error *err)
                                                           isnan(per) ? 0 : per};
         kb->strength_n[head]++;
     }
-    END_ROWS("product_strength");
+    D_END_ROWS("product_strength");
 
-    COUNT_ROWS("dose_limit");
+    D_COUNT_ROWS("dose_limit");
     kb->dose = calloc(n ? n : 1, sizeof *kb->dose);
     if (!kb->dose) return OOM();
     FOR_ROWS(st, db, "SELECT id, drug, drug_label, route, unit, schedule, indication, note, source, age_min_days,"
@@ -296,9 +295,9 @@ static cds_rc load_dosing(cds_kb *kb, sqlite3 *db, cds_error *err)
                                  num(st, 10), num(st, 11), num(st, 12), num(st, 13), num(st, 14), num(st, 15),
                                  num(st, 16), num(st, 17)};
     }
-    END_ROWS("dose_limit");
+    D_END_ROWS("dose_limit");
 
-    COUNT_ROWS("renal_dosing");
+    D_COUNT_ROWS("renal_dosing");
     kb->renal = calloc(n ? n : 1, sizeof *kb->renal);
     if (!kb->renal) return OOM();
     FOR_ROWS(st, db, "SELECT id, drug, drug_label, route, measure, action, unit, note, source, min, max, max_daily,"
@@ -308,9 +307,9 @@ static cds_rc load_dosing(cds_kb *kb, sqlite3 *db, cds_error *err)
                                                  col(kb, st, 4), col(kb, st, 5), col(kb, st, 6), col(kb, st, 7),
                                                  col(kb, st, 8), num(st, 9), num(st, 10), num(st, 11), num(st, 12)};
     }
-    END_ROWS("renal_dosing");
+    D_END_ROWS("renal_dosing");
 
-    COUNT_ROWS("route_rule");
+    D_COUNT_ROWS("route_rule");
     kb->routes = calloc(n ? n : 1, sizeof *kb->routes);
     if (!kb->routes) return OOM();
     FOR_ROWS(st, db, "SELECT id, drug, drug_label, allowed, forbidden, severity, note, source FROM route_rule ORDER BY rowid") {
@@ -318,13 +317,15 @@ static cds_rc load_dosing(cds_kb *kb, sqlite3 *db, cds_error *err)
         kb->routes[kb->nroutes++] = (cds_kb_route_rule){col(kb, st, 0), col(kb, st, 1), col(kb, st, 2), col(kb, st, 3),
                                                         col(kb, st, 4), col(kb, st, 5), col(kb, st, 6), col(kb, st, 7)};
     }
-    END_ROWS("route_rule");
+    D_END_ROWS("route_rule");
 
     if (!chain(kb, &kb->dose_by, &kb->dose_next, kb->ndose, dose_drug, kb->dose) ||
         !chain(kb, &kb->renal_by, &kb->renal_next, kb->nrenal, renal_drug, kb->renal) ||
         !chain(kb, &kb->routes_by, &kb->routes_next, kb->nroutes, route_drug, kb->routes))
         return OOM();
 #undef OOM
+#undef D_END_ROWS
+#undef D_COUNT_ROWS
     return CDS_OK;
 }
 
