@@ -69,7 +69,7 @@ bool cds_fixture_update(const char *file, const cds_fixture_card *cards, size_t 
     bool ok = true;
     if (added || removed) {
         const cds_json_pos *ex = cds_json_lines_find(&jl, "expect"), *last = NULL;
-        char key_indent[64] = " ", elem_indent[64];
+        char key_indent[64] = " ", elem_indent[128];   /* room for two key indents */
         for (size_t i = 0; i < jl.n; i++) {   /* the last top-level member, and its indentation */
             const char *p = jl.pos[i].path;
             if (!*p || strchr(p, '.') || strchr(p, '[')) continue;
