@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "mp.h"
+#include "strmap.h"
 
 /* LOINC codes (checked against LOINC's published names; eGFR list also against DICOM CID 10046
  * and cqframework's CKD eGFR value set). */
@@ -30,22 +31,35 @@ static bool in(const char *s, const char *const *set)
     return false;
 }
 
-/* The latest observation under any of the codes, or -1. */
-static int64_t latest(const cds_view *v, const char *const *codes)
+enum { F_WEIGHT, F_HEIGHT, F_EGFR, F_CREAT, F_COUNT };
+static const char *const *const fact_codes[F_COUNT] = {weight_codes, height_codes, egfr_codes, creat_codes};
+
+/* The latest observation of each fact, in one pass over the results: codes are compared by hash
+ * first (a request carries a hundred result codes and the facts know about thirty). */
+static void latest_all(const cds_view *v, int64_t best[F_COUNT])
 {
-    int64_t best = -1;
-    for (uint32_t i = 0; i < v->nobs; i++)
-        if (in(v->obs[i].code, codes) && (best < 0 || v->obs[i].when > v->obs[best].when)) best = i;
-    return best;
+    uint32_t h[F_COUNT][16];
+    for (int f = 0; f < F_COUNT; f++) {
+        best[f] = -1;
+        for (int k = 0; fact_codes[f][k]; k++) h[f][k] = cds_hash(fact_codes[f][k], strlen(fact_codes[f][k]));
+    }
+    for (uint32_t i = 0; i < v->nobs; i++) {
+        const char *c = v->obs[i].code;
+        uint32_t hc = cds_hash(c, strlen(c));
+        for (int f = 0; f < F_COUNT; f++)
+            for (int k = 0; fact_codes[f][k]; k++)
+                if (h[f][k] == hc && strcmp(c, fact_codes[f][k]) == 0 &&
+                    (best[f] < 0 || v->obs[i].when > v->obs[best[f]].when))
+                    best[f] = i;
+    }
 }
 
 /* Reads the latest value under codes; converts by unit (unit_fn returns the factor to the fact's
  * unit, 0 when the unit is not one it knows); checks the range. */
-static void read_fact(const cds_view *v, const char *const *codes, const char *what, double (*unit_fn)(const char *, const char *),
-                      double lo, double hi, const char *unit_name, cds_fact *f)
+static void read_fact(const cds_view *v, int64_t i, const char *what, const char *none, double (*unit_fn)(const char *, const char *),
+                      double lo, double hi, cds_fact *f)
 {
-    int64_t i = latest(v, codes);
-    if (i < 0) { f->why = cds_arena_printf(v->arena, "no %s result", what); return; }
+    if (i < 0) { f->why = none; return; }
     const cds_observation *o = cds_view_observation(v, (uint32_t)i);
     f->when = o->when;
     f->code = o->code;
@@ -66,7 +80,6 @@ static void read_fact(const cds_view *v, const char *const *codes, const char *w
     f->comparator = cds_mp_getstr(v->arena, q, "comparator");
     f->value = x;
     f->known = true;
-    (void)unit_name;
 }
 
 static bool unit_is(const char *u, const char *const *set)
@@ -114,13 +127,7 @@ static double creat_unit(const char *u, const char *code)
     return 0;
 }
 
-static bool text_has(const char *t, const char *w)
-{
-    size_t n = strlen(w);
-    for (; t && *t; t++)
-        if (strncasecmp(t, w, n) == 0) return true;
-    return false;
-}
+static bool text_has(const char *t, const char *w) { return t && strcasestr(t, w) != NULL; }
 
 static void age(const cds_view *v, cds_patient_facts *f)
 {
@@ -165,10 +172,12 @@ const cds_patient_facts *cds_view_patient_facts(const cds_view *v)
     if (!f) return &none;
     f->sex = v->patient.sex;
     age(v, f);
-    read_fact(v, weight_codes, "body weight", weight_unit, 0.2, 650, "kg", &f->weight_kg);
-    read_fact(v, height_codes, "body height", height_unit, 20, 275, "cm", &f->height_cm);
-    read_fact(v, egfr_codes, "eGFR", egfr_unit, 0, 250, "mL/min/1.73m2", &f->egfr);
-    read_fact(v, creat_codes, "serum creatinine", creat_unit, 0.05, 30, "mg/dL", &f->creatinine);
+    int64_t best[F_COUNT];
+    latest_all(v, best);
+    read_fact(v, best[F_WEIGHT], "body weight", "no body weight result", weight_unit, 0.2, 650, &f->weight_kg);   /* kg */
+    read_fact(v, best[F_HEIGHT], "body height", "no body height result", height_unit, 20, 275, &f->height_cm);   /* cm */
+    read_fact(v, best[F_EGFR], "eGFR", "no eGFR result", egfr_unit, 0, 250, &f->egfr);   /* mL/min/1.73m2 */
+    read_fact(v, best[F_CREAT], "serum creatinine", "no serum creatinine result", creat_unit, 0.05, 30, &f->creatinine);   /* mg/dL */
     if (f->weight_kg.known && f->height_cm.known) {
         f->bsa = (cds_fact){.known = true, .value = sqrt(f->weight_kg.value * f->height_cm.value / 3600.0),
                             .when = f->weight_kg.when < f->height_cm.when ? f->weight_kg.when : f->height_cm.when};
@@ -179,7 +188,7 @@ const cds_patient_facts *cds_view_patient_facts(const cds_view *v)
     for (uint32_t i = 0; i < v->nconditions && !f->dialysis; i++) {
         const cds_condition *c = &v->conditions[i];
         for (uint32_t k = 0; k < c->ncodes && !f->dialysis; k++) f->dialysis = in(c->codes[k].code, dialysis_codes);
-        if (!f->dialysis && text_has(c->text, "dialysis") && !text_has(c->text, "pre-dialysis") &&
+        if (!f->dialysis && text_has(c->text, "dialysis") && !text_has(c->text, "pre-dialysis") &&   /* rare: checked only then */
             !text_has(c->text, "predialysis") && !text_has(c->text, "not on dialysis") && !text_has(c->text, "no dialysis"))
             f->dialysis = true;
         if (f->dialysis) f->dialysis_condition = c->text ? c->text : c->ncodes ? c->codes[0].code : "dialysis";
