@@ -39,13 +39,20 @@ static void setbool(lua_State *L, const char *k, bool v)
     lua_setfield(L, -2, k);
 }
 
+/* An ISO date-time, UTC, as ctx.now writes it (without gmtime_r, which takes the time-zone lock). */
 static void setdate(lua_State *L, const char *k, time_t t)
 {
     if (!t) return;
-    char buf[32];
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int64_t days = (int64_t)t / 86400, secs = (int64_t)t % 86400;
+    if (secs < 0) { secs += 86400; days--; }
+    /* civil_from_days (H. Hinnant) */
+    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097, doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+    int64_t y = yoe + era * 400 + (m <= 2);
+    char buf[40];
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, (int)m, (int)d, (int)(secs / 3600),
+             (int)(secs / 60 % 60), (int)(secs % 60));
     setstr(L, k, buf);
 }
 
@@ -108,17 +115,15 @@ void cds_lua_dose_set(lua_State *L, int idx, uint32_t med, long long serial)
 
 /* --- ctx.patient ---------------------------------------------------------------------------- */
 
-static void fact(lua_State *L, const char *name, const char *date_name, const cds_fact *f)
+/* name, name_date, name_comparator when known; name_unknown (why) when not. */
+static void fact(lua_State *L, const char *name, const char *date, const char *cmp, const char *unknown, const cds_fact *f)
 {
-    char k[64];
     if (f->known) {
         setnum(L, name, f->value);
-        if (date_name) setdate(L, date_name, f->when);
-        snprintf(k, sizeof k, "%s_comparator", name);
-        setstr(L, k, f->comparator);
+        if (date) setdate(L, date, f->when);
+        setstr(L, cmp, f->comparator);
     } else {
-        snprintf(k, sizeof k, "%s_unknown", name);
-        setstr(L, k, f->why ? f->why : "unknown");
+        setstr(L, unknown, f->why ? f->why : "unknown");
     }
 }
 
@@ -138,14 +143,14 @@ void cds_lua_patient_facts_fill(lua_State *L, int idx, const cds_view *v)
     } else {
         setstr(L, "age_unknown", f->age_why);
     }
-    fact(L, "weight_kg", "weight_date", &f->weight_kg);
+    fact(L, "weight_kg", "weight_date", "weight_kg_comparator", "weight_kg_unknown", &f->weight_kg);
     if (!f->weight_kg.known) setstr(L, "weight_unknown", f->weight_kg.why);
-    fact(L, "height_cm", "height_date", &f->height_cm);
+    fact(L, "height_cm", "height_date", "height_cm_comparator", "height_cm_unknown", &f->height_cm);
     if (!f->height_cm.known) setstr(L, "height_unknown", f->height_cm.why);
-    fact(L, "bsa", NULL, &f->bsa);
-    fact(L, "egfr", "egfr_date", &f->egfr);
-    fact(L, "creatinine", "creatinine_date", &f->creatinine);
-    fact(L, "crcl", "crcl_date", &f->crcl);
+    fact(L, "bsa", NULL, "bsa_comparator", "bsa_unknown", &f->bsa);
+    fact(L, "egfr", "egfr_date", "egfr_comparator", "egfr_unknown", &f->egfr);
+    fact(L, "creatinine", "creatinine_date", "creatinine_comparator", "creatinine_unknown", &f->creatinine);
+    fact(L, "crcl", "crcl_date", "crcl_comparator", "crcl_unknown", &f->crcl);
     setstr(L, "crcl_weight", f->crcl_weight);
     setbool(L, "dialysis", f->dialysis);
     setstr(L, "dialysis_condition", f->dialysis_condition);
