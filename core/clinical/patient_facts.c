@@ -9,14 +9,16 @@
 #include "mp.h"
 #include "strmap.h"
 
-/* LOINC codes (checked against LOINC's published names; eGFR list also against DICOM CID 10046
- * and cqframework's CKD eGFR value set). */
-static const char *const weight_codes[] = {"29463-7", "3141-9", "8341-0", "8350-1", NULL};   /* body weight; measured; dry; with clothes */
-static const char *const height_codes[] = {"8302-2", "8306-3", "8308-9", NULL};   /* body height; lying; standing */
+/* LOINC codes, each found in published value sets or code lists (eGFR: DICOM CID 10046,
+ * cqframework's CKD eGFR value set, OHDSI phenotype lists; 98979-8 is CKD-EPI 2021, 94677-2
+ * creatinine and cystatin C; creatinine: the PCORnet serum creatinine list). Codes that could not
+ * be checked (8341-0 dry weight, 8306-3/8308-9 lying/standing height) are left out. */
+static const char *const weight_codes[] = {"29463-7", "3141-9", NULL};   /* body weight; measured */
+static const char *const height_codes[] = {"8302-2", NULL};              /* body height */
 static const char *const egfr_codes[] = {"33914-3", "62238-1", "98979-8", "48642-3", "48643-1", "50044-7",
                                          "70969-1", "88293-6", "88294-4", "69405-9", "77147-7", "94677-2",
                                          "50210-4", "50384-7", NULL};
-static const char *const creat_codes[] = {"2160-0", "38483-4", "14682-9", "35203-9", NULL};   /* mass; blood; molar; molar */
+static const char *const creat_codes[] = {"2160-0", "38483-4", "14682-9", "35203-9", NULL};   /* serum/plasma; blood; molar */
 
 /* SNOMED CT and ICD-10-CM codes for a patient on dialysis. 105502003 Dependence on renal
  * dialysis (finding); 236435004 End stage renal failure on dialysis (disorder); 714152005
