@@ -525,6 +525,18 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
     seal(L);
     lua_setfield(L, ctx, "prefetch");
 
+    /* ctx.selected: the orders being placed (order-select: the selections; order-sign: every
+     * draft; patient-view: none), the same tables as in ctx.meds: the order checks iterate
+     * these few instead of the whole medication list */
+    lua_createtable(L, 4, 0);
+    for (uint32_t i = 0, k = 0; i < v->nmeds; i++) {
+        if (!v->meds[i].selected) continue;
+        lua_rawgeti(L, meds, i + 1);
+        lua_rawseti(L, -2, ++k);
+    }
+    seal(L);
+    lua_setfield(L, ctx, "selected");
+
     lua_pushvalue(L, meds);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &MEDS_KEY);   /* the plain list, for meds.any/all */
     lua_pushvalue(L, meds);

@@ -514,3 +514,70 @@ function index_by_ingredient(rows, column)
   end
   return idx
 end
+
+-- Dose text for cards. amount_text(1500, "mg") -> "1.5 g"; amount_text(0.25, "mg") -> "250 mcg".
+local function num_text(x)
+  if x >= 100 then return string.format("%.0f", x) end
+  local s = string.format("%.3g", x)
+  if s:find("e") then s = string.format("%.0f", x) end
+  return s
+end
+
+function amount_text(x, unit)
+  if x == nil then return "?" end
+  if unit == "mg" then
+    if x >= 1000 then return num_text(x / 1000) .. " g" end
+    if x < 1 then return num_text(x * 1000) .. " mcg" end
+  end
+  if unit == nil or unit == "" then return num_text(x) end
+  return num_text(x) .. " " .. unit
+end
+
+-- "4 times a day", "every 6 hours", "once a week"
+function frequency_text(d)
+  local n = d.doses_per_day
+  if d.schedule == "weekly" then return "once a week" end
+  if not n then return "at an unknown frequency" end
+  if n == 1 then return "once a day" end
+  if n < 1 then return string.format("every %s days", num_text(1 / n)) end
+  if d.interval_h and math.abs(n - math.floor(n + 0.5)) < 1e-9 and n > 4 then
+    return string.format("every %s hours", num_text(d.interval_h))
+  end
+  return string.format("%s times a day", num_text(n))
+end
+
+-- One order's computation for ingredient `code`: "1 g per dose, every 4 hours (as needed,
+-- counted at its most) = 6 g a day".
+function dose_text(d, code)
+  local unit = d.units[code]
+  local parts = { amount_text(d.mg[code], unit) .. " per dose" }
+  if d.amount and d.unit and d.unit ~= unit then
+    local written = ({ ["{tbl}"] = "tablet", ["{cap}"] = "capsule", mL = "mL", ["mg/kg"] = "mg/kg" })[d.unit] or d.unit
+    if (written == "tablet" or written == "capsule") and d.amount ~= 1 then written = written .. "s" end
+    parts[1] = parts[1] .. " (" .. num_text(d.amount) .. " " .. written .. ")"
+  end
+  parts[#parts + 1] = frequency_text(d) .. (d.prn and " (as needed, counted at its most)" or "")
+  local s = table.concat(parts, ", ")
+  if d.daily[code] then s = s .. " = " .. amount_text(d.daily[code], unit) .. " a day" end
+  return s
+end
+
+-- The daily sum of ingredient g over the orders ctx.daily_total summed, for a card's detail.
+function daily_detail(ctx, g, total, unit, refs, uncounted)
+  local by_ref = {}
+  for _, m in ipairs(ctx.meds) do by_ref[m.ref] = m end
+  local lines = { string.format("**%s a day in all:** %s.", g.name, amount_text(total, unit)) }
+  for _, ref in ipairs(refs or {}) do
+    local m = by_ref[ref]
+    if m then
+      local what = m.draft and "being ordered" or "active"
+      local d = m.dose
+      lines[#lines + 1] = string.format("- %s (%s): %s", m.text, what, d and not d.not_computed and dose_text(d, g.code) or "?")
+    end
+  end
+  for _, u in ipairs(uncounted or {}) do
+    local m = by_ref[u.ref]
+    lines[#lines + 1] = string.format("- %s: not counted (%s)", m and m.text or u.ref, u.reason)
+  end
+  return table.concat(lines, "\n")
+end

@@ -179,6 +179,10 @@ cJSON *cds_fixture_patient_request(const cJSON *fx, const cds_service *svc, cons
     int n = 0;
     static const char *const med_keys[] = {"rxnorm", NULL}, *const med_sys[] = {RXNORM, NULL};
     cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(fx, "medications")) {
+        if (jstr(x, "resourceType")) {   /* a whole resource (an active order with its dosage) */
+            cds_fhir_bundle_add(meds, cJSON_Duplicate(x, true));
+            continue;
+        }
         cJSON *r = resource("MedicationRequest", "med", ++n);
         cJSON_AddStringToObject(r, "status", jstr(x, "status") ? jstr(x, "status") : "active");
         cJSON_AddStringToObject(r, "intent", "order");

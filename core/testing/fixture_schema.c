@@ -331,7 +331,7 @@ static void check_entries(checker *c, const char *list, const char *const *codes
     cJSON_ArrayForEach(d, (cJSON_IsArray(arr) ? arr : NULL)) {
         char p[64];
         snprintf(p, sizeof p, "%s[%d]", list, k++);
-        if (!cJSON_IsObject(d)) continue;
+        if (!cJSON_IsObject(d) || cJSON_GetObjectItemCaseSensitive(d, "resourceType")) continue;   /* a whole resource */
         int n = 0;
         for (const char *const *s = codes; *s; s++) n += cJSON_GetObjectItemCaseSensitive(d, *s) != NULL;
         if (n > 1) problem(c, p, "%s: give one code (%s), not several", p, need);

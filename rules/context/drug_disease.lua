@@ -25,8 +25,8 @@ rule {
   evaluate = function(ctx)
     if not retrieved(ctx, "conditions") then return nil end
     local cards, seen = {}, {}
-    for _, med in ipairs(ctx.meds) do
-      if med.selected then
+    for _, med in ipairs(ctx.selected) do
+      do
         for _, g in ipairs(med.ingredients) do
           for _, row in ipairs(BY_INGREDIENT[g.code] or {}) do
             local key = med.ref .. ":" .. row.id

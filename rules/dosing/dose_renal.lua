@@ -1,0 +1,70 @@
+-- rules/dosing/dose_renal.lua — owner: pharmacy informatics
+-- Renally cleared drugs for the patient's kidney function (knowledge/renal_dosing.tsv): eGFR or
+-- creatinine clearance (Cockcroft-Gault from the latest creatinine, age, sex and weight) in the
+-- row's band, or dialysis. avoid: critical; a daily amount above the band's maximum or a dosing
+-- interval shorter than the band's: warning; caution: info. Kidney function unknown: silent (a
+-- missing value is not a finding; the card would be noise on every order).
+
+local ACTION_INDICATOR = { avoid = "critical", max_daily = "warning", interval = "warning", caution = "info" }
+
+local function measure_text(row)
+  if row.measure == "dialysis" then return "on dialysis" .. (row.value_condition and (" (" .. row.value_condition .. ")") or "") end
+  local name = row.measure == "egfr" and "eGFR" or "creatinine clearance"
+  local unit = row.measure == "egfr" and "mL/min/1.73m2" or "mL/min"
+  return string.format("%s %s%s %s%s", name, row.value_comparator or "", amount_text(row.value, ""), unit,
+                       row.value_date and (" on " .. row.value_date:sub(1, 10)) or "")
+end
+
+rule {
+  id = "dose.renal", version = "1.0.0",
+  title = "Dose for kidney function",
+  hooks = { "order-select", "order-sign" },
+  references = { "FDA prescribing information (DailyMed), per row of renal_dosing.tsv" },
+
+  evaluate = function(ctx)
+    local cards = {}
+    for _, med in ipairs(ctx.selected) do
+      local d = med.dose
+      if d then
+        for _, g in ipairs(med.ingredients) do
+          for _, row in ipairs((ctx.renal_dosing(g.code, d.route))) do
+            local finding, detail
+            local kidney = measure_text(row)
+            if row.action == "avoid" then
+              finding = string.format("%s: avoid with %s", g.name, kidney)
+            elseif row.action == "caution" then
+              finding = string.format("%s: adjust for %s", g.name, kidney)
+            elseif row.action == "max_daily" and not d.not_computed then
+              local total, tunit, refs, uncounted = ctx.daily_total(g.code, d.route)
+              local maxd = total and row.max_daily and ctx.convert(row.max_daily, row.unit, tunit)
+              if maxd and total > maxd then
+                finding = string.format("%s %s/day exceeds %s/day for %s", g.name, amount_text(total, tunit),
+                                        amount_text(maxd, tunit), kidney)
+                detail = daily_detail(ctx, g, total, tunit, refs, uncounted)
+              end
+            elseif row.action == "interval" and not d.not_computed and d.interval_h and row.interval_h
+                   and d.interval_h < row.interval_h then
+              finding = string.format("%s every %s h: at %s give it no more often than every %s h", g.name,
+                                      amount_text(d.interval_h, ""), kidney, amount_text(row.interval_h, ""))
+              detail = "**This order:** " .. dose_text(d, g.code) .. "."
+            end
+            if finding then
+              cards[#cards + 1] = card {
+                key = med.ref .. ":" .. g.code .. ":" .. row.id, issue = "DOSECOND",
+                indicator = ACTION_INDICATOR[row.action] or "warning",
+                summary = shorten(finding, 139),
+                detail = (detail and (detail .. "\n\n") or "") .. "**Kidney function:** " .. kidney
+                  .. (ctx.patient.crcl and row.measure == "crcl"
+                      and string.format(" (Cockcroft-Gault with the %s weight)", ctx.patient.crcl_weight or "actual") or "")
+                  .. ".\n\n" .. (row.note or "") .. "\n\nSource: " .. row.source,
+                suggest = { remove(med) },
+                override = { "dose-adjusted", "benefit-outweighs-risk", "not-applicable" },
+              }
+            end
+          end
+        end
+      end
+    end
+    return cards
+  end,
+}
