@@ -69,6 +69,15 @@ fx("range-prn-capped-by-max-per-period-silent","Acetaminophen 1 g every 4 hours 
    [mr("d1",*APAP500,dose=1000,unit="mg",freq=6,route="oral",prn=True,max_per_period=(3000,"mg",1))], forbid=[{"rule":"dose.*"}])
 fx("range-ibuprofen-mcg-silent","Ibuprofen 400000 mcg (400 mg written in mcg) three times a day: units converted, within limits, silent",
    [mr("d1","197805","Ibuprofen 400 MG Oral Tablet",dose=400000,unit="ug",freq=3,route="oral")], forbid=[{"rule":"dose.*"}])
+taper=mr("d1",*APAP500,route="oral")
+taper["dosageInstruction"]=[
+  {"sequence":1,"text":"1.5 g four times a day for 2 days","doseAndRate":[{"doseQuantity":{"value":1500,"unit":"mg","system":UCUM,"code":"mg"}}],
+   "timing":{"repeat":{"frequency":4,"period":1,"periodUnit":"d","boundsDuration":{"value":2,"unit":"d","system":UCUM,"code":"d"}}},
+   "route":{"coding":[{"system":SCT,"code":"26643006"}]}},
+  {"sequence":2,"text":"then 500 mg three times a day","doseAndRate":[{"doseQuantity":{"value":500,"unit":"mg","system":UCUM,"code":"mg"}}],
+   "timing":{"repeat":{"frequency":3,"period":1,"periodUnit":"d"}},"route":{"coding":[{"system":SCT,"code":"26643006"}]}}]
+fx("range-taper-largest-step","A taper in two dosage steps: 1.5 g four times a day, then 500 mg three times a day: the largest step (6 g a day) is above 4 g",
+   [taper], expect=[{"rule":"dose.range","summary":"acetaminophen 6 g/day exceeds the 4 g/day maximum"}])
 # ---- dose.weight
 child=lambda age,kg: {"age":age,"sex":"male","weight_kg":kg}
 fx("weight-amoxicillin-suspension-child","Child 20 kg: amoxicillin 80 mg/mL suspension 10 mL three times a day = 2.4 g a day, 120 mg/kg a day above 90 mg/kg (mL through the concentration)",
