@@ -155,6 +155,13 @@ fx("unchecked-frequency-zero","Acetaminophen 1 g with frequency 0: the daily dos
    [mr("d1",*APAP500,dose=1000,unit="mg",freq=0,route="oral")], expect=[{"rule":"dose.unchecked"}])
 fx("unchecked-huge-dose","Acetaminophen 1e12 mg: implausible, not checked (never a number that overflows a comparison)",
    [mr("d1",*APAP500,dose=1e12,unit="mg",freq=1,route="oral")], expect=[{"rule":"dose.unchecked"}])
+fx("unchecked-weight-700-kg","Child recorded at 700 kg (implausible): the per-kg dose could not be checked, said so; nothing crashes",
+   [mr("d1","308189","amoxicillin 80 MG/ML Oral Suspension",dose=10,unit="mL",freq=3,route="oral")], patient={"age":6,"sex":"male","weight_kg":700},
+   expect=[{"rule":"dose.weight","indicator":"info","detail":"implausible"}])
+fx("unchecked-creatinine-zero","Gabapentin with a creatinine of 0 (implausible): the kidney dose could not be checked, said so (info)",
+   [mr("d1","310431","gabapentin 300 MG Oral Capsule",dose=2,unit="{cap}",freq=3,route="oral")], patient={"age":70,"sex":"female","weight_kg":60},
+   results=[{"loinc":"2160-0","display":"Creatinine","value":0,"unit":"mg/dL","days_ago":1}],
+   expect=[{"rule":"dose.renal","indicator":"info","summary":"Could not check the gabapentin dose for kidney function","detail":"implausible"}])
 fx("unchecked-no-dosage-silent","A draft with no dosage at all (the form is not filled in yet): nothing to say",
    [mr("d1",*APAP500)], forbid=[{"rule":"dose.*"}])
 print("ok")

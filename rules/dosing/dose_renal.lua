@@ -27,7 +27,19 @@ rule {
       local d = med.dose
       if d then
         for _, g in ipairs(med.ingredients) do
-          for _, row in ipairs((ctx.renal_dosing(g.code, d.route))) do
+          local rows, skipped = ctx.renal_dosing(g.code, d.route)
+          -- a kidney value that is there but unusable (implausible, not a number, a unit not
+          -- understood) is said once; no value at all stays silent
+          if #rows == 0 and skipped and (skipped:find("implausible") or skipped:find("not a number")
+                                         or skipped:find("not understood") or skipped:find("after the evaluation")) then
+            cards[#cards + 1] = card {
+              key = med.ref .. ":" .. g.code .. ":unusable", issue = "DOSECOND", indicator = "info",
+              summary = shorten("Could not check the " .. g.name .. " dose for kidney function", 139),
+              detail = "The kidney function on file could not be used (" .. skipped .. "). Check the dose against a "
+                .. "current creatinine or eGFR.",
+            }
+          end
+          for _, row in ipairs(rows) do
             local finding, detail
             local kidney = measure_text(row)
             if row.action == "avoid" then

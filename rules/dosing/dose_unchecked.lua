@@ -28,6 +28,13 @@ rule {
         -- where a daily limit exists
         if daily_limited then why = "daily dose: " .. d.daily_not_computed end
       end
+      if d and not why and ctx.patient.age_unknown then
+        -- limits set by age cannot be placed without the age (no birth date, or one in the future)
+        for _, g in ipairs(med.ingredients) do
+          local _, skipped = ctx.dose_limits(g.code, d.route)
+          if skipped and not why then why = "the patient's age is not known: " .. ctx.patient.age_unknown end
+        end
+      end
       if why then
         cards[#cards + 1] = card {
           key = med.ref, issue = "DOSE", indicator = "info",
