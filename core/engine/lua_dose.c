@@ -10,34 +10,9 @@
 
 #include "dose.h"
 #include "patient_facts.h"
+#include "lua_fields.h"
 #include "sandbox.h"
 #include "units.h"
-
-static void seal(lua_State *L)
-{
-    cds_sandbox_push_readonly(L, -1);
-    lua_remove(L, -2);
-}
-
-static void setstr(lua_State *L, const char *k, const char *v)
-{
-    if (!v) return;
-    lua_pushstring(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void setnum(lua_State *L, const char *k, double v)   /* NAN: absent */
-{
-    if (isnan(v)) return;
-    lua_pushnumber(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void setbool(lua_State *L, const char *k, bool v)
-{
-    lua_pushboolean(L, v);
-    lua_setfield(L, -2, k);
-}
 
 /* An ISO date-time, UTC, as ctx.now writes it (without gmtime_r, which takes the time-zone lock). */
 static void setdate(lua_State *L, const char *k, time_t t)
@@ -53,7 +28,7 @@ static void setdate(lua_State *L, const char *k, time_t t)
     char buf[40];
     snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, (int)m, (int)d, (int)(secs / 3600),
              (int)(secs / 60 % 60), (int)(secs % 60));
-    setstr(L, k, buf);
+    cds_lua_setstr(L, k, buf);
 }
 
 /* --- med.dose ------------------------------------------------------------------------------- */
@@ -66,21 +41,21 @@ static int fill_dose(lua_State *L)
     const cds_dose *d = cds_view_dose(v, (uint32_t)lua_tointeger(L, lua_upvalueindex(1)));
     luaL_checkstack(L, 8, "dose");
     lua_settop(L, 1);
-    setnum(L, "amount", d->amount);
-    setstr(L, "unit", d->unit);
-    setnum(L, "doses_per_day", d->doses_per_day);
-    setnum(L, "doses_per_day_min", d->doses_per_day_min);
-    setnum(L, "interval_h", d->interval_h);
-    setstr(L, "schedule", d->schedule);
-    setstr(L, "route", d->route);
-    setstr(L, "route_text", d->route_text);
-    setstr(L, "route_from", d->route_from);
-    setbool(L, "prn", d->prn);
-    setbool(L, "per_kg", d->per_kg);
-    if (d->per_kg) setnum(L, "weight_kg", d->weight_kg);
-    setstr(L, "text", d->text);
-    setstr(L, "not_computed", d->not_computed);
-    setstr(L, "daily_not_computed", d->not_computed ? NULL : d->daily_not_computed);
+    cds_lua_setnum(L, "amount", d->amount);
+    cds_lua_setstr(L, "unit", d->unit);
+    cds_lua_setnum(L, "doses_per_day", d->doses_per_day);
+    cds_lua_setnum(L, "doses_per_day_min", d->doses_per_day_min);
+    cds_lua_setnum(L, "interval_h", d->interval_h);
+    cds_lua_setstr(L, "schedule", d->schedule);
+    cds_lua_setstr(L, "route", d->route);
+    cds_lua_setstr(L, "route_text", d->route_text);
+    cds_lua_setstr(L, "route_from", d->route_from);
+    cds_lua_setbool(L, "prn", d->prn);
+    cds_lua_setbool(L, "per_kg", d->per_kg);
+    if (d->per_kg) cds_lua_setnum(L, "weight_kg", d->weight_kg);
+    cds_lua_setstr(L, "text", d->text);
+    cds_lua_setstr(L, "not_computed", d->not_computed);
+    cds_lua_setstr(L, "daily_not_computed", d->not_computed ? NULL : d->daily_not_computed);
     if (d->not_computed) return 0;
     static const char *const names[] = {"mg", "daily", "units"};
     for (int t = 0; t < 3; t++) {
@@ -94,7 +69,7 @@ static int fill_dose(lua_State *L)
             else lua_pushnumber(L, x);
             lua_setfield(L, -2, code);
         }
-        seal(L);
+        cds_lua_seal(L);
         lua_setfield(L, 1, names[t]);
     }
     return 0;
@@ -109,7 +84,7 @@ void cds_lua_dose_set(lua_State *L, int idx, uint32_t med, long long serial)
     lua_pushinteger(L, serial);
     lua_pushcclosure(L, fill_dose, 2);
     cds_sandbox_set_lazy(L, -2);
-    seal(L);
+    cds_lua_seal(L);
     lua_setfield(L, idx, "dose");
 }
 
@@ -119,11 +94,11 @@ void cds_lua_dose_set(lua_State *L, int idx, uint32_t med, long long serial)
 static void fact(lua_State *L, const char *name, const char *date, const char *cmp, const char *unknown, const cds_fact *f)
 {
     if (f->known) {
-        setnum(L, name, f->value);
+        cds_lua_setnum(L, name, f->value);
         if (date) setdate(L, date, f->when);
-        setstr(L, cmp, f->comparator);
+        cds_lua_setstr(L, cmp, f->comparator);
     } else {
-        setstr(L, unknown, f->why ? f->why : "unknown");
+        cds_lua_setstr(L, unknown, f->why ? f->why : "unknown");
     }
 }
 
@@ -139,21 +114,21 @@ void cds_lua_patient_facts_fill(lua_State *L, int idx, const cds_view *v)
         lua_setfield(L, -2, "age_months");
         lua_pushinteger(L, f->age_years);
         lua_setfield(L, -2, "age_years");
-        setstr(L, "age_precision", f->age_precision);
+        cds_lua_setstr(L, "age_precision", f->age_precision);
     } else {
-        setstr(L, "age_unknown", f->age_why);
+        cds_lua_setstr(L, "age_unknown", f->age_why);
     }
     fact(L, "weight_kg", "weight_date", "weight_kg_comparator", "weight_kg_unknown", &f->weight_kg);
-    if (!f->weight_kg.known) setstr(L, "weight_unknown", f->weight_kg.why);
+    if (!f->weight_kg.known) cds_lua_setstr(L, "weight_unknown", f->weight_kg.why);
     fact(L, "height_cm", "height_date", "height_cm_comparator", "height_cm_unknown", &f->height_cm);
-    if (!f->height_cm.known) setstr(L, "height_unknown", f->height_cm.why);
+    if (!f->height_cm.known) cds_lua_setstr(L, "height_unknown", f->height_cm.why);
     fact(L, "bsa", NULL, "bsa_comparator", "bsa_unknown", &f->bsa);
     fact(L, "egfr", "egfr_date", "egfr_comparator", "egfr_unknown", &f->egfr);
     fact(L, "creatinine", "creatinine_date", "creatinine_comparator", "creatinine_unknown", &f->creatinine);
     fact(L, "crcl", "crcl_date", "crcl_comparator", "crcl_unknown", &f->crcl);
-    setstr(L, "crcl_weight", f->crcl_weight);
-    setbool(L, "dialysis", f->dialysis);
-    setstr(L, "dialysis_condition", f->dialysis_condition);
+    cds_lua_setstr(L, "crcl_weight", f->crcl_weight);
+    cds_lua_setbool(L, "dialysis", f->dialysis);
+    cds_lua_setstr(L, "dialysis_condition", f->dialysis_condition);
     lua_pop(L, 1);
 }
 
@@ -183,7 +158,7 @@ static void push_list(lua_State *L, const char *s)   /* "a;b" -> {"a","b"} */
         }
         s = e ? e + 1 : NULL;
     }
-    seal(L);
+    cds_lua_seal(L);
 }
 
 /* Adds a reason to the skipped text at stack index `buf` (a string or nil). */
@@ -227,28 +202,28 @@ static int ctx_dose_limits(lua_State *L)
             if (weighed && !in_band(f->weight_kg.value, r->weight_min_kg, r->weight_max_kg)) continue;
         }
         lua_createtable(L, 0, 18);
-        setstr(L, "id", r->id);
-        setstr(L, "drug", r->drug);
-        setstr(L, "drug_label", r->drug_label);
-        setstr(L, "route", r->route);
-        setstr(L, "unit", r->unit);
-        setstr(L, "schedule", r->schedule);
-        setstr(L, "indication", r->indication);
-        setstr(L, "note", r->note);
-        setstr(L, "source", r->source);
-        setnum(L, "age_min_days", r->age_min_days);
-        setnum(L, "age_max_days", r->age_max_days);
-        setnum(L, "weight_min_kg", r->weight_min_kg);
-        setnum(L, "weight_max_kg", r->weight_max_kg);
-        setnum(L, "max_single", r->max_single);
-        setnum(L, "max_daily", r->max_daily);
-        setnum(L, "min_daily", r->min_daily);
-        setnum(L, "max_single_per_kg", r->max_single_per_kg);
-        setnum(L, "max_daily_per_kg", r->max_daily_per_kg);
-        seal(L);
+        cds_lua_setstr(L, "id", r->id);
+        cds_lua_setstr(L, "drug", r->drug);
+        cds_lua_setstr(L, "drug_label", r->drug_label);
+        cds_lua_setstr(L, "route", r->route);
+        cds_lua_setstr(L, "unit", r->unit);
+        cds_lua_setstr(L, "schedule", r->schedule);
+        cds_lua_setstr(L, "indication", r->indication);
+        cds_lua_setstr(L, "note", r->note);
+        cds_lua_setstr(L, "source", r->source);
+        cds_lua_setnum(L, "age_min_days", r->age_min_days);
+        cds_lua_setnum(L, "age_max_days", r->age_max_days);
+        cds_lua_setnum(L, "weight_min_kg", r->weight_min_kg);
+        cds_lua_setnum(L, "weight_max_kg", r->weight_max_kg);
+        cds_lua_setnum(L, "max_single", r->max_single);
+        cds_lua_setnum(L, "max_daily", r->max_daily);
+        cds_lua_setnum(L, "min_daily", r->min_daily);
+        cds_lua_setnum(L, "max_single_per_kg", r->max_single_per_kg);
+        cds_lua_setnum(L, "max_daily_per_kg", r->max_daily_per_kg);
+        cds_lua_seal(L);
         lua_rawseti(L, 5, ++k);
     }
-    seal(L);
+    cds_lua_seal(L);
     lua_pushvalue(L, 4);
     return 2;
 }
@@ -278,30 +253,30 @@ static int ctx_renal_dosing(lua_State *L)
             if (!in_band(m->value, r->min, r->max)) continue;
         }
         lua_createtable(L, 0, 16);
-        setstr(L, "id", r->id);
-        setstr(L, "drug", r->drug);
-        setstr(L, "drug_label", r->drug_label);
-        setstr(L, "route", r->route);
-        setstr(L, "measure", r->measure);
-        setstr(L, "action", r->action);
-        setstr(L, "unit", r->unit);
-        setstr(L, "note", r->note);
-        setstr(L, "source", r->source);
-        setnum(L, "min", r->min);
-        setnum(L, "max", r->max);
-        setnum(L, "max_daily", r->max_daily);
-        setnum(L, "interval_h", r->interval_h);
+        cds_lua_setstr(L, "id", r->id);
+        cds_lua_setstr(L, "drug", r->drug);
+        cds_lua_setstr(L, "drug_label", r->drug_label);
+        cds_lua_setstr(L, "route", r->route);
+        cds_lua_setstr(L, "measure", r->measure);
+        cds_lua_setstr(L, "action", r->action);
+        cds_lua_setstr(L, "unit", r->unit);
+        cds_lua_setstr(L, "note", r->note);
+        cds_lua_setstr(L, "source", r->source);
+        cds_lua_setnum(L, "min", r->min);
+        cds_lua_setnum(L, "max", r->max);
+        cds_lua_setnum(L, "max_daily", r->max_daily);
+        cds_lua_setnum(L, "interval_h", r->interval_h);
         if (m) {
-            setnum(L, "value", m->value);
+            cds_lua_setnum(L, "value", m->value);
             setdate(L, "value_date", m->when);
-            setstr(L, "value_comparator", m->comparator);
+            cds_lua_setstr(L, "value_comparator", m->comparator);
         } else {
-            setstr(L, "value_condition", f->dialysis_condition);
+            cds_lua_setstr(L, "value_condition", f->dialysis_condition);
         }
-        seal(L);
+        cds_lua_seal(L);
         lua_rawseti(L, 4, ++k);
     }
-    seal(L);
+    cds_lua_seal(L);
     lua_pushvalue(L, 3);
     return 2;
 }
@@ -317,20 +292,20 @@ static int ctx_routes(lua_State *L)
     for (size_t i = 0; i < n; i++) {
         const cds_kb_route_rule *r = rows[i];
         lua_createtable(L, 0, 8);
-        setstr(L, "id", r->id);
-        setstr(L, "drug", r->drug);
-        setstr(L, "drug_label", r->drug_label);
+        cds_lua_setstr(L, "id", r->id);
+        cds_lua_setstr(L, "drug", r->drug);
+        cds_lua_setstr(L, "drug_label", r->drug_label);
         push_list(L, r->allowed);
         lua_setfield(L, -2, "allowed");
         push_list(L, r->forbidden);
         lua_setfield(L, -2, "forbidden");
-        setstr(L, "severity", r->severity);
-        setstr(L, "note", r->note);
-        setstr(L, "source", r->source);
-        seal(L);
+        cds_lua_setstr(L, "severity", r->severity);
+        cds_lua_setstr(L, "note", r->note);
+        cds_lua_setstr(L, "source", r->source);
+        cds_lua_seal(L);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
-    seal(L);
+    cds_lua_seal(L);
     return 1;
 }
 
@@ -351,16 +326,16 @@ static int ctx_daily_total(lua_State *L)
         lua_pushstring(L, v->meds[t.meds[i]].ref);
         lua_rawseti(L, -2, i + 1);
     }
-    seal(L);
+    cds_lua_seal(L);
     lua_createtable(L, (int)t.nuncounted, 0);
     for (uint32_t i = 0; i < t.nuncounted; i++) {
         lua_createtable(L, 0, 2);
-        setstr(L, "ref", v->meds[t.uncounted[i]].ref);
-        setstr(L, "reason", t.reasons[i]);
-        seal(L);
+        cds_lua_setstr(L, "ref", v->meds[t.uncounted[i]].ref);
+        cds_lua_setstr(L, "reason", t.reasons[i]);
+        cds_lua_seal(L);
         lua_rawseti(L, -2, i + 1);
     }
-    seal(L);
+    cds_lua_seal(L);
     return 4;
 }
 

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "lua_dose.h"
+#include "lua_fields.h"
 #include "sandbox.h"
 
 static const char SCOPE_KEY = 'V', MEDS_KEY = 'M', DDI_KEY = 'D', SERIAL_KEY = 'S';
@@ -23,46 +24,19 @@ static cds_eval_scope *scope_of(lua_State *L)
     return s;
 }
 
-/* Replaces the table on top of the stack by its read-only proxy (built sealed, never frozen
- * afterwards: one pass, no second walk over the view). */
-static void seal(lua_State *L)
-{
-    cds_sandbox_push_readonly(L, -1);
-    lua_remove(L, -2);
-}
-
-static void setstr(lua_State *L, const char *k, const char *v)
-{
-    if (!v) return;
-    lua_pushstring(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void setbool(lua_State *L, const char *k, bool v)
-{
-    lua_pushboolean(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void setnum(lua_State *L, const char *k, double v)
-{
-    lua_pushnumber(L, v);
-    lua_setfield(L, -2, k);
-}
-
 static void push_codes(lua_State *L, const cds_coding *c, uint32_t n)
 {
     luaL_checkstack(L, 4, "codes");
     lua_createtable(L, (int)n, 0);
     for (uint32_t i = 0; i < n; i++) {
         lua_createtable(L, 0, 3);
-        setstr(L, "system", c[i].system);
-        setstr(L, "code", c[i].code);
-        setstr(L, "display", c[i].display);
-        seal(L);
+        cds_lua_setstr(L, "system", c[i].system);
+        cds_lua_setstr(L, "code", c[i].code);
+        cds_lua_setstr(L, "display", c[i].display);
+        cds_lua_seal(L);
         lua_rawseti(L, -2, i + 1);
     }
-    seal(L);
+    cds_lua_seal(L);
 }
 
 static void push_targets(lua_State *L, const cds_kb *kb, const uint32_t *t, uint32_t n)
@@ -72,17 +46,17 @@ static void push_targets(lua_State *L, const cds_kb *kb, const uint32_t *t, uint
         lua_createtable(L, 0, 3);
         if (t[i] & CDS_KB_CLASS) {
             const cds_kb_class *c = cds_kb_class_at(kb, t[i]);
-            setstr(L, "class", c->id);
-            setstr(L, "name", c->name);
+            cds_lua_setstr(L, "class", c->id);
+            cds_lua_setstr(L, "name", c->name);
         } else {
             const cds_kb_ingredient *g = cds_kb_ingredient_at(kb, t[i]);
-            setstr(L, "code", g->rxcui);
-            setstr(L, "name", g->name);
+            cds_lua_setstr(L, "code", g->rxcui);
+            cds_lua_setstr(L, "name", g->name);
         }
-        seal(L);
+        cds_lua_seal(L);
         lua_rawseti(L, -2, i + 1);
     }
-    seal(L);
+    cds_lua_seal(L);
 }
 
 /* --- ctx functions ---------------------------------------------------------------------------- */
@@ -178,7 +152,7 @@ static int conditions_any(lua_State *L)
                            : code_match(v->conditions[c].codes, v->conditions[c].ncodes, want);
             if (!hit) continue;
             lua_createtable(L, 0, 3);
-            setstr(L, "text", v->conditions[c].text);
+            cds_lua_setstr(L, "text", v->conditions[c].text);
             push_codes(L, v->conditions[c].codes, v->conditions[c].ncodes);
             lua_setfield(L, -2, "codes");
             cds_sandbox_push_readonly(L, -1);
@@ -207,13 +181,13 @@ static int ctx_obs(lua_State *L)
         if (strcmp(s->view->obs[i].code, code) != 0) continue;
         const cds_observation *o = cds_view_observation(s->view, i);
         lua_createtable(L, 0, 6);
-        if (o->has_value) setnum(L, "value", o->value);
-        setstr(L, "unit", o->unit);
-        setstr(L, "text", o->value_text ? o->value_text : o->display);
+        if (o->has_value) cds_lua_setnum(L, "value", o->value);
+        cds_lua_setstr(L, "unit", o->unit);
+        cds_lua_setstr(L, "text", o->value_text ? o->value_text : o->display);
         if (o->when) {
             push_time(L, o->when);
             lua_setfield(L, -2, "date");
-            setnum(L, "days_ago", (double)(s->view->now - o->when) / 86400.0);
+            cds_lua_setnum(L, "days_ago", (double)(s->view->now - o->when) / 86400.0);
         }
         cds_sandbox_push_readonly(L, -1);
         return 1;
@@ -310,16 +284,16 @@ static void push_med(lua_State *L, const cds_view *v, const cds_med *m)
 {
     luaL_checkstack(L, 6, "med");
     lua_createtable(L, 0, 14);
-    setstr(L, "ref", m->ref);
-    setstr(L, "id", m->id);
-    setstr(L, "resource_type", m->resource_type);
-    setstr(L, "text", m->text);
-    setstr(L, "status", m->status);
-    setbool(L, "draft", m->source == CDS_MED_DRAFT);
-    setbool(L, "active", m->source == CDS_MED_ACTIVE);
-    setbool(L, "selected", m->selected);
-    setbool(L, "resolved", m->resolved);
-    setbool(L, "name_match", m->name_match);
+    cds_lua_setstr(L, "ref", m->ref);
+    cds_lua_setstr(L, "id", m->id);
+    cds_lua_setstr(L, "resource_type", m->resource_type);
+    cds_lua_setstr(L, "text", m->text);
+    cds_lua_setstr(L, "status", m->status);
+    cds_lua_setbool(L, "draft", m->source == CDS_MED_DRAFT);
+    cds_lua_setbool(L, "active", m->source == CDS_MED_ACTIVE);
+    cds_lua_setbool(L, "selected", m->selected);
+    cds_lua_setbool(L, "resolved", m->resolved);
+    cds_lua_setbool(L, "name_match", m->name_match);
     set_lazy(L, m, LAZY_MED);   /* codes, ingredients */
     /* A name for cards: the ingredient names ("warfarin"), else the text. */
     if (m->ningredients) {
@@ -334,24 +308,24 @@ static void push_med(lua_State *L, const cds_view *v, const cds_med *m)
         lua_pushstring(L, m->text);
     }
     lua_setfield(L, -2, "name");
-    seal(L);
+    cds_lua_seal(L);
 }
 
 static void push_allergy(lua_State *L, const cds_allergy *a)
 {
     luaL_checkstack(L, 6, "allergy");
     lua_createtable(L, 0, 12);
-    setstr(L, "id", a->id);
-    setstr(L, "text", a->text);
-    setstr(L, "type", a->type);
-    setstr(L, "category", a->category);
-    setstr(L, "criticality", a->criticality);
-    setstr(L, "status", a->clinical_status);
-    setstr(L, "verification", a->verification_status);
-    setstr(L, "reaction", a->reaction);
-    setbool(L, "resolved", a->resolved);
+    cds_lua_setstr(L, "id", a->id);
+    cds_lua_setstr(L, "text", a->text);
+    cds_lua_setstr(L, "type", a->type);
+    cds_lua_setstr(L, "category", a->category);
+    cds_lua_setstr(L, "criticality", a->criticality);
+    cds_lua_setstr(L, "status", a->clinical_status);
+    cds_lua_setstr(L, "verification", a->verification_status);
+    cds_lua_setstr(L, "reaction", a->reaction);
+    cds_lua_setbool(L, "resolved", a->resolved);
     set_lazy(L, a, LAZY_ALLERGY);   /* codes, substances */
-    seal(L);
+    cds_lua_seal(L);
 }
 
 static void setfn(lua_State *L, const char *k, lua_CFunction f)
@@ -371,23 +345,23 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
 
     lua_createtable(L, 0, 16);   /* ctx */
     int ctx = lua_gettop(L);
-    setstr(L, "hook", v->req->hook);
-    setstr(L, "hook_instance", v->req->hook_instance);
-    setstr(L, "patient_id", v->req->patient_id);   /* for building resources in suggestions */
+    cds_lua_setstr(L, "hook", v->req->hook);
+    cds_lua_setstr(L, "hook_instance", v->req->hook_instance);
+    cds_lua_setstr(L, "patient_id", v->req->patient_id);   /* for building resources in suggestions */
     push_time(L, v->now);
     lua_setfield(L, ctx, "now");
-    setbool(L, "order_hook", cds_screen_is_order_hook(v));
+    cds_lua_setbool(L, "order_hook", cds_screen_is_order_hook(v));
 
     lua_createtable(L, 0, 4);
     if (v->patient.age >= 0) {   /* an integer, so rules print "age 86", not "age 86.0" */
         lua_pushinteger(L, v->patient.age);
         lua_setfield(L, -2, "age");
     }
-    setstr(L, "sex", v->patient.sex);
-    if (v->patient.weight_kg > 0) setnum(L, "weight", v->patient.weight_kg);
-    setbool(L, "known", v->patient.found);
+    cds_lua_setstr(L, "sex", v->patient.sex);
+    if (v->patient.weight_kg > 0) cds_lua_setnum(L, "weight", v->patient.weight_kg);
+    cds_lua_setbool(L, "known", v->patient.found);
     set_lazy(L, &v->patient, LAZY_PATIENT);   /* age_days, weight_kg, egfr, crcl, ... (lua_dose.h) */
-    seal(L);
+    cds_lua_seal(L);
     lua_setfield(L, ctx, "patient");
 
     /* meds: kept plain in the registry too, so functions return the same tables */
@@ -404,7 +378,7 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
         lua_rawgeti(L, meds, i + 1);
         lua_rawseti(L, unresolved, ++k);
     }
-    seal(L);
+    cds_lua_seal(L);
     lua_setfield(L, ctx, "unresolved");
 
     lua_createtable(L, (int)v->nallergies, 0);
@@ -417,28 +391,28 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
     lua_createtable(L, (int)v->norders, 0);
     for (uint32_t i = 0; i < v->norders; i++) {
         lua_createtable(L, 0, 5);
-        setstr(L, "ref", v->orders[i].ref);
-        setstr(L, "resource_type", v->orders[i].resource_type);
-        setstr(L, "status", v->orders[i].status);
-        setstr(L, "text", v->orders[i].text);
+        cds_lua_setstr(L, "ref", v->orders[i].ref);
+        cds_lua_setstr(L, "resource_type", v->orders[i].resource_type);
+        cds_lua_setstr(L, "status", v->orders[i].status);
+        cds_lua_setstr(L, "text", v->orders[i].text);
         push_codes(L, v->orders[i].codes, v->orders[i].ncodes);
         lua_setfield(L, -2, "codes");
-        seal(L);
+        cds_lua_seal(L);
         lua_rawseti(L, -2, i + 1);
     }
-    seal(L);
+    cds_lua_seal(L);
     lua_setfield(L, ctx, "orders");
 
     lua_createtable(L, (int)v->nconditions, 1);
     for (uint32_t i = 0; i < v->nconditions; i++) {
         lua_createtable(L, 0, 2);
-        setstr(L, "text", v->conditions[i].text);
+        cds_lua_setstr(L, "text", v->conditions[i].text);
         set_lazy(L, &v->conditions[i], LAZY_CONDITION);   /* codes */
-        seal(L);
+        cds_lua_seal(L);
         lua_rawseti(L, -2, i + 1);
     }
     setfn(L, "any", conditions_any);
-    seal(L);
+    cds_lua_seal(L);
     lua_setfield(L, ctx, "conditions");
 
     /* interactions */
@@ -448,19 +422,19 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
         const cds_ddi_hit *h = &s->ddi[i];
         const cds_kb_interaction *x = cds_kb_interaction_at(v->kb, h->ix);
         lua_createtable(L, 0, 16);
-        setstr(L, "id", x->id);
-        setstr(L, "severity", x->severity);
-        setstr(L, "list", x->list);
-        setstr(L, "mechanism", x->mechanism);
-        setstr(L, "consequence", x->consequence);
-        setstr(L, "management", x->management);
-        setstr(L, "alternative", x->alternative);
-        setstr(L, "source", x->source);
-        setstr(L, "applies_if", x->applies_if);
-        setstr(L, "a_label", x->a_label);
-        setstr(L, "b_label", x->b_label);
-        setstr(L, "a_ingredient", cds_kb_ingredient_at(v->kb, h->ing_a)->name);
-        setstr(L, "b_ingredient", cds_kb_ingredient_at(v->kb, h->ing_b)->name);
+        cds_lua_setstr(L, "id", x->id);
+        cds_lua_setstr(L, "severity", x->severity);
+        cds_lua_setstr(L, "list", x->list);
+        cds_lua_setstr(L, "mechanism", x->mechanism);
+        cds_lua_setstr(L, "consequence", x->consequence);
+        cds_lua_setstr(L, "management", x->management);
+        cds_lua_setstr(L, "alternative", x->alternative);
+        cds_lua_setstr(L, "source", x->source);
+        cds_lua_setstr(L, "applies_if", x->applies_if);
+        cds_lua_setstr(L, "a_label", x->a_label);
+        cds_lua_setstr(L, "b_label", x->b_label);
+        cds_lua_setstr(L, "a_ingredient", cds_kb_ingredient_at(v->kb, h->ing_a)->name);
+        cds_lua_setstr(L, "b_ingredient", cds_kb_ingredient_at(v->kb, h->ing_b)->name);
         lua_rawgeti(L, meds, h->med_a + 1);
         lua_setfield(L, -2, "a");
         lua_rawgeti(L, meds, h->med_b + 1);
@@ -474,7 +448,7 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
             lua_rawgeti(L, meds, (d == h->med_a ? h->med_b : h->med_a) + 1);
             lua_setfield(L, -2, "other");
         }
-        seal(L);
+        cds_lua_seal(L);
         lua_rawseti(L, ddi, i + 1);
     }
     lua_pushvalue(L, ddi);
@@ -490,15 +464,15 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
         lua_setfield(L, -2, "allergy");
         lua_rawgeti(L, meds, h->med + 1);
         lua_setfield(L, -2, "med");
-        setstr(L, "ingredient", cds_kb_ingredient_at(v->kb, h->ingredient)->name);
-        setstr(L, "via", cds_kb_target_name(v->kb, h->via));
-        setbool(L, "cross", h->cross);
-        setstr(L, "level", h->level);
-        setstr(L, "note", h->note);
-        seal(L);
+        cds_lua_setstr(L, "ingredient", cds_kb_ingredient_at(v->kb, h->ingredient)->name);
+        cds_lua_setstr(L, "via", cds_kb_target_name(v->kb, h->via));
+        cds_lua_setbool(L, "cross", h->cross);
+        cds_lua_setstr(L, "level", h->level);
+        cds_lua_setstr(L, "note", h->note);
+        cds_lua_seal(L);
         lua_rawseti(L, -2, i + 1);
     }
-    seal(L);
+    cds_lua_seal(L);
     lua_setfield(L, ctx, "allergy_matches");
 
     cds_sandbox_push_readonly(L, allergies);
@@ -509,7 +483,7 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
         lua_rawgeti(L, allergies, i + 1);
         lua_rawseti(L, -2, ++k);
     }
-    seal(L);
+    cds_lua_seal(L);
     lua_setfield(L, ctx, "unresolved_allergies");
     /* prefetch values that were OperationOutcomes, less the required keys the engine answers
      * with a "did not run" card of their own (said once, not twice) */
@@ -521,8 +495,8 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
      * of the service's keys: a rule that needs a list checks it was looked at before it claims
      * that something is missing from it */
     lua_createtable(L, 0, (int)s->nprefetch);
-    for (size_t k = 0; k < s->nprefetch; k++) setstr(L, s->prefetch[k].key, cds_prefetch_state_name(s->prefetch[k].state));
-    seal(L);
+    for (size_t k = 0; k < s->nprefetch; k++) cds_lua_setstr(L, s->prefetch[k].key, cds_prefetch_state_name(s->prefetch[k].state));
+    cds_lua_seal(L);
     lua_setfield(L, ctx, "prefetch");
 
     /* ctx.selected: the orders being placed (order-select: the selections; order-sign: every
@@ -534,7 +508,7 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
         lua_rawgeti(L, meds, i + 1);
         lua_rawseti(L, -2, ++k);
     }
-    seal(L);
+    cds_lua_seal(L);
     lua_setfield(L, ctx, "selected");
 
     lua_pushvalue(L, meds);
@@ -542,13 +516,13 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
     lua_pushvalue(L, meds);
     setfn(L, "any", meds_any);
     setfn(L, "all", meds_all);
-    seal(L);
+    cds_lua_seal(L);
     lua_setfield(L, ctx, "meds");
     lua_pushvalue(L, ctx);
     setfn(L, "obs", ctx_obs);
     setfn(L, "interaction", ctx_interaction);
     cds_lua_dose_functions(L);   /* dose_limits, renal_dosing, routes, daily_total, convert */
-    seal(L);
+    cds_lua_seal(L);
     lua_replace(L, ctx);        /* ctx slot <- proxy */
     lua_settop(L, ctx);
 }
