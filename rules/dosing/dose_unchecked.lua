@@ -1,9 +1,9 @@
 -- rules/dosing/dose_unchecked.lua — owner: pharmacy informatics
 -- An order whose dose could not be read (free-text sig, a unit not understood, a zero, negative
 -- or absurd dose, frequency 0 ...): one info card per order saying the dose was not checked and
--- why, so that no dose check is silently skipped; the other checks still run. An order without
--- any dosage (the form is not filled in yet) says nothing; one whose frequency is unknown says so
--- only for a drug with a daily limit.
+-- why, so that no dose check is silently skipped; the other checks still run. An order that
+-- states no dose at all (the form is not filled in yet, or a timing only) says nothing; one whose
+-- frequency is unknown says so only for a drug with a daily limit.
 
 rule {
   id = "dose.unchecked", version = "1.0.0",
@@ -16,7 +16,9 @@ rule {
     for _, med in ipairs(ctx.selected) do
       local d = med.dose
       local why = d and d.not_computed
-      if why == "the order has no dosage instructions" then why = nil end
+      -- nothing to check yet: no dosage at all, or a dosage that states no dose and no sig text
+      -- (a timing or "as needed" only) — an order that does not say how much is not a dose error
+      if why == "the order has no dosage instructions" or why == "the dosage gives no dose" then why = nil end
       if d and not why and d.daily_not_computed then
         local daily_limited = false
         for _, g in ipairs(med.ingredients) do
