@@ -78,6 +78,13 @@ taper["dosageInstruction"]=[
    "timing":{"repeat":{"frequency":3,"period":1,"periodUnit":"d"}},"route":{"coding":[{"system":SCT,"code":"26643006"}]}}]
 fx("range-taper-largest-step","A taper in two dosage steps: 1.5 g four times a day, then 500 mg three times a day: the largest step (6 g a day) is above 4 g",
    [taper], expect=[{"rule":"dose.range","summary":"acetaminophen 6 g/day exceeds the 4 g/day maximum"}])
+fx("range-indication-prednisone-asthma","Child 8 years, 30 kg, with asthma: prednisone 80 mg a day is above the asthma-exacerbation limit (60 mg a day; 2 mg/kg)",
+   [mr("d1","198145","prednisone 10 MG Oral Tablet",dose=8,unit="{tbl}",freq=1,route="oral")], patient={"age":8,"sex":"female","weight_kg":30},
+   conditions=[{"snomed":"195967001","display":"Asthma"}],
+   expect=[{"rule":"dose.range","summary":"prednisone 80 mg/day exceeds the 60 mg/day maximum"},{"rule":"dose.weight","summary":"prednisone 80 mg/day exceeds 60 mg/day"}])
+fx("range-indication-other-condition-silent","Child 8 years, 30 kg, with nephrotic syndrome (no asthma): the asthma-only limit does not apply to prednisone 80 mg a day, silent",
+   [mr("d1","198145","prednisone 10 MG Oral Tablet",dose=8,unit="{tbl}",freq=1,route="oral")], patient={"age":8,"sex":"female","weight_kg":30},
+   conditions=[{"text":"Nephrotic syndrome"}], forbid=[{"rule":"dose.range"},{"rule":"dose.weight"}])
 # ---- dose.weight
 child=lambda age,kg: {"age":age,"sex":"male","weight_kg":kg}
 fx("weight-amoxicillin-suspension-child","Child 20 kg: amoxicillin 80 mg/mL suspension 10 mL three times a day = 2.4 g a day, 120 mg/kg a day above 90 mg/kg (mL through the concentration)",

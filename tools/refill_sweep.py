@@ -9,8 +9,8 @@ TMP = os.path.join(tempfile.mkdtemp(), "req.json")
 # Synthea's own dosage), the rest as the active list. Count the cards per rule: a correct refill
 # of a stable patient's meds should draw few alerts.
 counts=collections.Counter(); examples=collections.defaultdict(list); n=0
-for path in sorted(glob.glob('/work/shared/corpus/synthea-dev/*.json')):
-    out=subprocess.run(['python3','tools/synthea_to_request.py',path],capture_output=True,text=True).stdout
+for path in sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared', 'corpus', 'synthea-dev', '*.json'))):
+    out=subprocess.run(['python3', os.path.join(os.path.dirname(os.path.abspath(__file__)), 'synthea_to_request.py'), path],capture_output=True,text=True).stdout
     req=json.loads(out)
     meds=req['prefetch']['medications']['entry']
     if not meds: continue

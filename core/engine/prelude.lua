@@ -581,3 +581,15 @@ function daily_detail(ctx, g, total, unit, refs, uncounted)
   end
   return table.concat(lines, "\n")
 end
+
+-- for_indication(ctx, rows): the dose_limits rows that apply to this patient's indication. A row
+-- written for one indication ("asthma", "croup", "stroke") applies when the patient has an active
+-- condition whose text names it; a row without an indication always applies. (Orders rarely
+-- carry a coded reason; the problem list does.)
+function for_indication(ctx, rows)
+  local out = {}
+  for _, row in ipairs(rows) do
+    if not row.indication or ctx.conditions.any("text:" .. row.indication) then out[#out + 1] = row end
+  end
+  return out
+end

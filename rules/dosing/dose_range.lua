@@ -27,7 +27,7 @@ rule {
       if d and not d.not_computed then
         for _, g in ipairs(med.ingredients) do
           local per_dose, unit = d.mg[g.code], d.units[g.code]
-          for _, row in ipairs((ctx.dose_limits(g.code, d.route))) do
+          for _, row in ipairs(for_indication(ctx, (ctx.dose_limits(g.code, d.route)))) do
             local function add(kind, issue, ind, summary, detail)
               cards[#cards + 1] = card {
                 key = med.ref .. ":" .. g.code .. ":" .. row.id .. ":" .. kind, issue = issue, indicator = ind,

@@ -25,6 +25,7 @@ rule {
         for _, g in ipairs(med.ingredients) do
           local per_dose, unit = d.mg[g.code], d.units[g.code]
           local rows, skipped = ctx.dose_limits(g.code, d.route)
+          rows = for_indication(ctx, rows)
           if skipped and skipped:find("weight") and not weight() then
             -- a row's weight band could not be placed: the same "could not check" as a per-kg limit
             rows = { { id = "weight-band", max_single_per_kg = 0, source = "dose_limits.tsv (" .. skipped .. ")" } }
