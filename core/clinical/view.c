@@ -23,6 +23,7 @@ typedef struct builder {
     uint32_t capmeds, capall, capcond, capobs, caporders;
     cds_strmap med_refs;      /* ref -> med index: duplicates across draftOrders and prefetch */
     cds_strmap obs_codes;     /* LOINC code -> observation index */
+    cds_strmap stopped_refs;  /* refs of orders this request's draft orders stop or cancel */
 } builder;
 
 /* Reads exactly n digits. */
@@ -218,7 +219,14 @@ static void add_med(builder *b, const msgpack_object *r, bool draft, uint32_t or
     cds_arena *a = b->a;
     const char *rtype = cds_mp_getstr(a, r, "resourceType");
     const char *status = status_code(a, cds_mp_get(r, "status"));
-    if (is(status, inactive)) return;
+    if (is(status, inactive)) {
+        /* A draft order stopping or cancelling an order: the active order with that id is on its
+         * way out (draftOrders are read before prefetch, so it is marked as it is added). */
+        const char *sid = draft && rtype ? cds_mp_getstr(a, r, "id") : NULL;
+        const char *sref = sid ? cds_arena_join(a, rtype, "/", sid) : NULL;
+        if (sref) cds_strmap_put(&b->stopped_refs, sref, strlen(sref), 0);
+        return;
+    }
     if (!draft && is(status, draftish)) return;   /* a draft that is not part of this hook */
     const char *id = cds_mp_getstr(a, r, "id");
     const char *ref = id ? cds_arena_join(a, rtype, "/", id) : cds_arena_printf(a, "%s/#%u", rtype, ordinal);
@@ -265,6 +273,8 @@ static void add_med(builder *b, const msgpack_object *r, bool draft, uint32_t or
     m.resolved = m.ningredients > 0 && !partial;   /* partial: screened in part, reported as not screened */
     if (!m.text) m.text = m.ncodes ? cds_arena_printf(a, "%s code %s", is_rxnorm(m.codes[0].system) ? "RxNorm" : "medication", m.codes[0].code)
                                    : "unnamed medication";
+    if (draft) m.prior = cds_mp_getstr(a, cds_mp_get_nn(r, "priorPrescription"), "reference");
+    else m.stopping = cds_strmap_get(&b->stopped_refs, ref, strlen(ref), NULL);
     cds_med *p = cds_arena_grow(a, b->v->meds, b->v->nmeds, &b->capmeds, sizeof *p);
     if (!p) return;
     b->v->meds = p;
@@ -501,6 +511,7 @@ cds_rc cds_view_build(const cds_request *req, const cds_kb *kb, time_t now, cds_
     out->prefetch_errors = 0;   /* counted again by the clinical pass */
     each_source(&b, pass_clinical);
     cds_strmap_free(&b.med_refs);
+    cds_strmap_free(&b.stopped_refs);
     cds_strmap_free(&b.obs_codes);
     for (uint32_t i = 0; i < out->nobs; i++) {
         if (strcmp(out->obs[i].code, "29463-7") != 0) continue;   /* body weight */

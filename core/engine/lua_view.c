@@ -283,12 +283,14 @@ static void set_lazy(lua_State *L, const void *entity, lazy_kind kind)
 static void push_med(lua_State *L, const cds_view *v, const cds_med *m)
 {
     luaL_checkstack(L, 6, "med");
-    lua_createtable(L, 0, 14);
+    lua_createtable(L, 0, 16);
     cds_lua_setstr(L, "ref", m->ref);
     cds_lua_setstr(L, "id", m->id);
     cds_lua_setstr(L, "resource_type", m->resource_type);
     cds_lua_setstr(L, "text", m->text);
     cds_lua_setstr(L, "status", m->status);
+    cds_lua_setstr(L, "prior", m->prior);          /* the order a draft replaces (priorPrescription) */
+    cds_lua_setbool(L, "stopping", m->stopping);   /* an active order this request stops */
     cds_lua_setbool(L, "draft", m->source == CDS_MED_DRAFT);
     cds_lua_setbool(L, "active", m->source == CDS_MED_ACTIVE);
     cds_lua_setbool(L, "selected", m->selected);

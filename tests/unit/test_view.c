@@ -162,6 +162,33 @@ static void inactive_statuses_are_not_active(void **s)
     done(&b);
 }
 
+/* A draft that replaces an order names it (priorPrescription); a draft order stopping or
+ * cancelling an active order (same id) marks that active order as stopping, and is not itself a
+ * medication of the view. An active order nothing stops is not marked. */
+static void replacements_and_orders_being_stopped(void **s)
+{
+    (void)s;
+    built b;
+    build(&b, "order-sign",
+          "{\"resource\":{\"resourceType\":\"MedicationRequest\",\"id\":\"d\",\"status\":\"draft\","
+          "\"priorPrescription\":{\"reference\":\"MedicationRequest/a\"}," CC("617311", "atorvastatin 40 MG") "}},"
+          MR("b", "stopped", CC("198211", "simvastatin 40 MG")),
+          "\"meds\":{\"resourceType\":\"Bundle\",\"entry\":["
+          MR("a", "active", CC("617310", "atorvastatin 20 MG")) "," MR("b", "active", CC("198211", "simvastatin 40 MG")) ","
+          MR("c", "active", CC("314076", "lisinopril 10 MG")) "]}", NULL);
+    assert_int_equal(b.v.nmeds, 4);
+    assert_string_equal(b.v.meds[0].prior, "MedicationRequest/a");
+    assert_false(b.v.meds[0].stopping);
+    assert_string_equal(b.v.meds[1].ref, "MedicationRequest/a");
+    assert_null(b.v.meds[1].prior);
+    assert_false(b.v.meds[1].stopping);
+    assert_string_equal(b.v.meds[2].ref, "MedicationRequest/b");
+    assert_int_equal(b.v.meds[2].source, CDS_MED_ACTIVE);
+    assert_true(b.v.meds[2].stopping);
+    assert_false(b.v.meds[3].stopping);
+    done(&b);
+}
+
 static void prefetch_is_read_by_resource_type_not_key(void **s)
 {
     (void)s;
@@ -291,6 +318,7 @@ int main(void)
         cmocka_unit_test(a_combination_product_gives_every_ingredient),
         cmocka_unit_test(an_unknown_medication_is_kept_and_marked),
         cmocka_unit_test(inactive_statuses_are_not_active),
+        cmocka_unit_test(replacements_and_orders_being_stopped),
         cmocka_unit_test(prefetch_is_read_by_resource_type_not_key),
         cmocka_unit_test(medication_reference_resolves_to_contained_and_bundled),
         cmocka_unit_test(order_select_marks_only_the_selections_as_selected),
