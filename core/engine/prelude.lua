@@ -348,6 +348,8 @@ end
 --   "number", "integer" (whole, >= 0)                       "yesno"   yes or no (a boolean)
 --   { "a", "b", ... }  one of these values
 -- and schema.required lists the columns every row must fill. An unknown column is an error.
+-- schema.check(row), if given, is called with each typed row and returns nil or a problem spanning
+-- columns ("age_min_days 30 is not below age_max_days 7"), reported at the row's file:line.
 -- Each row comes back as a table of typed values (lists as Lua lists, empty cells nil) with
 -- `_line` (its line in the file). knowledge_members(drug) gives the ingredient codes a drug
 -- reference stands for, to index rows by ingredient at load.
@@ -443,9 +445,9 @@ function knowledge_table(name, schema)
   for _, r in ipairs(schema.required or {}) do required[r] = true end
   for i, col in ipairs(raw.header) do
     local k = schema[col]
-    if col == "required" or k == nil then
+    if col == "required" or col == "check" or k == nil then
       local known = {}
-      for c in pairs(schema) do if c ~= "required" then known[#known + 1] = c end end
+      for c in pairs(schema) do if c ~= "required" and c ~= "check" then known[#known + 1] = c end end
       table.sort(known)
       fail(raw.header_line, "unknown column '" .. col .. "' (columns: " .. table.concat(known, ", ") .. ")")
     end
@@ -484,6 +486,10 @@ function knowledge_table(name, schema)
         end
         row[col] = value
       end
+    end
+    if schema.check then
+      local problem = schema.check(row)
+      if problem then fail(raw_row.line, problem) end
     end
     rows[#rows + 1] = row
   end
@@ -592,4 +598,73 @@ function for_indication(ctx, rows)
     if not row.indication or ctx.conditions.any("text:" .. row.indication) then out[#out + 1] = row end
   end
   return out
+end
+
+-- med_route(med): the route groups a medication order can be given by, as a set ({ oral = true };
+-- { iv = true, im = true, sc = true } for an injection whose route the name does not say), or nil
+-- when unknown. med.dose.route is used when the order's dose facts give it; otherwise the route is
+-- read from the product's name, RxNorm style ("Oral Tablet", "Topical Cream", "Ophthalmic
+-- Solution", "Inhalation Powder", "Nasal Spray", "Injectable Solution", "Transdermal System").
+-- route_in(groups, med): true when the med's route is one of the route groups listed (a table's
+-- "routes" column; "systemic" = oral, iv, im, sc, sublingual, buccal, rectal, transdermal), when
+-- the list is empty or nil (every route), or when the med's route is unknown (a drug ordered by
+-- ingredient alone is checked, not passed over).
+local SYSTEMIC_ROUTES = { "oral", "iv", "im", "sc", "sublingual", "buccal", "rectal", "transdermal" }
+local INJECTION = { "iv", "im", "sc" }
+-- Words of a product name (lower case) and the route they say; when several words say a route, the
+-- one listed first wins ("Ophthalmic Ointment" is ophthalmic, not topical). Words ending in "-"
+-- stand for every word starting so ("inhal-": inhalation, inhaler, inhalant).
+local ROUTE_WORDS = {
+  "ophthalmic", "ophthalmic", "otic", "otic", "nasal", "nasal", "inhal-", "inhaled", "nebuli-", "inhaled",
+  "vaginal", "vaginal", "rectal", "rectal", "enema", "rectal", "suppositor-", "rectal",
+  "transdermal", "transdermal", "patch", "transdermal", "intrathecal", "intrathecal", "epidural", "epidural",
+  "sublingual", "sublingual", "buccal", "buccal", "topical", "topical", "cream", "topical",
+  "ointment", "topical", "lotion", "topical", "shampoo", "topical", "intravenous", "iv",
+  "intramuscular", "im", "subcutaneous", "sc", "oral", "oral", "tablet", "oral", "capsule", "oral",
+  "syrup", "oral", "elixir", "oral", "lozenge", "oral", "inject-", INJECTION, "syringe", INJECTION,
+  "cartridge", INJECTION, "infusion", { "iv" },
+}
+local ROUTE_WORD, ROUTE_PREFIX = {}, {}   -- word or prefix -> { rank, groups }
+for i = 1, #ROUTE_WORDS, 2 do
+  local w, g = ROUTE_WORDS[i], ROUTE_WORDS[i + 1]
+  local entry = { (i + 1) // 2, type(g) == "table" and g or { g } }
+  if w:sub(-1) == "-" then ROUTE_PREFIX[w:sub(1, -2)] = entry else ROUTE_WORD[w] = entry end
+end
+local PREFIX_LENGTHS = {}
+for p in pairs(ROUTE_PREFIX) do PREFIX_LENGTHS[#p] = true end
+
+function med_route(med)
+  local dose = med.dose
+  local r = type(dose) == "table" and dose.route or nil
+  if r then return { [r] = true } end
+  local text = med.text
+  if type(text) ~= "string" then return nil end
+  local best
+  for w in text:lower():gmatch("%a+") do
+    local e = ROUTE_WORD[w]
+    if not e then
+      for n in pairs(PREFIX_LENGTHS) do
+        e = ROUTE_PREFIX[w:sub(1, n)]
+        if e then break end
+      end
+    end
+    if e and (not best or e[1] < best[1]) then best = e end
+  end
+  if not best then return nil end
+  local out = {}   -- a new table each time: the caller may keep or change it
+  for _, g in ipairs(best[2]) do out[g] = true end
+  return out
+end
+
+function route_in(groups, med)
+  if groups == nil or #groups == 0 then return true end
+  local routes = med_route(med)
+  if not routes then return true end
+  for _, g in ipairs(groups) do
+    if g == "any" or routes[g] then return true end
+    if g == "systemic" then
+      for _, s in ipairs(SYSTEMIC_ROUTES) do if routes[s] then return true end end
+    end
+  end
+  return false
 end
