@@ -94,6 +94,32 @@ lint_tb 's/^DD003\t/DD001\t/'
 check "a duplicate id fails lint" grep -q "drug_disease.tsv:$(ddline DD003): id 'DD001' is already used on line $(ddline DD001)" "$T/err"
 lint_tb 's/^DD004\(\t[^\t]*\t[^\t]*\t\)[^\t]*/DD004\1/'
 check "an empty required cell fails lint" grep -q "drug_disease.tsv:$(ddline DD004): column 'conditions' is empty (required)" "$T/err"
+cp "$T/dd.orig" "$DDT"
+# the same for the tables of the duplication and age checks (rules/context/duplication.lua, age.lua)
+DUPT="$T/tb/context/tables/duplication.tsv"
+cp "$DUPT" "$T/dup.orig"
+lint_dup() { cp "$T/dup.orig" "$DUPT"; sed -i "$1" "$DUPT"; "$CDSD" lint --rules "$T/tb" >"$T/out" 2>"$T/err"; }
+dupline() { grep -n "^$1	" "$T/dup.orig" | cut -d: -f1; }
+lint_dup 's/^\(DUP002\t[^\t]*\t[^\t]*\t\)oral\t/\1orall\t/'
+check "duplication.tsv: a route that is not a route group fails lint" test $? -ne 0
+check "  at file:line" grep -q "duplication.tsv:$(dupline DUP002): column 'routes': 'orall' is not a route group" "$T/err"
+lint_dup 's/11289+5224;/11289-5224;/'
+check "duplication.tsv: a malformed exempt pair fails lint at file:line" grep -q "duplication.tsv:$(dupline DUP014): column 'exempt': '11289-5224' is not a pair RXCUI+RXCUI" "$T/err"
+lint_dup 's/^\(DUP002\t[^\t]*\t[^\t]*\t[^\t]*\t\)1\t/\10\t/'
+check "duplication.tsv: an allowance of 0 fails lint at file:line" grep -q "duplication.tsv:$(dupline DUP002): column 'allowance': must be 1 or more" "$T/err"
+cp "$T/dup.orig" "$DUPT"
+AGET="$T/tb/context/tables/age_cautions.tsv"
+cp "$AGET" "$T/age.orig"
+lint_age() { cp "$T/age.orig" "$AGET"; sed -i "$1" "$AGET"; "$CDSD" lint --rules "$T/tb" >"$T/out" 2>"$T/err"; }
+ageline() { grep -n "^$1	" "$T/age.orig" | cut -d: -f1; }
+lint_age 's/^AGE035\t10395\t/AGE035\t103955\t/'
+check "age_cautions.tsv: an unknown drug code fails lint" test $? -ne 0
+check "  at file:line" grep -q "age_cautions.tsv:$(ageline AGE035): column 'drug': " "$T/err"
+lint_age 's/^\(AGE041\t[^\t]*\t[^\t]*\t[^\t]*\t\)4383\t6575\t/\16575\t4383\t/'
+check "age_cautions.tsv: a band whose minimum is not below its maximum fails lint at file:line" grep -q "age_cautions.tsv:$(ageline AGE041): age_min_days 6575 is not below age_max_days 4383" "$T/err"
+lint_age 's/^\(AGE016\t.*\t\)sct:84757009;/\1sct:84757008;/'
+check "age_cautions.tsv: a mistyped exception code fails lint at file:line" grep -q "age_cautions.tsv:$(ageline AGE016): column 'except_conditions': '84757008': its SNOMED CT check digit does not match" "$T/err"
+cp "$T/age.orig" "$AGET"
 
 # lint's overlap check: two interaction rows matching one ingredient pair with different
 # severities are an error; with the same severity a warning (lint still passes)
@@ -259,7 +285,7 @@ check "--update of a passing fixture leaves it byte for byte" cmp -s "$T/f3/revi
 sed -i 's/"indicator": "info"/"indicator": "critical"/' "$T/f3/review.json"
 cp "$T/f3/review.json" "$T/f3/review.before"
 "$CDSD" test --update "$T/f3/review.json" >"$T/out" 2>&1
-check "--update says what it changed" grep -q "^UPDATED .*review.json: 1 kept, 1 added, 1 removed" "$T/out"
+check "--update says what it changed" grep -q "^UPDATED .*review.json: 2 kept, 1 added, 1 removed" "$T/out"
 diff "$T/f3/review.before" "$T/f3/review.json" | grep '^[<>]' >"$T/diff"
 check "  only the stale expectation's lines change" test "$(grep -c '^<' "$T/diff")" -eq 9 -a "$(grep -c '^>' "$T/diff")" -eq 1
 check "  the new one is one line in the file's indentation" grep -q '^  {"rule": "orders.monitoring", "indicator": "info", "summary": "Warfarin: order INR' "$T/f3/review.json"
