@@ -7,10 +7,11 @@
 -- of the row's except_conditions (the uses the criteria accept). One card per order: the most
 -- severe matching row, the others named in its detail. Unknown age: silent.
 --
--- Age: ctx.patient.age_days when the request gives it (the dose facts); otherwise the whole years
--- of ctx.patient.age, which decide a bound set at a whole number of years (23725 = 65 x 365,
--- 2922 = 8 years) exactly, and a bound inside a year (29 days, 60 days, 182 days) only when every
--- day of that year of age is on one side of it; a band the years cannot decide stays silent.
+-- Age: ctx.patient.age_days (the dose facts) when the birth date is complete; with a partial birth
+-- date (or without age_days) the whole years, which decide a bound set at a whole number of years
+-- (23725 = 65 x 365, 2922 = 8 years) exactly, and a bound inside a year (29 days, 60 days,
+-- 182 days) only when every day of that year of age is on one side of it; a band the years cannot
+-- decide stays silent.
 
 local INDICATOR = { critical = "critical", warning = "warning", info = "info" }
 local RANK = { critical = 3, warning = 2, info = 1 }
@@ -57,14 +58,10 @@ local function in_band(row, days, years)
   return true
 end
 
-local function age_text(days, years)
-  if not days then return years .. (years == 1 and " year" or " years") end
-  if days < 61 then return days .. (days == 1 and " day" or " days") end
-  if days < 730 then
-    local m = math.floor(days / 30.4375)
-    return m .. (m == 1 and " month" or " months")
-  end
-  return math.floor(days / 365.25) .. " years"
+local function age_text(days, months, years)
+  if days and days < 61 then return days .. (days == 1 and " day" or " days") end
+  if months and months < 24 then return months .. (months == 1 and " month" or " months") end
+  return years .. (years == 1 and " year" or " years")
 end
 
 local function bound_text(d)
@@ -87,8 +84,13 @@ rule {
   references = { "AGS Beers Criteria 2023; STOPP/START v3; FDA labels, per row of tables/age_cautions.tsv" },
 
   evaluate = function(ctx)
-    local days = ctx.patient.age_days   -- nil until the request's dose facts provide it
-    local years = ctx.patient.age
+    -- age in days when the birth date is complete; with a partial one ("1950", "1950-03") only
+    -- the whole years (or months) are sure
+    local p = ctx.patient
+    local precise = p.age_precision == nil or p.age_precision == "day"
+    local days = precise and p.age_days or nil
+    local months = p.age_precision ~= "year" and p.age_months or nil
+    local years = p.age_years or p.age
     if days == nil and years == nil then return nil end   -- unknown age: silent
     local conditions_known = retrieved(ctx, "conditions")
     local cards = {}
@@ -122,11 +124,12 @@ rule {
           local label = best.drug_label:lower():find(med.name:lower(), 1, true) and "" or best.drug_label .. ": "
           cards[#cards + 1] = card {
             key = med.ref .. ":" .. best.id, issue = "AGE", indicator = INDICATOR[best.severity],
-            summary = shorten(string.format("%s at %s: %s", med.name, age_text(days, years),
-                                            geriatric and "potentially inappropriate in older adults"
+            summary = shorten(string.format("%s at %s: %s", med.name, age_text(days, months, years),
+                                            geriatric and (best.severity == "info" and "use with caution in older adults"
+                                                           or "potentially inappropriate in older adults")
                                               or label .. (best.severity == "critical" and "contraindicated " or "caution ") .. band_text(best)), 139),
             detail = string.format("**%s**, %s (%s); the patient is %s.\n\n%s%s%s\n\nSource: %s",
-                                   best.drug_label, band_text(best), best.id, age_text(days, years), best.note, unchecked,
+                                   best.drug_label, band_text(best), best.id, age_text(days, months, years), best.note, unchecked,
                                    #also > 0 and "\n\nAlso: " .. table.concat(also, "\n\n") or "", best.source),
             suggest = { remove(med) },
             override = { "benefit-outweighs-risk", "will-monitor", "not-applicable" },
