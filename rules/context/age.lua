@@ -94,47 +94,45 @@ rule {
     if days == nil and years == nil then return nil end   -- unknown age: silent
     local conditions_known = retrieved(ctx, "conditions")
     local cards = {}
-    for _, med in ipairs(ctx.meds) do
-      if med.selected then
-        local matched, seen = {}, {}
-        for _, g in ipairs(med.ingredients) do
-          for _, row in ipairs(BY_INGREDIENT[g.code] or {}) do
-            if not seen[row] and in_band(row, days, years) and route_in(row.route, med) then
-              seen[row] = true
-              local exception = row.except_conditions and conditions_known and ctx.conditions.any(row.except_conditions)
-              if not exception then matched[#matched + 1] = row end
-            end
+    for _, med in ipairs(ctx.selected) do
+      local matched, seen = {}, {}
+      for _, g in ipairs(med.ingredients) do
+        for _, row in ipairs(BY_INGREDIENT[g.code] or {}) do
+          if not seen[row] and in_band(row, days, years) and route_in(row.route, med) then
+            seen[row] = true
+            local exception = row.except_conditions and conditions_known and ctx.conditions.any(row.except_conditions)
+            if not exception then matched[#matched + 1] = row end
           end
         end
-        local best
+      end
+      local best
+      for _, row in ipairs(matched) do
+        if not best or RANK[row.severity] > RANK[best.severity] then best = row end
+      end
+      if best then
+        local also = {}
         for _, row in ipairs(matched) do
-          if not best or RANK[row.severity] > RANK[best.severity] then best = row end
+          if row ~= best then also[#also + 1] = string.format("%s (%s, %s): %s", row.id, row.drug_label, band_text(row), row.note) end
         end
-        if best then
-          local also = {}
-          for _, row in ipairs(matched) do
-            if row ~= best then also[#also + 1] = string.format("%s (%s, %s): %s", row.id, row.drug_label, band_text(row), row.note) end
-          end
-          local unchecked = ""
-          if best.except_conditions and not conditions_known then
-            unchecked = "\n\nThe problem list was not available, so the exceptions could not be checked: this row does not " ..
-                        "apply when the patient has one of the conditions the criteria accept (" .. best.id .. ")."
-          end
-          local geriatric = best.age_min_days and not best.age_max_days
-          local label = best.drug_label:lower():find(med.name:lower(), 1, true) and "" or best.drug_label .. ": "
-          cards[#cards + 1] = card {
-            key = med.ref .. ":" .. best.id, issue = "AGE", indicator = INDICATOR[best.severity],
-            summary = shorten(string.format("%s at %s: %s", med.name, age_text(days, months, years),
-                                            geriatric and (best.severity == "info" and "use with caution in older adults"
-                                                           or "potentially inappropriate in older adults")
-                                              or label .. (best.severity == "critical" and "contraindicated " or "caution ") .. band_text(best)), 139),
-            detail = string.format("**%s**, %s (%s); the patient is %s.\n\n%s%s%s\n\nSource: %s",
-                                   best.drug_label, band_text(best), best.id, age_text(days, months, years), best.note, unchecked,
-                                   #also > 0 and "\n\nAlso: " .. table.concat(also, "\n\n") or "", best.source),
-            suggest = { remove(med) },
-            override = { "benefit-outweighs-risk", "will-monitor", "not-applicable" },
-          }
+        local unchecked = ""
+        if best.except_conditions and not conditions_known then
+          unchecked = "\n\nThe problem list was not available, so the exceptions could not be checked: this row does not " ..
+                      "apply when the patient has one of the conditions the criteria accept (" .. best.id .. ")."
         end
+        local geriatric = best.age_min_days and not best.age_max_days
+        local label = best.drug_label:lower():find(med.name:lower(), 1, true) and "" or best.drug_label .. ": "
+        cards[#cards + 1] = card {
+          key = med.ref .. ":" .. best.id, issue = "AGE", indicator = INDICATOR[best.severity],
+          summary = shorten(string.format("%s at %s: %s", med.name, age_text(days, months, years),
+                                          geriatric and (best.severity == "info" and "use with caution in older adults"
+                                                         or "potentially inappropriate in older adults")
+                                            or label .. (best.severity == "critical" and "contraindicated " or "caution ") .. band_text(best)), 139),
+          detail = string.format("**%s**, %s (%s); the patient is %s.\n\n%s%s%s\n\nSource: %s",
+                                 best.drug_label, band_text(best), best.id, age_text(days, months, years), best.note, unchecked,
+                                 #also > 0 and "\n\nAlso: " .. table.concat(also, "\n\n") or "", best.source),
+          suggest = { remove(med) },
+          override = { "benefit-outweighs-risk", "will-monitor", "not-applicable" },
+        }
       end
     end
     return cards

@@ -104,16 +104,16 @@ rule {
   references = { "Published guidelines and FDA labels, per row of tables/duplication.tsv" },
 
   evaluate = function(ctx)
-    -- one pass over the orders: the ones being placed, and the active orders they replace
-    local selected, replaced = {}, {}
+    local selected = ctx.selected
+    if #selected == 0 then return nil end
+    -- the active orders that drafts replace (any draft: an unselected one is being placed too)
+    local replaced = {}
     for _, med in ipairs(ctx.meds) do
       if med.draft then
-        if med.selected then selected[#selected + 1] = med end
         local prior = med.prior
         if prior then replaced[ref_key(prior)] = true end
       end
     end
-    if #selected == 0 then return nil end
 
     -- the orders in effect once these are signed (an active order stopped in this request or
     -- replaced by a draft is not); an order is looked at only when it shares an ingredient or a
