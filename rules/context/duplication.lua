@@ -145,10 +145,11 @@ rule {
       end
       return c
     end
-    local function ordered(set)   -- the orders being placed first, then the others, in ctx order
+    local function ordered(set, list)   -- the orders of `list` in `set`: the ones being placed first
       local first, rest = {}, {}
-      for _, m in ipairs(ctx.meds) do
+      for _, m in ipairs(list) do
         if set[m] then
+          set[m] = nil   -- each once
           if m.selected then first[#first + 1] = m else rest[#rest + 1] = m end
         end
       end
@@ -180,7 +181,7 @@ rule {
           end
         end
         if any then
-          local meds = ordered(involved)
+          local meds = ordered(involved, holders)
           local refs = {}
           for i, m in ipairs(meds) do refs[i] = m.ref end
           table.sort(refs)
@@ -253,7 +254,7 @@ rule {
           end
         end
         if any then
-          local meds = ordered(involved)
+          local meds = ordered(involved, candidates)
           cards[#cards + 1] = card {
             key = row.id, issue = "DUPTHPCLS", indicator = SEVERITY[row.severity],
             summary = shorten(string.format("Duplicate therapy: %s (%s)", names(meds), SHORT[row]), 139),
