@@ -131,7 +131,7 @@ static double creat_unit(const char *u, const char *code)
 
 static bool text_has(const char *t, const char *w) { return t && strcasestr(t, w) != NULL; }
 
-static void age(const cds_view *v, cds_patient_facts *f)
+void cds_patient_age(const cds_view *v, cds_patient_facts *f)
 {
     const char *bd = v->patient.birth_date;
     time_t born;
@@ -173,7 +173,7 @@ const cds_patient_facts *cds_view_patient_facts(const cds_view *v)
     static const cds_patient_facts none = {.age_why = "out of memory"};
     if (!f) return &none;
     f->sex = v->patient.sex;
-    age(v, f);
+    cds_patient_age(v, f);
     int64_t best[F_COUNT];
     latest_all(v, best);
     read_fact(v, best[F_WEIGHT], "body weight", "no body weight result", weight_unit, 0.2, 650, &f->weight_kg);   /* kg */

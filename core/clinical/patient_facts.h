@@ -36,4 +36,8 @@ typedef struct cds_patient_facts {
 
 const cds_patient_facts *cds_view_patient_facts(const cds_view *v);
 
+/* Only the age fields of f (cheap: the birth date against now), for ctx.patient's eager part;
+ * cds_view_patient_facts computes them too. */
+void cds_patient_age(const cds_view *v, cds_patient_facts *f);
+
 #endif

@@ -274,6 +274,15 @@ static void add_med(builder *b, const msgpack_object *r, bool draft, uint32_t or
     if (!m.text) m.text = m.ncodes ? cds_arena_printf(a, "%s code %s", is_rxnorm(m.codes[0].system) ? "RxNorm" : "medication", m.codes[0].code)
                                    : "unnamed medication";
     if (draft) m.prior = cds_mp_getstr(a, cds_mp_get_nn(r, "priorPrescription"), "reference");
+    if (m.prior) {   /* the order it replaces is on its way out too ("https://x/MedicationRequest/7/_history/2") */
+        const char *p = m.prior, *h = strstr(p, "/_history/");
+        size_t n = h ? (size_t)(h - p) : strlen(p);
+        const char *slash1 = NULL, *slash2 = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (p[i] == '/') slash2 = slash1, slash1 = p + i;
+        const char *start = slash2 ? slash2 + 1 : p;
+        cds_strmap_put(&b->stopped_refs, start, (size_t)(p + n - start), 0);
+    }
     else m.stopping = cds_strmap_get(&b->stopped_refs, ref, strlen(ref), NULL);
     cds_med *p = cds_arena_grow(a, b->v->meds, b->v->nmeds, &b->capmeds, sizeof *p);
     if (!p) return;

@@ -23,7 +23,8 @@ typedef struct cds_med {
     const char *text;         /* as the clinician knows it: text, else first display */
     const char *status;
     const char *prior;        /* a draft's priorPrescription.reference (the order it replaces), or NULL */
-    bool stopping;            /* an active order that this request's draft orders stop or cancel */
+    bool stopping;            /* an active order that this request's draft orders stop, cancel or replace
+                                 (a draft's priorPrescription) */
     cds_med_source source;
     bool selected;            /* order-select: in context.selections; order-sign: every draft */
     cds_coding *codes;

@@ -11,6 +11,7 @@
 
 #include "lua_dose.h"
 #include "lua_fields.h"
+#include "patient_facts.h"
 #include "sandbox.h"
 
 static const char SCOPE_KEY = 'V', MEDS_KEY = 'M', DDI_KEY = 'D', SERIAL_KEY = 'S';
@@ -124,11 +125,7 @@ static bool code_match(const cds_coding *c, uint32_t n, const char *want)
 
 static bool text_has(const char *text, const char *needle)
 {
-    if (!text || !needle || !*needle) return false;
-    size_t n = strlen(needle);
-    for (const char *p = text; *p; p++)
-        if (strncasecmp(p, needle, n) == 0) return true;
-    return false;
+    return text && needle && *needle && strcasestr(text, needle) != NULL;
 }
 
 /* conditions.any(x): x is a code (bare, or sct:/icd10:/loinc: for one system), "text:words", or a list of
@@ -138,18 +135,23 @@ static int conditions_any(lua_State *L)
     cds_eval_scope *s = scope_of(L);
     const cds_view *v = s->view;
     bool list = lua_istable(L, 1);
-    int n = list ? (int)luaL_len(L, 1) : 1;
     if (!list) luaL_checkstring(L, 1);
+    /* the wanted codes read once (a table row lists ten or twenty), then matched per condition */
+    const char *want[64];
+    int n = 0, total = list ? (int)luaL_len(L, 1) : 1;
+    luaL_checkstack(L, 2, "conditions");
+    for (int i = 1; i <= total && n < 64; i++) {
+        if (list) lua_rawgeti(L, 1, i);
+        else lua_pushvalue(L, 1);
+        const char *w = lua_tostring(L, -1);   /* kept alive by the argument table */
+        lua_pop(L, 1);
+        if (w) want[n++] = w;
+    }
     for (uint32_t c = 0; c < v->nconditions; c++) {
-        for (int i = 1; i <= n; i++) {
-            if (list) lua_rawgeti(L, 1, i);
-            else lua_pushvalue(L, 1);
-            const char *want = lua_tostring(L, -1);
-            lua_pop(L, 1);
-            if (!want) continue;
-            bool hit = strncmp(want, "text:", 5) == 0
-                           ? text_has(v->conditions[c].text, want + 5)
-                           : code_match(v->conditions[c].codes, v->conditions[c].ncodes, want);
+        for (int i = 0; i < n; i++) {
+            bool hit = strncmp(want[i], "text:", 5) == 0
+                           ? text_has(v->conditions[c].text, want[i] + 5)
+                           : code_match(v->conditions[c].codes, v->conditions[c].ncodes, want[i]);
             if (!hit) continue;
             lua_createtable(L, 0, 3);
             cds_lua_setstr(L, "text", v->conditions[c].text);
@@ -362,7 +364,20 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
     cds_lua_setstr(L, "sex", v->patient.sex);
     if (v->patient.weight_kg > 0) cds_lua_setnum(L, "weight", v->patient.weight_kg);
     cds_lua_setbool(L, "known", v->patient.found);
-    set_lazy(L, &v->patient, LAZY_PATIENT);   /* age_days, weight_kg, egfr, crcl, ... (lua_dose.h) */
+    /* the age now (cheap, and the age checks read it for most orders); the lab-based facts only
+     * when a rule asks for one (they walk the results) */
+    cds_patient_facts age = {0};
+    cds_patient_age(v, &age);
+    if (age.age_known) {
+        lua_pushinteger(L, age.age_days);
+        lua_setfield(L, -2, "age_days");
+        lua_pushinteger(L, age.age_months);
+        lua_setfield(L, -2, "age_months");
+        lua_pushinteger(L, age.age_years);
+        lua_setfield(L, -2, "age_years");
+        cds_lua_setstr(L, "age_precision", age.age_precision);
+    }
+    set_lazy(L, &v->patient, LAZY_PATIENT);   /* weight_kg, egfr, crcl, ... (lua_dose.h) */
     cds_lua_seal(L);
     lua_setfield(L, ctx, "patient");
 

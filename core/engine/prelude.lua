@@ -633,11 +633,8 @@ end
 local PREFIX_LENGTHS = {}
 for p in pairs(ROUTE_PREFIX) do PREFIX_LENGTHS[#p] = true end
 
-function med_route(med)
-  local dose = med.dose
-  local r = type(dose) == "table" and dose.route or nil
-  if r then return { [r] = true } end
-  local text = med.text
+-- The route a product's name says, or nil.
+local function name_route(text)
   if type(text) ~= "string" then return nil end
   local best
   for w in text:lower():gmatch("%a+") do
@@ -650,8 +647,37 @@ function med_route(med)
     end
     if e and (not best or e[1] < best[1]) then best = e end
   end
+  return best
+end
+
+-- An order being placed: its dosage's route first (what is ordered now). Another order: its
+-- product name first — reading an active order's dosage costs a parse that the name spares.
+-- Kept per med table (weak keys: a request's tables go with it), since checks ask for the same
+-- order's route row after row; the set returned is shared: read it, do not change it.
+local ROUTES_OF = setmetatable({}, { __mode = "k" })
+local NO_ROUTE = {}
+local route_of
+function med_route(med)
+  local r = ROUTES_OF[med]
+  if r == nil then
+    r = route_of(med) or NO_ROUTE
+    ROUTES_OF[med] = r
+  end
+  if r == NO_ROUTE then return nil end
+  return r
+end
+
+route_of = function(med)
+  local best
+  if not med.selected then best = name_route(med.text) end
+  if not best then
+    local dose = med.dose
+    local r = type(dose) == "table" and dose.route or nil
+    if r then return { [r] = true } end
+    if med.selected then best = name_route(med.text) end
+  end
   if not best then return nil end
-  local out = {}   -- a new table each time: the caller may keep or change it
+  local out = {}
   for _, g in ipairs(best[2]) do out[g] = true end
   return out
 end

@@ -48,11 +48,6 @@ local OVERRIDE = {
   "not-applicable",
 }
 
--- "https://ehr/fhir/MedicationRequest/7/_history/2" -> "MedicationRequest/7"
-local function ref_key(ref)
-  return (ref:gsub("/_history/.*$", ""):match("([^/]+/[^/]+)$")) or ref
-end
-
 -- Route families: systemic routes are one family, each local route its own; nil = unknown.
 local function families(med)
   local r = med_route(med)
@@ -106,15 +101,6 @@ rule {
   evaluate = function(ctx)
     local selected = ctx.selected
     if #selected == 0 then return nil end
-    -- the active orders that drafts replace (any draft: an unselected one is being placed too)
-    local replaced = {}
-    for _, med in ipairs(ctx.meds) do
-      if med.draft then
-        local prior = med.prior
-        if prior then replaced[ref_key(prior)] = true end
-      end
-    end
-
     -- the orders in effect once these are signed (an active order stopped in this request or
     -- replaced by a draft is not); an order is looked at only when it shares an ingredient or a
     -- group with an order being placed (ctx.meds.all matches in C)
@@ -122,7 +108,7 @@ rule {
     local function is_live(m)
       local l = live_cache[m]
       if l == nil then
-        l = m.draft or not (m.stopping or replaced[m.ref])
+        l = m.draft or not m.stopping   -- stopped, cancelled or replaced (priorPrescription) in this request
         live_cache[m] = l
       end
       return l

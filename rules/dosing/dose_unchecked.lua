@@ -30,7 +30,7 @@ rule {
         -- where a daily limit exists
         if daily_limited then why = "daily dose: " .. d.daily_not_computed end
       end
-      if d and not why and ctx.patient.age_unknown then
+      if d and not why and not ctx.patient.age_days and ctx.patient.age_unknown then   -- age_days first: no fill
         -- limits set by age cannot be placed without the age (no birth date, or one in the future)
         for _, g in ipairs(med.ingredients) do
           local _, skipped = ctx.dose_limits(g.code, d.route)

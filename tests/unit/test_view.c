@@ -162,9 +162,10 @@ static void inactive_statuses_are_not_active(void **s)
     done(&b);
 }
 
-/* A draft that replaces an order names it (priorPrescription); a draft order stopping or
- * cancelling an active order (same id) marks that active order as stopping, and is not itself a
- * medication of the view. An active order nothing stops is not marked. */
+/* A draft that replaces an order names it (priorPrescription), and the order it replaces is on
+ * its way out (stopping); a draft order stopping or cancelling an active order (same id) marks
+ * that active order as stopping, and is not itself a medication of the view. An active order
+ * nothing stops or replaces is not marked. */
 static void replacements_and_orders_being_stopped(void **s)
 {
     (void)s;
@@ -181,7 +182,7 @@ static void replacements_and_orders_being_stopped(void **s)
     assert_false(b.v.meds[0].stopping);
     assert_string_equal(b.v.meds[1].ref, "MedicationRequest/a");
     assert_null(b.v.meds[1].prior);
-    assert_false(b.v.meds[1].stopping);
+    assert_true(b.v.meds[1].stopping);   /* replaced by the draft */
     assert_string_equal(b.v.meds[2].ref, "MedicationRequest/b");
     assert_int_equal(b.v.meds[2].source, CDS_MED_ACTIVE);
     assert_true(b.v.meds[2].stopping);
