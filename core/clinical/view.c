@@ -418,9 +418,15 @@ const cds_observation *cds_view_observation(const cds_view *v, uint32_t i)
         o->has_value = cds_mp_number(cds_mp_get(q, "value"), &o->value);
         o->unit = cds_mp_getstr(v->arena, q, "unit");
         if (!o->unit) o->unit = cds_mp_getstr(v->arena, q, "code");
+        o->comparator = cds_mp_getstr(v->arena, q, "comparator");
     }
     o->value_text = cds_mp_getstr(v->arena, r, "valueString");
-    if (!o->value_text) o->value_text = cc_text(&b, cds_mp_get_nn(r, "valueCodeableConcept"));
+    const msgpack_object *vc = cds_mp_get_nn(r, "valueCodeableConcept"), *c0 = cds_mp_get(vc, "coding");
+    if (!o->value_text) o->value_text = cc_text(&b, vc);
+    if (c0 && c0->type == MSGPACK_OBJECT_ARRAY && c0->via.array.size > 0)
+        o->value_code = cds_mp_getstr(v->arena, &c0->via.array.ptr[0], "code");
+    const char *vt = cds_mp_getstr(v->arena, r, "valueDateTime");
+    if (vt && !cds_parse_time(vt, &o->value_time)) o->value_time = 0;
     o->detailed = true;
     return o;
 }

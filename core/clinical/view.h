@@ -68,6 +68,8 @@ typedef struct cds_observation {
     const char *display, *unit, *value_text;
     double value;
     bool has_value;
+    const char *value_code, *comparator;   /* valueCodeableConcept's first coding; valueQuantity.comparator */
+    time_t value_time;        /* valueDateTime (e.g. an expected delivery date); 0 when none */
 } cds_observation;
 
 typedef struct cds_patient {

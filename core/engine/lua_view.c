@@ -174,7 +174,8 @@ static void push_time(lua_State *L, time_t t)
     lua_pushstring(L, buf);
 }
 
-/* obs(loinc) -> {value, unit, text, date, days_ago} or nil (latest result for the code) */
+/* obs(loinc) -> {value, unit, comparator, text, code, value_date, value_days, date, days_ago} or nil
+ * (latest result for the code; code: the coded answer; value_days: a valueDateTime in days from now) */
 static int ctx_obs(lua_State *L)
 {
     cds_eval_scope *s = scope_of(L);
@@ -186,6 +187,13 @@ static int ctx_obs(lua_State *L)
         if (o->has_value) cds_lua_setnum(L, "value", o->value);
         cds_lua_setstr(L, "unit", o->unit);
         cds_lua_setstr(L, "text", o->value_text ? o->value_text : o->display);
+        cds_lua_setstr(L, "code", o->value_code);
+        cds_lua_setstr(L, "comparator", o->comparator);
+        if (o->value_time) {
+            push_time(L, o->value_time);
+            lua_setfield(L, -2, "value_date");
+            cds_lua_setnum(L, "value_days", (double)(o->value_time - s->view->now) / 86400.0);
+        }
         if (o->when) {
             push_time(L, o->when);
             lua_setfield(L, -2, "date");

@@ -115,8 +115,9 @@ static cJSON *patient(const cJSON *p, time_t at)
     return r;
 }
 
+/* x: the shorthand entry for its extras (comparator, answer, value_text, value_days, undated), or NULL */
 static cJSON *observation(int n, const char *loinc, const char *display, const cJSON *value, const char *unit,
-                          time_t when)
+                          time_t when, const cJSON *x, time_t at)
 {
     cJSON *r = resource("Observation", "obs", n);
     cJSON_AddStringToObject(r, "status", "final");
@@ -131,10 +132,21 @@ static cJSON *observation(int n, const char *loinc, const char *display, const c
     add_subject(r, "subject");
     char t[32];
     rfc3339(when, t);
-    cJSON_AddStringToObject(r, "effectiveDateTime", t);
+    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "undated"))) cJSON_AddStringToObject(r, "effectiveDateTime", t);
+    const char *answer = jstr(x, "answer"), *vtext = jstr(x, "value_text");
+    const cJSON *vdays = cJSON_GetObjectItemCaseSensitive(x, "value_days");
+    if (answer)   /* LOINC answer codes start with LA; anything else is taken as SNOMED CT */
+        cJSON_AddItemToObject(r, "valueCodeableConcept",
+                              status_concept(strncmp(answer, "LA", 2) == 0 ? LOINC : "http://snomed.info/sct", answer));
+    if (vtext) cJSON_AddStringToObject(r, "valueString", vtext);
+    if (cJSON_IsNumber(vdays)) {
+        rfc3339(at + (time_t)(vdays->valuedouble * 86400), t);
+        cJSON_AddStringToObject(r, "valueDateTime", t);
+    }
     if (cJSON_IsNumber(value)) {
         cJSON *q = cJSON_AddObjectToObject(r, "valueQuantity");
         cJSON_AddNumberToObject(q, "value", value->valuedouble);
+        if (jstr(x, "comparator")) cJSON_AddStringToObject(q, "comparator", jstr(x, "comparator"));
         if (unit) {
             cJSON_AddStringToObject(q, "unit", unit);
             cJSON_AddStringToObject(q, "system", "http://unitsofmeasure.org");
@@ -231,11 +243,11 @@ cJSON *cds_fixture_patient_request(const cJSON *fx, const cds_service *svc, cons
         const cJSON *days = cJSON_GetObjectItemCaseSensitive(x, "days_ago");
         time_t when = at - (time_t)((cJSON_IsNumber(days) ? days->valuedouble : 0) * 86400);
         cds_fhir_bundle_add(obs, observation(++n, jstr(x, "loinc"), jstr(x, "display"), cJSON_GetObjectItemCaseSensitive(x, "value"),
-                                   jstr(x, "unit"), when));
+                                   jstr(x, "unit"), when, x, at));
     }
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(fx, "patient");
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(p, "weight_kg");
-    if (cJSON_IsNumber(w)) cds_fhir_bundle_add(obs, observation(++n, "29463-7", "Body weight", w, "kg", at));
+    if (cJSON_IsNumber(w)) cds_fhir_bundle_add(obs, observation(++n, "29463-7", "Body weight", w, "kg", at, NULL, at));
 
     /* every list the service prefetches is sent, empty when the fixture has none: "no allergies"
      * is then what the fixture says, not a list that was never sent */

@@ -4,6 +4,8 @@
  *   "allergies":   [{"snomed": "91936005", "criticality": "high"}]   or "rxnorm", or "text"
  *   "conditions":  [{"snomed": "44054006"}]                           or "icd10", or "text"
  *   "results":     [{"loinc": "6301-6", "value": 2.4, "unit": "{INR}", "days_ago": 3}]
+ *                  extras: "comparator" ("<", ">" ...), "answer" (a coded value: LA... LOINC, else SNOMED CT),
+ *                  "value_text" (valueString), "value_days" (valueDateTime, days after "at"), "undated": true
  * with the orders being placed in "drafts" as before. It is expanded into the CDS Hooks request
  * of the fixture's service (its hook; its prefetch keys, each filled by resource type). The birth
  * date and result times are computed from the fixture's "at", so ages and windows stay right. */

@@ -65,9 +65,11 @@ static const field CONDITION[] = {
     STR("snomed"), STR("icd10"), STR("display"), STR("text"),
     ENUM("status", CONDITION_STATUS), END,
 };
+static const char *const COMPARATORS[] = {"<", "<=", ">=", ">", NULL};
 static const field RESULT[] = {
     STR("loinc"), STR("display"), NUM("value", 0, 0), STR("unit"), NUM("days_ago", 0, 36500),
-    END,
+    ENUM("comparator", COMPARATORS), STR("answer"), STR("value_text"), NUM("value_days", -36500, 36500),
+    BOOL("undated"), END,
 };
 
 static const field TOP[] = {

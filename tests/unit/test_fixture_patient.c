@@ -110,12 +110,31 @@ static void results_are_dated_days_ago_and_weight_is_an_observation(void **s)
     cJSON_Delete(req);
 }
 
+static void result_extras_comparator_answer_date_value_undated(void **s)
+{
+    (void)s;
+    cJSON *req = expand("{\"patient\": {\"age\": 30},"
+                        " \"results\": [{\"loinc\": \"2823-3\", \"value\": 5.5, \"comparator\": \">\", \"unit\": \"mmol/L\"},"
+                        " {\"loinc\": \"82810-3\", \"answer\": \"LA15173-0\"},"
+                        " {\"loinc\": \"11778-8\", \"value_days\": 90, \"undated\": true}]}",
+                        "patient-view", "2025-03-01T09:00:00Z");
+    const cJSON *labs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "prefetch"), "labs");
+    assert_string_equal(path_str(labs, (const char *[]){"entry", "0", "resource", "valueQuantity", "comparator", NULL}), ">");
+    assert_string_equal(path_str(labs, (const char *[]){"entry", "1", "resource", "valueCodeableConcept", "coding", "0",
+                                                        "system", NULL}), "http://loinc.org");
+    assert_string_equal(path_str(labs, (const char *[]){"entry", "2", "resource", "valueDateTime", NULL}),
+                        "2025-05-30T09:00:00Z");
+    assert_null(path_str(labs, (const char *[]){"entry", "2", "resource", "effectiveDateTime", NULL}));
+    cJSON_Delete(req);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_request_has_the_services_hook_and_prefetch_keys),
         cmocka_unit_test(the_age_is_exact_at_the_fixtures_time),
         cmocka_unit_test(results_are_dated_days_ago_and_weight_is_an_observation),
+        cmocka_unit_test(result_extras_comparator_answer_date_value_undated),
     };
     return cmocka_run_group_tests_name("fixture_patient", tests, NULL, NULL);
 }

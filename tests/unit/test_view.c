@@ -294,6 +294,45 @@ static void latest_observation_per_loinc_and_age(void **s)
     done(&b);
 }
 
+/* The coded answer (valueCodeableConcept's first coding), the quantity's comparator and a
+ * valueDateTime are read with the rest of the result (pregnancy status, "> 5.5", delivery date). */
+static void observation_coded_answer_comparator_and_date_value(void **s)
+{
+    (void)s;
+#define OBX(code, value) \
+    "{\"resource\":{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"" code "\"}]}," \
+    "\"effectiveDateTime\":\"2025-02-27T10:00:00Z\"," value "}}"
+    built b;
+    build(&b, "order-sign", "",
+          "\"o\":{\"resourceType\":\"Bundle\",\"entry\":["
+          OBX("82810-3", "\"valueCodeableConcept\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"LA15173-0\",\"display\":\"Pregnant\"}]}") ","
+          OBX("2823-3", "\"valueQuantity\":{\"value\":5.5,\"comparator\":\">\",\"unit\":\"mmol/L\"}") ","
+          OBX("11778-8", "\"valueDateTime\":\"2025-06-01\"") ","
+          OBX("6301-6", "\"valueQuantity\":{\"value\":2.0,\"unit\":\"{INR}\"}") "]}", NULL);
+    assert_int_equal(b.v.nobs, 4);
+    for (uint32_t i = 0; i < b.v.nobs; i++) {
+        const cds_observation *o = cds_view_observation(&b.v, i);
+        if (strcmp(o->code, "82810-3") == 0) {
+            assert_string_equal(o->value_code, "LA15173-0");
+            assert_string_equal(o->value_text, "Pregnant");
+            assert_false(o->has_value);
+        } else if (strcmp(o->code, "2823-3") == 0) {
+            assert_string_equal(o->comparator, ">");
+            assert_true(o->has_value && o->value == 5.5);
+        } else if (strcmp(o->code, "11778-8") == 0) {
+            time_t edd;
+            assert_true(cds_parse_time("2025-06-01", &edd));
+            assert_true(o->value_time == edd && o->value_time > b.v.now);
+            assert_null(o->value_code);
+        } else {
+            assert_null(o->comparator);
+            assert_null(o->value_code);
+            assert_true(o->value_time == 0);
+        }
+    }
+    done(&b);
+}
+
 static void interactions_match_at_class_level_once_per_pair(void **s)
 {
     (void)s;
@@ -326,6 +365,7 @@ int main(void)
         cmocka_unit_test(allergy_status_rules),
         cmocka_unit_test(free_text_allergy_and_cross_sensitivity),
         cmocka_unit_test(latest_observation_per_loinc_and_age),
+        cmocka_unit_test(observation_coded_answer_comparator_and_date_value),
         cmocka_unit_test(interactions_match_at_class_level_once_per_pair),
     };
     return cmocka_run_group_tests_name("view", tests, setup, teardown);
