@@ -55,7 +55,7 @@ lint_os 's/when = { "amiodarone" }/when = { "amiodarne" }/' "$OSM"
 check "an unknown ingredient name in an order set is a load error with file:line" grep -q "$OSM:$(setline amiodarone "$OSM"): order set 'amiodarone': when\[1\] 'amiodarne': no ingredient named 'amiodarne' in the knowledge base (did you mean 'amiodarone'?)" "$T/err"
 lint_os '/id = "amiodarone"/,/source =/s/"24325-3", display = \(.*\), days = 180/"24325-3", display = \1, dasy = 180/' "$OSM"
 check "lint fails on an unknown key in an order set" test $? -ne 0
-check "  naming file:line, the set, the order, the key and the allowed keys" grep -q "$OSM:$(setline amiodarone "$OSM"): order set 'amiodarone': orders\[2\] (24325-3): unknown key 'dasy' (allowed: code, display, days, also, start_days, not_at_start, at_start)" "$T/err"
+check "  naming file:line, the set, the order, the key and the allowed keys" grep -q "$OSM:$(setline amiodarone "$OSM"): order set 'amiodarone': orders\[2\] (24325-3): unknown key 'dasy' (allowed: code, display, days, also, components, start_days, not_at_start, at_start)" "$T/err"
 lint_os 's/"INR in Platelet poor plasma by Coagulation assay", days = 7,/"INR in Platelet poor plasma by Coagulation assay", days = 0,/' "$OSM"
 check "lint fails on bad days in an order set" test $? -ne 0
 check "  with file:line" grep -q "$OSM:$(setline warfarin "$OSM"): order set 'warfarin': orders\[1\] (6301-6): 'days' must be a whole number of days from 1 to 3650, got 0" "$T/err"
@@ -70,6 +70,12 @@ check "a mistyped SNOMED CT code in an order set is a load error with file:line"
 # wrong, rejecting about one real code in six: 77386006 pregnancy, 195967001 asthma)
 lint_os 's/conditions = { "44054006" }/conditions = { "44054006", "195967001", "77386006", "59282003" }/' "$OSC"
 check "real SNOMED CT codes pass the check digit" test $? -eq 0
+# components (issue 16, check 6): the parts that together stand for a panel, LOINC-checked too
+lint_os 's/^local CBC = { "6690-2", "718-7", "777-3" }/local CBC = { "6690-2", "718-7", "777-4" }/' "$OSM"
+check "a mistyped LOINC code among an order's components is a load error" test $? -ne 0
+check "  with file:line, the set, the order and the component" grep -q "$OSM:$(setline methotrexate "$OSM"): order set 'methotrexate': orders\[1\] (58410-2): components\[3\] '777-4': its LOINC check digit does not match" "$T/err"
+lint_os 's/^local LFT = { "1742-6", "1920-8" }/local LFT = { "1742-6" }/' "$OSM"
+check "  a single component (no panel) is a load error" grep -q "$OSM:$(setline amiodarone "$OSM"): order set 'amiodarone': orders\[2\] (24325-3): 'components' must list at least two LOINC codes" "$T/err"
 lint_os 's/^--/--/' "$OSM"   # a no-op edit: the shipped sets load
 check "the shipped order sets pass these checks" test $? -eq 0
 check "  without a message" test "$(grep -c "order set" "$T/err")" -eq 0

@@ -140,14 +140,23 @@ function lab_order(t)
   return r
 end
 
--- recent_result(ctx, { code = LOINC, also = { other LOINC codes }, days = N }): the latest result
--- for any of the codes if it is no older than N days, else nil.
+-- recent_result(ctx, { code = LOINC, also = { other LOINC codes }, components = { LOINC codes },
+-- days = N }): the latest result for any of code and also if it is no older than N days; else,
+-- when every one of the components (the parts of a panel: WBC, haemoglobin and platelets for a
+-- CBC) has a result no older than N days, the oldest of those; else nil. An undated result never
+-- counts.
 function recent_result(ctx, order)
   for _, code in ipairs({ order.code, table.unpack(order.also or {}) }) do
     local o = ctx.obs(code)
     if o and o.days_ago and o.days_ago <= order.days then return o end
   end
-  return nil
+  local oldest = nil
+  for _, code in ipairs(order.components or {}) do
+    local o = ctx.obs(code)
+    if not (o and o.days_ago and o.days_ago <= order.days) then return nil end
+    if not oldest or o.days_ago > oldest.days_ago then oldest = o end
+  end
+  return oldest
 end
 
 -- retrieved(ctx, "observations", ...): true when every named list reached the rules whole (sent,
@@ -180,8 +189,8 @@ local SET_KEYS = {
   conditions = keys("id", "title", "conditions", "orders", "source"),
 }
 local ORDER_KEYS = {
-  drugs = keys("code", "display", "days", "also", "start_days", "not_at_start", "at_start"),
-  conditions = keys("code", "display", "days", "also"),
+  drugs = keys("code", "display", "days", "also", "components", "start_days", "not_at_start", "at_start"),
+  conditions = keys("code", "display", "days", "also", "components"),
 }
 local MAX_DAYS = 3650
 
@@ -279,6 +288,19 @@ local function check_order(o, kind, seen)
       p = loinc_problem(c)
       if p then return "also[" .. i .. "] " .. p end
       if c == o.code then return "also[" .. i .. "] repeats 'code' " .. c end
+    end
+  end
+  if o.components ~= nil then
+    if not is_list(o.components) or #o.components < 2 then
+      return "'components' must list at least two LOINC codes (the parts that together stand for the panel)"
+    end
+    local also = {}
+    for _, c in ipairs(o.also or {}) do also[c] = true end
+    for i, c in ipairs(o.components) do
+      p = loinc_problem(c)
+      if p then return "components[" .. i .. "] " .. p end
+      if c == o.code then return "components[" .. i .. "] repeats 'code' " .. c end
+      if also[c] then return "components[" .. i .. "] " .. c .. " is also in 'also' (one result of it alone would count)" end
     end
   end
   if o.not_at_start ~= nil and type(o.not_at_start) ~= "boolean" then return "'not_at_start' must be true or false" end
@@ -495,6 +517,10 @@ function knowledge_table(name, schema)
   end
   return rows
 end
+
+-- knowledge_code_problem("sct:77386006"): nil for a well-formed prefixed code (sct:, icd10:,
+-- loinc:, text:), else why not (the check the "codes" kind makes), for a schema's check.
+function knowledge_code_problem(c) return code_problem(c) end
 
 -- knowledge_members("class:statins") -> { "36567", ... }: the ingredient codes a drug reference
 -- stands for (an ingredient stands for itself).

@@ -3,10 +3,12 @@
 -- the laboratory tests that should accompany it, unless the test is already ordered in this
 -- session or a result lies inside the look-back window. Windows are stated per test.
 
--- Results that satisfy a panel order (issue 16, check 6): a recent WBC, haemoglobin and platelet
--- count stand for a CBC, an ALT and AST for a liver panel, eGFR results for a creatinine.
+-- Results that satisfy a panel order (issue 16, check 6): `components` must ALL be recent (a
+-- WBC, haemoglobin and platelet count stand for a CBC; an ALT and AST for a liver panel); any one
+-- code of `also` is enough (alternative codes or tests for the same thing: eGFR for a creatinine).
 local CBC = { "6690-2", "718-7", "777-3" }
 local LFT = { "1742-6", "1920-8" }
+local LIPIDS = { "2093-3", "2085-9", "2571-8" }   -- total cholesterol, HDL, triglycerides (LDL is calculated from them)
 local CREAT = { "62238-1", "98979-8", "33914-3" }
 
 local SETS = {
@@ -30,15 +32,15 @@ local SETS = {
   order_set { id = "amiodarone", title = "Amiodarone: thyroid and liver function", when = { "amiodarone" },
     orders = {
       { code = "3016-3", display = "Thyrotropin [Units/volume] in Serum or Plasma", days = 180 },
-      { code = "24325-3", display = "Hepatic function 2000 panel - Serum or Plasma", days = 180, also = { "1742-6", "1920-8" } },
+      { code = "24325-3", display = "Hepatic function 2000 panel - Serum or Plasma", days = 180, components = LFT },
     },
     why = "Amiodarone causes thyroid dysfunction and hepatotoxicity; baseline and six-monthly tests are advised.",
     source = "HRS expert consensus on amiodarone monitoring (Goldschlager et al., Heart Rhythm 2007)" },
   order_set { id = "methotrexate", title = "Methotrexate: blood count, liver and renal function", when = { "methotrexate" },
     -- baseline within 30 days at a start; a stable patient's refill needs them every 12 weeks
     orders = {
-      { code = "58410-2", display = "CBC panel - Blood by Automated count", days = 90, start_days = 30, also = CBC },
-      { code = "24325-3", display = "Hepatic function 2000 panel - Serum or Plasma", days = 90, start_days = 30, also = LFT },
+      { code = "58410-2", display = "CBC panel - Blood by Automated count", days = 90, start_days = 30, components = CBC },
+      { code = "24325-3", display = "Hepatic function 2000 panel - Serum or Plasma", days = 90, start_days = 30, components = LFT },
       { code = "2160-0", display = "Creatinine [Mass/volume] in Serum or Plasma", days = 90, start_days = 30 },
     },
     why = "Methotrexate can suppress the marrow and injure the liver; clearance depends on the kidney. Baseline tests before starting, then every 2-4 weeks for 3 months, every 8-12 weeks to 6 months, and every 12 weeks after that (high-dose oncology methotrexate follows its own protocol).",
@@ -73,16 +75,16 @@ local SETS = {
     orders = {
       { code = "3432-2", display = "Carbamazepine [Mass/volume] in Serum or Plasma", days = 180, not_at_start = true,
         at_start = "Carbamazepine level: after 2-4 weeks, when autoinduction is complete, and after dose changes." },
-      { code = "58410-2", display = "CBC panel - Blood by Automated count", days = 180, start_days = 30, also = CBC },
-      { code = "24325-3", display = "Hepatic function 2000 panel - Serum or Plasma", days = 180, start_days = 30, also = LFT },
+      { code = "58410-2", display = "CBC panel - Blood by Automated count", days = 180, start_days = 30, components = CBC },
+      { code = "24325-3", display = "Hepatic function 2000 panel - Serum or Plasma", days = 180, start_days = 30, components = LFT },
       { code = "2951-2", display = "Sodium [Moles/volume] in Serum or Plasma", days = 180, also = { "2947-0" } },
     },
     why = "Carbamazepine can cause aplastic anaemia and agranulocytosis (boxed warning), liver injury and hyponatraemia: blood count and liver tests before starting and periodically, sodium periodically, and a level once autoinduction is complete.",
     source = "Tegretol (carbamazepine) US label, boxed warning and section 5 (DailyMed, current 2024)" },
   order_set { id = "valproate", title = "Valproate: liver tests, platelets and level", when = { "class:valproates" },
     orders = {
-      { code = "24325-3", display = "Hepatic function 2000 panel - Serum or Plasma", days = 180, start_days = 30, also = LFT },
-      { code = "58410-2", display = "CBC panel - Blood by Automated count", days = 180, start_days = 30, also = CBC },
+      { code = "24325-3", display = "Hepatic function 2000 panel - Serum or Plasma", days = 180, start_days = 30, components = LFT },
+      { code = "58410-2", display = "CBC panel - Blood by Automated count", days = 180, start_days = 30, components = CBC },
       { code = "4086-5", display = "Valproate [Mass/volume] in Serum or Plasma", days = 180, not_at_start = true,
         at_start = "Valproate level: a trough after 3-5 days at a stable dose, and when toxicity or poor control is suspected." },
     },
@@ -126,7 +128,7 @@ local SETS = {
     source = "ASH 2018 guideline on HIT (Cuker A et al., Blood Adv 2018;2:3360); heparin sodium US label, section 5 (DailyMed, current 2024)" },
   order_set { id = "enoxaparin", title = "Enoxaparin: blood count and renal function", when = { "enoxaparin" },
     orders = {
-      { code = "58410-2", display = "CBC panel - Blood by Automated count", days = 7, also = CBC },
+      { code = "58410-2", display = "CBC panel - Blood by Automated count", days = 7, components = CBC },
       { code = "2160-0", display = "Creatinine [Mass/volume] in Serum or Plasma", days = 30, start_days = 7, also = CREAT },
     },
     why = "Enoxaparin needs a baseline and periodic blood count (platelets for HIT, haemoglobin for bleeding) and renal function, since the dose is reduced when creatinine clearance is under 30 mL/min.",
@@ -134,7 +136,7 @@ local SETS = {
   order_set { id = "doac", title = "Direct oral anticoagulant: renal function and blood count", when = { "class:direct-oral-anticoagulants" },
     orders = {
       { code = "2160-0", display = "Creatinine [Mass/volume] in Serum or Plasma", days = 365, start_days = 30, also = CREAT },
-      { code = "58410-2", display = "CBC panel - Blood by Automated count", days = 365, start_days = 30, also = CBC },
+      { code = "58410-2", display = "CBC panel - Blood by Automated count", days = 365, start_days = 30, components = CBC },
     },
     why = "DOAC doses depend on renal function: creatinine clearance before starting and at least yearly (more often when it is under 60 mL/min), with a blood count to detect occult bleeding.",
     source = "Eliquis, Xarelto, Pradaxa, Savaysa US labels, section 2; 2021 EHRA practical guide on NOACs (Steffel J et al., Europace 2021;23:1612)" },
@@ -146,7 +148,7 @@ local SETS = {
     source = "Glucophage (metformin) US label, sections 2 and 4 (DailyMed, current 2024); ADA Standards of Care in Diabetes 2024, section 9" },
   order_set { id = "statin", title = "Statin: lipid panel and baseline ALT", when = { "class:statins" },
     orders = {
-      { code = "24331-1", display = "Lipid panel - Serum or Plasma", days = 365, start_days = 90, also = { "2093-3", "13457-7", "18262-6" } },
+      { code = "24331-1", display = "Lipid panel - Serum or Plasma", days = 365, start_days = 90, components = LIPIDS },
       { code = "1742-6", display = "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma", days = 365, start_days = 90 },
     },
     why = "A baseline lipid panel and liver enzymes before starting a statin; the lipid response 4-12 weeks after starting or a dose change, then every 3-12 months. Routine ALT monitoring after baseline is not needed.",
@@ -160,7 +162,7 @@ local SETS = {
     source = "Aldactone and Inspra US labels, sections 2 and 5 (DailyMed, current 2024); 2022 AHA/ACC/HFSA heart failure guideline" },
   order_set { id = "linezolid", title = "Linezolid: blood count", when = { "linezolid" },
     orders = {
-      { code = "58410-2", display = "CBC panel - Blood by Automated count", days = 7, also = CBC },
+      { code = "58410-2", display = "CBC panel - Blood by Automated count", days = 7, components = CBC },
     },
     why = "Linezolid causes myelosuppression (thrombocytopenia, anaemia), more often beyond 2 weeks of use: weekly blood counts.",
     source = "Zyvox (linezolid) US label, section 5 (myelosuppression), DailyMed, current 2024" },
@@ -172,15 +174,15 @@ local SETS = {
     source = "2020 ACR gout guideline (FitzGerald JD et al., Arthritis Care Res 2020;72:744); Zyloprim US label, section 2 (DailyMed, current 2024)" },
   order_set { id = "azathioprine", title = "Azathioprine: blood count and liver tests", when = { "azathioprine" },
     orders = {
-      { code = "58410-2", display = "CBC panel - Blood by Automated count", days = 30, start_days = 14, also = CBC },
-      { code = "24325-3", display = "Hepatic function 2000 panel - Serum or Plasma", days = 90, start_days = 30, also = LFT },
+      { code = "58410-2", display = "CBC panel - Blood by Automated count", days = 30, start_days = 14, components = CBC },
+      { code = "24325-3", display = "Hepatic function 2000 panel - Serum or Plasma", days = 90, start_days = 30, components = LFT },
     },
     why = "Azathioprine causes dose-related myelosuppression (earlier and severe with low TPMT or NUDT15 activity) and hepatotoxicity: blood counts weekly in the first month, twice monthly for the next two, then monthly; liver tests periodically.",
     source = "Imuran (azathioprine) US label, section 5 (cytopenias, TPMT/NUDT15), DailyMed, current 2024" },
   order_set { id = "leflunomide", title = "Leflunomide: liver tests and blood count", when = { "leflunomide" },
     orders = {
       { code = "1742-6", display = "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma", days = 60, start_days = 30 },
-      { code = "58410-2", display = "CBC panel - Blood by Automated count", days = 60, start_days = 30, also = CBC },
+      { code = "58410-2", display = "CBC panel - Blood by Automated count", days = 60, start_days = 30, components = CBC },
     },
     why = "Leflunomide can cause severe liver injury (boxed warning) and cytopenias: ALT and a blood count before starting, monthly for 6 months, then every 6-8 weeks.",
     source = "Arava (leflunomide) US label, boxed warning and section 5 (DailyMed, current 2024)" },
@@ -193,7 +195,7 @@ local SETS = {
   order_set { id = "antipsychotic-metabolic", title = "Antipsychotic: glucose and lipid monitoring", when = { "class:antipsychotics" },
     orders = {
       { code = "4548-4", display = "Hemoglobin A1c/Hemoglobin.total in Blood", days = 365, start_days = 90, also = { "17856-6", "2345-7" } },
-      { code = "24331-1", display = "Lipid panel - Serum or Plasma", days = 365, start_days = 90, also = { "2093-3", "13457-7", "18262-6" } },
+      { code = "24331-1", display = "Lipid panel - Serum or Plasma", days = 365, start_days = 90, components = LIPIDS },
     },
     why = "Antipsychotics, second-generation ones especially, cause weight gain, diabetes and dyslipidaemia: glucose (or A1c) and lipids at baseline, at 12 weeks, then yearly.",
     source = "ADA/APA/AACE/NAASO consensus on antipsychotic drugs and obesity and diabetes (Diabetes Care 2004;27:596); APA schizophrenia guideline 2020, table 2" },
@@ -232,7 +234,7 @@ local function triggered(ctx, set)
 end
 
 rule {
-  id = "orders.monitoring", version = "1.2.0",
+  id = "orders.monitoring", version = "1.3.0",
   title = "Monitoring tests for drugs being ordered",
   hooks = { "order-select", "order-sign" },
   references = { "see each set's source" },
@@ -250,7 +252,8 @@ rule {
         local missing, names, notes, windows = {}, {}, {}, {}
         for _, order in ipairs(set.orders) do
           local days = start and order.start_days or order.days
-          local recent = not after_start and recent_result(ctx, { code = order.code, also = order.also, days = days })
+          local recent = not after_start and recent_result(ctx, { code = order.code, also = order.also,
+                                                                 components = order.components, days = days })
           if start and order.not_at_start then
             notes[#notes + 1] = order.at_start
           elseif not has_code(ctx.orders, order.code) and not recent then
@@ -263,7 +266,8 @@ rule {
           end
           if not (start and order.not_at_start) then
             windows[#windows + 1] = after_start and string.format("%s: after the start (earlier results do not count)", order.display)
-                                    or string.format("%s: a result within %d days", order.display, days)
+                                    or string.format("%s: a result within %d days%s", order.display, days,
+                                                     order.components and " (or all of its parts: " .. table.concat(order.components, ", ") .. ")" or "")
           end
         end
         if #missing > 0 then
