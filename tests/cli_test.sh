@@ -127,6 +127,30 @@ lint_age 's/^\(AGE016\t.*\t\)sct:84757009;/\1sct:84757008;/'
 check "age_cautions.tsv: a mistyped exception code fails lint at file:line" grep -q "age_cautions.tsv:$(ageline AGE016): column 'except_conditions': '84757008': its SNOMED CT check digit does not match" "$T/err"
 cp "$T/age.orig" "$AGET"
 
+# the pregnancy/lactation, status-code and drug-lab tables (issue 16, checks 4 and 5): one bad
+# cell each fails lint at file:line
+lint_ctx() { # table name, sed expression
+    cp -r rules "$T/ctx$1" 2>/dev/null || true
+    f="$T/ctx$1/context/tables/$1.tsv"; cp "rules/context/tables/$1.tsv" "$f"; sed -i "$2" "$f"
+    "$CDSD" lint --rules "$T/ctx$1" >"$T/out" 2>"$T/err"
+}
+tline() { grep -n "$2" "rules/context/tables/$1.tsv" | head -1 | cut -d: -f1; }
+lint_ctx pregnancy_lactation 's/^PL010\(\t[^\t]*\t[^\t]*\t\)pregnancy\t/PL010\1pregnant\t/'
+check "pregnancy_lactation.tsv: a state outside its set fails lint" test $? -ne 0
+check "  at file:line" grep -q "pregnancy_lactation.tsv:$(tline pregnancy_lactation '^PL010	'): column 'state': 'pregnant' must be one of pregnancy, lactation" "$T/err"
+lint_ctx pregnancy_lactation 's/^PL037\(\t.*\t\)no\t/PL037\1yes\t/'
+check "  requires_negative_test on a lactation row fails lint at file:line" grep -q "pregnancy_lactation.tsv:$(tline pregnancy_lactation '^PL037	'): requires_negative_test = yes is for pregnancy rows only" "$T/err"
+lint_ctx status_codes 's/^sct\t77386006\t/sct\t77386007\t/'
+check "status_codes.tsv: a mistyped SNOMED CT code fails lint" test $? -ne 0
+check "  at file:line" grep -q "status_codes.tsv:$(tline status_codes '^sct	77386006	'): '77386007': its SNOMED CT check digit does not match" "$T/err"
+lint_ctx status_codes 's/^loinc\t82810-3\t/loinc\t82810-4\t/'
+check "  a mistyped LOINC observation code fails lint at file:line" grep -q "status_codes.tsv:$(tline status_codes '^loinc	82810-3	'): '82810-4': its LOINC check digit does not match" "$T/err"
+lint_ctx drug_lab 's/^\(DL001\t.*\t\)mmol\/L\t7\t/\1mmol\/dL\t7\t/'
+check "drug_lab.tsv: a unit the check cannot compare fails lint" test $? -ne 0
+check "  at file:line" grep -q "drug_lab.tsv:$(tline drug_lab '^DL001	'): column 'unit': 'mmol/dL' is not a unit this check can compare" "$T/err"
+lint_ctx drug_lab 's/^\(DL008\t[^\t]*\t[^\t]*\t\)6301-6;/\16301-5;/'
+check "  a mistyped LOINC code fails lint at file:line" grep -q "drug_lab.tsv:$(tline drug_lab '^DL008	'): column 'loinc': '6301-5': its LOINC check digit does not match" "$T/err"
+
 # lint's overlap check: two interaction rows matching one ingredient pair with different
 # severities are an error; with the same severity a warning (lint still passes)
 cp -r rules "$T/ov"
