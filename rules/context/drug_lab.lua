@@ -108,11 +108,8 @@ rule {
   evaluate = function(ctx)
     if not retrieved(ctx, "observations") then return nil end
     local cards, groups, order = {}, {}, {}
-    -- the orders being placed come first in ctx.meds (the view reads draftOrders before the
-    -- prefetch): stop at the first medication that is not a draft instead of reading them all
-    for _, med in ipairs(ctx.meds) do
-      if not med.draft then break end
-      if med.selected then
+    for _, med in ipairs(ctx.selected) do   -- the orders being placed
+      do
         for _, g in ipairs(med.ingredients) do
           for _, row in ipairs(BY_INGREDIENT[g.code] or {}) do
             -- one group per order and lab (the row's LOINC list): the most severe match wins

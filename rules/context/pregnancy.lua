@@ -143,11 +143,8 @@ end
 -- The selected orders with rows of a state: { {med, row}, ... } (one per med and row)
 local function hits(ctx, state)
   local out, seen = {}, {}
-  -- the orders being placed come first in ctx.meds (the view reads draftOrders before the
-  -- prefetch): stop at the first medication that is not a draft instead of reading them all
-  for _, med in ipairs(ctx.meds) do
-    if not med.draft then break end
-    if med.selected then
+  for _, med in ipairs(ctx.selected) do   -- the orders being placed
+    do
       for _, g in ipairs(med.ingredients) do
         for _, row in ipairs(BY_STATE[state][g.code] or {}) do
           local key = med.ref .. ":" .. row.id
