@@ -19,8 +19,6 @@
 -- list (not sent, failed, in part) the check is silent: the did-not-run and could-not-screen
 -- cards speak for it.
 
-local SEVERITY_RANK = { info = 1, warning = 2, critical = 3 }
-
 -- row unit -> { [result unit] = factor } (value in row unit = result value x factor); `ions`:
 -- equal only for these LOINC codes (monovalent ions); `only`: conversions that hold for these codes
 local MONOVALENT = { ["2823-3"] = true, ["6298-4"] = true, ["2951-2"] = true, ["2947-0"] = true, ["14334-7"] = true }
@@ -64,7 +62,32 @@ local ROWS = knowledge_table("drug_lab", {
   end,
 })
 for _, row in ipairs(ROWS) do row.lab_key = table.concat(row.loinc, ";") end   -- one lab = one LOINC list
-local BY_INGREDIENT = index_by_ingredient(ROWS, "drug")
+
+-- At load: per ingredient, its labs (a LOINC list) with their rows, most severe first (file order
+-- among equals) and the longest max_age_days, so that a request looks each lab up once.
+local SEVERITY_RANK = { info = 1, warning = 2, critical = 3 }
+local LABS = {}
+for code, rows in pairs(index_by_ingredient(ROWS, "drug")) do
+  local labs, by_key = {}, {}
+  for _, row in ipairs(rows) do
+    local lab = by_key[row.lab_key]
+    if not lab then
+      lab = { key = row.lab_key, loinc = row.loinc, rows = {}, max_days = 0 }
+      by_key[row.lab_key] = lab; labs[#labs + 1] = lab
+    end
+    lab.rows[#lab.rows + 1] = row
+    if row.max_age_days > lab.max_days then lab.max_days = row.max_age_days end
+  end
+  for _, lab in ipairs(labs) do
+    local pos = {}
+    for i, r in ipairs(lab.rows) do pos[r] = i end
+    table.sort(lab.rows, function(a, b)
+      if a.severity ~= b.severity then return SEVERITY_RANK[a.severity] > SEVERITY_RANK[b.severity] end
+      return pos[a] < pos[b]
+    end)
+  end
+  LABS[code] = labs
+end
 
 -- Does a result (comparator, value) satisfy `op threshold`? true (for every value it allows),
 -- false (for none), nil (cannot tell).
@@ -99,6 +122,38 @@ end
 local function fmt(n) return string.format("%g", n) end
 local function shown_unit(u) return u == "{INR}" and "" or " " .. u end
 
+local function lab_card(med, gkey, best, o, code)
+  local row = best.row
+  -- a converted value is rounded to one decimal (57.6512 -> 57.7 mg/dL) and shown as sent too
+  local v = best.f == 1 and best.value or math.floor(best.value * 10 + 0.5) / 10
+  local value = (o.comparator or "") .. fmt(v) .. shown_unit(row.unit)
+  local as_sent = best.f ~= 1 and " (reported as " .. best.shown .. ")" or ""
+  return card {
+    key = gkey, issue = "LAB", indicator = row.severity,
+    summary = shorten(string.format("%s with %s %s (%s %s)", med.name, row.lab_label, value,
+                                    (WORDS[row.op]:gsub("^at or ", "")), fmt(row.threshold)), 139),
+    detail = string.format("**%s %s**%s on %s (%d days ago; LOINC %s) is %s the threshold of %s%s for %s (%s).\n\n%s\n\nSource: %s",
+                           row.lab_label, value, as_sent, o.date:sub(1, 10), math.floor(o.days_ago), code,
+                           WORDS[row.op], fmt(row.threshold), shown_unit(row.unit), row.drug_label or med.name, row.id, row.note, row.source),
+    suggest = { remove(med) },
+    override = { "benefit-outweighs-risk", "will-monitor", "dose-adjusted", "not-applicable" },
+  }
+end
+
+local function unchecked_card(med, gkey, unsure, o)
+  local row = unsure.row
+  return card {
+    key = gkey .. ":unchecked", issue = "LAB", indicator = "info",
+    summary = shorten(string.format("%s: %s could not be checked (%s)", med.name, row.lab_label, unsure.why), 139),
+    detail = string.format("The latest %s (%s, %s) could not be compared with the threshold %s %s %s for %s (%s): "
+                             .. "%s. Check it before signing.\n\n%s\n\nSource: %s",
+                           row.lab_label, string.format("%s%s %s", o.comparator or "", o.value and fmt(o.value) or (o.text or "no value"), o.unit or ""),
+                           o.date:sub(1, 10), row.op, fmt(row.threshold), row.unit, row.drug_label or med.name, row.id,
+                           unsure.why, row.note, row.source),
+    override = { "will-monitor", "not-applicable" },
+  }
+end
+
 rule {
   id = "context.drug-lab", version = "1.0.0",
   title = "Drug ordered against a lab value",
@@ -107,71 +162,40 @@ rule {
 
   evaluate = function(ctx)
     if not retrieved(ctx, "observations") then return nil end
-    local cards, groups, order = {}, {}, {}
+    local cards = {}
     for _, med in ipairs(ctx.selected) do   -- the orders being placed
-      do
-        for _, g in ipairs(med.ingredients) do
-          for _, row in ipairs(BY_INGREDIENT[g.code] or {}) do
-            -- one group per order and lab (the row's LOINC list): the most severe match wins
-            local gkey = med.ref .. ":" .. row.lab_key
-            local grp = groups[gkey]
-            if not grp then grp = { med = med, rows = {}, seen = {} }; groups[gkey] = grp; order[#order + 1] = gkey end
-            if not grp.seen[row.id] then grp.seen[row.id] = true; grp.rows[#grp.rows + 1] = row end
-          end
-        end
-      end
-    end
-    for _, gkey in ipairs(order) do
-      local grp = groups[gkey]
-      local med = grp.med
-      local best, unsure = nil, nil
-      -- the rows of a group share their LOINC codes: look the latest result up once
-      local newest, newest_code = latest(ctx, grp.rows[1].loinc, math.huge)
-      for _, row in ipairs(grp.rows) do
-        local o, code = newest, newest_code
-        if o and o.days_ago <= row.max_age_days then
-          local f = o.value and factor(row.unit, o.unit, code)
-          local shown = string.format("%s%s %s", o.comparator or "", o.value and fmt(o.value) or (o.text or "?"), o.unit or "")
-          if not f then
-            unsure = unsure or { row = row, o = o, why = o.value and ("unit '" .. (o.unit or "none") .. "'") or "no numeric value" }
-          else
-            local verdict = judge(o.comparator, o.value * f, row.op, row.threshold)
-            if verdict == nil then
-              unsure = unsure or { row = row, o = o, why = "result " .. shown }
-            elseif verdict and (not best or SEVERITY_RANK[row.severity] > SEVERITY_RANK[best.row.severity]) then
-              best = { row = row, o = o, code = code, value = o.value * f, f = f, shown = shown }
+      local done = nil                      -- labs already judged for this order
+      for _, g in ipairs(med.ingredients) do
+        for _, lab in ipairs(LABS[g.code] or {}) do
+          if not (done and done[lab.key]) then
+            done = done or {}
+            done[lab.key] = true
+            local o, code = latest(ctx, lab.loinc, lab.max_days)
+            if o then
+              local gkey = med.ref .. ":" .. lab.key
+              local best, unsure = nil, nil
+              -- rows most severe first: the first that certainly matches gives the card
+              for _, row in ipairs(lab.rows) do
+                if o.days_ago <= row.max_age_days then
+                  local f = o.value and factor(row.unit, o.unit, code)
+                  if not f then
+                    unsure = unsure or { row = row, why = o.value and ("unit '" .. (o.unit or "none") .. "'") or "no numeric value" }
+                  else
+                    local verdict = judge(o.comparator, o.value * f, row.op, row.threshold)
+                    if verdict == nil then
+                      unsure = unsure or { row = row, why = string.format("result %s%s %s", o.comparator or "", fmt(o.value), o.unit or "") }
+                    elseif verdict then
+                      best = { row = row, value = o.value * f, f = f,
+                               shown = string.format("%s%s %s", o.comparator or "", fmt(o.value), o.unit or "") }
+                      break
+                    end
+                  end
+                end
+              end
+              cards[#cards + 1] = best and lab_card(med, gkey, best, o, code) or unsure and unchecked_card(med, gkey, unsure, o) or nil
             end
           end
         end
-      end
-      if best then
-        local row, o = best.row, best.o
-        -- a converted value is rounded to one decimal (57.6512 -> 57.7 mg/dL); as sent, it is shown as sent
-        local v = best.f == 1 and best.value or math.floor(best.value * 10 + 0.5) / 10
-        local value = (o.comparator or "") .. fmt(v) .. shown_unit(row.unit)
-        local as_sent = best.f ~= 1 and " (reported as " .. best.shown .. ")" or ""
-        cards[#cards + 1] = card {
-          key = gkey, issue = "LAB", indicator = row.severity,
-          summary = shorten(string.format("%s with %s %s (%s %s)", med.name, row.lab_label, value, WORDS[row.op]:gsub("^at or ", ""),
-                                          fmt(row.threshold)), 139),
-          detail = string.format("**%s %s**%s on %s (%d days ago; LOINC %s) is %s the threshold of %s%s for %s (%s).\n\n%s\n\nSource: %s",
-                                 row.lab_label, value, as_sent, o.date:sub(1, 10), math.floor(o.days_ago), best.code,
-                                 WORDS[row.op], fmt(row.threshold), shown_unit(row.unit), row.drug_label or med.name, row.id, row.note, row.source),
-          suggest = { remove(med) },
-          override = { "benefit-outweighs-risk", "will-monitor", "dose-adjusted", "not-applicable" },
-        }
-      elseif unsure then
-        local row, o = unsure.row, unsure.o
-        cards[#cards + 1] = card {
-          key = gkey .. ":unchecked", issue = "LAB", indicator = "info",
-          summary = shorten(string.format("%s: %s could not be checked (%s)", med.name, row.lab_label, unsure.why), 139),
-          detail = string.format("The latest %s (%s, %s) could not be compared with the threshold %s %s %s for %s (%s): "
-                                   .. "%s. Check it before signing.\n\n%s\n\nSource: %s",
-                                 row.lab_label, string.format("%s%s %s", o.comparator or "", o.value and fmt(o.value) or (o.text or "no value"), o.unit or ""),
-                                 o.date:sub(1, 10), row.op, fmt(row.threshold), row.unit, row.drug_label or med.name, row.id,
-                                 unsure.why, row.note, row.source),
-          override = { "will-monitor", "not-applicable" },
-        }
       end
     end
     return cards

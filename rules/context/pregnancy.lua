@@ -11,10 +11,10 @@
 --
 -- Pregnant when any of:
 --   - an active condition coded with a `pregnant` row (SNOMED CT, ICD-10-CM);
---   - the latest dated result among the pregnancy-status, hCG and delivery-date codes, no older
---     than 280 days (one pregnancy), says so: a status answer with meaning `pregnant`
---     (LA15173-0, 77386006), a positive hCG, or an expected delivery date from 14 days ago to 300
---     days ahead. A later negative test or "not pregnant" answer wins over an earlier positive
+--   - for a patient aged 10 to 60 (or of unknown age), the latest dated result among the
+--     pregnancy-status, hCG and delivery-date codes, no older than 280 days (one pregnancy), says
+--     so: a status answer with meaning `pregnant` (LA15173-0, 77386006), a positive hCG, or an
+--     expected delivery date from 14 days ago to 300 days ahead. A later negative test or "not pregnant" answer wins over an earlier positive
 --     result; an active pregnancy condition is not overruled by results (a contradiction is shown,
 --     not hidden).
 -- hCG: qualitative positive/negative by coded answer (SNOMED CT 10828004 / 260385009, 52101004 /
@@ -77,6 +77,14 @@ local PREGNANCY_DAYS = 280     -- a result older than one pregnancy says nothing
 local NEGATIVE_TEST_DAYS = 30  -- a negative test this recent rules pregnancy out for the label's purpose
 local CHILDBEARING = { 12, 55 } -- ages (years, inclusive) at which "no negative test" is a finding
 local EDD_PAST_DAYS, EDD_AHEAD_DAYS = 14, 300
+-- Results are read for patients aged 10 to 60 (or of unknown age) only: outside that band a
+-- positive hCG is a tumour marker far more often than a pregnancy, and a recorded "pregnant" or
+-- "breastfeeding" answer is a data error; conditions are read at any age.
+local RESULT_AGES = { 10, 60 }
+local function results_plausible(ctx)
+  local age = ctx.patient.age
+  return age == nil or (age >= RESULT_AGES[1] and age <= RESULT_AGES[2])
+end
 
 local HCG_POSITIVE = { ["10828004"] = true, ["52101004"] = true, ["LA6576-8"] = true }
 local HCG_NEGATIVE = { ["260385009"] = true, ["2667000"] = true, ["LA6577-6"] = true }
@@ -186,7 +194,7 @@ rule {
     local found = hits(ctx, "pregnancy")
     if #found == 0 then return nil end
     local cond = ctx.conditions.any(CONDITIONS.pregnant)
-    local result = latest_result(ctx)
+    local result = not cond and results_plausible(ctx) and latest_result(ctx) or nil
     local evidence
     if cond then
       evidence = "Pregnant: **" .. (cond.text or "pregnancy") .. "** is on the problem list"
@@ -239,7 +247,7 @@ rule {
     local cond = ctx.conditions.any(CONDITIONS.lactating)
     if cond then
       evidence = "Breastfeeding: **" .. (cond.text or "lactation") .. "** is on the problem list"
-    else
+    elseif results_plausible(ctx) then
       for _, code in ipairs(OBS["pregnancy-status"]) do
         local o = ctx.obs(code)
         if o and o.code and ANSWERS[o.code] == "lactating" and o.days_ago and o.days_ago <= PREGNANCY_DAYS then
