@@ -109,6 +109,10 @@ rule {
       for _, row in ipairs(matched) do
         if not best or RANK[row.severity] > RANK[best.severity] then best = row end
       end
+      -- "use with caution" rows (info) are told with a stronger card for the order, never alone:
+      -- a caution on every warfarin or SSRI order of every older patient is the nuisance alert a
+      -- CPOE test counts against the service
+      if best and best.severity == "info" then best = nil end
       if best then
         local also = {}
         for _, row in ipairs(matched) do
