@@ -268,6 +268,21 @@ void cds_card_pack_source(msgpack_packer *pk, const cds_card_source *src, const 
     cds_mp_pack_str(pk, src->rule_title);
 }
 
+void cds_card_pack_warning(msgpack_packer *pk, const char *uuid, const char *summary, const char *detail,
+                           const cds_card_source *src)
+{
+    msgpack_pack_map(pk, 5);
+    cds_mp_pack_str(pk, "uuid");
+    cds_mp_pack_str(pk, uuid);
+    cds_mp_pack_str(pk, "summary");
+    cds_mp_pack_str(pk, summary);
+    cds_mp_pack_str(pk, "indicator");
+    cds_mp_pack_str(pk, "warning");
+    cds_mp_pack_str(pk, "detail");
+    cds_mp_pack_str(pk, detail);
+    cds_card_pack_source(pk, src, NULL);
+}
+
 void cds_card_pack(lua_State *L, int idx, msgpack_packer *pk, const char *uuid, const cds_card_source *src)
 {
     idx = lua_absindex(L, idx);

@@ -22,6 +22,11 @@ bool cds_card_check(lua_State *L, int idx, char *msg, size_t msglen);
 /* Packs "source": {label, url?, topic: {system, code: rule id, display: rule title}}. */
 void cds_card_pack_source(msgpack_packer *pk, const cds_card_source *src, const char *url);
 
+/* Packs a warning the engine itself gives (a check that did not run): uuid, summary, warning,
+ * detail and source, all strings. */
+void cds_card_pack_warning(msgpack_packer *pk, const char *uuid, const char *summary, const char *detail,
+                           const cds_card_source *src);
+
 /* Packs the (checked) card, adding uuid, source (with topic = rule id) and suggestion uuids. */
 void cds_card_pack(lua_State *L, int idx, msgpack_packer *pk, const char *uuid, const cds_card_source *src);
 

@@ -337,18 +337,10 @@ static cds_rc run_rules(lua_State *L, run_args *r)
                 char uuid[37], summary[160];
                 cds_uuid(req.hook_instance, run->rule, "error", uuid);
                 snprintf(summary, sizeof summary, "Safety check did not run: %.100s", ri->title);
-                msgpack_pack_map(pk, 5);
-                cds_mp_pack_str(pk, "uuid");
-                cds_mp_pack_str(pk, uuid);
-                cds_mp_pack_str(pk, "summary");
-                cds_mp_pack_str(pk, summary);
-                cds_mp_pack_str(pk, "indicator");
-                cds_mp_pack_str(pk, "warning");
-                cds_mp_pack_str(pk, "detail");
-                cds_mp_pack_str(pk, "This automated check failed and gave no answer. Review the order manually; "
-                                    "the failure has been recorded for pharmacy informatics.");
                 cds_card_source src = {rs->source_label, run->rule, ri->title};
-                cds_card_pack_source(pk, &src, NULL);
+                cds_card_pack_warning(pk, uuid, summary,
+                                      "This automated check failed and gave no answer. Review the order manually; "
+                                      "the failure has been recorded for pharmacy informatics.", &src);
                 cds_card_out *co = &info->cards[info->ncards++];
                 co->uuid = cds_arena_strdup(a, uuid);
                 co->rule = run->rule;

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mp.h"
 #include "utf8.h"
 
 /* What each well-known key holds, in the clinician's words, and what depends on it. */
@@ -71,17 +70,8 @@ void cds_unavailable_card_pack(msgpack_packer *pk, const cds_prefetch_status *st
     char rule[80], uuid[37];
     snprintf(rule, sizeof rule, "prefetch.%.60s", st->key);
     cds_uuid(hook_instance, rule, "unavailable", uuid);
-    msgpack_pack_map(pk, 5);
-    cds_mp_pack_str(pk, "uuid");
-    cds_mp_pack_str(pk, uuid);
-    cds_mp_pack_str(pk, "summary");
-    cds_mp_pack_str(pk, summary);
-    cds_mp_pack_str(pk, "indicator");
-    cds_mp_pack_str(pk, "warning");
-    cds_mp_pack_str(pk, "detail");
-    cds_mp_pack_str(pk, detail);
     cds_card_source src = {source_label, rule, w->check};
-    cds_card_pack_source(pk, &src, NULL);
+    cds_card_pack_warning(pk, uuid, summary, detail, &src);
     out->uuid = cds_arena_strdup(a, uuid);
     out->rule = cds_arena_strdup(a, rule);
     out->indicator = "warning";
