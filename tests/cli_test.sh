@@ -315,7 +315,7 @@ check "--update of a passing fixture leaves it byte for byte" cmp -s "$T/f3/revi
 sed -i 's/"indicator": "info"/"indicator": "critical"/' "$T/f3/review.json"
 cp "$T/f3/review.json" "$T/f3/review.before"
 "$CDSD" test --update "$T/f3/review.json" >"$T/out" 2>&1
-check "--update says what it changed" grep -q "^UPDATED .*review.json: 1 kept, 1 added, 1 removed" "$T/out"
+check "--update says what it changed" grep -q "^UPDATED .*review.json: 2 kept, 1 added, 1 removed" "$T/out"
 diff "$T/f3/review.before" "$T/f3/review.json" | grep '^[<>]' >"$T/diff"
 check "  only the stale expectation's lines change" test "$(grep -c '^<' "$T/diff")" -eq 9 -a "$(grep -c '^>' "$T/diff")" -eq 1
 check "  the new one is one line in the file's indentation" grep -q '^  {"rule": "orders.monitoring", "indicator": "info", "summary": "Warfarin: order INR' "$T/f3/review.json"

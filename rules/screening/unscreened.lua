@@ -3,8 +3,15 @@
 -- not screened, and patient data the EHR (or cdsd, fetching it) could not retrieve arrives as an
 -- OperationOutcome instead of the list. Say so once per request instead of staying silent.
 
+-- The lists order checks read besides the required ones, and what did not run without them.
+local NOT_SENT = {
+  { "conditions", "the problem list (drug-disease checks)" },
+  { "observations", "the lab results (drug-lab and kidney-dose checks)" },
+  { "patient", "the patient's age and sex (age, pregnancy and dose-by-age checks)" },
+}
+
 rule {
-  id = "screen.unresolved", version = "1.2.0",
+  id = "screen.unresolved", version = "1.3.0",
   title = "Could not screen some medications or allergies",
   hooks = { "order-select", "order-sign", "patient-view" },
 
@@ -26,7 +33,16 @@ rule {
       if a.category == "medication" then allergies[#allergies + 1] = a.text end
     end
     local failed = ctx.prefetch_errors
-    if #names == 0 and #allergies == 0 and failed == 0 then return nil end
+    -- lists the order checks read that the request left out (not sent, nothing fetched): those
+    -- checks did not run, and silence must not read as "no problems" (the required lists have
+    -- their own did-not-run cards)
+    local unsent = {}
+    if ctx.order_hook and #ctx.selected > 0 then
+      for _, k in ipairs(NOT_SENT) do
+        if ctx.prefetch[k[1]] == "absent" then unsent[#unsent + 1] = k[2] end
+      end
+    end
+    if #names == 0 and #allergies == 0 and failed == 0 and #unsent == 0 then return nil end
     local lines = {}
     if #names > 0 then
       lines[#lines + 1] = "**Medications not screened** (not found in the drug knowledge base, or an ingredient of a "
@@ -39,11 +55,16 @@ rule {
       lines[#lines + 1] = "**Patient data not retrieved:** " .. failed .. " of the requested lists came back as an "
         .. "error instead of data, so the checks may have missed what they hold."
     end
+    if #unsent > 0 then
+      lines[#lines + 1] = "**Not sent, so not checked:** " .. table.concat(unsent, "; ") .. "."
+    end
     if #names > 0 or #allergies > 0 then
       lines[#lines + 1] = "Interaction and allergy checks did not cover these items; review them manually."
     end
-    local first = names[1] or allergies[1] or (failed .. " patient data " .. (failed == 1 and "list" or "lists"))
-    local more = #names + #allergies + (failed > 0 and 1 or 0) - 1
+    local first = names[1] or allergies[1]
+      or (failed > 0 and (failed .. " patient data " .. (failed == 1 and "list" or "lists")))
+      or unsent[1]:match("^[^(]+"):gsub("%s+$", "")
+    local more = #names + #allergies + (failed > 0 and 1 or 0) + #unsent - 1
     return card {
       key = "unresolved",
       indicator = "info",
