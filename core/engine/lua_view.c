@@ -137,10 +137,11 @@ static int conditions_any(lua_State *L)
     bool list = lua_istable(L, 1);
     if (!list) luaL_checkstring(L, 1);
     /* the wanted codes read once (a table row lists ten or twenty), then matched per condition */
-    const char *want[64];
+    const char *few[64], **want = few;
     int n = 0, total = list ? (int)luaL_len(L, 1) : 1;
-    luaL_checkstack(L, 2, "conditions");
-    for (int i = 1; i <= total && n < 64; i++) {
+    luaL_checkstack(L, 3, "conditions");
+    if (total > 64) want = lua_newuserdatauv(L, (size_t)total * sizeof *want, 0);   /* freed with the call */
+    for (int i = 1; i <= total; i++) {
         if (list) lua_rawgeti(L, 1, i);
         else lua_pushvalue(L, 1);
         const char *w = lua_tostring(L, -1);   /* kept alive by the argument table */
