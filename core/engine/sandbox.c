@@ -232,7 +232,27 @@ static int safe_setmetatable(lua_State *L)
  * string.sub can split a character; it would reach the JSON the HTTP gateway writes). Tables
  * with other metatables are the engine's (proxies of ctx, read-only and holding no rule
  * tables): not entered. `seen` keeps shared and cyclic tables to one visit. */
-static const char *plain_walk(lua_State *L, int t, int marked, int seen, char *path, size_t cap, size_t len, int depth)
+/* Puts seg in front of path (the walk names the bad value's path from the leaf up, on the way
+ * out: a valid result, the common case, formats nothing). */
+static void prepend(char *path, size_t cap, const char *seg)
+{
+    size_t sl = strlen(seg), pl = strlen(path);
+    if (sl >= cap) return;
+    if (sl + pl >= cap) pl = cap - 1 - sl;
+    memmove(path + sl, path, pl);
+    memcpy(path, seg, sl);
+    path[sl + pl] = '\0';
+}
+
+/* The key on top-1 of the stack as a path segment: ".name", "[3]" or "[?]". */
+static void key_segment(lua_State *L, char *seg, size_t cap)
+{
+    if (lua_type(L, -2) == LUA_TSTRING) snprintf(seg, cap, ".%s", lua_tostring(L, -2));
+    else if (lua_isinteger(L, -2)) snprintf(seg, cap, "[%lld]", (long long)lua_tointeger(L, -2));
+    else snprintf(seg, cap, "[?]");
+}
+
+static const char *plain_walk(lua_State *L, int t, int marked, int seen, char *path, size_t cap, int depth)
 {
     if (lua_getmetatable(L, t)) {
         lua_pop(L, 1);
@@ -254,33 +274,29 @@ static const char *plain_walk(lua_State *L, int t, int marked, int seen, char *p
     lua_pushnil(L);
     while (lua_next(L, t)) {
         int vt = lua_type(L, -1);
+        const char *why = NULL;
         if (lua_type(L, -2) == LUA_TSTRING) {   /* keys are packed too */
             size_t n;
             const char *k = lua_tolstring(L, -2, &n);
             if (!cds_utf8_valid((const unsigned char *)k, n)) {
-                snprintf(path + len, cap - len, "[?]");
+                prepend(path, cap, "[?]");
                 lua_pop(L, 2);
                 return "a key that is not valid UTF-8";
             }
         }
-        if (vt == LUA_TTABLE || vt == LUA_TSTRING) {
-            if (lua_type(L, -2) == LUA_TSTRING) snprintf(path + len, cap - len, ".%s", lua_tostring(L, -2));
-            else if (lua_isinteger(L, -2)) snprintf(path + len, cap - len, "[%lld]", (long long)lua_tointeger(L, -2));
-            else snprintf(path + len, cap - len, "[?]");
-            const char *why = NULL;
-            if (vt == LUA_TTABLE) {
-                why = plain_walk(L, lua_gettop(L), marked, seen, path, cap, strlen(path), depth + 1);
-            } else {
-                size_t n;
-                const char *str = lua_tolstring(L, -1, &n);
-                if (!cds_utf8_valid((const unsigned char *)str, n))
-                    why = "a string that is not valid UTF-8 (a character cut in two?)";
-            }
-            if (why) {
-                lua_pop(L, 2);
-                return why;
-            }
-            path[len] = '\0';
+        if (vt == LUA_TTABLE) {
+            why = plain_walk(L, lua_gettop(L), marked, seen, path, cap, depth + 1);
+        } else if (vt == LUA_TSTRING) {
+            size_t n;
+            const char *str = lua_tolstring(L, -1, &n);
+            if (!cds_utf8_valid((const unsigned char *)str, n)) why = "a string that is not valid UTF-8 (a character cut in two?)";
+        }
+        if (why) {
+            char seg[96];
+            key_segment(L, seg, sizeof seg);
+            prepend(path, cap, seg);
+            lua_pop(L, 2);
+            return why;
         }
         lua_pop(L, 1);
     }
@@ -322,7 +338,7 @@ const char *cds_sandbox_result_plain(lua_State *L, int idx, char *path, size_t c
     idx = lua_absindex(L, idx);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &RULE_META_KEY);
     lua_newtable(L);
-    const char *why = plain_walk(L, idx, lua_gettop(L) - 1, lua_gettop(L), path, cap, 0, 0);
+    const char *why = plain_walk(L, idx, lua_gettop(L) - 1, lua_gettop(L), path, cap, 0);
     lua_pop(L, 2);
     return why;
 }
