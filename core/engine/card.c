@@ -182,12 +182,21 @@ void cds_lua_pack_value(lua_State *L, int idx, msgpack_packer *pk, int depth)
     }
     if (depth > MAX_DEPTH) { msgpack_pack_nil(pk); return; }
     int t = real_table(L, idx);
-    size_t len = lua_rawlen(L, t), keys = 0;
+    /* one pass: the keys counted (an array is keys 1..len and nothing else) and the string keys
+     * collected for a map */
+    size_t len = lua_rawlen(L, t), keys = 0, n = 0;
+    const char *names[64];
+    bool sorted = true;
     lua_pushnil(L);
     while (lua_next(L, t)) {
         lua_pop(L, 1);
-        if (lua_type(L, -1) == LUA_TSTRING && lua_tostring(L, -1)[0] == '_') continue;
+        bool str = lua_type(L, -1) == LUA_TSTRING;
+        if (str && lua_tostring(L, -1)[0] == '_') continue;
         keys++;
+        if (!str) continue;
+        if (n < 64) names[n] = lua_tostring(L, -1);   /* owned by the table, which outlives this */
+        else sorted = false;
+        n++;
     }
     if (len > 0 && keys == len) {
         msgpack_pack_array(pk, len);
@@ -199,17 +208,6 @@ void cds_lua_pack_value(lua_State *L, int idx, msgpack_packer *pk, int depth)
     } else {
         /* Keys sorted, so the same card packs to the same bytes in every Lua state (each state
          * seeds its string hashes differently, which changes iteration order). */
-        const char *names[64];
-        size_t n = 0;
-        bool sorted = true;
-        lua_pushnil(L);
-        while (lua_next(L, t)) {
-            lua_pop(L, 1);
-            if (lua_type(L, -1) != LUA_TSTRING || lua_tostring(L, -1)[0] == '_') continue;
-            if (n < 64) names[n] = lua_tostring(L, -1);   /* owned by the table, which outlives this */
-            else sorted = false;
-            n++;
-        }
         msgpack_pack_map(pk, n);
         if (sorted) {
             qsort(names, n, sizeof names[0], cmp_names);
