@@ -85,6 +85,32 @@ static void report(const opts *o, const char *name, latency *l, long rss_kb, con
 
 /* --- in-process: decode -> evaluate -> encode, no transport, no audit ----------------------- */
 
+typedef struct rule_cost {
+    double us[256];
+    unsigned long runs[256], fired[256], requests;
+} rule_cost;
+
+static void rule_cost_add(rule_cost *c, const cds_ruleset *rs, const cds_eval_info *info)
+{
+    c->requests++;
+    for (size_t i = 0; i < info->nruns; i++)
+        for (size_t r = 0; r < rs->nrules && r < 256; r++)
+            if (strcmp(rs->rules[r].id, info->runs[i].rule) == 0) {
+                c->us[r] += info->runs[i].micros;
+                c->runs[r]++;
+                c->fired[r] += info->runs[i].cards > 0;
+                break;
+            }
+}
+
+static void rule_cost_print(const rule_cost *c, const cds_ruleset *rs)
+{
+    for (size_t r = 0; r < rs->nrules && r < 256; r++)
+        if (c->runs[r])
+            fprintf(stderr, "rule %-28s %7.2f us/run  fired %5.1f%%\n", rs->rules[r].id, c->us[r] / (double)c->runs[r],
+                    100.0 * (double)c->fired[r] / (double)c->runs[r]);
+}
+
 static void run_inproc(const opts *o, const cds_ruleset *rs, const bench_set *set, latency *l)
 {
     cds_strbuf diag;
@@ -100,6 +126,10 @@ static void run_inproc(const opts *o, const cds_ruleset *rs, const bench_set *se
     cds_proto_env env = {.engine = e, .max_request = 64u << 20, .zone = &zone};   /* no audit: evaluation only */
     double start = now_us(), measure_from = start + o->warmup * 1e6, end = measure_from + o->duration * 1e6;
     double t0 = 0;
+    /* CDSD_BENCH_RULES=1: each rule's mean time and how often it gave a card (where the time of
+     * a rule set goes; the timings include the rule's own clock reads) */
+    bool per_rule = getenv("CDSD_BENCH_RULES") != NULL;
+    rule_cost costs = {0};
     for (size_t i = 0;; i++) {
         double t = now_us();
         if (o->count > 0 ? t0 && l->n >= (size_t)o->count : t >= end) break;
@@ -108,6 +138,7 @@ static void run_inproc(const opts *o, const cds_ruleset *rs, const bench_set *se
         cds_proto_outcome oc;
         msgpack_sbuffer_clear(&out);
         cds_proto_handle(&env, &a, m->data, m->len, &out, &oc);
+        if (t0 && per_rule) rule_cost_add(&costs, rs, &oc.info);
         cds_arena_reset(&a);
         if (t0) {
             latency_add(l, now_us() - t);
@@ -118,6 +149,7 @@ static void run_inproc(const opts *o, const cds_ruleset *rs, const bench_set *se
         }
     }
     l->seconds = (now_us() - t0) / 1e6;
+    if (per_rule) rule_cost_print(&costs, rs);
     msgpack_sbuffer_destroy(&out);
     msgpack_zone_free(zone);
     cds_arena_free(&a);
