@@ -18,6 +18,7 @@
 #include "request.h"
 #include "route_group.h"
 #include "ruleset.h"
+#include "shipped_rules.h"
 #include "strength.h"
 #include "tsv.h"
 #include "units.h"
@@ -28,13 +29,8 @@ static cds_ruleset *rs;
 static int setup(void **s)
 {
     (void)s;
-    cds_strbuf diag;
-    cds_strbuf_init(&diag);
-    cds_ruleset_opts o = {0};
-    cds_rc rc = cds_ruleset_load(CDSD_SOURCE_DIR "/rules", &o, &rs, &diag);
-    if (rc) fprintf(stderr, "%s", diag.data);
-    cds_strbuf_free(&diag);
-    return rc ? -1 : 0;
+    rs = tu_shipped_rules();
+    return rs ? 0 : -1;
 }
 
 static int teardown(void **s)

@@ -12,6 +12,7 @@
 #include "json.h"
 #include "kb.h"
 #include "mp.h"
+#include "shipped_rules.h"
 #include "testutil.h"
 
 static const char *INGR = "rxcui\tname\n161\tacetaminophen\n5489\thydrocodone\n11124\tvancomycin\n"
@@ -265,15 +266,11 @@ static void rules_read_dose_facts_and_tables_through_ctx(void **s)
 static void the_shipped_rules_build_without_dosing_tables(void **s)
 {
     (void)s;
-    cds_strbuf diag;
-    cds_strbuf_init(&diag);
-    cds_ruleset *rs = NULL;
-    cds_ruleset_opts o = {0};
-    if (cds_ruleset_load(CDSD_SOURCE_DIR "/rules", &o, &rs, &diag)) fail_msg("%s", diag.data);
+    cds_ruleset *rs = tu_shipped_rules();
+    assert_non_null(rs);
     const cds_kb_strength *st;
     assert_int_equal(cds_kb_product_strengths(rs->kb, "866924", &st), 1);   /* metoprolol tartrate 25 MG Oral Tablet */
     cds_ruleset_free(rs);
-    cds_strbuf_free(&diag);
 }
 
 int main(void)
