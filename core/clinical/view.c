@@ -512,6 +512,13 @@ static void each_source(builder *b, res_fn fn)
     for (uint32_t i = 0; p && i < p->via.map.size; i++) each_resource(b, &p->via.map.ptr[i].val, false, fn);
 }
 
+const cds_observation *cds_view_obs_by_code(const cds_view *v, const char *code)
+{
+    uint32_t i;
+    if (!code || !cds_strmap_get(&v->obs_index, code, strlen(code), &i) || i >= v->nobs) return NULL;
+    return &v->obs[i];
+}
+
 cds_rc cds_view_build(const cds_request *req, const cds_kb *kb, time_t now, cds_arena *a, cds_view *out,
                       cds_error *err)
 {
@@ -527,6 +534,12 @@ cds_rc cds_view_build(const cds_request *req, const cds_kb *kb, time_t now, cds_
     each_source(&b, pass_clinical);
     cds_strmap_free(&b.med_refs);
     cds_strmap_free(&b.stopped_refs);
+    if (b.obs_codes.cap) {   /* kept as the view's index: its slots move to the arena */
+        out->obs_index = b.obs_codes;
+        out->obs_index.slots = cds_arena_alloc(a, b.obs_codes.cap * sizeof *b.obs_codes.slots);
+        if (out->obs_index.slots) memcpy(out->obs_index.slots, b.obs_codes.slots, b.obs_codes.cap * sizeof *b.obs_codes.slots);
+        else out->obs_index.cap = out->obs_index.count = 0;
+    }
     cds_strmap_free(&b.obs_codes);
     for (uint32_t i = 0; i < out->nobs; i++) {
         if (strcmp(out->obs[i].code, "29463-7") != 0) continue;   /* body weight */

@@ -12,6 +12,7 @@
 #include "arena.h"
 #include "kb.h"
 #include "request.h"
+#include "strmap.h"
 
 typedef struct cds_coding { const char *system, *code, *display; } cds_coding;
 
@@ -82,6 +83,7 @@ typedef struct cds_patient {
 
 struct cds_dose;
 struct cds_patient_facts;
+struct cds_condition_index;
 
 typedef struct cds_view {
     const cds_request *req;
@@ -98,10 +100,16 @@ typedef struct cds_view {
     /* Caches filled on first use, in the view's arena (dose.h, patient_facts.h). */
     const struct cds_dose **doses;
     const struct cds_patient_facts *facts;
+    const struct cds_condition_index *condition_index;   /* condition_match.h */
+    /* LOINC code -> index in obs (one observation per code): slots in the arena, never freed */
+    cds_strmap obs_index;
 } cds_view;
 
 cds_rc cds_view_build(const cds_request *req, const cds_kb *kb, time_t now, cds_arena *a, cds_view *out,
                       cds_error *err);
+
+/* The observation filed under a LOINC code, or NULL (obs_index: no scan of every result). */
+const cds_observation *cds_view_obs_by_code(const cds_view *v, const char *code);
 
 /* Observation i with its value, unit and text read from the resource (on first use). */
 const cds_observation *cds_view_observation(const cds_view *v, uint32_t i);

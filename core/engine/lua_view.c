@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "condition_match.h"
 #include "lua_dose.h"
 #include "lua_fields.h"
 #include "patient_facts.h"
@@ -84,85 +85,33 @@ static int meds_find(lua_State *L, bool all)
 static int meds_any(lua_State *L) { return meds_find(L, false); }
 static int meds_all(lua_State *L) { return meds_find(L, true); }
 
-/* ICD-10-CM codes compare without their dot ("G40.909" = "G40909"); "G40*" is G40 and below. */
-static bool icd10_match(const char *have, const char *want)
-{
-    for (;; have++, want++) {
-        while (*have == '.') have++;
-        while (*want == '.') want++;
-        if (*want == '*') return true;
-        if (!*want || !*have) return !*want && !*have;
-        if (toupper((unsigned char)*have) != toupper((unsigned char)*want)) return false;
-    }
-}
-
-static bool system_is(const char *system, const char *a, const char *b)
-{
-    return system && (strcmp(system, a) == 0 || (b && strcmp(system, b) == 0));
-}
-
-/* want: a bare code (any system), or "sct:CODE", "icd10:CODE[*]", "loinc:CODE" for one system. */
-static bool code_match(const cds_coding *c, uint32_t n, const char *want)
-{
-    enum { ANY, SCT, ICD10, LOINC } sys = ANY;
-    if (strncmp(want, "sct:", 4) == 0) sys = SCT, want += 4;
-    else if (strncmp(want, "icd10:", 6) == 0) sys = ICD10, want += 6;
-    else if (strncmp(want, "loinc:", 6) == 0) sys = LOINC, want += 6;
-    for (uint32_t i = 0; i < n; i++) {
-        if (!c[i].code) continue;
-        if (sys == ICD10) {
-            if (system_is(c[i].system, "http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10") &&
-                icd10_match(c[i].code, want))
-                return true;
-            continue;
-        }
-        if (sys == SCT && !system_is(c[i].system, "http://snomed.info/sct", NULL)) continue;
-        if (sys == LOINC && !system_is(c[i].system, "http://loinc.org", NULL)) continue;
-        if (strcmp(c[i].code, want) == 0) return true;
-    }
-    return false;
-}
-
-static bool text_has(const char *text, const char *needle)
-{
-    return text && needle && *needle && strcasestr(text, needle) != NULL;
-}
-
 /* conditions.any(x): x is a code (bare, or sct:/icd10:/loinc: for one system), "text:words", or a list of
- * those -> first condition or nil */
+ * those -> the first condition (in the order sent) any of them names, or nil (condition_match.h) */
 static int conditions_any(lua_State *L)
 {
     cds_eval_scope *s = scope_of(L);
     const cds_view *v = s->view;
     bool list = lua_istable(L, 1);
     if (!list) luaL_checkstring(L, 1);
-    /* the wanted codes read once (a table row lists ten or twenty), then matched per condition */
-    const char *few[64], **want = few;
-    int n = 0, total = list ? (int)luaL_len(L, 1) : 1;
-    luaL_checkstack(L, 3, "conditions");
-    if (total > 64) want = lua_newuserdatauv(L, (size_t)total * sizeof *want, 0);   /* freed with the call */
-    for (int i = 1; i <= total; i++) {
+    int total = list ? (int)luaL_len(L, 1) : 1;
+    uint32_t best = CDS_NO_CONDITION;
+    for (int i = 1; i <= total && best != 0; i++) {
         if (list) lua_rawgeti(L, 1, i);
         else lua_pushvalue(L, 1);
-        const char *w = lua_tostring(L, -1);   /* kept alive by the argument table */
+        uint32_t c = cds_view_condition_first(v, lua_tostring(L, -1));
         lua_pop(L, 1);
-        if (w) want[n++] = w;
+        if (c < best) best = c;
     }
-    for (uint32_t c = 0; c < v->nconditions; c++) {
-        for (int i = 0; i < n; i++) {
-            bool hit = strncmp(want[i], "text:", 5) == 0
-                           ? text_has(v->conditions[c].text, want[i] + 5)
-                           : code_match(v->conditions[c].codes, v->conditions[c].ncodes, want[i]);
-            if (!hit) continue;
-            lua_createtable(L, 0, 3);
-            cds_lua_setstr(L, "text", v->conditions[c].text);
-            push_codes(L, v->conditions[c].codes, v->conditions[c].ncodes);
-            lua_setfield(L, -2, "codes");
-            cds_sandbox_push_readonly(L, -1);
-            return 1;
-        }
+    if (best == CDS_NO_CONDITION) {
+        lua_pushnil(L);
+        return 1;
     }
-    lua_pushnil(L);
+    luaL_checkstack(L, 4, "conditions");
+    lua_createtable(L, 0, 3);
+    cds_lua_setstr(L, "text", v->conditions[best].text);
+    push_codes(L, v->conditions[best].codes, v->conditions[best].ncodes);
+    lua_setfield(L, -2, "codes");
+    cds_sandbox_push_readonly(L, -1);
     return 1;
 }
 
@@ -181,9 +130,9 @@ static int ctx_obs(lua_State *L)
 {
     cds_eval_scope *s = scope_of(L);
     const char *code = luaL_checkstring(L, 1);
-    for (uint32_t i = 0; i < s->view->nobs; i++) {
-        if (strcmp(s->view->obs[i].code, code) != 0) continue;
-        const cds_observation *o = cds_view_observation(s->view, i);
+    const cds_observation *filed = cds_view_obs_by_code(s->view, code);
+    if (filed) {
+        const cds_observation *o = cds_view_observation(s->view, (uint32_t)(filed - s->view->obs));
         lua_createtable(L, 0, 6);
         if (o->has_value) cds_lua_setnum(L, "value", o->value);
         cds_lua_setstr(L, "unit", o->unit);
