@@ -16,6 +16,10 @@
 #include "sandbox.h"
 
 static const char SCOPE_KEY = 'V', MEDS_KEY = 'M', DDI_KEY = 'D', SERIAL_KEY = 'S';
+/* in a med's real table: (serial << 24) | its index in the view, for the C functions taking a med */
+static const char MED_AT_KEY = 'I';
+#define MED_INDEX_BITS 24
+static lua_Integer current_serial(lua_State *L);
 
 static cds_eval_scope *scope_of(lua_State *L)
 {
@@ -63,18 +67,36 @@ static void push_targets(lua_State *L, const cds_kb *kb, const uint32_t *t, uint
 
 /* --- ctx functions ---------------------------------------------------------------------------- */
 
-/* meds.any(spec) -> first matching medication or nil; meds.all(spec) -> list */
+/* meds.any(spec) -> first matching medication or nil; meds.all(spec) -> list. spec may be a list
+ * of specs: the medications matching any of them, each once, in one pass over the medications
+ * (a therapeutic group of several members is one call, not a list per member to merge in Lua). */
+#define MAX_SPECS 64
 static int meds_find(lua_State *L, bool all)
 {
     cds_eval_scope *s = scope_of(L);
-    cds_med_spec spec;
-    cds_screen_spec(s->view, luaL_checkstring(L, 1), &spec);
+    cds_med_spec specs[MAX_SPECS];
+    int nspecs = 0;
+    if (lua_istable(L, 1)) {
+        int total = (int)luaL_len(L, 1);
+        if (total > MAX_SPECS) return luaL_error(L, "ctx.meds: at most %d drugs in one list (got %d)", MAX_SPECS, total);
+        for (int i = 1; i <= total; i++) {
+            lua_geti(L, 1, i);
+            const char *w = lua_tostring(L, -1);
+            if (!w) return luaL_error(L, "ctx.meds: entry %d of the list is not a drug name or code", i);
+            cds_screen_spec(s->view, w, &specs[nspecs++]);
+            lua_pop(L, 1);
+        }
+    } else {
+        cds_screen_spec(s->view, luaL_checkstring(L, 1), &specs[nspecs++]);
+    }
     lua_rawgetp(L, LUA_REGISTRYINDEX, &MEDS_KEY);   /* the plain list of med tables */
     int list = lua_gettop(L);
     if (all) lua_createtable(L, 0, 0);
     int k = 0;
     for (uint32_t i = 0; i < s->view->nmeds; i++) {
-        if (!cds_screen_med_has(s->view, &s->view->meds[i], &spec)) continue;
+        int j = 0;
+        while (j < nspecs && !cds_screen_med_has(s->view, &s->view->meds[i], &specs[j])) j++;
+        if (j == nspecs) continue;
         lua_rawgeti(L, list, i + 1);
         if (!all) return 1;
         lua_rawseti(L, -2, ++k);
@@ -153,6 +175,72 @@ static int ctx_obs(lua_State *L)
         return 1;
     }
     lua_pushnil(L);
+    return 1;
+}
+
+/* The view's medication behind a med table of this request's ctx (argument arg), or an error. */
+static const cds_med *med_arg(lua_State *L, cds_eval_scope *s, int arg)
+{
+    lua_Integer at = -1;
+    if (cds_sandbox_push_real_raw(L, arg) == LUA_TTABLE) {
+        if (lua_rawgetp(L, -1, &MED_AT_KEY) == LUA_TNUMBER) at = lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (at < 0) luaL_argerror(L, arg, "a medication from ctx is expected");
+    if ((at >> MED_INDEX_BITS) != current_serial(L))
+        luaL_error(L, "this medication belongs to an earlier request's ctx; read ctx afresh in each evaluation");
+    lua_Integer i = at & ((1 << MED_INDEX_BITS) - 1);
+    if (i >= (lua_Integer)s->view->nmeds) luaL_argerror(L, arg, "a medication from ctx is expected");
+    return &s->view->meds[i];
+}
+
+/* ingredient_codes(med) -> a new list of the RxNorm codes of its ingredients (no read-only proxy
+ * to build: the list is the caller's own) */
+static int ctx_ingredient_codes(lua_State *L)
+{
+    cds_eval_scope *s = scope_of(L);
+    const cds_med *m = med_arg(L, s, 1);
+    lua_createtable(L, (int)m->ningredients, 0);
+    for (uint32_t i = 0; i < m->ningredients; i++) {
+        lua_pushstring(L, cds_kb_ingredient_at(s->view->kb, m->ingredients[i])->rxcui);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+/* rows_for(med, index) -> the rows that index (RxNorm ingredient code -> list of rows, as
+ * index_by_ingredient makes it) holds for the medication's ingredients, each row once, in the
+ * order of its ingredients; nil when there are none, which is most orders: a check reads no
+ * ingredient table and builds nothing for a drug its table does not name. */
+static int ctx_rows_for(lua_State *L)
+{
+    cds_eval_scope *s = scope_of(L);
+    const cds_med *m = med_arg(L, s, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
+    int n = 0;
+    for (uint32_t i = 0; i < m->ningredients; i++) {
+        if (lua_getfield(L, 2, cds_kb_ingredient_at(s->view->kb, m->ingredients[i])->rxcui) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            continue;
+        }
+        int rows = lua_gettop(L);
+        if (!n) lua_createtable(L, 4, 0), lua_insert(L, 3), rows++;   /* the result, below the rows list */
+        for (lua_Integer k = 1; lua_geti(L, rows, k) != LUA_TNIL; k++) {
+            bool seen = false;
+            for (int j = 1; j <= n && !seen; j++) {
+                lua_rawgeti(L, 3, j);
+                seen = lua_rawequal(L, -1, -2);
+                lua_pop(L, 1);
+            }
+            if (seen) lua_pop(L, 1);
+            else lua_rawseti(L, 3, ++n);
+        }
+        lua_pop(L, 2);   /* the nil ending the list, the rows list */
+    }
+    if (!n) lua_pushnil(L);
+    else lua_settop(L, 3);
     return 1;
 }
 
@@ -257,6 +345,8 @@ static void push_med(lua_State *L, const cds_view *v, const cds_med *m)
     cds_lua_setbool(L, "resolved", m->resolved);
     cds_lua_setbool(L, "name_match", m->name_match);
     set_lazy(L, m, LAZY_MED);   /* codes, ingredients */
+    lua_pushinteger(L, (current_serial(L) << MED_INDEX_BITS) | (lua_Integer)(m - v->meds));
+    lua_rawsetp(L, -2, &MED_AT_KEY);
     /* A name for cards: the ingredient names ("warfarin"), else the text. */
     if (m->ningredients) {
         luaL_Buffer b;
@@ -495,6 +585,8 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
     lua_setfield(L, ctx, "meds");
     lua_pushvalue(L, ctx);
     setfn(L, "obs", ctx_obs);
+    setfn(L, "rows_for", ctx_rows_for);
+    setfn(L, "ingredient_codes", ctx_ingredient_codes);
     setfn(L, "interaction", ctx_interaction);
     cds_lua_dose_functions(L);   /* dose_limits, renal_dosing, routes, daily_total, convert */
     cds_lua_seal(L);

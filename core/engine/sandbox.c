@@ -451,15 +451,45 @@ void cds_sandbox_set_lazy(lua_State *L, int idx)
     lua_rawsetp(L, idx, &LAZY_KEY);
 }
 
+static int proxy_len(lua_State *L);
+static int proxy_pairs(lua_State *L);
+
+/* A proxy read once is read again (ctx, the orders being placed, the patient: rule after rule):
+ * from its first read on, it gets a metatable of its own whose __index is the real table, so the
+ * VM follows it without calling C. Proxies no rule reads keep the shared metatable, which costs
+ * nothing to give. Not while a lazy filler is pending: that read must go through C. */
+static void make_direct(lua_State *L, int proxy, int real)
+{
+    if (lua_rawgetp(L, real, &LAZY_KEY) != LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 5);
+    lua_pushvalue(L, real);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, readonly_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, proxy_len);
+    lua_setfield(L, -2, "__len");
+    lua_pushcfunction(L, proxy_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, proxy);
+}
+
 static int proxy_index(lua_State *L)
 {
     proxy_real(L, 1);   /* index 3 */
     lua_pushvalue(L, 2);
-    if (lua_rawget(L, 3) != LUA_TNIL) return 1;
-    lua_pop(L, 1);
-    fill_lazy(L, 3);
-    lua_pushvalue(L, 2);
-    lua_rawget(L, 3);
+    if (lua_rawget(L, 3) == LUA_TNIL) {
+        lua_pop(L, 1);
+        fill_lazy(L, 3);
+        lua_pushvalue(L, 2);
+        lua_rawget(L, 3);
+    }
+    make_direct(L, 1, 3);
     return 1;
 }
 
@@ -532,6 +562,18 @@ void cds_sandbox_push_real(lua_State *L, int idx)
     }
     if (lua_type(L, idx) == LUA_TTABLE) lua_pop(L, 1);
     lua_pushvalue(L, idx);
+}
+
+int cds_sandbox_push_real_raw(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TTABLE) {
+        lua_pushnil(L);
+        return LUA_TNIL;
+    }
+    if (proxy_real(L, idx) == LUA_TTABLE) return LUA_TTABLE;
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    return LUA_TNIL;
 }
 
 /* --- environments ---------------------------------------------------------------------------- */

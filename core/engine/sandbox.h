@@ -56,6 +56,9 @@ void cds_sandbox_push_readonly(lua_State *L, int idx);
 void cds_sandbox_set_lazy(lua_State *L, int idx);
 /* Pushes the real table behind a proxy, or the value itself when it is not a proxy. */
 void cds_sandbox_push_real(lua_State *L, int idx);
+/* The real table behind the read-only proxy at idx, without running its lazy filler (for C code
+ * that reads a field it set itself); pushes nil and returns LUA_TNIL when idx is no proxy. */
+int cds_sandbox_push_real_raw(lua_State *L, int idx);
 /* NULL when the value at idx reaches no table that a rule gave a metatable and no string that
  * is not UTF-8; else what is wrong, with the path to it in path (e.g. "[1].links[2]"). The engine
  * reads a rule's result after the protected call, where a metamethod would run unbudgeted and an

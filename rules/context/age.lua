@@ -28,6 +28,7 @@ local ROWS = knowledge_table("age_cautions", {
   end,
 })
 local BY_INGREDIENT = index_by_ingredient(ROWS, "drug")
+local NONE = {}
 
 -- A bound in whole years: 365 x k days up to 365.25 x k + 1 (the table writes 65 years as 23725,
 -- 8 years as 2922); nil for a bound inside a year.
@@ -95,14 +96,11 @@ rule {
     local conditions_known = retrieved(ctx, "conditions")
     local cards = {}
     for _, med in ipairs(ctx.selected) do
-      local matched, seen = {}, {}
-      for _, g in ipairs(med.ingredients) do
-        for _, row in ipairs(BY_INGREDIENT[g.code] or {}) do
-          if not seen[row] and in_band(row, days, years) and route_in(row.route, med) then
-            seen[row] = true
-            local exception = row.except_conditions and conditions_known and ctx.conditions.any(row.except_conditions)
-            if not exception then matched[#matched + 1] = row end
-          end
+      local matched = {}
+      for _, row in ipairs(ctx.rows_for(med, BY_INGREDIENT) or NONE) do   -- each row once
+        if in_band(row, days, years) and route_in(row.route, med) then
+          local exception = row.except_conditions and conditions_known and ctx.conditions.any(row.except_conditions)
+          if not exception then matched[#matched + 1] = row end
         end
       end
       local best

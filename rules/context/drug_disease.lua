@@ -15,6 +15,7 @@ local ROWS = knowledge_table("drug_disease", {
   required = { "id", "drug", "conditions", "severity", "note", "source" },
 })
 local BY_INGREDIENT = index_by_ingredient(ROWS, "drug")
+local NONE = {}
 
 rule {
   id = "context.drug-disease", version = "1.0.0",
@@ -24,26 +25,20 @@ rule {
 
   evaluate = function(ctx)
     if not retrieved(ctx, "conditions") then return nil end
-    local cards, seen = {}, {}
+    local cards = {}
     for _, med in ipairs(ctx.selected) do
-      do
-        for _, g in ipairs(med.ingredients) do
-          for _, row in ipairs(BY_INGREDIENT[g.code] or {}) do
-            local key = med.ref .. ":" .. row.id
-            local condition = not seen[key] and ctx.conditions.any(row.conditions)
-            if condition then
-              seen[key] = true
-              cards[#cards + 1] = card {
-                key = key, issue = "COND", indicator = INDICATOR[row.severity],
-                summary = shorten(string.format("%s with %s: %s", med.name, row.condition_label or condition.text or "a recorded condition",
-                                                row.severity == "critical" and "contraindicated" or "use with caution"), 139),
-                detail = string.format("**%s** is on the problem list (%s).\n\n%s\n\nSource: %s",
-                                       condition.text or row.condition_label or "a condition", row.id, row.note, row.source),
-                suggest = { remove(med) },
-                override = { "benefit-outweighs-risk", "will-monitor", "not-applicable" },
-              }
-            end
-          end
+      for _, row in ipairs(ctx.rows_for(med, BY_INGREDIENT) or NONE) do   -- each row once
+        local condition = ctx.conditions.any(row.conditions)
+        if condition then
+          cards[#cards + 1] = card {
+            key = med.ref .. ":" .. row.id, issue = "COND", indicator = INDICATOR[row.severity],
+            summary = shorten(string.format("%s with %s: %s", med.name, row.condition_label or condition.text or "a recorded condition",
+                                            row.severity == "critical" and "contraindicated" or "use with caution"), 139),
+            detail = string.format("**%s** is on the problem list (%s).\n\n%s\n\nSource: %s",
+                                   condition.text or row.condition_label or "a condition", row.id, row.note, row.source),
+            suggest = { remove(med) },
+            override = { "benefit-outweighs-risk", "will-monitor", "not-applicable" },
+          }
         end
       end
     end

@@ -66,6 +66,7 @@ for _, row in ipairs(ROWS) do row.lab_key = table.concat(row.loinc, ";") end   -
 -- At load: per ingredient, its labs (a LOINC list) with their rows, most severe first (file order
 -- among equals) and the longest max_age_days, so that a request looks each lab up once.
 local SEVERITY_RANK = { info = 1, warning = 2, critical = 3 }
+local NONE = {}
 local LABS = {}
 for code, rows in pairs(index_by_ingredient(ROWS, "drug")) do
   local labs, by_key = {}, {}
@@ -165,8 +166,8 @@ rule {
     local cards = {}
     for _, med in ipairs(ctx.selected) do   -- the orders being placed
       local done = nil                      -- labs already judged for this order
-      for _, g in ipairs(med.ingredients) do
-        for _, lab in ipairs(LABS[g.code] or {}) do
+      do   -- (the labs of every ingredient, each once)
+        for _, lab in ipairs(ctx.rows_for(med, LABS) or NONE) do
           if not (done and done[lab.key]) then
             done = done or {}
             done[lab.key] = true

@@ -25,6 +25,8 @@ local ROWS = knowledge_table("duplication", {
   end,
 })
 local BY_INGREDIENT = index_by_ingredient(ROWS, "group")
+local NONE, POS = {}, {}
+for i, row in ipairs(ROWS) do POS[row] = i end
 
 -- At load: each row's members as a set, its exempt pairs both ways, a short label for summaries.
 local MEMBERS, EXEMPT, SHORT = {}, {}, {}
@@ -125,8 +127,7 @@ rule {
     local function codes_of(m)
       local c = codes_cache[m]
       if not c then
-        c = {}
-        for _, g in ipairs(m.ingredients) do c[#c + 1] = g.code end
+        c = ctx.ingredient_codes(m)
         codes_cache[m] = c
       end
       return c
@@ -153,13 +154,14 @@ rule {
     -- 1. the same ingredient in two orders (orders sharing several ingredients: one card)
     local done_ing, rows, found = {}, {}, {}
     for _, d in ipairs(selected) do
-      for _, g in ipairs(d.ingredients) do
-        local code = g.code
-        for _, row in ipairs(BY_INGREDIENT[code] or {}) do rows[row] = true end
-        local holders = not done_ing[code] and with(code) or {}
+      for _, row in ipairs(ctx.rows_for(d, BY_INGREDIENT) or NONE) do
+        if not rows[row] then rows[row] = true; rows[#rows + 1] = row end
+      end
+      for i, code in ipairs(codes_of(d)) do
+        local holders = not done_ing[code] and with(code) or NONE
         done_ing[code] = true
         local involved, any = {}, false
-        for _, a in ipairs(#holders > 1 and holders or {}) do
+        for _, a in ipairs(#holders > 1 and holders or NONE) do
           if a.selected then
             for _, b in ipairs(holders) do
               if b ~= a and overlap(family(a), family(b)) then involved[a], involved[b], any = true, true, true end
@@ -174,7 +176,7 @@ rule {
           local sig = table.concat(refs, " ")
           local f = found[sig]
           if not f then f = { meds = meds, names = {}, codes = {} }; found[sig] = f; found[#found + 1] = f end
-          f.names[#f.names + 1], f.codes[#f.codes + 1] = g.name, code
+          f.names[#f.names + 1], f.codes[#f.codes + 1] = d.ingredients[i].name, code
         end
       end
     end
@@ -193,16 +195,16 @@ rule {
       }
     end
 
-    -- 2. more agents of one therapeutic group than its allowance
-    for _, row in ipairs(ROWS) do
-      if rows[row] then
+    -- 2. more agents of one therapeutic group than its allowance (the groups of the orders being
+    -- placed, in table order)
+    if #rows > 1 then table.sort(rows, function(a, b) return POS[a] < POS[b] end) end
+    for _, row in ipairs(rows) do
+      do
         -- fewer orders than allowance + 1 cannot be a duplicate: most rows stop here, before any
         -- order's ingredients or route are read
-        local candidates, seen = {}, {}
-        for _, spec in ipairs(row.group) do
-          for _, m in ipairs(with(spec)) do
-            if not seen[m] then seen[m] = true; candidates[#candidates + 1] = m end
-          end
+        local candidates = {}
+        for _, m in ipairs(ctx.meds.all(row.group)) do   -- the orders holding a member, each once
+          if is_live(m) then candidates[#candidates + 1] = m end
         end
         local members, agents, keys = MEMBERS[row], {}, {}
         for _, m in ipairs(#candidates > row.allowance and candidates or {}) do

@@ -66,6 +66,7 @@ for _, s in ipairs(STATUS) do
   end
 end
 
+local NONE = {}
 local BY_STATE = { pregnancy = {}, lactation = {} }
 do
   local split = { pregnancy = {}, lactation = {} }
@@ -150,18 +151,10 @@ end
 
 -- The selected orders with rows of a state: { {med, row}, ... } (one per med and row)
 local function hits(ctx, state)
-  local out, seen = {}, {}
+  local out = {}
   for _, med in ipairs(ctx.selected) do   -- the orders being placed
-    do
-      for _, g in ipairs(med.ingredients) do
-        for _, row in ipairs(BY_STATE[state][g.code] or {}) do
-          local key = med.ref .. ":" .. row.id
-          if not seen[key] then
-            seen[key] = true
-            out[#out + 1] = { med = med, row = row, key = key }
-          end
-        end
-      end
+    for _, row in ipairs(ctx.rows_for(med, BY_STATE[state]) or NONE) do   -- each row once
+      out[#out + 1] = { med = med, row = row, key = med.ref .. ":" .. row.id }
     end
   end
   return out

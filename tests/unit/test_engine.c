@@ -290,6 +290,78 @@ static const msgpack_object *card_at(const result *r, uint32_t i)
     return &cards->via.array.ptr[i];
 }
 
+/* The C lookups table checks are built on (ctx.rows_for, ctx.ingredient_codes, meds.all with a
+ * list, conditions.any over the per-request code index) answer what the Lua loops they replace
+ * answered: each row once and in ingredient order, nil for a drug the table does not name, a
+ * clear error for a table that is no medication of this request. */
+static void table_lookups_in_c_answer_like_the_lua_loops(void **s)
+{
+    (void)s;
+    const char *dir = make_set(
+        "local A, B = { id = 'A' }, { id = 'B' }\n"
+        "local INDEX = { ['11289'] = { A, B }, ['5640'] = { B } }\n"
+        "local kept\n"
+        "rule { id = 't.lookups', version = '1', title = 'Lookups', hooks = { 'order-sign' },\n"
+        "  evaluate = function(ctx)\n"
+        "    if ctx.hook_instance == 'stale' then return card { indicator = 'info', summary = tostring(ctx.rows_for(kept, INDEX)) } end\n"
+        "    local out = {}\n"
+        "    for _, m in ipairs(ctx.selected) do\n"
+        "      local rows = ctx.rows_for(m, INDEX)\n"
+        "      local ids = {}\n"
+        "      for _, r in ipairs(rows or {}) do ids[#ids + 1] = r.id end\n"
+        "      out[#out + 1] = m.name .. '=' .. (rows and table.concat(ids, ',') or 'nil') .. '/' .. table.concat(ctx.ingredient_codes(m), ',')\n"
+        "      kept = m\n"
+        "    end\n"
+        "    out[#out + 1] = #ctx.meds.all({ 'warfarin', '11289', 'class:nothing-such' })\n"
+        "    out[#out + 1] = #ctx.meds.all({ 'warfarin', 'ibuprofen' })\n"
+        "    local ok, why = pcall(ctx.rows_for, {}, INDEX)\n"
+        "    out[#out + 1] = tostring(ok) .. ':' .. tostring(why):match('a medication from ctx is expected')\n"
+        "    local c = ctx.conditions\n"
+        "    out[#out + 1] = table.concat({ (c.any('icd10:i48.91') or {}).text or '-', (c.any('icd10:I4*') or {}).text or '-',\n"
+        "      (c.any('icd10:I50*') or {}).text or '-', (c.any('sct:49436004') or {}).text or '-',\n"
+        "      (c.any('49436004') or {}).text or '-', (c.any('loinc:49436004') or {}).text or '-',\n"
+        "      (c.any('text:KIDNEY disease') or {}).text or '-', (c.any({ 'sct:1', 'text:atrial', 'icd10:N18.3' }) or {}).text or '-' }, ',')\n"
+        "    return card { indicator = 'info', summary = 'lookups', detail = table.concat(out, ' ') }\n"
+        "  end }\n");
+    loaded set;
+    open_set(&set, dir);
+    static const char *req_fmt =
+        "{\"hook\":\"order-sign\",\"hookInstance\":\"%s\",\"context\":{\"userId\":\"Practitioner/1\",\"patientId\":\"p\","
+        "\"draftOrders\":{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"resourceType\":\"MedicationRequest\","
+        "\"id\":\"m1\",\"status\":\"draft\",\"medicationCodeableConcept\":{\"coding\":[{\"system\":"
+        "\"http://www.nlm.nih.gov/research/umls/rxnorm\",\"code\":\"11289\"}]}}},{\"resource\":{\"resourceType\":"
+        "\"MedicationRequest\",\"id\":\"m2\",\"status\":\"draft\",\"medicationCodeableConcept\":{\"coding\":[{\"system\":"
+        "\"http://www.nlm.nih.gov/research/umls/rxnorm\",\"code\":\"5640\"}]}}},"
+        "{\"resource\":{\"resourceType\":\"MedicationRequest\",\"id\":\"m3\",\"status\":\"draft\",\"medicationCodeableConcept\":"
+        "{\"coding\":[{\"system\":\"http://www.nlm.nih.gov/research/umls/rxnorm\",\"code\":\"6809\"}]}}}]}},"
+        "\"prefetch\":{\"c\":{\"resourceType\":\"Bundle\",\"entry\":["
+        "{\"resource\":{\"resourceType\":\"Condition\",\"clinicalStatus\":\"active\",\"code\":{\"coding\":"
+        "[{\"system\":\"http://hl7.org/fhir/sid/icd-10-cm\",\"code\":\"N18.3\"}],\"text\":\"Chronic kidney disease stage 3\"}}},"
+        "{\"resource\":{\"resourceType\":\"Condition\",\"clinicalStatus\":\"active\",\"code\":{\"coding\":"
+        "[{\"system\":\"http://hl7.org/fhir/sid/icd-10-cm\",\"code\":\"I48.91\"},{\"system\":\"http://snomed.info/sct\","
+        "\"code\":\"49436004\"}],\"text\":\"Atrial fibrillation\"}}}]}}}";
+    char req[4096];
+    snprintf(req, sizeof req, req_fmt, "hi");
+    result r;
+    cds_error err;
+    assert_int_equal(call(set.e, req, &r, &err), CDS_OK);
+    assert_int_equal(r.info.nerrors, 0);
+    const msgpack_object *summary = cds_mp_get(card_at(&r, 0), "detail");
+    char text[400];
+    snprintf(text, sizeof text, "%.*s", (int)summary->via.str.size, summary->via.str.ptr);
+    assert_string_equal(text, "warfarin=A,B/11289 ibuprofen=B/5640 RxNorm code 6809=nil/ 1 2 false:a medication from ctx is expected "
+                              "Atrial fibrillation,Atrial fibrillation,-,Atrial fibrillation,Atrial fibrillation,-,"
+                              "Chronic kidney disease stage 3,Chronic kidney disease stage 3");
+    release(&r);
+    /* a medication kept from the previous request: an error naming the cause, not a wrong row */
+    snprintf(req, sizeof req, req_fmt, "stale");
+    assert_int_equal(call(set.e, req, &r, &err), CDS_OK);
+    assert_int_equal(r.info.nerrors, 1);
+    assert_non_null(strstr(r.info.runs[0].error, "earlier request"));
+    release(&r);
+    close_set(&set);
+}
+
 static void failing_rules_are_reported_and_the_others_still_answer(void **s)
 {
     (void)s;
@@ -500,6 +572,7 @@ int main(void)
         cmocka_unit_test(a_syntax_error_is_reported_with_file_and_line),
         cmocka_unit_test(a_pattern_that_matches_no_rule_is_an_error),
         cmocka_unit_test(lazy_fields_are_built_on_use_and_never_for_a_stale_table),
+        cmocka_unit_test(table_lookups_in_c_answer_like_the_lua_loops),
         cmocka_unit_test(failing_rules_are_reported_and_the_others_still_answer),
         cmocka_unit_test(bad_results_fail_the_rule_not_the_process),
         cmocka_unit_test(card_uuids_are_deterministic_per_hook_instance),
