@@ -3,6 +3,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <string.h>
 
 struct cds_digest { EVP_MD_CTX *ctx; };
@@ -40,13 +41,33 @@ void cds_digest_final(cds_digest *d, char out[65])
     cds_hex(md, n, out);
 }
 
-void cds_sha256(const void *data, size_t n, unsigned char out[32]) { SHA256(data, n, out); }
-void cds_sha1(const void *data, size_t n, unsigned char out[20]) { SHA1(data, n, out); }
+/* One-shot digests with the algorithms fetched once: OpenSSL 3's SHA1()/SHA256() look the
+ * algorithm up on every call, which cost more than hashing a card's name (a card and each of
+ * its suggestions get a name-based UUID). Falls back to the one-shot calls if a fetch failed. */
+static EVP_MD *md_sha1, *md_sha256;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+static void fetch_mds(void)
+{
+    md_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+    md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+void cds_sha256(const void *data, size_t n, unsigned char out[32])
+{
+    pthread_once(&md_once, fetch_mds);
+    if (!md_sha256 || !EVP_Digest(data, n, out, NULL, md_sha256, NULL)) SHA256(data, n, out);
+}
+
+void cds_sha1(const void *data, size_t n, unsigned char out[20])
+{
+    pthread_once(&md_once, fetch_mds);
+    if (!md_sha1 || !EVP_Digest(data, n, out, NULL, md_sha1, NULL)) SHA1(data, n, out);
+}
 
 void cds_sha256_hex(const void *data, size_t n, char out[65])
 {
     unsigned char md[32];
-    SHA256(data, n, md);
+    cds_sha256(data, n, md);
     cds_hex(md, 32, out);
 }
 

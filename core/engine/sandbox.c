@@ -43,6 +43,7 @@ struct cds_sandbox {
     small_block *small[SMALL_CLASSES];
     unsigned nsmall[SMALL_CLASSES];
     bool locked;
+    bool privileged;          /* cds_sandbox_run_privileged is running: a missing global reads nil */
     /* per call */
     uint64_t count;
     struct timespec started;        /* monotonic */
@@ -578,11 +579,12 @@ int cds_sandbox_push_real_raw(lua_State *L, int idx)
 
 /* --- environments ---------------------------------------------------------------------------- */
 
-static int env_index(lua_State *L)
+/* The protected globals' own __index: reached only for a name that is not there. A rule's
+ * environment has __index = the globals table itself, so the VM finds ipairs, card, string ...
+ * without calling C (every global a rule reads went through a C function before). */
+static int undeclared_global(lua_State *L)
 {
-    /* upvalue 1: protected globals */
-    lua_pushvalue(L, 2);
-    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+    if (get_sb(L)->privileged) return 0;   /* the prelude testing for an optional global: nil */
     const char *k = lua_tostring(L, 2);
     return luaL_error(L, "undeclared global '%s'", k ? k : "?");
 }
@@ -608,13 +610,20 @@ static void lock_table(lua_State *L, lua_CFunction index, lua_CFunction newindex
     lua_setmetatable(L, -2);
 }
 
-/* Pushes a fresh environment table whose reads go to the protected globals. */
+/* Pushes a fresh environment table whose reads go to the protected globals: __index is the
+ * globals table (not a function), __newindex refuses, __metatable hides both. */
 static void push_env(cds_sandbox *sb)
 {
     lua_State *L = sb->L;
     lua_createtable(L, 0, 0);
+    lua_createtable(L, 0, 3);
     lua_rawgeti(L, LUA_REGISTRYINDEX, sb->globals_ref);
-    lock_table(L, env_index, env_newindex);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, env_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
 }
 
 static void copy_fields(lua_State *L, int from, int to, const char *const *names)
@@ -704,6 +713,12 @@ static int open_state(lua_State *L)
         lock_table(L, blocked_lib_index, readonly_newindex);
         lua_setfield(L, P, *n);
     }
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, undeclared_global);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, P);
     lua_pushvalue(L, P);
     sb->globals_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     /* Nothing reaches the real _G from rule code: every chunk gets its own environment. */
@@ -845,7 +860,10 @@ cds_rc cds_sandbox_run_privileged(cds_sandbox *sb, const char *src, const char *
     /* Its _ENV is the protected globals table itself, so its definitions become globals. */
     lua_rawgeti(L, LUA_REGISTRYINDEX, sb->globals_ref);
     lua_setupvalue(L, -2, 1);
-    if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+    sb->privileged = true;
+    int rc = lua_pcall(L, 0, 0, 0);
+    sb->privileged = false;
+    if (rc != LUA_OK) {
         cds_error_set(err, CDS_EINTERNAL, NULL, "%s", lua_tostring(L, -1));
         lua_pop(L, 1);
         return CDS_EINTERNAL;
