@@ -455,6 +455,23 @@ void cds_sandbox_set_lazy(lua_State *L, int idx)
 static int proxy_len(lua_State *L);
 static int proxy_pairs(lua_State *L);
 
+/* Pushes a proxy metatable whose __index is the value on top of the stack (popped): the shared
+ * one's is proxy_index, a direct one's the real table. */
+static void push_proxy_mt_with_index(lua_State *L)
+{
+    lua_createtable(L, 0, 5);
+    lua_insert(L, -2);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, readonly_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, proxy_len);
+    lua_setfield(L, -2, "__len");
+    lua_pushcfunction(L, proxy_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+}
+
 /* A proxy read once is read again (ctx, the orders being placed, the patient: rule after rule):
  * from its first read on, it gets a metatable of its own whose __index is the real table, so the
  * VM follows it without calling C. Proxies no rule reads keep the shared metatable, which costs
@@ -466,17 +483,8 @@ static void make_direct(lua_State *L, int proxy, int real)
         return;
     }
     lua_pop(L, 1);
-    lua_createtable(L, 0, 5);
     lua_pushvalue(L, real);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, readonly_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, proxy_len);
-    lua_setfield(L, -2, "__len");
-    lua_pushcfunction(L, proxy_pairs);
-    lua_setfield(L, -2, "__pairs");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
+    push_proxy_mt_with_index(L);
     lua_setmetatable(L, proxy);
 }
 
@@ -528,17 +536,8 @@ static void push_proxy_mt(lua_State *L)
 {
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &PROXY_MT) == LUA_TTABLE) return;
     lua_pop(L, 1);
-    lua_createtable(L, 0, 6);
     lua_pushcfunction(L, proxy_index);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, readonly_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushcfunction(L, proxy_len);
-    lua_setfield(L, -2, "__len");
-    lua_pushcfunction(L, proxy_pairs);
-    lua_setfield(L, -2, "__pairs");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
+    push_proxy_mt_with_index(L);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &PROXY_MT);
 }
