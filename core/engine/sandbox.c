@@ -418,7 +418,7 @@ static int proxy_real(lua_State *L, int idx)
 /* Lazy fields: a real table may hold, under LAZY_KEY, a function that adds fields to it. It
  * runs once, at the first lookup of a field the table does not have yet or the first
  * iteration, so parts of ctx no rule reads are never built. */
-static const char LAZY_KEY = 'L', LAZY_MT = 'Z';
+static const char LAZY_KEY = 'L';
 
 static const char IN_CALL_KEY = 'C';   /* registry: true while cds_sandbox_call runs a rule */
 
@@ -434,8 +434,6 @@ static void fill_lazy(lua_State *L, int real)
     lua_pushvalue(L, real);
     if (lua_pcall(L, 1, 0, 0) == LUA_OK) {
         lua_pop(L, 1);
-        lua_pushnil(L);
-        lua_setmetatable(L, real);   /* filled: a missing field is nil from now on, without C */
         return;
     }
     lua_insert(L, -2);
@@ -448,28 +446,10 @@ static void fill_lazy(lua_State *L, int real)
                                   * protected: an error there would panic; the fields stay absent */
 }
 
-/* The metatable of a real table whose filler has not run: a field it lacks may be one to build. */
-static int lazy_index(lua_State *L)
-{
-    fill_lazy(L, 1);
-    lua_settop(L, 2);
-    lua_rawget(L, 1);
-    return 1;
-}
-
 void cds_sandbox_set_lazy(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
     lua_rawsetp(L, idx, &LAZY_KEY);
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &LAZY_MT) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_createtable(L, 0, 1);
-        lua_pushcfunction(L, lazy_index);
-        lua_setfield(L, -2, "__index");
-        lua_pushvalue(L, -1);
-        lua_rawsetp(L, LUA_REGISTRYINDEX, &LAZY_MT);
-    }
-    lua_setmetatable(L, idx);
 }
 
 static int proxy_len(lua_State *L);
@@ -495,10 +475,14 @@ static void push_proxy_mt_with_index(lua_State *L)
 /* A proxy read once is read again (ctx, the orders being placed, the patient: rule after rule):
  * from its first read on, it gets a metatable of its own whose __index is the real table, so the
  * VM follows it without calling C. Proxies no rule reads keep the shared metatable, which costs
- * nothing to give. A real table whose lazy filler is pending has its own metatable (lazy_index):
- * a field it lacks still reaches C, once. */
+ * nothing to give. Not while a lazy filler is pending: that read must go through C. */
 static void make_direct(lua_State *L, int proxy, int real)
 {
+    if (lua_rawgetp(L, real, &LAZY_KEY) != LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pop(L, 1);
     lua_pushvalue(L, real);
     push_proxy_mt_with_index(L);
     lua_setmetatable(L, proxy);
