@@ -18,7 +18,10 @@
 
 #define SKEW 60
 #define MAX_LIFETIME 300         /* CDS Hooks: a token expires at most 5 minutes after it is issued */
-#define MAX_SEEN 65536           /* jti entries remembered at once (each lives until its exp) */
+#ifndef CDS_JWT_MAX_SEEN          /* (a test builds this file with a small cap) */
+#define CDS_JWT_MAX_SEEN 65536    /* jti entries remembered at once (each lives until its exp) */
+#endif
+#define MAX_SEEN CDS_JWT_MAX_SEEN
 #define LATEST_DATE 253402300799.0   /* 9999-12-31T23:59:59Z: NumericDates beyond are refused */
 
 typedef struct jwk { char *kid, *pem; bool ec; int bits; } jwk;   /* bits: the EC curve's size (256, 384, 521) */

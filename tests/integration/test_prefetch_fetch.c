@@ -183,7 +183,7 @@ static char *with_fhir_access(cJSON *req, const char *patient)
     cJSON_AddNumberToObject(a, "expires_in", 300);
     cJSON_AddStringToObject(a, "scope", "patient/*.read");
     cJSON_AddStringToObject(a, "subject", "cdsd");
-    if (patient) cJSON_ReplaceItemInObject(cJSON_GetObjectItem(req, "context"), "patientId", cJSON_CreateString(patient));
+    if (patient) cJSON_ReplaceItemInObject(cJSON_GetObjectItemCaseSensitive(req, "context"), "patientId", cJSON_CreateString(patient));
     char *s = cJSON_PrintUnformatted(req);
     cJSON_Delete(req);
     return s;
@@ -401,7 +401,7 @@ static void pages_the_client_sent_are_continued(void **s)
     reset_seen();
     /* the client sent page 1 of medications (warfarin) with a next link; page 2 has aspirin */
     cJSON *req = load("fixtures/requests/spec-02-request-patient-view.json");
-    cJSON *pre = cJSON_GetObjectItem(req, "prefetch");
+    cJSON *pre = cJSON_GetObjectItemCaseSensitive(req, "prefetch");
     char page1[1024], next[256];
     snprintf(page1, sizeof page1, MED, "rx-1", "Warfarin 5 mg tablet");
     snprintf(next, sizeof next, "%s/MedicationRequest?patient=1288992&status=active&page=2", fhir);
