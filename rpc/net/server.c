@@ -415,6 +415,42 @@ static int start_listener(server *s)
     return nng_listener_start(s->listener, 0);
 }
 
+/* The state directory holds the admin socket (reload), the audit log and the knowledge cache:
+ * one that others may write to lets them replace any of these. Created 0750; an existing one
+ * writable by group or others is refused. */
+static bool state_dir_ok(const char *dir)
+{
+    struct stat st;
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        cds_log(CDS_LOG_ERROR, "cannot create the state directory %s: %s", dir, strerror(errno));
+        return false;
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        cds_log(CDS_LOG_ERROR, "the state directory %s is not a directory", dir);
+        return false;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        cds_log(CDS_LOG_ERROR, "the state directory %s is writable by %s (mode %04o): others could replace the admin "
+                               "socket or the audit log; not starting (chmod go-w %s)", dir,
+                (st.st_mode & S_IWOTH) ? "everyone" : "its group", (unsigned)(st.st_mode & 07777), dir);
+        return false;
+    }
+    return true;
+}
+
+/* The admin socket (reload, unauthenticated) for the owner only, whatever the umask: NNG sets
+ * the mode between bind and listen, so no connection is accepted before. */
+static int listen_admin(server *s, const char *url)
+{
+    nng_listener l;
+    int rv = nng_rep0_open(&s->admin);
+    if (rv) return rv;
+    if ((rv = nng_listener_create(&l, s->admin, url)) || (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600)) ||
+        (rv = nng_listener_start(l, 0)))
+        nng_close(s->admin);
+    return rv;
+}
+
 #define SHUTDOWN_GRACE_S 20
 
 /* How far shutdown got, for the watchdog's message. */
@@ -452,10 +488,7 @@ int cds_server_run(const cds_server_opts *o)
     signal(SIGPIPE, SIG_IGN);
     cds_fetch_global_init();
 
-    if (mkdir(o->state, 0750) != 0 && errno != EEXIST) {
-        cds_log(CDS_LOG_ERROR, "cannot create the state directory %s: %s", o->state, strerror(errno));
-        return 1;
-    }
+    if (!state_dir_ok(o->state)) return 1;
     char kb_path[1024], admin_url[1100];
     snprintf(kb_path, sizeof kb_path, "%s/kb.sqlite", o->state);
     s->gen_opts = (cds_gen_opts){o->rules, o->fixtures, kb_path};
@@ -519,7 +552,7 @@ int cds_server_run(const cds_server_opts *o)
         if (!(s->http = cds_http_start(&ho))) goto cleanup;
     }
     snprintf(admin_url, sizeof admin_url, "ipc://%s/admin.sock", o->state);
-    if (nng_rep0_open(&s->admin) == 0 && nng_listen(s->admin, admin_url, NULL, 0) == 0) {
+    if (listen_admin(s, admin_url) == 0) {
         s->admin_open = true;
         pthread_create(&s->admin_thread, NULL, admin_main, s);
         pthread_setname_np(s->admin_thread, "cdsd-admin");
