@@ -6,7 +6,7 @@
 #define CDS_PRIVATE_FILE_H
 
 /* Creates path with mode 0600 when it does not exist (an existing file keeps its mode).
- * 0, or an errno. */
+ * SQLite's ":memory:" and "file:" URIs are left alone. 0, or an errno. */
 int cds_create_private(const char *path);
 
 #endif
