@@ -6,12 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-typedef struct framing {
-    long long length;        /* the first Content-Length, -1 before one is seen */
-    const char *error;
-    bool chunked;
-} framing;
-
 /* A Content-Length value: digits only (RFC 9110 §8.6; "5, 5" and "+5" are not lengths). */
 static long long parse_length(const char *v)
 {
@@ -24,26 +18,38 @@ static long long parse_length(const char *v)
     return n;
 }
 
-static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+void cds_http_framing_add(cds_http_framing *f, const char *name, const char *value)
 {
-    (void)kind;
-    framing *f = cls;
-    if (!strcasecmp(key, "Transfer-Encoding")) f->chunked = true;
-    if (strcasecmp(key, "Content-Length")) return MHD_YES;
+    if (f->error) return;
+    if (!strcasecmp(name, "Transfer-Encoding")) f->transfer_encoding = true;
+    if (strcasecmp(name, "Content-Length")) return;
     long long n = parse_length(value);
     if (n < 0) f->error = "Content-Length is not a number";
     else if (f->length >= 0 && n != f->length) f->error = "two different Content-Length headers";
     else f->length = n;
+}
+
+const char *cds_http_framing_end(cds_http_framing *f)
+{
+    if (!f->error && f->transfer_encoding && f->length >= 0) f->error = "both Content-Length and Transfer-Encoding";
+    return f->error;
+}
+
+static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    cds_http_framing *f = cls;
+    cds_http_framing_add(f, key, value);
     return f->error ? MHD_NO : MHD_YES;
 }
 
 const char *cds_http_framing_error(struct MHD_Connection *c, long long *length)
 {
-    framing f = {.length = -1};
+    cds_http_framing f = CDS_HTTP_FRAMING_INIT;
     MHD_get_connection_values(c, MHD_HEADER_KIND, each_header, &f);
+    const char *error = cds_http_framing_end(&f);
     *length = f.length;
-    if (!f.error && f.chunked && f.length >= 0) f.error = "both Content-Length and Transfer-Encoding";
-    return f.error;
+    return error;
 }
 
 bool cds_http_is_json(const char *ct)

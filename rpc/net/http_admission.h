@@ -14,6 +14,17 @@
  * request-smuggling shapes). *length is the Content-Length, or -1 when there is none. */
 const char *cds_http_framing_error(struct MHD_Connection *c, long long *length);
 
+/* The same judgement, one header at a time (what cds_http_framing_error runs over a request's
+ * headers; tests/fuzz/fuzz_http_head.c drives it directly). Start from CDS_HTTP_FRAMING_INIT. */
+typedef struct cds_http_framing {
+    long long length;        /* the Content-Length, -1 before one is seen */
+    const char *error;
+    bool transfer_encoding;
+} cds_http_framing;
+#define CDS_HTTP_FRAMING_INIT {.length = -1, .error = NULL, .transfer_encoding = false}
+void cds_http_framing_add(cds_http_framing *f, const char *name, const char *value);
+const char *cds_http_framing_end(cds_http_framing *f);
+
 /* application/json, with optional parameters (";charset=utf-8"); nothing else (not
  * "application/jsonx", not "application/json-patch+json"). */
 bool cds_http_is_json(const char *content_type);
