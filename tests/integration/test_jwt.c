@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cdsd_proc.h"
+#include "jwt_keys.h"
 #include "loopback.h"
 
 static const char *cdsd;
@@ -41,27 +42,6 @@ static int port;
 static const char *ISS = "https://ehr.example.org", *PUBLIC = "https://cds.example.org";
 /* a second name the same gateway is called by (a client on the host itself, issue 21 point 9) */
 static const char *ALIAS = "http://localhost:8090/";
-
-static char *b64url(const unsigned char *b, size_t n)
-{
-    char *out = malloc(4 * ((n + 2) / 3) + 1);
-    int l = EVP_EncodeBlock((unsigned char *)out, b, (int)n);
-    while (l && out[l - 1] == '=') l--;
-    out[l] = '\0';
-    for (char *p = out; *p; p++) *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-    return out;
-}
-
-static char *private_pem(EVP_PKEY *k)
-{
-    BIO *b = BIO_new(BIO_s_mem());
-    PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
-    char *d;
-    long n = BIO_get_mem_data(b, &d);
-    char *s = strndup(d, (size_t)n);
-    BIO_free(b);
-    return s;
-}
 
 static char *public_pem(EVP_PKEY *k)
 {
@@ -84,12 +64,9 @@ static char *bn_b64(EVP_PKEY *k, const char *name)
     return b64url(buf, (size_t)n);
 }
 
-/* GET path with an optional bearer token; returns the HTTP status; body in dir/body. */
-static int http_get(const char *path, const char *token)
+/* Runs a curl command that writes the status to dir/code; returns it. */
+static int curl_status(const char *cmd)
 {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "curl -s -o '%s/body' -w '%%{http_code}' %s%s%s '%s%s' > '%s/code'", dir,
-             token ? "-H 'Authorization: Bearer " : "", token ? token : "", token ? "'" : "", base, path, dir);
     if (system(cmd) != 0) return -1;
     char p[128];
     snprintf(p, sizeof p, "%s/code", dir);
@@ -97,6 +74,15 @@ static int http_get(const char *path, const char *token)
     int code = -1;
     if (f) { if (fscanf(f, "%d", &code) != 1) code = -1; fclose(f); }
     return code;
+}
+
+/* GET path with an optional bearer token; returns the HTTP status; body in dir/body. */
+static int http_get(const char *path, const char *token)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "curl -s -o '%s/body' -w '%%{http_code}' %s%s%s '%s%s' > '%s/code'", dir,
+             token ? "-H 'Authorization: Bearer " : "", token ? token : "", token ? "'" : "", base, path, dir);
+    return curl_status(cmd);
 }
 
 typedef struct claims {
@@ -142,20 +128,6 @@ static char *token(claims c)
     return t;
 }
 
-/* A public EC JWK of k. */
-static char *ec_jwk(EVP_PKEY *k, const char *crv, const char *kid)
-{
-    unsigned char pub[200];
-    size_t pl = 0;
-    EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof pub, &pl);
-    size_t half = (pl - 1) / 2;
-    char *x = b64url(pub + 1, half), *y = b64url(pub + 1 + half, half), *out = malloc(600);
-    snprintf(out, 600, "{\"kty\":\"EC\",\"crv\":\"%s\",\"kid\":\"%s\",\"x\":\"%s\",\"y\":\"%s\"}", crv, kid, x, y);
-    free(x);
-    free(y);
-    return out;
-}
-
 static int setup(void **s)
 {
     (void)s;
@@ -170,20 +142,14 @@ static int setup(void **s)
     ec_pem = private_pem(ec);
     rsa_pem = private_pem(rsa);
     ec_pub_pem = public_pem(ec);
-    unsigned char pub[200];
-    size_t pl = 0;
-    EVP_PKEY_get_octet_string_param(ec, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof pub, &pl);
-    size_t half = (pl - 1) / 2;
-    char *x = b64url(pub + 1, half), *y = b64url(pub + 1 + half, half), *n = bn_b64(rsa, "n"), *e = bn_b64(rsa, "e");
+    char *jwk384 = ec_jwk(ec, "P-384", "ec-1"), *n = bn_b64(rsa, "n"), *e = bn_b64(rsa, "e");
     char path[128];
     snprintf(path, sizeof path, "%s/jwks.json", dir);
     FILE *f = fopen(path, "w");
-    fprintf(f, "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-384\",\"kid\":\"ec-1\",\"x\":\"%s\",\"y\":\"%s\"},"
-               "{\"kty\":\"RSA\",\"kid\":\"rsa-1\",\"n\":\"%s\",\"e\":\"%s\"},%s,%s]}\n", x, y, n, e, jwk256, jwk521);
+    fprintf(f, "{\"keys\":[%s,{\"kty\":\"RSA\",\"kid\":\"rsa-1\",\"n\":\"%s\",\"e\":\"%s\"},%s,%s]}\n", jwk384, n, e,
+            jwk256, jwk521);
     fclose(f);
-    free(jwk256);
-    free(jwk521);
-    free(x); free(y); free(n); free(e);
+    free(jwk384); free(jwk256); free(jwk521); free(n); free(e);
     EVP_PKEY_free(ec);
     EVP_PKEY_free(rsa);
     port = free_port();
@@ -417,13 +383,7 @@ static int http_post(const char *path, const char *token, const char *type, cons
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "curl -s -o '%s/body' -w '%%{http_code}' -H 'Authorization: Bearer %s' -H 'Content-Type: %s' "
              "--data-binary @'%s' '%s%s' > '%s/code'", dir, token, type, file, base, path, dir);
-    if (system(cmd) != 0) return -1;
-    char p[128];
-    snprintf(p, sizeof p, "%s/code", dir);
-    FILE *f = fopen(p, "r");
-    int code = -1;
-    if (f) { if (fscanf(f, "%d", &code) != 1) code = -1; fclose(f); }
-    return code;
+    return curl_status(cmd);
 }
 
 static const char *REQ = "fixtures/requests/spec-90-composed-order-sign-ddi.json";

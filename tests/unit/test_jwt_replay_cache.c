@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jwt_keys.h"
 #include "jwt_verify.h"
 
 #define ISS "https://ehr.example.org"
@@ -22,37 +23,18 @@
 static char *key_pem;
 static char jwks[64];
 
-static char *b64url(const unsigned char *b, size_t n)
-{
-    char *out = malloc(4 * ((n + 2) / 3) + 1);
-    int l = EVP_EncodeBlock((unsigned char *)out, b, (int)n);
-    while (l && out[l - 1] == '=') l--;
-    out[l] = '\0';
-    for (char *p = out; *p; p++) *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-    return out;
-}
-
 static int setup(void **s)
 {
     (void)s;
     EVP_PKEY *k = EVP_EC_gen("P-256");
-    BIO *b = BIO_new(BIO_s_mem());
-    PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
-    char *d;
-    long n = BIO_get_mem_data(b, &d);
-    key_pem = strndup(d, (size_t)n);
-    BIO_free(b);
-    unsigned char pub[100];
-    size_t pl = 0;
-    EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof pub, &pl);
-    char *x = b64url(pub + 1, 32), *y = b64url(pub + 33, 32);
+    key_pem = private_pem(k);
+    char *jwk = ec_jwk(k, "P-256", "k1");
     snprintf(jwks, sizeof jwks, "/tmp/cdsd-jwks-XXXXXX");
     int fd = mkstemp(jwks);
     FILE *f = fdopen(fd, "w");
-    fprintf(f, "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k1\",\"x\":\"%s\",\"y\":\"%s\"}]}", x, y);
+    fprintf(f, "{\"keys\":[%s]}", jwk);
     fclose(f);
-    free(x);
-    free(y);
+    free(jwk);
     EVP_PKEY_free(k);
     return 0;
 }
