@@ -352,8 +352,8 @@ bool cds_jwt_verify(cds_jwt_verifier *v, const char *token, const char *const *b
     }
     const char *jti = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pay, "jti"));
     time_t exp, iat, nbf;
-    bool has_exp = cJSON_GetObjectItemCaseSensitive(pay, "exp"), has_iat = cJSON_GetObjectItemCaseSensitive(pay, "iat");
-    if (!has_exp || !has_iat || !jti) FAIL("exp, iat and jti are required");
+    if (!cJSON_GetObjectItemCaseSensitive(pay, "exp") || !cJSON_GetObjectItemCaseSensitive(pay, "iat") || !jti)
+        FAIL("exp, iat and jti are required");
     if (!numeric_date(pay, "exp", &exp) || !numeric_date(pay, "iat", &iat)) FAIL("exp or iat is not a date in range");
     if (exp <= now) FAIL("expired");
     if (exp > now + MAX_LIFETIME + SKEW) FAIL("exp is more than %d s ahead (CDS Hooks: 5 minutes)", MAX_LIFETIME);
