@@ -255,9 +255,9 @@ done:
     return ret;
 }
 
-/* Sets the refusal for a request answered from its head (401, 404, 413, ...) without reading
- * its body; MHD then discards the body or closes the connection. */
-static enum MHD_Result refuse(request *rq, enum MHD_Result r)
+/* A request answered from its head (a refusal - 401, 404, 413, ... - or a GET): its body is
+ * never read (MHD closes the connection or discards it); later calls only drain. */
+static enum MHD_Result answered_now(request *rq, enum MHD_Result r)
 {
     rq->answered = true;
     return r;
@@ -281,24 +281,24 @@ static enum MHD_Result admit(cds_http_gateway *g, struct MHD_Connection *c, cons
         }
         enum MHD_Result ret = MHD_queue_response(c, origin ? 204 : 403, r);
         MHD_destroy_response(r);
-        return refuse(rq, ret);
+        return answered_now(rq, ret);
     }
     long long length;
     const char *framing = cds_http_framing_error(c, &length);
     /* where the body ends is unclear: answer, then close rather than read what follows */
-    if (framing) return refuse(rq, outcome_with(g, c, 400, "structure", framing, NULL, "Connection", "close"));
+    if (framing) return answered_now(rq, outcome_with(g, c, 400, "structure", framing, NULL, "Connection", "close"));
     const char *prefix = "/cds-services";
     size_t pl = strlen(prefix);
     bool services = strncmp(url, prefix, pl) == 0 && (url[pl] == '\0' || url[pl] == '/');
     if (!strcmp(url, "/health")) {
-        if (strcmp(method, "GET")) return refuse(rq, outcome(g, c, 405, "not-supported", "use GET", NULL));
-        return refuse(rq, forward(g, c, rq, "health", NULL, NULL, 0));
+        if (strcmp(method, "GET")) return answered_now(rq, outcome(g, c, 405, "not-supported", "use GET", NULL));
+        return answered_now(rq, forward(g, c, rq, "health", NULL, NULL, 0));
     }
     /* a '%' left by cds_http_unescape (an encoded NUL or slash) or a control character names no
      * service; answered before authentication, as any unknown path is */
     bool odd = false;
     for (const char *p = url; *p; p++) odd |= *p == '%' || (unsigned char)*p < 0x20 || *p == 0x7f;
-    if (!services || odd) return refuse(rq, outcome(g, c, 404, "not-found", "no such endpoint", NULL));
+    if (!services || odd) return answered_now(rq, outcome(g, c, 404, "not-found", "no such endpoint", NULL));
     if (g->o.jwt) {
         /* CDS Hooks "Trusting CDS Clients": one bare 401 for every failure; the reason goes to
          * the log, the token never does. */
@@ -308,30 +308,30 @@ static enum MHD_Result admit(cds_http_gateway *g, struct MHD_Connection *c, cons
         if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 ||
             !cds_jwt_verify(g->o.jwt, auth + 7, g->bases, g->nbases, url, time(NULL), &who, why, sizeof why)) {
             log_unauthorized(method, url + pl, why);
-            return refuse(rq, send_text(g, c, 401, "application/json", "{\"error\":\"unauthorized\"}", 24));
+            return answered_now(rq, send_text(g, c, 401, "application/json", "{\"error\":\"unauthorized\"}", 24));
         }
         snprintf(rq->iss, sizeof rq->iss, "%s", who.iss);
         snprintf(rq->sub, sizeof rq->sub, "%s", who.sub);
     }
     const char *rest = url + pl;
     if (*rest == '\0' || !strcmp(rest, "/")) {
-        if (strcmp(method, "GET")) return refuse(rq, outcome(g, c, 405, "not-supported", "use GET for discovery", NULL));
-        return refuse(rq, forward(g, c, rq, "discover", NULL, NULL, 0));
+        if (strcmp(method, "GET")) return answered_now(rq, outcome(g, c, 405, "not-supported", "use GET for discovery", NULL));
+        return answered_now(rq, forward(g, c, rq, "discover", NULL, NULL, 0));
     }
-    if (!post) return refuse(rq, outcome(g, c, 405, "not-supported", "use POST to call a service", NULL));
+    if (!post) return answered_now(rq, outcome(g, c, 405, "not-supported", "use POST to call a service", NULL));
     snprintf(rq->service, sizeof rq->service, "%s", rest + 1);
     char *slash = strchr(rq->service, '/');
     if (slash) {
-        if (strcmp(slash, "/feedback")) return refuse(rq, outcome(g, c, 404, "not-found", "no such endpoint", NULL));
+        if (strcmp(slash, "/feedback")) return answered_now(rq, outcome(g, c, 404, "not-found", "no such endpoint", NULL));
         *slash = '\0';
         rq->feedback = true;
     }
-    if (length > (long long)g->o.max_body) return refuse(rq, too_large(g, c));
+    if (length > (long long)g->o.max_body) return answered_now(rq, too_large(g, c));
     if (!cds_http_is_json(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")))
-        return refuse(rq, outcome(g, c, 415, "not-supported", "the body must be application/json", NULL));
+        return answered_now(rq, outcome(g, c, 415, "not-supported", "the body must be application/json", NULL));
     /* the whole declared body is reserved now; a chunked one reserves as it arrives */
     if (length > 0) {
-        if (!cds_http_budget_take(&g->budget, (size_t)length)) return refuse(rq, busy(g, c));
+        if (!cds_http_budget_take(&g->budget, (size_t)length)) return answered_now(rq, busy(g, c));
         rq->reserved = (size_t)length;
     }
     return MHD_YES;
