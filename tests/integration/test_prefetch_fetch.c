@@ -495,7 +495,8 @@ static void fetch_failures_read_the_same_whatever_the_server_did(void **s)
     struct { const char *server, *patient, *detail; } cases[] = {
         {closed, NULL, "Couldn't connect to server"},
         {fhir, "oo", "the FHIR server answered HTTP 403"},
-        {tls, NULL, "SSL"},
+        /* the handshake fails, or (a slow build) the stub waits for a request line until the timeout */
+        {tls, NULL, "\\(SSL\\|did not answer in time\\)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *json = pointed_at(cases[i].server, cases[i].patient), *body;
