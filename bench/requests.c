@@ -137,42 +137,42 @@ void bench_from_synthea(bench_set *out, const char *dir, const cds_ruleset *rs, 
         cJSON *latest[512];
         const char *latest_code[512];
         size_t nlatest = 0;
-        cJSON_ArrayForEach(ent, cJSON_GetObjectItem(b, "entry")) {
-            cJSON *r = cJSON_GetObjectItem(ent, "resource");
-            const char *rt = cJSON_GetStringValue(cJSON_GetObjectItem(r, "resourceType"));
-            const char *status = cJSON_GetStringValue(cJSON_GetObjectItem(r, "status"));
+        cJSON_ArrayForEach(ent, cJSON_GetObjectItemCaseSensitive(b, "entry")) {
+            cJSON *r = cJSON_GetObjectItemCaseSensitive(ent, "resource");
+            const char *rt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "resourceType"));
+            const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "status"));
             if (!rt) continue;
             if (!strcmp(rt, "Patient") && !patient) patient = r;
             else if (!strcmp(rt, "MedicationRequest") && status && !strcmp(status, "active")) cds_fhir_bundle_add(meds, cJSON_Duplicate(r, 1));
             else if (!strcmp(rt, "AllergyIntolerance")) cds_fhir_bundle_add(allergies, cJSON_Duplicate(r, 1));
             else if (!strcmp(rt, "Condition")) {
-                cJSON *cs = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "clinicalStatus"), "coding"), 0);
-                const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(cs, "code"));
+                cJSON *cs = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "clinicalStatus"), "coding"), 0);
+                const char *c = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cs, "code"));
                 if (c && !strcmp(c, "active")) cds_fhir_bundle_add(conds, cJSON_Duplicate(r, 1));
             } else if (!strcmp(rt, "Observation")) {
-                cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "code"), "coding"), 0);
-                const char *code = cJSON_GetStringValue(cJSON_GetObjectItem(c0, "code"));
-                const char *when = cJSON_GetStringValue(cJSON_GetObjectItem(r, "effectiveDateTime"));
+                cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "code"), "coding"), 0);
+                const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c0, "code"));
+                const char *when = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "effectiveDateTime"));
                 if (!code || !when) continue;
                 size_t k = 0;
                 for (; k < nlatest && strcmp(latest_code[k], code); k++) {}
                 if (k == nlatest && nlatest < 512) { latest[nlatest] = r; latest_code[nlatest++] = code; }
                 else if (k < nlatest) {
-                    const char *w = cJSON_GetStringValue(cJSON_GetObjectItem(latest[k], "effectiveDateTime"));
+                    const char *w = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(latest[k], "effectiveDateTime"));
                     if (w && strcmp(when, w) > 0) latest[k] = r;
                 }
             }
         }
         for (size_t k = 0; k < nlatest; k++) cds_fhir_bundle_add(obs, cJSON_Duplicate(latest[k], 1));
-        const char *pid = patient ? cJSON_GetStringValue(cJSON_GetObjectItem(patient, "id")) : "bench";
+        const char *pid = patient ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(patient, "id")) : "bench";
         req = skeleton(pid ? pid : "bench", out->n, &drafts);
-        cJSON *pre = cJSON_GetObjectItem(req, "prefetch");
+        cJSON *pre = cJSON_GetObjectItemCaseSensitive(req, "prefetch");
         if (patient) {
             cJSON *p = cJSON_CreateObject();
             cJSON_AddStringToObject(p, "resourceType", "Patient");
             cJSON_AddStringToObject(p, "id", pid ? pid : "bench");
-            const char *g = cJSON_GetStringValue(cJSON_GetObjectItem(patient, "gender"));
-            const char *bd = cJSON_GetStringValue(cJSON_GetObjectItem(patient, "birthDate"));
+            const char *g = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(patient, "gender"));
+            const char *bd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(patient, "birthDate"));
             if (g) cJSON_AddStringToObject(p, "gender", g);
             if (bd) cJSON_AddStringToObject(p, "birthDate", bd);
             cJSON_AddItemToObject(pre, "patient", p);
@@ -209,8 +209,8 @@ void bench_synthetic(bench_set *out, size_t count, size_t nmeds, const cds_rules
             uint32_t g = (uint32_t)((next_rand(&seed) * 32768u + next_rand(&seed)) % ning);
             cds_fhir_bundle_add(meds, med_request(id, "active", cds_kb_ingredient_at(rs->kb, g)));
         }
-        cJSON_AddItemToObject(cJSON_GetObjectItem(req, "prefetch"), "medications", meds);
-        cJSON_AddItemToObject(cJSON_GetObjectItem(req, "prefetch"), "allergies", cds_fhir_bundle());   /* none recorded */
+        cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(req, "prefetch"), "medications", meds);
+        cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(req, "prefetch"), "allergies", cds_fhir_bundle());   /* none recorded */
         cds_fhir_bundle_add(drafts, med_request("draft-1", "draft", cds_kb_ingredient_at(rs->kb, pool[next_rand(&seed) % npool])));
         add_envelope(out, req, i + 1);
     }
@@ -258,7 +258,7 @@ void bench_from_requests(bench_set *out, const char *dir, const cds_ruleset *rs)
         char *text = cds_read_file(path, &len, 64u << 20, &err);
         cJSON *r = text ? cJSON_ParseWithLength(text, len) : NULL;
         free(text);
-        const char *hook = r ? cJSON_GetStringValue(cJSON_GetObjectItem(r, "hook")) : NULL;
+        const char *hook = r ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "hook")) : NULL;
         if (!hook || strcmp(hook, "order-sign")) { cJSON_Delete(r); continue; }
         if (lacks_required_prefetch(rs, r)) {
             skipped++;

@@ -424,6 +424,24 @@ kill -TERM $SERVER; wait $SERVER
 check "a damaged knowledge-base file is rebuilt: the service answers" grep -q '"status": "ok"' "$T/h2"
 K1=$(grep -o '"knowledge": "[0-9a-f]*"' "$T/h1"); K2=$(grep -o '"knowledge": "[0-9a-f]*"' "$T/h2")
 check "  with the same knowledge digest" test -n "$K1" -a "$K1" = "$K2"
+# Local permissions (issue 22 item 12): under umask 000 the admin socket was 0777 (any local
+# user got "reload: ok") and audit.db 0644; a state directory others may write to was used.
+(umask 000; exec "$CDSD" serve --listen "ipc://$T/perm.sock" --state "$T/perm" --fixtures none --log-level error) &
+SERVER=$!
+for i in $(seq 1 50); do "$CDSD" call --connect "ipc://$T/perm.sock" health >/dev/null 2>&1 && break; sleep 0.2; done
+check "under umask 000 the admin socket is 0600" test "$(stat -c %a "$T/perm/admin.sock")" = 600
+check "  the audit log 0600" test "$(stat -c %a "$T/perm/audit.db")" = 600
+check "  its WAL 0600" test "$(stat -c %a "$T/perm/audit.db-wal")" = 600
+check "  the knowledge cache 0600" test "$(stat -c %a "$T/perm/kb.sqlite")" = 600
+check "  the state directory 0750" test "$(stat -c %a "$T/perm")" = 750
+kill -TERM $SERVER; wait $SERVER
+for mode in 777 770 1777; do
+    mkdir -p "$T/open$mode"; chmod $mode "$T/open$mode"
+    timeout 20 "$CDSD" serve --listen "ipc://$T/open.sock" --state "$T/open$mode" --fixtures none >"$T/out" 2>&1
+    check "a state directory of mode $mode stops the start" test $? -eq 1
+    check "  and says why" grep -q "the state directory $T/open$mode is writable by .* not starting (chmod go-w" "$T/out"
+done
+
 "$CDSD" call --connect "ipc://$T/none.sock" health >/dev/null 2>&1
 check "no server: exit status 2 (transport)" test $? -eq 2
 

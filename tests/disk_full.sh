@@ -2,7 +2,8 @@
 # disk_full.sh — the service's state directory on a small tmpfs that fills up (RELIABILITY S5):
 # calls are answered 'internal' with a log line saying why (never a decision without its audit
 # row), the process stays up, and it answers normally again once space is freed - no restart.
-# Needs root to mount the tmpfs; without it the test reports itself skipped (exit 77).
+# Needs root to mount the tmpfs; without it the test reports itself skipped (exit 77). The mount
+# is 0750: a tmpfs root is 1777 by default, and a state directory others may write is refused.
 # usage: disk_full.sh path/to/cdsd   (run from the repository root)
 set -u
 CDSD="$1"
@@ -22,7 +23,7 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
-if ! mount -t tmpfs -o size=16m tmpfs "$STATE" 2>"$T/mount.err"; then
+if ! mount -t tmpfs -o size=16m,mode=0750 tmpfs "$STATE" 2>"$T/mount.err"; then
     echo "SKIP: disk-full test needs to mount a tmpfs (root): $(cat "$T/mount.err")"
     exit 77
 fi

@@ -1,5 +1,6 @@
 /* audit.c — group-committing audit writer, feedback store, chain verifier. */
 #include "audit.h"
+#include "private_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -534,7 +535,7 @@ cds_audit *cds_audit_open(const char *path, bool sync_full, cds_error *err)
     char key[1100];
     snprintf(key, sizeof key, "%s.key", path);
     if (!cds_audit_secret(key, a->secret, err)) { free(a); return NULL; }
-    if (sqlite3_open(path, &a->db) != SQLITE_OK) goto fail;
+    if (cds_create_private(path) != 0 || sqlite3_open(path, &a->db) != SQLITE_OK) goto fail;   /* 0600: PHI */
     sqlite3_busy_timeout(a->db, 2000);
     if (sqlite3_exec(a->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) goto fail;
     sqlite3_exec(a->db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);

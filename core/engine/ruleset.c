@@ -19,6 +19,7 @@
 #include "lua_table.h"
 #include "mp.h"
 #include "prefetch.h"
+#include "private_file.h"
 #include "utf8.h"
 
 static void check_prefetch(cds_ltab *t, cds_service *s);
@@ -370,7 +371,7 @@ static int build_kb(cds_ruleset *rs, const cds_ruleset_opts *opts, cds_strbuf *d
     }
     sqlite3 *db = NULL;
     int errors = 0;
-    if (sqlite3_open(tmp, &db) != SQLITE_OK) {
+    if (cds_create_private(tmp) != 0 || sqlite3_open(tmp, &db) != SQLITE_OK) {
         cds_strbuf_printf(diag, "%s: cannot open: %s\n", tmp, sqlite3_errmsg(db));
         errors++;
         goto done;

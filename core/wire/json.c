@@ -61,14 +61,67 @@ static long nul_escape(const char *json, size_t len)
     return -1;
 }
 
+#define PATH_DEPTH 32   /* levels named in a path; deeper ones are left out */
+
+/* The path ($.context.patientId, $.prefetch.meds.entry[2]) of what is being read at byte off,
+ * from a scan of the text before it (which cJSON has not judged yet: a best effort). */
+static void path_at(const char *json, size_t off, char *out, size_t cap)
+{
+    struct { bool object; size_t index; const char *key; size_t keylen; } st[PATH_DEPTH];
+    size_t depth = 0;
+    bool in_str = false, want_key = false;
+    const char *str = NULL;
+    for (size_t i = 0; i < off; i++) {
+        char c = json[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') {
+                in_str = false;
+                if (want_key && depth && depth <= PATH_DEPTH) {
+                    st[depth - 1].key = str;
+                    st[depth - 1].keylen = (size_t)(json + i - str);
+                }
+                want_key = false;
+            }
+            continue;
+        }
+        bool top = depth && depth <= PATH_DEPTH;
+        if (c == '"') in_str = true, str = json + i + 1;
+        else if (c == '{' || c == '[') {
+            if (depth < PATH_DEPTH) st[depth].object = c == '{', st[depth].index = 0, st[depth].key = NULL;
+            depth++;
+            want_key = c == '{';
+        } else if ((c == '}' || c == ']') && depth) depth--, want_key = false;
+        else if (c == ',' && top && st[depth - 1].object) want_key = true, st[depth - 1].key = NULL;
+        else if (c == ',' && top) st[depth - 1].index++;
+    }
+    if (in_str && want_key && depth && depth <= PATH_DEPTH) {   /* inside a key: name it as far as it goes */
+        st[depth - 1].key = str;
+        st[depth - 1].keylen = (size_t)(json + off - str);
+    }
+    size_t n = (size_t)snprintf(out, cap, "$");
+    for (size_t d = 0; d < depth && d < PATH_DEPTH && n < cap; d++) {
+        int w = 0;
+        if (!st[d].object) w = snprintf(out + n, cap - n, "[%zu]", st[d].index);
+        else if (st[d].key) w = snprintf(out + n, cap - n, ".%.*s", (int)(st[d].keylen < 64 ? st[d].keylen : 64), st[d].key);
+        if (w > 0) n += (size_t)w;
+    }
+}
+
 cds_rc cds_json_to_mp(const char *json, size_t len, const char *what, msgpack_sbuffer *out, cds_error *err)
 {
-    long nul = nul_escape(json, len);
+    /* A raw NUL (never valid in JSON text) would end a string early in cJSON's copy, or hide
+     * what follows it; \u0000 would cut the string the same way. Both are refused with the
+     * path of the field. */
+    const char *raw = memchr(json, '\0', len);
+    long nul = raw ? (long)(raw - json) : nul_escape(json, len);
     if (nul >= 0) {
         int line, col;
+        char path[160];
         line_col(json, (size_t)nul, &line, &col);
-        return cds_error_set(err, CDS_EBADREQ, "$", "%s: line %d column %d: strings may not contain \\u0000",
-                             what ? what : "JSON", line, col);
+        path_at(json, (size_t)nul, path, sizeof path);
+        return cds_error_set(err, CDS_EBADREQ, path, "%s: line %d column %d: %s", what ? what : "JSON", line, col,
+                             raw ? "a raw NUL byte (not allowed in JSON text)" : "strings may not contain \\u0000");
     }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
@@ -96,7 +149,7 @@ cds_rc cds_json_to_mp(const char *json, size_t len, const char *what, msgpack_sb
     /* cJSON accepts a leading value and stops; anything but whitespace after it is an error. */
     if (end) {
         while (end < json + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t')) end++;
-        if (end < json + len && *end) {
+        if (end < json + len) {
             cJSON_Delete(root);
             return cds_error_set(err, CDS_EBADREQ, "$", "%s: trailing characters after the JSON value",
                                  what ? what : "JSON");

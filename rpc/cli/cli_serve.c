@@ -29,6 +29,8 @@ static void usage(FILE *f)
             "  --audit-sync MODE   normal (default: survives a crash) or full (also survives power loss)\n"
             "  --audit-requests    keep whole requests in var/audit.db for replay (contains PHI)\n"
             "  --http ADDR:PORT    also serve CDS Hooks over HTTP/JSON (loopback only without --jwt-issuer)\n"
+            "  --http-max-buffered B  request bodies all HTTP connections together may hold; beyond, 503 with\n"
+            "                      Retry-After (default 67108864; at least --max-request)\n"
             "  --cors-origin LIST  comma-separated origins allowed to call the HTTP gateway from a browser\n"
             "  --jwt-issuer ISS=JWKS_FILE  trust JWTs from ISS signed by a key in JWKS_FILE (repeatable)\n"
             "  --jwt-jku URL       a jku header value to accept (repeatable; keys are never fetched)\n"
@@ -46,6 +48,7 @@ int cli_serve(int argc, char **argv)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     cds_server_opts o = {.listen = "tcp://127.0.0.1:7411", .rules = CLI_DEFAULT_RULES, .state = "var",
                          .fixtures = "fixtures", .workers = ncpu > 0 ? (int)ncpu : 2, .max_request = 4u << 20,
+                         .http_max_buffered = CDS_HTTP_DEFAULT_MAX_BUFFERED,
                          .deadline_ms = 250, .queue = 64, .summary_s = 60,
                          .fetch = {.timeout_ms = 2000, .max_pages = 10, .max_bytes = 4u << 20}};
     static const struct option opts[] = {
@@ -59,7 +62,8 @@ int cli_serve(int argc, char **argv)
         {"audit-requests", no_argument, 0, 'R'}, {"http", required_argument, 0, 'H'},
         {"cors-origin", required_argument, 0, 'O'}, {"jwt-issuer", required_argument, 0, 'J'},
         {"jwt-jku", required_argument, 0, 'U'}, {"public-url", required_argument, 0, 'P'},
-        {"fetch-timeout", required_argument, 0, 'T'}, {"fetch-pages", required_argument, 0, 'G'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"fetch-timeout", required_argument, 0, 'T'}, {"fetch-pages", required_argument, 0, 'G'},
+        {"http-max-buffered", required_argument, 0, 'B'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -79,6 +83,7 @@ int cli_serve(int argc, char **argv)
         case 'R': o.audit_requests = true; break;
         case 'H': o.http = optarg; break;
         case 'O': o.cors_origins = optarg; break;
+        case 'B': o.http_max_buffered = strtoul(optarg, NULL, 10); break;
         case 'J': {
             char err[300];
             if (!o.jwt) o.jwt = cds_jwt_new();
@@ -126,6 +131,10 @@ int cli_serve(int argc, char **argv)
         o.fetch.max_pages < 1) {
         fprintf(stderr, "cdsd serve: --workers, --queue, --deadline, --fetch-timeout and --fetch-pages must be positive, "
                         "--max-request >= 1024\n");
+        return 2;
+    }
+    if (o.http_max_buffered < o.max_request) {
+        fprintf(stderr, "cdsd serve: --http-max-buffered must be at least --max-request (%zu)\n", o.max_request);
         return 2;
     }
     struct stat st;

@@ -6,6 +6,7 @@
 #include <msgpack.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "http_admission.h"
 #include "json.h"
 #include "jwt_verify.h"
 #include "log.h"
@@ -23,6 +25,7 @@
 
 struct cds_http_gateway {
     struct MHD_Daemon *d;
+    cds_http_budget budget;   /* body bytes held by all connections together */
     nng_socket sock;
     cds_http_opts o;
     char public_url[CDS_HTTP_MAX_PUBLIC_URLS][256];   /* without a trailing slash */
@@ -30,7 +33,17 @@ struct cds_http_gateway {
     size_t nbases;
 };
 
-typedef struct body { char *data; size_t len; bool too_large; } body;
+/* One request's state across the access handler's calls. */
+typedef struct request {
+    char *data;                /* the body so far */
+    size_t len;
+    size_t reserved;           /* bytes of the shared budget held (given back when the request ends) */
+    bool too_large, over_budget;
+    bool answered;             /* a response is queued: later calls only drain */
+    bool feedback;
+    char service[256];
+    char iss[128], sub[128];   /* the verified token's issuer and subject (empty without JWT) */
+} request;
 
 static const char *origin_allowed(cds_http_gateway *g, struct MHD_Connection *c)
 {
@@ -46,12 +59,14 @@ static const char *origin_allowed(cds_http_gateway *g, struct MHD_Connection *c)
     return NULL;
 }
 
-static enum MHD_Result send_text(cds_http_gateway *g, struct MHD_Connection *c, unsigned status, const char *type,
-                                 const char *text, size_t len)
+/* extra: one more header ("Retry-After", "Connection"), or NULL */
+static enum MHD_Result respond(cds_http_gateway *g, struct MHD_Connection *c, unsigned status, const char *type,
+                               const char *text, size_t len, const char *extra, const char *extra_value)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
     if (type) MHD_add_response_header(r, "Content-Type", type);
+    if (extra) MHD_add_response_header(r, extra, extra_value);
     const char *origin = origin_allowed(g, c);
     if (origin) {
         MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
@@ -62,9 +77,15 @@ static enum MHD_Result send_text(cds_http_gateway *g, struct MHD_Connection *c, 
     return ret;
 }
 
+static enum MHD_Result send_text(cds_http_gateway *g, struct MHD_Connection *c, unsigned status, const char *type,
+                                 const char *text, size_t len)
+{
+    return respond(g, c, status, type, text, len, NULL, NULL);
+}
+
 /* A FHIR OperationOutcome naming the problem (and the field, when known). */
-static enum MHD_Result outcome(cds_http_gateway *g, struct MHD_Connection *c, unsigned status, const char *code,
-                               const char *message, const char *path)
+static enum MHD_Result outcome_with(cds_http_gateway *g, struct MHD_Connection *c, unsigned status, const char *code,
+                                    const char *message, const char *path, const char *extra, const char *extra_value)
 {
     cds_strbuf b;
     cds_strbuf_init(&b);
@@ -78,9 +99,48 @@ static enum MHD_Result outcome(cds_http_gateway *g, struct MHD_Connection *c, un
         cds_strbuf_puts(&b, "]");
     }
     cds_strbuf_puts(&b, "}]}");
-    enum MHD_Result r = send_text(g, c, status, "application/fhir+json", b.data, b.len);
+    enum MHD_Result r = respond(g, c, status, "application/fhir+json", b.data, b.len, extra, extra_value);
     cds_strbuf_free(&b);
     return r;
+}
+
+static enum MHD_Result outcome(cds_http_gateway *g, struct MHD_Connection *c, unsigned status, const char *code,
+                               const char *message, const char *path)
+{
+    return outcome_with(g, c, status, code, message, path, NULL, NULL);
+}
+
+static enum MHD_Result too_large(cds_http_gateway *g, struct MHD_Connection *c)
+{
+    char m[96];
+    snprintf(m, sizeof m, "the body is larger than %zu bytes", g->o.max_body);
+    return outcome(g, c, 413, "too-costly", m, NULL);
+}
+
+/* Every connection together holds the most body bytes allowed (--http-max-buffered). */
+static enum MHD_Result busy(cds_http_gateway *g, struct MHD_Connection *c)
+{
+    cds_log(CDS_LOG_WARN, "HTTP gateway: request bodies in progress hold %zu of %zu bytes; answered 503",
+            atomic_load(&g->budget.used), g->budget.cap);
+    return outcome_with(g, c, 503, "transient", "the service is receiving too many requests; retry shortly", NULL,
+                        "Retry-After", "1");
+}
+
+/* Who called, for the audit row: the peer address and the verified token's iss and sub (never
+ * the token). */
+static void caller_of(struct MHD_Connection *c, const request *rq, char *out, size_t n)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char addr[64] = "?";
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ci->client_addr;
+        char ip[INET_ADDRSTRLEN] = "?";
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+        snprintf(addr, sizeof addr, "%s:%u", ip, (unsigned)ntohs(in->sin_port));
+    }
+    int l = snprintf(out, n, "http %s", addr);
+    if (rq && rq->iss[0] && l >= 0 && (size_t)l < n) l += snprintf(out + l, n - (size_t)l, " iss=%s", rq->iss);
+    if (rq && rq->sub[0] && l >= 0 && (size_t)l < n) snprintf(out + l, n - (size_t)l, " sub=%s", rq->sub);
 }
 
 static unsigned status_for(const char *code)
@@ -106,16 +166,20 @@ static void log_unauthorized(const char *method, const char *rest, const char *w
 }
 
 /* Sends the envelope and answers the HTTP request from the reply. */
-static enum MHD_Result forward(cds_http_gateway *g, struct MHD_Connection *c, const char *op, const char *service,
-                               const char *json, size_t json_len)
+static enum MHD_Result forward(cds_http_gateway *g, struct MHD_Connection *c, const request *rq, const char *op,
+                               const char *service, const char *json, size_t json_len)
 {
+    char caller[400];
+    caller_of(c, rq, caller, sizeof caller);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 1 + (service != NULL) + (json != NULL));
+    msgpack_pack_map(&pk, 2 + (service != NULL) + (json != NULL));
     cds_mp_pack_str(&pk, "op");
     cds_mp_pack_str(&pk, op);
+    cds_mp_pack_str(&pk, "caller");   /* taken from the envelope for inproc peers only */
+    cds_mp_pack_str(&pk, caller);
     if (service) {
         cds_mp_pack_str(&pk, "service");
         cds_mp_pack_str(&pk, service);
@@ -125,7 +189,7 @@ static enum MHD_Result forward(cds_http_gateway *g, struct MHD_Connection *c, co
         cds_error err;
         if (cds_json_to_mp(json, json_len, "request body", &sb, &err) != CDS_OK) {
             msgpack_sbuffer_destroy(&sb);
-            return outcome(g, c, 400, "invalid", err.message, NULL);
+            return outcome(g, c, 400, "invalid", err.message, strcmp(err.path, "$") ? err.path : NULL);
         }
     }
     nng_ctx ctx;
@@ -191,39 +255,21 @@ done:
     return ret;
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                              const char *version, const char *upload, size_t *upload_size, void **con_cls)
+/* A request answered from its head (a refusal - 401, 404, 413, ... - or a GET): its body is
+ * never read (MHD closes the connection or discards it); later calls only drain. */
+static enum MHD_Result answered_now(request *rq, enum MHD_Result r)
 {
-    (void)version;
-    cds_http_gateway *g = cls;
+    rq->answered = true;
+    return r;
+}
+
+/* The first call for a request: headers only, no body yet. Everything that can be decided
+ * from the head is decided here, the JWT first of all, so an unauthenticated or malformed
+ * request costs no body buffer. MHD_YES without a response: read the body. */
+static enum MHD_Result admit(cds_http_gateway *g, struct MHD_Connection *c, const char *url, const char *method,
+                             request *rq)
+{
     bool post = strcmp(method, "POST") == 0;
-    if (post) {
-        body *b = *con_cls;
-        if (!b) {
-            /* first call: headers only; refuse oversized bodies before buffering them */
-            b = calloc(1, sizeof *b);
-            if (!b) return MHD_NO;
-            const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-            if (cl && strtoull(cl, NULL, 10) > g->o.max_body) b->too_large = true;
-            *con_cls = b;
-            return MHD_YES;
-        }
-        if (*upload_size) {
-            if (!b->too_large && b->len + *upload_size <= g->o.max_body) {
-                char *p = realloc(b->data, b->len + *upload_size + 1);
-                if (p) {
-                    memcpy(p + b->len, upload, *upload_size);
-                    b->data = p;
-                    b->len += *upload_size;
-                    b->data[b->len] = '\0';
-                }
-            } else {
-                b->too_large = true;
-            }
-            *upload_size = 0;
-            return MHD_YES;
-        }
-    }
     if (!strcmp(method, "OPTIONS")) {
         const char *origin = origin_allowed(g, c);
         struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -235,61 +281,121 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         }
         enum MHD_Result ret = MHD_queue_response(c, origin ? 204 : 403, r);
         MHD_destroy_response(r);
-        return ret;
+        return answered_now(rq, ret);
     }
+    long long length;
+    const char *framing = cds_http_framing_error(c, &length);
+    /* where the body ends is unclear: answer, then close rather than read what follows */
+    if (framing) return answered_now(rq, outcome_with(g, c, 400, "structure", framing, NULL, "Connection", "close"));
     const char *prefix = "/cds-services";
     size_t pl = strlen(prefix);
     bool services = strncmp(url, prefix, pl) == 0 && (url[pl] == '\0' || url[pl] == '/');
     if (!strcmp(url, "/health")) {
-        if (strcmp(method, "GET")) return outcome(g, c, 405, "not-supported", "use GET", NULL);
-        return forward(g, c, "health", NULL, NULL, 0);
+        if (strcmp(method, "GET")) return answered_now(rq, outcome(g, c, 405, "not-supported", "use GET", NULL));
+        return answered_now(rq, forward(g, c, rq, "health", NULL, NULL, 0));
     }
-    if (!services) return outcome(g, c, 404, "not-found", "no such endpoint", NULL);
+    /* a '%' left by cds_http_unescape (an encoded NUL or slash) or a control character names no
+     * service; answered before authentication, as any unknown path is */
+    bool odd = false;
+    for (const char *p = url; *p; p++) odd |= *p == '%' || (unsigned char)*p < 0x20 || *p == 0x7f;
+    if (!services || odd) return answered_now(rq, outcome(g, c, 404, "not-found", "no such endpoint", NULL));
     if (g->o.jwt) {
         /* CDS Hooks "Trusting CDS Clients": one bare 401 for every failure; the reason goes to
          * the log, the token never does. */
         const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
         char why[600] = "no bearer token";
+        cds_jwt_identity who;
         if (!auth || strncasecmp(auth, "Bearer ", 7) != 0 ||
-            !cds_jwt_verify(g->o.jwt, auth + 7, g->bases, g->nbases, url, time(NULL), why, sizeof why)) {
+            !cds_jwt_verify(g->o.jwt, auth + 7, g->bases, g->nbases, url, time(NULL), &who, why, sizeof why)) {
             log_unauthorized(method, url + pl, why);
-            return send_text(g, c, 401, "application/json", "{\"error\":\"unauthorized\"}", 24);
+            return answered_now(rq, send_text(g, c, 401, "application/json", "{\"error\":\"unauthorized\"}", 24));
         }
+        snprintf(rq->iss, sizeof rq->iss, "%s", who.iss);
+        snprintf(rq->sub, sizeof rq->sub, "%s", who.sub);
     }
     const char *rest = url + pl;
     if (*rest == '\0' || !strcmp(rest, "/")) {
-        if (strcmp(method, "GET")) return outcome(g, c, 405, "not-supported", "use GET for discovery", NULL);
-        return forward(g, c, "discover", NULL, NULL, 0);
+        if (strcmp(method, "GET")) return answered_now(rq, outcome(g, c, 405, "not-supported", "use GET for discovery", NULL));
+        return answered_now(rq, forward(g, c, rq, "discover", NULL, NULL, 0));
     }
-    if (!post) return outcome(g, c, 405, "not-supported", "use POST to call a service", NULL);
-    body *b = *con_cls;
-    if (b->too_large) {
-        char m[96];
-        snprintf(m, sizeof m, "the body is larger than %zu bytes", g->o.max_body);
-        return outcome(g, c, 413, "too-costly", m, NULL);
-    }
-    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    if (!ct || strncasecmp(ct, "application/json", 16) != 0)
-        return outcome(g, c, 415, "not-supported", "the body must be application/json", NULL);
-    char service[256];
-    snprintf(service, sizeof service, "%s", rest + 1);
-    char *slash = strchr(service, '/');
-    bool feedback = false;
+    if (!post) return answered_now(rq, outcome(g, c, 405, "not-supported", "use POST to call a service", NULL));
+    snprintf(rq->service, sizeof rq->service, "%s", rest + 1);
+    char *slash = strchr(rq->service, '/');
     if (slash) {
-        if (strcmp(slash, "/feedback")) return outcome(g, c, 404, "not-found", "no such endpoint", NULL);
+        if (strcmp(slash, "/feedback")) return answered_now(rq, outcome(g, c, 404, "not-found", "no such endpoint", NULL));
         *slash = '\0';
-        feedback = true;
+        rq->feedback = true;
     }
-    return forward(g, c, feedback ? "feedback" : "call", service, b->data ? b->data : "", b->len);
+    if (length > (long long)g->o.max_body) return answered_now(rq, too_large(g, c));
+    if (!cds_http_is_json(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")))
+        return answered_now(rq, outcome(g, c, 415, "not-supported", "the body must be application/json", NULL));
+    /* the whole declared body is reserved now; a chunked one reserves as it arrives */
+    if (length > 0) {
+        if (!cds_http_budget_take(&g->budget, (size_t)length)) return answered_now(rq, busy(g, c));
+        rq->reserved = (size_t)length;
+    }
+    return MHD_YES;
+}
+
+/* A piece of the body: kept while it fits the request's limit and the shared budget. */
+static void take_body(cds_http_gateway *g, request *rq, const char *data, size_t n)
+{
+    if (rq->too_large || rq->over_budget) return;
+    if (rq->len + n > g->o.max_body) {
+        rq->too_large = true;
+        return;
+    }
+    if (rq->len + n > rq->reserved) {
+        size_t more = rq->len + n - rq->reserved;
+        if (!cds_http_budget_take(&g->budget, more)) {
+            rq->over_budget = true;
+            return;
+        }
+        rq->reserved += more;
+    }
+    char *p = realloc(rq->data, rq->len + n + 1);
+    if (!p) {
+        rq->over_budget = true;
+        return;
+    }
+    memcpy(p + rq->len, data, n);
+    rq->data = p;
+    rq->len += n;
+    rq->data[rq->len] = '\0';
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    cds_http_gateway *g = cls;
+    request *rq = *con_cls;
+    if (!rq) {
+        if (!(rq = calloc(1, sizeof *rq))) return MHD_NO;
+        *con_cls = rq;
+        return admit(g, c, url, method, rq);
+    }
+    if (*upload_size) {
+        if (!rq->answered) take_body(g, rq, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (rq->answered) return MHD_YES;
+    rq->answered = true;
+    if (rq->too_large) return too_large(g, c);
+    if (rq->over_budget) return busy(g, c);
+    return forward(g, c, rq, rq->feedback ? "feedback" : "call", rq->service, rq->data ? rq->data : "", rq->len);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
 {
-    (void)cls, (void)c, (void)t;
-    body *b = *con_cls;
-    if (b) {
-        free(b->data);
-        free(b);
+    (void)c, (void)t;
+    cds_http_gateway *g = cls;
+    request *rq = *con_cls;
+    if (rq) {
+        cds_http_budget_give(&g->budget, rq->reserved);
+        free(rq->data);
+        free(rq);
     }
     *con_cls = NULL;
 }
@@ -315,6 +421,7 @@ cds_http_gateway *cds_http_start(const cds_http_opts *o)
     }
     cds_http_gateway *g = calloc(1, sizeof *g);
     g->o = *o;
+    g->budget.cap = o->max_buffered ? o->max_buffered : CDS_HTTP_DEFAULT_MAX_BUFFERED;
     g->nbases = o->npublic_urls ? o->npublic_urls : 1;
     if (g->nbases > CDS_HTTP_MAX_PUBLIC_URLS) g->nbases = CDS_HTTP_MAX_PUBLIC_URLS;   /* checked by the CLI */
     for (size_t i = 0; i < g->nbases; i++) {
@@ -337,6 +444,7 @@ cds_http_gateway *cds_http_start(const cds_http_opts *o)
     g->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
                             NULL, NULL, handle, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, g, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                            MHD_OPTION_UNESCAPE_CALLBACK, cds_http_unescape, NULL,
                             /* a thread per connection: bound them (idle or slow clients - slowloris - would
                              * otherwise take ~1000 threads) and their stacks (the deepest work is cJSON
                              * at its 1000-level limit) */

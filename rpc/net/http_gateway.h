@@ -6,7 +6,9 @@
  *   POST /cds-services/{id}/feedback   feedback
  *   GET  /health                       health for load balancers
  * With a JWT verifier every call but /health needs "Authorization: Bearer <JWT>" whose aud is
- * one of the public URLs + path; any failure is the same bare 401. Without one it only listens on loopback. */
+ * one of the public URLs + path; any failure is the same bare 401, sent from the request's head
+ * before any of its body is read. Without one it only listens on loopback. The bodies being
+ * received are bounded together (503 with Retry-After beyond). */
 #ifndef CDS_HTTP_GATEWAY_H
 #define CDS_HTTP_GATEWAY_H
 
@@ -15,11 +17,13 @@
 typedef struct cds_http_gateway cds_http_gateway;
 
 #define CDS_HTTP_MAX_PUBLIC_URLS 8
+#define CDS_HTTP_DEFAULT_MAX_BUFFERED (64u << 20)
 
 typedef struct cds_http_opts {
     const char *addr;           /* "127.0.0.1:8080" */
     const char *nng_url;        /* where the REP socket also listens (inproc://...) */
     size_t max_body;            /* 413 above this, checked before buffering */
+    size_t max_buffered;        /* body bytes all connections together may hold (503 beyond); 0: the default */
     const char *cors_origins;   /* comma-separated allowed origins, NULL = none */
     int timeout_ms;
     struct cds_jwt_verifier *jwt;   /* NULL: no authentication, loopback only */

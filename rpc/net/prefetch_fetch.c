@@ -28,8 +28,16 @@ typedef struct key_fetch {
     cJSON *outcome;           /* the server's OperationOutcome on failure, if it sent one */
     int pages;
     bool done;
-    char fail[160];           /* why it failed; never holds the URL or the token */
+    char fail[160];           /* why it failed, for the log; never holds the URL or the token */
+    bool tell;                /* the reason is the request's own (fhirServer, its template): the reply may
+                                 say it. What the FHIR server did (refused, timed out, answered 404, spoke
+                                 no HTTP) stays in the log: over NNG anyone could probe ports with it. */
 } key_fetch;
+
+/* What a reply (412 text, the "did not run" card) says of a failure the request did not cause. */
+#define UNTOLD_REASON "the FHIR server did not provide it (the service's log has the reason)"
+
+static const char *reply_reason(const key_fetch *k) { return k->tell ? k->fail : UNTOLD_REASON; }
 
 void cds_fetch_global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
@@ -71,10 +79,44 @@ static bool server_allowed(const char *base, bool *plain, char *why, size_t cap)
     return ok;
 }
 
-/* A URL under fhirServer: the token may be sent there. */
+/* A URL under fhirServer: the token may be sent there. Both are normalised (normalised_url). */
 static bool under_base(const char *url, const char *base, size_t blen)
 {
     return strncmp(url, base, blen) == 0 && (url[blen] == '/' || url[blen] == '?' || url[blen] == '\0');
+}
+
+/* url with its path's dot segments removed (RFC 3986 §5.2.4, by libcurl's parser), %2E counted
+ * as the dot it is (".../fhir/%2e%2e/admin" left fhirServer's path once the server decoded it);
+ * malloc'd. NULL when it is no URL, or its path has an encoded slash or a backslash, which a
+ * server may turn into a separator after this check. */
+static char *normalised_url(const char *url)
+{
+    char *t = malloc(strlen(url) + 1), *w = t, *out = NULL;
+    if (!t) return NULL;
+    bool in_path = true;
+    for (const char *r = url; *r;) {
+        if (*r == '?' || *r == '#') in_path = false;
+        if (in_path && r[0] == '%' && r[1] == '2' && (r[2] == 'e' || r[2] == 'E')) {
+            *w++ = '.';
+            r += 3;
+            continue;
+        }
+        if (in_path && (*r == '\\' || (r[0] == '%' && ((r[1] == '2' && (r[2] == 'f' || r[2] == 'F')) ||
+                                                       (r[1] == '5' && (r[2] == 'c' || r[2] == 'C')))))) {
+            free(t);
+            return NULL;
+        }
+        *w++ = *r++;
+    }
+    *w = '\0';
+    CURLU *u = curl_url();
+    char *norm = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, t, 0) == CURLUE_OK && curl_url_get(u, CURLUPART_URL, &norm, 0) == CURLUE_OK)
+        out = strdup(norm);
+    curl_free(norm);
+    curl_url_cleanup(u);
+    free(t);
+    return out;
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *u)
@@ -135,6 +177,13 @@ static void fail(key_fetch *k, const char *fmt, const char *arg)
     k->done = true;
 }
 
+/* A failure the request itself caused: the reply may say why. */
+static void refuse(key_fetch *k, const char *fmt, const char *arg)
+{
+    fail(k, fmt, arg);
+    k->tell = true;
+}
+
 static void start(CURLM *m, key_fetch *k, const char *url, long budget_ms)
 {
     cds_strbuf_clear(&k->body);
@@ -160,8 +209,10 @@ static void finished(CURLM *m, key_fetch *k, CURLcode res, const cds_fetch_opts 
     }
     long status = 0;
     curl_easy_getinfo(k->h, CURLINFO_RESPONSE_CODE, &status);
+    /* a NUL would cut a string of the resource silently (item 8 of issue 22, at this door) */
+    bool nul = k->body.len && memchr(k->body.data, '\0', k->body.len);
     cds_strbuf_putc(&k->body, '\0');
-    cJSON *page = cJSON_Parse(k->body.data);
+    cJSON *page = nul ? NULL : cJSON_Parse(k->body.data);
     if (status < 200 || status > 299) {
         snprintf(k->fail, sizeof k->fail, "the FHIR server answered HTTP %ld", status);
         if (page && is_type(page, "OperationOutcome")) k->outcome = page;
@@ -171,7 +222,7 @@ static void finished(CURLM *m, key_fetch *k, CURLcode res, const cds_fetch_opts 
     }
     if (!page || !cJSON_IsObject(page) || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(page, "resourceType"))) {
         cJSON_Delete(page);
-        fail(k, "%s", "the FHIR server's answer is not a FHIR resource in JSON");
+        fail(k, "%s", nul ? "the FHIR server's answer contains a NUL byte" : "the FHIR server's answer is not a FHIR resource in JSON");
         return;
     }
     if (is_type(page, "OperationOutcome")) {
@@ -186,11 +237,10 @@ static void finished(CURLM *m, key_fetch *k, CURLcode res, const cds_fetch_opts 
     } else if (k->pages >= o->max_pages) {
         snprintf(k->fail, sizeof k->fail, "the search has more than %d pages", o->max_pages);
         k->done = true;
-    } else if (!under_base(next, base, blen)) {
-        fail(k, "%s", "a next link points outside fhirServer");
     } else {
-        char *url = strdup(next);
-        start(m, k, url, budget_ms);
+        char *url = normalised_url(next);
+        if (url && under_base(url, base, blen)) start(m, k, url, budget_ms);
+        else fail(k, "%s", "a next link points outside fhirServer");
         free(url);
     }
 }
@@ -202,7 +252,7 @@ static cJSON *synth_outcome(const char *why)
     cJSON_AddStringToObject(issue, "severity", "error");
     cJSON_AddStringToObject(issue, "code", "exception");
     char d[220];
-    snprintf(d, sizeof d, "cdsd could not fetch this prefetch: %s", why);
+    snprintf(d, sizeof d, "cdsd could not fetch this prefetch: %s", why);   /* why: reply_reason */
     cJSON_AddStringToObject(issue, "diagnostics", d);
     cJSON_AddItemToArray(cJSON_AddArrayToObject(oo, "issue"), issue);
     return oo;
@@ -213,7 +263,7 @@ static const cJSON *value_of(key_fetch *k)
 {
     if (k->acc) return k->acc;                /* complete, or the pages read before the failure (next link kept) */
     if (k->gap->partial) return NULL;         /* keep the pages the client sent */
-    if (!k->outcome) k->outcome = synth_outcome(k->fail);
+    if (!k->outcome) k->outcome = synth_outcome(reply_reason(k));
     return k->outcome;
 }
 
@@ -275,6 +325,9 @@ cds_rc cds_prefetch_fetch(const cds_fetch_opts *o, const cds_service *s, const m
         return cds_error_set(err, CDS_EINTERNAL, NULL, "prefetch fetch without fhirServer and an access token");
     char base[1024];
     snprintf(base, sizeof base, "%.*s", (int)server->via.str.size, server->via.str.ptr);
+    char *nbase = server->via.str.size < sizeof base ? normalised_url(base) : NULL;
+    if (nbase && strlen(nbase) < sizeof base) snprintf(base, sizeof base, "%s", nbase);   /* as next links are compared */
+    free(nbase);
     size_t blen = strlen(base);
     while (blen && base[blen - 1] == '/') base[--blen] = '\0';
     /* the header is built at its full length (never truncated), then wiped from our copy */
@@ -304,7 +357,7 @@ cds_rc cds_prefetch_fetch(const cds_fetch_opts *o, const cds_service *s, const m
         k->max_bytes = o->max_bytes;
         cds_strbuf_init(&k->body);
         if (why[0]) {
-            fail(k, "%s", why);
+            refuse(k, "%s", why);
             continue;
         }
         cds_strbuf url;
@@ -313,16 +366,18 @@ cds_rc cds_prefetch_fetch(const cds_fetch_opts *o, const cds_service *s, const m
         if (k->gap->partial) {
             /* the client sent page 1: continue from its next link */
             const msgpack_object *next = cds_bundle_next_link(k->gap->partial);
-            cds_strbuf_append(&url, next->via.str.ptr, next->via.str.size);
+            char *sent = strndup(next->via.str.ptr, next->via.str.size), *norm = sent ? normalised_url(sent) : NULL;
+            free(sent);
+            if (norm) cds_strbuf_puts(&url, norm);
+            free(norm);
             cds_strbuf js;
             cds_strbuf_init(&js);
             cds_json_from_mp(&js, k->gap->partial, -1);
             k->acc = cJSON_ParseWithLength(js.data, js.len);
             cds_strbuf_free(&js);
-            if (!under_base(url.data, base, blen)) fail(k, "%s", "a next link points outside fhirServer");
+            if (!url.len || !under_base(url.data, base, blen)) refuse(k, "%s", "a next link points outside fhirServer");
         } else if (cds_prefetch_render(s->prefetch_templates[gaps[i].key], request, &url, &rerr) != CDS_OK) {
-            snprintf(k->fail, sizeof k->fail, "%.150s", rerr.message);
-            k->done = true;
+            refuse(k, "%.150s", rerr.message);
         } else {
             cds_strbuf rel = url;
             cds_strbuf_init(&url);
@@ -387,7 +442,7 @@ cds_rc cds_prefetch_fetch(const cds_fetch_opts *o, const cds_service *s, const m
                             k->name, k->gap->required ? "required" : "optional", k->fail);
         }
         if (k->fail[0] && fatal) {
-            cds_strbuf_printf(&failed, "%s'%s' (%s)", failed.len ? "; " : "", k->name, k->fail);
+            cds_strbuf_printf(&failed, "%s'%s' (%s)", failed.len ? "; " : "", k->name, reply_reason(k));
             if (!first) first = k->name;
         }
     }

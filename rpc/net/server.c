@@ -212,13 +212,15 @@ static void evaluator_refresh(evaluator *ev)
     cds_strbuf_free(&diag);
 }
 
-/* "ip:port" of the peer, and whether its TLS certificate verified. */
-static void caller_of(nng_msg *msg, char *caller, size_t n)
+/* "ip:port" of the peer, and whether its TLS certificate verified. True when the peer is the
+ * in-process HTTP gateway, whose envelopes name the HTTP caller. */
+static bool caller_of(nng_msg *msg, char *caller, size_t n)
 {
     caller[0] = '\0';
     nng_pipe pipe = nng_msg_get_pipe(msg);
     nng_sockaddr sa;
-    if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) != 0) return;
+    if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) != 0) return false;
+    if (sa.s_family == NNG_AF_INPROC) return true;
     if (sa.s_family == NNG_AF_INET) {
         const unsigned char *ip = (const unsigned char *)&sa.s_in.sa_addr;
         snprintf(caller, n, "%u.%u.%u.%u:%u", ip[0], ip[1], ip[2], ip[3], (unsigned)ntohs(sa.s_in.sa_port));
@@ -231,6 +233,7 @@ static void caller_of(nng_msg *msg, char *caller, size_t n)
         size_t l = strlen(caller);
         snprintf(caller + l, n - l, " tls-verified");
     }
+    return false;
 }
 
 /* Counts the call and logs what the on-call engineer needs: errors, failed rules, and lists the
@@ -283,9 +286,10 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
         cds_proto_error_reply(out, NULL, CDS_ETIMEOUT, "the request waited past its deadline", NULL);
     } else {
         char caller[64];
-        caller_of(msg, caller, sizeof caller);
+        bool gateway = caller_of(msg, caller, sizeof caller);
         cds_proto_env env = {.engine = ev->engine, .stats = &s->stats, .max_request = s->o->max_request,
                              .deadline = &sl->deadline, .audit = s->audit, .caller = caller[0] ? caller : NULL,
+                             .envelope_caller = gateway,
                              .audit_requests = s->o->audit_requests, .zone = &ev->zone,
                              .fetch = cds_prefetch_fetch, .fetch_opts = &s->o->fetch, .no_blocking = inline_,
                              .audit_done = audited, .audit_done_arg = sl, .audit_fail_reply = &sl->audit_fail_reply};
@@ -411,6 +415,42 @@ static int start_listener(server *s)
     return nng_listener_start(s->listener, 0);
 }
 
+/* The state directory holds the admin socket (reload), the audit log and the knowledge cache:
+ * one that others may write to lets them replace any of these. Created 0750; an existing one
+ * writable by group or others is refused. */
+static bool state_dir_ok(const char *dir)
+{
+    struct stat st;
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        cds_log(CDS_LOG_ERROR, "cannot create the state directory %s: %s", dir, strerror(errno));
+        return false;
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        cds_log(CDS_LOG_ERROR, "the state directory %s is not a directory", dir);
+        return false;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        cds_log(CDS_LOG_ERROR, "the state directory %s is writable by %s (mode %04o): others could replace the admin "
+                               "socket or the audit log; not starting (chmod go-w %s)", dir,
+                (st.st_mode & S_IWOTH) ? "everyone" : "its group", (unsigned)(st.st_mode & 07777), dir);
+        return false;
+    }
+    return true;
+}
+
+/* The admin socket (reload, unauthenticated) for the owner only, whatever the umask: NNG sets
+ * the mode between bind and listen, so no connection is accepted before. */
+static int listen_admin(server *s, const char *url)
+{
+    nng_listener l;
+    int rv = nng_rep0_open(&s->admin);
+    if (rv) return rv;
+    if ((rv = nng_listener_create(&l, s->admin, url)) || (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600)) ||
+        (rv = nng_listener_start(l, 0)))
+        nng_close(s->admin);
+    return rv;
+}
+
 #define SHUTDOWN_GRACE_S 20
 
 /* How far shutdown got, for the watchdog's message. */
@@ -448,10 +488,7 @@ int cds_server_run(const cds_server_opts *o)
     signal(SIGPIPE, SIG_IGN);
     cds_fetch_global_init();
 
-    if (mkdir(o->state, 0750) != 0 && errno != EEXIST) {
-        cds_log(CDS_LOG_ERROR, "cannot create the state directory %s: %s", o->state, strerror(errno));
-        return 1;
-    }
+    if (!state_dir_ok(o->state)) return 1;
     char kb_path[1024], admin_url[1100];
     snprintf(kb_path, sizeof kb_path, "%s/kb.sqlite", o->state);
     s->gen_opts = (cds_gen_opts){o->rules, o->fixtures, kb_path};
@@ -508,12 +545,14 @@ int cds_server_run(const cds_server_opts *o)
         nng_ctx_recv(s->slots[i].ctx, s->slots[i].aio);
     }
     if (o->http) {
-        cds_http_opts ho = {o->http, inproc_url, o->max_request, o->cors_origins, o->deadline_ms + 1000, o->jwt,
-                            o->public_urls, o->npublic_urls};
+        cds_http_opts ho = {.addr = o->http, .nng_url = inproc_url, .max_body = o->max_request,
+                            .max_buffered = o->http_max_buffered, .cors_origins = o->cors_origins,
+                            .timeout_ms = o->deadline_ms + 1000, .jwt = o->jwt, .public_urls = o->public_urls,
+                            .npublic_urls = o->npublic_urls};
         if (!(s->http = cds_http_start(&ho))) goto cleanup;
     }
     snprintf(admin_url, sizeof admin_url, "ipc://%s/admin.sock", o->state);
-    if (nng_rep0_open(&s->admin) == 0 && nng_listen(s->admin, admin_url, NULL, 0) == 0) {
+    if (listen_admin(s, admin_url) == 0) {
         s->admin_open = true;
         pthread_create(&s->admin_thread, NULL, admin_main, s);
         pthread_setname_np(s->admin_thread, "cdsd-admin");

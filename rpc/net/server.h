@@ -24,6 +24,7 @@ typedef struct cds_server_opts {
     bool audit_requests;       /* keep whole requests in the audit log (PHI-bearing; for replay) */
     const char *http;          /* ADDR:PORT for CDS Hooks over HTTP, or NULL */
     const char *cors_origins;  /* comma-separated origins allowed by CORS, or NULL */
+    size_t http_max_buffered;  /* request bodies all HTTP connections may hold together (0: the default) */
     struct cds_jwt_verifier *jwt;   /* trusted JWT issuers for the HTTP gateway, or NULL */
     const char *public_urls[CDS_HTTP_MAX_PUBLIC_URLS];   /* the gateway's URLs as clients call it (JWT aud) */
     size_t npublic_urls;

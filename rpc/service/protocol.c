@@ -233,6 +233,7 @@ static void defer_audit(const cds_proto_env *env, const char *buf, size_t len, c
 typedef struct message {
     const msgpack_object *id, *request;
     const char *service;
+    const char *caller;       /* the envelope's "caller", used only from a trusted peer (envelope_caller) */
     enum { OP_HEALTH, OP_DISCOVER, OP_CALL, OP_FEEDBACK } op;
     cds_rc prepared;          /* cds_call_prepare's result, for a call */
     cds_call call;
@@ -300,6 +301,8 @@ static cds_rc read_envelope(const msgpack_object *env_map, cds_arena *a, message
     const msgpack_object *svc = cds_mp_get(env_map, "service");
     if (svc && !cds_mp_is_str(svc)) return cds_error_set(err, CDS_EBADREQ, "service", "'service' must be a string");
     m->service = cds_mp_strdup(a, svc);
+    const msgpack_object *caller = cds_mp_get(env_map, "caller");
+    m->caller = cds_mp_is_str(caller) ? cds_mp_strdup(a, caller) : NULL;
     if (m->service) snprintf(o->service, sizeof o->service, "%.63s", m->service);
     m->request = cds_mp_get(env_map, "request");
     if (cds_mp_str_eq(op, "health")) m->op = OP_HEALTH;
@@ -350,6 +353,12 @@ static int result_write(void *data, const char *buf, size_t len)
 static void dispatch(const cds_proto_env *env, cds_arena *a, message *m, const char *buf, size_t len,
                      msgpack_sbuffer *out, cds_proto_outcome *o, cds_error *err)
 {
+    cds_proto_env from_gateway;
+    if (env->envelope_caller && m->caller) {   /* the HTTP gateway says who called it */
+        from_gateway = *env;
+        from_gateway.caller = m->caller;
+        env = &from_gateway;
+    }
     result_buf result = {.failed = false};
     msgpack_sbuffer_init(&result.sb);
     msgpack_packer pk;

@@ -1,5 +1,6 @@
 /* protocol.h — the wire protocol of DESIGN.md: one MessagePack map in, one out.
  *   request  {"op": "discover"|"call"|"feedback"|"health", "service": str, "request": map, "id": any}
+ *            (+ "caller": str from the in-process HTTP gateway; ignored from any other peer)
  *   reply    {"ok": true, "result": R, "id": ..., "decision": uuid}  or
  *            {"ok": false, "error": {"code": C, "message": M, "path": P}, "id": ...}
  * Transport-free: the server and the in-process benchmark both call cds_proto_handle. */
@@ -36,6 +37,8 @@ typedef struct cds_proto_env {
     const struct timespec *deadline;   /* monotonic; NULL = none */
     struct cds_audit *audit;  /* NULL: no audit (eval, benchmarks) */
     const char *caller;       /* peer address for the audit row */
+    bool envelope_caller;     /* the peer is the in-process HTTP gateway: the envelope's "caller" (HTTP
+                                 peer address, JWT iss and sub) replaces `caller` */
     bool audit_requests;      /* keep the whole request in the audit row (PHI-bearing) */
     msgpack_zone **zone;      /* optional: the worker's reusable unpack zone (cleared per request); a
                                  message handed to a worker takes it and leaves a new one here */

@@ -32,6 +32,8 @@ static int fhir_port;
 static pid_t server;
 static struct MHD_Daemon *stub;
 static const char *TOKEN = "tok-Zq7-fetch-secret";
+/* what a 412 says of a fetch the FHIR server failed (rpc/net/prefetch_fetch.c) */
+#define UNTOLD "the FHIR server did not provide it (the service's log has the reason)"
 
 /* What the stub saw. */
 static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -97,6 +99,14 @@ static enum MHD_Result stub_handle(void *cls, struct MHD_Connection *c, const ch
         if (!strcmp(patient, "1288992") && page && !strcmp(page, "2")) {
             snprintf(e, sizeof e, MED, "rx-2", "Aspirin 81 mg tablet");
             return answer(c, 200, searchset(e, NULL));
+        }
+        if (!strncmp(patient, "dots", 4)) {   /* next links that leave fhirServer's path by dot segments */
+            static const char *const ways[] = {"/../redir/p2", "/%2e%2e/redir/p2", "/./%2E%2e/redir/p2", "/..%2fredir/p2",
+                                               "/MedicationRequest/%2e%2e/%2E%2E/redir/p2"};
+            int i = atoi(patient + 4);
+            snprintf(e, sizeof e, MED, "rx-1", "Warfarin 5 mg tablet");
+            snprintf(next, sizeof next, "%s%s?patient=%s", fhir, ways[i % 5], patient);
+            return answer(c, 200, searchset(e, next));
         }
         if (!strcmp(patient, "1288992") || !strcmp(patient, "evil")) {
             snprintf(e, sizeof e, MED, "rx-1", "Warfarin 5 mg tablet");
@@ -183,7 +193,7 @@ static char *with_fhir_access(cJSON *req, const char *patient)
     cJSON_AddNumberToObject(a, "expires_in", 300);
     cJSON_AddStringToObject(a, "scope", "patient/*.read");
     cJSON_AddStringToObject(a, "subject", "cdsd");
-    if (patient) cJSON_ReplaceItemInObject(cJSON_GetObjectItem(req, "context"), "patientId", cJSON_CreateString(patient));
+    if (patient) cJSON_ReplaceItemInObject(cJSON_GetObjectItemCaseSensitive(req, "context"), "patientId", cJSON_CreateString(patient));
     char *s = cJSON_PrintUnformatted(req);
     cJSON_Delete(req);
     return s;
@@ -328,7 +338,13 @@ static void a_required_key_the_server_refuses_is_412(void **s)
     char *json = with_fhir_access(load("fixtures/requests/spec-03-request-order-sign-paginated-prefetch.json"), "oo"), *body;
     long st = post("medication-safety-strict", json, &body);
     if (st != 412) fail_msg("status %ld: %s", st, body);
-    assert_non_null(strstr(body, "'allergies' (the FHIR server answered HTTP 403)"));
+    /* what the server did is in the log only (issue 22 item 13) */
+    assert_non_null(strstr(body, "'allergies' (" UNTOLD ")"));
+    assert_null(strstr(body, "403"));
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "grep -q \"prefetch 'allergies' (required) not fetched: the FHIR server answered HTTP 403\" '%s'",
+             log_path);
+    assert_int_equal(system(cmd), 0);
     assert_non_null(strstr(body, "\"expression\":[\"request.prefetch.allergies\"]"));
     free(body);
     /* the default service: 200, the allergy screening said not to have run, with the server's reason */
@@ -371,7 +387,10 @@ static void a_next_link_to_another_host_is_not_followed(void **s)
     char *json = with_fhir_access(load("fixtures/requests/spec-03-request-order-sign-paginated-prefetch.json"), "evil"), *body;
     long st = post("medication-safety-strict", json, &body);
     if (st != 412) fail_msg("status %ld: %s", st, body);
-    assert_non_null(strstr(body, "next link points outside fhirServer"));
+    assert_non_null(strstr(body, "'medications' (" UNTOLD ")"));
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "grep -q 'next link points outside fhirServer' '%s'", log_path);
+    assert_int_equal(system(cmd), 0);
     assert_int_equal(seen_page2, 0);
     free(json);
     free(body);
@@ -387,9 +406,13 @@ static void a_slow_fhir_server_is_cut_off_inside_the_deadline(void **s)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     if (st != 412) fail_msg("status %ld: %s", st, body);
-    assert_non_null(strstr(body, "did not answer in time"));
-    /* the message is the timeout's own: that is what is asserted; the time is printed only (a
-     * busy CI machine must not turn a working cut-off into a failure) */
+    assert_non_null(strstr(body, UNTOLD));
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "grep -q \"prefetch 'medications' (required) not fetched: the FHIR server did not answer in time\" '%s'",
+             log_path);
+    assert_int_equal(system(cmd), 0);
+    /* the log has the timeout's own message: that is what is asserted; the time is printed only
+     * (a busy CI machine must not turn a working cut-off into a failure) */
     print_message("slow FHIR server: 412 after %.0f ms (fetch timeout 600 ms, stub sleeps 2000 ms)\n", ms);
     free(json);
     free(body);
@@ -401,7 +424,7 @@ static void pages_the_client_sent_are_continued(void **s)
     reset_seen();
     /* the client sent page 1 of medications (warfarin) with a next link; page 2 has aspirin */
     cJSON *req = load("fixtures/requests/spec-02-request-patient-view.json");
-    cJSON *pre = cJSON_GetObjectItem(req, "prefetch");
+    cJSON *pre = cJSON_GetObjectItemCaseSensitive(req, "prefetch");
     char page1[1024], next[256];
     snprintf(page1, sizeof page1, MED, "rx-1", "Warfarin 5 mg tablet");
     snprintf(next, sizeof next, "%s/MedicationRequest?patient=1288992&status=active&page=2", fhir);
@@ -447,6 +470,71 @@ static void the_nng_side_answers_prefetch_missing_and_the_token_stays_out_of_log
     assert_int_not_equal(system(cmd), 0);
 }
 
+
+/* A request with fhirServer set to server (and the stub's token). */
+static char *pointed_at(const char *server_url, const char *patient)
+{
+    char *ours = with_fhir_access(load("fixtures/requests/spec-03-request-order-sign-paginated-prefetch.json"), patient);
+    cJSON *req = cJSON_Parse(ours);
+    free(ours);
+    cJSON_ReplaceItemInObject(req, "fhirServer", cJSON_CreateString(server_url));
+    char *json = cJSON_PrintUnformatted(req);
+    cJSON_Delete(req);
+    return json;
+}
+
+/* Issue 22 item 13: over the unauthenticated NNG door the 412 text told "couldn't connect" from
+ * "answered HTTP 404" from a TLS failure: a port scanner. Every such failure now reads the same
+ * (the key and a generic reason); the log keeps the detail. */
+static void fetch_failures_read_the_same_whatever_the_server_did(void **s)
+{
+    (void)s;
+    char closed[96], tls[96];
+    snprintf(closed, sizeof closed, "http://127.0.0.1:%d/fhir", free_port());
+    snprintf(tls, sizeof tls, "https://127.0.0.1:%d/fhir", fhir_port);   /* TLS to a plain HTTP server */
+    struct { const char *server, *patient, *detail; } cases[] = {
+        {closed, NULL, "Couldn't connect to server"},
+        {fhir, "oo", "the FHIR server answered HTTP 403"},
+        /* the handshake fails, or (a slow build) the stub waits for a request line until the timeout */
+        {tls, NULL, "\\(SSL\\|did not answer in time\\)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *json = pointed_at(cases[i].server, cases[i].patient), *body;
+        long st = post("medication-safety-strict", json, &body);
+        free(json);
+        if (st != 412) fail_msg("%s: status %ld: %s", cases[i].server, st, body);
+        if (!strstr(body, "'allergies' (" UNTOLD ")") || strstr(body, "onnect") || strstr(body, "403") ||
+            strstr(body, "SSL") || strstr(body, "TLS") || strstr(body, "answered"))
+            fail_msg("%s: the reply tells what the server did: %s", cases[i].server, body);
+        free(body);
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "grep -q \"prefetch 'allergies' (required) not fetched: .*%s\" '%s'", cases[i].detail, log_path);
+        if (system(cmd) != 0) fail_msg("the log lacks '%s'", cases[i].detail);
+    }
+}
+
+/* Issue 22 item 13: ".../fhir/../redir/p2" passed the prefix check and was fetched (with the
+ * token). Next links are normalised (dot segments, %2e) before the check; an encoded slash in
+ * the path is refused. */
+static void next_links_with_dot_segments_stay_under_fhir_server(void **s)
+{
+    (void)s;
+    for (int i = 0; i < 5; i++) {
+        reset_seen();
+        char patient[16];
+        snprintf(patient, sizeof patient, "dots%d", i);
+        char *json = pointed_at(fhir, patient), *body;
+        long st = post("medication-safety-strict", json, &body);
+        free(json);
+        pthread_mutex_lock(&seen_mu);
+        bool left = strstr(seen_paths, "redir") != NULL;
+        pthread_mutex_unlock(&seen_mu);
+        if (left) fail_msg("way %d: fetched %s", i, seen_paths);
+        if (st != 412) fail_msg("way %d: status %ld: %s", i, st, body);
+        free(body);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -464,6 +552,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(a_next_link_to_another_host_is_not_followed),
         cmocka_unit_test(a_slow_fhir_server_is_cut_off_inside_the_deadline),
         cmocka_unit_test(pages_the_client_sent_are_continued),
+        cmocka_unit_test(fetch_failures_read_the_same_whatever_the_server_did),
+        cmocka_unit_test(next_links_with_dot_segments_stay_under_fhir_server),
         cmocka_unit_test(the_nng_side_answers_prefetch_missing_and_the_token_stays_out_of_logs),
     };
     return cmocka_run_group_tests_name("prefetch", tests, setup, teardown);

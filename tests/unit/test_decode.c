@@ -356,6 +356,34 @@ static void malformed_json_says_where(void **s)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* Issue 22 item 8: a raw NUL byte cut strings silently ("order-sign\0 -- anything" was read as
+ * order-sign) and hid whatever followed it; it is refused with the path of the field. */
+static void a_raw_nul_byte_is_refused_with_its_path(void **s)
+{
+    (void)s;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    cds_error err;
+#define J(text) text, sizeof text - 1   /* the length of a literal holding NULs */
+    static const struct { const char *json; size_t len; const char *path; } cases[] = {
+        {J("{\"hook\":\"order-sign\0 -- anything\"}"), "$.hook"},
+        {J("{\"context\":{\"userId\":\"u\",\"patientId\":\"p-1\0p-2\"}}"), "$.context.patientId"},
+        {J("{\"a\":[1,{\"b\":[\"x\",\"y\0\"]}]}"), "$.a[1].b[1]"},
+        {J("{\"ho\0ok\":1}"), "$.ho"},
+        {J("{\"hook\":\"order-sign\"}\0{\"trailing\":\"garbage\"}"), "$"},
+        {J("{\"hook\":\"order-sign\"}\0"), "$"},
+    };
+#undef J
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        msgpack_sbuffer_clear(&sb);
+        cds_rc rc = cds_json_to_mp(cases[i].json, cases[i].len, "body", &sb, &err);
+        if (rc != CDS_EBADREQ) fail_msg("case %zu: accepted", i);
+        if (!strstr(err.message, "raw NUL byte")) fail_msg("case %zu: %s", i, err.message);
+        if (strcmp(err.path, cases[i].path)) fail_msg("case %zu: path %s, not %s", i, err.path, cases[i].path);
+    }
+    msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +396,7 @@ int main(void)
         cmocka_unit_test(huge_counts_are_rejected_before_allocating),
         cmocka_unit_test(deep_nesting_is_bad_request_not_out_of_memory),
         cmocka_unit_test(strings_with_a_nul_byte_are_refused),
+        cmocka_unit_test(a_raw_nul_byte_is_refused_with_its_path),
         cmocka_unit_test(strings_that_are_not_utf8_are_refused),
         cmocka_unit_test(map_keys_must_be_strings),
         cmocka_unit_test(random_bytes_never_crash),

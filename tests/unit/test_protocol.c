@@ -310,12 +310,48 @@ static void every_card_is_indexed_and_handed_over_feedback_is_stored(void **stat
     free_replies();
 }
 
+
+/* Issue 22 item 6: an HTTP decision's audit row names its caller, which the in-process gateway
+ * puts in the envelope; from any other peer an envelope's "caller" is ignored (an NNG client
+ * could otherwise write what it likes there). */
+static void the_envelope_names_the_caller_only_from_the_gateway(void **state)
+{
+    fixture *f = *state;
+    cds_proto_env env = {.engine = f->e, .max_request = 1u << 20, .audit = f->audit, .caller = "10.0.0.9:5000"};
+    cds_arena a;
+    cds_arena_init(&a);
+    char req[1024], json[1400];
+    snprintf(req, sizeof req, ORDER_SIGN, "order-sign", ",\"prefetch\":{\"meds\":null}");
+    snprintf(json, sizeof json, "{\"op\":\"call\",\"service\":\"svc\",\"caller\":\"http 192.0.2.7:4711 iss=https://ehr.example "
+             "sub=Practitioner/p-1\",\"request\":%s}", req);
+    msgpack_sbuffer in;
+    msgpack_sbuffer_init(&in);
+    cds_error err;
+    assert_int_equal(cds_json_to_mp(json, strlen(json), "test", &in, &err), CDS_OK);
+    for (int gateway = 0; gateway < 2; gateway++) {
+        env.envelope_caller = gateway;
+        cds_proto_outcome o;
+        msgpack_unpacked r = handle(&env, &a, &in, &o);
+        assert_string_equal(error_code(&r), "ok");
+        const char *want = gateway ? "SELECT count(*) FROM decision WHERE decision = ? AND caller = "
+                                     "'http 192.0.2.7:4711 iss=https://ehr.example sub=Practitioner/p-1'"
+                                   : "SELECT count(*) FROM decision WHERE decision = ? AND caller = '10.0.0.9:5000'";
+        assert_int_equal(query_int(f->db, want, o.decision), 1);
+        msgpack_unpacked_destroy(&r);
+        cds_arena_reset(&a);
+    }
+    msgpack_sbuffer_destroy(&in);
+    cds_arena_free(&a);
+    free_replies();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hook_mismatch_comes_before_prefetch_missing),
         cmocka_unit_test(missing_required_prefetch_is_a_warning_card_not_silence),
         cmocka_unit_test(every_card_is_indexed_and_handed_over_feedback_is_stored),
+        cmocka_unit_test(the_envelope_names_the_caller_only_from_the_gateway),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
