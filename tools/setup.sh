@@ -4,7 +4,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 PKGS="build-essential cmake pkg-config liblua5.4-dev libnng-dev libmsgpack-dev libsqlite3-dev
-      libcmocka-dev libcjson-dev libssl-dev libmicrohttpd-dev libjwt-dev libcurl4-openssl-dev openssl curl chromium"
+      libcmocka-dev libcjson-dev libssl-dev libmicrohttpd-dev libjwt-dev libcurl4-openssl-dev libsystemd-dev
+      openssl curl chromium"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
