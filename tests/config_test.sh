@@ -64,6 +64,17 @@ check "  naming it" grep -qF "$T/missing.conf: No such file or directory" "$T/er
 "$CDSD" config >"$T/out" 2>"$T/err"
 check "config without check is a usage error" test $? -eq 2
 
+# the packaged /etc/cdsd/cdsd.conf (tools/deploy/cdsd.conf) is valid, and so is every example key
+# commented out in it (paths moved into the checkout)
+sed -e "s|/usr/share/cdsd/|$(pwd)/|" -e "s|/var/lib/cdsd|$T/pkgvar|" tools/deploy/cdsd.conf >"$T/pkg.conf"
+"$CDSD" config check "$T/pkg.conf" >"$T/out" 2>"$T/err"
+check "the packaged cdsd.conf is valid" test $? -eq 0
+sed -e 's/^#\([a-z-]* = \)/\1/' -e "s|/etc/cdsd/ehr-jwks.json|$(pwd)/tools/cds-hooks-sandbox-jwks.json|" "$T/pkg.conf" \
+    >"$T/pkg-all.conf"
+check "  it has commented examples" test "$(grep -c '^#[a-z-]* = ' "$T/pkg.conf")" -ge 10
+"$CDSD" config check "$T/pkg-all.conf" >"$T/out" 2>"$T/err"
+check "  which are valid keys and values" test $? -eq 0
+
 # every flag 'cdsd serve --help' lists is a config key (the same table)
 "$CDSD" serve --help | grep -o '^  --[a-z-]*' | sed 's/^  --//' | grep -vx config >"$T/flags"
 check "serve --help lists flags" test "$(wc -l <"$T/flags")" -ge 20
