@@ -4,11 +4,7 @@
 # usage: config_test.sh path/to/cdsd   (run from the repository root)
 set -u
 CDSD="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-fails=0; passes=0
-check() { # name, then a command that must succeed
-    name="$1"; shift
-    if "$@"; then passes=$((passes + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
+. tests/check.sh
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 RULES="$(pwd)/rules"
 
@@ -119,5 +115,4 @@ printf 'rules = %s\nworkers = lots\n' "$RULES" >"$T/over.conf"
 timeout 20 "$CDSD" serve --config "$T/over.conf" --workers 1 --listen "ipc://$T/over.sock" >"$T/out" 2>"$T/err"
 check "serve: a bad key is an error even when a flag overrides it" grep -qF "$T/over.conf:2: workers: 'lots'" "$T/err"
 
-echo "$passes passed, $fails failed"
-test "$fails" -eq 0
+check_summary

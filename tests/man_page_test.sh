@@ -6,11 +6,7 @@
 set -u
 CDSD="$1"
 MAN=man/cdsd.1
-fails=0; passes=0
-check() { # name, then a command that must succeed
-    name="$1"; shift
-    if "$@"; then passes=$((passes + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
+. tests/check.sh
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 roff() { printf '%s' "$1" | sed 's/-/\\-/g'; }   # how a name is written in the page
 
@@ -38,5 +34,4 @@ else
     echo "SKIPPED: man is not installed (rendering not checked)"
 fi
 
-echo "$passes passed, $fails failed"
-test "$fails" -eq 0
+check_summary

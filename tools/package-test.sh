@@ -24,21 +24,9 @@ if [ -e /var/lib/cdsd ] || [ -e /var/lib/private/cdsd ] || [ -e /etc/cdsd ]; the
     exit 0
 fi
 # lintian, systemd-analyze (systemd), man (the unit's Documentation=), strace, setpriv (util-linux)
-PKGS="lintian systemd man-db strace util-linux"
-missing=""
-for p in $PKGS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-    echo "package-test: installing$missing"
-    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null || exit 1
-fi
+tools/install-missing.sh lintian systemd man-db strace util-linux >/dev/null || exit 1
 
-fails=0; passes=0
-check() { # name, then a command that must succeed
-    name="$1"; shift
-    if "$@"; then passes=$((passes + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
+. tests/check.sh
 T=$(mktemp -d)
 SERVER=""
 cleanup() {
@@ -154,5 +142,4 @@ for d in /etc/cdsd /var/lib/cdsd /var/lib/private/cdsd /usr/share/cdsd /usr/shar
 done
 check "  nothing is left${left:+:$left}" test -z "$left"
 
-echo "package-test: $passes passed, $fails failed"
-test "$fails" -eq 0
+check_summary
