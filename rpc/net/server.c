@@ -587,11 +587,10 @@ int cds_server_run(const cds_server_opts *o)
             cds_log(CDS_LOG_INFO, "  service %s (%s)", rs->services[i].id, rs->services[i].hook);
         cds_gen_release(g);
     }
-    notify_ready("serving");
-
     /* The watchdog is pinged from this loop: a main thread stuck (in a reload, a signal storm)
      * stops the pings and systemd restarts the service. */
     long watchdog_ms = cds_supervisor_watchdog_interval_ms();
+    notify_ready("serving");
     struct timespec last, last_alive;
     clock_gettime(CLOCK_MONOTONIC, &last);
     last_alive = last;

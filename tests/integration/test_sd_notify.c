@@ -23,6 +23,7 @@
 static const char *cdsd;
 static char dir[64], sock_path[96], listen_url[160], state[128];
 static int notify_fd = -1;
+static char last[1024];   /* the datagram wait_for found */
 
 static long now_ms(void)
 {
@@ -69,6 +70,7 @@ static bool wait_for(const char *want, int timeout_ms, int *pings)
         ssize_t n = recv(notify_fd, buf, sizeof buf - 1, 0);
         if (n <= 0) continue;
         buf[n] = '\0';
+        memcpy(last, buf, (size_t)n + 1);
         bool found = false;
         for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
             if (want && strcmp(line, want) == 0) found = true;
@@ -107,8 +109,11 @@ static void ready_after_load_then_watchdog_reload_and_stopping(void **st)
     /* ~15 expected in 3 s; at least 3 leaves a 5x margin for a busy machine. */
     assert_true(pings >= 3);
     kill(pid, SIGHUP);
+    /* The reload runs on the main loop: the watchdog is widened for it, then set back. */
     assert_true(wait_for("RELOADING=1", 30000, NULL));
+    assert_non_null(strstr(last, "WATCHDOG_USEC=300000000"));
     assert_true(wait_for("READY=1", 60000, NULL));
+    assert_non_null(strstr(last, "WATCHDOG_USEC=400000"));
     kill(pid, SIGTERM);
     assert_true(wait_for("STOPPING=1", 30000, NULL));
     assert_int_equal(cdsd_stop(pid, NULL), 0);
