@@ -54,6 +54,8 @@ for f in /usr/bin/cdsd /etc/cdsd/cdsd.conf /lib/systemd/system/cdsd.service /usr
          /usr/share/doc/cdsd/changelog.gz; do
     check "installed: $f" test -e "$f"
 done
+WANTS=/etc/systemd/system/multi-user.target.wants/cdsd.service
+check "postinst enabled the unit ($WANTS)" test -L "$WANTS"
 check "/etc/cdsd/cdsd.conf is a conffile" sh -c "dpkg-query -W -f='\${Conffiles}' cdsd | grep -q /etc/cdsd/cdsd.conf"
 /usr/bin/cdsd config check >"$T/out" 2>&1
 check "cdsd config check (default: the installed /etc/cdsd/cdsd.conf) passes" test $? -eq 0
@@ -137,8 +139,10 @@ while read -r f; do
     if [ -f "$f" ] || { [ -L "$f" ] && [ ! -d "$f" ]; }; then left="$left $f"; fi   # /lib is a symlink to a dir
     case $f in */cdsd|*/cdsd/*) [ -d "$f" ] && left="$left $f" ;; esac
 done <"$T/files"
-for d in /etc/cdsd /var/lib/cdsd /var/lib/private/cdsd /usr/share/cdsd /usr/share/doc/cdsd; do
-    [ -e "$d" ] && left="$left $d"
+for d in /etc/cdsd /var/lib/cdsd /var/lib/private/cdsd /usr/share/cdsd /usr/share/doc/cdsd "$WANTS" \
+         /var/lib/systemd/deb-systemd-helper-enabled/cdsd.service.dsh-also \
+         /var/lib/systemd/deb-systemd-helper-enabled/multi-user.target.wants/cdsd.service; do
+    { [ -e "$d" ] || [ -L "$d" ]; } && left="$left $d"
 done
 check "  nothing is left${left:+:$left}" test -z "$left"
 
