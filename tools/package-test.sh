@@ -107,6 +107,19 @@ check "  no error in its log" sh -c "! grep -q ' error ' '$T/serve.log'"
 /usr/bin/cdsd audit verify --state "$STATE" >"$T/audit" 2>&1
 check "its audit log's hash chain verifies" test $? -eq 0
 
+# without --config, the installed binary reads /etc/cdsd/cdsd.conf; a build tree's binary does not
+serve_briefly() { # log file, then the command; started, asked for health, stopped
+    log="$1"; shift
+    "$@" 2>"$log" &
+    pid=$!
+    for i in $(seq 1 150); do /usr/bin/cdsd call --connect "ipc://$T/brief.sock" health >/dev/null 2>&1 && break; sleep 0.2; done
+    kill -TERM $pid; wait $pid
+}
+serve_briefly "$T/installed.log" /usr/bin/cdsd serve --state "$T/s2" --listen "ipc://$T/brief.sock"
+check "the installed binary reads /etc/cdsd/cdsd.conf by default" grep -q "config /etc/cdsd/cdsd.conf" "$T/installed.log"
+serve_briefly "$T/tree.log" "$BUILD/cdsd" serve --state "$T/s3" --listen "ipc://$T/brief.sock" --fixtures none
+check "a build tree's binary does not" sh -c "grep -q 'cdsd serving on' '$T/tree.log' && ! grep -q 'config /etc' '$T/tree.log'"
+
 # the unit's sandbox would not have stopped it: every system call is in its SystemCallFilter
 expand() { # a systemd syscall group, recursively
     systemd-analyze syscall-filter "$1" | sed 1d | grep -v '^ *#' | sed 's/^ *//' | grep -v '^$' |
