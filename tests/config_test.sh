@@ -54,6 +54,10 @@ printf 'workers = 2\n' >"$T/norules.conf"
 (cd "$T" && "$CDSD" config check norules.conf >"$T/out" 2>"$T/err")
 check "config check: no rules directory exits 1" test $? -eq 1
 check "  and says so" grep -qF "rules: rules is not a directory" "$T/err"
+printf 'rules = %s\nmax-request = 8192\nhttp-max-buffered = 4096\n' "$RULES" >"$T/buffered.conf"
+"$CDSD" config check "$T/buffered.conf" >"$T/out" 2>"$T/err"
+check "config check: http-max-buffered below max-request exits 1" test $? -eq 1
+check "  and says so" grep -qF "http-max-buffered must be at least max-request (8192)" "$T/err"
 "$CDSD" config check "$T/missing.conf" >"$T/out" 2>"$T/err"
 check "config check: a missing file exits 1" test $? -eq 1
 check "  naming it" grep -qF "$T/missing.conf: No such file or directory" "$T/err"
