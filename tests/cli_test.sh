@@ -292,7 +292,7 @@ check "the unwritten rule fires on no shipped fixture" grep -q "^[0-9]* passed, 
 check "new-rule never overwrites" grep -q "exists; not overwriting" "$T/out"
 
 # every subcommand answers --help with its usage on stdout, exit 0
-for cmd in serve call reload eval test new-rule lint kb report replay audit; do
+for cmd in serve call reload eval test new-rule lint kb report replay audit config; do
     "$CDSD" $cmd --help >"$T/out" 2>"$T/err"
     check "cdsd $cmd --help exits 0" test $? -eq 0
     check "  and prints its usage" grep -q "^usage: cdsd $cmd" "$T/out"

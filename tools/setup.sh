@@ -4,17 +4,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 PKGS="build-essential cmake pkg-config liblua5.4-dev libnng-dev libmsgpack-dev libsqlite3-dev
-      libcmocka-dev libcjson-dev libssl-dev libmicrohttpd-dev libjwt-dev libcurl4-openssl-dev openssl curl chromium"
-missing=""
-for p in $PKGS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-    echo "setup: installing$missing"
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
-fi
+      libcmocka-dev libcjson-dev libssl-dev libmicrohttpd-dev libjwt-dev libcurl4-openssl-dev libsystemd-dev
+      openssl curl chromium"
+tools/install-missing.sh $PKGS
 BUILD="${1:-build}"; [ $# -gt 0 ] && shift
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" "$@" >/dev/null
 cmake --build "$BUILD" -j"$(nproc)"

@@ -17,11 +17,16 @@ int cli_audit(int argc, char **argv);
 int cli_report(int argc, char **argv);
 int cli_replay(int argc, char **argv);
 int cli_new_rule(int argc, char **argv);
+int cli_config(int argc, char **argv);
 
 /* Loads a rule set, printing every load problem to stderr. NULL on failure. */
 cds_ruleset *cli_load_rules(const char *dir, const char *kb_path, bool progress);
 
 /* Default rules directory: ./rules. */
 #define CLI_DEFAULT_RULES "rules"
+
+/* Where the Debian package puts the binary and its config file (read by default only there). */
+#define CLI_INSTALLED_BINARY "/usr/bin/cdsd"
+#define CLI_INSTALLED_CONFIG "/etc/cdsd/cdsd.conf"
 
 #endif

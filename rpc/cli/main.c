@@ -28,6 +28,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
      "usage: cdsd replay --pack RULES_DIR [--state DIR] [--since DATE]\n"
      "Re-evaluates the requests stored with --audit-requests against RULES_DIR and lists the cards\n"
      "that would appear, disappear or change indicator.\n"},
+    {"config", cli_config, "validate a config file (config check FILE)", NULL},
     {"audit", cli_audit, "check the audit log's hash chain (audit verify)",
      "usage: cdsd audit verify [--state DIR | --db FILE]\n"
      "Checks the audit log's hash chain and names the first row that was edited, deleted or reordered.\n"},

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "audit.h"
 #include "protocol.h"
+#include "supervisor.h"
 #include <arpa/inet.h>
 
 typedef enum { SLOT_RECV, SLOT_WORK, SLOT_SEND } slot_state;
@@ -474,6 +475,23 @@ static void *shutdown_watchdog(void *arg)
     _exit(0);
 }
 
+static long ms_between(const struct timespec *a, const struct timespec *b)
+{
+    return (long)(b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/* READY=1 to systemd, with the live rule set in the status line. */
+static void notify_ready(const char *what)
+{
+    cds_gen *g = cds_gen_acquire();
+    const cds_ruleset *rs = cds_gen_ruleset(g);
+    char status[300];
+    snprintf(status, sizeof status, "%s: %s %s, %zu services, %zu rules", what, rs->name, rs->version, rs->nservices,
+             rs->nrules);
+    cds_gen_release(g);
+    cds_supervisor_ready(status);
+}
+
 int cds_server_run(const cds_server_opts *o)
 {
     server srv = {.o = o};
@@ -569,21 +587,32 @@ int cds_server_run(const cds_server_opts *o)
             cds_log(CDS_LOG_INFO, "  service %s (%s)", rs->services[i].id, rs->services[i].hook);
         cds_gen_release(g);
     }
-
-    struct timespec last;
+    /* The watchdog is pinged from this loop: a main thread stuck (in a reload, a signal storm)
+     * stops the pings and systemd restarts the service. */
+    long watchdog_ms = cds_supervisor_watchdog_interval_ms();
+    notify_ready("serving");
+    struct timespec last, last_alive;
     clock_gettime(CLOCK_MONOTONIC, &last);
+    last_alive = last;
     for (;;) {
         struct timespec tick = {1, 0};
+        if (watchdog_ms > 0 && watchdog_ms < 2000) tick = (struct timespec){0, (watchdog_ms / 2) * 1000000L + 1};
         int sig = sigtimedwait(&sigs, NULL, &tick);
         if (sig == SIGHUP) {
             cds_log(CDS_LOG_INFO, "SIGHUP: reloading %s", o->rules);
-            cds_gen_reload(&s->gen_opts);
+            cds_supervisor_reloading();
+            notify_ready(cds_gen_reload(&s->gen_opts) ? "reloaded" : "reload failed; the previous rule set stays live");
         } else if (sig == SIGTERM || sig == SIGINT) {
             cds_log(CDS_LOG_INFO, "%s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            cds_supervisor_stopping();
             break;
         }
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
+        if (watchdog_ms > 0 && ms_between(&last_alive, &now) >= watchdog_ms) {
+            last_alive = now;
+            cds_supervisor_alive();
+        }
         if (o->summary_s > 0 && now.tv_sec - last.tv_sec >= o->summary_s) {
             last = now;
             unsigned long errs = 0;
