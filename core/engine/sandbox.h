@@ -40,6 +40,11 @@ cds_rc cds_sandbox_load(cds_sandbox *sb, const char *src, size_t len, const char
  * *why says what stopped it. The stack is left with nresults values on success, none on error. */
 cds_rc cds_sandbox_call(cds_sandbox *sb, int nargs, int nresults, cds_sb_fail *why, cds_error *err);
 
+/* Charges n instructions' worth of work done in C for the running budgeted call (pattern
+ * matching, copying) and checks its time budget: raises the call's "budget exceeded" error, as
+ * the count hook does, when either is used up. Outside a budgeted call it does nothing. */
+void cds_sandbox_charge(lua_State *L, uint64_t n);
+
 /* Defines a host function in the protected globals (only before cds_sandbox_lock). */
 void cds_sandbox_set_global(cds_sandbox *sb, const char *name);   /* pops the value */
 /* Runs privileged Lua (the prelude) with write access to the globals, then nothing else may. */
