@@ -303,6 +303,14 @@ static void key_segment(lua_State *L, char *seg, size_t cap)
     else snprintf(seg, cap, "[?]");
 }
 
+/* NULL when the n bytes at str are text a reply can carry, else what is wrong: not UTF-8, or a
+ * NUL byte (JSON writers and C clients cut the string there; issue 22 item 9). */
+static const char *text_fault(const char *str, size_t n, const char *not_utf8)
+{
+    if (memchr(str, '\0', n)) return "a string with a NUL byte";
+    return cds_utf8_valid((const unsigned char *)str, n) ? NULL : not_utf8;
+}
+
 static const char *plain_walk(lua_State *L, int t, int marked, int seen, char *path, size_t cap, int depth)
 {
     if (lua_getmetatable(L, t)) {
@@ -329,10 +337,11 @@ static const char *plain_walk(lua_State *L, int t, int marked, int seen, char *p
         if (lua_type(L, -2) == LUA_TSTRING) {   /* keys are packed too */
             size_t n;
             const char *k = lua_tolstring(L, -2, &n);
-            if (!cds_utf8_valid((const unsigned char *)k, n)) {
+            const char *bad = text_fault(k, n, "a key that is not valid UTF-8");
+            if (bad) {
                 prepend(path, cap, "[?]");
                 lua_pop(L, 2);
-                return "a key that is not valid UTF-8";
+                return strcmp(bad, "a string with a NUL byte") == 0 ? "a key with a NUL byte" : bad;
             }
         }
         if (vt == LUA_TTABLE) {
@@ -340,7 +349,7 @@ static const char *plain_walk(lua_State *L, int t, int marked, int seen, char *p
         } else if (vt == LUA_TSTRING) {
             size_t n;
             const char *str = lua_tolstring(L, -1, &n);
-            if (!cds_utf8_valid((const unsigned char *)str, n)) why = "a string that is not valid UTF-8 (a character cut in two?)";
+            why = text_fault(str, n, "a string that is not valid UTF-8 (a character cut in two?)");
         }
         if (why) {
             char seg[96];
@@ -383,7 +392,7 @@ const char *cds_sandbox_result_plain(lua_State *L, int idx, char *path, size_t c
     if (lua_type(L, idx) == LUA_TSTRING) {
         size_t n;
         const char *str = lua_tolstring(L, idx, &n);
-        return cds_utf8_valid((const unsigned char *)str, n) ? NULL : "a string that is not valid UTF-8";
+        return text_fault(str, n, "a string that is not valid UTF-8");
     }
     if (lua_type(L, idx) != LUA_TTABLE) return NULL;
     idx = lua_absindex(L, idx);
