@@ -169,7 +169,7 @@ static void push_rule_where(lua_State *L)
     lua_Debug ar;
     for (int level = 0; lua_getstack(L, level, &ar); level++) {
         if (lua_getinfo(L, "Sl", &ar) && ar.source[0] == '@' && ar.currentline > 0) {
-            lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+            lua_pushfstring(L, "%s:%d: ", ar.source + 1, ar.currentline);   /* the whole path */
             return;
         }
     }

@@ -6,8 +6,10 @@
  * variable; io/os/debug/package/require and friends raise "blocked: ...". Chunks load as text
  * only. Each call runs under an instruction budget and a time budget (CPU time of the calling
  * thread, with a wall-clock backstop at ten times it) enforced by a count hook that, once
- * tripped, fires on every instruction so a rule's own pcall cannot swallow it;
- * the state's allocator refuses allocations past a memory ceiling (LUA_ERRMEM). */
+ * tripped, fires on every instruction so a rule's own pcall cannot swallow it; library work
+ * inside one C call (pattern matching, long copies and scans) is charged to the same budgets
+ * (lua_pattern.h, lua_bounded.h, cds_sandbox_charge), and budget errors name the rule file's
+ * line; the state's allocator refuses allocations past a memory ceiling (LUA_ERRMEM). */
 #ifndef CDS_SANDBOX_H
 #define CDS_SANDBOX_H
 
