@@ -185,10 +185,33 @@ static void every_result_matches_the_real_string_library(void **state)
     if (differ) fail_msg("%zu of %zu cases differ from Lua's string library", differ, cases);
 }
 
+/* string.rep is the sandbox's own too (lua_bounded.c: doubling copies, a count-based cap). */
+static void string_rep_matches_the_real_one(void **state)
+{
+    (void)state;
+    static const char chunk[] = "local S, P = ...\n"
+                                "local out = {}\n"
+                                "for n = -1, 9 do out[#out + 1] = S:rep(n) .. '|' .. S:rep(n, P) .. '|' .. P:rep(n, S) end\n"
+                                "out[#out + 1] = #S:rep(1000, P) .. ',' .. #S:rep(4097)\n"
+                                "return table.concat(out, '/')";
+    static char mine[65536], real[65536];
+    size_t differ = 0, cases = 0;
+    for (size_t si = 0; si < sizeof subjects / sizeof *subjects; si++) {
+        for (size_t pi = 0; pi < sizeof patterns / sizeof *patterns; pi += 7) {
+            run_sandboxed(chunk, &subjects[si], &patterns[pi], mine, sizeof mine);
+            run_plain(chunk, &subjects[si], &patterns[pi], real, sizeof real);
+            cases++;
+            if (strcmp(mine, real) != 0 && differ++ < 5) print_error("rep differs:\n  %.200s\n  %.200s\n", mine, real);
+        }
+    }
+    if (differ) fail_msg("%zu of %zu string.rep cases differ", differ, cases);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_result_matches_the_real_string_library),
+        cmocka_unit_test(string_rep_matches_the_real_one),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
