@@ -9,7 +9,6 @@
 #include "sandbox.h"
 
 #define MAX_CONCAT_ELEMENTS 1000000
-#define BYTES_PER_STEP 64    /* bytes copied count as one instruction */
 #define SCAN_BYTES_PER_STEP 16   /* bytes decoded (utf8) count as one instruction */
 #define CHARGE_FROM 256      /* smaller costs are left to the instruction that made the call */
 
@@ -48,7 +47,7 @@ static int bounded_rep(lua_State *L)
         return 1;
     }
     size_t unit = l + sl, total = (size_t)n * unit - sl;   /* n copies of str, n - 1 separators */
-    charge(L, (double)total / BYTES_PER_STEP);
+    charge(L, (double)total / CDS_BYTES_PER_STEP);
     luaL_Buffer b;
     char *out = luaL_buffinitsize(L, &b, total);
     memcpy(out, str, l);
@@ -82,7 +81,7 @@ static int bounded_concat(lua_State *L)
         if (total > CDS_MAX_STRING_RESULT)
             return luaL_error(L, "table.concat result too large (limit %d bytes)", (int)CDS_MAX_STRING_RESULT);
     }
-    charge(L, n + (double)total / BYTES_PER_STEP);
+    charge(L, n + (double)total / CDS_BYTES_PER_STEP);
     return call_original(L);
 }
 

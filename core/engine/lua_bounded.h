@@ -12,6 +12,7 @@
 typedef struct lua_State lua_State;
 
 #define CDS_MAX_STRING_RESULT (4u << 20)   /* string.rep / table.concat results */
+#define CDS_BYTES_PER_STEP 64   /* bytes copied by a library function or the allocator count as one instruction */
 
 /* Wraps the functions above in the string, table and utf8 library tables of L's globals. */
 void cds_lua_bounded_install(lua_State *L);

@@ -20,7 +20,6 @@
  * (comparing, hashing or copying long strings) and the hook checks every HOOK_EVERY_BIG. */
 #define BIG_BLOCK (256u << 10)
 #define HOOK_EVERY_BIG 16
-#define BYTES_PER_STEP 64   /* bytes copied or scanned by a library function count as one instruction */
 #define WALL_BACKSTOP 10   /* a rule held up (not running) this many time budgets is stopped too */
 #define FIRST_LOOK_MS 1.0  /* the thread's CPU clock is first read this far into a call */
 
@@ -223,7 +222,7 @@ void cds_sandbox_charge(lua_State *L, uint64_t n)
  * raise; when a budget is already used up, the hook is set to fire at the next instruction. */
 static void big_block(cds_sandbox *sb, size_t grown)
 {
-    sb->count += grown / BYTES_PER_STEP;
+    sb->count += grown / CDS_BYTES_PER_STEP;
     bool over = sb->count > sb->lim.instructions || over_time(sb);
     if (over || sb->hook_every > HOOK_EVERY_BIG) {
         sb->hook_every = over ? 1 : HOOK_EVERY_BIG;
@@ -303,12 +302,18 @@ static void key_segment(lua_State *L, char *seg, size_t cap)
     else snprintf(seg, cap, "[?]");
 }
 
-/* NULL when the n bytes at str are text a reply can carry, else what is wrong: not UTF-8, or a
- * NUL byte (JSON writers and C clients cut the string there; issue 22 item 9). */
-static const char *text_fault(const char *str, size_t n, const char *not_utf8)
+/* What a bad string in a result is called: a key, a value in a table, the result itself. */
+typedef enum { TEXT_KEY, TEXT_VALUE, TEXT_RESULT } text_role;
+
+/* NULL when the n bytes at str are text a reply can carry, else what is wrong: a NUL byte (JSON
+ * writers and C clients cut the string there; issue 22 item 9), or not UTF-8. */
+static const char *text_fault(const char *str, size_t n, text_role role)
 {
-    if (memchr(str, '\0', n)) return "a string with a NUL byte";
-    return cds_utf8_valid((const unsigned char *)str, n) ? NULL : not_utf8;
+    if (memchr(str, '\0', n)) return role == TEXT_KEY ? "a key with a NUL byte" : "a string with a NUL byte";
+    if (cds_utf8_valid((const unsigned char *)str, n)) return NULL;
+    return role == TEXT_KEY     ? "a key that is not valid UTF-8"
+           : role == TEXT_VALUE ? "a string that is not valid UTF-8 (a character cut in two?)"
+                                : "a string that is not valid UTF-8";
 }
 
 static const char *plain_walk(lua_State *L, int t, int marked, int seen, char *path, size_t cap, int depth)
@@ -337,11 +342,11 @@ static const char *plain_walk(lua_State *L, int t, int marked, int seen, char *p
         if (lua_type(L, -2) == LUA_TSTRING) {   /* keys are packed too */
             size_t n;
             const char *k = lua_tolstring(L, -2, &n);
-            const char *bad = text_fault(k, n, "a key that is not valid UTF-8");
+            const char *bad = text_fault(k, n, TEXT_KEY);
             if (bad) {
                 prepend(path, cap, "[?]");
                 lua_pop(L, 2);
-                return strcmp(bad, "a string with a NUL byte") == 0 ? "a key with a NUL byte" : bad;
+                return bad;
             }
         }
         if (vt == LUA_TTABLE) {
@@ -349,7 +354,7 @@ static const char *plain_walk(lua_State *L, int t, int marked, int seen, char *p
         } else if (vt == LUA_TSTRING) {
             size_t n;
             const char *str = lua_tolstring(L, -1, &n);
-            why = text_fault(str, n, "a string that is not valid UTF-8 (a character cut in two?)");
+            why = text_fault(str, n, TEXT_VALUE);
         }
         if (why) {
             char seg[96];
@@ -392,7 +397,7 @@ const char *cds_sandbox_result_plain(lua_State *L, int idx, char *path, size_t c
     if (lua_type(L, idx) == LUA_TSTRING) {
         size_t n;
         const char *str = lua_tolstring(L, idx, &n);
-        return text_fault(str, n, "a string that is not valid UTF-8");
+        return text_fault(str, n, TEXT_RESULT);
     }
     if (lua_type(L, idx) != LUA_TTABLE) return NULL;
     idx = lua_absindex(L, idx);
