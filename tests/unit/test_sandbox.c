@@ -232,6 +232,17 @@ static void library_loops_set_by_a_number_are_charged_first(void **s)
     expect("local t = {} for i = 1, 300000 do t[i] = -i end table.sort(t)", CDS_SB_BUDGET, "budget exceeded");
     expect("local t = {} for i = 1, 200000 do t[i] = i end while true do table.insert(t, 1, 0) table.remove(t, 1) end",
            CDS_SB_BUDGET, "budget exceeded");
+    /* bounded by Lua itself, checked here so a Lua upgrade that lifts a limit is noticed */
+    expect("return string.format('%999d', 1)", CDS_SB_ERROR, "invalid conversion");
+    expect("local s = ('x'):rep(4e6) return s:byte(1, -1)", CDS_SB_ERROR, "string slice too long");
+    expect("return utf8.char(table.unpack({}, 1, 1e6))", CDS_SB_ERROR, "too many results to unpack");
+    expect("local t = {} for i = 1, 100000 do t[i] = 0x10FFFF end return #utf8.char(table.unpack(t))", CDS_SB_OK, "");
+    expect("local t = {} for i = 1, 1000 do t[i] = i end table.sort(t, function(a, b) error('cmp') end)", CDS_SB_ERROR,
+           "cmp");
+    expect("local t = {} for i = 1, 1000 do t[i] = i end table.sort(t, function(a, b) return true end)", CDS_SB_ERROR,
+           "invalid order function");
+    expect("local t = {} for i = 1, 1000 do t[i] = i end table.sort(t, function(a, b) while true do end end)",
+           CDS_SB_BUDGET, "budget exceeded");
     /* ordinary uses are untouched */
     char msg[512];
     const char *ok = "local t = {3, 1, 2} table.sort(t) table.insert(t, 1, 0) table.remove(t, 2)\n"
