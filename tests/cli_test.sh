@@ -493,6 +493,9 @@ timeout 60 "$CDSD" reload --state "$T/rrv" >"$T/out" 2>&1
 check "reload of a rule file with string.rep('', 1e15) fails (in bounded time)" test $? -eq 1
 check "  its log line names file:line" grep -q "rr/h/padding.lua:3: string.rep result too large" "$T/rrlog"
 check "  and the service still answers" "$CDSD" call --connect "ipc://$T/rr.sock" health >/dev/null 2>&1
+kill -HUP $SERVER   # the same reload on the main thread (before: it hung there, and SIGTERM was then ignored)
+for i in $(seq 1 50); do test "$(grep -c 'padding.lua:3: string.rep result too large' "$T/rrlog")" -ge 2 && break; sleep 0.2; done
+check "  SIGHUP: the same reload fails at once too" test "$(grep -c 'padding.lua:3: string.rep result too large' "$T/rrlog")" -ge 2
 kill -TERM $SERVER
 for i in $(seq 1 100); do kill -0 $SERVER 2>/dev/null || break; sleep 0.2; done
 check "  and SIGTERM then drains and exits (within 20 s)" sh -c "! kill -0 $SERVER 2>/dev/null"
