@@ -445,5 +445,62 @@ done
 "$CDSD" call --connect "ipc://$T/none.sock" health >/dev/null 2>&1
 check "no server: exit status 2 (transport)" test $? -eq 2
 
+# Hostile rule packs (issue 22; tests/data/hostile-packs): whatever a rule calls, a load and an
+# evaluation end within their budgets. `timeout` turns a regression into a failure, not a hang.
+HP=tests/data/hostile-packs
+timeout 60 "$CDSD" lint --rules $HP/rep-top-level >"$T/out" 2>"$T/err"
+check "lint: string.rep('', 1e15) at a file's top level fails at once" test $? -eq 1
+check "  naming file:line" grep -q "^$HP/rep-top-level/h/padding.lua:3: string.rep result too large" "$T/err"
+timeout 60 "$CDSD" lint --rules $HP/loop-in-declaration >"$T/out" 2>"$T/err"
+check "lint: a declaration over the instruction budget fails" test $? -eq 1
+check "  naming file:line" grep -q "^$HP/loop-in-declaration/h/slow_title.lua:4: instruction budget exceeded" "$T/err"
+TXT=$(printf 'warfarin sodium tablet %.0s' $(seq 1 2800))
+printf '{"hook":"order-sign","hookInstance":"h-1","context":{"userId":"Practitioner/1","patientId":"p1","draftOrders":{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"MedicationRequest","id":"d1","status":"draft","intent":"order","medicationCodeableConcept":{"text":"%s"},"subject":{"reference":"Patient/p1"}}}]}}}' "$TXT" >"$T/long.json"
+timeout 60 "$CDSD" eval --rules $HP/dose-backtracking hostile "$T/long.json" >"$T/out" 2>"$T/err"
+check "eval: the dose pattern over 60 KB fails that rule within its budget" \
+    grep -q '"message": ".*/dose_text.lua:7: \(time\|instruction\) budget exceeded' "$T/out"
+check "  and the other rule's card is answered" grep -q '"summary": "The ordinary rule still answers"' "$T/out"
+# knowledge tables: a NUL byte is a load error at file:line:column; a byte-order mark is skipped
+cp -r $HP/dose-backtracking "$T/kbnul"
+printf 'rxcui\tname\n11289\twarfarin\000 -- AND NEVER IN PREGNANCY\n' >"$T/kbnul/h/knowledge/ingredients.tsv"
+"$CDSD" lint --rules "$T/kbnul" >"$T/out" 2>"$T/err"
+check "lint: a NUL byte in a knowledge table fails" test $? -ne 0
+check "  naming file:line:column" grep -q "ingredients.tsv:2:15: a NUL byte" "$T/err"
+printf '\357\273\277rxcui\tname\n11289\twarfarin\n' >"$T/kbnul/h/knowledge/ingredients.tsv"
+check "lint: a knowledge table with a UTF-8 byte-order mark loads" "$CDSD" lint --rules "$T/kbnul" >/dev/null 2>&1
+# A NUL byte in one rule's card fails that rule only, through HTTP and NNG (issue 22 item 9)
+"$CDSD" serve --listen "ipc://$T/nul.sock" --http "127.0.0.1:$HPORT" --rules $HP/nul-card --state "$T/nulv" \
+    --fixtures none --log-level error &
+SERVER=$!
+for i in $(seq 1 50); do curl -s -o /dev/null "$H/health" && break; sleep 0.2; done
+check "HTTP: a card text with a NUL byte: still 200" test "$(code -X POST -H 'Content-Type: application/json' \
+    --data-binary @$REQ "$H/cds-services/hostile")" = 200
+check "  with the other rule's card" grep -q '"summary":"The ordinary rule still answers"' "$T/body"
+check "  and that rule reported failed" grep -q '"rule":"h.nul-text","message":"evaluate returned a string with a NUL byte at result.detail"' "$T/body"
+check "  and no NUL byte (nor \\u0000) in the body" sh -c "test \$(tr -d '\\000' <'$T/body' | wc -c) -eq \$(wc -c <'$T/body') && ! grep -q 'u0000' '$T/body'"
+"$CDSD" call --connect "ipc://$T/nul.sock" call hostile $REQ >"$T/nng" 2>&1
+check "NNG: the same, with the other rule's card" grep -q '"summary": "The ordinary rule still answers"' "$T/nng"
+check "  and no NUL (nor \\u0000)" sh -c "test \$(tr -d '\\000' <'$T/nng' | wc -c) -eq \$(wc -c <'$T/nng') && ! grep -q 'u0000' '$T/nng'"
+kill -TERM $SERVER; wait $SERVER
+# string.rep('', 1e15) in a rule loaded by `cdsd reload`: the reload fails at once, the service
+# keeps its rules, and SIGTERM then drains and exits (before, the admin thread hung for good)
+cp -r $HP/dose-backtracking "$T/rr"
+"$CDSD" serve --listen "ipc://$T/rr.sock" --rules "$T/rr" --state "$T/rrv" --fixtures none --log-level error 2>"$T/rrlog" &
+SERVER=$!
+for i in $(seq 1 50); do "$CDSD" call --connect "ipc://$T/rr.sock" health >/dev/null 2>&1 && break; sleep 0.2; done
+cp $HP/rep-top-level/h/padding.lua "$T/rr/h/"
+timeout 60 "$CDSD" reload --state "$T/rrv" >"$T/out" 2>&1
+check "reload of a rule file with string.rep('', 1e15) fails (in bounded time)" test $? -eq 1
+check "  its log line names file:line" grep -q "rr/h/padding.lua:3: string.rep result too large" "$T/rrlog"
+check "  and the service still answers" "$CDSD" call --connect "ipc://$T/rr.sock" health >/dev/null 2>&1
+kill -HUP $SERVER   # the same reload on the main thread (before: it hung there, and SIGTERM was then ignored)
+for i in $(seq 1 50); do test "$(grep -c 'padding.lua:3: string.rep result too large' "$T/rrlog")" -ge 2 && break; sleep 0.2; done
+check "  SIGHUP: the same reload fails at once too" test "$(grep -c 'padding.lua:3: string.rep result too large' "$T/rrlog")" -ge 2
+kill -TERM $SERVER
+for i in $(seq 1 100); do kill -0 $SERVER 2>/dev/null || break; sleep 0.2; done
+check "  and SIGTERM then drains and exits (within 20 s)" sh -c "! kill -0 $SERVER 2>/dev/null"
+kill -KILL $SERVER 2>/dev/null; wait $SERVER
+check "  with status 0" test $? -eq 0
+
 echo "$passes passed, $fails failed"
 test "$fails" -eq 0

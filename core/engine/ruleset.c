@@ -20,6 +20,7 @@
 #include "mp.h"
 #include "prefetch.h"
 #include "private_file.h"
+#include "tsv.h"
 #include "utf8.h"
 
 static void check_prefetch(cds_ltab *t, cds_service *s);
@@ -255,9 +256,13 @@ static int read_tables(cds_ruleset *rs, const char *pdir, size_t *cap, cds_diges
         cds_error_clear(&err);
         size_t len;
         char *src = cds_read_file(path, &len, 64u << 20, &err);
-        if (src && cds_utf8_check_text(path, src, len, &err) != CDS_OK) {
+        if (src && cds_tsv_check_text(path, src, len, &err) != CDS_OK) {
             free(src);
             src = NULL;
+        }
+        if (src && cds_tsv_bom_len(src, len)) {   /* the same table rules as knowledge tables */
+            len -= 3;
+            memmove(src, src + 3, len + 1);
         }
         if (!src) { cds_strbuf_printf(diag, "%s\n", err.message); errors++; continue; }
         if (!cds_grow(&rs->tables, cap, rs->ntables + 1, sizeof *rs->tables)) {

@@ -11,13 +11,17 @@
 #include <time.h>
 
 #include "clock.h"
+#include "lua_bounded.h"
+#include "lua_pattern.h"
 #include "utf8.h"
 
 #define HOOK_EVERY 1000
+/* Once a call has allocated a block this large, its instructions can each touch megabytes
+ * (comparing, hashing or copying long strings) and the hook checks every HOOK_EVERY_BIG. */
+#define BIG_BLOCK (256u << 10)
+#define HOOK_EVERY_BIG 16
 #define WALL_BACKSTOP 10   /* a rule held up (not running) this many time budgets is stopped too */
 #define FIRST_LOOK_MS 1.0  /* the thread's CPU clock is first read this far into a call */
-#define MAX_STRING_RESULT (4u << 20)   /* string.rep / table.concat results */
-#define MAX_PATTERN_OPS 12
 
 /* Small blocks are recycled through per-state free lists: building ctx makes and drops a few
  * hundred small tables and strings per request, and glibc's malloc/free (with the fastbin
@@ -45,6 +49,8 @@ struct cds_sandbox {
     bool locked;
     bool privileged;          /* cds_sandbox_run_privileged is running: a missing global reads nil */
     /* per call */
+    bool metered;                   /* a budgeted call is running */
+    int hook_every;                 /* instructions between hook calls */
     uint64_t count;
     struct timespec started;        /* monotonic */
     double look_ms;                 /* wall ms into the call before which the time budget cannot be used up */
@@ -95,6 +101,8 @@ static void *block_new(cds_sandbox *sb, size_t n)
     return b;
 }
 
+static void big_block(cds_sandbox *sb, size_t grown);
+
 static void *alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     cds_sandbox *sb = ud;
@@ -121,6 +129,7 @@ static void *alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         }
     }
     if (p) sb->used = sb->used - old + nsize;
+    if (p && nsize >= BIG_BLOCK && nsize > old && sb->metered) big_block(sb, nsize - old);
     return p;
 }
 
@@ -149,26 +158,75 @@ static int over_time(cds_sandbox *sb)
     return 0;
 }
 
+static void hook(lua_State *L, lua_Debug *ar);
+
+/* Pushes "file:line: " of the innermost frame running a rule file's own code (chunks named
+ * "@path": the prelude and C functions are skipped), or "". Lua's own position for an error
+ * raised in a hook or a library function is the caller's, empty at a file's top level. */
+static void push_rule_where(lua_State *L)
+{
+    lua_Debug ar;
+    for (int level = 0; lua_getstack(L, level, &ar); level++) {
+        if (lua_getinfo(L, "Sl", &ar) && ar.source[0] == '@' && ar.currentline > 0) {
+            lua_pushfstring(L, "%s:%d: ", ar.source + 1, ar.currentline);   /* the whole path */
+            return;
+        }
+    }
+    lua_pushliteral(L, "");
+}
+
+static int raise_budget(lua_State *L, cds_sandbox *sb, bool held_up)
+{
+    push_rule_where(L);
+    if (sb->tripped == CDS_SB_BUDGET)
+        lua_pushfstring(L, "instruction budget exceeded (%I instructions)", (lua_Integer)sb->lim.instructions);
+    else if (held_up)
+        lua_pushfstring(L, "time budget exceeded (%d ms; held up for %d ms by the wall clock)", (int)sb->lim.milliseconds,
+                        (int)(sb->lim.milliseconds * WALL_BACKSTOP));
+    else
+        lua_pushfstring(L, "time budget exceeded (%d ms of CPU time)", (int)sb->lim.milliseconds);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
+/* Counts n instructions (or their equivalent in library work) and checks both budgets; past
+ * either, raises, and keeps raising at every instruction so no pcall can swallow it. */
+static void spend(lua_State *L, cds_sandbox *sb, uint64_t n)
+{
+    if (sb->tripped == CDS_SB_BUDGET || sb->tripped == CDS_SB_TIME) raise_budget(L, sb, false);
+    sb->count += n;
+    bool over_i = sb->count > sb->lim.instructions;
+    int over_t = over_i ? 0 : over_time(sb);
+    if (!over_i && !over_t) return;
+    sb->tripped = over_i ? CDS_SB_BUDGET : CDS_SB_TIME;
+    lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+    raise_budget(L, sb, over_t == 2);
+}
+
 static void hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     cds_sandbox *sb = get_sb(L);
-    if (sb->tripped == CDS_SB_BUDGET || sb->tripped == CDS_SB_TIME) {
-        /* Already over: keep failing at every instruction so no pcall can swallow it. */
-        luaL_error(L, sb->tripped == CDS_SB_TIME ? "time budget exceeded (%d ms)" : "instruction budget exceeded",
-                   (int)sb->lim.milliseconds);
-    }
-    sb->count += HOOK_EVERY;
-    bool over_i = sb->count > sb->lim.instructions;
-    int over_t = over_i ? 0 : over_time(sb);
-    if (over_i || over_t) {
-        sb->tripped = over_i ? CDS_SB_BUDGET : CDS_SB_TIME;
-        lua_sethook(L, hook, LUA_MASKCOUNT, 1);
-        if (over_i) luaL_error(L, "instruction budget exceeded (%d instructions)", (int)sb->lim.instructions);
-        if (over_t == 2)
-            luaL_error(L, "time budget exceeded (%d ms; held up for %d ms by the wall clock)", (int)sb->lim.milliseconds,
-                       (int)(sb->lim.milliseconds * WALL_BACKSTOP));
-        luaL_error(L, "time budget exceeded (%d ms of CPU time)", (int)sb->lim.milliseconds);
+    spend(L, sb, (uint64_t)sb->hook_every);
+}
+
+void cds_sandbox_charge(lua_State *L, uint64_t n)
+{
+    cds_sandbox *sb = get_sb(L);
+    if (sb && sb->metered) spend(L, sb, n);
+}
+
+/* A large block was allocated during a call (a long string built by `..`, rep, gsub, upper, a
+ * grown stack): the copy is charged, and from now on the hook looks every HOOK_EVERY_BIG
+ * instructions, since one instruction can now compare or hash megabytes. The allocator cannot
+ * raise; when a budget is already used up, the hook is set to fire at the next instruction. */
+static void big_block(cds_sandbox *sb, size_t grown)
+{
+    sb->count += grown / CDS_BYTES_PER_STEP;
+    bool over = sb->count > sb->lim.instructions || over_time(sb);
+    if (over || sb->hook_every > HOOK_EVERY_BIG) {
+        sb->hook_every = over ? 1 : HOOK_EVERY_BIG;
+        lua_sethook(sb->L, hook, LUA_MASKCOUNT, sb->hook_every);
     }
 }
 
@@ -190,15 +248,6 @@ static int readonly_newindex(lua_State *L)
 {
     const char *key = lua_tostring(L, 2);
     return luaL_error(L, "attempt to modify read-only table (field '%s')", key ? key : "?");
-}
-
-/* Calls the original function (upvalue 1) with this call's arguments, returning all results. */
-static int call_original(lua_State *L)
-{
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
 }
 
 /* setmetatable without __gc: Lua marks a table for finalisation when it gets a metatable with
@@ -253,6 +302,20 @@ static void key_segment(lua_State *L, char *seg, size_t cap)
     else snprintf(seg, cap, "[?]");
 }
 
+/* What a bad string in a result is called: a key, a value in a table, the result itself. */
+typedef enum { TEXT_KEY, TEXT_VALUE, TEXT_RESULT } text_role;
+
+/* NULL when the n bytes at str are text a reply can carry, else what is wrong: a NUL byte (JSON
+ * writers and C clients cut the string there; issue 22 item 9), or not UTF-8. */
+static const char *text_fault(const char *str, size_t n, text_role role)
+{
+    if (memchr(str, '\0', n)) return role == TEXT_KEY ? "a key with a NUL byte" : "a string with a NUL byte";
+    if (cds_utf8_valid((const unsigned char *)str, n)) return NULL;
+    return role == TEXT_KEY     ? "a key that is not valid UTF-8"
+           : role == TEXT_VALUE ? "a string that is not valid UTF-8 (a character cut in two?)"
+                                : "a string that is not valid UTF-8";
+}
+
 static const char *plain_walk(lua_State *L, int t, int marked, int seen, char *path, size_t cap, int depth)
 {
     if (lua_getmetatable(L, t)) {
@@ -279,10 +342,11 @@ static const char *plain_walk(lua_State *L, int t, int marked, int seen, char *p
         if (lua_type(L, -2) == LUA_TSTRING) {   /* keys are packed too */
             size_t n;
             const char *k = lua_tolstring(L, -2, &n);
-            if (!cds_utf8_valid((const unsigned char *)k, n)) {
+            const char *bad = text_fault(k, n, TEXT_KEY);
+            if (bad) {
                 prepend(path, cap, "[?]");
                 lua_pop(L, 2);
-                return "a key that is not valid UTF-8";
+                return bad;
             }
         }
         if (vt == LUA_TTABLE) {
@@ -290,7 +354,7 @@ static const char *plain_walk(lua_State *L, int t, int marked, int seen, char *p
         } else if (vt == LUA_TSTRING) {
             size_t n;
             const char *str = lua_tolstring(L, -1, &n);
-            if (!cds_utf8_valid((const unsigned char *)str, n)) why = "a string that is not valid UTF-8 (a character cut in two?)";
+            why = text_fault(str, n, TEXT_VALUE);
         }
         if (why) {
             char seg[96];
@@ -333,7 +397,7 @@ const char *cds_sandbox_result_plain(lua_State *L, int idx, char *path, size_t c
     if (lua_type(L, idx) == LUA_TSTRING) {
         size_t n;
         const char *str = lua_tolstring(L, idx, &n);
-        return cds_utf8_valid((const unsigned char *)str, n) ? NULL : "a string that is not valid UTF-8";
+        return text_fault(str, n, TEXT_RESULT);
     }
     if (lua_type(L, idx) != LUA_TTABLE) return NULL;
     idx = lua_absindex(L, idx);
@@ -342,64 +406,6 @@ const char *cds_sandbox_result_plain(lua_State *L, int idx, char *path, size_t c
     const char *why = plain_walk(L, idx, lua_gettop(L) - 1, lua_gettop(L), path, cap, 0);
     lua_pop(L, 2);
     return why;
-}
-
-static int capped_rep(lua_State *L)
-{
-    size_t l;
-    luaL_checklstring(L, 1, &l);
-    lua_Integer n = luaL_checkinteger(L, 2);
-    size_t sl = 0;
-    if (lua_gettop(L) >= 3) luaL_checklstring(L, 3, &sl);
-    if (n > 0 && (double)(l + sl) * (double)n > MAX_STRING_RESULT)
-        return luaL_error(L, "string.rep result too large (limit %d bytes)", (int)MAX_STRING_RESULT);
-    return call_original(L);
-}
-
-static int capped_concat(lua_State *L)
-{
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_Integer n = luaL_len(L, 1);
-    if (n > 1000000) return luaL_error(L, "table.concat over too many elements");
-    size_t total = 0, sl = 0;
-    if (lua_gettop(L) >= 2 && !lua_isnil(L, 2)) luaL_checklstring(L, 2, &sl);
-    for (lua_Integer i = 1; i <= n; i++) {
-        lua_geti(L, 1, i);
-        size_t l = 0;
-        if (lua_type(L, -1) == LUA_TSTRING) lua_tolstring(L, -1, &l);
-        else l = 32;
-        lua_pop(L, 1);
-        total += l + sl;
-        if (total > MAX_STRING_RESULT)
-            return luaL_error(L, "table.concat result too large (limit %d bytes)", (int)MAX_STRING_RESULT);
-    }
-    return call_original(L);
-}
-
-/* Lua patterns backtrack without bound inside one C call, where the hook cannot stop them:
- * refuse patterns with many repetition operators. */
-static int capped_pattern(lua_State *L)
-{
-    size_t pl = 0;
-    const char *p = lua_tolstring(L, 2, &pl);
-    bool plain = lua_toboolean(L, 4) && lua_type(L, 4) == LUA_TBOOLEAN;
-    if (p && !plain) {
-        int ops = 0;
-        for (size_t i = 0; i < pl; i++) {
-            if (p[i] == '%') { i++; continue; }
-            if (p[i] == '*' || p[i] == '+' || p[i] == '-' || p[i] == '?') ops++;
-        }
-        if (ops > MAX_PATTERN_OPS || pl > 512)
-            return luaL_error(L, "pattern too complex for a rule (at most %d repetition operators)", MAX_PATTERN_OPS);
-    }
-    return call_original(L);
-}
-
-static void wrap(lua_State *L, int lib, const char *name, lua_CFunction fn)
-{
-    lua_getfield(L, lib, name);
-    lua_pushcclosure(L, fn, 1);
-    lua_setfield(L, lib, name);
 }
 
 /* --- read-only proxies ----------------------------------------------------------------------- */
@@ -652,12 +658,11 @@ static int open_state(lua_State *L)
     lua_setmetatable(L, -2);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &RULE_META_KEY);
 
-    /* string: cap rep, patterns; drop dump. */
+    /* string: metered patterns, bounded library functions (their own files); drop dump. */
+    cds_lua_bounded_install(L);
     lua_getglobal(L, "string");
     int s = lua_gettop(L);
-    wrap(L, s, "rep", capped_rep);
-    static const char *const pattern_fns[] = {"find", "match", "gmatch", "gsub", NULL};
-    for (const char *const *f = pattern_fns; *f; f++) wrap(L, s, *f, capped_pattern);
+    cds_lua_pattern_install(L, s);
     lua_pushliteral(L, "string.dump");
     lua_pushcclosure(L, blocked_fn, 1);
     lua_setfield(L, s, "dump");
@@ -667,9 +672,6 @@ static int open_state(lua_State *L)
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 2);
-    lua_getglobal(L, "table");
-    wrap(L, lua_gettop(L), "concat", capped_concat);
-    lua_pop(L, 1);
     lua_getglobal(L, "math");
     static const char *const math_blocked[] = {"random", "randomseed", NULL};
     for (const char *const *f = math_blocked; *f; f++) {
@@ -820,6 +822,8 @@ cds_rc cds_sandbox_call(cds_sandbox *sb, int nargs, int nresults, cds_sb_fail *w
     clock_gettime(CLOCK_MONOTONIC, &sb->started);
     sb->look_ms = sb->lim.milliseconds < FIRST_LOOK_MS ? sb->lim.milliseconds : FIRST_LOOK_MS;
     sb->cpu_known = false;
+    sb->hook_every = HOOK_EVERY;
+    sb->metered = true;
     lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
     lua_pushboolean(L, 1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &IN_CALL_KEY);
@@ -827,6 +831,7 @@ cds_rc cds_sandbox_call(cds_sandbox *sb, int nargs, int nresults, cds_sb_fail *w
     lua_pushboolean(L, 0);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &IN_CALL_KEY);
     lua_sethook(L, NULL, 0, 0);
+    sb->metered = false;
     cds_sb_fail f = CDS_SB_OK;
     if (rc != LUA_OK) {
         f = sb->tripped != CDS_SB_OK ? sb->tripped : rc == LUA_ERRMEM ? CDS_SB_MEMORY : CDS_SB_ERROR;

@@ -6,8 +6,10 @@
  * variable; io/os/debug/package/require and friends raise "blocked: ...". Chunks load as text
  * only. Each call runs under an instruction budget and a time budget (CPU time of the calling
  * thread, with a wall-clock backstop at ten times it) enforced by a count hook that, once
- * tripped, fires on every instruction so a rule's own pcall cannot swallow it;
- * the state's allocator refuses allocations past a memory ceiling (LUA_ERRMEM). */
+ * tripped, fires on every instruction so a rule's own pcall cannot swallow it; library work
+ * inside one C call (pattern matching, long copies and scans) is charged to the same budgets
+ * (lua_pattern.h, lua_bounded.h, cds_sandbox_charge), and budget errors name the rule file's
+ * line; the state's allocator refuses allocations past a memory ceiling (LUA_ERRMEM). */
 #ifndef CDS_SANDBOX_H
 #define CDS_SANDBOX_H
 
@@ -39,6 +41,11 @@ cds_rc cds_sandbox_load(cds_sandbox *sb, const char *src, size_t len, const char
 /* lua_pcall under the budgets. On failure the message ("file:line: ...") is in err and
  * *why says what stopped it. The stack is left with nresults values on success, none on error. */
 cds_rc cds_sandbox_call(cds_sandbox *sb, int nargs, int nresults, cds_sb_fail *why, cds_error *err);
+
+/* Charges n instructions' worth of work done in C for the running budgeted call (pattern
+ * matching, copying) and checks its time budget: raises the call's "budget exceeded" error, as
+ * the count hook does, when either is used up. Outside a budgeted call it does nothing. */
+void cds_sandbox_charge(lua_State *L, uint64_t n);
 
 /* Defines a host function in the protected globals (only before cds_sandbox_lock). */
 void cds_sandbox_set_global(cds_sandbox *sb, const char *name);   /* pops the value */

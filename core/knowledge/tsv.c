@@ -34,16 +34,46 @@ static bool next_line(cds_tsv *t, char **fields, int *n)
     return false;
 }
 
+/* A NUL byte would end the field it is in for every reader after this one (strcmp, the
+ * SQLite import): "clear indication\0 -- AND NEVER IN PREGNANCY" lost its tail. Refused with
+ * path:line:column (columns in characters, as for malformed UTF-8). */
+static cds_rc refuse_nul(const char *path, const char *text, size_t n, cds_error *err)
+{
+    const char *nul = memchr(text, '\0', n);
+    if (!nul) return CDS_OK;
+    int line = 1, col = 1;
+    for (const char *p = text; p < nul; p++) {
+        if (*p == '\n') { line++; col = 1; }
+        else if (((unsigned char)*p & 0xc0) != 0x80) col++;
+    }
+    return cds_error_set(err, CDS_ELOAD, NULL, "%s:%d:%d: a NUL byte (a field would be cut there); remove it", path,
+                         line, col);
+}
+
+cds_rc cds_tsv_check_text(const char *path, const char *text, size_t n, cds_error *err)
+{
+    if (cds_utf8_check_text(path, text, n, err) != CDS_OK) return CDS_ELOAD;
+    return refuse_nul(path, text, n, err);
+}
+
+size_t cds_tsv_bom_len(const char *text, size_t n)
+{
+    return n >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+}
+
 cds_rc cds_tsv_open(cds_tsv *t, const char *path, const char *const *required, cds_error *err)
 {
     memset(t, 0, sizeof *t);
     t->path = path;
     t->buf = cds_read_file(path, &t->len, 256u << 20, err);
     if (!t->buf) return err ? err->code : CDS_EIO;
-    if (cds_utf8_check_text(path, t->buf, t->len, err) != CDS_OK) {
+    if (cds_tsv_check_text(path, t->buf, t->len, err) != CDS_OK) {
         cds_tsv_close(t);
         return CDS_ELOAD;
     }
+    /* Spreadsheet programs save "UTF-8" with a byte-order mark: skip it, or the first column's
+     * name would carry it ("header has no column 'id'"). */
+    t->pos = cds_tsv_bom_len(t->buf, t->len);
     if (!next_line(t, t->cols, &t->ncols)) {
         cds_tsv_close(t);
         return cds_error_set(err, CDS_ELOAD, NULL, "%s:1: empty table: a header row is required", path);

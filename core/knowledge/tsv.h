@@ -24,6 +24,10 @@ typedef struct cds_tsv {
 
 /* Opens the file and reads the header. Fails if any of `required` (NULL-terminated) is missing. */
 cds_rc cds_tsv_open(cds_tsv *t, const char *path, const char *const *required, cds_error *err);
+/* CDS_OK, or CDS_ELOAD naming path:line:column of the first byte that is not UTF-8 or is NUL. */
+cds_rc cds_tsv_check_text(const char *path, const char *text, size_t n, cds_error *err);
+/* 3 when the text starts with a UTF-8 byte-order mark (which the readers skip), else 0. */
+size_t cds_tsv_bom_len(const char *text, size_t n);
 /* Refuses, as "path:line: ..." naming the header line, a header column that is not in `known`
  * (NULL-terminated: the columns the import reads), and a column named twice. Call after open. */
 cds_rc cds_tsv_check_columns(const cds_tsv *t, const char *const *known, cds_error *err);

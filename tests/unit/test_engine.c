@@ -419,7 +419,7 @@ static void failing_rules_are_reported_and_the_others_still_answer(void **s)
 static void bad_results_fail_the_rule_not_the_process(void **s)
 {
     (void)s;
-    char rules[4096];
+    char rules[6144];
     snprintf(rules, sizeof rules, "%s%s", GOOD_RULE,
              "rule { id = 't.erroring', version = '1', title = 'Erroring index', hooks = { 'order-sign' },\n"
              "  evaluate = function(ctx) return setmetatable({}, { __index = function() error('boom') end }) end }\n"
@@ -440,6 +440,13 @@ static void bad_results_fail_the_rule_not_the_process(void **s)
              "  evaluate = function(ctx) return card { indicator = 'info', summary = 'x', selection = 'any',\n"
              "    suggest = { { label = 'l', actions = { { type = 'create', description = 'd',\n"
              "      resource = { resourceType = 'X', ['\\255'] = 1 } } } } } } end }\n"
+             "rule { id = 't.nul', version = '1', title = 'NUL in text', hooks = { 'order-sign' },\n"
+             "  evaluate = function(ctx) return card { indicator = 'info', summary = 'ok',\n"
+             "    detail = 'clear indication\\0 -- AND NEVER IN PREGNANCY' } end }\n"
+             "rule { id = 't.nulkey', version = '1', title = 'NUL in a key', hooks = { 'order-sign' },\n"
+             "  evaluate = function(ctx) return card { indicator = 'info', summary = 'x', selection = 'any',\n"
+             "    suggest = { { label = 'l', actions = { { type = 'create', description = 'd',\n"
+             "      resource = { resourceType = 'X', ['a\\0b'] = 1 } } } } } } end }\n"
              "rule { id = 't.flood', version = '1', title = 'Flood', hooks = { 'order-sign' },\n"
              "  evaluate = function(ctx) local out = {} for i = 1, 5000 do\n"
              "    out[i] = card { indicator = 'info', summary = 'card ' .. i, key = tostring(i) } end return out end }\n");
@@ -449,8 +456,8 @@ static void bad_results_fail_the_rule_not_the_process(void **s)
     result r;
     cds_error err;
     assert_int_equal(call(set.e, REQUEST, &r, &err), CDS_OK);
-    assert_int_equal(r.info.nruns, 10);
-    assert_int_equal(r.info.nerrors, 8);   /* the cyclic card is a plain table: packed, self dropped */
+    assert_int_equal(r.info.nruns, 12);
+    assert_int_equal(r.info.nerrors, 10);   /* the cyclic card is a plain table: packed, self dropped */
     bool found = false;   /* the good rule's card, among the warnings of those that failed */
     for (size_t i = 0; i < r.info.ncards; i++) found |= strcmp(r.info.cards[i].summary, "Found warfarin") == 0;
     assert_true(found);
@@ -467,6 +474,9 @@ static void bad_results_fail_the_rule_not_the_process(void **s)
             assert_true(cds_utf8_valid((const unsigned char *)m, strlen(m)));
         }
         if (strcmp(id, "t.badkey") == 0) assert_non_null(strstr(m, "a key that is not valid UTF-8 at result.suggestions[1].actions[1].resource[?]"));
+        /* issue 22 item 9: a NUL byte fails the rule, as malformed UTF-8 does */
+        if (strcmp(id, "t.nul") == 0) assert_non_null(strstr(m, "a string with a NUL byte at result.detail"));
+        if (strcmp(id, "t.nulkey") == 0) assert_non_null(strstr(m, "a key with a NUL byte at result.suggestions[1].actions[1].resource[?]"));
         if (strcmp(id, "t.flood") == 0) assert_non_null(strstr(m, "returned 5000 cards; at most 200 per rule"));
     }
     release(&r);

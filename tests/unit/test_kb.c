@@ -112,6 +112,63 @@ static void a_table_that_is_not_utf8_is_refused(void **s)
     tu_rmrf(dir);
 }
 
+static void write_bytes(const char *dir, const char *rel, const char *bytes, size_t n)
+{
+    tu_write(dir, rel, "");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, n, f), n);
+    fclose(f);
+}
+
+/* Issue 22 item 10: a NUL byte in a field cut it silently ("... clear indication\0 -- AND NEVER
+ * IN PREGNANCY" lost its tail and the import succeeded); now a load error at file:line:column. */
+static void a_nul_byte_in_a_field_is_refused_with_line_and_column(void **s)
+{
+    (void)s;
+    const char *dir = tu_tempdir();
+    tu_write(dir, "knowledge/ingredients.tsv", INGR);
+    static const char inter[] = "id\ta\tb\tseverity\tmanagement\n"
+                                "X1\t11289\t5640\tmajor\tclear indication\0 -- AND NEVER IN PREGNANCY\n";
+    write_bytes(dir, "knowledge/interactions.tsv", inter, sizeof inter - 1);
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    cds_rc rc;
+    sqlite3 *db = import(dir, &diag, &rc);
+    assert_int_equal(rc, CDS_ELOAD);
+    if (!strstr(diag.data, "interactions.tsv:2:37: a NUL byte")) fail_msg("%s", diag.data);
+    cds_strbuf_free(&diag);
+    sqlite3_close(db);
+    tu_rmrf(dir);
+}
+
+/* A table saved with a UTF-8 byte-order mark (spreadsheets do) reads as without it; before, its
+ * first column's name carried the mark: "header has no column 'rxcui'". */
+static void a_table_with_a_byte_order_mark_is_read(void **s)
+{
+    (void)s;
+    const char *dir = tu_tempdir();
+    char ingr[1024];
+    snprintf(ingr, sizeof ingr, "\xef\xbb\xbf%s", INGR);
+    tu_write(dir, "knowledge/ingredients.tsv", ingr);
+    tu_write(dir, "knowledge/classes.tsv", "\xef\xbb\xbf# a comment line first\nid\tmembers\nnsaids\t5640;7258\n");
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    cds_rc rc;
+    sqlite3 *db = import(dir, &diag, &rc);
+    if (rc != CDS_OK) fail_msg("%s", diag.data);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM ingredient WHERE rxcui = 11289", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "warfarin");
+    sqlite3_finalize(q);
+    cds_strbuf_free(&diag);
+    sqlite3_close(db);
+    tu_rmrf(dir);
+}
+
 static void lookups_work_on_a_good_table(void **s)
 {
     (void)s;
@@ -253,6 +310,8 @@ int main(void)
         cmocka_unit_test(every_problem_is_reported_with_file_and_line),
         cmocka_unit_test(a_table_without_a_required_column_is_refused),
         cmocka_unit_test(a_table_that_is_not_utf8_is_refused),
+        cmocka_unit_test(a_nul_byte_in_a_field_is_refused_with_line_and_column),
+        cmocka_unit_test(a_table_with_a_byte_order_mark_is_read),
         cmocka_unit_test(lookups_work_on_a_good_table),
         cmocka_unit_test(a_read_error_mid_table_fails_the_load_naming_the_table),
     };

@@ -1,0 +1,1 @@
+pack { name = "h", version = "1", owner = "cdsd tests" }
