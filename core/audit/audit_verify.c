@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "audit_chain.h"
@@ -320,7 +321,13 @@ int cds_audit_verify_file(const char *path, const char *key_path, const char *an
         return 2;
     }
     int layout = cds_audit_layout_of(db), status;
-    if (layout == 1) status = verify_layout1(db, path, span, out);
+    if (layout == 1 && anchor_path && access(anchor_path, F_OK) == 0) {
+        /* the keyed chain's anchor beside a log in the first layout: the log was rebuilt in the
+         * old, unkeyed form (which anyone can recompute) */
+        fprintf(out, "chain broken: %s is in the first (unkeyed) layout but %s records a keyed chain: the log was "
+                     "replaced\n", path, anchor_path);
+        status = 1;
+    } else if (layout == 1) status = verify_layout1(db, path, span, out);
     else if (layout != 2) {
         fprintf(out, "%s: not an audit log (%s)\n", path, layout < 0 ? sqlite3_errmsg(db) : "no audit tables");
         status = 2;
