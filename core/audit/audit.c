@@ -663,8 +663,10 @@ cds_audit *cds_audit_open(const char *path, bool sync_full, cds_error *err)
     }
     if (cds_create_private(path) != 0 || sqlite3_open(path, &a->db) != SQLITE_OK) goto fail;   /* 0600: PHI */
     sqlite3_busy_timeout(a->db, 2000);
-    if (sqlite3_exec(a->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
-        (cds_audit_layout_of(a->db) == 0 && sqlite3_exec(a->db, "PRAGMA auto_vacuum=INCREMENTAL", NULL, NULL, NULL)) ||
+    /* a new log gives the pages archiving frees back to the file system (incremental vacuum);
+     * set before the first table */
+    if ((cds_audit_layout_of(a->db) == 0 && sqlite3_exec(a->db, "PRAGMA auto_vacuum=INCREMENTAL", NULL, NULL, NULL)) ||
+        sqlite3_exec(a->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(a->db, CDS_AUDIT_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
     sqlite3_exec(a->db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);

@@ -78,14 +78,16 @@ cds_rc cds_audit_decision(cds_audit *a, const cds_audit_call *c, cds_audit_done_
 typedef struct cds_audit_card { char *uuid, *rule, *indicator; } cds_audit_card;
 typedef struct cds_audit_stored {
     const char *decision, *service;
-    int64_t time_ms;
+    int64_t time_ms, seq;
     const void *request;      /* the envelope, MessagePack */
     size_t request_len;
     const cds_audit_card *cards;
     size_t ncards;
 } cds_audit_stored;
 typedef struct cds_audit_reader cds_audit_reader;
-cds_audit_reader *cds_audit_reader_open(const char *path, int64_t since_ms, cds_error *err);
+/* Decisions from since_ms on, past chain entry after_seq (reading archives then the live log as
+ * one history, an entry still in both after an interrupted archive run is read once). */
+cds_audit_reader *cds_audit_reader_open(const char *path, int64_t since_ms, int64_t after_seq, cds_error *err);
 /* 1: *out holds the next row (valid until the next call); 0: no more; -1: error in err. */
 int cds_audit_reader_next(cds_audit_reader *r, cds_audit_stored *out, cds_error *err);
 void cds_audit_reader_close(cds_audit_reader *r);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "audit_file.h"
 #include "audit_layout.h"
 
 struct cds_audit_reader {
@@ -15,7 +16,7 @@ struct cds_audit_reader {
     size_t cap, held;   /* held: cards of the current row, freed at the next row */
 };
 
-cds_audit_reader *cds_audit_reader_open(const char *path, int64_t since_ms, cds_error *err)
+cds_audit_reader *cds_audit_reader_open(const char *path, int64_t since_ms, int64_t after_seq, cds_error *err)
 {
     cds_audit_reader *r = calloc(1, sizeof *r);
     if (!r) {
@@ -23,11 +24,15 @@ cds_audit_reader *cds_audit_reader_open(const char *path, int64_t since_ms, cds_
         return NULL;
     }
     int layout = -1;
-    if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK || (layout = cds_audit_layout_of(r->db)) < 1 ||
-        sqlite3_prepare_v2(r->db, layout == 1 ? "SELECT decision, service, request, cards, time_ms FROM decision WHERE request IS NOT NULL"
-                                                " AND outcome = 'ok' AND time_ms >= ? ORDER BY seq"
-                                              : "SELECT decision, service, request, seq, time_ms FROM decision WHERE request IS NOT NULL"
-                                                " AND outcome = 'ok' AND time_ms >= ? ORDER BY seq", -1, &r->st, NULL) != SQLITE_OK ||
+    if (!(r->db = cds_audit_file_open(path, err))) {
+        cds_audit_reader_close(r);
+        return NULL;
+    }
+    if ((layout = cds_audit_layout_of(r->db)) < 1 ||
+        sqlite3_prepare_v2(r->db, layout == 1 ? "SELECT decision, service, request, cards, time_ms, seq FROM decision WHERE request IS NOT NULL"
+                                                " AND outcome = 'ok' AND time_ms >= ?1 AND seq > ?2 ORDER BY seq"
+                                              : "SELECT decision, service, request, seq, time_ms, seq FROM decision WHERE request IS NOT NULL"
+                                                " AND outcome = 'ok' AND time_ms >= ?1 AND seq > ?2 ORDER BY seq", -1, &r->st, NULL) != SQLITE_OK ||
         (layout == 2 && sqlite3_prepare_v2(r->db, "SELECT uuid, rule, indicator FROM card WHERE decision = ? ORDER BY ord", -1,
                                            &r->cards_of, NULL) != SQLITE_OK)) {
         cds_error_set(err, CDS_EIO, NULL, "%s: %s", path,
@@ -36,6 +41,7 @@ cds_audit_reader *cds_audit_reader_open(const char *path, int64_t since_ms, cds_
         return NULL;
     }
     sqlite3_bind_int64(r->st, 1, since_ms);
+    sqlite3_bind_int64(r->st, 2, after_seq);
     return r;
 }
 
@@ -129,6 +135,7 @@ int cds_audit_reader_next(cds_audit_reader *r, cds_audit_stored *out, cds_error 
     out->request = sqlite3_column_blob(r->st, 2);
     out->request_len = (size_t)sqlite3_column_bytes(r->st, 2);
     out->time_ms = sqlite3_column_int64(r->st, 4);
+    out->seq = sqlite3_column_int64(r->st, 5);
     if (r->cards_of ? !cards_from_table(r, sqlite3_column_int64(r->st, 3), out, err) : !cards_from_json(r, out, err))
         return -1;
     if (!out->decision || !out->service) {

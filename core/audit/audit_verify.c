@@ -8,6 +8,7 @@
 
 #include "audit.h"
 #include "audit_chain.h"
+#include "audit_file.h"
 #include "audit_layout.h"
 #include "digest.h"
 
@@ -314,10 +315,10 @@ int cds_audit_verify_file(const char *path, const char *key_path, const char *an
     cds_audit_span local;
     if (!span) span = &local;
     memset(span, 0, sizeof *span);
-    sqlite3 *db;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        fprintf(out, "%s: %s\n", path, sqlite3_errmsg(db));
-        sqlite3_close(db);
+    cds_error oerr;
+    sqlite3 *db = cds_audit_file_open(path, &oerr);
+    if (!db) {
+        fprintf(out, "%s\n", oerr.message);
         return 2;
     }
     int layout = cds_audit_layout_of(db), status;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit_file.h"
 #include "audit_layout.h"
 #include "audit_runs.h"
 #include "grow.h"
@@ -136,12 +137,8 @@ cds_rc cds_report_build(const char *path, int64_t since, int64_t until, cds_repo
     build b = {.r = r};
     size_t services_cap = 0, days_cap = 0;
     bool oom = false;
-    sqlite3 *db;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        cds_error_set(err, CDS_EIO, NULL, "%s: %s", path, sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return CDS_EIO;
-    }
+    sqlite3 *db = cds_audit_file_open(path, err);
+    if (!db) return CDS_EIO;
     int layout = cds_audit_layout_of(db);
     sqlite3_stmt *st = layout < 1 ? NULL : prep(db, "SELECT count(*), strftime('%Y-%m-%d', min(time_ms)/1000, 'unixepoch'),"
                                 " strftime('%Y-%m-%d', max(time_ms)/1000, 'unixepoch') FROM decision d WHERE" TIME_FILTER,
