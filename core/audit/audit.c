@@ -65,6 +65,8 @@ struct cds_audit {
     bool ckpt_wanted, ckpt_started;
     atomic_int ckpt_pages;    /* WAL length (pages) that asks for a checkpoint */
     int wal_pages;            /* WAL length after the last commit (writer role) */
+    int64_t (*clock)(void *); /* time stamps (NULL: the real clock); see cds_audit_set_clock */
+    void *clock_arg;
 };
 
 /* 32 MiB of WAL between checkpoints: a leaf page that many rows append to is copied back once
@@ -123,6 +125,14 @@ static int step_reset(sqlite3_stmt *st)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc;
+}
+
+static int64_t stamp(const cds_audit *a) { return a->clock ? a->clock(a->clock_arg) : now_ms(); }
+
+void cds_audit_set_clock(cds_audit *a, int64_t (*clock)(void *), void *arg)
+{
+    a->clock = clock;
+    a->clock_arg = arg;
 }
 
 /* A 64-digit hex digest as its 32 bytes (buf), anything else as the text it is. */
@@ -208,7 +218,7 @@ static int insert_decision(cds_audit *a, const cds_audit_record *r)
     int64_t seq = a->next_seq;
     unsigned char sha[32], pkey[32], mac[CDS_MAC_LEN];
     cds_audit_val v[CDS_DECISION_COLS + 1] = {
-        cds_val_int(seq), cds_val_text(r->decision), cds_val_int(now_ms()), cds_val_text(r->outcome),
+        cds_val_int(seq), cds_val_text(r->decision), cds_val_int(stamp(a)), cds_val_text(r->outcome),
         cds_val_text(r->service), cds_val_text(r->hook), cds_val_text(r->hook_instance), cds_val_text(r->caller),
         gen ? cds_val_int(gen) : cds_val_text(NULL), cds_val_blob(r->runs ? r->runs : "", r->runs_len),
         cds_val_text(r->error), hex32(r->request_sha256, sha), hex32(r->patient_key, pkey), cds_val_int(tenths(r->decode_us)),
@@ -276,7 +286,7 @@ static int insert_feedback(cds_audit *a, const char *service, const msgpack_obje
         cds_audit_val v[CDS_FEEDBACK_COLS + 1] = {
             cds_val_int(a->next_seq), cds_val_text(service), cds_val_text(card), cds_val_text(outcome), cds_val_text(when),
             cds_val_text(accepted), cds_val_text(rs), cds_val_text(rc_ ? rc_ : "") /* '' not NULL: UNIQUE must see duplicates */,
-            cds_val_text(rd), cds_val_text(comment), cds_val_int(now_ms()), cds_val_int(found == SQLITE_ROW),
+            cds_val_text(rd), cds_val_text(comment), cds_val_int(stamp(a)), cds_val_int(found == SQLITE_ROW),
             cds_val_blob(mac, sizeof mac)};
         cds_chain_begin(&a->macbuf, a->chain_head, 'F');
         cds_chain_add(&a->macbuf, 'F', v, CDS_FEEDBACK_COLS);

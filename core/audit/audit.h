@@ -41,6 +41,10 @@ typedef struct cds_audit_record {
 cds_audit *cds_audit_open(const char *path, bool sync_full, cds_error *err);
 void cds_audit_close(cds_audit *a);
 
+/* The clock that stamps rows (epoch ms), called by the writer; for generators of synthetic
+ * history (bench/audit_gen.c). Set before the first write. */
+void cds_audit_set_clock(cds_audit *a, int64_t (*clock)(void *), void *arg);
+
 /* WAL pages that trigger a background checkpoint (0: the default, 8192). For tests and tuning. */
 void cds_audit_checkpoint_every(cds_audit *a, int pages);
 

@@ -194,6 +194,11 @@ static bool delete_archived(sqlite3 *db, const unsigned char key[32], int64_t st
                query_int(db, "SELECT auto_vacuum FROM pragma_auto_vacuum", 0, &null) == 2)
             pause_ms(1);
         b = nb;
+        if (b < cut && o && o->stop && atomic_load(o->stop)) {
+            cds_error_set(err, CDS_EIO, NULL, "stopped at entry %lld of %lld (the next run finishes the move)", (long long)b,
+                          (long long)cut - 1);
+            return false;
+        }
         if (b < cut) pause_ms(pause);
     }
     return true;

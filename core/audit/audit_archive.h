@@ -14,6 +14,8 @@
 #ifndef CDS_AUDIT_ARCHIVE_H
 #define CDS_AUDIT_ARCHIVE_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -22,6 +24,7 @@
 typedef struct cds_archive_opts {
     int batch;                /* entries deleted per live transaction (0: 200) */
     int pause_ms;             /* pause between them, leaving the service's writer free (0: 20) */
+    atomic_bool *stop;        /* set: stop between two transactions (the next run finishes) */
 } cds_archive_opts;
 
 typedef struct cds_archive_result {

@@ -16,6 +16,7 @@
 
 #include "audit.h"
 #include "audit_archive.h"
+#include "audit_retention.h"
 #include "feedback_json.h"
 #include "report.h"
 #include "testutil.h"
@@ -201,11 +202,60 @@ static void a_killed_archive_run_loses_and_duplicates_nothing(void **s)
     tu_rmrf(pristine);
 }
 
+static int64_t days_ago_3(void *arg)
+{
+    (void)arg;
+    return now_ms() - 3 * 86400000LL;
+}
+
+/* serve --audit-retain 1: the service's retention thread archives what is older than a day into
+ * the archive directory, named by the cut-off day, a few seconds after the start. */
+static void retention_archives_entries_older_than_the_setting(void **s)
+{
+    (void)s;
+    const char *dir = tu_tempdir();
+    char db[300], adir[300];
+    snprintf(db, sizeof db, "%s/audit.db", dir);
+    snprintf(adir, sizeof adir, "%s/archives", dir);
+    cds_error err;
+    cds_audit *a = cds_audit_open(db, false, &err);
+    cds_audit_set_clock(a, days_ago_3, NULL);
+    for (int i = 0; i < 50; i++) decision(a, i);
+    cds_audit_close(a);
+    a = cds_audit_open(db, false, &err);   /* now on the real clock */
+    for (int i = 50; i < 60; i++) decision(a, i);
+    cds_audit_retention *r = cds_audit_retention_start(db, adir, 1, &err);
+    assert_non_null(r);
+    time_t cut = time(NULL) - 86400;
+    cut -= cut % 86400;
+    struct tm tm;
+    char day[16], archive[400];
+    gmtime_r(&cut, &tm);
+    strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    snprintf(archive, sizeof archive, "%s/audit-until-%s.db.gz", adir, day);
+    long n = 0;
+    for (int i = 0; i < 300 && n != 10; i++) {   /* first run after 5 s; up to 30 s on a busy machine */
+        usleep(100000);
+        if (access(archive, F_OK) != 0) continue;
+        cds_audit_span ls;
+        FILE *q = fopen("/dev/null", "w");
+        if (cds_audit_verify_file(db, NULL, NULL, &ls, q) == 0) n = ls.decisions;
+        fclose(q);
+    }
+    decision(a, 60);   /* the service kept writing meanwhile */
+    cds_audit_retention_stop(r);
+    cds_audit_close(a);
+    assert_int_equal(n, 10);
+    assert_int_equal(verified_decisions(dir, archive), 61);
+    tu_rmrf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(an_archive_round_trips),
         cmocka_unit_test(a_killed_archive_run_loses_and_duplicates_nothing),
+        cmocka_unit_test(retention_archives_entries_older_than_the_setting),
     };
     return cmocka_run_group_tests_name("audit_archive", tests, NULL, NULL);
 }
