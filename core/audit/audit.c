@@ -138,18 +138,7 @@ void cds_audit_set_clock(cds_audit *a, int64_t (*clock)(void *), void *arg)
 /* A 64-digit hex digest as its 32 bytes (buf), anything else as the text it is. */
 static cds_audit_val hex32(const char *s, unsigned char buf[32])
 {
-    if (!s || strlen(s) != 64) return cds_val_text(s);
-    for (int k = 0; k < 32; k++) {
-        unsigned v = 0;
-        for (int h = 0; h < 2; h++) {
-            char c = s[2 * k + h];
-            if (c >= '0' && c <= '9') v = v << 4 | (unsigned)(c - '0');
-            else if (c >= 'a' && c <= 'f') v = v << 4 | (unsigned)(c - 'a' + 10);
-            else return cds_val_text(s);
-        }
-        buf[k] = (unsigned char)v;
-    }
-    return cds_val_blob(buf, 32);
+    return s && strlen(s) == 64 && cds_unhex(s, buf, 32) ? cds_val_blob(buf, 32) : cds_val_text(s);
 }
 
 static int64_t tenths(double us) { return us > 0 ? (int64_t)(us * 10 + 0.5) : 0; }

@@ -157,7 +157,7 @@ bool cds_anchor_write(int fd, const unsigned char key[32], int64_t seq, const un
     return n == ANCHOR_LEN && pwrite(fd, line, ANCHOR_LEN, 0) == ANCHOR_LEN;
 }
 
-static bool unhex(const char *s, unsigned char *out, size_t n)
+bool cds_unhex(const char *s, unsigned char *out, size_t n)
 {
     for (size_t k = 0; k < n; k++) {
         unsigned v = 0;
@@ -182,8 +182,8 @@ int cds_anchor_read(const char *path, const unsigned char key[32], int64_t *seq,
     close(fd);
     unsigned char p[CDS_CHAIN_POINT_LEN];
     long long s;
-    if (n != ANCHOR_LEN || sscanf(line, "cdsd-audit-anchor %20lld ", &s) != 1 || s < 0 || !unhex(line + 39, p + 8, 32) ||
-        !unhex(line + 39 + 65, p + 40, 32)) {
+    if (n != ANCHOR_LEN || sscanf(line, "cdsd-audit-anchor %20lld ", &s) != 1 || s < 0 || !cds_unhex(line + 39, p + 8, 32) ||
+        !cds_unhex(line + 39 + 65, p + 40, 32)) {
         cds_error_set(err, CDS_EIO, NULL, "%s: not an anchor file", path);
         return -1;
     }

@@ -44,6 +44,9 @@ int cds_audit_bind(sqlite3_stmt *st, int first, const cds_audit_val *vals, size_
  * value of their own type, so a REAL written over an INTEGER changes the MAC). */
 cds_audit_val cds_audit_column(sqlite3_stmt *st, int i);
 
+/* n bytes from 2n lowercase hex digits; false at anything else. */
+bool cds_unhex(const char *s, unsigned char *out, size_t n);
+
 /* The chain key derived from the 32-byte installation secret. */
 void cds_chain_key(const unsigned char secret[32], unsigned char key[32]);
 /* Reads the secret at path and derives the chain key; false with the reason in err. */

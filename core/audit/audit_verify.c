@@ -28,19 +28,6 @@ static void v1_hash(const char *prev, const char *const *fields, char out[65])
     cds_digest_final(d, out);
 }
 
-static void unhex32(const char *s, unsigned char out[32])
-{
-    memset(out, 0, 32);
-    for (int k = 0; s && k < 32 && s[2 * k] && s[2 * k + 1]; k++) {
-        unsigned v = 0;
-        for (int h = 0; h < 2; h++) {
-            char c = s[2 * k + h];
-            v = v << 4 | (unsigned)(c >= 'a' ? c - 'a' + 10 : c - '0');
-        }
-        out[k] = (unsigned char)v;
-    }
-}
-
 static int verify_layout1(sqlite3 *db, const char *path, cds_audit_span *span, FILE *out)
 {
     sqlite3_stmt *st;
@@ -90,7 +77,7 @@ static int verify_layout1(sqlite3 *db, const char *path, cds_audit_span *span, F
                 rows, path);
     span->start_seq = 1;
     span->end_seq = seq;
-    unhex32(rows ? prev : NULL, span->end_mac);
+    if (!rows || !cds_unhex(prev, span->end_mac, 32)) memset(span->end_mac, 0, 32);
     span->decisions = rows;
     return status;
 }
