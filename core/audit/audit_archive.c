@@ -98,6 +98,8 @@ static bool build(const char *path, const char *key_path, int64_t start, int64_t
     snprintf(tmp, sizeof tmp, "%s.building", out);
     snprintf(gz, sizeof gz, "%s.tmp", out);
     unlink(tmp);   /* what an interrupted run left */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);   /* it may hold requests: never world-readable */
+    if (fd >= 0) close(fd);
     sqlite3 *db = NULL;
     sqlite3_stmt *st;
     unsigned char end[CDS_CHAIN_POINT_LEN];
