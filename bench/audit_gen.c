@@ -145,6 +145,7 @@ int main(int argc, char **argv)
     int64_t end = (int64_t)time(NULL) * 1000, start = end - days * 86400000LL;
     atomic_store(&clock_ms, start);
     cds_audit_set_clock(a, fake_clock, NULL);
+    cds_audit_cache_kib(a, 512 * 1024);
 
     size_t nr = rs->nrules;
     cds_rule_run *runs = calloc(nr, sizeof *runs);

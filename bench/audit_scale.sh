@@ -5,7 +5,8 @@
 #   - cdsd report --since the last 30 days, on the year and on the month (median of 3)
 #   - cdsd audit verify of the year
 #   - the service's reply latency (cdsd-bench seq against a server on the year's state) idle and
-#     while `cdsd audit archive` moves the oldest month out, then idle again
+#     while `cdsd audit archive` moves the oldest week out (7x what a daily --audit-retain run
+#     moves), then idle again
 # Usage: bench/audit_scale.sh [BUILD_DIR] [WORK_DIR] [BENCH_SECONDS]   (from the repository root)
 set -eu
 BUILD="${1:-build}"; D="${2:-/tmp/cdsd-audit-scale}"; S="${3:-40}"
@@ -29,7 +30,7 @@ done
 echo "audit verify of the year: $(secs "$BUILD/cdsd" audit verify --state "$D/year") s"
 p99() { CDSD_BENCH_STATE="$D/year" "$BUILD/cdsd-bench" --duration "$S" --warmup 1 seq 2>/dev/null | grep '^tcp cdsd' ; }
 echo "idle:           $(p99)"
-cut=$(sqlite3 "$D/year/audit.db" "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', min(time_ms)/1000 + 31*86400, 'unixepoch') FROM decision")
+cut=$(sqlite3 "$D/year/audit.db" "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', min(time_ms)/1000 + 7*86400, 'unixepoch') FROM decision")
 ( sleep 3; s=$(date +%s); "$BUILD/cdsd" audit archive --state "$D/year" --before "$cut" >"$D/archive.out" 2>&1; echo "archive took $(( $(date +%s) - s )) s" >>"$D/archive.out" ) &
 echo "while archiving: $(p99)"
 wait

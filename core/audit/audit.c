@@ -717,6 +717,13 @@ fail:
     return NULL;
 }
 
+void cds_audit_cache_kib(cds_audit *a, int kib)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size=-%d", kib > 0 ? kib : 2000);
+    sqlite3_exec(a->db, sql, NULL, NULL, NULL);
+}
+
 void cds_audit_checkpoint_every(cds_audit *a, int pages)
 {
     atomic_store(&a->ckpt_pages, pages > 0 ? pages : CKPT_PAGES);

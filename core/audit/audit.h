@@ -45,6 +45,10 @@ void cds_audit_close(cds_audit *a);
  * history (bench/audit_gen.c). Set before the first write. */
 void cds_audit_set_clock(cds_audit *a, int64_t (*clock)(void *), void *arg);
 
+/* The writer's page cache in KiB (0: SQLite's default, 2000). A generator writing years of rows
+ * in big batches needs far more (random card and decision ids land on random index pages). */
+void cds_audit_cache_kib(cds_audit *a, int kib);
+
 /* WAL pages that trigger a background checkpoint (0: the default, 8192). For tests and tuning. */
 void cds_audit_checkpoint_every(cds_audit *a, int pages);
 
