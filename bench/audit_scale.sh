@@ -2,7 +2,7 @@
 # The audit log at scale (issue 23): a year of synthetic decisions (cdsd-audit-gen: 15,000 a day,
 # ~10 million rows across decisions, cards and feedback) and a month of the same, then
 #   - size: bytes per decision with cards and feedback (page_count * page_size / decisions)
-#   - cdsd report --since the last 30 days, on the year and on the month (median of 3)
+#   - cdsd report over the same 30 days, on the year and on the month (3 runs each, alternating)
 #   - cdsd audit verify of the year
 #   - the service's reply latency (cdsd-bench seq against a server on the year's state) idle and
 #     while `cdsd audit archive` moves the oldest week out (7x what a daily --audit-retain run
@@ -14,19 +14,23 @@ mkdir -p "$D"
 [ -f "$D/year/audit.db" ] || "$BUILD/cdsd-audit-gen" --state "$D/year" --days 365 --per-day 15000
 [ -f "$D/month/audit.db" ] || "$BUILD/cdsd-audit-gen" --state "$D/month" --days 31 --per-day 15000
 secs() { s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
-median3() { printf '%s\n%s\n%s\n' "$@" | sort -n | sed -n 2p; }
 for set in year month; do
     db="$D/$set/audit.db"
     sqlite3 "$db" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
     sqlite3 -separator ' ' "$db" "SELECT '$set:', (SELECT count(*) FROM decision) || ' decisions,', (SELECT count(*) FROM card) || ' cards,',
         (SELECT count(*) FROM feedback) || ' feedback,', (SELECT page_count - freelist_count FROM pragma_page_count, pragma_freelist_count) * 4096 / (SELECT count(*) FROM decision) || ' bytes/decision'"
 done
-since=$(date -u -d '30 days ago' +%Y-%m-%d)
-for set in year month; do
-    t=$(median3 "$(secs "$BUILD/cdsd" report --state "$D/$set" --since "$since")" "$(secs "$BUILD/cdsd" report --state "$D/$set" --since "$since")" \
-                "$(secs "$BUILD/cdsd" report --state "$D/$set" --since "$since")")
-    echo "report --since $since on the $set: $t s (median of 3)"
+# the same 30 days on both (the month's last 30 days; the year ends at the same time), wall and
+# CPU seconds (on a shared machine the CPU time is the steadier figure)
+until=$(sqlite3 "$D/month/audit.db" "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', max(time_ms)/1000 + 1, 'unixepoch') FROM decision")
+since=$(sqlite3 "$D/month/audit.db" "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', max(time_ms)/1000 + 1 - 30*86400, 'unixepoch') FROM decision")
+for i in 1 2 3; do
+    for set in year month; do
+        /usr/bin/time -f "report $since..$until on the $set: %e s, CPU %U+%S s" "$BUILD/cdsd" report --state "$D/$set" \
+            --since "$since" --until "$until" 2>&1 >/dev/null | tail -1
+    done
 done
+/usr/bin/time -f "report of the whole year: %e s, CPU %U+%S s" "$BUILD/cdsd" report --state "$D/year" --until "$until" 2>&1 >/dev/null | tail -1
 echo "audit verify of the year: $(secs "$BUILD/cdsd" audit verify --state "$D/year") s"
 p99() { CDSD_BENCH_STATE="$D/year" "$BUILD/cdsd-bench" --duration "$S" --warmup 1 seq 2>/dev/null | grep '^tcp cdsd' ; }
 echo "idle:           $(p99)"

@@ -74,5 +74,10 @@ sqlite3 *cds_audit_file_open(const char *path, cds_error *err)
         sqlite3_close(db);
         return NULL;
     }
+    /* A report or verify reads a period's rows and their index entries: through the page cache
+     * (mapped, no copy per page read) with room for the indexes' inner pages, and sorts in
+     * memory. With SQLite's 2 MB cache, a month's report on a year of history spent most of its
+     * time re-reading index pages (3x the same report on a month of history). */
+    sqlite3_exec(db, "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY", NULL, NULL, NULL);
     return db;
 }
