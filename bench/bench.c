@@ -333,8 +333,12 @@ static int http_port_for_next_server;   /* >0: the next server_start also serves
 static pid_t server_start(const opts *o, const char *rules, char *url, size_t urllen, char *state)
 {
     snprintf(url, urllen, "tcp://127.0.0.1:%d", free_port());
-    snprintf(state, 64, "/tmp/cdsd-bench-XXXXXX");
-    if (!mkdtemp(state)) return -1;
+    const char *given = getenv("CDSD_BENCH_STATE");   /* an existing state (bench/audit_scale.sh): kept */
+    if (given) snprintf(state, 64, "%s", given);
+    else {
+        snprintf(state, 64, "/tmp/cdsd-bench-XXXXXX");
+        if (!mkdtemp(state)) return -1;
+    }
     char workers[16];
     snprintf(workers, sizeof workers, "%d", o->workers);
     pid_t pid = fork();
@@ -385,6 +389,10 @@ static void server_stop(pid_t pid, const char *state)
 {
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
+    if (getenv("CDSD_BENCH_KEEP_STATE") || getenv("CDSD_BENCH_STATE")) {   /* bench/audit_*.sh read it afterwards */
+        fprintf(stderr, "cdsd-bench: state kept in %s\n", state);
+        return;
+    }
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", state);
     if (system(cmd)) {}

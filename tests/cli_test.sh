@@ -210,6 +210,28 @@ sed -i 's/major = "warning"/major = "critical"/' "$T/rules2/interactions/ddi.lua
 "$CDSD" replay --pack "$T/rules2" --state "$T/var" >"$T/out" 2>&1
 check "replay shows the indicator change" grep -q "changes     ddi.interaction          warning -> critical" "$T/out"
 
+# archive round trip (issue 23): the first call's entry moves to a compressed archive; verify,
+# report and replay read archive + live as one history
+sleep 1.1; CUT=$(date -u +%Y-%m-%dT%H:%M:%SZ); sleep 1
+"$CDSD" serve --listen "ipc://$T/cdsd.sock" --state "$T/var" --fixtures none --audit-requests --log-level error &
+SERVER=$!
+for i in 1 2 3 4 5 6 7 8 9 10 20 30 40 50; do "$CDSD" call --connect "ipc://$T/cdsd.sock" health >/dev/null 2>&1 && break; sleep 0.2; done
+"$CDSD" call --connect "ipc://$T/cdsd.sock" call medication-safety fixtures/requests/spec-90-composed-order-sign-ddi.json >/dev/null 2>&1
+"$CDSD" audit archive --state "$T/var" --before "$CUT" >"$T/out" 2>&1
+check "archive while serving moves the older decision" grep -q "archived entries 1-1 (1 decisions, 0 feedback entries)" "$T/out"
+kill -TERM $SERVER; wait $SERVER
+ARCH="$T/var/audit-archive/audit-until-$(echo "$CUT" | cut -c1-10).db.gz"
+check "  into a gzip file" sh -c "gzip -t '$ARCH'"
+"$CDSD" audit verify --state "$T/var" >"$T/out" 2>&1
+check "archive and live verify as one history" test $? -eq 0
+check "  archive first" grep -q "intact: 1 decisions, 0 feedback entries (entries 1-1 of .*audit-until" "$T/out"
+check "  then the live log" grep -q "intact: 1 decisions, 0 feedback entries (entries 2-2 of .*audit.db)" "$T/out"
+"$CDSD" report --audit "$ARCH" >"$T/out" 2>&1
+check "report reads the archive" grep -q "^cdsd alert report: 1 decisions" "$T/out"
+"$CDSD" replay --pack "$T/rules2" --state "$T/var" >"$T/out" 2>&1
+check "replay reads archive + live" grep -q "^2 decisions replayed" "$T/out"
+check "  and both show the change" test "$(grep -c 'changes     ddi.interaction          warning -> critical' "$T/out")" -eq 2
+
 # a malformed fixture fails with a reason instead of matching every card
 printf '{"service":"medication-safety","request_file":"%s/fixtures/requests/spec-90-composed-order-sign-ddi.json","expect":["ddi"]}' "$(pwd)" >"$T/badfx.json"
 "$CDSD" test "$T/badfx.json" >"$T/out" 2>&1

@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 PKGS="build-essential cmake pkg-config liblua5.4-dev libnng-dev libmsgpack-dev libsqlite3-dev
-      libcmocka-dev libcjson-dev libssl-dev libmicrohttpd-dev libjwt-dev libcurl4-openssl-dev libsystemd-dev
+      libcmocka-dev libcjson-dev libssl-dev zlib1g-dev libmicrohttpd-dev libjwt-dev libcurl4-openssl-dev libsystemd-dev
       openssl curl chromium"
 tools/install-missing.sh $PKGS
 BUILD="${1:-build}"; [ $# -gt 0 ] && shift

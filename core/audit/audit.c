@@ -16,23 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit_chain.h"
+#include "audit_layout.h"
 #include "digest.h"
 #include "mp.h"
 #include "strbuf.h"
-
-static const char SCHEMA[] =
-    "PRAGMA journal_mode=WAL;"
-    "CREATE TABLE IF NOT EXISTS decision(seq INTEGER PRIMARY KEY, decision TEXT NOT NULL UNIQUE, time_ms INTEGER NOT NULL,"
-    " outcome TEXT NOT NULL, service TEXT, hook TEXT, hook_instance TEXT, caller TEXT, pack TEXT, pack_version TEXT,"
-    " pack_digest TEXT, kb_digest TEXT, rules TEXT, cards TEXT, error TEXT, request_sha256 TEXT, patient_key TEXT,"
-    " eval_us TEXT, total_us REAL, decode_us REAL, request BLOB, prev_hash TEXT NOT NULL, row_hash TEXT NOT NULL);"
-    /* one b-tree (no rowid beside the key): one page fewer to write per commit */
-    "CREATE TABLE IF NOT EXISTS card(uuid TEXT NOT NULL, decision TEXT NOT NULL, rule TEXT, indicator TEXT,"
-    " PRIMARY KEY(uuid, decision)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS feedback(id INTEGER PRIMARY KEY, service TEXT, card TEXT NOT NULL, outcome TEXT NOT NULL,"
-    " outcome_time TEXT NOT NULL, accepted TEXT, reason_system TEXT, reason_code TEXT, reason_display TEXT,"
-    " comment TEXT, received_ms INTEGER NOT NULL, known_card INTEGER NOT NULL,"
-    " UNIQUE(card, outcome, outcome_time, accepted, reason_code));";
 
 typedef enum { JOB_DECISION, JOB_FEEDBACK } job_kind;
 
@@ -59,9 +47,15 @@ struct cds_audit {
     size_t pending;           /* asynchronous jobs queued or being written */
     bool busy;                /* the writer role: someone is running a transaction */
     bool stop;
-    char last_hash[65];
     unsigned char secret[32];
-    sqlite3_stmt *ins_decision, *ins_card, *ins_feedback, *find_card, *begin, *commit;
+    /* the chain (writer role): the next entry's seq, the MAC of the last, and the key */
+    int64_t next_seq;
+    unsigned char chain_head[CDS_MAC_LEN], chain_key[32];
+    cds_strbuf macbuf;        /* the canonical bytes of the entry being MACed */
+    int anchor_fd;            /* path.anchor, rewritten after every commit; -1 when it cannot be */
+    int64_t gen_id;           /* the generation of the last decision written (0: none yet) */
+    char *gen_text;           /* its identity: pack, version, digests and rule list, \x1f-separated */
+    sqlite3_stmt *ins_decision, *ins_card, *ins_feedback, *find_card, *find_gen, *ins_gen, *begin, *commit;
     /* Checkpoints run on their own connection and thread: run inside the writer's commit (SQLite's
      * auto-checkpoint) they stalled every reply waiting on that commit for milliseconds. */
     sqlite3 *ckpt_db;
@@ -71,6 +65,8 @@ struct cds_audit {
     bool ckpt_wanted, ckpt_started;
     atomic_int ckpt_pages;    /* WAL length (pages) that asks for a checkpoint */
     int wal_pages;            /* WAL length after the last commit (writer role) */
+    int64_t (*clock)(void *); /* time stamps (NULL: the real clock); see cds_audit_set_clock */
+    void *clock_arg;
 };
 
 /* 32 MiB of WAL between checkpoints: a leaf page that many rows append to is copied back once
@@ -121,51 +117,6 @@ void cds_audit_patient_key(const cds_audit *a, const char *patient_id, char out[
     cds_hex(md, 32, out);
 }
 
-/* The canonical text of a row that the chain hashes. */
-static void chain_hash(const char *prev, const char *const *fields, int n, char out[65])
-{
-    cds_digest *d = cds_digest_new();
-    cds_digest_update(d, prev, strlen(prev));
-    for (int i = 0; i < n; i++) {
-        const char *f = fields[i] ? fields[i] : "";
-        cds_digest_update(d, "\x1f", 1);
-        cds_digest_update(d, f, strlen(f));
-    }
-    cds_digest_final(d, out);
-}
-
-#define NFIELDS 17
-
-static void fields_of(const cds_audit_record *r, const char *decision, const char *time_ms, const char *eval,
-                      const char **f)
-{
-    const char *v[NFIELDS] = {decision, time_ms, r->outcome, r->service, r->hook, r->hook_instance, r->caller, r->pack,
-                              r->pack_version, r->pack_digest, r->kb_digest, r->rules_json, r->cards_json, r->error,
-                              r->request_sha256, r->patient_key, eval};
-    memcpy(f, v, sizeof v);
-}
-
-/* Binding parameters, remembering the first failure: a bind that fails leaves its parameter
- * NULL, and a row stored with a field silently missing would break the chain (its hash covers
- * the intended text). Values are bound SQLITE_STATIC: each lives until its step_reset(). */
-typedef struct {
-    sqlite3_stmt *st;
-    int rc;
-} binder;
-
-static void note(binder *b, int rc)
-{
-    if (rc != SQLITE_OK && b->rc == SQLITE_OK) b->rc = rc;
-}
-
-static void bind_text(binder *b, int i, const char *s)
-{
-    note(b, s ? sqlite3_bind_text(b->st, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(b->st, i));
-}
-
-static void bind_int64(binder *b, int i, int64_t v) { note(b, sqlite3_bind_int64(b->st, i, v)); }
-static void bind_double(binder *b, int i, double v) { note(b, sqlite3_bind_double(b->st, i, v)); }
-
 /* Steps and resets at once. A statement left unreset after SQLITE_ROW keeps a read
  * transaction open: in WAL mode that pins the connection's snapshot, so checkpoints can never
  * finish and, once anyone else writes, BEGIN IMMEDIATE fails with 'database is locked'. */
@@ -176,54 +127,113 @@ static int step_reset(sqlite3_stmt *st)
     return rc;
 }
 
-static int insert_decision(cds_audit *a, const cds_audit_record *r, char *hash_io)
+static int64_t stamp(const cds_audit *a) { return a->clock ? a->clock(a->clock_arg) : now_ms(); }
+
+void cds_audit_set_clock(cds_audit *a, int64_t (*clock)(void *), void *arg)
 {
-    char time_ms[32], eval[32], row_hash[65];
-    int64_t now = now_ms();
-    snprintf(time_ms, sizeof time_ms, "%lld", (long long)now);
-    cds_fmt_tenths(eval, r->eval_us);
-    const char *f[NFIELDS];
-    fields_of(r, r->decision, time_ms, eval, f);
-    chain_hash(hash_io, f, NFIELDS, row_hash);
-    binder b = {a->ins_decision, SQLITE_OK};
-    sqlite3_reset(b.st);
-    bind_text(&b, 1, r->decision);
-    bind_int64(&b, 2, now);
-    bind_text(&b, 3, r->outcome);
-    bind_text(&b, 4, r->service);
-    bind_text(&b, 5, r->hook);
-    bind_text(&b, 6, r->hook_instance);
-    bind_text(&b, 7, r->caller);
-    bind_text(&b, 8, r->pack);
-    bind_text(&b, 9, r->pack_version);
-    bind_text(&b, 10, r->pack_digest);
-    bind_text(&b, 11, r->kb_digest);
-    bind_text(&b, 12, r->rules_json);
-    bind_text(&b, 13, r->cards_json);
-    bind_text(&b, 14, r->error);
-    bind_text(&b, 15, r->request_sha256);
-    bind_text(&b, 16, r->patient_key);
-    bind_text(&b, 17, eval);
-    bind_double(&b, 18, r->total_us);
-    note(&b, r->request_blob ? sqlite3_bind_blob(b.st, 19, r->request_blob, (int)r->request_len, SQLITE_STATIC)
-                             : sqlite3_bind_null(b.st, 19));
-    bind_text(&b, 20, hash_io);
-    bind_text(&b, 21, row_hash);
-    bind_double(&b, 22, r->decode_us);
-    if (b.rc != SQLITE_OK) return b.rc;
-    int rc = step_reset(b.st);
-    if (rc != SQLITE_DONE) return rc;
-    for (size_t i = 0; i < r->ncards; i++) {
-        binder c = {a->ins_card, SQLITE_OK};
-        sqlite3_reset(c.st);
-        bind_text(&c, 1, r->card_uuid[i]);
-        bind_text(&c, 2, r->decision);
-        bind_text(&c, 3, r->card_rule[i]);
-        bind_text(&c, 4, r->card_indicator[i]);
-        if (c.rc != SQLITE_OK) return c.rc;
-        if ((rc = step_reset(c.st)) != SQLITE_DONE) return rc;
+    a->clock = clock;
+    a->clock_arg = arg;
+}
+
+/* A 64-digit hex digest as its 32 bytes (buf), anything else as the text it is. */
+static cds_audit_val hex32(const char *s, unsigned char buf[32])
+{
+    return s && strlen(s) == 64 && cds_unhex(s, buf, 32) ? cds_val_blob(buf, 32) : cds_val_text(s);
+}
+
+static int64_t tenths(double us) { return us > 0 ? (int64_t)(us * 10 + 0.5) : 0; }
+
+/* The id of the record's generation, stored (with its MAC) when new; 0 for a record without
+ * one; -1 on a database error. Rule sets change rarely: the last one is remembered. */
+static int64_t generation_of(cds_audit *a, const cds_audit_record *r)
+{
+    if (!r->pack && !r->pack_version && !r->pack_digest && !r->kb_digest && !r->gen_rules) return 0;
+    const char *parts[] = {r->pack, r->pack_version, r->pack_digest, r->kb_digest, r->gen_rules};
+    cds_strbuf id;
+    cds_strbuf_init(&id);
+    for (size_t k = 0; k < 5; k++) {
+        cds_strbuf_putc(&id, parts[k] ? '+' : '-');   /* NULL and '' differ */
+        cds_strbuf_puts(&id, parts[k] ? parts[k] : "");
+        cds_strbuf_putc(&id, '\x1f');
     }
-    memcpy(hash_io, row_hash, 65);
+    if (id.oom) return -1;
+    if (a->gen_id && a->gen_text && !strcmp(a->gen_text, id.data)) {
+        cds_strbuf_free(&id);
+        return a->gen_id;
+    }
+    cds_audit_val v[CDS_GENERATION_COLS] = {cds_val_int(0), cds_val_text(r->pack), cds_val_text(r->pack_version),
+                                            cds_val_text(r->pack_digest), cds_val_text(r->kb_digest),
+                                            cds_val_text(r->gen_rules)};
+    int64_t gen = -1;
+    sqlite3_reset(a->find_gen);
+    if (cds_audit_bind(a->find_gen, 1, v + 1, 5) == SQLITE_OK) {
+        int rc = sqlite3_step(a->find_gen);
+        if (rc == SQLITE_ROW) gen = sqlite3_column_int64(a->find_gen, 0);
+        sqlite3_reset(a->find_gen);
+        if (rc == SQLITE_DONE) {   /* new: its id is max + 1, MACed with its content */
+            sqlite3_stmt *mx;
+            gen = 1;
+            if (sqlite3_prepare_v2(a->db, "SELECT coalesce(max(id), 0) + 1 FROM generation", -1, &mx, NULL) == SQLITE_OK &&
+                sqlite3_step(mx) == SQLITE_ROW)
+                gen = sqlite3_column_int64(mx, 0);
+            sqlite3_finalize(mx);
+            v[0] = cds_val_int(gen);
+            static const unsigned char zero[CDS_MAC_LEN];
+            unsigned char mac[CDS_MAC_LEN];
+            cds_chain_begin(&a->macbuf, zero, 'G');
+            cds_chain_add(&a->macbuf, 'G', v, CDS_GENERATION_COLS);
+            cds_audit_val m = cds_val_blob(mac, sizeof mac);
+            sqlite3_reset(a->ins_gen);
+            if (!cds_chain_end(&a->macbuf, a->chain_key, mac) ||
+                cds_audit_bind(a->ins_gen, 1, v, CDS_GENERATION_COLS) != SQLITE_OK ||
+                cds_audit_bind(a->ins_gen, CDS_GENERATION_COLS + 1, &m, 1) != SQLITE_OK || step_reset(a->ins_gen) != SQLITE_DONE)
+                gen = -1;
+        } else if (rc != SQLITE_ROW) gen = -1;
+    }
+    if (gen > 0) {   /* remembered only once committed: write_batch forgets it on a rollback */
+        free(a->gen_text);
+        a->gen_text = strdup(id.data);
+        a->gen_id = a->gen_text ? gen : 0;
+    }
+    cds_strbuf_free(&id);
+    return gen;
+}
+
+/* The decision's row and its cards, one chain entry: the MAC covers every column of both. */
+static int insert_decision(cds_audit *a, const cds_audit_record *r)
+{
+    int64_t gen = generation_of(a, r);
+    if (gen < 0) return SQLITE_ERROR;
+    int64_t seq = a->next_seq;
+    unsigned char sha[32], pkey[32], mac[CDS_MAC_LEN];
+    cds_audit_val v[CDS_DECISION_COLS + 1] = {
+        cds_val_int(seq), cds_val_text(r->decision), cds_val_int(stamp(a)), cds_val_text(r->outcome),
+        cds_val_text(r->service), cds_val_text(r->hook), cds_val_text(r->hook_instance), cds_val_text(r->caller),
+        gen ? cds_val_int(gen) : cds_val_text(NULL), cds_val_blob(r->runs ? r->runs : "", r->runs_len),
+        cds_val_text(r->error), hex32(r->request_sha256, sha), hex32(r->patient_key, pkey), cds_val_int(tenths(r->decode_us)),
+        cds_val_int(tenths(r->eval_us)), cds_val_int(tenths(r->total_us)), cds_val_blob(r->request_blob, r->request_len)};
+    cds_chain_begin(&a->macbuf, a->chain_head, 'D');
+    cds_chain_add(&a->macbuf, 'D', v, CDS_DECISION_COLS);
+    for (size_t i = 0; i < r->ncards; i++) {
+        cds_audit_val c[CDS_CARD_COLS] = {cds_val_int(seq), cds_val_int((int64_t)i), cds_val_text(r->card_uuid[i]),
+                                          cds_val_text(r->card_rule[i]), cds_val_text(r->card_indicator[i])};
+        cds_chain_add(&a->macbuf, 'C', c, CDS_CARD_COLS);
+    }
+    if (!cds_chain_end(&a->macbuf, a->chain_key, mac)) return SQLITE_NOMEM;
+    v[CDS_DECISION_COLS] = cds_val_blob(mac, sizeof mac);
+    sqlite3_reset(a->ins_decision);
+    int rc = cds_audit_bind(a->ins_decision, 1, v, CDS_DECISION_COLS + 1);
+    if (rc != SQLITE_OK) return rc;
+    if ((rc = step_reset(a->ins_decision)) != SQLITE_DONE) return rc;
+    for (size_t i = 0; i < r->ncards; i++) {
+        cds_audit_val c[CDS_CARD_COLS] = {cds_val_int(seq), cds_val_int((int64_t)i), cds_val_text(r->card_uuid[i]),
+                                          cds_val_text(r->card_rule[i]), cds_val_text(r->card_indicator[i])};
+        sqlite3_reset(a->ins_card);
+        if ((rc = cds_audit_bind(a->ins_card, 1, c, CDS_CARD_COLS)) != SQLITE_OK) return rc;
+        if ((rc = step_reset(a->ins_card)) != SQLITE_DONE) return rc;
+    }
+    a->next_seq++;
+    memcpy(a->chain_head, mac, CDS_MAC_LEN);
     return SQLITE_DONE;
 }
 
@@ -257,24 +267,26 @@ static int insert_feedback(cds_audit *a, const char *service, const msgpack_obje
             size_t l = strlen(accepted);
             snprintf(accepted + l, sizeof accepted - l, "%s%.*s", l ? "," : "", (int)id->via.str.size, id->via.str.ptr);
         }
-        binder f = {a->find_card, oom ? SQLITE_NOMEM : SQLITE_OK};
-        sqlite3_reset(f.st);
-        bind_text(&f, 1, card);
-        int found = f.rc == SQLITE_OK ? step_reset(f.st) : f.rc;   /* a failed lookup is not "unknown card" */
-        binder b = {a->ins_feedback, found == SQLITE_ROW || found == SQLITE_DONE ? SQLITE_OK : found};
-        sqlite3_reset(b.st);
-        bind_text(&b, 1, service);
-        bind_text(&b, 2, card);
-        bind_text(&b, 3, outcome);
-        bind_text(&b, 4, when);
-        bind_text(&b, 5, accepted);
-        bind_text(&b, 6, rs);
-        bind_text(&b, 7, rc_ ? rc_ : "");   /* '' not NULL: UNIQUE must see duplicates */
-        bind_text(&b, 8, rd);
-        bind_text(&b, 9, comment);
-        bind_int64(&b, 10, now_ms());
-        note(&b, sqlite3_bind_int(b.st, 11, found == SQLITE_ROW));
-        int rc = b.rc == SQLITE_OK ? step_reset(b.st) : b.rc;
+        sqlite3_reset(a->find_card);
+        int found = oom ? SQLITE_NOMEM : sqlite3_bind_text(a->find_card, 1, card, -1, SQLITE_STATIC);
+        if (found == SQLITE_OK) found = step_reset(a->find_card);   /* a failed lookup is not "unknown card" */
+        int rc = found == SQLITE_ROW || found == SQLITE_DONE ? SQLITE_OK : found;
+        unsigned char mac[CDS_MAC_LEN];
+        cds_audit_val v[CDS_FEEDBACK_COLS + 1] = {
+            cds_val_int(a->next_seq), cds_val_text(service), cds_val_text(card), cds_val_text(outcome), cds_val_text(when),
+            cds_val_text(accepted), cds_val_text(rs), cds_val_text(rc_ ? rc_ : "") /* '' not NULL: UNIQUE must see duplicates */,
+            cds_val_text(rd), cds_val_text(comment), cds_val_int(stamp(a)), cds_val_int(found == SQLITE_ROW),
+            cds_val_blob(mac, sizeof mac)};
+        cds_chain_begin(&a->macbuf, a->chain_head, 'F');
+        cds_chain_add(&a->macbuf, 'F', v, CDS_FEEDBACK_COLS);
+        if (rc == SQLITE_OK && !cds_chain_end(&a->macbuf, a->chain_key, mac)) rc = SQLITE_NOMEM;
+        sqlite3_reset(a->ins_feedback);
+        if (rc == SQLITE_OK) rc = cds_audit_bind(a->ins_feedback, 1, v, CDS_FEEDBACK_COLS + 1);
+        if (rc == SQLITE_OK) rc = step_reset(a->ins_feedback);
+        if (rc == SQLITE_DONE && sqlite3_changes(a->db) > 0) {   /* a repeat is ignored: no chain entry */
+            a->next_seq++;
+            memcpy(a->chain_head, mac, CDS_MAC_LEN);
+        }
         free(card); free(outcome); free(when); free(rs); free(rc_); free(rd); free(comment);
         if (rc != SQLITE_DONE) return rc;
     }
@@ -296,19 +308,24 @@ static void writer_checkpoint(cds_audit *a)
 /* One transaction for the whole batch (group commit). The caller holds the writer role (busy). */
 static cds_rc write_batch(cds_audit *a, job *batch)
 {
-    char hash[65];
-    memcpy(hash, a->last_hash, 65);
+    int64_t seq = a->next_seq;
+    unsigned char head[CDS_MAC_LEN];
+    memcpy(head, a->chain_head, CDS_MAC_LEN);
     int rc = step_reset(a->begin) == SQLITE_DONE ? SQLITE_DONE : SQLITE_ERROR;
     for (job *j = batch; j && rc == SQLITE_DONE; j = j->next)
-        rc = j->kind == JOB_DECISION ? insert_decision(a, j->rec, hash) : insert_feedback(a, j->service, j->feedback);
+        rc = j->kind == JOB_DECISION ? insert_decision(a, j->rec) : insert_feedback(a, j->service, j->feedback);
     if (rc == SQLITE_DONE && step_reset(a->commit) == SQLITE_DONE) {
-        memcpy(a->last_hash, hash, 65);
+        if (a->anchor_fd >= 0 && a->next_seq != seq && !cds_anchor_write(a->anchor_fd, a->chain_key, a->next_seq - 1, a->chain_head))
+            fprintf(stderr, "audit: cannot update the anchor file: %s\n", strerror(errno));
         if (a->wal_pages >= CKPT_WRITER_FACTOR * atomic_load(&a->ckpt_pages))
             writer_checkpoint(a);
         return CDS_OK;
     }
     fprintf(stderr, "audit: write failed: %s\n", sqlite3_errmsg(a->db));
     sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+    a->next_seq = seq;   /* the chain continues from the last committed entry */
+    memcpy(a->chain_head, head, CDS_MAC_LEN);
+    a->gen_id = 0;       /* a generation stored in this batch is gone too */
     return CDS_EIO;
 }
 
@@ -417,7 +434,7 @@ static const size_t record_strings[] = {
     offsetof(cds_audit_record, decision), offsetof(cds_audit_record, outcome), offsetof(cds_audit_record, service),
     offsetof(cds_audit_record, hook), offsetof(cds_audit_record, hook_instance), offsetof(cds_audit_record, caller),
     offsetof(cds_audit_record, pack), offsetof(cds_audit_record, pack_version), offsetof(cds_audit_record, pack_digest),
-    offsetof(cds_audit_record, kb_digest), offsetof(cds_audit_record, rules_json), offsetof(cds_audit_record, cards_json),
+    offsetof(cds_audit_record, kb_digest), offsetof(cds_audit_record, gen_rules),
     offsetof(cds_audit_record, error), offsetof(cds_audit_record, request_sha256), offsetof(cds_audit_record, patient_key),
 };
 #define NSTRINGS (sizeof record_strings / sizeof record_strings[0])
@@ -427,7 +444,7 @@ static const char **string_at(cds_audit_record *r, size_t i) { return (const cha
 /* The job and a copy of every string and array of the record, in one allocation. */
 static job *job_with_copy(const cds_audit_record *r)
 {
-    size_t size = sizeof(job) + 3 * r->ncards * sizeof(char *) + r->request_len;
+    size_t size = sizeof(job) + 3 * r->ncards * sizeof(char *) + r->request_len + r->runs_len;
     cds_audit_record src = *r;
     for (size_t i = 0; i < NSTRINGS; i++) size += *string_at(&src, i) ? strlen(*string_at(&src, i)) + 1 : 0;
     for (size_t i = 0; i < r->ncards; i++)
@@ -460,6 +477,11 @@ static job *job_with_copy(const cds_audit_record *r)
     if (r->request_blob) {
         memcpy(p, r->request_blob, r->request_len);
         j->copy.request_blob = p;
+        p += r->request_len;
+    }
+    if (r->runs) {
+        memcpy(p, r->runs, r->runs_len);
+        j->copy.runs = p;
     }
     j->kind = JOB_DECISION;
     j->rec = &j->copy;
@@ -521,11 +543,105 @@ static void release(cds_audit *a)
     sqlite3_finalize(a->ins_card);
     sqlite3_finalize(a->ins_feedback);
     sqlite3_finalize(a->find_card);
+    sqlite3_finalize(a->find_gen);
+    sqlite3_finalize(a->ins_gen);
     sqlite3_finalize(a->begin);
     sqlite3_finalize(a->commit);
     sqlite3_close(a->ckpt_db);
     sqlite3_close(a->db);   /* the last connection: checkpoints the WAL back into the database */
+    if (a->anchor_fd >= 0) close(a->anchor_fd);
+    cds_strbuf_free(&a->macbuf);
+    free(a->gen_text);
     free(a);
+}
+
+/* A log in layout 1 at path is kept, read-only from now on, as audit-v1.db (path + ".v1" for a
+ * name not ending in ".db"); the new log's chain starts where its chain ended (*seq, last).
+ * false with the reason in err. */
+static bool set_aside_layout1(const char *path, int64_t *seq, unsigned char last[CDS_MAC_LEN], cds_error *err)
+{
+    sqlite3 *db;
+    if (access(path, F_OK) != 0) return true;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return true;   /* cds_audit_open says why */
+    }
+    int layout = cds_audit_layout_of(db);
+    bool ok = true;
+    if (layout == 1) {
+        sqlite3_stmt *st;
+        ok = sqlite3_prepare_v2(db, "SELECT seq, row_hash FROM decision ORDER BY seq DESC LIMIT 1", -1, &st, NULL) == SQLITE_OK;
+        if (ok && sqlite3_step(st) == SQLITE_ROW) {
+            unsigned char buf[32];
+            cds_audit_val h = hex32((const char *)sqlite3_column_text(st, 1), buf);
+            *seq = sqlite3_column_int64(st, 0) + 1;
+            if (h.type == SQLITE_BLOB) memcpy(last, buf, 32);
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);   /* the last connection: the WAL is copied back and removed */
+    if (layout != 1) return true;
+    char to[1100];
+    size_t n = strlen(path);
+    if (n > 3 && !strcmp(path + n - 3, ".db")) snprintf(to, sizeof to, "%.*s-v1.db", (int)(n - 3), path);
+    else snprintf(to, sizeof to, "%s.v1", path);
+    if (!ok || access(to, F_OK) == 0 || rename(path, to) != 0) {
+        cds_error_set(err, CDS_EIO, NULL, "%s: a log in the first layout, and it cannot be kept as %s (%s)", path, to,
+                      ok ? access(to, F_OK) == 0 ? "that file exists" : strerror(errno) : "unreadable");
+        return false;
+    }
+    fprintf(stderr, "audit: %s is in the first layout: kept read-only as %s (cdsd audit verify and cdsd report "
+                    "--audit read it); the new log continues its chain\n", path, to);
+    return true;
+}
+
+/* Where the chain stands: the start record (written for a new file), then the newest entry. */
+static bool chain_setup(cds_audit *a, const char *path, int64_t start_seq, const unsigned char start_prev[CDS_MAC_LEN],
+                        cds_error *err)
+{
+    unsigned char rec[CDS_CHAIN_POINT_LEN];
+    cds_chain_point_pack(a->chain_key, 'S', start_seq, start_prev, rec);
+    sqlite3_stmt *st;
+    bool ok = sqlite3_prepare_v2(a->db, "INSERT OR IGNORE INTO meta VALUES('start', ?)", -1, &st, NULL) == SQLITE_OK &&
+              sqlite3_bind_blob(st, 1, rec, sizeof rec, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    ok = ok && sqlite3_prepare_v2(a->db, "SELECT v FROM meta WHERE k='start'", -1, &st, NULL) == SQLITE_OK &&
+         sqlite3_step(st) == SQLITE_ROW &&
+         cds_chain_point_unpack(a->chain_key, 'S', sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+                                &a->next_seq, a->chain_head);
+    sqlite3_finalize(st);
+    if (!ok) {
+        cds_error_set(err, CDS_EIO, NULL, "%s: the chain's start record is missing or not genuine (another key?)", path);
+        return false;
+    }
+    if (sqlite3_prepare_v2(a->db, "SELECT seq, mac FROM (SELECT seq, mac FROM decision WHERE seq = (SELECT max(seq) FROM decision)"
+                                  " UNION ALL SELECT seq, mac FROM feedback WHERE seq = (SELECT max(seq) FROM feedback))"
+                                  " ORDER BY seq DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+        return false;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == CDS_MAC_LEN) {
+        a->next_seq = sqlite3_column_int64(st, 0) + 1;
+        memcpy(a->chain_head, sqlite3_column_blob(st, 1), CDS_MAC_LEN);
+    }
+    sqlite3_finalize(st);
+    /* The anchor: the newest entry, outside the database. One that is ahead of the log (entries
+     * deleted while the service was stopped, or lost with the power under synchronous=NORMAL)
+     * is kept as evidence before the anchor follows the log again. */
+    char anchor[1100], lost[1200];
+    snprintf(anchor, sizeof anchor, "%s.anchor", path);
+    int64_t aseq;
+    unsigned char amac[CDS_MAC_LEN];
+    cds_error aerr;
+    if (cds_anchor_read(anchor, a->chain_key, &aseq, amac, &aerr) == 1 && aseq >= a->next_seq) {
+        snprintf(lost, sizeof lost, "%s.lost-%lld", anchor, (long long)now_ms());
+        fprintf(stderr, "audit: the log ends at entry %lld but its anchor says %lld were written (entries deleted, or "
+                        "lost in a power failure): the anchor is kept as %s\n",
+                (long long)a->next_seq - 1, (long long)aseq, lost);
+        if (rename(anchor, lost) != 0) fprintf(stderr, "audit: %s: %s\n", lost, strerror(errno));
+    }
+    a->anchor_fd = open(anchor, O_WRONLY | O_CREAT, 0600);
+    if (a->anchor_fd < 0 || (a->next_seq > start_seq && !cds_anchor_write(a->anchor_fd, a->chain_key, a->next_seq - 1, a->chain_head)))
+        fprintf(stderr, "audit: %s: %s (truncating the log's newest entries will not be detected)\n", anchor, strerror(errno));
+    return true;
 }
 
 cds_audit *cds_audit_open(const char *path, bool sync_full, cds_error *err)
@@ -535,27 +651,37 @@ cds_audit *cds_audit_open(const char *path, bool sync_full, cds_error *err)
     char key[1100];
     snprintf(key, sizeof key, "%s.key", path);
     if (!cds_audit_secret(key, a->secret, err)) { free(a); return NULL; }
+    a->anchor_fd = -1;
+    cds_strbuf_init(&a->macbuf);
+    cds_chain_key(a->secret, a->chain_key);
+    int64_t start_seq = 1;
+    unsigned char start_prev[CDS_MAC_LEN] = {0};
+    if (!set_aside_layout1(path, &start_seq, start_prev, err)) {
+        release(a);
+        return NULL;
+    }
     if (cds_create_private(path) != 0 || sqlite3_open(path, &a->db) != SQLITE_OK) goto fail;   /* 0600: PHI */
     sqlite3_busy_timeout(a->db, 2000);
-    if (sqlite3_exec(a->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) goto fail;
+    /* a new log gives the pages archiving frees back to the file system (incremental vacuum);
+     * set before the first table */
+    if ((cds_audit_layout_of(a->db) == 0 && sqlite3_exec(a->db, "PRAGMA auto_vacuum=INCREMENTAL", NULL, NULL, NULL)) ||
+        sqlite3_exec(a->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(a->db, CDS_AUDIT_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
     sqlite3_exec(a->db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-    if (sqlite3_prepare_v2(a->db, "INSERT INTO decision(decision,time_ms,outcome,service,hook,hook_instance,caller,pack,"
-                                  "pack_version,pack_digest,kb_digest,rules,cards,error,request_sha256,patient_key,eval_us,"
-                                  "total_us,request,prev_hash,row_hash,decode_us) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &a->ins_decision, NULL) ||
-        sqlite3_prepare_v2(a->db, "INSERT OR IGNORE INTO card VALUES(?,?,?,?)", -1, &a->ins_card, NULL) ||
-        sqlite3_prepare_v2(a->db, "INSERT OR IGNORE INTO feedback(service,card,outcome,outcome_time,accepted,"
-                                  "reason_system,reason_code,reason_display,comment,received_ms,known_card)"
-                                  " VALUES(?,?,?,?,?,?,?,?,?,?,?)", -1, &a->ins_feedback, NULL) ||
+    if (sqlite3_prepare_v2(a->db, "INSERT INTO decision VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &a->ins_decision, NULL) ||
+        sqlite3_prepare_v2(a->db, "INSERT INTO card VALUES(?,?,?,?,?)", -1, &a->ins_card, NULL) ||
+        sqlite3_prepare_v2(a->db, "INSERT OR IGNORE INTO feedback VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &a->ins_feedback, NULL) ||
         sqlite3_prepare_v2(a->db, "SELECT 1 FROM card WHERE uuid=?", -1, &a->find_card, NULL) ||
+        sqlite3_prepare_v2(a->db, "SELECT id FROM generation WHERE pack IS ? AND pack_version IS ? AND pack_digest IS ?"
+                                  " AND kb_digest IS ? AND rules IS ?", -1, &a->find_gen, NULL) ||
+        sqlite3_prepare_v2(a->db, "INSERT INTO generation VALUES(?,?,?,?,?,?,?)", -1, &a->ins_gen, NULL) ||
         sqlite3_prepare_v2(a->db, "BEGIN IMMEDIATE", -1, &a->begin, NULL) ||
         sqlite3_prepare_v2(a->db, "COMMIT", -1, &a->commit, NULL))
         goto fail;
-    snprintf(a->last_hash, sizeof a->last_hash, "%064d", 0);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(a->db, "SELECT row_hash FROM decision ORDER BY seq DESC LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW) snprintf(a->last_hash, sizeof a->last_hash, "%s", sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
+    if (!chain_setup(a, path, start_seq, start_prev, err)) {
+        release(a);
+        return NULL;
     }
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->work, NULL);
@@ -591,6 +717,13 @@ fail:
     return NULL;
 }
 
+void cds_audit_cache_kib(cds_audit *a, int kib)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size=-%d", kib > 0 ? kib : 2000);
+    sqlite3_exec(a->db, sql, NULL, NULL, NULL);
+}
+
 void cds_audit_checkpoint_every(cds_audit *a, int pages)
 {
     atomic_store(&a->ckpt_pages, pages > 0 ? pages : CKPT_PAGES);
@@ -607,59 +740,4 @@ void cds_audit_close(cds_audit *a)
     pthread_join(a->thread, NULL);
     pthread_join(a->ckpt_thread, NULL);
     release(a);
-}
-
-int cds_audit_verify(const char *path, FILE *out)
-{
-    sqlite3 *db;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        fprintf(out, "%s: %s\n", path, sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return 2;
-    }
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT seq, decision, time_ms, outcome, service, hook, hook_instance, caller, pack,"
-                               " pack_version, pack_digest, kb_digest, rules, cards, error, request_sha256, patient_key,"
-                               " eval_us, prev_hash, row_hash FROM decision ORDER BY seq", -1, &st, NULL) != SQLITE_OK) {
-        fprintf(out, "%s: %s\n", path, sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return 2;
-    }
-    char prev[65];
-    snprintf(prev, sizeof prev, "%064d", 0);
-    long rows = 0;
-    int status = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *f[NFIELDS];
-        char eval[32];
-        snprintf(eval, sizeof eval, "%s", sqlite3_column_text(st, 17) ? (const char *)sqlite3_column_text(st, 17) : "");
-        for (int i = 0; i < NFIELDS - 1; i++) f[i] = (const char *)sqlite3_column_text(st, i + 1);
-        f[NFIELDS - 1] = eval;
-        const char *stored_prev = (const char *)sqlite3_column_text(st, 18);
-        const char *stored = (const char *)sqlite3_column_text(st, 19);
-        char want[65];
-        chain_hash(prev, f, NFIELDS, want);
-        long long seq = sqlite3_column_int64(st, 0);
-        if (!stored_prev || strcmp(stored_prev, prev) != 0) {
-            fprintf(out, "chain broken at row %lld (decision %s): it does not follow the previous row "
-                         "(a row was deleted or reordered before it)\n", seq, f[0] ? f[0] : "?");
-            status = 1;
-            break;
-        }
-        if (!stored || strcmp(stored, want) != 0) {
-            fprintf(out, "chain broken at row %lld (decision %s): its content was changed\n", seq, f[0] ? f[0] : "?");
-            status = 1;
-            break;
-        }
-        memcpy(prev, want, 65);
-        rows++;
-    }
-    if (!status && rc != SQLITE_DONE) {   /* a damaged page ends the scan: not "intact" */
-        fprintf(out, "%s: cannot read past row %ld: %s\n", path, rows, sqlite3_errmsg(db));
-        status = 2;
-    }
-    sqlite3_finalize(st);
-    if (!status) fprintf(out, "audit chain intact: %ld decisions\n", rows);
-    sqlite3_close(db);
-    return status;
 }

@@ -2,8 +2,8 @@
  * knowledge base). One writer thread owns the connection and commits in batches (group commit);
  * a reply is sent only after its row exists: callers either block until then, or hand the
  * record over with a callback that sends the reply after the commit.
- * Rows are hash-chained: row_hash = SHA-256(prev_hash || canonical row), so an edit, deletion or
- * reordering shows up in cds_audit_verify. No patient data: the patient is an HMAC-SHA256 key
+ * Rows are chained under a keyed MAC over every column of decisions, cards and feedback
+ * (audit_chain.h), so an edit, deletion or reordering shows up in cds_audit_verify. No patient data: the patient is an HMAC-SHA256 key
  * under a per-installation secret; no names, birth dates, resources or tokens. */
 #ifndef CDS_AUDIT_H
 #define CDS_AUDIT_H
@@ -23,11 +23,12 @@ typedef struct cds_audit_record {
     const char *outcome;      /* "ok" or the error code */
     const char *service, *hook, *hook_instance, *caller;
     const char *pack, *pack_version, *pack_digest, *kb_digest;
-    const char *rules_json;   /* [{"rule","version","cards","error","us"}] */
-    const char *cards_json;   /* [{"uuid","rule","indicator"}] */
+    const char *gen_rules;    /* the generation's rule list (audit_runs.h); read when the generation is new */
+    const void *runs;         /* the rules that ran, encoded (cds_audit_runs_encode) */
+    size_t runs_len;
     const char *error;        /* error message or NULL */
-    const char *request_sha256;
-    const char *patient_key;  /* HMAC of patientId, or NULL */
+    const char *request_sha256;  /* hex (stored as 32 bytes) */
+    const char *patient_key;  /* HMAC of patientId (hex, stored as 32 bytes), or NULL */
     double decode_us, eval_us, total_us;   /* decode: pre-check + unpack; eval: rules and card encoding */
     const char *request_blob; /* only with --audit-requests: the request (PHI-bearing) */
     size_t request_len;
@@ -39,6 +40,14 @@ typedef struct cds_audit_record {
 /* Opens (creating) the database and starts the writer. sync_full: synchronous=FULL. */
 cds_audit *cds_audit_open(const char *path, bool sync_full, cds_error *err);
 void cds_audit_close(cds_audit *a);
+
+/* The clock that stamps rows (epoch ms), called by the writer; for generators of synthetic
+ * history (bench/audit_gen.c). Set before the first write. */
+void cds_audit_set_clock(cds_audit *a, int64_t (*clock)(void *), void *arg);
+
+/* The writer's page cache in KiB (0: SQLite's default, 2000). A generator writing years of rows
+ * in big batches needs far more (random card and decision ids land on random index pages). */
+void cds_audit_cache_kib(cds_audit *a, int kib);
 
 /* WAL pages that trigger a background checkpoint (0: the default, 8192). For tests and tuning. */
 void cds_audit_checkpoint_every(cds_audit *a, int pages);
@@ -77,14 +86,16 @@ cds_rc cds_audit_decision(cds_audit *a, const cds_audit_call *c, cds_audit_done_
 typedef struct cds_audit_card { char *uuid, *rule, *indicator; } cds_audit_card;
 typedef struct cds_audit_stored {
     const char *decision, *service;
-    int64_t time_ms;
+    int64_t time_ms, seq;
     const void *request;      /* the envelope, MessagePack */
     size_t request_len;
     const cds_audit_card *cards;
     size_t ncards;
 } cds_audit_stored;
 typedef struct cds_audit_reader cds_audit_reader;
-cds_audit_reader *cds_audit_reader_open(const char *path, int64_t since_ms, cds_error *err);
+/* Decisions from since_ms on, past chain entry after_seq (reading archives then the live log as
+ * one history, an entry still in both after an interrupted archive run is read once). */
+cds_audit_reader *cds_audit_reader_open(const char *path, int64_t since_ms, int64_t after_seq, cds_error *err);
 /* 1: *out holds the next row (valid until the next call); 0: no more; -1: error in err. */
 int cds_audit_reader_next(cds_audit_reader *r, cds_audit_stored *out, cds_error *err);
 void cds_audit_reader_close(cds_audit_reader *r);
@@ -102,8 +113,18 @@ void cds_audit_patient_key(const cds_audit *a, const char *patient_id, char out[
 /* Loads or creates the 32-byte installation secret at path (mode 0600). */
 bool cds_audit_secret(const char *path, unsigned char secret[32], cds_error *err);
 
-/* Checks the hash chain; prints the first bad row. Returns 0 when intact, 1 when broken, 2 on
- * error. */
+/* Checks the chain of one audit file (live log, archive or a layout 1 log) with the key at
+ * key_path (NULL: path + ".key") and, for a live log, the anchor at anchor_path (NULL: none);
+ * prints the first bad entry. Returns 0 when intact, 1 when broken, 2 on error. *end_seq and
+ * end_mac (either may be NULL) receive where the file's chain ends, *start_* where it starts,
+ * so that a sequence of files can be checked as one history. */
+typedef struct cds_audit_span {
+    int64_t start_seq, end_seq;     /* first entry, last entry (start_seq - 1 when empty) */
+    unsigned char start_prev[32], end_mac[32];
+    long decisions, feedback;
+} cds_audit_span;
+int cds_audit_verify_file(const char *path, const char *key_path, const char *anchor_path, cds_audit_span *span, FILE *out);
+/* The live log at path with its key and anchor beside it. */
 int cds_audit_verify(const char *path, FILE *out);
 
 #endif

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit_file.h"
+#include "audit_layout.h"
+#include "audit_runs.h"
 #include "grow.h"
 
 static int cmp_double(const void *a, const void *b)
@@ -45,22 +48,133 @@ static const char *txt(sqlite3_stmt *st, int i)
     return s ? (const char *)s : "";
 }
 
+/* Per rule: every evaluation time seen, for p50/p99 (parallel to cds_report.rules). */
+typedef struct rule_times {
+    double *t;
+    size_t n, cap;
+} rule_times;
+
+typedef struct build {
+    cds_report *r;
+    size_t rules_cap, times_cap;
+    rule_times *times;
+    bool oom;
+} build;
+
+/* One run of a rule: counted, and its time kept. */
+static void count_run(build *b, const char *rule, long cards, bool error, double us)
+{
+    size_t before = b->r->nrules;
+    cds_rule_stats *s = rule_slot(b->r, rule, &b->rules_cap, &b->oom);
+    if (!s) return;
+    if (b->r->nrules != before && !cds_grow(&b->times, &b->times_cap, b->r->nrules, sizeof *b->times)) {
+        b->oom = true;
+        return;
+    }
+    if (b->r->nrules != before) b->times[b->r->nrules - 1] = (rule_times){0};
+    rule_times *t = &b->times[s - b->r->rules];
+    s->runs++;
+    if (cards > 0) s->fired++;
+    if (error) s->errors++;
+    if (!cds_grow(&t->t, &t->cap, t->n + 1, sizeof *t->t)) {
+        b->oom = true;
+        return;
+    }
+    t->t[t->n++] = us;
+}
+
+/* Layout 1: the rule list is JSON in each decision. */
+static void runs_layout1(sqlite3 *db, build *b, int64_t since, int64_t until)
+{
+    sqlite3_stmt *st = prep(db, "SELECT json_extract(r.value,'$.rule'), json_extract(r.value,'$.cards'), json_extract(r.value,'$.us'),"
+                                " json_extract(r.value,'$.error') IS NOT NULL FROM decision d, json_each(d.rules) r WHERE" TIME_FILTER,
+                            since, until);
+    while (st && !b->oom && sqlite3_step(st) == SQLITE_ROW)
+        count_run(b, txt(st, 0), sqlite3_column_int(st, 1), sqlite3_column_int(st, 3), sqlite3_column_double(st, 2));
+    sqlite3_finalize(st);
+}
+
+/* Layout 2: each decision's compact runs against its generation's rule list (a rule set has
+ * few generations: each is parsed once, on its first decision). */
+typedef struct gen_cache {
+    int64_t *id;
+    cds_audit_gen *gen;
+    size_t n;
+} gen_cache;
+
+static const cds_audit_gen *gen_for(gen_cache *c, sqlite3 *db, int64_t id, cds_error *err)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->id[i] == id) return &c->gen[i];
+    sqlite3_stmt *st;
+    cds_audit_gen g = {0};
+    bool ok = sqlite3_prepare_v2(db, "SELECT rules FROM generation WHERE id = ?", -1, &st, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW) ok = cds_audit_gen_parse(txt(st, 0), &g);   /* else: none (engine-only runs) */
+    }
+    sqlite3_finalize(st);
+    int64_t *ids = ok ? realloc(c->id, (c->n + 1) * sizeof *ids) : NULL;
+    if (ids) c->id = ids;
+    cds_audit_gen *gens = ids ? realloc(c->gen, (c->n + 1) * sizeof *gens) : NULL;
+    if (!gens) {
+        cds_audit_gen_free(&g);
+        cds_error_set(err, CDS_EIO, NULL, "generation %lld: its rule list is not readable", (long long)id);
+        return NULL;
+    }
+    c->gen = gens;
+    c->id[c->n] = id;
+    c->gen[c->n] = g;
+    return &c->gen[c->n++];
+}
+
+static bool runs_layout2(sqlite3 *db, build *b, int64_t since, int64_t until, cds_error *err)
+{
+    sqlite3_stmt *st = prep(db, "SELECT d.gen, d.runs FROM decision d WHERE" TIME_FILTER, since, until);
+    gen_cache cache = {0};
+    bool ok = st != NULL;
+    char rule[128];
+    while (ok && !b->oom && sqlite3_step(st) == SQLITE_ROW) {
+        const cds_audit_gen *gen = gen_for(&cache, db, sqlite3_column_int64(st, 0), err);
+        if (!gen) {
+            ok = false;
+            break;
+        }
+        cds_audit_runs_iter it = {.p = sqlite3_column_blob(st, 1), .gen = gen};
+        it.end = it.p + sqlite3_column_bytes(st, 1);
+        cds_audit_run run;
+        int more;
+        while ((more = cds_audit_runs_next(&it, &run)) == 1) {
+            snprintf(rule, sizeof rule, "%.*s", (int)run.rule_len, run.rule);
+            count_run(b, rule, run.cards, run.error != NULL, run.us);
+        }
+        if (more < 0) {
+            cds_error_set(err, CDS_EIO, NULL, "a decision's rule list is not readable (generation %lld)",
+                          (long long)sqlite3_column_int64(st, 0));
+            ok = false;
+        }
+    }
+    for (size_t i = 0; i < cache.n; i++) cds_audit_gen_free(&cache.gen[i]);
+    free(cache.id);
+    free(cache.gen);
+    sqlite3_finalize(st);
+    return ok;
+}
+
 cds_rc cds_report_build(const char *path, int64_t since, int64_t until, cds_report *r, cds_error *err)
 {
     memset(r, 0, sizeof *r);
-    size_t rules_cap = 0, services_cap = 0, days_cap = 0;
+    build b = {.r = r};
+    size_t services_cap = 0, days_cap = 0;
     bool oom = false;
-    sqlite3 *db;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        cds_error_set(err, CDS_EIO, NULL, "%s: %s", path, sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return CDS_EIO;
-    }
-    sqlite3_stmt *st = prep(db, "SELECT count(*), strftime('%Y-%m-%d', min(time_ms)/1000, 'unixepoch'),"
+    sqlite3 *db = cds_audit_file_open(path, err);
+    if (!db) return CDS_EIO;
+    int layout = cds_audit_layout_of(db);
+    sqlite3_stmt *st = layout < 1 ? NULL : prep(db, "SELECT count(*), strftime('%Y-%m-%d', min(time_ms)/1000, 'unixepoch'),"
                                 " strftime('%Y-%m-%d', max(time_ms)/1000, 'unixepoch') FROM decision d WHERE" TIME_FILTER,
                             since, until);
     if (!st) {
-        cds_error_set(err, CDS_EIO, NULL, "%s: %s (is this an audit log?)", path, sqlite3_errmsg(db));
+        cds_error_set(err, CDS_EIO, NULL, "%s: %s (is this an audit log?)", path, layout == 0 ? "no audit tables" : sqlite3_errmsg(db));
         sqlite3_close(db);
         return CDS_EIO;
     }
@@ -72,43 +186,43 @@ cds_rc cds_report_build(const char *path, int64_t since, int64_t until, cds_repo
     sqlite3_finalize(st);
 
     /* runs, firings, errors and evaluation times per rule, from each decision's rule list */
-    st = prep(db, "SELECT json_extract(r.value,'$.rule'), json_extract(r.value,'$.cards'), json_extract(r.value,'$.us'),"
-                  " json_extract(r.value,'$.error') IS NOT NULL FROM decision d, json_each(d.rules) r WHERE" TIME_FILTER
-                  " ORDER BY 1", since, until);
-    double *times = NULL;
-    size_t nt = 0, cap = 0;
-    cds_rule_stats *cur = NULL;
-    for (int rc = st ? sqlite3_step(st) : SQLITE_DONE;; rc = sqlite3_step(st)) {
-        const char *rule = rc == SQLITE_ROW ? txt(st, 0) : NULL;
-        if (cur && (!rule || strcmp(cur->rule, rule) != 0)) {
-            qsort(times, nt, sizeof *times, cmp_double);
-            if (nt) {
-                cur->p50_us = times[(size_t)(0.5 * (double)(nt - 1) + 0.5)];
-                cur->p99_us = times[(size_t)(0.99 * (double)(nt - 1) + 0.5)];
-            }
-            nt = 0;
-        }
-        if (rc != SQLITE_ROW) break;
-        cur = rule_slot(r, rule, &rules_cap, &oom);
-        if (!cur) break;
-        cur->runs++;
-        if (sqlite3_column_int(st, 1) > 0) cur->fired++;
-        if (sqlite3_column_int(st, 3)) cur->errors++;
-        if (!cds_grow(&times, &cap, nt + 1, sizeof *times)) {
-            oom = true;
-            break;
-        }
-        times[nt++] = sqlite3_column_double(st, 2);
+    if (layout == 1) runs_layout1(db, &b, since, until);
+    else if (!runs_layout2(db, &b, since, until, err)) {
+        for (size_t i = 0; i < r->nrules && b.times; i++) free(b.times[i].t);
+        free(b.times);
+        sqlite3_close(db);
+        cds_report_free(r);
+        return CDS_EIO;
     }
-    free(times);
-    sqlite3_finalize(st);
+    for (size_t i = 0; i < r->nrules && b.times; i++) {
+        rule_times *t = &b.times[i];
+        qsort(t->t, t->n, sizeof *t->t, cmp_double);
+        if (t->n) {
+            r->rules[i].p50_us = t->t[(size_t)(0.5 * (double)(t->n - 1) + 0.5)];
+            r->rules[i].p99_us = t->t[(size_t)(0.99 * (double)(t->n - 1) + 0.5)];
+        }
+        free(t->t);
+    }
+    free(b.times);
+    oom = b.oom;
+    size_t rules_cap = b.rules_cap;
+    /* Layout 2 joins cards by the decision's seq and finds a card's latest feedback through the
+     * feedback index: every query starts from the decisions of the period (decision_time). */
+    const char *card_join = layout == 1 ? " card c JOIN decision d ON d.decision = c.decision "
+                                        : " decision d CROSS JOIN card c ON c.decision = d.seq ";
 
     /* cards by indicator and their feedback (latest outcome per card) */
-    st = prep(db, "SELECT c.rule, c.indicator, count(*),"
-                  " sum(f.outcome = 'accepted'), sum(f.outcome = 'overridden'), sum(f.outcome IS NULL)"
-                  " FROM card c JOIN decision d ON d.decision = c.decision"
-                  " LEFT JOIN (SELECT card, outcome FROM feedback WHERE id IN (SELECT max(id) FROM feedback GROUP BY card)) f"
-                  " ON f.card = c.uuid WHERE" TIME_FILTER " GROUP BY c.rule, c.indicator", since, until);
+    char sql[1024];
+    if (layout == 1)
+        snprintf(sql, sizeof sql, "SELECT c.rule, c.indicator, count(*),"
+                 " sum(f.outcome = 'accepted'), sum(f.outcome = 'overridden'), sum(f.outcome IS NULL) FROM %s"
+                 " LEFT JOIN (SELECT card, outcome FROM feedback WHERE id IN (SELECT max(id) FROM feedback GROUP BY card)) f"
+                 " ON f.card = c.uuid WHERE" TIME_FILTER " GROUP BY c.rule, c.indicator", card_join);
+    else
+        snprintf(sql, sizeof sql, "SELECT rule, indicator, count(*), sum(o = 'accepted'), sum(o = 'overridden'), sum(o IS NULL)"
+                 " FROM (SELECT c.rule, c.indicator, (SELECT outcome FROM feedback f WHERE f.card = c.uuid ORDER BY seq DESC"
+                 " LIMIT 1) o FROM %s WHERE" TIME_FILTER ") GROUP BY rule, indicator", card_join);
+    st = prep(db, sql, since, until);
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         cds_rule_stats *s = rule_slot(r, txt(st, 0), &rules_cap, &oom);
         if (!s) break;
@@ -124,9 +238,10 @@ cds_rc cds_report_build(const char *path, int64_t since, int64_t until, cds_repo
     sqlite3_finalize(st);
 
     /* top override reasons */
-    st = prep(db, "SELECT c.rule, coalesce(nullif(f.reason_display,''), nullif(f.reason_code,''), 'no reason given'), count(*)"
-                  " FROM feedback f JOIN card c ON c.uuid = f.card JOIN decision d ON d.decision = c.decision"
-                  " WHERE f.outcome = 'overridden' AND" TIME_FILTER " GROUP BY 1, 2 ORDER BY 1, 3 DESC", since, until);
+    snprintf(sql, sizeof sql, "SELECT c.rule, coalesce(nullif(f.reason_display,''), nullif(f.reason_code,''), 'no reason given'),"
+             " count(*) FROM %s CROSS JOIN feedback f ON f.card = c.uuid WHERE f.outcome = 'overridden' AND" TIME_FILTER
+             " GROUP BY 1, 2 ORDER BY 1, 3 DESC", card_join);
+    st = prep(db, sql, since, until);
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         cds_rule_stats *s = rule_slot(r, txt(st, 0), &rules_cap, &oom);
         if (!s) break;
@@ -166,8 +281,9 @@ cds_rc cds_report_build(const char *path, int64_t since, int64_t until, cds_repo
     sqlite3_finalize(st);
 
     /* cards per rule per day */
-    st = prep(db, "SELECT strftime('%Y-%m-%d', d.time_ms/1000, 'unixepoch'), c.rule, count(*) FROM card c"
-                  " JOIN decision d ON d.decision = c.decision WHERE" TIME_FILTER " GROUP BY 1, 2 ORDER BY 1, 2", since, until);
+    snprintf(sql, sizeof sql, "SELECT strftime('%%Y-%%m-%%d', d.time_ms/1000, 'unixepoch'), c.rule, count(*) FROM %s WHERE"
+             TIME_FILTER " GROUP BY 1, 2 ORDER BY 1, 2", card_join);
+    st = prep(db, sql, since, until);
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         if (!cds_grow(&r->days, &days_cap, r->ndays + 1, sizeof *r->days)) {
             oom = true;

@@ -1,4 +1,5 @@
-/* cli_report.c — `cdsd report [--state DIR] [--since DATE] [--until DATE] [--format text|html] [--out FILE]` */
+/* cli_report.c — `cdsd report [--state DIR | --audit FILE] [--since DATE] [--until DATE] [--format text|html]
+ * [--out FILE]`: the live log, or one archive or first-layout log given by --audit. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,9 +11,10 @@
 
 int cli_report(int argc, char **argv)
 {
-    const char *state = "var", *since = NULL, *until = NULL, *format = "text", *out = NULL;
+    const char *state = "var", *since = NULL, *until = NULL, *format = "text", *out = NULL, *audit = NULL;
     static const struct option opts[] = {{"state", 1, 0, 's'}, {"since", 1, 0, 'f'}, {"until", 1, 0, 'u'},
-                                         {"format", 1, 0, 'F'}, {"out", 1, 0, 'o'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+                                         {"format", 1, 0, 'F'}, {"out", 1, 0, 'o'}, {"audit", 1, 0, 'a'}, {"help", 0, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -21,8 +23,9 @@ int cli_report(int argc, char **argv)
         case 'u': until = optarg; break;
         case 'F': format = optarg; break;
         case 'o': out = optarg; break;
+        case 'a': audit = optarg; break;
         default:
-            fprintf(c == 'h' ? stdout : stderr, "usage: cdsd report [--state DIR] [--since DATE] [--until DATE] "
+            fprintf(c == 'h' ? stdout : stderr, "usage: cdsd report [--state DIR | --audit FILE] [--since DATE] [--until DATE] "
                                                 "[--format text|html] [--out FILE]\n");
             return c == 'h' ? 0 : 2;
         }
@@ -37,7 +40,8 @@ int cli_report(int argc, char **argv)
         return 2;
     }
     char db[1100];
-    snprintf(db, sizeof db, "%s/audit.db", state);
+    if (audit) snprintf(db, sizeof db, "%s", audit);
+    else snprintf(db, sizeof db, "%s/audit.db", state);
     cds_report r;
     cds_error err;
     if (cds_report_build(db, (int64_t)t0 * 1000, (int64_t)t1 * 1000, &r, &err)) {

@@ -27,6 +27,8 @@
 #include "json.h"
 #include "log.h"
 #include "audit.h"
+#include "audit_history.h"
+#include "audit_retention.h"
 #include "protocol.h"
 #include "supervisor.h"
 #include <arpa/inet.h>
@@ -519,7 +521,19 @@ int cds_server_run(const cds_server_opts *o)
         cds_log(CDS_LOG_ERROR, "audit log: %s; not starting without one", aerr.message);
         return 1;
     }
+    cds_audit_retention *retention = NULL;
+    if (o->audit_retain_days > 0) {
+        char dir[1100];
+        if (o->audit_archive_dir) snprintf(dir, sizeof dir, "%s", o->audit_archive_dir);
+        else snprintf(dir, sizeof dir, "%s/%s", o->state, CDS_AUDIT_ARCHIVE_DIR);
+        if (!(retention = cds_audit_retention_start(audit_path, dir, o->audit_retain_days, &aerr))) {
+            cds_log(CDS_LOG_ERROR, "audit retention: %s; not starting without it", aerr.message);
+            cds_audit_close(s->audit);
+            return 1;
+        }
+    }
     if (!cds_gen_reload(&s->gen_opts)) {
+        cds_audit_retention_stop(retention);
         cds_audit_close(s->audit);
         cds_log(CDS_LOG_ERROR, "no rule set to serve; not starting");
         return 1;
@@ -685,6 +699,7 @@ cleanup:;
     cds_log(CDS_LOG_INFO, "stopped: requests=%lu errors=%lu", atomic_load(&s->stats.requests), errs);
     evaluator_free(s->inline_ev);
     cds_gen_shutdown();
+    cds_audit_retention_stop(retention);   /* an archive run stops between two transactions */
     cds_audit_close(s->audit);   /* every queued row is committed before this returns */
     free(s->queue);
     free(s->slots);

@@ -22,6 +22,8 @@ typedef struct cds_server_opts {
     const char *tls_cert, *tls_key, *tls_ca;
     bool audit_sync_full;      /* synchronous=FULL: survive power loss, not only crashes */
     bool audit_requests;       /* keep whole requests in the audit log (PHI-bearing; for replay) */
+    int audit_retain_days;     /* >0: archive entries older than this, daily (audit_retention.h) */
+    const char *audit_archive_dir;   /* where; NULL = STATE/audit-archive */
     const char *http;          /* ADDR:PORT for CDS Hooks over HTTP, or NULL */
     const char *cors_origins;  /* comma-separated origins allowed by CORS, or NULL */
     size_t http_max_buffered;  /* request bodies all HTTP connections may hold together (0: the default) */

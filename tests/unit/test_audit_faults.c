@@ -134,7 +134,7 @@ static cds_rc write_row(cds_audit *a, const char *decision)
     const char *uuids[] = {decision}, *rules[] = {"ddi.interaction"}, *inds[] = {"warning"};
     cds_audit_record r = {.decision = decision, .outcome = "ok", .service = "medication-safety", .hook = "order-sign",
                           .hook_instance = "hi", .pack = "p", .pack_version = "1", .pack_digest = "d", .kb_digest = "k",
-                          .rules_json = "[]", .cards_json = "[]", .request_sha256 = "00", .eval_us = 1.5,
+                          .request_sha256 = "00", .eval_us = 1.5,
                           .card_uuid = uuids, .card_rule = rules, .card_indicator = inds, .ncards = 1};
     return cds_audit_write(a, &r);
 }
@@ -306,7 +306,13 @@ static void randomly_damaged_copies_never_crash(void **s)
         unlink(aux);
         snprintf(aux, sizeof aux, "%s-shm", copy);
         unlink(aux);
+        snprintf(aux, sizeof aux, "%s.anchor", copy);   /* the last round's writer moved it on */
+        unlink(aux);
         copy_file(pristine, copy);
+        char key_from[320], key_to[320];   /* the installation's key goes with its log */
+        snprintf(key_from, sizeof key_from, "%s.key", pristine);
+        snprintf(key_to, sizeof key_to, "%s.key", copy);
+        copy_file(key_from, key_to);
         FILE *f = fopen(copy, "r+b");
         assert_non_null(f);
         int flips = 1 + rand() % 8;

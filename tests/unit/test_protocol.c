@@ -269,7 +269,7 @@ static void every_card_is_indexed_and_handed_over_feedback_is_stored(void **stat
     char uuid[64], decision[64];
     snprintf(uuid, sizeof uuid, "%.*s", (int)u->via.str.size, u->via.str.ptr);
     snprintf(decision, sizeof decision, "%s", o.decision);
-    assert_int_equal(query_int(f->db, "SELECT count(*) FROM card WHERE decision = ?", decision), 150);
+    assert_int_equal(query_int(f->db, "SELECT count(*) FROM card WHERE decision = (SELECT seq FROM decision WHERE decision = ?)", decision), 150);
     msgpack_unpacked_destroy(&r);
     msgpack_sbuffer_destroy(&in);
     cds_arena_reset(&a);

@@ -6,7 +6,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <cjson/cJSON.h>
+
 #include "audit.h"
+#include "audit_runs.h"
 #include "json.h"
 #include "mp.h"
 #include "report.h"
@@ -15,10 +18,31 @@
 static void decision(cds_audit *a, const char *id, const char *outcome, const char *rules, size_t ncards,
                      const char **uuids, const char **crules, const char **inds)
 {
-    cds_audit_record r = {.decision = id, .outcome = outcome, .service = "medication-safety", .rules_json = rules,
-                          .cards_json = "[]", .card_uuid = uuids, .card_rule = crules, .card_indicator = inds,
-                          .ncards = ncards};
+    /* the rules that ran, written as JSON here for reading's sake, encoded as the engine's are */
+    static cds_rule_info set[] = {{.id = "ddi.interaction", .version = "1"}, {.id = "allergy.drug", .version = "1"}};
+    cJSON *list = cJSON_Parse(rules), *e;
+    cds_rule_run runs[8];
+    size_t n = 0;
+    cJSON_ArrayForEach(e, list) {
+        cJSON *err = cJSON_GetObjectItem(e, "error");
+        runs[n++] = (cds_rule_run){.rule = cJSON_GetStringValue(cJSON_GetObjectItem(e, "rule")),
+                                   .version = cJSON_GetStringValue(cJSON_GetObjectItem(e, "version")),
+                                   .cards = cJSON_GetObjectItem(e, "cards")->valueint,
+                                   .error = err ? cJSON_GetStringValue(err) : NULL,
+                                   .micros = cJSON_GetObjectItem(e, "us")->valuedouble};
+    }
+    cds_strbuf enc, gen;
+    cds_strbuf_init(&enc);
+    cds_strbuf_init(&gen);
+    cds_audit_runs_encode(&enc, runs, n, set, 2);
+    cds_audit_gen_rules(&gen, set, 2);
+    cds_audit_record r = {.decision = id, .outcome = outcome, .service = "medication-safety", .pack = "shipped",
+                          .gen_rules = gen.data, .runs = enc.data, .runs_len = enc.len, .card_uuid = uuids,
+                          .card_rule = crules, .card_indicator = inds, .ncards = ncards};
     assert_int_equal(cds_audit_write(a, &r), CDS_OK);
+    cJSON_Delete(list);
+    cds_strbuf_free(&enc);
+    cds_strbuf_free(&gen);
 }
 
 static void feedback(cds_audit *a, const char *json)
