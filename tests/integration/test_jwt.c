@@ -249,7 +249,7 @@ static void every_public_url_is_an_audience_and_a_wrong_aud_is_logged(void **s)
     t = token((claims){.aud = "http://127.0.0.1:8090/cds-services"});
     assert_int_equal(http_get("/cds-services", t), 401);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "grep -q \"op=discover service=- hook=- status=401 error=unauthorized HTTP GET: aud "
+    snprintf(cmd, sizeof cmd, "grep -q \"op=discover service=- hook=- status=401 outcome=unauthorized msg=.HTTP GET: aud "
              "'http://127.0.0.1:8090/cds-services' is not the URL called; configured (--public-url + path): "
              "'https://cds.example.org/cds-services', 'http://localhost:8090/cds-services'\" '%s' && ! grep -q '%.40s' '%s'",
              log_path, strrchr(t, '.') + 1, log_path);
