@@ -18,6 +18,7 @@
 #include "json.h"
 #include "jwt_verify.h"
 #include "log.h"
+#include "metrics.h"
 #include "mp.h"
 #include "ops_http.h"
 #include "protocol.h"
@@ -75,6 +76,7 @@ static enum MHD_Result respond(cds_http_gateway *g, struct MHD_Connection *c, un
     }
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
+    cds_metrics_http_response(status);
     return ret;
 }
 

@@ -47,6 +47,8 @@ static rule_counters rules[RULES];
 static const char *const op_names[OPS] = {"discover", "feedback", "health", "other"};
 static atomic_ulong ops[OPS][CDS_RC_COUNT];
 static atomic_ulong reloads_ok, reloads_failed;
+#define HTTP_CODES 600
+static atomic_ulong http_responses[HTTP_CODES];
 
 static size_t hash(const char *s)
 {
@@ -129,6 +131,11 @@ void cds_metrics_card(const char *rule, const char *indicator)
 void cds_metrics_rule_error(const char *rule) { INC(rules[find(rule_names, RULES, rule)].errors); }
 void cds_metrics_card_suppressed(const char *rule) { INC(rules[find(rule_names, RULES, rule)].suppressed); }
 void cds_metrics_reload(bool ok) { INC(*(ok ? &reloads_ok : &reloads_failed)); }
+
+void cds_metrics_http_response(unsigned status)
+{
+    if (status < HTTP_CODES) INC(http_responses[status]);
+}
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
@@ -226,6 +233,9 @@ void cds_metrics_render(cds_strbuf *b, const cds_metrics_gauges *g)
     render_rules(b, "cdsd_rule_errors_total", 1);
     help(b, "cdsd_cards_suppressed_total", "counter", "Cards a rule produced that were not shown.");
     render_rules(b, "cdsd_cards_suppressed_total", 2);
+    help(b, "cdsd_http_responses_total", "counter", "Responses of the CDS Hooks HTTP gateway, by status code.");
+    for (unsigned i = 100; i < HTTP_CODES; i++)
+        if (LOAD(http_responses[i])) cds_strbuf_printf(b, "cdsd_http_responses_total{code=\"%u\"} %lu\n", i, LOAD(http_responses[i]));
     help(b, "cdsd_reloads_total", "counter", "Rule set loads and reloads, by outcome (failed: the previous set stayed live).");
     cds_strbuf_printf(b, "cdsd_reloads_total{outcome=\"ok\"} %lu\ncdsd_reloads_total{outcome=\"failed\"} %lu\n",
                       LOAD(reloads_ok), LOAD(reloads_failed));

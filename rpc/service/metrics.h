@@ -26,6 +26,9 @@ void cds_metrics_rule_error(const char *rule);
 /* Cards a rule produced that were not shown (none are suppressed yet: the counter exists). */
 void cds_metrics_card_suppressed(const char *rule);
 void cds_metrics_reload(bool ok);
+/* Every response the CDS Hooks HTTP gateway sends, by status (those it answers itself, e.g. 400
+ * for JSON that does not parse, 401, 413, 415, never reach the counters above). */
+void cds_metrics_http_response(unsigned status);
 
 /* Values read when scraped, from the running server. */
 typedef struct cds_metrics_gauges {
