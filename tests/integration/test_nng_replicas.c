@@ -80,7 +80,7 @@ static int teardown(void **s)
 /* Lines of a replica's log that record an answered call. */
 static int calls_logged(int i)
 {
-    char cmd[256];
+    char cmd[512];
     snprintf(cmd, sizeof cmd, "grep -c 'event=request .*op=call .*outcome=ok' '%s'", logs[i]);
     FILE *p = popen(cmd, "r");
     int n = 0;
