@@ -8,11 +8,7 @@
 set -u
 CDSD="$1"
 REQ=fixtures/requests/spec-90-composed-order-sign-ddi.json
-fails=0; passes=0
-check() { # name, then a command that must succeed
-    name="$1"; shift
-    if "$@"; then passes=$((passes + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
+. tests/check.sh
 T=$(mktemp -d)
 STATE="$T/state"
 mkdir "$STATE"
@@ -69,5 +65,4 @@ check "audit chain intact" grep -q "intact:" "$T/out"
 # one row per decision answered: the first call, the 40 minus those refused, the last
 check "every decision answered has its row" grep -q "intact: $((2 + 40 - refused)) decisions" "$T/out"
 
-echo "$passes passed, $fails failed"
-test "$fails" -eq 0
+check_summary

@@ -12,11 +12,7 @@ set -u
 CDSD="$1"
 REQ=fixtures/requests/spec-90-composed-order-sign-ddi.json
 CLIENTS=6
-fails=0; passes=0
-check() { # name, then a command that must succeed
-    name="$1"; shift
-    if "$@"; then passes=$((passes + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
+. tests/check.sh
 if ! command -v haproxy >/dev/null; then echo "FAIL: haproxy not installed (Debian package haproxy; tools/setup.sh)"; exit 1; fi
 T=$(mktemp -d)
 LB="$T/lb"
@@ -126,5 +122,4 @@ for n in 1 2 3; do
     check "r$n serves the new version" sh -c "curl -s http://127.0.0.1:$((PORT + n))/metrics | grep -q '^cdsd_ruleset_info{pack=\"cdsd-shipped\",version=\"0.1.1-rolling\"'"
 done
 
-echo "$passes passed, $fails failed"
-test "$fails" -eq 0
+check_summary

@@ -8,11 +8,7 @@
 set -u
 CDSD="$1"
 REQ=fixtures/requests/spec-90-composed-order-sign-ddi.json
-fails=0; passes=0
-check() { # name, then a command that must succeed
-    name="$1"; shift
-    if "$@"; then passes=$((passes + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
+. tests/check.sh
 T=$(mktemp -d)
 SERVER=
 cleanup() { [ -n "$SERVER" ] && kill -KILL "$SERVER" 2>/dev/null; rm -rf "$T"; }
@@ -93,5 +89,4 @@ check "then the server drains and exits 0" test $? -eq 0
 SERVER=
 check "the drain is logged" grep -q 'event=drain msg="SIGTERM: /health/ready now answers 503; draining after --drain-ms"' "$T/log"
 
-echo "$passes passed, $fails failed"
-test "$fails" -eq 0
+check_summary
