@@ -53,7 +53,10 @@ static int setup(void **s)
         snprintf(state, sizeof state, "%s/r%d", dir, i + 1);
         snprintf(url[i], sizeof url[i], "tcp://127.0.0.1:%d", free_port());
         snprintf(logs[i], sizeof logs[i], "%s/r%d.log", dir, i + 1);
-        const char *args[] = {"--listen", url[i], "--state", state, "--fixtures", "none", "--workers", "2", NULL};
+        /* a deadline far above the default 250 ms: under sanitizers or on a busy machine a 'timeout'
+         * answer is not what this test is about */
+        const char *args[] = {"--listen", url[i], "--state", state, "--fixtures", "none", "--workers", "2",
+                              "--deadline", "5000", NULL};
         replica[i] = cdsd_spawn(cdsd, logs[i], args);
         size_t l = strlen(urls);
         snprintf(urls + l, sizeof urls - l, "%s%s", i ? "," : "", url[i]);
