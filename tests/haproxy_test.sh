@@ -43,6 +43,7 @@ wait_for() { # seconds, then a command
     return 1
 }
 check "HAProxy sees the three replicas UP" wait_for 30 all_up
+check "HAProxy keeps /metrics off its public side" test "$(curl -s -o /dev/null -w '%{http_code}' "$LBURL/metrics")" = 403
 
 # each client: batches of 20 calls on one keep-alive connection, "status seconds" per call; a call
 # not answered within 2 s counts as failed (an EHR does not wait that long: the deadline is 250 ms)
