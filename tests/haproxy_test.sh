@@ -30,10 +30,10 @@ cp -r rules "$T/rules"
 PORT=$((20000 + ($$ * 13) % 11990))
 LBURL="http://127.0.0.1:$PORT"
 STATS="http://127.0.0.1:$((PORT + 4))/stats;csv"
-# The deadline is raised from 250 ms: on a busy CI machine (2 cores, reloads compiling rules and
-# running fixtures beside the load) a call can wait longer than that, and a 'timeout' answer is
-# not what this test is about (routing and reloads).
-export CDSD_SERVE_FLAGS="--deadline 1500"
+# The deadline is raised from 250 ms to 10 s: on a busy CI machine (2 cores, reloads compiling
+# rules and running fixtures beside the load; a load average of 26 here once) a call can wait
+# seconds, and a 'timeout' answer is not what this test is about (routing and reloads).
+export CDSD_SERVE_FLAGS="--deadline 10000"
 tools/deploy/replicas.sh start "$LB" "$PORT" "$CDSD" "$T/rules" fixtures
 status_of() { curl -s "$STATS" | awk -F, -v s="$1" '$1 == "cdsd" && $2 == s { print $18 }'; }
 all_up() { [ "$(status_of r1)$(status_of r2)$(status_of r3)" = UPUPUP ]; }
@@ -45,12 +45,12 @@ wait_for() { # seconds, then a command
 check "HAProxy sees the three replicas UP" wait_for 30 all_up
 check "HAProxy keeps /metrics off its public side" test "$(curl -s -o /dev/null -w '%{http_code}' "$LBURL/metrics")" = 403
 
-# each client: batches of 20 calls on one keep-alive connection, "status seconds" per call; a call
-# not answered within 2 s counts as failed (an EHR does not wait that long: the deadline is 250 ms)
+# each client: batches of 20 calls on one keep-alive connection, "status seconds" per call (curl
+# gives up after 20 s: a failed call, never a hung test)
 i=0; : >"$T/batch.cfg"
 while [ $i -lt 20 ]; do
     [ $i -gt 0 ] && echo next >>"$T/batch.cfg"
-    printf 'url = "%s/cds-services/medication-safety"\ndata-binary = "@%s"\nheader = "Content-Type: application/json"\noutput = "/dev/null"\nwrite-out = "%%{http_code} %%{time_total}\\n"\nmax-time = 2\n' \
+    printf 'url = "%s/cds-services/medication-safety"\ndata-binary = "@%s"\nheader = "Content-Type: application/json"\noutput = "/dev/null"\nwrite-out = "%%{http_code} %%{time_total}\\n"\nmax-time = 20\n' \
         "$LBURL" "$REQ" >>"$T/batch.cfg"
     i=$((i + 1))
 done
@@ -84,8 +84,9 @@ echo "kill + drain: $1 calls through HAProxy from $CLIENTS clients, $2 failed, p
 check "calls were made throughout" test "$1" -ge 50
 check "at most the calls in flight on the killed replica failed (<= $CLIENTS)" test "$2" -le $CLIENTS
 # HAProxy's own log (option httplog): who answered each call, and how it ended
-awk '$3 == "cds_hooks" && $6 != 200 { print $4, $6, $10 }' "$LB/haproxy.log" >"$T/failed"
-awk '$3 == "cds_hooks" && $6 != 200 && !($4 == "cdsd/r1" && $10 ~ /^S[HD]/)' "$LB/haproxy.log" >"$T/unexplained"
+# (calls only: the /metrics refusal above is HAProxy's own 403)
+awk '$3 == "cds_hooks" && /"POST \/cds-services/ && $6 != 200 { print $4, $6, $10 }' "$LB/haproxy.log" >"$T/failed"
+awk '$3 == "cds_hooks" && /"POST \/cds-services/ && $6 != 200 && !($4 == "cdsd/r1" && $10 ~ /^S[HD]/)' "$LB/haproxy.log" >"$T/unexplained"
 echo "HAProxy: $(wc -l <"$T/failed") call(s) failed, $(awk '$3 == "cds_hooks" { split($11, c, "/"); if (c[5] ~ /^\+/) n++ } END { print n + 0 }' "$LB/haproxy.log") redispatched to another replica after a connection failure"
 check "every failed call was in flight on r1 when it was killed (HAProxy: server r1, ended by the server)" test ! -s "$T/unexplained"
 [ -s "$T/unexplained" ] && cat "$T/unexplained"
@@ -116,7 +117,8 @@ echo "rolling reload: $1 calls through HAProxy, $2 failed, p99 $3 ms, max $4 ms"
 check "calls were made throughout the rolling reload" test "$1" -ge 50
 check "no call failed during the rolling reload" test "$2" -eq 0
 if [ "$2" -ne 0 ]; then
-    tail -n +"$(($(grep -n 'r2 is UP' "$LB/haproxy.log" | tail -1 | cut -d: -f1) + 1))" "$LB/haproxy.log" | awk '$3 == "cds_hooks" && $6 != 200'
+    tail -n +"$(($(grep -n 'r2 is UP' "$LB/haproxy.log" | tail -1 | cut -d: -f1) + 1))" "$LB/haproxy.log" |
+        awk '$3 == "cds_hooks" && /"POST \/cds-services/ && $6 != 200'
     grep -h 'level=\(warn\|error\)' "$LB"/r*.log | tail -5
 fi
 for n in 1 2 3; do
