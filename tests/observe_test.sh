@@ -19,7 +19,7 @@ if ! command -v promtool >/dev/null; then echo "FAIL: promtool not installed (De
 HPORT=$((20000 + ($$ * 7) % 12000)); MPORT=$((HPORT + 1))
 H="http://127.0.0.1:$HPORT"; M="http://127.0.0.1:$MPORT"
 "$CDSD" serve --listen "ipc://$T/cdsd.sock" --http "127.0.0.1:$HPORT" --metrics "127.0.0.1:$MPORT" --state "$T/var" \
-    --fixtures none --workers 2 --drain-ms 3000 --log-level debug 2>"$T/log" &
+    --fixtures none --workers 2 --drain-ms 20000 --log-level debug 2>"$T/log" &
 SERVER=$!
 for i in $(seq 1 50); do curl -s -o /dev/null "$M/health/live" && break; sleep 0.2; done
 code() { curl -s -o "$T/body" -w "%{http_code}" "$@"; }
@@ -84,9 +84,13 @@ check "  naming draining" grep -q '"reasons":"draining"' "$T/body"
 check "  while /health/live is still 200" test "$(code "$H/health/live")" = 200
 check "  and calls are still answered" test "$(post "$REQ" medication-safety)" = 200
 check "the scrape says draining" sh -c "curl -s '$M/metrics' | grep -qx 'cdsd_draining 1'"
+# (a wide --drain-ms, so a busy machine cannot end it before the checks above; a second SIGTERM
+# ends the wait)
+kill -TERM "$SERVER"
 wait "$SERVER"
 check "then the server drains and exits 0" test $? -eq 0
 SERVER=
 check "the drain is logged" grep -q 'event=drain msg="SIGTERM: /health/ready now answers 503; draining after --drain-ms"' "$T/log"
+check "a second SIGTERM ends the wait" grep -q 'event=drain msg="second signal: draining now"' "$T/log"
 
 check_summary
