@@ -26,8 +26,12 @@ cleanup() {
 trap cleanup EXIT
 cp -r rules "$T/rules"
 
-# five ports below Linux's ephemeral range (as cli_test.sh)
-PORT=$((20000 + ($$ * 13) % 11990))
+# five ports below Linux's ephemeral range (as cli_test.sh), none of them listened on now (other
+# suites on this machine use the same range)
+for try in $(seq 0 49); do
+    PORT=$((20000 + ($$ * 13 + try * 101) % 11990))
+    ss -Htln | awk '{ print $4 }' | grep -qE ":($PORT|$((PORT + 1))|$((PORT + 2))|$((PORT + 3))|$((PORT + 4)))\$" || break
+done
 LBURL="http://127.0.0.1:$PORT"
 STATS="http://127.0.0.1:$((PORT + 4))/stats;csv"
 # The deadline is raised from 250 ms to 10 s: on a busy CI machine (2 cores, reloads compiling
@@ -43,6 +47,7 @@ wait_for() { # seconds, then a command
     return 1
 }
 check "HAProxy sees the three replicas UP" wait_for 30 all_up
+all_up || tail -5 "$LB/haproxy.log" "$LB"/r*.log
 check "HAProxy keeps /metrics off its public side" test "$(curl -s -o /dev/null -w '%{http_code}' "$LBURL/metrics")" = 403
 
 # each client: batches of 20 calls on one keep-alive connection, "status seconds" per call (curl
