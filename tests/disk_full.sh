@@ -8,11 +8,7 @@
 set -u
 CDSD="$1"
 REQ=fixtures/requests/spec-90-composed-order-sign-ddi.json
-fails=0; passes=0
-check() { # name, then a command that must succeed
-    name="$1"; shift
-    if "$@"; then passes=$((passes + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
+. tests/check.sh
 T=$(mktemp -d)
 STATE="$T/state"
 mkdir "$STATE"
@@ -30,11 +26,15 @@ fi
 
 call() { "$CDSD" call --connect "ipc://$T/cdsd.sock" call medication-safety "$REQ" >"$T/out" 2>&1; }
 
-"$CDSD" serve --listen "ipc://$T/cdsd.sock" --state "$STATE" --fixtures none --log-level warn 2>"$T/log" &
+MPORT=$((20000 + ($$ * 11) % 12000))
+ready() { curl -s -o "$T/ready" -w "%{http_code}" "http://127.0.0.1:$MPORT/health/ready"; }
+"$CDSD" serve --listen "ipc://$T/cdsd.sock" --state "$STATE" --fixtures none --log-level warn \
+    --metrics "127.0.0.1:$MPORT" 2>"$T/log" &
 SERVER=$!
 for i in $(seq 1 50); do "$CDSD" call --connect "ipc://$T/cdsd.sock" health >/dev/null 2>&1 && break; sleep 0.2; done
 call
 check "a call before the disk fills is answered" grep -q '"decision"' "$T/out"
+check "/health/ready is 200" test "$(ready)" = 200
 
 # fill the file system; then calls whose audit rows need new space must fail, not lie
 dd if=/dev/zero of="$STATE/filler" bs=64k 2>/dev/null
@@ -49,11 +49,14 @@ check "with the disk full, calls are answered 'internal'" test "$refused" -gt 0
 check "the log says the audit row could not be written" grep -q "audit row could not be written" "$T/log"
 check "the log names the cause" grep -q "database or disk is full" "$T/log"
 check "the process is still up" kill -0 "$SERVER"
+check "/health/ready is 503 while the disk is full" test "$(ready)" = 503
+check "  naming the audit log" grep -q 'audit log not writable' "$T/ready"
 
 # space again: the same process answers with decisions
 rm -f "$STATE/filler"
 call
 check "after space is freed, calls get decisions again" grep -q '"decision"' "$T/out"
+check "and /health/ready is 200 again" test "$(ready)" = 200
 kill -TERM "$SERVER"; wait "$SERVER"
 check "server exits 0 on SIGTERM" test $? -eq 0
 SERVER=
@@ -62,5 +65,4 @@ check "audit chain intact" grep -q "intact:" "$T/out"
 # one row per decision answered: the first call, the 40 minus those refused, the last
 check "every decision answered has its row" grep -q "intact: $((2 + 40 - refused)) decisions" "$T/out"
 
-echo "$passes passed, $fails failed"
-test "$fails" -eq 0
+check_summary

@@ -67,6 +67,10 @@ struct cds_audit {
     int wal_pages;            /* WAL length after the last commit (writer role) */
     int64_t (*clock)(void *); /* time stamps (NULL: the real clock); see cds_audit_set_clock */
     void *clock_arg;
+    /* cds_audit_stats_read */
+    atomic_ulong commits, failures, commit_us;
+    _Atomic int64_t last_failure_ms;
+    atomic_bool last_failed;
 };
 
 /* 32 MiB of WAL between checkpoints: a leaf page that many rows append to is copied back once
@@ -306,7 +310,38 @@ static void writer_checkpoint(cds_audit *a)
 }
 
 /* One transaction for the whole batch (group commit). The caller holds the writer role (busy). */
+/* The transaction itself (below); write_batch times and counts it for cds_audit_stats_read. */
+static cds_rc commit_batch(cds_audit *a, job *batch);
 static cds_rc write_batch(cds_audit *a, job *batch)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cds_rc rc = commit_batch(a, batch);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t us = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+    atomic_fetch_add_explicit(&a->commits, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->commit_us, (unsigned long)(us > 0 ? us : 0), memory_order_relaxed);
+    atomic_store(&a->last_failed, rc != CDS_OK);
+    if (rc != CDS_OK) {
+        atomic_fetch_add_explicit(&a->failures, 1, memory_order_relaxed);
+        atomic_store(&a->last_failure_ms, (int64_t)t1.tv_sec * 1000 + t1.tv_nsec / 1000000);
+    }
+    return rc;
+}
+
+void cds_audit_stats_read(cds_audit *a, cds_audit_stats *out)
+{
+    pthread_mutex_lock(&a->lock);
+    out->queued = a->pending;
+    pthread_mutex_unlock(&a->lock);
+    out->commits = atomic_load(&a->commits);
+    out->failures = atomic_load(&a->failures);
+    out->commit_seconds = (double)atomic_load(&a->commit_us) / 1e6;
+    out->last_failure_ms = atomic_load(&a->last_failure_ms);
+    out->last_failed = atomic_load(&a->last_failed);
+}
+
+static cds_rc commit_batch(cds_audit *a, job *batch)
 {
     int64_t seq = a->next_seq;
     unsigned char head[CDS_MAC_LEN];

@@ -100,6 +100,18 @@ cds_audit_reader *cds_audit_reader_open(const char *path, int64_t since_ms, int6
 int cds_audit_reader_next(cds_audit_reader *r, cds_audit_stored *out, cds_error *err);
 void cds_audit_reader_close(cds_audit_reader *r);
 
+/* For /metrics and /health/ready (stable names, read by rpc/service/health.c): decisions waiting
+ * for the writer, commits made and failed (each a batch of rows) and their total time, and when
+ * the last failure happened (CLOCK_MONOTONIC ms, 0 = never) and whether it was the last commit. */
+typedef struct cds_audit_stats {
+    size_t queued;
+    unsigned long commits, failures;
+    double commit_seconds;
+    int64_t last_failure_ms;
+    bool last_failed;
+} cds_audit_stats;
+void cds_audit_stats_read(cds_audit *a, cds_audit_stats *out);
+
 /* Waits until every asynchronous record has been written and reported. */
 void cds_audit_flush(cds_audit *a);
 

@@ -12,24 +12,31 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cdsd call [--connect URL] [--timeout MS] OP [SERVICE] [REQUEST.json|-]\n"
+    fprintf(f, "usage: cdsd call [--connect URL[,URL...]]... [--timeout MS] OP [SERVICE] [REQUEST.json|-]\n"
                "  OP is discover, call, feedback or health. Prints the reply as JSON.\n"
+               "  Several --connect URLs (repeated or comma-separated) are replicas: the call goes to one that\n"
+               "  is up, and is sent to another if its connection drops.\n"
                "  Exit status: 0 ok, 1 error reply, 2 transport failure.\n");
 }
 
 int cli_call(int argc, char **argv)
 {
-    const char *url = "tcp://127.0.0.1:7411";
+    char url[2048] = "";
     int timeout = 5000;
     static const struct option opts[] = {{"connect", required_argument, 0, 'c'}, {"timeout", required_argument, 0, 't'},
                                          {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "c:t:h", opts, NULL)) != -1) {
-        if (c == 'c') url = optarg;
+        if (c == 'c') {
+            size_t l = strlen(url);
+            if (l + strlen(optarg) + 2 > sizeof url) { fprintf(stderr, "cdsd call: too many --connect URLs\n"); return 2; }
+            snprintf(url + l, sizeof url - l, "%s%s", l ? "," : "", optarg);
+        }
         else if (c == 't') timeout = atoi(optarg);
         else if (c == 'h') { usage(stdout); return 0; }
         else { usage(stderr); return 2; }
     }
+    if (!url[0]) snprintf(url, sizeof url, "tcp://127.0.0.1:7411");
     int left = argc - optind;
     if (left < 1 || left > 3) { usage(stderr); return 2; }
     const char *op = argv[optind], *service = left >= 2 ? argv[optind + 1] : NULL;

@@ -105,7 +105,7 @@ int cli_serve(int argc, char **argv)
         goto out;
     }
     cds_log_set_level((cds_log_level)c.log_level);
-    if (config) cds_log(CDS_LOG_INFO, "config %s (command-line flags override it)", config);
+    if (config) cds_log(CDS_LOG_INFO, "start", "config %s (command-line flags override it)", config);
     struct stat st;
     if (strcmp(c.o.fixtures, "none") == 0 || stat(c.o.fixtures, &st) != 0) c.o.fixtures = NULL;
     status = cds_server_run(&c.o);

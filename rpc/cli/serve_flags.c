@@ -119,6 +119,12 @@ static const serve_flag flags[] = {
      "searchset pages followed per prefetch key (default 10)"},
     {"summary-interval", "S", SF_INT, OFF(summary_s), 0, 86400, false, NULL,
      "seconds between 'summary' log lines (default 60; 0: none)"},
+    {"metrics", "ADDR:PORT", SF_STR, OFF(metrics), 0, 0, false, NULL,
+     "also serve /metrics, /health/live and /health/ready there, to any client\n"
+     "(the --http gateway serves /metrics to loopback clients only)"},
+    {"drain-ms", "MS", SF_INT, OFF(drain_ms), 0, 600000, false, NULL,
+     "at SIGTERM, answer /health/ready with 503 this long before draining, so a load\n"
+     "balancer stops sending first (default 0; keep it below the unit's TimeoutStopSec)"},
 };
 #undef OFF
 #define NFLAGS (sizeof flags / sizeof flags[0])

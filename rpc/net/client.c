@@ -4,6 +4,7 @@
 #include <msgpack.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,17 +13,30 @@
 
 struct cds_client { nng_socket sock; };
 
-int cds_client_open(cds_client **out, const char *url, int timeout_ms)
+int cds_client_open(cds_client **out, const char *urls, int timeout_ms)
 {
     cds_client *c = calloc(1, sizeof *c);
     if (!c) return NNG_ENOMEM;
     int rv;
     if ((rv = nng_req0_open(&c->sock)) != 0) { free(c); return rv; }
+    bool several = strchr(urls, ',') != NULL;
     nng_socket_set_ms(c->sock, NNG_OPT_RECVTIMEO, timeout_ms);
     nng_socket_set_ms(c->sock, NNG_OPT_SENDTIMEO, timeout_ms);
-    nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);   /* no silent duplicates */
+    /* One server: a request is never sent twice (no silent duplicates); a dropped connection
+     * fails the call at once. Several: NNG resends a request whose connection dropped (a replica
+     * killed or restarted) on another one at once; the timer, set past the call's timeout,
+     * never resends a call that is merely slow. */
+    nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, several ? timeout_ms + 1000 : NNG_DURATION_INFINITE);
     nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, 64u << 20);
-    if ((rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+    /* every replica is dialled in the background (and redialled while it is down); NNG spreads
+     * requests over those connected */
+    char *list = strdup(urls);
+    if (!list) rv = NNG_ENOMEM;
+    char *save = NULL;
+    for (char *u = list ? strtok_r(list, ",", &save) : NULL; u && !rv; u = strtok_r(NULL, ",", &save))
+        rv = nng_dial(c->sock, u, NULL, NNG_FLAG_NONBLOCK);
+    free(list);
+    if (rv) {
         nng_close(c->sock);
         free(c);
         return rv;

@@ -18,7 +18,11 @@
 
 typedef struct cds_client cds_client;
 
-int cds_client_open(cds_client **out, const char *url, int timeout_ms);
+/* urls: one NNG URL, or several separated by commas (replicas of one service): each is dialled
+ * in the background, requests are spread over the connected ones, and a request whose
+ * connection drops (a replica killed) is sent again on another at once. With one URL a request
+ * is never sent twice. */
+int cds_client_open(cds_client **out, const char *urls, int timeout_ms);
 void cds_client_close(cds_client *c);
 
 /* Sends a whole MessagePack envelope; *reply receives the MessagePack reply. */

@@ -18,7 +18,9 @@
 #include "json.h"
 #include "jwt_verify.h"
 #include "log.h"
+#include "metrics.h"
 #include "mp.h"
+#include "ops_http.h"
 #include "protocol.h"
 
 #define HTTP_MAX_CONNECTIONS 256   /* open at once; more are refused at accept */
@@ -74,6 +76,7 @@ static enum MHD_Result respond(cds_http_gateway *g, struct MHD_Connection *c, un
     }
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
+    cds_metrics_http_response(status);
     return ret;
 }
 
@@ -120,7 +123,7 @@ static enum MHD_Result too_large(cds_http_gateway *g, struct MHD_Connection *c)
 /* Every connection together holds the most body bytes allowed (--http-max-buffered). */
 static enum MHD_Result busy(cds_http_gateway *g, struct MHD_Connection *c)
 {
-    cds_log(CDS_LOG_WARN, "HTTP gateway: request bodies in progress hold %zu of %zu bytes; answered 503",
+    cds_log(CDS_LOG_WARN, "http", "HTTP gateway: request bodies in progress hold %zu of %zu bytes; answered 503",
             atomic_load(&g->budget.used), g->budget.cap);
     return outcome_with(g, c, 503, "transient", "the service is receiving too many requests; retry shortly", NULL,
                         "Retry-After", "1");
@@ -161,8 +164,8 @@ static void log_unauthorized(const char *method, const char *rest, const char *w
         snprintf(service, sizeof service, "%.*s", (int)(n < 64 ? n : 64), s);
         op = slash && !strcmp(slash, "/feedback") ? "feedback" : "call";
     }
-    cds_log_fields f = {NULL, op, service, NULL, 401};
-    cds_log_request(CDS_LOG_WARN, &f, "error=unauthorized HTTP %s: %s", method, why);
+    cds_log_fields f = {.op = op, .service = service, .status = 401, .outcome = "unauthorized"};
+    cds_log_request(CDS_LOG_WARN, "request", &f, "HTTP %s: %s", method, why);
 }
 
 /* Sends the envelope and answers the HTTP request from the reply. */
@@ -290,6 +293,8 @@ static enum MHD_Result admit(cds_http_gateway *g, struct MHD_Connection *c, cons
     const char *prefix = "/cds-services";
     size_t pl = strlen(prefix);
     bool services = strncmp(url, prefix, pl) == 0 && (url[pl] == '\0' || url[pl] == '/');
+    enum MHD_Result ops_ret;   /* /metrics (loopback peers only), /health/live, /health/ready: no token */
+    if (cds_ops_http_route(c, url, method, cds_http_peer_is_loopback(c), &ops_ret)) return ops_ret;
     if (!strcmp(url, "/health")) {
         if (strcmp(method, "GET")) return answered_now(rq, outcome(g, c, 405, "not-supported", "use GET", NULL));
         return answered_now(rq, forward(g, c, rq, "health", NULL, NULL, 0));
@@ -402,21 +407,11 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 
 cds_http_gateway *cds_http_start(const cds_http_opts *o)
 {
-    char host[64];
-    const char *colon = strrchr(o->addr, ':');
-    if (!colon || (size_t)(colon - o->addr) >= sizeof host) {
-        cds_log(CDS_LOG_ERROR, "--http wants ADDR:PORT, not '%s'", o->addr);
-        return NULL;
-    }
-    snprintf(host, sizeof host, "%.*s", (int)(colon - o->addr), o->addr);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-        cds_log(CDS_LOG_ERROR, "--http: '%s' is not an IPv4 address", host);
-        return NULL;
-    }
+    struct sockaddr_in sa;
+    if (!cds_http_parse_addr("--http", o->addr, &sa)) return NULL;
     /* Secure by default: without trusted issuers, loopback only. */
     if (!o->jwt && (ntohl(sa.sin_addr.s_addr) >> 24) != 127) {
-        cds_log(CDS_LOG_ERROR, "--http %s: without --jwt-issuer the gateway only listens on loopback", o->addr);
+        cds_log(CDS_LOG_ERROR, "start", "--http %s: without --jwt-issuer the gateway only listens on loopback", o->addr);
         return NULL;
     }
     cds_http_gateway *g = calloc(1, sizeof *g);
@@ -434,7 +429,7 @@ cds_http_gateway *cds_http_start(const cds_http_opts *o)
     }
     g->o.public_urls = NULL;   /* the caller's strings are not kept */
     if (nng_req0_open(&g->sock) || nng_dial(g->sock, o->nng_url, NULL, 0)) {
-        cds_log(CDS_LOG_ERROR, "HTTP gateway: cannot reach %s", o->nng_url);
+        cds_log(CDS_LOG_ERROR, "start", "HTTP gateway: cannot reach %s", o->nng_url);
         nng_close(g->sock);
         free(g);
         return NULL;
@@ -442,7 +437,7 @@ cds_http_gateway *cds_http_start(const cds_http_opts *o)
     nng_socket_set_size(g->sock, NNG_OPT_RECVMAXSZ, 64u << 20);
     nng_socket_set_ms(g->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     g->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
-                            NULL, NULL, handle, g, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            NULL, NULL, handle, g, MHD_OPTION_EXTERNAL_LOGGER, cds_http_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, g, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
                             MHD_OPTION_UNESCAPE_CALLBACK, cds_http_unescape, NULL,
                             /* a thread per connection: bound them (idle or slow clients - slowloris - would
@@ -451,14 +446,14 @@ cds_http_gateway *cds_http_start(const cds_http_opts *o)
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
                             MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1u << 20), MHD_OPTION_END);
     if (!g->d) {
-        cds_log(CDS_LOG_ERROR, "HTTP gateway: cannot listen on %s", o->addr);
+        cds_log(CDS_LOG_ERROR, "start", "HTTP gateway: cannot listen on %s", o->addr);
         nng_close(g->sock);
         free(g);
         return NULL;
     }
-    if (o->jwt) cds_log(CDS_LOG_INFO, "CDS Hooks over HTTP on http://%s/cds-services, JWT required (aud %s/...%s)", o->addr, g->public_url[0],
+    if (o->jwt) cds_log(CDS_LOG_INFO, "start", "CDS Hooks over HTTP on http://%s/cds-services, JWT required (aud %s/...%s)", o->addr, g->public_url[0],
                         g->nbases > 1 ? " or another --public-url" : "");
-    else cds_log(CDS_LOG_INFO, "CDS Hooks over HTTP on http://%s/cds-services: no --jwt-issuer, so loopback only and no authentication", o->addr);
+    else cds_log(CDS_LOG_INFO, "start", "CDS Hooks over HTTP on http://%s/cds-services: no --jwt-issuer, so loopback only and no authentication", o->addr);
     return g;
 }
 

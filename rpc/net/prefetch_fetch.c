@@ -437,8 +437,8 @@ cds_rc cds_prefetch_fetch(const cds_fetch_opts *o, const cds_service *s, const m
          * "did not run" card for it. */
         bool fatal = k->gap->required && s->reject_missing_prefetch;
         if (k->fail[0]) {   /* for the on-call engineer: the key and the reason, never the URL or token */
-            cds_log_fields f = {NULL, "call", s->id, s->hook, fatal ? 412 : 200};
-            cds_log_request(k->gap->required ? CDS_LOG_WARN : CDS_LOG_INFO, &f, "prefetch '%s' (%s) not fetched: %s",
+            cds_log_fields f = {.op = "call", .service = s->id, .hook = s->hook, .status = fatal ? 412 : 200, .path = k->name};
+            cds_log_request(k->gap->required ? CDS_LOG_WARN : CDS_LOG_INFO, "prefetch_fetch", &f, "prefetch '%s' (%s) not fetched: %s",
                             k->name, k->gap->required ? "required" : "optional", k->fail);
         }
         if (k->fail[0] && fatal) {

@@ -25,7 +25,10 @@
 #include "generation.h"
 #include "http_gateway.h"
 #include "json.h"
+#include "ops_http.h"
+#include "health.h"
 #include "log.h"
+#include "metrics.h"
 #include "audit.h"
 #include "audit_history.h"
 #include "audit_retention.h"
@@ -44,7 +47,7 @@ typedef struct slot {
     slot_state state;
     nng_msg *msg;
     cds_proto_pending *pending;   /* decoded on a transport thread, continued by a worker */
-    struct timespec deadline;
+    struct timespec deadline, received;
     /* the reply, and the one sent instead if its audit row cannot be written; with the audit
      * log on, the audit writer sends one of them after the commit (audited) */
     msgpack_sbuffer reply, audit_fail_reply;
@@ -68,6 +71,7 @@ struct server {
     cds_gen_opts gen_opts;
     cds_audit *audit;
     cds_http_gateway *http;
+    cds_ops_listener *ops;    /* --metrics */
     /* A request that arrives while nothing else is in flight is evaluated on the NNG thread that
      * received it, with this evaluator: no hand-off to a sleeping worker (on this VM a wake-up
      * costs tens of microseconds and a cold cache). Under load every request goes to a worker. */
@@ -84,7 +88,7 @@ static void reply_now(slot *sl, const msgpack_sbuffer *body)
 {
     nng_msg *m;
     if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, body->data, body->size) != 0) {
-        cds_log(CDS_LOG_ERROR, "out of memory building a reply");
+        cds_log(CDS_LOG_ERROR, "reply", "out of memory building a reply");
         if (m) nng_msg_free(m);
         nng_msg_alloc(&m, 0);
     }
@@ -105,7 +109,7 @@ static void audited(void *arg, cds_rc rc)
     slot *sl = arg;
     if (rc != CDS_OK) {
         atomic_fetch_add(&sl->s->stats.errors[CDS_EINTERNAL], 1);
-        cds_log(CDS_LOG_ERROR, "a decision's audit row could not be written; the call was answered 'internal'");
+        cds_log(CDS_LOG_ERROR, "audit", "a decision's audit row could not be written; the call was answered 'internal'");
     }
     reply_now(sl, rc == CDS_OK ? &sl->reply : &sl->audit_fail_reply);
 }
@@ -126,6 +130,7 @@ static void slot_cb(void *arg)
         }
         sl->msg = nng_aio_get_msg(sl->aio);
         int before = atomic_fetch_add(&s->stats.inflight, 1);
+        clock_gettime(CLOCK_MONOTONIC, &sl->received);
         cds_deadline_in(&sl->deadline, s->o->deadline_ms);
         if (serve_inline(s, sl, before)) return;   /* answered (or handed to the audit writer) */
         pthread_mutex_lock(&s->qlock);
@@ -143,6 +148,8 @@ static void slot_cb(void *arg)
         sl->msg = NULL;
         atomic_fetch_add(&s->stats.requests, 1);
         atomic_fetch_add(&s->stats.errors[CDS_EOVERLOAD], 1);
+        cds_metrics_op(NULL, CDS_EOVERLOAD);
+        cds_log_request(CDS_LOG_WARN, "request", &(cds_log_fields){.status = 503, .outcome = "overloaded"}, NULL);
         msgpack_sbuffer b;
         msgpack_sbuffer_init(&b);
         cds_proto_error_reply(&b, NULL, CDS_EOVERLOAD, "the service is at capacity; retry shortly", NULL);
@@ -209,7 +216,7 @@ static void evaluator_refresh(evaluator *ev)
         ev->engine = e;
         ev->gen = now;
     } else {
-        cds_log(CDS_LOG_ERROR, "cannot compile generation %lu; staying on the previous one", now ? cds_gen_id(now) : 0);
+        cds_log(CDS_LOG_ERROR, "generation", "cannot compile generation %lu; staying on the previous one", now ? cds_gen_id(now) : 0);
         cds_gen_release(now);
     }
     cds_strbuf_free(&diag);
@@ -239,20 +246,29 @@ static bool caller_of(nng_msg *msg, char *caller, size_t n)
     return false;
 }
 
-/* Counts the call and logs what the on-call engineer needs: errors, failed rules, and lists the
- * service requires that could not be had (each line with the request's common fields). */
-static void log_outcome(cds_stats *st, const cds_proto_outcome *oc)
+/* Counts the request (stats, metrics) and logs it: one line per request (info for calls,
+ * debug for the other ops, warn for errors), plus one per failed rule and one naming the lists a
+ * service requires that could not be had. */
+static void log_outcome(cds_stats *st, const cds_proto_outcome *oc, double ms)
 {
-    cds_log_fields f = {oc->id, oc->op, oc->service, oc->info.hook, cds_proto_http_status(oc->code)};
+    bool call = !strcmp(oc->op, "call");
+    cds_log_fields f = {oc->id, oc->op, oc->service, oc->info.hook, cds_proto_http_status(oc->code),
+                        oc->code ? cds_rc_name(oc->code) : "ok", oc->decision, oc->path, ms};
+    if (call) cds_metrics_call(oc->service, oc->code, ms / 1000);
+    else cds_metrics_op(oc->op, oc->code);
     if (oc->code) {
         atomic_fetch_add(&st->errors[oc->code < CDS_RC_COUNT ? oc->code : CDS_EINTERNAL], 1);
-        cds_log_request(CDS_LOG_WARN, &f, "error=%s%s%s", cds_rc_name(oc->code), oc->path[0] ? " path=" : "", oc->path);
+        cds_log_request(CDS_LOG_WARN, "request", &f, NULL);
         return;
     }
+    for (size_t i = 0; i < oc->info.ncards; i++) cds_metrics_card(oc->info.cards[i].rule, oc->info.cards[i].indicator);
+    cds_log_request(call ? CDS_LOG_INFO : CDS_LOG_DEBUG, "request", &f, call ? "%zu card(s)" : NULL, oc->info.ncards);
     for (size_t i = 0; i < oc->info.nruns; i++)
-        if (oc->info.runs[i].error)
-            cds_log_request(CDS_LOG_WARN, &f, "decision=%s rule %s failed: %s", oc->decision, oc->info.runs[i].rule,
+        if (oc->info.runs[i].error) {
+            cds_metrics_rule_error(oc->info.runs[i].rule);
+            cds_log_request(CDS_LOG_WARN, "rule_error", &f, "rule %s failed: %s", oc->info.runs[i].rule,
                             oc->info.runs[i].error);
+        }
     if (oc->info.nunavailable) {
         atomic_fetch_add(&st->prefetch_unavailable, 1);
         char keys[256] = "";
@@ -261,8 +277,8 @@ static void log_outcome(cds_stats *st, const cds_proto_outcome *oc)
             size_t l = strlen(keys);
             if (r && !strncmp(r, "prefetch.", 9)) snprintf(keys + l, sizeof keys - l, "%s%s", l ? "," : "", r + 9);
         }
-        cds_log_request(CDS_LOG_WARN, &f, "decision=%s prefetch_unavailable=%s: answered with a did-not-run card",
-                        oc->decision, keys);
+        cds_log_request(CDS_LOG_WARN, "prefetch_unavailable", &f, "required list(s) %s could not be had: answered with a did-not-run card",
+                        keys);
     }
 }
 
@@ -276,6 +292,7 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
      * while this function may still be running. */
     nng_msg *msg = sl->msg;
     sl->msg = NULL;
+    struct timespec received = sl->received;
     msgpack_sbuffer *out = &sl->reply;
     msgpack_sbuffer_clear(out);
     cds_proto_outcome oc;
@@ -311,7 +328,9 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
         /* deferred: the slot now belongs to the audit writer's callback; touch it no more */
     }
     atomic_fetch_add(&s->stats.requests, 1);
-    log_outcome(&s->stats, &oc);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    log_outcome(&s->stats, &oc, (double)(now.tv_sec - received.tv_sec) * 1e3 + (double)(now.tv_nsec - received.tv_nsec) / 1e6);
     cds_proto_pending_free(pend_free);
     nng_msg_free(msg);
     if (!oc.deferred) reply_now(sl, out);   /* else the audit writer sends it after the commit */
@@ -378,7 +397,7 @@ static void *admin_main(void *arg)
         nng_msg_clear(m);
         const char *answer = "unknown admin command";
         if (reload) {
-            cds_log(CDS_LOG_INFO, "reload requested through the admin socket");
+            cds_log(CDS_LOG_INFO, "reload", "reload requested through the admin socket");
             answer = cds_gen_reload(&s->gen_opts) ? "ok" : "failed: the previous rule set stays live (see the log)";
         }
         nng_msg_append(m, answer, strlen(answer));
@@ -394,7 +413,7 @@ static int start_listener(server *s)
     if (rv) return rv;
     if (strncmp(o->listen, "tls+", 4) == 0) {
         if (!o->tls_cert || !o->tls_key) {
-            cds_log(CDS_LOG_ERROR, "%s needs --tls-cert and --tls-key", o->listen);
+            cds_log(CDS_LOG_ERROR, "start", "%s needs --tls-cert and --tls-key", o->listen);
             return NNG_EINVAL;
         }
         nng_tls_config *cfg;
@@ -404,7 +423,7 @@ static int start_listener(server *s)
         cds_error_clear(&err);
         char *cert = cds_read_file(o->tls_cert, NULL, 1u << 20, &err), *key = cds_read_file(o->tls_key, NULL, 1u << 20, &err);
         rv = cert && key ? nng_tls_config_own_cert(cfg, cert, key, NULL) : NNG_ENOENT;
-        if (!cert || !key) cds_log(CDS_LOG_ERROR, "TLS: %s", err.message);
+        if (!cert || !key) cds_log(CDS_LOG_ERROR, "start", "TLS: %s", err.message);
         free(cert);
         free(key);
         if (rv == 0 && o->tls_ca) {
@@ -425,15 +444,15 @@ static bool state_dir_ok(const char *dir)
 {
     struct stat st;
     if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-        cds_log(CDS_LOG_ERROR, "cannot create the state directory %s: %s", dir, strerror(errno));
+        cds_log(CDS_LOG_ERROR, "start", "cannot create the state directory %s: %s", dir, strerror(errno));
         return false;
     }
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        cds_log(CDS_LOG_ERROR, "the state directory %s is not a directory", dir);
+        cds_log(CDS_LOG_ERROR, "start", "the state directory %s is not a directory", dir);
         return false;
     }
     if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-        cds_log(CDS_LOG_ERROR, "the state directory %s is writable by %s (mode %04o): others could replace the admin "
+        cds_log(CDS_LOG_ERROR, "start", "the state directory %s is writable by %s (mode %04o): others could replace the admin "
                                "socket or the audit log; not starting (chmod go-w %s)", dir,
                 (st.st_mode & S_IWOTH) ? "everyone" : "its group", (unsigned)(st.st_mode & 07777), dir);
         return false;
@@ -469,10 +488,10 @@ static void *shutdown_watchdog(void *arg)
     (void)arg;
     sleep(SHUTDOWN_GRACE_S);
     if (atomic_load(&shutdown_phase) == PHASE_FLUSHED)
-        cds_log(CDS_LOG_WARN, "shutdown: NNG did not close within %d s (a known NNG 1.5.2 hang); exiting without it "
+        cds_log(CDS_LOG_WARN, "shutdown", "NNG did not close within %d s (a known NNG 1.5.2 hang); exiting without it "
                               "- every audit row is committed", SHUTDOWN_GRACE_S);
     else
-        cds_log(CDS_LOG_ERROR, "shutdown: workers or the audit log did not finish within %d s; exiting - calls still "
+        cds_log(CDS_LOG_ERROR, "shutdown", "workers or the audit log did not finish within %d s; exiting - calls still "
                               "unanswered were never acknowledged", SHUTDOWN_GRACE_S);
     _exit(0);
 }
@@ -492,6 +511,24 @@ static void notify_ready(const char *what)
              rs->nrules);
     cds_gen_release(g);
     cds_supervisor_ready(status);
+}
+
+/* Readiness is already false: keep serving everything for drain_ms so a load balancer's health
+ * check sees it and stops sending, then drain. SIGHUP is ignored; a second SIGTERM or SIGINT
+ * ends the wait. */
+static void drain_delay(const sigset_t *sigs, int drain_ms)
+{
+    struct timespec end;
+    cds_deadline_in(&end, drain_ms);
+    while (drain_ms > 0 && !cds_past(&end)) {
+        struct timespec tick = {0, 100 * 1000000};
+        int sig = sigtimedwait(sigs, NULL, &tick);
+        if (sig == SIGTERM || sig == SIGINT) {
+            cds_log(CDS_LOG_INFO, "drain", "second signal: draining now");
+            return;
+        }
+        if (sig == SIGHUP) cds_log(CDS_LOG_INFO, "reload", "SIGHUP while draining: ignored");
+    }
 }
 
 int cds_server_run(const cds_server_opts *o)
@@ -518,7 +555,7 @@ int cds_server_run(const cds_server_opts *o)
     cds_error_clear(&aerr);
     s->audit = cds_audit_open(audit_path, o->audit_sync_full, &aerr);
     if (!s->audit) {
-        cds_log(CDS_LOG_ERROR, "audit log: %s; not starting without one", aerr.message);
+        cds_log(CDS_LOG_ERROR, "start", "audit log: %s; not starting without one", aerr.message);
         return 1;
     }
     cds_audit_retention *retention = NULL;
@@ -527,15 +564,17 @@ int cds_server_run(const cds_server_opts *o)
         if (o->audit_archive_dir) snprintf(dir, sizeof dir, "%s", o->audit_archive_dir);
         else snprintf(dir, sizeof dir, "%s/%s", o->state, CDS_AUDIT_ARCHIVE_DIR);
         if (!(retention = cds_audit_retention_start(audit_path, dir, o->audit_retain_days, &aerr))) {
-            cds_log(CDS_LOG_ERROR, "audit retention: %s; not starting without it", aerr.message);
+            cds_log(CDS_LOG_ERROR, "start", "audit retention: %s; not starting without it", aerr.message);
             cds_audit_close(s->audit);
             return 1;
         }
     }
+    cds_health_bind(&s->stats, s->audit, o->state);
     if (!cds_gen_reload(&s->gen_opts)) {
+        cds_health_unbind();
         cds_audit_retention_stop(retention);
         cds_audit_close(s->audit);
-        cds_log(CDS_LOG_ERROR, "no rule set to serve; not starting");
+        cds_log(CDS_LOG_ERROR, "start", "no rule set to serve; not starting");
         return 1;
     }
     clock_gettime(CLOCK_MONOTONIC, &s->stats.started);
@@ -562,7 +601,7 @@ int cds_server_run(const cds_server_opts *o)
         if ((rv = nng_aio_alloc(&sl->aio, slot_cb, sl)) || (rv = nng_ctx_open(&sl->ctx, s->sock))) goto nng_fail;
     }
     if ((rv = start_listener(s)) != 0) {
-        cds_log(CDS_LOG_ERROR, "cannot listen on %s: %s", o->listen, nng_strerror(rv));
+        cds_log(CDS_LOG_ERROR, "start", "cannot listen on %s: %s", o->listen, nng_strerror(rv));
         goto cleanup;
     }
     char inproc_url[64];
@@ -576,6 +615,7 @@ int cds_server_run(const cds_server_opts *o)
         s->slots[i].state = SLOT_RECV;
         nng_ctx_recv(s->slots[i].ctx, s->slots[i].aio);
     }
+    if (o->metrics && !(s->ops = cds_ops_listen(o->metrics))) goto cleanup;
     if (o->http) {
         cds_http_opts ho = {.addr = o->http, .nng_url = inproc_url, .max_body = o->max_request,
                             .max_buffered = o->http_max_buffered, .cors_origins = o->cors_origins,
@@ -589,16 +629,16 @@ int cds_server_run(const cds_server_opts *o)
         pthread_create(&s->admin_thread, NULL, admin_main, s);
         pthread_setname_np(s->admin_thread, "cdsd-admin");
     } else {
-        cds_log(CDS_LOG_WARN, "admin socket %s unavailable: 'cdsd reload' will not work (SIGHUP still does)", admin_url);
+        cds_log(CDS_LOG_WARN, "start", "admin socket %s unavailable: 'cdsd reload' will not work (SIGHUP still does)", admin_url);
     }
     {
         cds_gen *g = cds_gen_acquire();
         const cds_ruleset *rs = cds_gen_ruleset(g);
-        cds_log(CDS_LOG_INFO, "cdsd serving on %s: %s %s, %zu services, %zu rules, %d workers, max request %zu bytes, "
+        cds_log(CDS_LOG_INFO, "start", "cdsd serving on %s: %s %s, %zu services, %zu rules, %d workers, max request %zu bytes, "
                               "deadline %d ms, queue %d", o->listen, rs->name, rs->version, rs->nservices, rs->nrules,
                 o->workers, o->max_request, o->deadline_ms, o->queue);
         for (size_t i = 0; i < rs->nservices; i++)
-            cds_log(CDS_LOG_INFO, "  service %s (%s)", rs->services[i].id, rs->services[i].hook);
+            cds_log(CDS_LOG_INFO, "start", "service %s (%s)", rs->services[i].id, rs->services[i].hook);
         cds_gen_release(g);
     }
     /* The watchdog is pinged from this loop: a main thread stuck (in a reload, a signal storm)
@@ -613,12 +653,15 @@ int cds_server_run(const cds_server_opts *o)
         if (watchdog_ms > 0 && watchdog_ms < 2000) tick = (struct timespec){0, (watchdog_ms / 2) * 1000000L + 1};
         int sig = sigtimedwait(&sigs, NULL, &tick);
         if (sig == SIGHUP) {
-            cds_log(CDS_LOG_INFO, "SIGHUP: reloading %s", o->rules);
+            cds_log(CDS_LOG_INFO, "reload", "SIGHUP: reloading %s", o->rules);
             cds_supervisor_reloading();
             notify_ready(cds_gen_reload(&s->gen_opts) ? "reloaded" : "reload failed; the previous rule set stays live");
         } else if (sig == SIGTERM || sig == SIGINT) {
-            cds_log(CDS_LOG_INFO, "%s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            cds_health_set_draining();
+            cds_log(CDS_LOG_INFO, "drain", "%s: /health/ready now answers 503; draining%s", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                    o->drain_ms > 0 ? " after --drain-ms" : "");
             cds_supervisor_stopping();
+            drain_delay(&sigs, o->drain_ms);
             break;
         }
         struct timespec now;
@@ -631,7 +674,7 @@ int cds_server_run(const cds_server_opts *o)
             last = now;
             unsigned long errs = 0;
             for (int i = 1; i < CDS_RC_COUNT; i++) errs += atomic_load(&s->stats.errors[i]);
-            cds_log(CDS_LOG_INFO, "summary: requests=%lu errors=%lu inflight=%d", atomic_load(&s->stats.requests), errs,
+            cds_log(CDS_LOG_INFO, "summary", "requests=%lu errors=%lu inflight=%d", atomic_load(&s->stats.requests), errs,
                     atomic_load(&s->stats.inflight));
         }
     }
@@ -651,7 +694,7 @@ int cds_server_run(const cds_server_opts *o)
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (q == 0 && atomic_load(&s->stats.inflight) == 0) break;
         if (now.tv_sec - t0.tv_sec >= 3) {
-            cds_log(CDS_LOG_WARN, "drain: %d request(s) still in flight after 3 s; closing", atomic_load(&s->stats.inflight));
+            cds_log(CDS_LOG_WARN, "drain", "%d request(s) still in flight after 3 s; closing", atomic_load(&s->stats.inflight));
             break;
         }
         nanosleep(&(struct timespec){0, 5000000}, NULL);
@@ -662,6 +705,9 @@ cleanup:;
     if (pthread_create(&watchdog, NULL, shutdown_watchdog, NULL) == 0) pthread_detach(watchdog);
     cds_http_stop(s->http);
     s->http = NULL;
+    cds_ops_close(s->ops);   /* scrapes read the server's state: stop them before it goes */
+    s->ops = NULL;
+    cds_health_unbind();
     atomic_store(&s->stopping, true);
     atomic_store(&s->workers_exit, true);
     pthread_mutex_lock(&s->qlock);
@@ -696,7 +742,7 @@ cleanup:;
     }
     unsigned long errs = 0;
     for (int i = 1; i < CDS_RC_COUNT; i++) errs += atomic_load(&s->stats.errors[i]);
-    cds_log(CDS_LOG_INFO, "stopped: requests=%lu errors=%lu", atomic_load(&s->stats.requests), errs);
+    cds_log(CDS_LOG_INFO, "stop", "stopped: requests=%lu errors=%lu", atomic_load(&s->stats.requests), errs);
     evaluator_free(s->inline_ev);
     cds_gen_shutdown();
     cds_audit_retention_stop(retention);   /* an archive run stops between two transactions */
@@ -706,6 +752,6 @@ cleanup:;
     free(s->workers);
     return status;
 nng_fail:
-    cds_log(CDS_LOG_ERROR, "NNG: %s", nng_strerror(rv));
+    cds_log(CDS_LOG_ERROR, "start", "NNG: %s", nng_strerror(rv));
     goto cleanup;
 }

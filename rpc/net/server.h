@@ -31,6 +31,8 @@ typedef struct cds_server_opts {
     const char *public_urls[CDS_HTTP_MAX_PUBLIC_URLS];   /* the gateway's URLs as clients call it (JWT aud) */
     size_t npublic_urls;
     cds_fetch_opts fetch;      /* fetching absent prefetch from the client's FHIR server */
+    const char *metrics;       /* ADDR:PORT of a listener for /metrics and /health/live, /health/ready; or NULL */
+    int drain_ms;              /* at SIGTERM: /health/ready is 503 this long before the drain begins */
 } cds_server_opts;
 
 /* Runs until SIGTERM or SIGINT; returns the process exit status. */

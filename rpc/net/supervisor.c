@@ -18,7 +18,7 @@ void cds_supervisor_ready(const char *status)
     int rc = watchdog_usec ? sd_notifyf(0, "READY=1\nSTATUS=%s\nWATCHDOG=1\nWATCHDOG_USEC=%llu", status,
                                         (unsigned long long)watchdog_usec)
                            : sd_notifyf(0, "READY=1\nSTATUS=%s", status);
-    if (rc < 0) cds_log(CDS_LOG_WARN, "sd_notify READY=1 failed: systemd will not see the service as ready");
+    if (rc < 0) cds_log(CDS_LOG_WARN, "start", "sd_notify READY=1 failed: systemd will not see the service as ready");
 }
 
 void cds_supervisor_reloading(void)

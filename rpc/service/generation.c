@@ -10,6 +10,7 @@
 
 #include "fixture.h"
 #include "log.h"
+#include "metrics.h"
 
 struct cds_gen {
     cds_ruleset *rs;
@@ -50,7 +51,7 @@ static void log_lines(cds_log_level lvl, const char *text)
         const char *nl = strchr(p, '\n');
         size_t n = nl ? (size_t)(nl - p) : strlen(p);
         snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line - 1 ? n : sizeof line - 1), p);
-        if (n) cds_log(lvl, "  %s", line);
+        if (n) cds_log(lvl, "reload", "%s", line);
         p += n + (nl ? 1 : 0);
     }
 }
@@ -64,7 +65,7 @@ bool cds_gen_reload(const cds_gen_opts *o)
     cds_ruleset *rs = NULL;
     bool ok = false;
     if (cds_ruleset_load(o->rules_dir, &ro, &rs, &diag) != CDS_OK) {
-        cds_log(CDS_LOG_ERROR, "reload: the rule set in %s did not load; keeping the current one", o->rules_dir);
+        cds_log(CDS_LOG_ERROR, "reload", "reload: the rule set in %s did not load; keeping the current one", o->rules_dir);
         log_lines(CDS_LOG_ERROR, diag.data);
         goto done;
     }
@@ -72,7 +73,7 @@ bool cds_gen_reload(const cds_gen_opts *o)
     if (o->fixtures_dir && stat(o->fixtures_dir, &st) == 0) {
         cds_engine *e = cds_engine_new(rs, &diag);
         if (!e) {
-            cds_log(CDS_LOG_ERROR, "reload: rules did not compile; keeping the current rule set");
+            cds_log(CDS_LOG_ERROR, "reload", "reload: rules did not compile; keeping the current rule set");
             log_lines(CDS_LOG_ERROR, diag.data);
             goto done;
         }
@@ -84,11 +85,11 @@ bool cds_gen_reload(const cds_gen_opts *o)
         if (devnull) fclose(devnull);
         cds_engine_free(e);
         bool pass = res.failed == 0 && res.passed > 0;
-        cds_log(pass ? CDS_LOG_INFO : CDS_LOG_ERROR, "reload: fixtures in %s: %d passed, %d failed", o->fixtures_dir,
+        cds_log(pass ? CDS_LOG_INFO : CDS_LOG_ERROR, "reload", "reload: fixtures in %s: %d passed, %d failed", o->fixtures_dir,
                 res.passed, res.failed);
         cds_fixture_result_free(&res);
         if (!pass) {
-            cds_log(CDS_LOG_ERROR, "reload: fixtures failed; keeping the current rule set (run 'cdsd test' for details)");
+            cds_log(CDS_LOG_ERROR, "reload", "reload: fixtures failed; keeping the current rule set (run 'cdsd test' for details)");
             goto done;
         }
     }
@@ -96,6 +97,7 @@ bool cds_gen_reload(const cds_gen_opts *o)
     if (!g) goto done;
     g->rs = rs;
     rs = NULL;
+    cds_metrics_register_ruleset(g->rs);   /* its label values exist before any call can use them */
     atomic_init(&g->refs, 1);
     pthread_mutex_lock(&lock);
     g->id = next_id++;
@@ -103,10 +105,11 @@ bool cds_gen_reload(const cds_gen_opts *o)
     current = g;
     pthread_mutex_unlock(&lock);
     cds_gen_release(old);
-    cds_log(CDS_LOG_INFO, "rule set %s %s loaded as generation %lu (digest %.16s, knowledge %.16s, %zu rules)",
+    cds_log(CDS_LOG_INFO, "reload", "rule set %s %s loaded as generation %lu (digest %.16s, knowledge %.16s, %zu rules)",
             g->rs->name, g->rs->version, g->id, g->rs->digest, cds_kb_digest(g->rs->kb), g->rs->nrules);
     ok = true;
 done:
+    cds_metrics_reload(ok);
     cds_ruleset_free(rs);
     cds_strbuf_free(&diag);
     pthread_mutex_unlock(&reload_lock);

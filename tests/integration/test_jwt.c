@@ -249,7 +249,7 @@ static void every_public_url_is_an_audience_and_a_wrong_aud_is_logged(void **s)
     t = token((claims){.aud = "http://127.0.0.1:8090/cds-services"});
     assert_int_equal(http_get("/cds-services", t), 401);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "grep -q \"op=discover service=- hook=- status=401 error=unauthorized HTTP GET: aud "
+    snprintf(cmd, sizeof cmd, "grep -q \"op=discover service=- hook=- status=401 outcome=unauthorized msg=.HTTP GET: aud "
              "'http://127.0.0.1:8090/cds-services' is not the URL called; configured (--public-url + path): "
              "'https://cds.example.org/cds-services', 'http://localhost:8090/cds-services'\" '%s' && ! grep -q '%.40s' '%s'",
              log_path, strrchr(t, '.') + 1, log_path);
@@ -558,6 +558,89 @@ static void http_decisions_record_the_caller(void **s)
     free(t);
 }
 
+/* How many lines of the server's log match a grep pattern. */
+static int log_count(const char *pattern)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "grep -c -- '%s' '%s' > '%s/count'", pattern, log_path, dir);
+    if (system(cmd)) {}   /* grep -c exits 1 on no match, still printing 0 */
+    snprintf(cmd, sizeof cmd, "%s/count", dir);
+    FILE *f = fopen(cmd, "r");
+    int n = -1;
+    if (f) { if (fscanf(f, "%d", &n) != 1) n = -1; fclose(f); }
+    return n;
+}
+
+/* Issue 22 item 7: CR/LF in a JWT header field (kid, alg, jku), a claim (iss) and the URL path
+ * once forged log lines. Each is escaped inside its quoted field: every request that carried the
+ * forged text is one line, and no line starts with it. */
+static void control_characters_in_a_token_or_the_path_cannot_forge_a_log_line(void **s)
+{
+    (void)s;
+#define FORGED "\r\ntime=2000-01-01T00:00:00.000Z level=error event=forged"
+    int before = log_count("event=forged");
+    char *tokens[4];
+    tokens[0] = token((claims){.kid = "ec-1" FORGED});
+    tokens[1] = token((claims){.jku = "https://ehr.example.org/" FORGED});
+    tokens[2] = token((claims){.iss = "https://ehr.example.org" FORGED});
+    /* the same text as JSON escapes: the verifier's parser turns them into CR and LF */
+    static const char hdr[] = "{\"alg\":\"ES384\\r\\ntime=2000-01-01T00:00:00.000Z level=error event=forged\","
+                              "\"typ\":\"JWT\",\"kid\":\"ec-1\"}";
+    static const char pay[] = "{\"iss\":\"https://ehr.example.org\"}";
+    char *h = b64url((const unsigned char *)hdr, strlen(hdr)), *p = b64url((const unsigned char *)pay, strlen(pay));
+    tokens[3] = malloc(strlen(h) + strlen(p) + 8);
+    sprintf(tokens[3], "%s.%s.c2ln", h, p);
+    free(h);
+    free(p);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(http_get("/cds-services", tokens[i]), 401);
+        free(tokens[i]);
+    }
+    assert_int_equal(log_count("event=forged") - before, 4);
+    /* the gateway decodes %0d%0a in the path; a service id with a control character is refused
+     * (404) before the token is looked at, and whatever is logged about it stays escaped */
+    int code = http_get("/cds-services/x%0d%0atime=2000-01-01T00:00:00.000Z%20level=error%20event=forged", NULL);
+    assert_true(code == 404 || code == 401);
+    int lines = log_count("event=forged") - before;
+    assert_true(lines == 4 || lines == 5);
+    assert_int_equal(log_count("^time=2000"), 0);
+    assert_int_equal(log_count("\\\\r\\\\ntime=2000-01-01") - before, lines);   /* written \r\n, readable */
+#undef FORGED
+}
+
+/* Issue 19: a call with a patient's name and birth date, a bearer token and a FHIR access token
+ * is logged (one request line) without any of them. */
+static void a_call_with_patient_data_and_tokens_logs_none_of_them(void **s)
+{
+    (void)s;
+    char path[128], cmd[4096];
+    snprintf(path, sizeof path, "%s/phi.json", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"hook\":\"order-sign\",\"hookInstance\":\"phi-http-1\",\"fhirServer\":\"http://127.0.0.1:9/fhir\","
+          "\"fhirAuthorization\":{\"access_token\":\"eyJmarkerAccessToken.payload.sig\",\"token_type\":\"Bearer\","
+          "\"expires_in\":300,\"scope\":\"patient/*.read\",\"subject\":\"cdsd\"},"
+          "\"context\":{\"userId\":\"Practitioner/1\",\"patientId\":\"patient-marker-77\",\"draftOrders\":"
+          "{\"resourceType\":\"Bundle\",\"entry\":[{\"resource\":{\"resourceType\":\"MedicationRequest\",\"id\":\"d\","
+          "\"status\":\"draft\",\"medicationCodeableConcept\":{\"text\":\"Warfarin 5 mg\"}}}]}},"
+          "\"prefetch\":{\"patient\":{\"resourceType\":\"Patient\",\"id\":\"patient-marker-77\","
+          "\"name\":[{\"family\":\"Zyxmarker\",\"given\":[\"Quux\"]}],\"birthDate\":\"1911-11-11\"},"
+          "\"medications\":null,\"allergies\":null}}", f);
+    fclose(f);
+    char *t = token((claims){.aud = "https://cds.example.org/cds-services/medication-safety"});
+    snprintf(cmd, sizeof cmd, "curl -s -o /dev/null -w '%%{http_code}' -H 'Authorization: Bearer %s' "
+             "-H 'Content-Type: application/json' --data-binary @'%s' '%s/cds-services/medication-safety' | grep -qx 200",
+             t, path, base);
+    assert_int_equal(system(cmd), 0);
+    assert_true(log_count("event=request id=- op=call service=medication-safety hook=order-sign status=200 outcome=ok") >= 1);
+    char sig[48];
+    snprintf(sig, sizeof sig, "%.40s", strrchr(t, '.') + 1);
+    const char *markers[] = {"Zyxmarker", "Quux", "1911-11-11", "patient-marker-77", "eyJmarker", sig};
+    for (size_t i = 0; i < sizeof markers / sizeof markers[0]; i++)
+        if (log_count(markers[i]) != 0) fail_msg("'%s' is in the log", markers[i]);
+    free(t);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) return 2;
@@ -572,6 +655,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(the_head_of_a_request_is_checked),
         cmocka_unit_test(a_raw_nul_in_the_body_is_a_400_with_its_path),
         cmocka_unit_test(http_decisions_record_the_caller),
+        cmocka_unit_test(control_characters_in_a_token_or_the_path_cannot_forge_a_log_line),
+        cmocka_unit_test(a_call_with_patient_data_and_tokens_logs_none_of_them),
     };
     return cmocka_run_group_tests_name("jwt", tests, setup, teardown);
 }

@@ -1244,6 +1244,19 @@ static void no_patient_data_or_token_reaches_the_audit_log_or_the_logs(void **st
     assert_int_equal(roundtrip(s, sb.data, sb.size, &u), 0);
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&sb);
+    /* an envelope id carrying CR/LF (issue 22 item 7): one escaped field of one line */
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    cds_mp_pack_str(&pk, "op");
+    cds_mp_pack_str(&pk, "discover");
+    cds_mp_pack_str(&pk, "id");
+    cds_mp_pack_str(&pk, "7\r\nevent=forged");
+    assert_int_equal(roundtrip(s, sb.data, sb.size, &u), 0);
+    assert_true(is_ok(&u));
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
     close_req(s);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
@@ -1254,6 +1267,8 @@ static void no_patient_data_or_token_reaches_the_audit_log_or_the_logs(void **st
     snprintf(files[2], sizeof files[2], "%s", log);
     snprintf(files[3], sizeof files[3], "%s/kb.sqlite", pstate);
     assert_true(file_contains(files[0], "medication-safety"));   /* the search itself works */
+    assert_true(file_contains(log, "id=\"7\\r\\nevent=forged\""));
+    assert_false(file_contains(log, "\nevent=forged"));
     for (size_t m = 0; m < sizeof markers / sizeof markers[0]; m++)
         for (int f = 0; f < 4; f++)
             if (file_contains(files[f], markers[m])) fail_msg("'%s' found in %s", markers[m], files[f]);
