@@ -35,7 +35,7 @@ bool cds_audit_history_list(const char *state, const char *archive_dir, cds_audi
         if (!strncmp(e->d_name, "audit-", 6) && n > 6 + 6 && !strcmp(e->d_name + n - 6, ".db.gz")) ok = add(h, dir, e->d_name);
     }
     if (d) closedir(d);
-    if (ok) qsort(h->files + first, h->n - first, sizeof *h->files, by_name);
+    if (ok && h->n > first) qsort(h->files + first, h->n - first, sizeof *h->files, by_name);   /* no archives: files may be NULL */
     h->live = h->n;
     ok = ok && add(h, state, "audit.db");
     if (!ok) cds_audit_history_free(h);

@@ -196,7 +196,7 @@ cds_rc cds_report_build(const char *path, int64_t since, int64_t until, cds_repo
     }
     for (size_t i = 0; i < r->nrules && b.times; i++) {
         rule_times *t = &b.times[i];
-        qsort(t->t, t->n, sizeof *t->t, cmp_double);
+        if (t->n) qsort(t->t, t->n, sizeof *t->t, cmp_double);   /* a rule that never ran: t->t may be NULL */
         if (t->n) {
             r->rules[i].p50_us = t->t[(size_t)(0.5 * (double)(t->n - 1) + 0.5)];
             r->rules[i].p99_us = t->t[(size_t)(0.99 * (double)(t->n - 1) + 0.5)];
