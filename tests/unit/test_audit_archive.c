@@ -174,7 +174,8 @@ static void a_killed_archive_run_loses_and_duplicates_nothing(void **s)
         kill(pid, SIGKILL);
         int st;
         waitpid(pid, &st, 0);
-        if (WIFEXITED(st)) finished_before_kill++;
+        bool finished = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        if (finished) finished_before_kill++;
         char building[320];
         snprintf(building, sizeof building, "%s.building", archive);
         long n = verified_decisions(dir, archive);   /* nothing lost, whatever the point */
@@ -183,7 +184,10 @@ static void a_killed_archive_run_loses_and_duplicates_nothing(void **s)
         assert_int_equal(n, OLD + NEW);
         cds_archive_result r;
         cds_error err;
-        assert_int_equal(cds_audit_archive(db, cut, archive, &o, &r, NULL, &err), CDS_OK);
+        /* an interrupted run is completed by running it again; a run that finished before its kill
+         * (a quick machine) is not repeated: its archive is refused as a target of a new run */
+        if (!finished && cds_audit_archive(db, cut, archive, &o, &r, NULL, &err) != CDS_OK)
+            fail_msg("re-run after a kill at %d us: %s", kill_after_us[k], err.message);
         assert_int_equal(verified_decisions(dir, archive), OLD + NEW);
         cds_audit_span as, ls;
         FILE *q = fopen("/dev/null", "w");
