@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "http_admission.h"
+#include "http_daemon.h"
 #include "json.h"
 #include "jwt_verify.h"
 #include "log.h"
@@ -22,8 +23,6 @@
 #include "mp.h"
 #include "ops_http.h"
 #include "protocol.h"
-
-#define HTTP_MAX_CONNECTIONS 256   /* open at once; more are refused at accept */
 
 struct cds_http_gateway {
     struct MHD_Daemon *d;
@@ -436,15 +435,7 @@ cds_http_gateway *cds_http_start(const cds_http_opts *o)
     }
     nng_socket_set_size(g->sock, NNG_OPT_RECVMAXSZ, 64u << 20);
     nng_socket_set_ms(g->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-    g->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
-                            NULL, NULL, handle, g, MHD_OPTION_EXTERNAL_LOGGER, cds_http_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_NOTIFY_COMPLETED, completed, g, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                            MHD_OPTION_UNESCAPE_CALLBACK, cds_http_unescape, NULL,
-                            /* a thread per connection: bound them (idle or slow clients - slowloris - would
-                             * otherwise take ~1000 threads) and their stacks (the deepest work is cJSON
-                             * at its 1000-level limit) */
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-                            MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1u << 20), MHD_OPTION_END);
+    g->d = cds_http_daemon_start(&sa, handle, completed, g);
     if (!g->d) {
         cds_log(CDS_LOG_ERROR, "start", "HTTP gateway: cannot listen on %s", o->addr);
         nng_close(g->sock);
