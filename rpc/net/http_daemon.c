@@ -13,8 +13,9 @@ struct MHD_Daemon *cds_http_daemon_start(const struct sockaddr_in *sa, MHD_Acces
                             MHD_OPTION_NOTIFY_COMPLETED, completed, cls, MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned)CDS_HTTP_IDLE_TIMEOUT_S, MHD_OPTION_UNESCAPE_CALLBACK, cds_http_unescape, NULL,
                             /* a thread per connection: bound them (idle or slow clients - slowloris - would
-                             * otherwise take ~1000 threads) and their stacks (the deepest work is cJSON
-                             * at its 1000-level limit) */
+                             * otherwise take ~1000 threads) and their stacks: cJSON at its 1000-level limit,
+                             * and a call evaluated on the connection's thread (the Lua VM; C calls capped
+                             * at 200 levels), with room for sanitizer builds. Only touched pages cost. */
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)CDS_HTTP_MAX_CONNECTIONS,
-                            MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1u << 20), MHD_OPTION_END);
+                            MHD_OPTION_THREAD_STACK_SIZE, (size_t)(4u << 20), MHD_OPTION_END);
 }
