@@ -422,6 +422,62 @@ static int median_run(const latency_summary *s, int n, run_key by)
 
 /* --- HTTP/JSON through the gateway, keep-alive connections -------------------------------- */
 
+/* The requests as HTTP bodies: JSON from the envelopes' "request". Free with free_bodies. */
+static void json_bodies(const bench_set *set, char ***bodies, size_t **lens)
+{
+    *bodies = calloc(set->n, sizeof **bodies);
+    *lens = calloc(set->n, sizeof **lens);
+    for (size_t i = 0; i < set->n; i++) {
+        msgpack_unpacked u;
+        cds_error err;
+        if (cds_mp_decode(set->m[i].data, set->m[i].len, &u, &err)) continue;
+        cds_strbuf b;
+        cds_strbuf_init(&b);
+        cds_json_from_mp(&b, cds_mp_get(&u.data, "request"), -1);
+        (*bodies)[i] = b.data;
+        (*lens)[i] = b.len;
+        msgpack_unpacked_destroy(&u);
+    }
+}
+
+static void free_bodies(const bench_set *set, char **bodies, size_t *lens)
+{
+    for (size_t i = 0; i < set->n; i++) free(bodies[i]);
+    free(bodies);
+    free(lens);
+}
+
+/* What the gateway does to every body before the service sees it: JSON -> MessagePack
+ * (cds_json_to_mp), in process, one thread. */
+static void run_json(const opts *o, const bench_set *set, latency *l)
+{
+    char **bodies;
+    size_t *lens;
+    json_bodies(set, &bodies, &lens);
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    double start = now_us(), measure_from = start + o->warmup * 1e6, end = measure_from + o->duration * 1e6, t0 = 0;
+    for (size_t i = 0;; i++) {
+        double t = now_us();
+        if (o->count > 0 ? t0 && l->n >= (size_t)o->count : t >= end) break;
+        if (!t0 && t >= measure_from) t0 = t;
+        size_t k = i % set->n;
+        cds_error err;
+        msgpack_sbuffer_clear(&out);
+        cds_rc rc = cds_json_to_mp(bodies[k], lens[k], "request body", &out, &err);
+        if (t0) {
+            latency_add(l, now_us() - t);
+            if (rc) {
+                l->errors++;
+                l->by_code[rc < 16 ? rc : CDS_EINTERNAL]++;
+            }
+        }
+    }
+    l->seconds = (now_us() - t0) / 1e6;
+    msgpack_sbuffer_destroy(&out);
+    free_bodies(set, bodies, lens);
+}
+
 typedef struct http_client {
     int port;
     char **bodies;
@@ -563,20 +619,9 @@ static size_t mean_reply_size(int port, char **bodies, size_t *lens, size_t n)
  * as shares of NNG's and of the ceiling's with the range of the per-run ratios. */
 static void http_vs_nng(const opts *o, const bench_set *set, int conc)
 {
-    /* JSON bodies from the envelopes' "request" */
-    char **bodies = calloc(set->n, sizeof *bodies);
-    size_t *lens = calloc(set->n, sizeof *lens);
-    for (size_t i = 0; i < set->n; i++) {
-        msgpack_unpacked u;
-        cds_error err;
-        if (cds_mp_decode(set->m[i].data, set->m[i].len, &u, &err)) continue;
-        cds_strbuf b;
-        cds_strbuf_init(&b);
-        cds_json_from_mp(&b, cds_mp_get(&u.data, "request"), -1);
-        bodies[i] = b.data;
-        lens[i] = b.len;
-        msgpack_unpacked_destroy(&u);
-    }
+    char **bodies;
+    size_t *lens;
+    json_bodies(set, &bodies, &lens);
     char url[64], state[64], name[64], extra[512];
     int n = runs_of(o);
     latency ln[15] = {{0}}, lh[15] = {{0}}, lc[15] = {{0}};
@@ -648,9 +693,7 @@ static void http_vs_nng(const opts *o, const bench_set *set, int conc)
         latency_free(&lc[r]);
     }
 done:
-    for (size_t i = 0; i < set->n; i++) free(bodies[i]);
-    free(bodies);
-    free(lens);
+    free_bodies(set, bodies, lens);
 }
 
 /* cdsd vs echo at one concurrency; returns cdsd's summary. With --repeat N the two alternate N
@@ -765,7 +808,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: cdsd-bench [--cdsd PATH] [--rules DIR] [--synthea DIR] [--requests DIR] [--duration S]\n"
                "                  [--count N] [--warmup S] [--workers N] [--conc N] [--repeat N] [--json] [MODE...]\n"
-               "MODE: inproc seq conc http scale-kb scale-meds scale-conc all (default: inproc seq conc)\n");
+               "MODE: inproc json seq conc http scale-kb scale-meds scale-conc all (default: inproc seq conc)\n");
 }
 
 int main(int argc, char **argv)
@@ -834,6 +877,11 @@ int main(int argc, char **argv)
             latency_free(&l);
         } else if (!strcmp(modes[m], "seq")) {
             nng_vs_echo(&o, o.rules, &set, 1, "tcp");
+        } else if (!strcmp(modes[m], "json")) {
+            latency l = {0};
+            run_json(&o, &set, &l);
+            report(&o, "inproc json->msgpack", &l, 0, NULL);
+            latency_free(&l);
         } else if (!strcmp(modes[m], "http")) {
             http_vs_nng(&o, &set, 1);
             http_vs_nng(&o, &set, 16);
