@@ -56,7 +56,7 @@ static void add_call(const char *name, const char *service, char *request)
 {
     assert_true(ncalls < sizeof calls / sizeof calls[0]);
     call *c = &calls[ncalls++];
-    snprintf(c->name, sizeof c->name, "%s", name);
+    snprintf(c->name, sizeof c->name, "%.150s", name);
     snprintf(c->service, sizeof c->service, "%s", service);
     c->request = request;
 }
