@@ -2,7 +2,7 @@
  * service and request under fixtures/, and every request in fixtures/requests sent to the
  * service of its hook) is called over NNG and over HTTP on one server, and the replies (cards,
  * or the error code, message and path) and the audit rows (everything but the caller, the
- * request's hash - the envelopes differ - and the rules' timings) must be the same.
+ * request's hash - the envelopes differ - and the rules' run times) must be the same.
  *   usage: test_doors PATH/TO/cdsd   (from the repository root) */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit_runs.h"
 #include "cdsd_http.h"
 #include "cdsd_proc.h"
 #include "client.h"
@@ -233,17 +234,28 @@ static void compare_replies(const call *c, const char *nng_json, long status, co
     cJSON_Delete(h);
 }
 
-/* The rules column without each rule's run time. */
-static char *rules_untimed(const char *rules)
+/* The rules a decision ran (its runs blob read against its generation's rule list): rule,
+ * version, cards and error of each, without its run time. */
+static char *runs_untimed(const void *blob, int len, const char *gen_rules)
 {
-    cJSON *r = cJSON_Parse(rules ? rules : "[]");
-    cJSON *it;
-    cJSON_ArrayForEach(it, r) cJSON_DeleteItemFromObjectCaseSensitive(it, "us");
-    char *out = cJSON_PrintUnformatted(r);
-    cJSON_Delete(r);
+    cds_audit_gen gen = {0};
+    cds_strbuf b;
+    cds_strbuf_init(&b);
+    if (!cds_audit_gen_parse(gen_rules ? gen_rules : "[]", &gen)) cds_strbuf_puts(&b, "(no generation)");
+    cds_audit_runs_iter it = {.p = blob, .end = (const unsigned char *)blob + (len > 0 ? len : 0), .gen = &gen};
+    cds_audit_run r;
+    int rc;
+    while ((rc = cds_audit_runs_next(&it, &r)) == 1)
+        cds_strbuf_printf(&b, "%.*s %.*s cards=%ld %.*s;", (int)r.rule_len, r.rule, (int)r.version_len,
+                          r.version ? r.version : "", r.cards, (int)(r.error ? r.error_len : 0), r.error ? r.error : "");
+    if (rc < 0) cds_strbuf_puts(&b, "(malformed runs)");
+    cds_audit_gen_free(&gen);
+    char *out = strdup(b.data ? b.data : "");
+    cds_strbuf_free(&b);
     return out;
 }
 
+/* The columns (and joined rows: generation, cards) that must match; the runs and caller after. */
 static const char *const SAME[] = {"outcome", "service", "hook", "hook_instance", "pack", "pack_version", "pack_digest",
                                    "kb_digest", "cards", "error", "patient_key"};
 #define NSAME (sizeof SAME / sizeof SAME[0])
@@ -259,8 +271,11 @@ static void compare_audit_rows(void)
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT outcome, service, hook, hook_instance, pack, pack_version, pack_digest, "
-                                        "kb_digest, cards, error, patient_key, rules, caller FROM decision ORDER BY seq",
+                                        "SELECT d.outcome, d.service, d.hook, d.hook_instance, g.pack, g.pack_version, "
+                                        "g.pack_digest, g.kb_digest, (SELECT group_concat(uuid || ' ' || ifnull(rule, '') "
+                                        "|| ' ' || ifnull(indicator, ''), ';') FROM (SELECT * FROM card c WHERE "
+                                        "c.decision = d.seq ORDER BY ord)), d.error, hex(d.patient_key), d.runs, g.rules, "
+                                        "d.caller FROM decision d LEFT JOIN generation g ON g.id = d.gen ORDER BY d.seq",
                                         -1, &st, NULL),
                      SQLITE_OK);
     char *prev[NSAME + 2] = {0};
@@ -271,8 +286,9 @@ static void compare_audit_rows(void)
             const char *v = (const char *)sqlite3_column_text(st, (int)k);
             cur[k] = strdup(v ? v : "(null)");
         }
-        cur[NSAME] = rules_untimed((const char *)sqlite3_column_text(st, (int)NSAME));
-        const char *caller = (const char *)sqlite3_column_text(st, (int)NSAME + 1);
+        cur[NSAME] = runs_untimed(sqlite3_column_blob(st, (int)NSAME), sqlite3_column_bytes(st, (int)NSAME),
+                                  (const char *)sqlite3_column_text(st, (int)NSAME + 1));
+        const char *caller = (const char *)sqlite3_column_text(st, (int)NSAME + 2);
         cur[NSAME + 1] = strdup(caller ? caller : "");
         if (rows % 2 == 0) {
             if (strcmp(cur[NSAME + 1], "ipc")) fail_msg("row %zu (%s): NNG row's caller is '%s'", rows, cur[3], cur[NSAME + 1]);
@@ -283,8 +299,7 @@ static void compare_audit_rows(void)
             for (size_t k = 0; k < NSAME + 1; k++)
                 if (strcmp(prev[k], cur[k]))
                     fail_msg("rows %zu/%zu (%s): audit column %s differs\nNNG  %s\nHTTP %s", rows - 1, rows, cur[3],
-                             k < NSAME ? SAME[k] : "rules",
-                             prev[k], cur[k]);
+                             k < NSAME ? SAME[k] : "runs", prev[k], cur[k]);
             for (size_t k = 0; k < NSAME + 2; k++) {
                 free(prev[k]);
                 free(cur[k]);
