@@ -30,6 +30,7 @@
 #include "loopback.h"
 
 #include "cpu.h"
+#include "http_ceiling.h"
 #include "engine.h"
 #include "json.h"
 #include "latency.h"
@@ -398,121 +399,6 @@ static void server_stop(pid_t pid, const char *state)
     if (system(cmd)) {}
 }
 
-/* --- HTTP/JSON through the gateway, keep-alive connections -------------------------------- */
-
-typedef struct http_client {
-    int port;
-    char **bodies;
-    size_t *lens, n;
-    double measure_from, end;
-    latency lat;
-    size_t offset;
-    atomic_long *left;        /* --count, as for the NNG clients */
-} http_client;
-
-static bool read_response(int fd, char *buf, size_t cap, int *status)
-{
-    size_t have = 0;
-    char *hdr_end = NULL;
-    while (!(hdr_end = memmem(buf, have, "\r\n\r\n", 4))) {
-        ssize_t r = read(fd, buf + have, cap - have - 1);
-        if (r <= 0) return false;
-        have += (size_t)r;
-        buf[have] = '\0';
-    }
-    *status = atoi(buf + 9);
-    const char *cl = strcasestr(buf, "Content-Length:");
-    size_t body = cl ? (size_t)atol(cl + 15) : 0, got = have - (size_t)(hdr_end + 4 - buf);
-    while (got < body) {
-        ssize_t r = read(fd, buf, cap - 1);   /* the body is not needed: drain it */
-        if (r <= 0) return false;
-        got += (size_t)r;
-    }
-    return true;
-}
-
-static void *http_main(void *p)
-{
-    http_client *c = p;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) { close(fd); return NULL; }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);   /* header and body are two writes */
-    static __thread char buf[1 << 20];
-    for (size_t i = c->offset;; i++) {
-        double t = now_us();
-        if (c->left ? t >= c->measure_from && atomic_fetch_sub(c->left, 1) <= 0 : t >= c->end) break;
-        size_t k = i % c->n;
-        char head[256];
-        int hl = snprintf(head, sizeof head, "POST /cds-services/medication-safety HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", c->lens[k]);
-        int status = 0;
-        bool ok = write(fd, head, (size_t)hl) == hl && write(fd, c->bodies[k], c->lens[k]) == (ssize_t)c->lens[k] &&
-                  read_response(fd, buf, sizeof buf, &status) && status == 200;
-        if (t >= c->measure_from) {
-            latency_add(&c->lat, now_us() - t);
-            if (!ok) { c->lat.errors++; c->lat.by_code[0]++; }
-        }
-        if (!ok) break;
-    }
-    close(fd);
-    return NULL;
-}
-
-static void run_http(const opts *o, const bench_set *set, int conc)
-{
-    /* JSON bodies from the envelopes' "request" */
-    char **bodies = calloc(set->n, sizeof *bodies);
-    size_t *lens = calloc(set->n, sizeof *lens);
-    for (size_t i = 0; i < set->n; i++) {
-        msgpack_unpacked u;
-        cds_error err;
-        if (cds_mp_decode(set->m[i].data, set->m[i].len, &u, &err)) continue;
-        cds_strbuf b;
-        cds_strbuf_init(&b);
-        cds_json_from_mp(&b, cds_mp_get(&u.data, "request"), -1);
-        bodies[i] = b.data;
-        lens[i] = b.len;
-        msgpack_unpacked_destroy(&u);
-    }
-    char url[64], state[64];
-    http_port_for_next_server = free_port();
-    pid_t pid = server_start(o, o->rules, url, sizeof url, state);
-    int port = http_port_for_next_server;
-    http_port_for_next_server = 0;
-    if (pid < 0) { fprintf(stderr, "cdsd-bench: the server did not start\n"); goto done; }
-    usleep(200000);
-    http_client *cs = calloc((size_t)conc, sizeof *cs);
-    pthread_t *th = calloc((size_t)conc, sizeof *th);
-    double start = now_us();
-    atomic_long left = o->count;
-    latency l = {0};
-    for (int i = 0; i < conc; i++) {
-        cs[i] = (http_client){.port = port, .bodies = bodies, .lens = lens, .n = set->n, .offset = (size_t)i * 7,
-                              .measure_from = start + o->warmup * 1e6, .end = start + (o->warmup + o->duration) * 1e6,
-                              .left = o->count > 0 ? &left : NULL};
-        pthread_create(&th[i], NULL, http_main, &cs[i]);
-    }
-    for (int i = 0; i < conc; i++) {
-        pthread_join(th[i], NULL);
-        latency_merge(&l, &cs[i].lat);
-        latency_free(&cs[i].lat);
-    }
-    l.seconds = o->count > 0 ? (now_us() - (start + o->warmup * 1e6)) / 1e6 : o->duration;
-    char name[64];
-    snprintf(name, sizeof name, "http keep-alive c=%d", conc);
-    report(o, name, &l, peak_rss_kb(pid), NULL);
-    latency_free(&l);
-    free(cs);
-    free(th);
-    server_stop(pid, state);
-done:
-    for (size_t i = 0; i < set->n; i++) free(bodies[i]);
-    free(bodies);
-    free(lens);
-}
-
 /* --repeat, within the 15 runs a measurement keeps */
 static int runs_of(const opts *o) { return o->repeat < 1 ? 1 : o->repeat > 15 ? 15 : o->repeat; }
 
@@ -532,6 +418,282 @@ static int median_run(const latency_summary *s, int n, run_key by)
             idx[j - 1] = t;
         }
     return idx[n / 2];
+}
+
+/* --- HTTP/JSON through the gateway, keep-alive connections -------------------------------- */
+
+/* The requests as HTTP bodies: JSON from the envelopes' "request". Free with free_bodies. */
+static void json_bodies(const bench_set *set, char ***bodies, size_t **lens)
+{
+    *bodies = calloc(set->n, sizeof **bodies);
+    *lens = calloc(set->n, sizeof **lens);
+    for (size_t i = 0; i < set->n; i++) {
+        msgpack_unpacked u;
+        cds_error err;
+        if (cds_mp_decode(set->m[i].data, set->m[i].len, &u, &err)) continue;
+        cds_strbuf b;
+        cds_strbuf_init(&b);
+        cds_json_from_mp(&b, cds_mp_get(&u.data, "request"), -1);
+        (*bodies)[i] = b.data;
+        (*lens)[i] = b.len;
+        msgpack_unpacked_destroy(&u);
+    }
+}
+
+static void free_bodies(const bench_set *set, char **bodies, size_t *lens)
+{
+    for (size_t i = 0; i < set->n; i++) free(bodies[i]);
+    free(bodies);
+    free(lens);
+}
+
+/* What the gateway does to every body before the service sees it: JSON -> MessagePack
+ * (cds_json_to_mp), in process, one thread. */
+static void run_json(const opts *o, const bench_set *set, latency *l)
+{
+    char **bodies;
+    size_t *lens;
+    json_bodies(set, &bodies, &lens);
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    double start = now_us(), measure_from = start + o->warmup * 1e6, end = measure_from + o->duration * 1e6, t0 = 0;
+    for (size_t i = 0;; i++) {
+        double t = now_us();
+        if (o->count > 0 ? t0 && l->n >= (size_t)o->count : t >= end) break;
+        if (!t0 && t >= measure_from) t0 = t;
+        size_t k = i % set->n;
+        cds_error err;
+        msgpack_sbuffer_clear(&out);
+        cds_rc rc = cds_json_to_mp(bodies[k], lens[k], "request body", &out, &err);
+        if (t0) {
+            latency_add(l, now_us() - t);
+            if (rc) {
+                l->errors++;
+                l->by_code[rc < 16 ? rc : CDS_EINTERNAL]++;
+            }
+        }
+    }
+    l->seconds = (now_us() - t0) / 1e6;
+    msgpack_sbuffer_destroy(&out);
+    free_bodies(set, bodies, lens);
+}
+
+typedef struct http_client {
+    int port;
+    char **bodies;
+    size_t *lens, n;
+    double measure_from, end;
+    latency lat;
+    size_t offset;
+    atomic_long *left;        /* --count, as for the NNG clients */
+} http_client;
+
+/* Reads one response; *status its status, *body_len (if given) its Content-Length. */
+static bool read_response(int fd, char *buf, size_t cap, int *status, size_t *body_len)
+{
+    size_t have = 0;
+    char *hdr_end = NULL;
+    while (!(hdr_end = memmem(buf, have, "\r\n\r\n", 4))) {
+        ssize_t r = read(fd, buf + have, cap - have - 1);
+        if (r <= 0) return false;
+        have += (size_t)r;
+        buf[have] = '\0';
+    }
+    *status = atoi(buf + 9);
+    const char *cl = strcasestr(buf, "Content-Length:");
+    size_t body = cl ? (size_t)atol(cl + 15) : 0, got = have - (size_t)(hdr_end + 4 - buf);
+    if (body_len) *body_len = body;
+    while (got < body) {
+        ssize_t r = read(fd, buf, cap - 1);   /* the body is not needed: drain it */
+        if (r <= 0) return false;
+        got += (size_t)r;
+    }
+    return true;
+}
+
+static int http_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) { close(fd); return -1; }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);   /* header and body are two writes */
+    return fd;
+}
+
+#define HTTP_REPLY_BUF (1u << 20)
+
+/* Posts a body on the connection; true on a 200 (its Content-Length in *reply_len, if given).
+ * buf: HTTP_REPLY_BUF bytes for the reply (on the heap: as thread-local storage it would take
+ * that much from every thread's stack, the ceiling's 1 MiB ones included). */
+static bool http_post(int fd, const char *body, size_t len, char *buf, size_t *reply_len)
+{
+    char head[256];
+    int hl = snprintf(head, sizeof head, "POST /cds-services/medication-safety HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                         "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n", len);
+    int status = 0;
+    return write(fd, head, (size_t)hl) == hl && write(fd, body, len) == (ssize_t)len &&
+           read_response(fd, buf, HTTP_REPLY_BUF, &status, reply_len) && status == 200;
+}
+
+static void *http_main(void *p)
+{
+    http_client *c = p;
+    int fd = http_connect(c->port);
+    char *buf = malloc(HTTP_REPLY_BUF);
+    if (fd < 0 || !buf) {
+        if (fd >= 0) close(fd);
+        free(buf);
+        return NULL;
+    }
+    for (size_t i = c->offset;; i++) {
+        double t = now_us();
+        if (c->left ? t >= c->measure_from && atomic_fetch_sub(c->left, 1) <= 0 : t >= c->end) break;
+        size_t k = i % c->n;
+        bool ok = http_post(fd, c->bodies[k], c->lens[k], buf, NULL);
+        if (t >= c->measure_from) {
+            latency_add(&c->lat, now_us() - t);
+            if (!ok) { c->lat.errors++; c->lat.by_code[0]++; }
+        }
+        if (!ok) break;
+    }
+    close(fd);
+    free(buf);
+    return NULL;
+}
+
+/* conc keep-alive connections to port; with `server` > 0 and `cpu`, CPU per request too. */
+static void run_http(const opts *o, int port, char **bodies, size_t *lens, size_t n, int conc, latency *l,
+                     pid_t server, cpu_use *cpu)
+{
+    http_client *cs = calloc((size_t)conc, sizeof *cs);
+    pthread_t *th = calloc((size_t)conc, sizeof *th);
+    double start = now_us();
+    atomic_long left = o->count;
+    for (int i = 0; i < conc; i++) {
+        cs[i] = (http_client){.port = port, .bodies = bodies, .lens = lens, .n = n, .offset = (size_t)i * 7,
+                              .measure_from = start + o->warmup * 1e6, .end = start + (o->warmup + o->duration) * 1e6,
+                              .left = o->count > 0 ? &left : NULL};
+        pthread_create(&th[i], NULL, http_main, &cs[i]);
+    }
+    cpu_use c0, c1;
+    if (cpu) {
+        double wait = start + o->warmup * 1e6 - now_us();
+        if (wait > 0) usleep((useconds_t)wait);
+        cpu_sample(server, &c0);
+    }
+    for (int i = 0; i < conc; i++) {
+        pthread_join(th[i], NULL);
+        latency_merge(l, &cs[i].lat);
+        latency_free(&cs[i].lat);
+    }
+    if (cpu) {
+        cpu_sample(server, &c1);
+        *cpu = cpu_per_request(&c0, &c1, l->n);
+    }
+    l->seconds = o->count > 0 ? (now_us() - (start + o->warmup * 1e6)) / 1e6 : o->duration;
+    free(cs);
+    free(th);
+}
+
+/* The mean size of cdsd's JSON replies to these bodies (one pass on one connection): the size
+ * the ceiling answers with. 0 when the server does not answer. */
+static size_t mean_reply_size(int port, char **bodies, size_t *lens, size_t n)
+{
+    int fd = http_connect(port);
+    char *buf = malloc(HTTP_REPLY_BUF);
+    size_t sum = 0, got = 0;
+    for (size_t i = 0; fd >= 0 && buf && i < n; i++) {
+        size_t len = 0;
+        if (!http_post(fd, bodies[i], lens[i], buf, &len)) break;
+        sum += len;
+        got++;
+    }
+    if (fd >= 0) close(fd);
+    free(buf);
+    return got ? sum / got : 0;
+}
+
+/* cdsd over NNG, cdsd over HTTP and the HTTP ceiling, alternating on one server (--repeat N
+ * times), at one concurrency: the run with the median throughput of each is reported, HTTP's
+ * as shares of NNG's and of the ceiling's with the range of the per-run ratios. */
+static void http_vs_nng(const opts *o, const bench_set *set, int conc)
+{
+    char **bodies;
+    size_t *lens;
+    json_bodies(set, &bodies, &lens);
+    char url[64], state[64], name[64], extra[512];
+    int n = runs_of(o);
+    latency ln[15] = {{0}}, lh[15] = {{0}}, lc[15] = {{0}};
+    latency_summary sn[15] = {{0}}, sh[15] = {{0}}, sc[15] = {{0}};
+    cpu_use cn[15] = {{0}}, ch[15] = {{0}};
+    http_ceiling *ceiling = NULL;
+    http_port_for_next_server = free_port();
+    pid_t pid = server_start(o, o->rules, url, sizeof url, state);
+    int port = http_port_for_next_server, cport = free_port();
+    http_port_for_next_server = 0;
+    if (pid < 0) { fprintf(stderr, "cdsd-bench: the server did not start\n"); goto done; }
+    usleep(200000);
+    size_t reply = mean_reply_size(port, bodies, lens, set->n);
+    if (!reply || !(ceiling = http_ceiling_start(cport, reply))) {
+        fprintf(stderr, "cdsd-bench: no HTTP reply from cdsd, or the ceiling did not start\n");
+        server_stop(pid, state);
+        goto done;
+    }
+    double lo = 1e9, hi = 0, clo = 1e9, chi = 0;
+    for (int r = 0; r < n; r++) {
+        run_nng(o, url, set, conc, false, &ln[r], pid, &cn[r]);
+        run_http(o, port, bodies, lens, set->n, conc, &lh[r], pid, &ch[r]);
+        run_http(o, cport, bodies, lens, set->n, conc, &lc[r], 0, NULL);
+        sn[r] = latency_summarise(&ln[r]);
+        sh[r] = latency_summarise(&lh[r]);
+        sc[r] = latency_summarise(&lc[r]);
+        double to_nng = sn[r].rps > 0 ? sh[r].rps / sn[r].rps : 0, to_ceiling = sc[r].rps > 0 ? sh[r].rps / sc[r].rps : 0;
+        if (to_nng < lo) lo = to_nng;
+        if (to_nng > hi) hi = to_nng;
+        if (to_ceiling < clo) clo = to_ceiling;
+        if (to_ceiling > chi) chi = to_ceiling;
+    }
+    long rss = peak_rss_kb(pid);
+    server_stop(pid, state);
+    http_ceiling_stop(ceiling);
+    int mn = median_run(sn, n, BY_RPS), mh = median_run(sh, n, BY_RPS), mc = median_run(sc, n, BY_RPS);
+    const cpu_use *u = &cn[mn];
+    if (o->json)
+        snprintf(extra, sizeof extra, "\"cpu_us_per_request\":{\"workers\":%.1f,\"audit\":%.1f,\"nng\":%.1f,\"other\":%.1f,\"client\":%.1f}",
+                 u->worker, u->audit, u->nng, u->other, u->client);
+    else
+        snprintf(extra, sizeof extra, "CPU/request: server workers %.0f + audit %.0f + nng %.0f us, client %.0f us",
+                 u->worker, u->audit, u->nng + u->other, u->client);
+    snprintf(name, sizeof name, "nng cdsd c=%d", conc);
+    report(o, name, &ln[mn], 0, extra);
+    snprintf(name, sizeof name, "http ceiling c=%d", conc);
+    snprintf(extra, sizeof extra, o->json ? "\"reply_bytes\":%zu" : "fixed %zu-byte reply", reply);
+    report(o, name, &lc[mc], 0, extra);
+    /* the gateway's threads (libmicrohttpd's, unnamed) are the server's "other" CPU here */
+    u = &ch[mh];
+    double to_nng = sn[mn].rps > 0 ? sh[mh].rps / sn[mn].rps : 0, to_ceiling = sc[mc].rps > 0 ? sh[mh].rps / sc[mc].rps : 0;
+    double p50_nng = sn[mn].p50 > 0 ? sh[mh].p50 / sn[mn].p50 : 0;
+    if (o->json)
+        snprintf(extra, sizeof extra, "\"nng_rps\":%.0f,\"ratio_to_nng\":%.3f,\"ratio_min\":%.3f,\"ratio_max\":%.3f,"
+                 "\"p50_to_nng\":%.2f,\"ceiling_rps\":%.0f,\"ratio_to_ceiling\":%.3f,\"runs\":%d,"
+                 "\"cpu_us_per_request\":{\"workers\":%.1f,\"audit\":%.1f,\"nng\":%.1f,\"gateway\":%.1f,\"client\":%.1f}",
+                 sn[mn].rps, to_nng, lo, hi, p50_nng, sc[mc].rps, to_ceiling, n, u->worker, u->audit, u->nng, u->other,
+                 u->client);
+    else
+        snprintf(extra, sizeof extra, "= %.0f%% of NNG throughput (median of %d; runs %.0f-%.0f%%), p50 %.2fx NNG; %.0f%% of "
+                 "the ceiling (%.0f-%.0f%%); CPU/request: server workers %.0f + audit %.0f + nng %.0f + gateway %.0f us, client %.0f us",
+                 100 * to_nng, n, 100 * lo, 100 * hi, p50_nng, 100 * to_ceiling, 100 * clo, 100 * chi, u->worker, u->audit,
+                 u->nng, u->other, u->client);
+    snprintf(name, sizeof name, "http cdsd c=%d", conc);
+    report(o, name, &lh[mh], rss, extra);
+    for (int r = 0; r < n; r++) {
+        latency_free(&ln[r]);
+        latency_free(&lh[r]);
+        latency_free(&lc[r]);
+    }
+done:
+    free_bodies(set, bodies, lens);
 }
 
 /* cdsd vs echo at one concurrency; returns cdsd's summary. With --repeat N the two alternate N
@@ -646,7 +808,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: cdsd-bench [--cdsd PATH] [--rules DIR] [--synthea DIR] [--requests DIR] [--duration S]\n"
                "                  [--count N] [--warmup S] [--workers N] [--conc N] [--repeat N] [--json] [MODE...]\n"
-               "MODE: inproc seq conc http scale-kb scale-meds scale-conc all (default: inproc seq conc)\n");
+               "MODE: inproc json seq conc http scale-kb scale-meds scale-conc all (default: inproc seq conc)\n");
 }
 
 int main(int argc, char **argv)
@@ -715,9 +877,14 @@ int main(int argc, char **argv)
             latency_free(&l);
         } else if (!strcmp(modes[m], "seq")) {
             nng_vs_echo(&o, o.rules, &set, 1, "tcp");
+        } else if (!strcmp(modes[m], "json")) {
+            latency l = {0};
+            run_json(&o, &set, &l);
+            report(&o, "inproc json->msgpack", &l, 0, NULL);
+            latency_free(&l);
         } else if (!strcmp(modes[m], "http")) {
-            run_http(&o, &set, 1);
-            run_http(&o, &set, 16);
+            http_vs_nng(&o, &set, 1);
+            http_vs_nng(&o, &set, 16);
         } else if (!strcmp(modes[m], "conc")) {
             nng_vs_echo(&o, o.rules, &set, o.conc, "tcp");
         } else if (!strcmp(modes[m], "scale-conc")) {

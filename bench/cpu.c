@@ -34,14 +34,19 @@ bool cpu_sample(pid_t server, cpu_use *out)
         out->client = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
                       ru.ru_stime.tv_usec / 1e6;
     if (server <= 0) return true;
-    char dir[64];
+    /* the process's total counts threads that have ended too (an HTTP connection's thread ends
+     * when its client closes): "other" is what the named threads do not account for */
+    char dir[64], comm[64];
+    double total = 0;
+    snprintf(dir, sizeof dir, "/proc/%d/stat", (int)server);
+    if (!thread_cpu(dir, comm, sizeof comm, &total)) return false;
     snprintf(dir, sizeof dir, "/proc/%d/task", (int)server);
     DIR *d = opendir(dir);
     if (!d) return false;
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
-        char path[128], comm[64];
+        char path[128];
         double s;
         if (strlen(e->d_name) > 32) continue;   /* thread ids are short */
         snprintf(path, sizeof path, "%s/%.32s/stat", dir, e->d_name);
@@ -49,9 +54,9 @@ bool cpu_sample(pid_t server, cpu_use *out)
         if (!strncmp(comm, "cdsd-worker", 11)) out->worker += s;
         else if (!strncmp(comm, "cdsd-audit", 10) || !strncmp(comm, "cdsd-checkpoint", 15)) out->audit += s;
         else if (!strncmp(comm, "nng:", 4)) out->nng += s;
-        else out->other += s;
     }
     closedir(d);
+    out->other = total - out->worker - out->audit - out->nng;
     return true;
 }
 

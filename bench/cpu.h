@@ -7,7 +7,8 @@
 #include <sys/types.h>
 
 typedef struct cpu_use {
-    double worker, audit, nng, other;   /* server threads, seconds: cdsd-worker, cdsd-audit/-checkpoint, nng:*, the rest */
+    double worker, audit, nng, other;   /* server threads, seconds: cdsd-worker, cdsd-audit/-checkpoint, nng:*, the rest
+                                         * (the process total less those: ended threads included) */
     double client;                      /* this process (the load generator, and the idle echo server) */
 } cpu_use;
 

@@ -123,6 +123,7 @@ cds_rc cds_json_to_mp(const char *json, size_t len, const char *what, msgpack_sb
         return cds_error_set(err, CDS_EBADREQ, path, "%s: line %d column %d: %s", what ? what : "JSON", line, col,
                              raw ? "a raw NUL byte (not allowed in JSON text)" : "strings may not contain \\u0000");
     }
+    if (cds_json_to_mp_direct(json, len, out)) return CDS_OK;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (!root) {

@@ -14,6 +14,11 @@
  * "line L column C" in the message. `what` names the input in messages (a file name). */
 cds_rc cds_json_to_mp(const char *json, size_t len, const char *what, msgpack_sbuffer *out, cds_error *err);
 
+/* The fast path of cds_json_to_mp (json_direct.c): converts text in a conservative subset of
+ * well-formed JSON without building a tree, writing exactly what the cJSON path writes. False
+ * (nothing appended) for anything else, which the cJSON path then judges and names. */
+bool cds_json_to_mp_direct(const char *json, size_t len, msgpack_sbuffer *out);
+
 struct cJSON;
 /* Packs an already parsed cJSON value. */
 void cds_cjson_pack(msgpack_packer *pk, const struct cJSON *j);

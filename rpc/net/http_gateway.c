@@ -1,11 +1,9 @@
-/* http_gateway.c — libmicrohttpd front door onto the NNG protocol (see http_gateway.h). */
+/* http_gateway.c — libmicrohttpd front door onto the wire protocol (see http_gateway.h). */
 #include "http_gateway.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <msgpack.h>
-#include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,6 +13,7 @@
 #include <time.h>
 
 #include "http_admission.h"
+#include "http_daemon.h"
 #include "json.h"
 #include "jwt_verify.h"
 #include "log.h"
@@ -23,12 +22,9 @@
 #include "ops_http.h"
 #include "protocol.h"
 
-#define HTTP_MAX_CONNECTIONS 256   /* open at once; more are refused at accept */
-
 struct cds_http_gateway {
     struct MHD_Daemon *d;
     cds_http_budget budget;   /* body bytes held by all connections together */
-    nng_socket sock;
     cds_http_opts o;
     char public_url[CDS_HTTP_MAX_PUBLIC_URLS][256];   /* without a trailing slash */
     const char *bases[CDS_HTTP_MAX_PUBLIC_URLS];
@@ -168,7 +164,7 @@ static void log_unauthorized(const char *method, const char *rest, const char *w
     cds_log_request(CDS_LOG_WARN, "request", &f, "HTTP %s: %s", method, why);
 }
 
-/* Sends the envelope and answers the HTTP request from the reply. */
+/* Hands the envelope to the service and answers the HTTP request from the reply. */
 static enum MHD_Result forward(cds_http_gateway *g, struct MHD_Connection *c, const request *rq, const char *op,
                                const char *service, const char *json, size_t json_len)
 {
@@ -181,7 +177,7 @@ static enum MHD_Result forward(cds_http_gateway *g, struct MHD_Connection *c, co
     msgpack_pack_map(&pk, 2 + (service != NULL) + (json != NULL));
     cds_mp_pack_str(&pk, "op");
     cds_mp_pack_str(&pk, op);
-    cds_mp_pack_str(&pk, "caller");   /* taken from the envelope for inproc peers only */
+    cds_mp_pack_str(&pk, "caller");   /* read from the gateway's envelopes only, never an NNG peer's */
     cds_mp_pack_str(&pk, caller);
     if (service) {
         cds_mp_pack_str(&pk, "service");
@@ -195,41 +191,17 @@ static enum MHD_Result forward(cds_http_gateway *g, struct MHD_Connection *c, co
             return outcome(g, c, 400, "invalid", err.message, strcmp(err.path, "$") ? err.path : NULL);
         }
     }
-    nng_ctx ctx;
-    nng_aio *aio = NULL;
-    nng_msg *m = NULL;
+    char *reply;
+    size_t reply_len;
+    size_t env_len = sb.size;
+    if (!g->o.call(g->o.call_arg, msgpack_sbuffer_release(&sb), env_len, g->o.timeout_ms, &reply, &reply_len))
+        return outcome(g, c, 503, "transient", "the service did not answer in time", NULL);
     enum MHD_Result ret;
-    bool ctx_open = nng_ctx_open(&ctx, g->sock) == 0;
-    if (!ctx_open || nng_aio_alloc(&aio, NULL, NULL) || nng_msg_alloc(&m, 0) || nng_msg_append(m, sb.data, sb.size)) {
-        if (m) nng_msg_free(m);
-        if (aio) nng_aio_free(aio);
-        if (ctx_open) nng_ctx_close(ctx);
-        msgpack_sbuffer_destroy(&sb);
-        return outcome(g, c, 500, "exception", "the gateway could not reach the service", NULL);
-    }
-    msgpack_sbuffer_destroy(&sb);
-    nng_aio_set_timeout(aio, g->o.timeout_ms);
-    nng_aio_set_msg(aio, m);
-    nng_ctx_send(ctx, aio);
-    nng_aio_wait(aio);
-    if (nng_aio_result(aio)) {
-        nng_msg_free(m);
-        ret = outcome(g, c, 503, "transient", "the service did not accept the request", NULL);
-        goto done;
-    }
-    nng_ctx_recv(ctx, aio);
-    nng_aio_wait(aio);
-    if (nng_aio_result(aio)) {
-        ret = outcome(g, c, 503, "transient", "the service did not answer in time", NULL);
-        goto done;
-    }
-    nng_msg *reply = nng_aio_get_msg(aio);
     msgpack_unpacked u;
     cds_error err;
-    if (cds_mp_decode(nng_msg_body(reply), nng_msg_len(reply), &u, &err) != CDS_OK) {
-        nng_msg_free(reply);
-        ret = outcome(g, c, 500, "exception", "unreadable reply from the service", NULL);
-        goto done;
+    if (cds_mp_decode(reply, reply_len, &u, &err) != CDS_OK) {
+        free(reply);
+        return outcome(g, c, 500, "exception", "unreadable reply from the service", NULL);
     }
     const msgpack_object *ok = cds_mp_get(&u.data, "ok");
     if (ok && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean) {
@@ -251,10 +223,7 @@ static enum MHD_Result forward(cds_http_gateway *g, struct MHD_Connection *c, co
                       msg, path);
     }
     msgpack_unpacked_destroy(&u);
-    nng_msg_free(reply);
-done:
-    nng_aio_free(aio);
-    nng_ctx_close(ctx);
+    free(reply);
     return ret;
 }
 
@@ -428,26 +397,9 @@ cds_http_gateway *cds_http_start(const cds_http_opts *o)
         g->bases[i] = pu;
     }
     g->o.public_urls = NULL;   /* the caller's strings are not kept */
-    if (nng_req0_open(&g->sock) || nng_dial(g->sock, o->nng_url, NULL, 0)) {
-        cds_log(CDS_LOG_ERROR, "start", "HTTP gateway: cannot reach %s", o->nng_url);
-        nng_close(g->sock);
-        free(g);
-        return NULL;
-    }
-    nng_socket_set_size(g->sock, NNG_OPT_RECVMAXSZ, 64u << 20);
-    nng_socket_set_ms(g->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-    g->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
-                            NULL, NULL, handle, g, MHD_OPTION_EXTERNAL_LOGGER, cds_http_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_NOTIFY_COMPLETED, completed, g, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                            MHD_OPTION_UNESCAPE_CALLBACK, cds_http_unescape, NULL,
-                            /* a thread per connection: bound them (idle or slow clients - slowloris - would
-                             * otherwise take ~1000 threads) and their stacks (the deepest work is cJSON
-                             * at its 1000-level limit) */
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-                            MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1u << 20), MHD_OPTION_END);
+    g->d = cds_http_daemon_start(&sa, handle, completed, g);
     if (!g->d) {
         cds_log(CDS_LOG_ERROR, "start", "HTTP gateway: cannot listen on %s", o->addr);
-        nng_close(g->sock);
         free(g);
         return NULL;
     }
@@ -461,6 +413,5 @@ void cds_http_stop(cds_http_gateway *g)
 {
     if (!g) return;
     MHD_stop_daemon(g->d);
-    nng_close(g->sock);
     free(g);
 }

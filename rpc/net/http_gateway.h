@@ -1,6 +1,7 @@
 /* http_gateway.h — CDS Hooks over HTTP/JSON (libmicrohttpd), a thin translation onto the same
- * NNG wire protocol: each HTTP request becomes one envelope sent over inproc:// to the service's
- * own REP socket, so HTTP and NNG callers get identical cards, limits and audit rows.
+ * wire protocol: each HTTP request becomes one envelope handed to the service (cds_http_call_fn,
+ * no socket in between) and served as an NNG request is, so HTTP and NNG callers get identical
+ * cards, limits and audit rows.
  *   GET  /cds-services                 discovery
  *   POST /cds-services/{id}            call
  *   POST /cds-services/{id}/feedback   feedback
@@ -12,6 +13,7 @@
 #ifndef CDS_HTTP_GATEWAY_H
 #define CDS_HTTP_GATEWAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct cds_http_gateway cds_http_gateway;
@@ -19,9 +21,16 @@ typedef struct cds_http_gateway cds_http_gateway;
 #define CDS_HTTP_MAX_PUBLIC_URLS 8
 #define CDS_HTTP_DEFAULT_MAX_BUFFERED (64u << 20)
 
+/* Serves one envelope (MessagePack, malloc'd; taken) and waits up to timeout_ms for its reply
+ * (MessagePack, malloc'd, in *reply). False when none came in time (or out of memory). Called
+ * on the gateway's connection threads. */
+typedef bool (*cds_http_call_fn)(void *arg, char *envelope, size_t len, int timeout_ms, char **reply,
+                                 size_t *reply_len);
+
 typedef struct cds_http_opts {
     const char *addr;           /* "127.0.0.1:8080" */
-    const char *nng_url;        /* where the REP socket also listens (inproc://...) */
+    cds_http_call_fn call;      /* the service */
+    void *call_arg;
     size_t max_body;            /* 413 above this, checked before buffering */
     size_t max_buffered;        /* body bytes all connections together may hold (503 beyond); 0: the default */
     const char *cors_origins;   /* comma-separated allowed origins, NULL = none */

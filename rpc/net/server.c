@@ -39,7 +39,10 @@
 typedef enum { SLOT_RECV, SLOT_WORK, SLOT_SEND } slot_state;
 
 typedef struct server server;
+typedef struct gateway_call gateway_call;
 
+/* One request being served: an NNG context's (aio, ctx, msg), or a call of the in-process HTTP
+ * gateway handed over without a socket (gw). */
 typedef struct slot {
     server *s;
     nng_aio *aio;
@@ -51,7 +54,52 @@ typedef struct slot {
     /* the reply, and the one sent instead if its audit row cannot be written; with the audit
      * log on, the audit writer sends one of them after the commit (audited) */
     msgpack_sbuffer reply, audit_fail_reply;
+    gateway_call *gw;         /* NULL for an NNG context */
 } slot;
+
+/* A call from the HTTP gateway: its thread waits for the reply (up to its timeout), while the
+ * request is served inline or by a worker, and its audit row may complete it later still. Freed
+ * by whichever of the three lets go last (refs). */
+struct gateway_call {
+    slot sl;
+    char *envelope;           /* the MessagePack envelope, owned */
+    size_t len;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool answered;
+    char *reply;              /* malloc'd; NULL when out of memory */
+    size_t reply_len;
+    int refs;                 /* the gateway's thread, serving it, answering it */
+};
+
+static void gateway_call_release(gateway_call *gc)
+{
+    pthread_mutex_lock(&gc->lock);
+    bool last = --gc->refs == 0;
+    pthread_mutex_unlock(&gc->lock);
+    if (!last) return;
+    pthread_mutex_destroy(&gc->lock);
+    pthread_cond_destroy(&gc->cond);
+    msgpack_sbuffer_destroy(&gc->sl.reply);
+    msgpack_sbuffer_destroy(&gc->sl.audit_fail_reply);
+    cds_proto_pending_free(gc->sl.pending);
+    free(gc->envelope);
+    free(gc->reply);
+    free(gc);
+}
+
+/* The reply goes to the waiting gateway thread. */
+static void gateway_answer(gateway_call *gc, const msgpack_sbuffer *body)
+{
+    char *copy = malloc(body->size ? body->size : 1);
+    if (copy) memcpy(copy, body->data, body->size);
+    pthread_mutex_lock(&gc->lock);
+    gc->reply = copy;
+    gc->reply_len = copy ? body->size : 0;
+    gc->answered = true;
+    pthread_cond_signal(&gc->cond);
+    pthread_mutex_unlock(&gc->lock);
+}
 
 struct server {
     const cds_server_opts *o;
@@ -86,6 +134,12 @@ struct server {
 
 static void reply_now(slot *sl, const msgpack_sbuffer *body)
 {
+    if (sl->gw) {   /* answered as NNG's send completes: the call is no longer in flight */
+        gateway_answer(sl->gw, body);
+        atomic_fetch_sub(&sl->s->stats.inflight, 1);
+        gateway_call_release(sl->gw);
+        return;
+    }
     nng_msg *m;
     if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, body->data, body->size) != 0) {
         cds_log(CDS_LOG_ERROR, "reply", "out of memory building a reply");
@@ -115,6 +169,34 @@ static void audited(void *arg, cds_rc rc)
 }
 
 static bool serve_inline(server *s, slot *sl, int inflight_before);
+static void served(slot *sl);
+
+/* To the workers' queue; when it is full, answered overloaded at once rather than let the EHR wait. */
+static void enqueue(server *s, slot *sl)
+{
+    pthread_mutex_lock(&s->qlock);
+    if (s->qlen < s->qcap) {
+        s->queue[(s->qhead + s->qlen) % s->qcap] = sl;
+        s->qlen++;
+        sl->state = SLOT_WORK;
+        pthread_cond_signal(&s->qcond);
+        pthread_mutex_unlock(&s->qlock);
+        return;
+    }
+    pthread_mutex_unlock(&s->qlock);
+    if (sl->msg) nng_msg_free(sl->msg);
+    sl->msg = NULL;
+    atomic_fetch_add(&s->stats.requests, 1);
+    atomic_fetch_add(&s->stats.errors[CDS_EOVERLOAD], 1);
+    cds_metrics_op(NULL, CDS_EOVERLOAD);
+    cds_log_request(CDS_LOG_WARN, "request", &(cds_log_fields){.status = 503, .outcome = "overloaded"}, NULL);
+    msgpack_sbuffer b;
+    msgpack_sbuffer_init(&b);
+    cds_proto_error_reply(&b, NULL, CDS_EOVERLOAD, "the service is at capacity; retry shortly", NULL);
+    reply_now(sl, &b);
+    served(sl);
+    msgpack_sbuffer_destroy(&b);
+}
 
 static void slot_cb(void *arg)
 {
@@ -133,28 +215,7 @@ static void slot_cb(void *arg)
         clock_gettime(CLOCK_MONOTONIC, &sl->received);
         cds_deadline_in(&sl->deadline, s->o->deadline_ms);
         if (serve_inline(s, sl, before)) return;   /* answered (or handed to the audit writer) */
-        pthread_mutex_lock(&s->qlock);
-        if (s->qlen < s->qcap) {
-            s->queue[(s->qhead + s->qlen) % s->qcap] = sl;
-            s->qlen++;
-            sl->state = SLOT_WORK;
-            pthread_cond_signal(&s->qcond);
-            pthread_mutex_unlock(&s->qlock);
-            return;
-        }
-        pthread_mutex_unlock(&s->qlock);
-        /* full: answer at once rather than let the EHR wait */
-        nng_msg_free(sl->msg);
-        sl->msg = NULL;
-        atomic_fetch_add(&s->stats.requests, 1);
-        atomic_fetch_add(&s->stats.errors[CDS_EOVERLOAD], 1);
-        cds_metrics_op(NULL, CDS_EOVERLOAD);
-        cds_log_request(CDS_LOG_WARN, "request", &(cds_log_fields){.status = 503, .outcome = "overloaded"}, NULL);
-        msgpack_sbuffer b;
-        msgpack_sbuffer_init(&b);
-        cds_proto_error_reply(&b, NULL, CDS_EOVERLOAD, "the service is at capacity; retry shortly", NULL);
-        reply_now(sl, &b);
-        msgpack_sbuffer_destroy(&b);
+        enqueue(s, sl);
         return;
     case SLOT_SEND:
         if (rv != 0) nng_msg_free(nng_aio_get_msg(sl->aio));   /* a failed send leaves us the message */
@@ -222,15 +283,13 @@ static void evaluator_refresh(evaluator *ev)
     cds_strbuf_free(&diag);
 }
 
-/* "ip:port" of the peer, and whether its TLS certificate verified. True when the peer is the
- * in-process HTTP gateway, whose envelopes name the HTTP caller. */
-static bool caller_of(nng_msg *msg, char *caller, size_t n)
+/* "ip:port" of an NNG peer, and whether its TLS certificate verified. */
+static void caller_of(nng_msg *msg, char *caller, size_t n)
 {
     caller[0] = '\0';
     nng_pipe pipe = nng_msg_get_pipe(msg);
     nng_sockaddr sa;
-    if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) != 0) return false;
-    if (sa.s_family == NNG_AF_INPROC) return true;
+    if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) != 0) return;
     if (sa.s_family == NNG_AF_INET) {
         const unsigned char *ip = (const unsigned char *)&sa.s_in.sa_addr;
         snprintf(caller, n, "%u.%u.%u.%u:%u", ip[0], ip[1], ip[2], ip[3], (unsigned)ntohs(sa.s_in.sa_port));
@@ -243,7 +302,12 @@ static bool caller_of(nng_msg *msg, char *caller, size_t n)
         size_t l = strlen(caller);
         snprintf(caller + l, n - l, " tls-verified");
     }
-    return false;
+}
+
+/* The request's server side is done with it (the reply may still be the audit writer's to send). */
+static void served(slot *sl)
+{
+    if (sl->gw) gateway_call_release(sl->gw);
 }
 
 /* Counts the request (stats, metrics) and logs it: one line per request (info for calls,
@@ -293,6 +357,9 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
     nng_msg *msg = sl->msg;
     sl->msg = NULL;
     struct timespec received = sl->received;
+    gateway_call *gw = sl->gw;
+    const char *buf = sl->gw ? sl->gw->envelope : nng_msg_body(msg);
+    size_t len = sl->gw ? sl->gw->len : nng_msg_len(msg);
     msgpack_sbuffer *out = &sl->reply;
     msgpack_sbuffer_clear(out);
     cds_proto_outcome oc;
@@ -305,8 +372,9 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
         snprintf(oc.op, sizeof oc.op, "?");
         cds_proto_error_reply(out, NULL, CDS_ETIMEOUT, "the request waited past its deadline", NULL);
     } else {
-        char caller[64];
-        bool gateway = caller_of(msg, caller, sizeof caller);
+        char caller[64] = "";
+        bool gateway = sl->gw != NULL;   /* the gateway's envelope names the HTTP caller */
+        if (!gateway) caller_of(msg, caller, sizeof caller);
         cds_proto_env env = {.engine = ev->engine, .stats = &s->stats, .max_request = s->o->max_request,
                              .deadline = &sl->deadline, .audit = s->audit, .caller = caller[0] ? caller : NULL,
                              .envelope_caller = gateway,
@@ -315,8 +383,8 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
                              .audit_done = audited, .audit_done_arg = sl, .audit_fail_reply = &sl->audit_fail_reply};
         cds_proto_pending *pending = sl->pending;
         sl->pending = NULL;
-        if (pending) cds_proto_resume(&env, &ev->arena, pending, nng_msg_body(msg), nng_msg_len(msg), out, &oc);
-        else cds_proto_handle(&env, &ev->arena, nng_msg_body(msg), nng_msg_len(msg), out, &oc);
+        if (pending) cds_proto_resume(&env, &ev->arena, pending, buf, len, out, &oc);
+        else cds_proto_handle(&env, &ev->arena, buf, len, out, &oc);
         if (oc.needs_worker) {   /* nothing was sent: the slot is still this request's, decoded */
             sl->msg = msg;
             sl->pending = oc.pending;
@@ -332,8 +400,9 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
     clock_gettime(CLOCK_MONOTONIC, &now);
     log_outcome(&s->stats, &oc, (double)(now.tv_sec - received.tv_sec) * 1e3 + (double)(now.tv_nsec - received.tv_nsec) / 1e6);
     cds_proto_pending_free(pend_free);
-    nng_msg_free(msg);
+    if (msg) nng_msg_free(msg);
     if (!oc.deferred) reply_now(sl, out);   /* else the audit writer sends it after the commit */
+    if (gw) gateway_call_release(gw);   /* held until here: its reply may have gone long before */
     cds_arena_reset(&ev->arena);
     return true;
 }
@@ -354,13 +423,14 @@ static void *worker_main(void *arg)
         s->qlen--;
         pthread_mutex_unlock(&s->qlock);
         if (!ev) {   /* out of memory at start: answer rather than leave the EHR waiting */
-            nng_msg_free(sl->msg);
+            if (sl->msg) nng_msg_free(sl->msg);
             sl->msg = NULL;
             cds_proto_pending_free(sl->pending);
             sl->pending = NULL;
             msgpack_sbuffer_clear(&sl->reply);
             cds_proto_error_reply(&sl->reply, NULL, CDS_EINTERNAL, "the service is out of memory", NULL);
             reply_now(sl, &sl->reply);
+            served(sl);
             continue;
         }
         evaluator_refresh(ev);
@@ -383,6 +453,60 @@ static bool serve_inline(server *s, slot *sl, int inflight_before)
     }
     pthread_mutex_unlock(&s->inline_lock);
     return done;
+}
+
+/* --- the HTTP gateway's calls, handed over without a socket ---------------------------------- */
+
+/* cds_http_call_fn: served like an NNG request (inline when nothing else is in flight, else by a
+ * worker; the same deadline, queue bound and audit row), without the MessagePack message going
+ * through an inproc socket and NNG's threads twice. */
+static bool gateway_call_serve(void *arg, char *envelope, size_t len, int timeout_ms, char **reply, size_t *reply_len)
+{
+    server *s = arg;
+    gateway_call *gc = calloc(1, sizeof *gc);
+    if (!gc) {
+        free(envelope);
+        return false;
+    }
+    gc->envelope = envelope;
+    gc->len = len;
+    gc->refs = 3;
+    pthread_mutex_init(&gc->lock, NULL);
+    pthread_condattr_t ca;   /* the wait is bounded on the monotonic clock, like the deadline */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&gc->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    slot *sl = &gc->sl;
+    sl->s = s;
+    sl->gw = gc;
+    sl->state = SLOT_RECV;
+    msgpack_sbuffer_init(&sl->reply);
+    msgpack_sbuffer_init(&sl->audit_fail_reply);
+    int before = atomic_fetch_add(&s->stats.inflight, 1);
+    clock_gettime(CLOCK_MONOTONIC, &sl->received);
+    cds_deadline_in(&sl->deadline, s->o->deadline_ms);
+    if (!serve_inline(s, sl, before)) enqueue(s, sl);
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&gc->lock);
+    while (!gc->answered)
+        if (pthread_cond_timedwait(&gc->cond, &gc->lock, &until) == ETIMEDOUT) break;
+    bool ok = gc->answered && gc->reply;
+    if (ok) {
+        *reply = gc->reply;
+        *reply_len = gc->reply_len;
+        gc->reply = NULL;
+    }
+    pthread_mutex_unlock(&gc->lock);
+    gateway_call_release(gc);
+    return ok;
 }
 
 /* --- admin socket: `cdsd reload` ---------------------------------------------------------- */
@@ -604,9 +728,6 @@ int cds_server_run(const cds_server_opts *o)
         cds_log(CDS_LOG_ERROR, "start", "cannot listen on %s: %s", o->listen, nng_strerror(rv));
         goto cleanup;
     }
-    char inproc_url[64];
-    snprintf(inproc_url, sizeof inproc_url, "inproc://cdsd-gateway-%ld", (long)getpid());
-    if (o->http && (rv = nng_listen(s->sock, inproc_url, NULL, 0)) != 0) goto nng_fail;
     for (int i = 0; i < o->workers; i++) {
         pthread_create(&s->workers[i], NULL, worker_main, s);
         pthread_setname_np(s->workers[i], "cdsd-worker");   /* what `top -H` shows on call */
@@ -617,7 +738,7 @@ int cds_server_run(const cds_server_opts *o)
     }
     if (o->metrics && !(s->ops = cds_ops_listen(o->metrics))) goto cleanup;
     if (o->http) {
-        cds_http_opts ho = {.addr = o->http, .nng_url = inproc_url, .max_body = o->max_request,
+        cds_http_opts ho = {.addr = o->http, .call = gateway_call_serve, .call_arg = s, .max_body = o->max_request,
                             .max_buffered = o->http_max_buffered, .cors_origins = o->cors_origins,
                             .timeout_ms = o->deadline_ms + 1000, .jwt = o->jwt, .public_urls = o->public_urls,
                             .npublic_urls = o->npublic_urls};
