@@ -117,18 +117,27 @@ local function ingredient_problem(code, name)
   return problem or nil
 end
 
--- PAIRS[a][b] (both orders) = the rows listing the pair, best first.
-local PAIRS = {}
-local function add_pair(a, b, row)
-  local by = PAIRS[a]
-  if not by then by = {}; PAIRS[a] = by end
-  local list = by[b]
-  if not list then
-    list = {}
-    by[b] = list
-    PAIRS[b] = PAIRS[b] or {}
-    PAIRS[b][a] = list
+-- The index is kept small for the garbage collector: the rule state keeps it for its lifetime, and
+-- every major collection walks what it keeps (3,600 row tables kept as tables cost ~10 us per
+-- request in collector time alone). Ingredients are numbered by name (NAME_ID; ctx.meds names a
+-- medication by its ingredient names, so no ingredient table is built per request), and a pair's
+-- rows are a slice of one string (PAIR[id a * ID_SPAN + id b], both orders, is a number saying
+-- where), unpacked only on a hit.
+local ID_SPAN = 1 << 20
+local NAME_ID, ID_NAME, PAIR = {}, {}, {}
+local building = {}   -- pair number (smaller id first) -> rows, during load only
+local function add_pair(row)
+  local ia, ib
+  for _, name in ipairs({ row.a_name, row.b_name }) do
+    if not NAME_ID[name] then
+      ID_NAME[#ID_NAME + 1] = name
+      NAME_ID[name] = #ID_NAME
+    end
   end
+  ia, ib = NAME_ID[row.a_name], NAME_ID[row.b_name]
+  local key = ia < ib and ia * ID_SPAN + ib or ib * ID_SPAN + ia
+  local list = building[key]
+  if not list then list = {}; building[key] = list end
   list[#list + 1] = row
 end
 
@@ -159,17 +168,48 @@ for _, name in ipairs(PUBLIC_TABLES) do
   })
   for _, row in ipairs(rows) do
     row.rank = RANK[row.source .. "/" .. row.severity]
-    add_pair(row.a, row.b, row)
+    add_pair(row)
   end
 end
 ingredient_problems = nil
-for _, by in pairs(PAIRS) do
-  for _, list in pairs(by) do
-    if #list > 1 and not list.sorted then
-      table.sort(list, function(p, q) return p.rank < q.rank end)
-      list.sorted = true
+local FIELDS = { "rank", "source", "severity", "citation", "a", "a_name", "b", "b_name" }
+local DATA   -- every pair's rows, packed one after another: one string for the collector, not thousands
+do
+  local parts, offset, keys = {}, 0, {}
+  for key in pairs(building) do keys[#keys + 1] = key end
+  table.sort(keys)
+  for _, key in ipairs(keys) do
+    local list = building[key]
+    table.sort(list, function(p, q) return p.rank < q.rank end)
+    local lines = {}
+    for i, row in ipairs(list) do
+      local cells = {}
+      for k, f in ipairs(FIELDS) do cells[k] = tostring(row[f]) end
+      lines[i] = table.concat(cells, "\t")
     end
+    local packed = table.concat(lines, "\n")
+    parts[#parts + 1] = packed
+    -- best rank, then where the rows are: a lower number is a better pair, with no string made
+    local v = (list[1].rank << 48) | (offset << 16) | #packed
+    local ia, ib = key // ID_SPAN, key % ID_SPAN
+    PAIR[key], PAIR[ib * ID_SPAN + ia] = v, v
+    offset = offset + #packed
   end
+  DATA = table.concat(parts)
+end
+building = nil
+
+-- The rows of a pair, best first (unpacked from PAIR's string).
+local function unpack_rows(v)
+  local offset, len = (v >> 16) & 0xFFFFFFFF, v & 0xFFFF
+  local rows = {}
+  for line in (DATA:sub(offset + 1, offset + len) .. "\n"):gmatch("(.-)\n") do
+    local row, k = {}, 0
+    for cell in (line .. "\t"):gmatch("(.-)\t") do k = k + 1; row[FIELDS[k]] = cell end
+    row.rank = tonumber(row.rank)
+    rows[#rows + 1] = row
+  end
+  return rows
 end
 
 -- --- cards ----------------------------------------------------------------------------------------
@@ -249,37 +289,47 @@ local function source_ids(public, first)
   return ids
 end
 
--- Public-table hits between the medications the hook screens (the pairs the C matcher screens for
--- the curated rows): groups[k].public = the rows listing the best ingredient pair, best first.
+-- The ids of a medication's ingredients that some public row lists, or nil. ctx.meds names a
+-- medication by its ingredients ("a / b").
+local function listed_ids(m)
+  local name = m.name
+  local id = NAME_ID[name]
+  if id then return { id } end
+  local l
+  for part in (name .. " / "):gmatch("(.-) / ") do
+    id = NAME_ID[part]
+    if id then l = l or {}; l[#l + 1] = id end
+  end
+  return l
+end
+
+-- Public-table hits between the medications the hook screens (the pairs the C matcher screens
+-- for the curated rows): on order hooks a selected draft against every other medication, on
+-- patient-view the active list against itself. The C matcher picks the medications holding a
+-- listed ingredient (class ddi-public-listed, generated with the tables), so a request reads
+-- only those. groups[k].public = the packed rows of the pair's best ingredient pair.
+local LISTED_CLASS = "class:ddi-public-listed"
 local function public_hits(ctx, group_of)
   local order_hook = ctx.order_hook
-  local meds, codes = {}, {}
-  for _, m in ipairs(ctx.meds) do
-    local l
-    for _, g in ipairs(m.ingredients) do
-      if PAIRS[g.code] then l = l or {}; l[#l + 1] = g end
-    end
-    meds[#meds + 1] = m
-    codes[#meds] = l
+  local meds = ctx.meds.all(LISTED_CLASS)
+  local n = #meds
+  if n < 2 then return end
+  local ids, screened = {}, {}
+  for i = 1, n do
+    local m = meds[i]
+    ids[i] = listed_ids(m)
+    if order_hook then screened[i] = m.draft and m.selected else screened[i] = m.active end
   end
-  for i = 1, #meds do
-    local mi, ci = meds[i], codes[i]
-    local si = order_hook and (mi.draft and mi.selected) or (not order_hook and mi.active)
-    for j = i + 1, #meds do
-      local mj, cj = meds[j], codes[j]
-      if ci and cj then
-        local sj = order_hook and (mj.draft and mj.selected) or (not order_hook and mj.active)
-        if (order_hook and (si or sj)) or (not order_hook and si and sj) then
-          for _, gi in ipairs(ci) do
-            local by = PAIRS[gi.code]
-            for _, gj in ipairs(cj) do
-              local rows = gi.code ~= gj.code and by[gj.code]
-              if rows then
-                local g = group_of(mi, mj)
-                if not g.public or rows[1].rank < g.public[1].rank then
-                  g.public, g.ga, g.gb, g.ma, g.mb = rows, gi, gj, mi, mj
-                end
-              end
+  for i = 1, n do
+    for j = i + 1, n do
+      local li, lj = ids[i], ids[j]
+      if li and lj and ((order_hook and (screened[i] or screened[j])) or (screened[i] and screened[j])) then
+        for _, a in ipairs(li) do
+          for _, b in ipairs(lj) do
+            local packed = PAIR[a * ID_SPAN + b]
+            if packed then
+              local g = group_of(meds[i], meds[j])
+              if not g.public or packed < g.public then g.public, g.ma, g.mb, g.first = packed, meds[i], meds[j], a end
             end
           end
         end
@@ -305,11 +355,13 @@ local function public_card(ctx, g)
                     .. "interaction and contraindication sections before continuing." }
   name_notes(lines, g.ma, g.mb)
   local d = draft_of(g.ma, g.mb)
+  local ca, cb = x.a, x.b
+  if x.a_name ~= g.ga then ca, cb = cb, ca end
   return with_policy(card {
-    key       = "public:" .. g.ga.code .. ":" .. g.gb.code,
+    key       = "public:" .. ca .. ":" .. cb,
     issue     = "DRG",
     indicator = p.indicator,
-    summary   = string.format("%s interaction: %s with %s", tier, g.ga.name, g.gb.name),
+    summary   = string.format("%s interaction: %s with %s", tier, g.ga, g.gb),
     detail    = table.concat(lines, "\n\n"),
     suggest   = { d and remove(d) or nil },
     override  = OVERRIDE,
@@ -390,6 +442,15 @@ rule {
       end
     end
     public_hits(ctx, group_of)
+    for _, k in ipairs(order) do
+      local g = groups[k]
+      if g.public then
+        g.public = unpack_rows(g.public)
+        local x = g.public[1]
+        g.ga = ID_NAME[g.first]
+        g.gb = x.a_name == g.ga and x.b_name or x.a_name
+      end
+    end
     local cards = {}
     for _, k in ipairs(order) do
       local g = groups[k]
