@@ -37,7 +37,7 @@ check "a code the vocabulary does not know" failed_with $VA "${L}s/^36567\t/9999
 check "a name that is not the code's" failed_with $VA "${L}s/^36567\tsimvastatin\t/36567\tlovastatin\t/" \
     "$VA.tsv:$L: column 'a': 'lovastatin' is not the name of 36567"
 check "an unknown severity" failed_with $VA "${L}s/\tcritical\t/\tsevere\t/;${L}s/\tsignificant\t/\tsevere\t/" \
-    "$VA.tsv:$L: column 'severity': 'severe' must be one of"
+    "$VA.tsv:$L: column 'severity': 'severe' is not a severity of va-ndfrt (use critical, significant)"
 check "a severity of another source" failed_with $VA "${L}s/\tcritical\t/\thigh-priority\t/;${L}s/\tsignificant\t/\thigh-priority\t/" \
     "$VA.tsv:$L: column 'severity': 'high-priority' is not a severity of va-ndfrt"
 check "an unknown source" failed_with $VA "${L}s/\tva-ndfrt\t/\tfda\t/" "$VA.tsv:$L: column 'source': 'fda' must be one of"

@@ -87,34 +87,33 @@ local function policy_of(source, severity, hook)
 end
 
 -- --- the public pair tables ---------------------------------------------------------------------
+-- Loading runs under the rule budget (100 ms of CPU, 10 M instructions per file), so the per-row
+-- work is kept to lookups: no table or string is made per row that the index does not keep.
+local RANK_OF = {}   -- RANK_OF[source][severity]
+for _, t in ipairs(TIERS) do
+  RANK_OF[t.source] = RANK_OF[t.source] or {}
+  RANK_OF[t.source][t.severity] = RANK[t.source .. "/" .. t.severity]
+end
+
 -- An ingredient column must hold an RxNorm ingredient code of the vocabulary, under the vocabulary's
--- name (a product code resolves to its ingredients, not to itself). Checked once per code.
-local ingredient_problems = {}
+-- name (a product code resolves to its ingredients, not to itself). Checked once per code and name.
+local checked = {}   -- code -> the name it was checked with
 local function ingredient_problem(code, name)
-  local key = code .. "\t" .. name
-  local known = ingredient_problems[key]
-  if known ~= nil then return known or nil end
-  local problem = false
-  if not code:match("^%d+$") then
-    problem = "'" .. code .. "' is not an RxNorm code"
-  else
-    local ok, m = pcall(knowledge_members, code)
-    if not ok then
-      problem = tostring(m)
-    elseif not (#m == 1 and m[1] == code) then
-      problem = "'" .. code .. "' is not an ingredient (a product? it stands for " .. table.concat(m, ";") .. ")"
-    else
-      local ok2, byname = pcall(knowledge_members, name)
-      -- without a knowledge base in this state (a worker's) a name stands for itself: checked at load
-      if not ok2 then
-        problem = "'" .. name .. "': " .. tostring(byname)
-      elseif byname[1] ~= name and not (#byname == 1 and byname[1] == code) then
-        problem = "'" .. name .. "' is not the name of " .. code .. " (it resolves to " .. table.concat(byname, ";") .. ")"
-      end
-    end
+  if checked[code] == name then return nil end
+  if not code:match("^%d+$") then return "'" .. code .. "' is not an RxNorm code" end
+  local ok, m = pcall(knowledge_members, code)
+  if not ok then return tostring(m) end
+  if not (#m == 1 and m[1] == code) then
+    return "'" .. code .. "' is not an ingredient (a product? it stands for " .. table.concat(m, ";") .. ")"
   end
-  ingredient_problems[key] = problem
-  return problem or nil
+  local ok2, byname = pcall(knowledge_members, name)
+  -- without a knowledge base in this state (a worker's) a name stands for itself: checked at load
+  if not ok2 then return "'" .. name .. "': " .. tostring(byname) end
+  if byname[1] ~= name and not (#byname == 1 and byname[1] == code) then
+    return "'" .. name .. "' is not the name of " .. code .. " (it resolves to " .. table.concat(byname, ";") .. ")"
+  end
+  checked[code] = name
+  return nil
 end
 
 -- The index is kept small for the garbage collector: the rule state keeps it for its lifetime, and
@@ -126,53 +125,51 @@ end
 local ID_SPAN = 1 << 20
 local NAME_ID, ID_NAME, PAIR = {}, {}, {}
 local building = {}   -- pair number (smaller id first) -> rows, during load only
-local function add_pair(row)
-  local ia, ib
-  for _, name in ipairs({ row.a_name, row.b_name }) do
-    if not NAME_ID[name] then
-      ID_NAME[#ID_NAME + 1] = name
-      NAME_ID[name] = #ID_NAME
-    end
+local function name_id(name)
+  local id = NAME_ID[name]
+  if not id then
+    id = #ID_NAME + 1
+    ID_NAME[id], NAME_ID[name] = name, id
   end
-  ia, ib = NAME_ID[row.a_name], NAME_ID[row.b_name]
-  local key = ia < ib and ia * ID_SPAN + ib or ib * ID_SPAN + ia
-  local list = building[key]
-  if not list then list = {}; building[key] = list end
-  list[#list + 1] = row
+  return id
 end
 
 for _, name in ipairs(PUBLIC_TABLES) do
-  local in_table = {}   -- "a+b" -> line, for conflicting or repeated rows of one pair
-  local rows = knowledge_table(name, {
-    a = "text", a_name = "text", b = "text", b_name = "text",
-    severity = { "high-priority", "critical", "significant", "non-interruptive" },
-    source = { "onc-high-priority", "va-ndfrt", "onc-non-interruptive" }, citation = "text",
+  local in_table = {}   -- pair number -> its row, for conflicting or repeated rows of one pair
+  knowledge_table(name, {
+    a = "text", a_name = "text", b = "text", b_name = "text", severity = "text", source = "text", citation = "text",
     required = { "a", "a_name", "b", "b_name", "severity", "source", "citation" },
     check = function(row)
-      if not in_list(SEVERITIES[row.source], row.severity) then
-        return "column 'severity': '" .. row.severity .. "' is not a severity of " .. row.source
+      local ranks = RANK_OF[row.source]
+      if not ranks or row.source == "curated" then
+        return "column 'source': '" .. row.source .. "' must be one of onc-high-priority, va-ndfrt, onc-non-interruptive"
+      end
+      local rank = ranks[row.severity]
+      if not rank then
+        return "column 'severity': '" .. row.severity .. "' is not a severity of " .. row.source .. " (use "
+          .. table.concat(SEVERITIES[row.source], ", ") .. ")"
       end
       if row.a == row.b then return "a pair of " .. row.a .. " (" .. row.a_name .. ") with itself" end
       local p = ingredient_problem(row.a, row.a_name)
       if p then return "column 'a': " .. p end
       p = ingredient_problem(row.b, row.b_name)
       if p then return "column 'b': " .. p end
-      local key = row.a < row.b and (row.a .. "+" .. row.b) or (row.b .. "+" .. row.a)
+      local ia, ib = name_id(row.a_name), name_id(row.b_name)
+      local key = ia < ib and ia * ID_SPAN + ib or ib * ID_SPAN + ia
       local other = in_table[key]
       if other then
-        return "pair " .. key .. " is already on line " .. other.line .. (other.severity ~= row.severity
-          and " with severity " .. other.severity .. " (conflicting rows)" or " (one row per pair)")
+        return "pair " .. other.a .. "+" .. other.b .. " is already on line " .. other._line
+          .. (other.severity ~= row.severity and " with severity " .. other.severity .. " (conflicting rows)"
+              or " (one row per pair)")
       end
-      in_table[key] = { line = row._line, severity = row.severity }
+      in_table[key] = row
+      row.rank = rank
+      local list = building[key]
+      if not list then building[key] = { row } else list[#list + 1] = row end
     end,
   })
-  for _, row in ipairs(rows) do
-    row.rank = RANK[row.source .. "/" .. row.severity]
-    add_pair(row)
-  end
 end
-ingredient_problems = nil
-local FIELDS = { "rank", "source", "severity", "citation", "a", "a_name", "b", "b_name" }
+checked = nil
 local DATA   -- every pair's rows, packed one after another: one string for the collector, not thousands
 do
   local parts, offset, keys = {}, 0, {}
@@ -180,14 +177,13 @@ do
   table.sort(keys)
   for _, key in ipairs(keys) do
     local list = building[key]
-    table.sort(list, function(p, q) return p.rank < q.rank end)
+    if #list > 1 then table.sort(list, function(p, q) return p.rank < q.rank end) end
     local lines = {}
-    for i, row in ipairs(list) do
-      local cells = {}
-      for k, f in ipairs(FIELDS) do cells[k] = tostring(row[f]) end
-      lines[i] = table.concat(cells, "\t")
+    for i, r in ipairs(list) do
+      lines[i] = r.rank .. "\t" .. r.source .. "\t" .. r.severity .. "\t" .. r.citation .. "\t" .. r.a .. "\t"
+        .. r.a_name .. "\t" .. r.b .. "\t" .. r.b_name
     end
-    local packed = table.concat(lines, "\n")
+    local packed = #lines == 1 and lines[1] or table.concat(lines, "\n")
     parts[#parts + 1] = packed
     -- best rank, then where the rows are: a lower number is a better pair, with no string made
     local v = (list[1].rank << 48) | (offset << 16) | #packed
@@ -198,6 +194,7 @@ do
   DATA = table.concat(parts)
 end
 building = nil
+local FIELDS = { "rank", "source", "severity", "citation", "a", "a_name", "b", "b_name" }
 
 -- The rows of a pair, best first (unpacked from PAIR's string).
 local function unpack_rows(v)
