@@ -306,7 +306,9 @@ end
 -- listed ingredient (class ddi-public-listed, generated with the tables), so a request reads
 -- only those. groups[k].public = the packed rows of the pair's best ingredient pair.
 local LISTED_CLASS = "class:ddi-public-listed"
+if #ID_NAME > 0 then knowledge_members(LISTED_CLASS) end   -- a load error when the vocabulary lacks the class
 local function public_hits(ctx, group_of)
+  if #ID_NAME == 0 then return end   -- no public rows (a rule set without the tables' content)
   local order_hook = ctx.order_hook
   local meds = ctx.meds.all(LISTED_CLASS)
   local n = #meds
