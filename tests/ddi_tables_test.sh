@@ -28,26 +28,28 @@ failed_with() { ! lint_with "$1" "$2" && grep -q "$3" "$T/err"; }
 check "the shipped tables load" test $? -eq 0
 
 VA=ddi_va_ndfrt
-L=$(line_of $VA '^36567	simvastatin	')   # the first simvastatin row
-check "a pair of an ingredient with itself" failed_with $VA "${L}s/^36567\tsimvastatin\t[0-9]*\t[a-z -]*\t/36567\tsimvastatin\t36567\tsimvastatin\t/" \
-    "$VA.tsv:$L: a pair of 36567 (simvastatin) with itself"
+L=$(line_of $VA '^36567	simvastatin	critical	')   # simvastatin's critical row
+check "a pair of an ingredient with itself" failed_with $VA "${L}s/Merged-PDDI\t/&36567 simvastatin; /" \
+    "$VA.tsv:$L: column 'interacts_with': item 1: a pair of 36567 (simvastatin) with itself"
 check "a product code in an ingredient column" failed_with $VA "${L}s/^36567\tsimvastatin\t/314231\tsimvastatin\t/" \
     "$VA.tsv:$L: column 'a': '314231' is not an ingredient (a product? it stands for 36567)"
+check "a product code in the list" failed_with $VA "${L}s/Merged-PDDI\t/&197805 ibuprofen; /" \
+    "$VA.tsv:$L: column 'interacts_with': item 1: interacts_with: '197805' is not an ingredient (a product? it stands for 5640)"
 check "a code the vocabulary does not know" failed_with $VA "${L}s/^36567\t/9999999\t/" "$VA.tsv:$L: column 'a': "
 check "a name that is not the code's" failed_with $VA "${L}s/^36567\tsimvastatin\t/36567\tlovastatin\t/" \
     "$VA.tsv:$L: column 'a': 'lovastatin' is not the name of 36567"
-check "an unknown severity" failed_with $VA "${L}s/\tcritical\t/\tsevere\t/;${L}s/\tsignificant\t/\tsevere\t/" \
+check "an unknown severity" failed_with $VA "${L}s/\tcritical\t/\tsevere\t/" \
     "$VA.tsv:$L: column 'severity': 'severe' is not a severity of va-ndfrt (use critical, significant)"
-check "a severity of another source" failed_with $VA "${L}s/\tcritical\t/\thigh-priority\t/;${L}s/\tsignificant\t/\thigh-priority\t/" \
+check "a severity of another source" failed_with $VA "${L}s/\tcritical\t/\thigh-priority\t/" \
     "$VA.tsv:$L: column 'severity': 'high-priority' is not a severity of va-ndfrt"
 check "an unknown source" failed_with $VA "${L}s/\tva-ndfrt\t/\tfda\t/" "$VA.tsv:$L: column 'source': 'fda' must be one of"
-check "an empty citation" failed_with $VA "${L}s/\tVA NDF-RT [N0-9;]*$/\t/" "$VA.tsv:$L: column 'citation' is empty (required)"
-# the same pair twice in one table, in either order, with another severity: conflicting rows
-FIRST=$(sed -n "$(line_of $VA '^[0-9]')p" "$D/$VA.tsv")
-A=$(echo "$FIRST" | cut -f1); AN=$(echo "$FIRST" | cut -f2); B=$(echo "$FIRST" | cut -f3); BN=$(echo "$FIRST" | cut -f4)
-LF=$(line_of $VA '^[0-9]'); N=$(wc -l <"$D/$VA.tsv")
-check "conflicting rows for one pair in one table" failed_with $VA "\$a$B\t$BN\t$A\t$AN\tsignificant\tva-ndfrt\tVA NDF-RT N1" \
-    "$VA.tsv:$((N + 1)): pair $A+$B is already on line $LF with severity critical (conflicting rows)"
+check "an empty list" failed_with $VA "${L}s/\t[^\t]*$/\t/" "$VA.tsv:$L: column 'interacts_with' is empty (required)"
+check "a list item that is not RXCUI name" failed_with $VA "${L}s/Merged-PDDI\t/&saquinavir; /" \
+    "$VA.tsv:$L: column 'interacts_with': item 1 'saquinavir' is not 'RXCUI name' or 'RXCUI name (citation)'"
+# the same pair twice in one table, in the other row of another severity: conflicting rows
+LS=$(line_of $VA '^36567	simvastatin	significant	')
+check "conflicting rows for one pair in one table" failed_with $VA "${LS}s/Merged-PDDI\t/&83395 saquinavir (N1); /" \
+    "$VA.tsv:$LS: column 'interacts_with': item 1: pair 36567+83395 is already on line $L with severity critical (conflicting rows)"
 
 P=ddi_policy
 PL=$(line_of $P '^va-ndfrt	significant')

@@ -134,11 +134,30 @@ local function name_id(name)
   return id
 end
 
+-- Each row is one ingredient a and severity with the list of its partners ("RXCUI name (citation)";
+-- a pair's own citation, when the source has one, else the row's): a row costs far more to read
+-- than a list item, and the file loads under the budget.
+local function pair_problem(row, b, b_name, in_table)
+  if row.a == b then return "a pair of " .. b .. " (" .. b_name .. ") with itself" end
+  local p = ingredient_problem(b, b_name)
+  if p then return "interacts_with: " .. p end
+  local ia, ib = name_id(row.a_name), name_id(b_name)
+  local key = ia < ib and ia * ID_SPAN + ib or ib * ID_SPAN + ia
+  local other = in_table[key]
+  if other then
+    return "pair " .. row.a .. "+" .. b .. " is already on line " .. other._line
+      .. (other.severity ~= row.severity and " with severity " .. other.severity .. " (conflicting rows)"
+          or " (one row per pair)")
+  end
+  in_table[key] = row
+  return nil, key
+end
+
 for _, name in ipairs(PUBLIC_TABLES) do
   local in_table = {}   -- pair number -> its row, for conflicting or repeated rows of one pair
   knowledge_table(name, {
-    a = "text", a_name = "text", b = "text", b_name = "text", severity = "text", source = "text", citation = "text",
-    required = { "a", "a_name", "b", "b_name", "severity", "source", "citation" },
+    a = "text", a_name = "text", severity = "text", source = "text", citation = "text", interacts_with = "text",
+    required = { "a", "a_name", "severity", "source", "citation", "interacts_with" },
     check = function(row)
       local ranks = RANK_OF[row.source]
       if not ranks or row.source == "curated" then
@@ -149,23 +168,28 @@ for _, name in ipairs(PUBLIC_TABLES) do
         return "column 'severity': '" .. row.severity .. "' is not a severity of " .. row.source .. " (use "
           .. table.concat(SEVERITIES[row.source], ", ") .. ")"
       end
-      if row.a == row.b then return "a pair of " .. row.a .. " (" .. row.a_name .. ") with itself" end
       local p = ingredient_problem(row.a, row.a_name)
       if p then return "column 'a': " .. p end
-      p = ingredient_problem(row.b, row.b_name)
-      if p then return "column 'b': " .. p end
-      local ia, ib = name_id(row.a_name), name_id(row.b_name)
-      local key = ia < ib and ia * ID_SPAN + ib or ib * ID_SPAN + ia
-      local other = in_table[key]
-      if other then
-        return "pair " .. other.a .. "+" .. other.b .. " is already on line " .. other._line
-          .. (other.severity ~= row.severity and " with severity " .. other.severity .. " (conflicting rows)"
-              or " (one row per pair)")
+      local head = rank .. "\t" .. row.source .. "\t" .. row.severity .. "\t"
+      local tail = "\t" .. row.a .. "\t" .. row.a_name .. "\t"
+      local n = 0
+      for item in row.interacts_with:gmatch("[^;]+") do
+        n = n + 1
+        local b, b_name, cite = item:match("^%s*(%d+)%s+([^()]-)%s*%(([^()]*)%)%s*$")
+        if not b then b, b_name = item:match("^%s*(%d+)%s+(.-)%s*$") end
+        if not b then
+          return "column 'interacts_with': item " .. n .. " '" .. item .. "' is not 'RXCUI name' or 'RXCUI name (citation)'"
+        end
+        local problem, key = pair_problem(row, b, b_name, in_table)
+        if problem then return "column 'interacts_with': item " .. n .. ": " .. problem end
+        local line = head .. (cite and (row.source == "va-ndfrt" and "VA NDF-RT " .. cite or cite) or row.citation)
+          .. tail .. b .. "\t" .. b_name
+        local list = building[key]
+        if not list then building[key] = line
+        elseif type(list) == "string" then building[key] = { list, line }
+        else list[#list + 1] = line end
       end
-      in_table[key] = row
-      row.rank = rank
-      local list = building[key]
-      if not list then building[key] = { row } else list[#list + 1] = row end
+      if n == 0 then return "column 'interacts_with': no ingredient listed" end
     end,
   })
 end
@@ -177,16 +201,15 @@ do
   table.sort(keys)
   for _, key in ipairs(keys) do
     local list = building[key]
-    if #list > 1 then table.sort(list, function(p, q) return p.rank < q.rank end) end
-    local lines = {}
-    for i, r in ipairs(list) do
-      lines[i] = r.rank .. "\t" .. r.source .. "\t" .. r.severity .. "\t" .. r.citation .. "\t" .. r.a .. "\t"
-        .. r.a_name .. "\t" .. r.b .. "\t" .. r.b_name
+    local packed
+    if type(list) == "string" then packed = list
+    else
+      table.sort(list)   -- each line starts with its rank (one digit): best first
+      packed = table.concat(list, "\n")
     end
-    local packed = #lines == 1 and lines[1] or table.concat(lines, "\n")
     parts[#parts + 1] = packed
     -- best rank, then where the rows are: a lower number is a better pair, with no string made
-    local v = (list[1].rank << 48) | (offset << 16) | #packed
+    local v = ((packed:byte(1) - 48) << 48) | (offset << 16) | #packed
     local ia, ib = key // ID_SPAN, key % ID_SPAN
     PAIR[key], PAIR[ib * ID_SPAN + ia] = v, v
     offset = offset + #packed

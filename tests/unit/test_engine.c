@@ -560,7 +560,7 @@ static void an_interaction_applies_only_when_its_conditions_hold(void **s)
     for (size_t i = 0; i < 3; i++) {
         char name[80];
         snprintf(name, sizeof name, "p/tables/%s.tsv", PUBLIC[i]);
-        tu_write(dir, name, "a\ta_name\tb\tb_name\tseverity\tsource\tcitation\n");
+        tu_write(dir, name, "a\ta_name\tseverity\tsource\tcitation\tinteracts_with\n");
     }
     loaded set;
     open_set(&set, dir);
