@@ -9,6 +9,12 @@
 -- missing_prefetch = "reject" fails such a call with HTTP 412 (prefetch_missing) instead, for
 -- clients known to show a failed call to the clinician.
 local required = { "medications", "allergies" }
+-- How interaction cards are tiered, per hook: a short echo of the site policy
+-- (rules/interactions/tables/ddi_policy.tsv) for the discovery document; keep them in step.
+local DDI_AT_SIGN = " Interaction cards by site policy: contraindicated and ONC high-priority pairs critical; "
+  .. "VA critical and major pairs warning; VA significant and ONC non-interruptive pairs not shown at signing."
+local DDI_AS_INFO = " Interaction cards by site policy: contraindicated and ONC high-priority pairs critical; "
+  .. "VA critical and major pairs warning; VA significant and ONC non-interruptive pairs as info."
 local prefetch = {
   patient      = "Patient/{{context.patientId}}",
   medications  = "MedicationRequest?patient={{context.patientId}}&status=active",
@@ -27,23 +33,25 @@ ruleset {
   services = {
     { id = "medication-safety", hook = "order-sign",
       title = "Medication safety at signing",
-      description = "Screens draft medication orders for drug-drug interactions and drug allergies before they are signed.",
+      description = "Screens draft medication orders for drug-drug interactions and drug allergies before they are signed."
+        .. DDI_AT_SIGN,
       prefetch = prefetch, required_prefetch = required,
       rules = { "ddi.*", "pddi.*", "allergy.*", "screen.*", "orders.*", "context.*", "dose.*", "route.*" } },
     { id = "medication-safety-select", hook = "order-select",
       title = "Medication safety while ordering",
-      description = "Screens the medication just selected for interactions and allergies.",
+      description = "Screens the medication just selected for interactions and allergies." .. DDI_AS_INFO,
       prefetch = prefetch, required_prefetch = required,
       rules = { "ddi.*", "pddi.*", "allergy.*", "screen.*", "orders.*", "context.*", "dose.*", "route.*" } },
     { id = "medication-safety-strict", hook = "order-sign",
       title = "Medication safety at signing (strict prefetch)",
       description = "Screens draft medication orders for interactions and allergies; refuses (HTTP 412) a call "
-        .. "without the medication and allergy lists instead of answering with a did-not-run card.",
+        .. "without the medication and allergy lists instead of answering with a did-not-run card." .. DDI_AT_SIGN,
       prefetch = prefetch, required_prefetch = required, missing_prefetch = "reject",
       rules = { "ddi.*", "pddi.*", "allergy.*", "screen.*", "orders.*", "context.*", "dose.*", "route.*" } },
     { id = "medication-review", hook = "patient-view",
       title = "Medication review",
-      description = "Reviews the active medication list for interactions, allergy conflicts and missing monitoring.",
+      description = "Reviews the active medication list for interactions, allergy conflicts and missing monitoring."
+        .. DDI_AS_INFO,
       prefetch = prefetch, required_prefetch = required,
       rules = { "ddi.*", "pddi.*", "allergy.*", "screen.*", "orders.*", "context.*", "dose.*", "route.*" } },
   },

@@ -206,7 +206,7 @@ check "report lists the rule" grep -q "^ddi.interaction" "$T/out"
 "$CDSD" report --state "$T/var" --format html --out "$T/report.html"
 check "html report written" grep -q "<svg" "$T/report.html"
 cp -r rules "$T/rules2"
-sed -i 's/major = "warning"/major = "critical"/' "$T/rules2/interactions/ddi.lua"
+sed -i 's/^\(curated\tmajor\t[^\t]*\t\)warning\t/\1critical\t/' "$T/rules2/interactions/tables/ddi_policy.tsv"   # the site policy
 "$CDSD" replay --pack "$T/rules2" --state "$T/var" >"$T/out" 2>&1
 check "replay shows the indicator change" grep -q "changes     ddi.interaction          warning -> critical" "$T/out"
 

@@ -24,6 +24,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
      "build: imports the rule set's knowledge tables into SQLite (default var/kb.sqlite), every problem\n"
      "as file:line. import-rxnorm: rewrites a pack's ingredients.tsv and products.tsv from NLM's files.\n"},
     {"report", cli_report, "alert-fatigue report from the audit log (text or html)", NULL},
+    {"burden", cli_burden, "alert burden of a rule set over a patient population (per 100 orders)", NULL},
     {"replay", cli_replay, "re-evaluate audited requests against another rule set",
      "usage: cdsd replay --pack RULES_DIR [--state DIR] [--since DATE]\n"
      "Re-evaluates the requests stored with --audit-requests against RULES_DIR and lists the cards\n"

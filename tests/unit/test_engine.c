@@ -551,6 +551,17 @@ static void an_interaction_applies_only_when_its_conditions_hold(void **s)
                                   "  { id = 'svc', hook = 'order-sign', description = 'd', rules = { 'ddi.*' } } } }\n");
     tu_write(dir, "p/knowledge/interactions.tsv", "id\ta\tb\tseverity\tapplies_if\n"
                                                  "X1\t11289\t5640\tmajor\tage>=65\n");
+    /* the rule's site policy as shipped, and public pair tables with no rows */
+    char *policy = cds_read_file(CDSD_SOURCE_DIR "/rules/interactions/tables/ddi_policy.tsv", NULL, 1u << 20, &err);
+    assert_non_null(policy);
+    tu_write(dir, "p/tables/ddi_policy.tsv", policy);
+    free(policy);
+    static const char *const PUBLIC[] = {"ddi_onc_high_priority", "ddi_va_ndfrt", "ddi_onc_non_interruptive"};
+    for (size_t i = 0; i < 3; i++) {
+        char name[80];
+        snprintf(name, sizeof name, "p/tables/%s.tsv", PUBLIC[i]);
+        tu_write(dir, name, "a\ta_name\tseverity\tsource\tcitation\tinteracts_with\n");
+    }
     loaded set;
     open_set(&set, dir);
     cds_engine *e = set.e;
