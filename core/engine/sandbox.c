@@ -752,6 +752,13 @@ cds_sandbox *cds_sandbox_new(const cds_sb_limits *limits, cds_error *err)
     return sb;
 }
 
+double cds_sandbox_set_time_budget(cds_sandbox *sb, double milliseconds)
+{
+    double was = sb->lim.milliseconds;
+    if (milliseconds > 0) sb->lim.milliseconds = milliseconds;
+    return was;
+}
+
 void cds_sandbox_free(cds_sandbox *sb)
 {
     if (!sb) return;

@@ -31,6 +31,8 @@ typedef struct cds_sb_limits {
 } cds_sb_limits;
 
 cds_sandbox *cds_sandbox_new(const cds_sb_limits *limits, cds_error *err);
+/* Sets the time budget (ms of CPU time) of the calls that follow; returns the previous one. */
+double cds_sandbox_set_time_budget(cds_sandbox *sb, double milliseconds);
 void cds_sandbox_free(cds_sandbox *sb);
 lua_State *cds_sandbox_L(cds_sandbox *sb);
 
