@@ -94,48 +94,15 @@ static void runs_layout1(sqlite3 *db, build *b, int64_t since, int64_t until)
     sqlite3_finalize(st);
 }
 
-/* Layout 2: each decision's compact runs against its generation's rule list (a rule set has
- * few generations: each is parsed once, on its first decision). */
-typedef struct gen_cache {
-    int64_t *id;
-    cds_audit_gen *gen;
-    size_t n;
-} gen_cache;
-
-static const cds_audit_gen *gen_for(gen_cache *c, sqlite3 *db, int64_t id, cds_error *err)
-{
-    for (size_t i = 0; i < c->n; i++)
-        if (c->id[i] == id) return &c->gen[i];
-    sqlite3_stmt *st;
-    cds_audit_gen g = {0};
-    bool ok = sqlite3_prepare_v2(db, "SELECT rules FROM generation WHERE id = ?", -1, &st, NULL) == SQLITE_OK;
-    if (ok) {
-        sqlite3_bind_int64(st, 1, id);
-        if (sqlite3_step(st) == SQLITE_ROW) ok = cds_audit_gen_parse(txt(st, 0), &g);   /* else: none (engine-only runs) */
-    }
-    sqlite3_finalize(st);
-    int64_t *ids = ok ? realloc(c->id, (c->n + 1) * sizeof *ids) : NULL;
-    if (ids) c->id = ids;
-    cds_audit_gen *gens = ids ? realloc(c->gen, (c->n + 1) * sizeof *gens) : NULL;
-    if (!gens) {
-        cds_audit_gen_free(&g);
-        cds_error_set(err, CDS_EIO, NULL, "generation %lld: its rule list is not readable", (long long)id);
-        return NULL;
-    }
-    c->gen = gens;
-    c->id[c->n] = id;
-    c->gen[c->n] = g;
-    return &c->gen[c->n++];
-}
-
+/* Layout 2: each decision's compact runs against its generation's rule list. */
 static bool runs_layout2(sqlite3 *db, build *b, int64_t since, int64_t until, cds_error *err)
 {
     sqlite3_stmt *st = prep(db, "SELECT d.gen, d.runs FROM decision d WHERE" TIME_FILTER, since, until);
-    gen_cache cache = {0};
+    cds_audit_gen_cache cache = {0};
     bool ok = st != NULL;
     char rule[128];
     while (ok && !b->oom && sqlite3_step(st) == SQLITE_ROW) {
-        const cds_audit_gen *gen = gen_for(&cache, db, sqlite3_column_int64(st, 0), err);
+        const cds_audit_gen *gen = cds_audit_gen_cache_get(&cache, db, sqlite3_column_int64(st, 0), err);
         if (!gen) {
             ok = false;
             break;
@@ -154,9 +121,7 @@ static bool runs_layout2(sqlite3 *db, build *b, int64_t since, int64_t until, cd
             ok = false;
         }
     }
-    for (size_t i = 0; i < cache.n; i++) cds_audit_gen_free(&cache.gen[i]);
-    free(cache.id);
-    free(cache.gen);
+    cds_audit_gen_cache_free(&cache);
     sqlite3_finalize(st);
     return ok;
 }
