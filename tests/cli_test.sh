@@ -250,6 +250,13 @@ check "  a changed entry stops it" test $? -eq 1
 check "  after the entries before it" test "$(grep -o '"cursor":[0-9]*' "$T/out" | tr '\n' ' ')" = '"cursor":1 '
 check "  and says where" sh -c "grep -q 'chain broken at entry 2 ' '$T/err' && grep -q 'nothing after entry 1 exported' '$T/err'"
 
+# report over several audit databases (two state directories, e.g. two replicas): merged
+"$CDSD" report --state "$T/var" --state "$T/tampered" >"$T/out" 2>&1
+check "report merges two state directories" grep -q "^cdsd alert report: 2 decisions .*(2 audit databases merged)" "$T/out"
+check "  per rule" grep -Eq "^ddi.interaction +2 +2 " "$T/out"
+"$CDSD" report --state "$T/var" --audit "$ARCH" >"$T/out" 2>&1
+check "  and a state directory with an archive" grep -q "^medication-safety  *2 " "$T/out"
+
 # a malformed fixture fails with a reason instead of matching every card
 printf '{"service":"medication-safety","request_file":"%s/fixtures/requests/spec-90-composed-order-sign-ddi.json","expect":["ddi"]}' "$(pwd)" >"$T/badfx.json"
 "$CDSD" test "$T/badfx.json" >"$T/out" 2>&1
