@@ -232,6 +232,31 @@ check "report reads the archive" grep -q "^cdsd alert report: 1 decisions" "$T/o
 check "replay reads archive + live" grep -q "^2 decisions replayed" "$T/out"
 check "  and both show the change" test "$(grep -c 'changes     ddi.interaction          warning -> critical' "$T/out")" -eq 2
 
+# audit export (issue 19): archive then live log in chain order, each line with its cursor;
+# --since resumes after a cursor; a changed entry stops the export after the entries before it
+"$CDSD" audit export --state "$T/var" >"$T/out" 2>"$T/err"
+check "audit export exits 0" test $? -eq 0
+check "  archive and live log in chain order" test "$(grep -o '"cursor":[0-9]*' "$T/out" | tr '\n' ' ')" = '"cursor":1 "cursor":2 '
+check "  with the cards" grep -q '"rule":"ddi.interaction","indicator":"warning"' "$T/out"
+check "  the patient as its key only" sh -c "grep -q '\"patient_key\":\"[0-9a-f]\{64\}\"' '$T/out' && ! grep -q 1288992 '$T/out'"
+"$CDSD" audit export --state "$T/var" --since 1 >"$T/out" 2>&1
+check "  --since resumes after the cursor, once" test "$(grep -o '"cursor":[0-9]*' "$T/out" | tr '\n' ' ')" = '"cursor":2 '
+"$CDSD" audit export --state "$T/var" --format fhir-auditevent >"$T/out" 2>&1
+check "  as FHIR AuditEvent" test "$(grep -c '^{"resourceType":"AuditEvent".*"action":"E"' "$T/out")" -eq 2
+cp -r "$T/var" "$T/tampered"
+sqlite3 "$T/tampered/audit.db" "UPDATE decision SET caller = 'someone' WHERE seq = 2"
+"$CDSD" audit export --state "$T/tampered" >"$T/out" 2>"$T/err"
+check "  a changed entry stops it" test $? -eq 1
+check "  after the entries before it" test "$(grep -o '"cursor":[0-9]*' "$T/out" | tr '\n' ' ')" = '"cursor":1 '
+check "  and says where" sh -c "grep -q 'chain broken at entry 2 ' '$T/err' && grep -q 'nothing after entry 1 exported' '$T/err'"
+
+# report over several audit databases (two state directories, e.g. two replicas): merged
+"$CDSD" report --state "$T/var" --state "$T/tampered" >"$T/out" 2>&1
+check "report merges two state directories" grep -q "^cdsd alert report: 2 decisions .*(2 audit databases merged)" "$T/out"
+check "  per rule" grep -Eq "^ddi.interaction +2 +2 " "$T/out"
+"$CDSD" report --state "$T/var" --audit "$ARCH" >"$T/out" 2>&1
+check "  and a state directory with an archive" grep -q "^medication-safety  *2 " "$T/out"
+
 # a malformed fixture fails with a reason instead of matching every card
 printf '{"service":"medication-safety","request_file":"%s/fixtures/requests/spec-90-composed-order-sign-ddi.json","expect":["ddi"]}' "$(pwd)" >"$T/badfx.json"
 "$CDSD" test "$T/badfx.json" >"$T/out" 2>&1

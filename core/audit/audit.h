@@ -136,6 +136,10 @@ typedef struct cds_audit_span {
     long decisions, feedback;
 } cds_audit_span;
 int cds_audit_verify_file(const char *path, const char *key_path, const char *anchor_path, cds_audit_span *span, FILE *out);
+/* Whether the file whose span is next continues the one before it (prev): 0 yes (a note on out
+ * when they overlap, after an interrupted archive run), 1 broken (said on out). */
+int cds_audit_span_follows(const cds_audit_span *prev, const cds_audit_span *next, const char *prev_path,
+                           const char *next_path, FILE *out);
 /* The live log at path with its key and anchor beside it. */
 int cds_audit_verify(const char *path, FILE *out);
 

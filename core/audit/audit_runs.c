@@ -102,6 +102,43 @@ void cds_audit_gen_free(cds_audit_gen *g)
     memset(g, 0, sizeof *g);
 }
 
+const cds_audit_gen *cds_audit_gen_cache_get(cds_audit_gen_cache *c, sqlite3 *db, int64_t id, cds_error *err)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->id[i] == id) return &c->gen[i];
+    sqlite3_stmt *st;
+    cds_audit_gen g = {0};
+    bool ok = sqlite3_prepare_v2(db, "SELECT rules FROM generation WHERE id = ?", -1, &st, NULL) == SQLITE_OK;
+    if (ok) {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW) {   /* else: none (engine-only runs) */
+            const unsigned char *json = sqlite3_column_text(st, 0);
+            ok = cds_audit_gen_parse(json ? (const char *)json : "", &g);
+        }
+    }
+    sqlite3_finalize(st);
+    int64_t *ids = ok ? realloc(c->id, (c->n + 1) * sizeof *ids) : NULL;
+    if (ids) c->id = ids;
+    cds_audit_gen *gens = ids ? realloc(c->gen, (c->n + 1) * sizeof *gens) : NULL;
+    if (!gens) {
+        cds_audit_gen_free(&g);
+        cds_error_set(err, CDS_EIO, NULL, "generation %lld: its rule list is not readable", (long long)id);
+        return NULL;
+    }
+    c->gen = gens;
+    c->id[c->n] = id;
+    c->gen[c->n] = g;
+    return &c->gen[c->n++];
+}
+
+void cds_audit_gen_cache_free(cds_audit_gen_cache *c)
+{
+    for (size_t i = 0; i < c->n; i++) cds_audit_gen_free(&c->gen[i]);
+    free(c->id);
+    free(c->gen);
+    memset(c, 0, sizeof *c);
+}
+
 static bool get_varint(cds_audit_runs_iter *it, uint64_t *v)
 {
     *v = 0;

@@ -6,11 +6,13 @@
 #ifndef CDS_AUDIT_RUNS_H
 #define CDS_AUDIT_RUNS_H
 
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "engine.h"
+#include "error.h"
 #include "strbuf.h"
 
 /* The generation's rule list as JSON: [["rule","version"],...] in the rule set's order. */
@@ -26,6 +28,17 @@ typedef struct cds_audit_gen {
 } cds_audit_gen;
 bool cds_audit_gen_parse(const char *json, cds_audit_gen *out);
 void cds_audit_gen_free(cds_audit_gen *g);
+
+/* Generations read from an audit file, each parsed once on its first decision (a rule set has
+ * few generations). */
+typedef struct cds_audit_gen_cache {
+    int64_t *id;
+    cds_audit_gen *gen;
+    size_t n;
+} cds_audit_gen_cache;
+/* Generation id of db (an unknown id: an empty list); NULL with the reason in err. */
+const cds_audit_gen *cds_audit_gen_cache_get(cds_audit_gen_cache *c, sqlite3 *db, int64_t id, cds_error *err);
+void cds_audit_gen_cache_free(cds_audit_gen_cache *c);
 
 /* One run decoded; strings point into the blob or the generation (not NUL-terminated: lengths). */
 typedef struct cds_audit_run {

@@ -345,3 +345,23 @@ int cds_audit_verify(const char *path, FILE *out)
     snprintf(anchor, sizeof anchor, "%s.anchor", path);
     return cds_audit_verify_file(path, NULL, anchor, NULL, out);
 }
+
+int cds_audit_span_follows(const cds_audit_span *prev, const cds_audit_span *next, const char *prev_path,
+                           const char *next_path, FILE *out)
+{
+    if (next->start_seq == prev->end_seq + 1 && memcmp(next->start_prev, prev->end_mac, 32)) {
+        fprintf(out, "chain broken between %s and %s: they do not continue one another\n", prev_path, next_path);
+        return 1;
+    }
+    if (next->start_seq > prev->end_seq + 1) {
+        fprintf(out, "chain broken between %s and %s: entries %lld-%lld are missing\n", prev_path, next_path,
+                (long long)prev->end_seq + 1, (long long)next->start_seq - 1);
+        return 1;
+    }
+    if (next->start_seq <= prev->end_seq)   /* an archive run was interrupted after the archive was written: the rest
+                                             * of its entries are still in the next file too (running it again
+                                             * finishes the move) */
+        fprintf(out, "note: entries %lld-%lld are in both %s and %s (an interrupted archive run; run it again)\n",
+                (long long)next->start_seq, (long long)prev->end_seq, prev_path, next_path);
+    return 0;
+}

@@ -54,24 +54,42 @@ typedef struct rule_times {
     size_t n, cap;
 } rule_times;
 
+/* Override reasons and error codes are counted over every database before the top reasons and
+ * the per-code lists are made, so that a merged report is exact. */
+typedef struct reason_count { char rule[128], reason[160]; long n; } reason_count;
+typedef struct code_count { char service[128], code[64]; long n; } code_count;
+
 typedef struct build {
     cds_report *r;
-    size_t rules_cap, times_cap;
+    size_t rules_cap, times_cap, ntimes, services_cap, days_cap;
     rule_times *times;
+    reason_count *reasons;
+    size_t nreasons, reasons_cap;
+    code_count *codes;
+    size_t ncodes, codes_cap;
     bool oom;
 } build;
+
+/* The rule's row, with its list of times beside it; NULL when out of memory. */
+static cds_rule_stats *rule_at(build *b, const char *rule)
+{
+    cds_rule_stats *s = rule_slot(b->r, rule, &b->rules_cap, &b->oom);
+    if (!s) return NULL;
+    if (b->ntimes < b->r->nrules) {
+        if (!cds_grow(&b->times, &b->times_cap, b->r->nrules, sizeof *b->times)) {
+            b->oom = true;
+            return NULL;
+        }
+        for (; b->ntimes < b->r->nrules; b->ntimes++) b->times[b->ntimes] = (rule_times){0};
+    }
+    return s;
+}
 
 /* One run of a rule: counted, and its time kept. */
 static void count_run(build *b, const char *rule, long cards, bool error, double us)
 {
-    size_t before = b->r->nrules;
-    cds_rule_stats *s = rule_slot(b->r, rule, &b->rules_cap, &b->oom);
+    cds_rule_stats *s = rule_at(b, rule);
     if (!s) return;
-    if (b->r->nrules != before && !cds_grow(&b->times, &b->times_cap, b->r->nrules, sizeof *b->times)) {
-        b->oom = true;
-        return;
-    }
-    if (b->r->nrules != before) b->times[b->r->nrules - 1] = (rule_times){0};
     rule_times *t = &b->times[s - b->r->rules];
     s->runs++;
     if (cards > 0) s->fired++;
@@ -94,48 +112,15 @@ static void runs_layout1(sqlite3 *db, build *b, int64_t since, int64_t until)
     sqlite3_finalize(st);
 }
 
-/* Layout 2: each decision's compact runs against its generation's rule list (a rule set has
- * few generations: each is parsed once, on its first decision). */
-typedef struct gen_cache {
-    int64_t *id;
-    cds_audit_gen *gen;
-    size_t n;
-} gen_cache;
-
-static const cds_audit_gen *gen_for(gen_cache *c, sqlite3 *db, int64_t id, cds_error *err)
-{
-    for (size_t i = 0; i < c->n; i++)
-        if (c->id[i] == id) return &c->gen[i];
-    sqlite3_stmt *st;
-    cds_audit_gen g = {0};
-    bool ok = sqlite3_prepare_v2(db, "SELECT rules FROM generation WHERE id = ?", -1, &st, NULL) == SQLITE_OK;
-    if (ok) {
-        sqlite3_bind_int64(st, 1, id);
-        if (sqlite3_step(st) == SQLITE_ROW) ok = cds_audit_gen_parse(txt(st, 0), &g);   /* else: none (engine-only runs) */
-    }
-    sqlite3_finalize(st);
-    int64_t *ids = ok ? realloc(c->id, (c->n + 1) * sizeof *ids) : NULL;
-    if (ids) c->id = ids;
-    cds_audit_gen *gens = ids ? realloc(c->gen, (c->n + 1) * sizeof *gens) : NULL;
-    if (!gens) {
-        cds_audit_gen_free(&g);
-        cds_error_set(err, CDS_EIO, NULL, "generation %lld: its rule list is not readable", (long long)id);
-        return NULL;
-    }
-    c->gen = gens;
-    c->id[c->n] = id;
-    c->gen[c->n] = g;
-    return &c->gen[c->n++];
-}
-
+/* Layout 2: each decision's compact runs against its generation's rule list. */
 static bool runs_layout2(sqlite3 *db, build *b, int64_t since, int64_t until, cds_error *err)
 {
     sqlite3_stmt *st = prep(db, "SELECT d.gen, d.runs FROM decision d WHERE" TIME_FILTER, since, until);
-    gen_cache cache = {0};
+    cds_audit_gen_cache cache = {0};
     bool ok = st != NULL;
     char rule[128];
     while (ok && !b->oom && sqlite3_step(st) == SQLITE_ROW) {
-        const cds_audit_gen *gen = gen_for(&cache, db, sqlite3_column_int64(st, 0), err);
+        const cds_audit_gen *gen = cds_audit_gen_cache_get(&cache, db, sqlite3_column_int64(st, 0), err);
         if (!gen) {
             ok = false;
             break;
@@ -154,19 +139,106 @@ static bool runs_layout2(sqlite3 *db, build *b, int64_t since, int64_t until, cd
             ok = false;
         }
     }
-    for (size_t i = 0; i < cache.n; i++) cds_audit_gen_free(&cache.gen[i]);
-    free(cache.id);
-    free(cache.gen);
+    cds_audit_gen_cache_free(&cache);
     sqlite3_finalize(st);
     return ok;
 }
 
-cds_rc cds_report_build(const char *path, int64_t since, int64_t until, cds_report *r, cds_error *err)
+static int cmp_day(const void *a, const void *b)
 {
-    memset(r, 0, sizeof *r);
-    build b = {.r = r};
-    size_t services_cap = 0, days_cap = 0;
-    bool oom = false;
+    const cds_day_stats *x = a, *y = b;
+    int c = strcmp(x->day, y->day);
+    return c ? c : strcmp(x->rule, y->rule);
+}
+
+static int cmp_reason(const void *a, const void *b)
+{
+    const reason_count *x = a, *y = b;
+    int c = strcmp(x->rule, y->rule);
+    return c ? c : x->n != y->n ? (x->n < y->n ? 1 : -1) : strcmp(x->reason, y->reason);
+}
+
+static int cmp_code(const void *a, const void *b)
+{
+    const code_count *x = a, *y = b;
+    int c = strcmp(x->service, y->service);
+    return c ? c : strcmp(x->code, y->code);
+}
+
+static void count_reason(build *b, const char *rule, const char *reason, long n)
+{
+    for (size_t i = 0; i < b->nreasons; i++)
+        if (!strcmp(b->reasons[i].rule, rule) && !strcmp(b->reasons[i].reason, reason)) {
+            b->reasons[i].n += n;
+            return;
+        }
+    if (!cds_grow(&b->reasons, &b->reasons_cap, b->nreasons + 1, sizeof *b->reasons)) {
+        b->oom = true;
+        return;
+    }
+    reason_count *c = &b->reasons[b->nreasons++];
+    snprintf(c->rule, sizeof c->rule, "%s", rule);
+    snprintf(c->reason, sizeof c->reason, "%s", reason);
+    c->n = n;
+}
+
+static void count_service(build *b, const char *svc, const char *outcome, long n)
+{
+    cds_report *r = b->r;
+    cds_service_stats *s = NULL;
+    for (size_t i = 0; i < r->nservices && !s; i++)
+        if (!strcmp(r->services[i].service, svc)) s = &r->services[i];
+    if (!s) {
+        if (!cds_grow(&r->services, &b->services_cap, r->nservices + 1, sizeof *r->services)) {
+            b->oom = true;
+            return;
+        }
+        s = &r->services[r->nservices++];
+        memset(s, 0, sizeof *s);
+        snprintf(s->service, sizeof s->service, "%s", svc);
+    }
+    s->requests += n;
+    if (!strcmp(outcome, "ok")) return;
+    s->errors += n;
+    for (size_t i = 0; i < b->ncodes; i++)
+        if (!strcmp(b->codes[i].service, svc) && !strcmp(b->codes[i].code, outcome)) {
+            b->codes[i].n += n;
+            return;
+        }
+    if (!cds_grow(&b->codes, &b->codes_cap, b->ncodes + 1, sizeof *b->codes)) {
+        b->oom = true;
+        return;
+    }
+    code_count *c = &b->codes[b->ncodes++];
+    snprintf(c->service, sizeof c->service, "%s", svc);
+    snprintf(c->code, sizeof c->code, "%s", outcome);
+    c->n = n;
+}
+
+/* Cards of a rule on a day; days[0..sorted) are in order (the databases read before). */
+static void count_day(build *b, size_t sorted, const char *day, const char *rule, long cards)
+{
+    cds_report *r = b->r;
+    cds_day_stats key;
+    snprintf(key.day, sizeof key.day, "%s", day);
+    snprintf(key.rule, sizeof key.rule, "%s", rule);
+    cds_day_stats *d = sorted ? bsearch(&key, r->days, sorted, sizeof *r->days, cmp_day) : NULL;
+    if (d) {
+        d->cards += cards;
+        return;
+    }
+    if (!cds_grow(&r->days, &b->days_cap, r->ndays + 1, sizeof *r->days)) {
+        b->oom = true;
+        return;
+    }
+    key.cards = cards;
+    r->days[r->ndays++] = key;
+}
+
+/* Adds one database's rows between since and until to the report being built. */
+static cds_rc add_file(build *b, const char *path, int64_t since, int64_t until, cds_error *err)
+{
+    cds_report *r = b->r;
     sqlite3 *db = cds_audit_file_open(path, err);
     if (!db) return CDS_EIO;
     int layout = cds_audit_layout_of(db);
@@ -178,34 +250,19 @@ cds_rc cds_report_build(const char *path, int64_t since, int64_t until, cds_repo
         sqlite3_close(db);
         return CDS_EIO;
     }
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        r->decisions = sqlite3_column_int64(st, 0);
-        snprintf(r->since, sizeof r->since, "%s", txt(st, 1));
-        snprintf(r->until, sizeof r->until, "%s", txt(st, 2));
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0) {
+        r->decisions += sqlite3_column_int64(st, 0);
+        if (!r->since[0] || strcmp(txt(st, 1), r->since) < 0) snprintf(r->since, sizeof r->since, "%s", txt(st, 1));
+        if (strcmp(txt(st, 2), r->until) > 0) snprintf(r->until, sizeof r->until, "%s", txt(st, 2));
     }
     sqlite3_finalize(st);
 
     /* runs, firings, errors and evaluation times per rule, from each decision's rule list */
-    if (layout == 1) runs_layout1(db, &b, since, until);
-    else if (!runs_layout2(db, &b, since, until, err)) {
-        for (size_t i = 0; i < r->nrules && b.times; i++) free(b.times[i].t);
-        free(b.times);
+    if (layout == 1) runs_layout1(db, b, since, until);
+    else if (!runs_layout2(db, b, since, until, err)) {
         sqlite3_close(db);
-        cds_report_free(r);
         return CDS_EIO;
     }
-    for (size_t i = 0; i < r->nrules && b.times; i++) {
-        rule_times *t = &b.times[i];
-        if (t->n) qsort(t->t, t->n, sizeof *t->t, cmp_double);   /* a rule that never ran: t->t may be NULL */
-        if (t->n) {
-            r->rules[i].p50_us = t->t[(size_t)(0.5 * (double)(t->n - 1) + 0.5)];
-            r->rules[i].p99_us = t->t[(size_t)(0.99 * (double)(t->n - 1) + 0.5)];
-        }
-        free(t->t);
-    }
-    free(b.times);
-    oom = b.oom;
-    size_t rules_cap = b.rules_cap;
     /* Layout 2 joins cards by the decision's seq and finds a card's latest feedback through the
      * feedback index: every query starts from the decisions of the period (decision_time). */
     const char *card_join = layout == 1 ? " card c JOIN decision d ON d.decision = c.decision "
@@ -223,8 +280,8 @@ cds_rc cds_report_build(const char *path, int64_t since, int64_t until, cds_repo
                  " FROM (SELECT c.rule, c.indicator, (SELECT outcome FROM feedback f WHERE f.card = c.uuid ORDER BY seq DESC"
                  " LIMIT 1) o FROM %s WHERE" TIME_FILTER ") GROUP BY rule, indicator", card_join);
     st = prep(db, sql, since, until);
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        cds_rule_stats *s = rule_slot(r, txt(st, 0), &rules_cap, &oom);
+    while (st && !b->oom && sqlite3_step(st) == SQLITE_ROW) {
+        cds_rule_stats *s = rule_at(b, txt(st, 0));
         if (!s) break;
         long n = sqlite3_column_int64(st, 2);
         const char *ind = txt(st, 1);
@@ -237,70 +294,83 @@ cds_rc cds_report_build(const char *path, int64_t since, int64_t until, cds_repo
     }
     sqlite3_finalize(st);
 
-    /* top override reasons */
+    /* override reasons (the top ones are picked once every database is read) */
     snprintf(sql, sizeof sql, "SELECT c.rule, coalesce(nullif(f.reason_display,''), nullif(f.reason_code,''), 'no reason given'),"
              " count(*) FROM %s CROSS JOIN feedback f ON f.card = c.uuid WHERE f.outcome = 'overridden' AND" TIME_FILTER
-             " GROUP BY 1, 2 ORDER BY 1, 3 DESC", card_join);
+             " GROUP BY 1, 2", card_join);
     st = prep(db, sql, since, until);
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        cds_rule_stats *s = rule_slot(r, txt(st, 0), &rules_cap, &oom);
-        if (!s) break;
-        for (int k = 0; k < 3; k++)
-            if (!s->reason_counts[k]) {
-                snprintf(s->reasons[k], sizeof s->reasons[k], "%s", txt(st, 1));
-                s->reason_counts[k] = sqlite3_column_int64(st, 2);
-                break;
-            }
-    }
+    while (st && !b->oom && sqlite3_step(st) == SQLITE_ROW)
+        if (rule_at(b, txt(st, 0))) count_reason(b, txt(st, 0), txt(st, 1), sqlite3_column_int64(st, 2));
     sqlite3_finalize(st);
 
     /* per service */
-    st = prep(db, "SELECT service, outcome, count(*) FROM decision d WHERE" TIME_FILTER " GROUP BY 1, 2 ORDER BY 1, 2", since, until);
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        const char *svc = txt(st, 0);
-        cds_service_stats *s = NULL;
-        for (size_t i = 0; i < r->nservices; i++)
-            if (!strcmp(r->services[i].service, svc)) s = &r->services[i];
-        if (!s) {
-            if (!cds_grow(&r->services, &services_cap, r->nservices + 1, sizeof *r->services)) {
-                oom = true;
-                break;
-            }
-            s = &r->services[r->nservices++];
-            memset(s, 0, sizeof *s);
-            snprintf(s->service, sizeof s->service, "%s", svc);
-        }
-        long n = sqlite3_column_int64(st, 2);
-        s->requests += n;
-        if (strcmp(txt(st, 1), "ok") != 0) {
-            s->errors += n;
-            size_t l = strlen(s->by_code);
-            snprintf(s->by_code + l, sizeof s->by_code - l, "%s%s=%ld", l ? ", " : "", txt(st, 1), n);
-        }
-    }
+    st = prep(db, "SELECT service, outcome, count(*) FROM decision d WHERE" TIME_FILTER " GROUP BY 1, 2", since, until);
+    while (st && !b->oom && sqlite3_step(st) == SQLITE_ROW) count_service(b, txt(st, 0), txt(st, 1), sqlite3_column_int64(st, 2));
     sqlite3_finalize(st);
 
     /* cards per rule per day */
+    size_t sorted = r->ndays;
     snprintf(sql, sizeof sql, "SELECT strftime('%%Y-%%m-%%d', d.time_ms/1000, 'unixepoch'), c.rule, count(*) FROM %s WHERE"
-             TIME_FILTER " GROUP BY 1, 2 ORDER BY 1, 2", card_join);
+             TIME_FILTER " GROUP BY 1, 2", card_join);
     st = prep(db, sql, since, until);
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        if (!cds_grow(&r->days, &days_cap, r->ndays + 1, sizeof *r->days)) {
-            oom = true;
-            break;
-        }
-        cds_day_stats *d = &r->days[r->ndays++];
-        snprintf(d->day, sizeof d->day, "%s", txt(st, 0));
-        snprintf(d->rule, sizeof d->rule, "%s", txt(st, 1));
-        d->cards = sqlite3_column_int64(st, 2);
-    }
+    while (st && !b->oom && sqlite3_step(st) == SQLITE_ROW) count_day(b, sorted, txt(st, 0), txt(st, 1), sqlite3_column_int64(st, 2));
     sqlite3_finalize(st);
+    if (r->ndays) qsort(r->days, r->ndays, sizeof *r->days, cmp_day);
     sqlite3_close(db);
-    if (oom) {
-        cds_report_free(r);
-        return cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory building the report");
-    }
     return CDS_OK;
+}
+
+/* Percentiles over every database's times, the top override reasons, the errors by code. */
+static void finish(build *b)
+{
+    cds_report *r = b->r;
+    for (size_t i = 0; i < b->ntimes; i++) {
+        rule_times *t = &b->times[i];
+        if (!t->n) continue;
+        qsort(t->t, t->n, sizeof *t->t, cmp_double);
+        r->rules[i].p50_us = t->t[(size_t)(0.5 * (double)(t->n - 1) + 0.5)];
+        r->rules[i].p99_us = t->t[(size_t)(0.99 * (double)(t->n - 1) + 0.5)];
+    }
+    if (b->nreasons) qsort(b->reasons, b->nreasons, sizeof *b->reasons, cmp_reason);
+    for (size_t i = 0; i < b->nreasons; i++) {
+        cds_rule_stats *s = rule_slot(r, b->reasons[i].rule, &b->rules_cap, &b->oom);
+        for (int k = 0; s && k < 3; k++)
+            if (!s->reason_counts[k]) {
+                snprintf(s->reasons[k], sizeof s->reasons[k], "%s", b->reasons[i].reason);
+                s->reason_counts[k] = b->reasons[i].n;
+                break;
+            }
+    }
+    if (b->ncodes) qsort(b->codes, b->ncodes, sizeof *b->codes, cmp_code);
+    for (size_t i = 0; i < b->ncodes; i++)
+        for (size_t j = 0; j < r->nservices; j++)
+            if (!strcmp(r->services[j].service, b->codes[i].service)) {
+                char *by = r->services[j].by_code;
+                size_t l = strlen(by);
+                snprintf(by + l, sizeof r->services[j].by_code - l, "%s%s=%ld", l ? ", " : "", b->codes[i].code, b->codes[i].n);
+            }
+}
+
+cds_rc cds_report_build_many(const char *const *paths, size_t n, int64_t since, int64_t until, cds_report *r, cds_error *err)
+{
+    memset(r, 0, sizeof *r);
+    build b = {.r = r};
+    cds_rc rc = CDS_OK;
+    for (size_t i = 0; i < n && rc == CDS_OK && !b.oom; i++) rc = add_file(&b, paths[i], since, until, err);
+    r->databases = n;
+    if (rc == CDS_OK && !b.oom) finish(&b);
+    for (size_t i = 0; i < b.ntimes; i++) free(b.times[i].t);
+    free(b.times);
+    free(b.reasons);
+    free(b.codes);
+    if (rc == CDS_OK && b.oom) rc = cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory building the report");
+    if (rc != CDS_OK) cds_report_free(r);
+    return rc;
+}
+
+cds_rc cds_report_build(const char *path, int64_t since, int64_t until, cds_report *r, cds_error *err)
+{
+    return cds_report_build_many(&path, 1, since, until, r, err);
 }
 
 void cds_report_free(cds_report *r)
@@ -313,8 +383,11 @@ void cds_report_free(cds_report *r)
 
 void cds_report_text(const cds_report *r, FILE *out)
 {
-    fprintf(out, "cdsd alert report: %ld decisions%s%s%s%s\n\n", r->decisions, r->since[0] ? " from " : "", r->since,
+    fprintf(out, "cdsd alert report: %ld decisions%s%s%s%s", r->decisions, r->since[0] ? " from " : "", r->since,
             r->until[0] ? " to " : "", r->until);
+    if (r->databases > 1)   /* feedback joins its card within one database (see report.h) */
+        fprintf(out, " (%zu audit databases merged)", r->databases);
+    fprintf(out, "\n\n");
     fprintf(out, "%-26s %6s %6s %5s %6s %6s %6s %6s %6s %6s %8s %8s %8s\n", "rule", "runs", "fired", "err", "info",
             "warn", "crit", "accept", "overr", "nofb", "override", "p50 us", "p99 us");
     for (size_t i = 0; i < r->nrules; i++) {

@@ -29,6 +29,7 @@ typedef struct cds_day_stats { char day[11]; char rule[128]; long cards; } cds_d
 
 typedef struct cds_report {
     char since[32], until[32];
+    size_t databases;                  /* how many audit databases were merged */
     long decisions;
     cds_rule_stats *rules;
     size_t nrules;
@@ -40,6 +41,11 @@ typedef struct cds_report {
 
 /* Reads $db between since_ms and until_ms (epoch milliseconds, inclusive/exclusive). */
 cds_rc cds_report_build(const char *db, int64_t since_ms, int64_t until_ms, cds_report *out, cds_error *err);
+/* The same over several databases (e.g. one per replica), merged exactly: counts summed,
+ * percentiles over every database's times, top reasons and error codes over the summed counts.
+ * Feedback is matched to cards within each database (the database that received it). */
+cds_rc cds_report_build_many(const char *const *paths, size_t n, int64_t since, int64_t until, cds_report *r,
+                             cds_error *err);
 void cds_report_free(cds_report *r);
 void cds_report_text(const cds_report *r, FILE *out);
 /* One self-contained HTML file with inline SVG charts. */

@@ -14,6 +14,7 @@ int cli_serve(int argc, char **argv);
 int cli_call(int argc, char **argv);
 int cli_reload(int argc, char **argv);
 int cli_audit(int argc, char **argv);
+int cli_audit_export(int argc, char **argv);   /* cdsd audit export */
 int cli_report(int argc, char **argv);
 int cli_replay(int argc, char **argv);
 int cli_new_rule(int argc, char **argv);

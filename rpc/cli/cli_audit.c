@@ -27,19 +27,7 @@ static int verify_history(char *const *files, size_t n, size_t anchor_at, const 
         char anchor[1200];
         snprintf(anchor, sizeof anchor, "%s.anchor", files[i]);
         status = cds_audit_verify_file(files[i], key, i == anchor_at ? anchor : NULL, &span, stdout);
-        if (status == 0 && i > 0 && span.start_seq == prev.end_seq + 1 && memcmp(span.start_prev, prev.end_mac, 32)) {
-            printf("chain broken between %s and %s: they do not continue one another\n", files[i - 1], files[i]);
-            status = 1;
-        } else if (status == 0 && i > 0 && span.start_seq > prev.end_seq + 1) {
-            printf("chain broken between %s and %s: entries %lld-%lld are missing\n", files[i - 1], files[i],
-                   (long long)prev.end_seq + 1, (long long)span.start_seq - 1);
-            status = 1;
-        } else if (status == 0 && i > 0 && span.start_seq <= prev.end_seq) {
-            /* an archive run was interrupted after the archive was written: the rest of its
-             * entries are still in the next file too (running it again finishes the move) */
-            printf("note: entries %lld-%lld are in both %s and %s (an interrupted archive run; run it again)\n",
-                   (long long)span.start_seq, (long long)prev.end_seq, files[i - 1], files[i]);
-        }
+        if (status == 0 && i > 0) status = cds_audit_span_follows(&prev, &span, files[i - 1], files[i], stdout);
         if (status == 0) prev = span;
     }
     return status;
@@ -122,7 +110,9 @@ int cli_audit(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "verify")) return verify(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "archive")) return archive(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "export")) return cli_audit_export(argc - 1, argv + 1);
     fprintf(stderr, "usage: cdsd audit verify [--state DIR [--archive-dir DIR] | --db FILE [--key FILE]]\n"
-                    "       cdsd audit archive --before DATE [--state DIR] [--out FILE] [--batch N] [--pause MS]\n");
+                    "       cdsd audit archive --before DATE [--state DIR] [--out FILE] [--batch N] [--pause MS]\n"
+                    "       cdsd audit export [--state DIR | --audit FILE] [--since CURSOR] [--format jsonl|fhir-auditevent]\n");
     return 2;
 }

@@ -1,6 +1,8 @@
-/* cli_report.c — `cdsd report [--state DIR | --audit FILE] [--since DATE] [--until DATE] [--format text|html]
- * [--out FILE]`: the live log, or one archive or first-layout log given by --audit. */
+/* cli_report.c — `cdsd report [--state DIR | --audit FILE]... [--since DATE] [--until DATE] [--format text|html]
+ * [--out FILE]`: the live log, or an archive or first-layout log given by --audit; several (e.g.
+ * one per replica, both flags repeated and mixed) are merged into one report. */
 #include <getopt.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -11,52 +13,69 @@
 
 int cli_report(int argc, char **argv)
 {
-    const char *state = "var", *since = NULL, *until = NULL, *format = "text", *out = NULL, *audit = NULL;
+    const char *since = NULL, *until = NULL, *format = "text", *out = NULL;
+    char **dbs = calloc((size_t)argc + 1, sizeof *dbs);   /* at most one per argument */
+    size_t ndbs = 0;
+    int status = 2;
+    if (!dbs) {
+        fprintf(stderr, "cdsd report: out of memory\n");
+        return 1;
+    }
     static const struct option opts[] = {{"state", 1, 0, 's'}, {"since", 1, 0, 'f'}, {"until", 1, 0, 'u'},
                                          {"format", 1, 0, 'F'}, {"out", 1, 0, 'o'}, {"audit", 1, 0, 'a'}, {"help", 0, 0, 'h'},
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 's': state = optarg; break;
+        case 's':
+            if (asprintf(&dbs[ndbs], "%s/audit.db", optarg) < 0) goto done;
+            ndbs++;
+            break;
         case 'f': since = optarg; break;
         case 'u': until = optarg; break;
         case 'F': format = optarg; break;
         case 'o': out = optarg; break;
-        case 'a': audit = optarg; break;
+        case 'a':
+            if (!(dbs[ndbs] = strdup(optarg))) goto done;
+            ndbs++;
+            break;
         default:
-            fprintf(c == 'h' ? stdout : stderr, "usage: cdsd report [--state DIR | --audit FILE] [--since DATE] [--until DATE] "
+            fprintf(c == 'h' ? stdout : stderr, "usage: cdsd report [--state DIR | --audit FILE]... [--since DATE] [--until DATE] "
                                                 "[--format text|html] [--out FILE]\n");
-            return c == 'h' ? 0 : 2;
+            status = c == 'h' ? 0 : 2;
+            goto done;
         }
     }
     time_t t0 = 0, t1 = (time_t)1 << 40;
     if ((since && !cds_parse_time(since, &t0)) || (until && !cds_parse_time(until, &t1))) {
         fprintf(stderr, "cdsd report: dates are YYYY-MM-DD or RFC3339\n");
-        return 2;
+        goto done;
     }
     if (strcmp(format, "text") && strcmp(format, "html")) {
         fprintf(stderr, "cdsd report: --format text or html\n");
-        return 2;
+        goto done;
     }
-    char db[1100];
-    if (audit) snprintf(db, sizeof db, "%s", audit);
-    else snprintf(db, sizeof db, "%s/audit.db", state);
+    if (!ndbs && !(dbs[ndbs++] = strdup("var/audit.db"))) goto done;
     cds_report r;
     cds_error err;
-    if (cds_report_build(db, (int64_t)t0 * 1000, (int64_t)t1 * 1000, &r, &err)) {
+    status = 1;
+    if (cds_report_build_many((const char *const *)dbs, ndbs, (int64_t)t0 * 1000, (int64_t)t1 * 1000, &r, &err)) {
         fprintf(stderr, "cdsd report: %s\n", err.message);
-        return 1;
+        goto done;
     }
     FILE *f = out ? fopen(out, "w") : stdout;
     if (!f) {
         perror(out);
         cds_report_free(&r);
-        return 1;
+        goto done;
     }
     if (!strcmp(format, "html")) cds_report_html(&r, f);
     else cds_report_text(&r, f);
     if (out) fclose(f);
     cds_report_free(&r);
-    return 0;
+    status = 0;
+done:
+    for (size_t i = 0; i < ndbs; i++) free(dbs[i]);
+    free(dbs);
+    return status;
 }

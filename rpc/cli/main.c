@@ -30,9 +30,11 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
      "Re-evaluates the requests stored with --audit-requests against RULES_DIR and lists the cards\n"
      "that would appear, disappear or change indicator.\n"},
     {"config", cli_config, "validate a config file (config check FILE)", NULL},
-    {"audit", cli_audit, "check the audit log's hash chain (audit verify)",
+    {"audit", cli_audit, "check the audit log's hash chain (audit verify), archive it, export it",
      "usage: cdsd audit verify [--state DIR | --db FILE]\n"
-     "Checks the audit log's hash chain and names the first row that was edited, deleted or reordered.\n"},
+     "       cdsd audit export [--state DIR | --audit FILE] [--since CURSOR] [--format jsonl|fhir-auditevent]\n"
+     "verify checks the audit log's hash chain and names the first row that was edited, deleted or\n"
+     "reordered; export writes the decisions as JSON lines (chain checked on the way).\n"},
 };
 
 static void usage(FILE *f)

@@ -132,8 +132,88 @@ static void the_report_counts_a_known_sequence(void **s)
     tu_rmrf(dir);
 }
 
+/* A decision in which only ddi.interaction ran, taking us microseconds, with card uuid (or none). */
+static void ddi_run(cds_audit *a, const char *id, const char *outcome, double us, const char *uuid)
+{
+    char runs[128];
+    snprintf(runs, sizeof runs, "[{\"rule\":\"ddi.interaction\",\"version\":\"1\",\"cards\":%d,\"us\":%g}]", uuid ? 1 : 0, us);
+    const char *u[] = {uuid}, *r[] = {"ddi.interaction"}, *i[] = {"warning"};
+    decision(a, id, outcome, runs, uuid ? 1 : 0, u, r, i);
+}
+
+static void override(cds_audit *a, const char *card, const char *reason)
+{
+    char fb[512];
+    snprintf(fb, sizeof fb, "{\"feedback\":[{\"card\":\"%s\",\"outcome\":\"overridden\",\"outcomeTimestamp\":"
+             "\"2025-01-01T00:00:00Z\",\"overrideReason\":{\"reason\":{\"code\":\"c\",\"system\":\"s\",\"display\":\"%s\"}}}]}",
+             card, reason);
+    feedback(a, fb);
+}
+
+/* Two replicas' databases: counts summed, percentiles over all the times (not per database),
+ * top reasons and error codes over the summed counts. */
+static void a_report_merges_several_databases_exactly(void **s)
+{
+    (void)s;
+    const char *dir = tu_tempdir();
+    char db[2][256];
+    cds_error err;
+    for (int k = 0; k < 2; k++) {
+        snprintf(db[k], sizeof db[k], "%s/replica%d.db", dir, k);
+        cds_audit *a = cds_audit_open(db[k], false, &err);
+        assert_non_null(a);
+        if (k == 0) {   /* ddi times 10, 20 and 0; one override "Will monitor" */
+            ddi_run(a, "a1", "ok", 10, "ca1");
+            ddi_run(a, "a2", "ok", 20, NULL);
+            ddi_run(a, "a3", "bad_request", 0, NULL);
+            override(a, "ca1", "Will monitor");
+        } else {        /* ddi times 30, 40, 50, 0, 0; "Not relevant" once, "Will monitor" once */
+            ddi_run(a, "b1", "ok", 30, "cb1");
+            ddi_run(a, "b2", "ok", 40, "cb2");
+            ddi_run(a, "b3", "ok", 50, NULL);
+            ddi_run(a, "b4", "bad_request", 0, NULL);
+            ddi_run(a, "b5", "timeout", 0, NULL);
+            override(a, "cb1", "Not relevant");
+            override(a, "cb2", "Will monitor");
+        }
+        cds_audit_close(a);
+    }
+    const char *paths[] = {db[0], db[1]};
+    cds_report r;
+    assert_int_equal(cds_report_build_many(paths, 2, 0, INT64_MAX, &r, &err), CDS_OK);
+    assert_int_equal(r.databases, 2);
+    assert_int_equal(r.decisions, 8);
+    const cds_rule_stats *ddi = rule(&r, "ddi.interaction");
+    assert_int_equal(ddi->runs, 8);
+    assert_int_equal(ddi->fired, 3);
+    assert_int_equal(ddi->warning, 3);
+    assert_int_equal(ddi->overridden, 3);
+    assert_true(ddi->p50_us == 20);   /* of 0,0,0,10,20,30,40,50; alone: 10 and 30 */
+    assert_string_equal(ddi->reasons[0], "Will monitor");
+    assert_int_equal(ddi->reason_counts[0], 2);
+    assert_string_equal(ddi->reasons[1], "Not relevant");
+    assert_int_equal(ddi->reason_counts[1], 1);
+    assert_int_equal(r.nservices, 1);
+    assert_int_equal(r.services[0].requests, 8);
+    assert_int_equal(r.services[0].errors, 3);
+    assert_string_equal(r.services[0].by_code, "bad_request=2, timeout=1");
+    long day_cards = 0;
+    for (size_t i = 0; i < r.ndays; i++) {
+        assert_true(i == 0 || strcmp(r.days[i - 1].day, r.days[i].day) <= 0);   /* in day order, for the chart */
+        day_cards += r.days[i].cards;
+    }
+    assert_int_equal(day_cards, 3);
+    cds_report_free(&r);
+    /* a database that is not there fails the whole report, naming it */
+    const char *bad[] = {db[0], "/nonexistent/audit.db"};
+    assert_int_not_equal(cds_report_build_many(bad, 2, 0, INT64_MAX, &r, &err), CDS_OK);
+    assert_non_null(strstr(err.message, "/nonexistent/audit.db"));
+    tu_rmrf(dir);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(the_report_counts_a_known_sequence)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(the_report_counts_a_known_sequence),
+                                       cmocka_unit_test(a_report_merges_several_databases_exactly)};
     return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }
