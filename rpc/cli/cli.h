@@ -23,6 +23,10 @@ int cli_burden(int argc, char **argv);
 
 /* Loads a rule set, printing every load problem to stderr. NULL on failure. */
 cds_ruleset *cli_load_rules(const char *dir, const char *kb_path, bool progress);
+/* The rule set in dir compiled for one evaluator: the engine, its rule set in *rs (free both with
+ * cli_unload_engine); NULL after printing why. */
+struct cds_engine *cli_load_engine(const char *dir, cds_ruleset **rs);
+void cli_unload_engine(struct cds_engine *e, cds_ruleset *rs);
 
 /* Default rules directory: ./rules. */
 #define CLI_DEFAULT_RULES "rules"

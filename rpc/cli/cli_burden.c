@@ -379,17 +379,9 @@ static cJSON *call(cds_engine *e, const char *service, cJSON *req, time_t now)
 static bool run(const char *rules, const population *pop, time_t now, burden *bd)
 {
     memset(bd, 0, sizeof *bd);
-    cds_ruleset *rs = cli_load_rules(rules, NULL, false);
-    if (!rs) return false;
-    cds_strbuf diag;
-    cds_strbuf_init(&diag);
-    cds_engine *e = cds_engine_new(rs, &diag);
-    if (!e) {
-        fprintf(stderr, "%s", diag.data ? diag.data : "");
-        cds_strbuf_free(&diag);
-        cds_ruleset_free(rs);
-        return false;
-    }
+    cds_ruleset *rs;
+    cds_engine *e = cli_load_engine(rules, &rs);
+    if (!e) return false;
     long n = 0;
     for (size_t i = 0; i < pop->n; i++) {
         const patient *p = &pop->p[i];
@@ -412,9 +404,7 @@ static bool run(const char *rules, const population *pop, time_t now, burden *bd
             cJSON_Delete(req); cJSON_Delete(resp);
         }
     }
-    cds_engine_free(e);
-    cds_strbuf_free(&diag);
-    cds_ruleset_free(rs);
+    cli_unload_engine(e, rs);
     return true;
 }
 

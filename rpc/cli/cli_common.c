@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "engine.h"
 
 cds_ruleset *cli_load_rules(const char *dir, const char *kb_path, bool progress)
 {
@@ -16,4 +17,26 @@ cds_ruleset *cli_load_rules(const char *dir, const char *kb_path, bool progress)
     }
     cds_strbuf_free(&diag);
     return rs;
+}
+
+cds_engine *cli_load_engine(const char *dir, cds_ruleset **rs)
+{
+    *rs = cli_load_rules(dir, NULL, false);
+    if (!*rs) return NULL;
+    cds_strbuf diag;
+    cds_strbuf_init(&diag);
+    cds_engine *e = cds_engine_new(*rs, &diag);
+    if (!e) {
+        fprintf(stderr, "%s", diag.data ? diag.data : "");
+        cds_ruleset_free(*rs);
+        *rs = NULL;
+    }
+    cds_strbuf_free(&diag);
+    return e;
+}
+
+void cli_unload_engine(cds_engine *e, cds_ruleset *rs)
+{
+    cds_engine_free(e);
+    cds_ruleset_free(rs);
 }

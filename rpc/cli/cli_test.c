@@ -35,22 +35,12 @@ int cli_test(int argc, char **argv)
     const char *def[] = {"fixtures"};
     const char *const *paths = optind < argc ? (const char *const *)argv + optind : def;
     size_t npaths = optind < argc ? (size_t)(argc - optind) : 1;
-    cds_ruleset *rs = cli_load_rules(rules, NULL, false);
-    if (!rs) return 2;
-    cds_strbuf diag;
-    cds_strbuf_init(&diag);
-    cds_engine *e = cds_engine_new(rs, &diag);
-    if (!e) {
-        fprintf(stderr, "%s", diag.data ? diag.data : "");
-        cds_strbuf_free(&diag);
-        cds_ruleset_free(rs);
-        return 2;
-    }
+    cds_ruleset *rs;
+    cds_engine *e = cli_load_engine(rules, &rs);
+    if (!e) return 2;
     if (update && optind >= argc) {
         fprintf(stderr, "cdsd test --update: name the fixtures you reviewed (it rewrites their expected cards)\n");
-        cds_engine_free(e);
-        cds_strbuf_free(&diag);
-        cds_ruleset_free(rs);
+        cli_unload_engine(e, rs);
         return 2;
     }
     cds_fixture_opts fo = {quiet, stdout, update};
@@ -60,8 +50,6 @@ int cli_test(int argc, char **argv)
     int status = res.failed || (res.passed + res.failed == 0) || (require && gaps) ? 1 : 0;
     if (res.passed + res.failed == 0) fprintf(stderr, "cdsd test: no fixtures found\n");
     cds_fixture_result_free(&res);
-    cds_engine_free(e);
-    cds_strbuf_free(&diag);
-    cds_ruleset_free(rs);
+    cli_unload_engine(e, rs);
     return status;
 }
