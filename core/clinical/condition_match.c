@@ -61,6 +61,7 @@ static void file_tagged(cds_arena *a, cds_strmap *m, char tag, const char *code,
 static const struct cds_condition_index *build(const cds_view *v)
 {
     cds_arena *a = v->arena;
+    bool failed_before = a->failed;
     struct cds_condition_index *x = cds_arena_alloc(a, sizeof *x);
     if (!x) return NULL;
     cds_strmap m;
@@ -97,6 +98,8 @@ static const struct cds_condition_index *build(const cds_view *v)
         else x->codes.cap = x->codes.count = 0;
     }
     cds_strmap_free(&m);
+    /* an index with a hole would answer "not on the problem list" for a condition that is */
+    if ((a->failed && !failed_before) || (m.cap && !x->codes.slots) || (v->nconditions && !x->texts)) return NULL;
     return x;
 }
 
@@ -112,9 +115,12 @@ static uint32_t first_with_text(const cds_view *v, const struct cds_condition_in
     size_t n = 0;
     for (; words[n] && n + 1 < sizeof needle; n++) needle[n] = (char)tolower((unsigned char)words[n]);
     needle[n] = '\0';
-    if (!n || words[n]) return CDS_NO_CONDITION;   /* empty, or longer than any text word list */
-    for (uint32_t c = 0; c < v->nconditions; c++)
-        if (x->texts && x->texts[c] && strstr(x->texts[c], needle)) return c;
+    if (!n) return CDS_NO_CONDITION;
+    for (uint32_t c = 0; c < v->nconditions; c++) {
+        const char *t = v->conditions[c].text;
+        if (!t) continue;
+        if (words[n] ? strcasestr(t, words) != NULL : (x->texts[c] && strstr(x->texts[c], needle))) return c;   /* long words: no copy */
+    }
     return CDS_NO_CONDITION;
 }
 
@@ -123,7 +129,7 @@ uint32_t cds_view_condition_first(const cds_view *v, const char *want)
     if (!want || !v->nconditions) return CDS_NO_CONDITION;
     if (!v->condition_index) ((cds_view *)v)->condition_index = build(v);   /* logically const: a cache */
     const struct cds_condition_index *x = v->condition_index;
-    if (!x) return CDS_NO_CONDITION;
+    if (!x) return CDS_CONDITION_UNKNOWN;
     if (strncmp(want, "text:", 5) == 0) return first_with_text(v, x, want + 5);
     char key[MAX_KEY];
     if (strncmp(want, "icd10:", 6) == 0) {

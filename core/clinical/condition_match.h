@@ -10,8 +10,11 @@
 #include "view.h"
 
 #define CDS_NO_CONDITION UINT32_MAX
+/* The index could not be built (out of memory): nobody can say whether a condition matches. */
+#define CDS_CONDITION_UNKNOWN (UINT32_MAX - 1)
 
-/* The first condition (in view order) that `want` names, or CDS_NO_CONDITION. want is a bare code
+/* The first condition (in view order) that `want` names, CDS_NO_CONDITION, or
+ * CDS_CONDITION_UNKNOWN when the index could not be built. want is a bare code
  * (any system), "sct:CODE", "icd10:CODE" (dots and case ignored; "G40*" is G40 and every code
  * below it), "loinc:CODE", or "text:words" (case-insensitive, in the condition's text). */
 uint32_t cds_view_condition_first(const cds_view *v, const char *want);

@@ -122,6 +122,7 @@ static int conditions_any(lua_State *L)
         else lua_pushvalue(L, 1);
         uint32_t c = cds_view_condition_first(v, lua_tostring(L, -1));
         lua_pop(L, 1);
+        if (c == CDS_CONDITION_UNKNOWN) return luaL_error(L, "conditions.any: the conditions could not be indexed (out of memory)");
         if (c < best) best = c;
     }
     if (best == CDS_NO_CONDITION) {
