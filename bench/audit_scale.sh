@@ -35,6 +35,7 @@ echo "audit verify of the year: $(secs "$BUILD/cdsd" audit verify --state "$D/ye
 p99() { CDSD_BENCH_STATE="$D/year" "$BUILD/cdsd-bench" --duration "$S" --warmup 1 seq 2>/dev/null | grep '^tcp cdsd' ; }
 echo "idle:           $(p99)"
 cut=$(sqlite3 "$D/year/audit.db" "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', min(time_ms)/1000 + 7*86400, 'unixepoch') FROM decision")
+# (the archive command, like the service's --audit-retain thread, runs at idle CPU priority)
 ( sleep 3; s=$(date +%s); "$BUILD/cdsd" audit archive --state "$D/year" --before "$cut" >"$D/archive.out" 2>&1; echo "archive took $(( $(date +%s) - s )) s" >>"$D/archive.out" ) &
 echo "while archiving: $(p99)"
 wait

@@ -203,37 +203,64 @@ static int64_t generation_of(cds_audit *a, const cds_audit_record *r)
     return gen;
 }
 
-/* The decision's row and its cards, one chain entry: the MAC covers every column of both. */
+/* While another connection writes (an archive run deleting what it moved), the writer retries
+ * every 100 us for up to 2 s. SQLite's own busy timeout sleeps 1, 2, 5, 10 ... ms between
+ * tries, and every reply waiting for its row would wait that long after the lock is free. */
+static int busy_wait(void *arg, int tries)
+{
+    (void)arg;
+    if (tries >= 20000) return 0;
+    struct timespec t = {0, 100000};
+    nanosleep(&t, NULL);
+    return 1;
+}
+
+/* Card i of the record as stored: its columns and, when it has one, its ext map. */
+static void card_vals(const cds_audit_record *r, int64_t seq, size_t i, cds_audit_val c[CDS_CARD_COLS + 1])
+{
+    c[0] = cds_val_int(seq);
+    c[1] = cds_val_int((int64_t)i);
+    c[2] = cds_val_text(r->card_uuid[i]);
+    c[3] = cds_val_text(r->card_rule[i]);
+    c[4] = cds_val_text(r->card_indicator[i]);
+    c[CDS_CARD_EXT_COL] = r->card_ext && r->card_ext[i].len ? cds_val_blob(r->card_ext[i].data, r->card_ext[i].len)
+                                                            : cds_val_text(NULL);
+}
+
+/* The decision's row and its cards, one chain entry: the MAC covers every column of both
+ * (the later, optional columns only when set: audit_layout.h). */
 static int insert_decision(cds_audit *a, const cds_audit_record *r)
 {
     int64_t gen = generation_of(a, r);
     if (gen < 0) return SQLITE_ERROR;
     int64_t seq = a->next_seq;
     unsigned char sha[32], pkey[32], mac[CDS_MAC_LEN];
-    cds_audit_val v[CDS_DECISION_COLS + 1] = {
+    cds_audit_val v[CDS_DECISION_SHADOW_COL + 1] = {
         cds_val_int(seq), cds_val_text(r->decision), cds_val_int(stamp(a)), cds_val_text(r->outcome),
         cds_val_text(r->service), cds_val_text(r->hook), cds_val_text(r->hook_instance), cds_val_text(r->caller),
         gen ? cds_val_int(gen) : cds_val_text(NULL), cds_val_blob(r->runs ? r->runs : "", r->runs_len),
         cds_val_text(r->error), hex32(r->request_sha256, sha), hex32(r->patient_key, pkey), cds_val_int(tenths(r->decode_us)),
         cds_val_int(tenths(r->eval_us)), cds_val_int(tenths(r->total_us)), cds_val_blob(r->request_blob, r->request_len)};
+    v[CDS_DECISION_SHADOW_COL] = r->shadow ? cds_val_int(1) : cds_val_text(NULL);
     cds_chain_begin(&a->macbuf, a->chain_head, 'D');
     cds_chain_add(&a->macbuf, 'D', v, CDS_DECISION_COLS);
+    if (r->shadow) cds_chain_add(&a->macbuf, 'V', &v[CDS_DECISION_SHADOW_COL], 1);
     for (size_t i = 0; i < r->ncards; i++) {
-        cds_audit_val c[CDS_CARD_COLS] = {cds_val_int(seq), cds_val_int((int64_t)i), cds_val_text(r->card_uuid[i]),
-                                          cds_val_text(r->card_rule[i]), cds_val_text(r->card_indicator[i])};
-        cds_chain_add(&a->macbuf, 'C', c, CDS_CARD_COLS);
+        cds_audit_val c[CDS_CARD_COLS + 1];
+        card_vals(r, seq, i, c);
+        cds_chain_add(&a->macbuf, 'C', c, c[CDS_CARD_EXT_COL].type == SQLITE_NULL ? CDS_CARD_COLS : CDS_CARD_COLS + 1);
     }
     if (!cds_chain_end(&a->macbuf, a->chain_key, mac)) return SQLITE_NOMEM;
     v[CDS_DECISION_COLS] = cds_val_blob(mac, sizeof mac);
     sqlite3_reset(a->ins_decision);
-    int rc = cds_audit_bind(a->ins_decision, 1, v, CDS_DECISION_COLS + 1);
+    int rc = cds_audit_bind(a->ins_decision, 1, v, CDS_DECISION_SHADOW_COL + 1);
     if (rc != SQLITE_OK) return rc;
     if ((rc = step_reset(a->ins_decision)) != SQLITE_DONE) return rc;
     for (size_t i = 0; i < r->ncards; i++) {
-        cds_audit_val c[CDS_CARD_COLS] = {cds_val_int(seq), cds_val_int((int64_t)i), cds_val_text(r->card_uuid[i]),
-                                          cds_val_text(r->card_rule[i]), cds_val_text(r->card_indicator[i])};
+        cds_audit_val c[CDS_CARD_COLS + 1];
+        card_vals(r, seq, i, c);
         sqlite3_reset(a->ins_card);
-        if ((rc = cds_audit_bind(a->ins_card, 1, c, CDS_CARD_COLS)) != SQLITE_OK) return rc;
+        if ((rc = cds_audit_bind(a->ins_card, 1, c, CDS_CARD_COLS + 1)) != SQLITE_OK) return rc;
         if ((rc = step_reset(a->ins_card)) != SQLITE_DONE) return rc;
     }
     a->next_seq++;
@@ -480,15 +507,20 @@ static const char **string_at(cds_audit_record *r, size_t i) { return (const cha
 static job *job_with_copy(const cds_audit_record *r)
 {
     size_t size = sizeof(job) + 3 * r->ncards * sizeof(char *) + r->request_len + r->runs_len;
+    if (r->card_ext) size += r->ncards * sizeof(cds_audit_blob);
     cds_audit_record src = *r;
     for (size_t i = 0; i < NSTRINGS; i++) size += *string_at(&src, i) ? strlen(*string_at(&src, i)) + 1 : 0;
-    for (size_t i = 0; i < r->ncards; i++)
+    for (size_t i = 0; i < r->ncards; i++) {
         size += strlen(r->card_uuid[i]) + strlen(r->card_rule[i]) + strlen(r->card_indicator[i]) + 3;
+        if (r->card_ext) size += r->card_ext[i].len;
+    }
     job *j = calloc(1, size);
     if (!j) return NULL;
     j->copy = *r;
+    /* pointers first, then the blob descriptors, then bytes: each array at its own alignment */
     const char **ptrs = (const char **)(j + 1);
-    char *p = (char *)(ptrs + 3 * r->ncards);
+    cds_audit_blob *ext = r->card_ext ? (cds_audit_blob *)(ptrs + 3 * r->ncards) : NULL;
+    char *p = ext ? (char *)(ext + r->ncards) : (char *)(ptrs + 3 * r->ncards);
     for (size_t i = 0; i < NSTRINGS; i++) {
         const char **f = string_at(&j->copy, i);
         if (!*f) continue;
@@ -509,6 +541,12 @@ static job *job_with_copy(const cds_audit_record *r)
     j->copy.card_uuid = ptrs;
     j->copy.card_rule = ptrs + r->ncards;
     j->copy.card_indicator = ptrs + 2 * r->ncards;
+    for (size_t i = 0; ext && i < r->ncards; i++) {
+        ext[i].len = r->card_ext[i].len;
+        ext[i].data = ext[i].len ? memcpy(p, r->card_ext[i].data, ext[i].len) : NULL;
+        p += ext[i].len;
+    }
+    j->copy.card_ext = ext;
     if (r->request_blob) {
         memcpy(p, r->request_blob, r->request_len);
         j->copy.request_blob = p;
@@ -696,16 +734,16 @@ cds_audit *cds_audit_open(const char *path, bool sync_full, cds_error *err)
         return NULL;
     }
     if (cds_create_private(path) != 0 || sqlite3_open(path, &a->db) != SQLITE_OK) goto fail;   /* 0600: PHI */
-    sqlite3_busy_timeout(a->db, 2000);
+    sqlite3_busy_handler(a->db, busy_wait, NULL);
     /* a new log gives the pages archiving frees back to the file system (incremental vacuum);
      * set before the first table */
     if ((cds_audit_layout_of(a->db) == 0 && sqlite3_exec(a->db, "PRAGMA auto_vacuum=INCREMENTAL", NULL, NULL, NULL)) ||
         sqlite3_exec(a->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(a->db, CDS_AUDIT_SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
+        sqlite3_exec(a->db, CDS_AUDIT_SCHEMA, NULL, NULL, NULL) != SQLITE_OK || !cds_audit_layout_upgrade(a->db, "main"))
         goto fail;
     sqlite3_exec(a->db, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-    if (sqlite3_prepare_v2(a->db, "INSERT INTO decision VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &a->ins_decision, NULL) ||
-        sqlite3_prepare_v2(a->db, "INSERT INTO card VALUES(?,?,?,?,?)", -1, &a->ins_card, NULL) ||
+    if (sqlite3_prepare_v2(a->db, "INSERT INTO decision VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &a->ins_decision, NULL) ||
+        sqlite3_prepare_v2(a->db, "INSERT INTO card VALUES(?,?,?,?,?,?)", -1, &a->ins_card, NULL) ||
         sqlite3_prepare_v2(a->db, "INSERT OR IGNORE INTO feedback VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &a->ins_feedback, NULL) ||
         sqlite3_prepare_v2(a->db, "SELECT 1 FROM card WHERE uuid=?", -1, &a->find_card, NULL) ||
         sqlite3_prepare_v2(a->db, "SELECT id FROM generation WHERE pack IS ? AND pack_version IS ? AND pack_digest IS ?"

@@ -18,6 +18,12 @@
 
 typedef struct cds_audit cds_audit;
 
+/* Bytes owned by the caller (len 0: none). */
+typedef struct cds_audit_blob {
+    const void *data;
+    size_t len;
+} cds_audit_blob;
+
 typedef struct cds_audit_record {
     const char *decision;     /* uuid */
     const char *outcome;      /* "ok" or the error code */
@@ -34,7 +40,9 @@ typedef struct cds_audit_record {
     size_t request_len;
     /* cards for the card index (uuid, rule, indicator) */
     const char *const *card_uuid, *const *card_rule, *const *card_indicator;
+    const cds_audit_blob *card_ext;   /* NULL, or per card its ext map (audit_layout.h; len 0: none) */
     size_t ncards;
+    bool shadow;              /* a shadow rule set's decision (never shown to the client) */
 } cds_audit_record;
 
 /* Opens (creating) the database and starts the writer. sync_full: synchronous=FULL. */
@@ -75,6 +83,7 @@ typedef struct cds_audit_call {
     const char *request;      /* the envelope as received: hashed, and kept with keep_request */
     size_t request_len;
     bool keep_request;
+    bool shadow;              /* the shadow rule set's evaluation of the call (audit_layout.h) */
     double decode_us, eval_us, total_us;
 } cds_audit_call;
 

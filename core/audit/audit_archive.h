@@ -22,8 +22,10 @@
 #include "error.h"
 
 typedef struct cds_archive_opts {
-    int batch;                /* entries deleted per live transaction (0: 200) */
-    int pause_ms;             /* pause between them, leaving the service's writer free (0: 20) */
+    int batch;                /* entries deleted per live transaction (0: 20) */
+    int pause_ms;             /* least pause between them, leaving the service's writer free (0: 20;
+                               * longer when a transaction took long: the lock is held at most
+                               * 1/200 of the time) */
     atomic_bool *stop;        /* set: stop between two transactions (the next run finishes) */
 } cds_archive_opts;
 
@@ -35,6 +37,10 @@ typedef struct cds_archive_result {
 
 /* Moves the entries of the live log at path older than before_ms into out (a new file, or the
  * archive of an interrupted run to finish). Progress lines go to log (may be NULL). */
+/* Puts the calling thread below every other (SCHED_IDLE, else nice 19): an archive run's copying
+ * and compressing take only CPU time the service leaves idle, so replies do not wait behind it. */
+void cds_audit_archive_idle_priority(void);
+
 cds_rc cds_audit_archive(const char *path, int64_t before_ms, const char *out, const cds_archive_opts *o,
                          cds_archive_result *res, FILE *log, cds_error *err);
 

@@ -15,6 +15,7 @@
 #define CDS_AUDIT_LAYOUT_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 
 #define CDS_AUDIT_LAYOUT 2
 
@@ -23,8 +24,19 @@ extern const char CDS_AUDIT_SCHEMA[];
 /* Column counts without the trailing mac column (what the chain covers with `seq`). */
 #define CDS_DECISION_COLS 17
 #define CDS_CARD_COLS 5
+/* Columns added since, after those (and after decision's mac): decision.shadow (1: a shadow
+ * rule set's decision, never shown to the client; NULL: live) and card.ext (MessagePack map:
+ * "key" the alert's stable key, "suppressed" why it was demoted or dropped, "explain" what
+ * produced it). The chain covers each only when it is not NULL, so rows written before they
+ * existed verify as they were. */
+#define CDS_DECISION_SHADOW_COL (CDS_DECISION_COLS + 1)
+#define CDS_CARD_EXT_COL CDS_CARD_COLS
 #define CDS_FEEDBACK_COLS 12
 #define CDS_GENERATION_COLS 6
+
+/* Adds the columns above to a log written before them (in attached database `schema`, e.g.
+ * "main"); false on an SQLite error (message in db). */
+bool cds_audit_layout_upgrade(sqlite3 *db, const char *schema);
 
 /* 2: layout 2; 1: layout 1; 0: no audit tables (a new file); -1: not readable (message in db). */
 int cds_audit_layout_of(sqlite3 *db);

@@ -53,8 +53,7 @@ static void run_once(cds_audit_retention *r, char *done_day, size_t n)
 static void *retention_main(void *p)
 {
     cds_audit_retention *r = p;
-    /* below the workers: archiving's CPU (copying, compressing) yields to replies */
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+    cds_audit_archive_idle_priority();   /* archiving's CPU (copying, compressing) yields to replies */
     char done_day[16] = "";
     int wait_s = FIRST_RUN_S;
     for (;;) {

@@ -86,9 +86,17 @@ static int verify_layout1(sqlite3 *db, const char *path, cds_audit_span *span, F
 
 /* The statement's columns: n covered by the chain, then `mac` (a table changed behind the
  * verifier's back, e.g. a column added, is not "intact"). */
-static bool shaped(sqlite3_stmt *st, int n)
+/* n columns and the mac, then at most `added` later columns (audit_layout.h). */
+static bool shaped(sqlite3_stmt *st, int n, int added)
 {
-    return sqlite3_column_count(st) == n + 1 && !strcmp(sqlite3_column_name(st, n), "mac");
+    int k = sqlite3_column_count(st);
+    return k >= n + 1 && k <= n + 1 + added && !strcmp(sqlite3_column_name(st, n), "mac");
+}
+
+/* Column i as a value, or NULL when the table predates it. */
+static cds_audit_val optional_column(sqlite3_stmt *st, int i)
+{
+    return i < sqlite3_column_count(st) ? cds_audit_column(st, i) : cds_val_text(NULL);
 }
 
 typedef struct walk {
@@ -104,7 +112,7 @@ typedef struct walk {
 static int read_generations(walk *w)
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(w->db, "SELECT * FROM generation ORDER BY id", -1, &st, NULL) != SQLITE_OK || !shaped(st, CDS_GENERATION_COLS)) {
+    if (sqlite3_prepare_v2(w->db, "SELECT * FROM generation ORDER BY id", -1, &st, NULL) != SQLITE_OK || !shaped(st, CDS_GENERATION_COLS, 0)) {
         sqlite3_finalize(st);
         fprintf(w->out, "%s: the generation table is not in the expected shape\n", w->path);
         return 1;
@@ -186,7 +194,8 @@ static int verify_layout2(walk *w, const char *anchor_path, cds_audit_span *span
     if (!status && (sqlite3_prepare_v2(w->db, "SELECT * FROM decision ORDER BY seq", -1, &d, NULL) != SQLITE_OK ||
                     sqlite3_prepare_v2(w->db, "SELECT * FROM feedback ORDER BY seq", -1, &f, NULL) != SQLITE_OK ||
                     sqlite3_prepare_v2(w->db, "SELECT * FROM card ORDER BY decision, ord", -1, &c, NULL) != SQLITE_OK ||
-                    !shaped(d, CDS_DECISION_COLS) || !shaped(f, CDS_FEEDBACK_COLS) || sqlite3_column_count(c) != CDS_CARD_COLS)) {
+                    !shaped(d, CDS_DECISION_COLS, 1) || !shaped(f, CDS_FEEDBACK_COLS, 0) ||
+                    sqlite3_column_count(c) < CDS_CARD_COLS || sqlite3_column_count(c) > CDS_CARD_COLS + 1)) {
         fprintf(out, "%s: the tables are not in the expected shape: %s\n", w->path, sqlite3_errmsg(w->db));
         status = 1;
     }
@@ -215,6 +224,8 @@ static int verify_layout2(walk *w, const char *anchor_path, cds_audit_span *span
         cds_chain_begin(&w->buf, prev, is_d ? 'D' : 'F');
         cds_chain_add(&w->buf, is_d ? 'D' : 'F', v, (size_t)n);
         if (is_d) {
+            cds_audit_val shadow = optional_column(d, CDS_DECISION_SHADOW_COL);
+            if (shadow.type != SQLITE_NULL) cds_chain_add(&w->buf, 'V', &shadow, 1);
             if (!known_gen(w, &v[8])) {
                 fprintf(out, "chain broken at entry %lld (decision %s): its generation is missing\n", (long long)seq,
                         decision_id(d));
@@ -223,9 +234,10 @@ static int verify_layout2(walk *w, const char *anchor_path, cds_audit_span *span
             }
             for (; crc == SQLITE_ROW && sqlite3_column_int64(c, 0) <= seq; crc = sqlite3_step(c)) {
                 if (sqlite3_column_int64(c, 0) < seq) break;   /* a card of no decision: below */
-                cds_audit_val cv[CDS_CARD_COLS];
+                cds_audit_val cv[CDS_CARD_COLS + 1];
                 for (int i = 0; i < CDS_CARD_COLS; i++) cv[i] = cds_audit_column(c, i);
-                cds_chain_add(&w->buf, 'C', cv, CDS_CARD_COLS);
+                cv[CDS_CARD_EXT_COL] = optional_column(c, CDS_CARD_EXT_COL);
+                cds_chain_add(&w->buf, 'C', cv, cv[CDS_CARD_EXT_COL].type == SQLITE_NULL ? CDS_CARD_COLS : CDS_CARD_COLS + 1);
             }
             if (!SCAN_OK(crc)) break;
             if (crc == SQLITE_ROW && sqlite3_column_int64(c, 0) < seq) {

@@ -281,6 +281,7 @@ static cds_rc run_rules(lua_State *L, run_args *r)
         lua_settop(L, top);
         return cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory");
     }
+    memset(info->cards, 0, (total + 1) * sizeof *info->cards);   /* fields a card kind does not set stay NULL */
     msgpack_pack_map(pk, info->nerrors ? 2 : 1);
     cds_mp_pack_str(pk, "cards");
     msgpack_pack_array(pk, total);
@@ -321,6 +322,7 @@ static cds_rc run_rules(lua_State *L, run_args *r)
             cds_card_out *co = &info->cards[info->ncards++];
             co->uuid = cds_arena_strdup(a, uuid);
             co->rule = ri->id;
+            co->key = cds_arena_strdup(a, key);
             lua_getfield(L, c, "indicator");
             co->indicator = cds_arena_strdup(a, lua_tostring(L, -1));
             lua_getfield(L, c, "summary");

@@ -24,6 +24,10 @@ typedef struct cds_rule_run {
 
 typedef struct cds_card_out {
     const char *uuid, *rule, *indicator, *summary;
+    const char *key;          /* the rule's key for the card (its `key`, else "#n"): rule + key is "the same alert" */
+    const char *suppressed;   /* why it was demoted (repeat suppression), or NULL */
+    const void *explain;      /* what produced it, MessagePack (a map), or NULL */
+    size_t explain_len;
 } cds_card_out;
 
 typedef struct cds_eval_info {

@@ -61,7 +61,12 @@ static void decision(cds_audit *a, int i, size_t ncards, const char *request)
                           .request_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
                           .patient_key = "pk", .decode_us = 1.5, .eval_us = 12.5, .total_us = 20.25,
                           .request_blob = request, .request_len = request ? strlen(request) : 0, .card_uuid = uuids,
-                          .card_rule = rules, .card_indicator = inds, .ncards = ncards};
+                          .card_rule = rules, .card_indicator = inds, .ncards = ncards,
+                          .shadow = i == 7};
+    /* decision 2's first card carries an ext map (key and explanation), its second none */
+    static const unsigned char ext0[] = {0x81, 0xa3, 'k', 'e', 'y', 0xa1, 'x'};
+    cds_audit_blob ext[2] = {{ext0, sizeof ext0}, {NULL, 0}};
+    if (i == 2) r.card_ext = ext;
     assert_int_equal(cds_audit_write(a, &r), CDS_OK);
 }
 
@@ -106,8 +111,13 @@ static void every_edit_without_the_key_is_caught(void **s)
          "anchor records entry 9"},
         {"UPDATE card SET indicator='info' WHERE decision=2 AND ord=0", "entry 2 (decision dec-2)"},
         {"DELETE FROM card WHERE decision=2 AND ord=1", "entry 2 (decision dec-2)"},
-        {"INSERT INTO card VALUES(7, 1, 'extra', 'ddi.interaction', 'info')", "entry 7 (decision dec-7)"},
-        {"INSERT INTO card VALUES(4, 0, 'stray', 'ddi.interaction', 'info')", "belongs to no decision"},
+        {"INSERT INTO card VALUES(7, 1, 'extra', 'ddi.interaction', 'info', NULL)", "entry 7 (decision dec-7)"},
+        {"INSERT INTO card VALUES(4, 0, 'stray', 'ddi.interaction', 'info', NULL)", "belongs to no decision"},
+        {"UPDATE card SET ext = NULL WHERE decision=2 AND ord=0", "entry 2 (decision dec-2)"},
+        {"UPDATE card SET ext = x'81a36b6579a179' WHERE decision=2 AND ord=1", "entry 2 (decision dec-2)"},
+        {"UPDATE card SET ext = x'81a36b6579a17a' WHERE decision=2 AND ord=0", "entry 2 (decision dec-2)"},
+        {"UPDATE decision SET shadow = NULL WHERE seq=7", "entry 7 (decision dec-7)"},       /* shadow passed as live */
+        {"UPDATE decision SET shadow = 1 WHERE seq=6", "entry 6 (decision dec-6)"},          /* live hidden as shadow */
         {"UPDATE decision SET total_us = total_us + 1 WHERE seq=3", "entry 3 (decision dec-3)"},
         {"UPDATE decision SET decode_us = NULL WHERE seq=3", "entry 3 (decision dec-3)"},
         {"UPDATE decision SET request = CAST('request-X' AS BLOB) WHERE seq=1", "entry 1 (decision dec-1)"},
@@ -129,6 +139,44 @@ static void every_edit_without_the_key_is_caught(void **s)
         int rc = verify(c, ca, out, sizeof out);
         if (rc == 0 || !strstr(out, cases[i].want)) fail_msg("%s -> %d: %s", cases[i].sql, rc, out);
     }
+    tu_rmrf(dir);
+}
+
+/* A log written before card.ext and decision.shadow existed verifies as it was, and once a
+ * newer writer opened it (adding the columns), old and new entries verify as one chain. */
+static void a_log_from_before_the_added_columns_verifies_and_continues(void **s)
+{
+    (void)s;
+    build_log();
+    exec(db_path, "UPDATE card SET ext = NULL; ALTER TABLE card DROP COLUMN ext; ALTER TABLE decision DROP COLUMN shadow");
+    char anchor[320], out[1024];
+    snprintf(anchor, sizeof anchor, "%s.anchor", db_path);
+    /* the ext map of decision 2 and the shadow mark of 7 are gone, so those two no longer verify;
+     * the old shape itself is read */
+    int rc = verify(db_path, anchor, out, sizeof out);
+    if (rc != 1 || !strstr(out, "entry 2 (decision dec-2)")) fail_msg("%d: %s", rc, out);
+    tu_rmrf(dir);
+
+    /* a log with no ext and no shadow entries, in the old shape */
+    snprintf(dir, sizeof dir, "%s", tu_tempdir());
+    snprintf(db_path, sizeof db_path, "%s/audit.db", dir);
+    snprintf(anchor, sizeof anchor, "%s.anchor", db_path);
+    cds_error err;
+    cds_audit *a = cds_audit_open(db_path, false, &err);
+    assert_non_null(a);
+    decision(a, 1, 2, NULL);
+    decision(a, 3, 1, NULL);
+    cds_audit_close(a);
+    exec(db_path, "ALTER TABLE card DROP COLUMN ext; ALTER TABLE decision DROP COLUMN shadow");
+    rc = verify(db_path, anchor, out, sizeof out);
+    if (rc != 0) fail_msg("old shape: %d: %s", rc, out);
+    a = cds_audit_open(db_path, false, &err);   /* adds the columns back, empty */
+    assert_non_null(a);
+    decision(a, 2, 2, NULL);   /* with an ext map */
+    decision(a, 7, 1, NULL);   /* a shadow decision */
+    cds_audit_close(a);
+    rc = verify(db_path, anchor, out, sizeof out);
+    if (rc != 0 || !strstr(out, "intact: 4 decisions")) fail_msg("upgraded: %d: %s", rc, out);
     tu_rmrf(dir);
 }
 
@@ -274,6 +322,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_edit_without_the_key_is_caught),
         cmocka_unit_test(a_chain_recomputed_without_the_key_is_caught),
+        cmocka_unit_test(a_log_from_before_the_added_columns_verifies_and_continues),
         cmocka_unit_test(first_layout_logs_still_verify_and_are_continued),
     };
     return cmocka_run_group_tests_name("audit_chain", tests, NULL, NULL);
