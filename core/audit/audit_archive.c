@@ -154,18 +154,44 @@ static bool build(const char *path, const char *key_path, int64_t start, int64_t
     return ok;
 }
 
+typedef struct build_job {
+    const char *path, *key_path, *out;
+    int64_t start, cut;
+    const unsigned char *key, *end_mac;
+    cds_error *err;
+    bool ok;
+} build_job;
+
+static void *build_main(void *p)
+{
+    build_job *j = p;
+    /* below every other thread: the copy, VACUUM, verify and gzip take only CPU time the
+     * service leaves idle */
+    struct sched_param sp = {0};
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0) setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+    j->ok = build(j->path, j->key_path, j->start, j->cut, j->key, j->end_mac, j->out, j->err);
+    return NULL;
+}
+
+/* build() on a thread of idle priority. The deletions after it stay at the caller's priority:
+ * they hold the write lock the service's writer waits for, and a holder of idle priority on a
+ * busy machine would keep it for as long as the machine stays busy. */
+static bool build_idle(const char *path, const char *key_path, int64_t start, int64_t cut, const unsigned char key[32],
+                       const unsigned char end_mac[CDS_MAC_LEN], const char *out, cds_error *err)
+{
+    build_job j = {path, key_path, out, start, cut, key, end_mac, err, false};
+    pthread_t t;
+    if (pthread_create(&t, NULL, build_main, &j) != 0) return build(path, key_path, start, cut, key, end_mac, out, err);
+    pthread_join(t, NULL);
+    return j.ok;
+}
+
 static void pause_ms(int ms)
 {
     struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&t, NULL);
 }
 
-void cds_audit_archive_idle_priority(void)
-{
-    struct sched_param sp = {0};
-    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
-        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
-}
 
 /* While a transaction of the archive holds the write lock, the service's replies wait for their
  * audit rows: it holds it at most 1/LOCK_DUTY of the time, whatever the disk's speed today. */
@@ -228,6 +254,7 @@ static bool delete_archived(sqlite3 *db, const unsigned char key[32], int64_t st
     int batch = o && o->batch > 0 ? o->batch : 20, pause = o && o->pause_ms > 0 ? o->pause_ms : 20;
     static const char *const dels[] = {"DELETE FROM card WHERE decision < ?1", "DELETE FROM decision WHERE seq < ?1",
                                        "DELETE FROM feedback WHERE seq < ?1", "UPDATE meta SET v = ?2 WHERE k = 'start'"};
+    long steps = 0;
     for (int64_t b = start; b < cut;) {
         int64_t nb = cut - b > batch ? b + batch : cut;
         unsigned char mac[CDS_MAC_LEN], rec[CDS_CHAIN_POINT_LEN];
@@ -264,6 +291,7 @@ static bool delete_archived(sqlite3 *db, const unsigned char key[32], int64_t st
             return false;
         }
         pace(us_since(&t0), b < cut ? pause : 0);
+        if (++steps % 64 == 0) sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     }
     for (;;) {   /* what is still free */
         struct timespec t0;
@@ -271,6 +299,7 @@ static bool delete_archived(sqlite3 *db, const unsigned char key[32], int64_t st
         if (!vacuum_step(db) || (o && o->stop && atomic_load(o->stop))) break;
         pace(us_since(&t0), 1);
     }
+    sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     return true;
 }
 
@@ -294,6 +323,9 @@ cds_rc cds_audit_archive(const char *path, int64_t before_ms, const char *out, c
      * still in both is read once). Under synchronous=FULL each small transaction held the write
      * lock through an fsync, and every reply waiting for its audit row waited with it. */
     exec_ok(db, "PRAGMA synchronous=NORMAL");
+    /* Nor a checkpoint inside a commit (SQLite's automatic one, every 1000 pages): done below
+     * between transactions, passively (it never blocks the service's writer). */
+    exec_ok(db, "PRAGMA wal_autocheckpoint=0");
     int64_t start, cut;
     bool null;
     cds_rc rc = CDS_EIO;
@@ -345,7 +377,7 @@ cds_rc cds_audit_archive(const char *path, int64_t before_ms, const char *out, c
             cds_error_set(err, CDS_EIO, NULL, "%s: entry %lld is missing", path, (long long)cut - 1);
             goto done;
         }
-        if (!build(path, key_path, start, cut, key, end_mac, out, err)) goto done;
+        if (!build_idle(path, key_path, start, cut, key, end_mac, out, err)) goto done;
         res->first_seq = start;
         res->decisions = query_int(db, "SELECT count(*) FROM decision WHERE seq < ?1", cut, &null);
         res->feedback = query_int(db, "SELECT count(*) FROM feedback WHERE seq < ?1", cut, &null);

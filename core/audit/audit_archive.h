@@ -37,10 +37,6 @@ typedef struct cds_archive_result {
 
 /* Moves the entries of the live log at path older than before_ms into out (a new file, or the
  * archive of an interrupted run to finish). Progress lines go to log (may be NULL). */
-/* Puts the calling thread below every other (SCHED_IDLE, else nice 19): an archive run's copying
- * and compressing take only CPU time the service leaves idle, so replies do not wait behind it. */
-void cds_audit_archive_idle_priority(void);
-
 cds_rc cds_audit_archive(const char *path, int64_t before_ms, const char *out, const cds_archive_opts *o,
                          cds_archive_result *res, FILE *log, cds_error *err);
 

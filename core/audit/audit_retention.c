@@ -53,7 +53,6 @@ static void run_once(cds_audit_retention *r, char *done_day, size_t n)
 static void *retention_main(void *p)
 {
     cds_audit_retention *r = p;
-    cds_audit_archive_idle_priority();   /* archiving's CPU (copying, compressing) yields to replies */
     char done_day[16] = "";
     int wait_s = FIRST_RUN_S;
     for (;;) {

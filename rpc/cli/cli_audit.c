@@ -94,7 +94,6 @@ static int archive(int argc, char **argv)
         out = file;
     }
     cds_archive_result r;
-    cds_audit_archive_idle_priority();   /* beside a running service: its replies come first */
     cds_error err;
     if (cds_audit_archive(path, (int64_t)t * 1000, out, &o, &r, stderr, &err) != CDS_OK) {
         fprintf(stderr, "cdsd audit archive: %s\n", err.message);
