@@ -218,7 +218,7 @@ static void slot_cb(void *arg)
             return;
         }
         sl->msg = nng_aio_get_msg(sl->aio);
-        int before = atomic_fetch_add(&s->stats.inflight, 1);
+        int before = atomic_fetch_add(&s->stats.inflight, 1) - atomic_load(&s->stats.parked);
         clock_gettime(CLOCK_MONOTONIC, &sl->received);
         cds_deadline_in(&sl->deadline, s->o->deadline_ms);
         if (serve_inline(s, sl, before)) return;   /* answered (or handed to the audit writer) */
@@ -412,6 +412,7 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
                 sl->pending = oc.pending;
                 cds_arena_reset(&ev->arena);
                 msgpack_sbuffer_destroy(&completed);
+                atomic_fetch_add(&s->stats.parked, 1);   /* before: the pool may hand it back at once */
                 cds_fetch_pool_submit(s->fetch_pool, j, sl);   /* the slot is the fetch thread's now */
                 return true;
             }
@@ -451,6 +452,7 @@ static void fetch_done(void *arg, cds_fetch_job *job)
     server *s = sl->s;
     sl->fetch_job = job;
     sl->next_fetched = NULL;
+    atomic_fetch_sub(&s->stats.parked, 1);
     pthread_mutex_lock(&s->qlock);
     if (s->fetched_tail) s->fetched_tail->next_fetched = sl;
     else s->fetched_head = sl;
@@ -505,7 +507,8 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* On the NNG thread that received it: evaluate now if nothing else is in flight. */
+/* On the NNG thread that received it: evaluate now if nothing else is in flight (calls parked
+ * on the fetch thread aside: inflight_before does not count them). */
 static bool serve_inline(server *s, slot *sl, int inflight_before)
 {
     if (inflight_before != 0 || !s->inline_ev || pthread_mutex_trylock(&s->inline_lock) != 0) return false;
@@ -548,7 +551,7 @@ static bool gateway_call_serve(void *arg, char *envelope, size_t len, int timeou
     sl->state = SLOT_RECV;
     msgpack_sbuffer_init(&sl->reply);
     msgpack_sbuffer_init(&sl->audit_fail_reply);
-    int before = atomic_fetch_add(&s->stats.inflight, 1);
+    int before = atomic_fetch_add(&s->stats.inflight, 1) - atomic_load(&s->stats.parked);
     clock_gettime(CLOCK_MONOTONIC, &sl->received);
     cds_deadline_in(&sl->deadline, s->o->deadline_ms);
     if (!serve_inline(s, sl, before)) enqueue(s, sl);

@@ -164,7 +164,7 @@ static cds_rc audit_decision(const cds_proto_env *env, const char *buf, size_t l
                         .error = error, .rs = cds_engine_ruleset(env->engine), .info = &o->info, .request = buf,
                         .request_len = len, .keep_request = env->audit_requests, .decode_us = decode_us,
                         .eval_us = eval_us, .total_us = total_us};
-    bool alone = !env->stats || atomic_load(&env->stats->inflight) <= 1;
+    bool alone = !env->stats || atomic_load(&env->stats->inflight) - atomic_load(&env->stats->parked) <= 1;
     return cds_audit_decision(env->audit, &c, async ? env->audit_done : NULL, env->audit_done_arg, alone);
 }
 

@@ -19,6 +19,8 @@ typedef struct cds_stats {
     atomic_ulong requests;
     atomic_ulong errors[CDS_RC_COUNT];
     atomic_int inflight;
+    atomic_int parked;        /* of those in flight, calls waiting for their prefetch on the fetch thread: they
+                                 hold no thread, so a call beside them still counts as alone */
     atomic_ulong prefetch_unavailable;   /* calls answered with a "did not run" card for a required list */
     struct timespec started;
     int workers;
