@@ -821,6 +821,9 @@ static void slow_fetch_vs_none(const opts *o, const bench_set *set, int conc)
         snprintf(extra, sizeof extra, "p99 %.2fx without them (median of %d; runs %.2f-%.2fx); beside %d calls waiting on a "
                  "FHIR server answering after %d ms: %zu answered (p50 %.0f ms, %zu errors), %lu FHIR requests",
                  ratio, n, lo, hi, SLOW_CALLS, SLOW_FHIR_MS, ss.n, ss.p50 / 1000, ss.errors, fetched);
+    if (!sb[mb].n)   /* the old design: every call queued behind the slow ones, past the run's end */
+        snprintf(extra, sizeof extra, "no call answered within the run, beside %d calls waiting on a FHIR server answering "
+                 "after %d ms (%zu of those answered, p50 %.0f ms)", SLOW_CALLS, SLOW_FHIR_MS, ss.n, ss.p50 / 1000);
     snprintf(name, sizeof name, "http + slow fetches c=%d", conc);
     report(o, name, &lb[mb], rss, extra);
     for (int r = 0; r < n; r++) {
@@ -946,7 +949,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: cdsd-bench [--cdsd PATH] [--rules DIR] [--synthea DIR] [--requests DIR] [--duration S]\n"
                "                  [--count N] [--warmup S] [--workers N] [--conc N] [--repeat N] [--json] [MODE...]\n"
-               "MODE: inproc json seq conc http slow-fetch scale-kb scale-meds scale-conc all (default: inproc seq conc)\n");
+               "MODE: inproc json seq conc http slow-fetch scale-kb scale-meds scale-conc all (default: inproc seq conc)\n"
+               "      bodies: write the HTTP bodies to $CDSD_BENCH_BODIES/NNN.json (bench/wrk_http.sh)\n");
 }
 
 int main(int argc, char **argv)
@@ -1023,6 +1027,21 @@ int main(int argc, char **argv)
         } else if (!strcmp(modes[m], "http")) {
             http_vs_nng(&o, &set, 1);
             http_vs_nng(&o, &set, 16);
+        } else if (!strcmp(modes[m], "bodies")) {
+            /* the HTTP bodies the http modes post, one file each, for another client (bench/wrk_http.sh) */
+            const char *dir = getenv("CDSD_BENCH_BODIES");
+            if (!dir) { fprintf(stderr, "cdsd-bench: bodies needs CDSD_BENCH_BODIES=DIR\n"); return 2; }
+            char **bodies;
+            size_t *lens;
+            json_bodies(&set, &bodies, &lens);
+            for (size_t i = 0; i < set.n; i++) {
+                char path[1024];
+                snprintf(path, sizeof path, "%s/%03zu.json", dir, i);
+                FILE *f = fopen(path, "wb");
+                if (!f || fwrite(bodies[i], 1, lens[i], f) != lens[i]) { fprintf(stderr, "cdsd-bench: cannot write %s\n", path); return 2; }
+                fclose(f);
+            }
+            free_bodies(&set, bodies, lens);
         } else if (!strcmp(modes[m], "slow-fetch")) {
             slow_fetch_vs_none(&o, &set, 1);
             slow_fetch_vs_none(&o, &set, 16);
