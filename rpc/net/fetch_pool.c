@@ -113,7 +113,8 @@ void cds_fetch_pool_submit(cds_fetch_pool *p, cds_fetch_job *job, void *arg)
 {
     entry *e = malloc(sizeof *e);
     pthread_mutex_lock(&p->lock);
-    bool take = e && !p->stopping && p->inflight < p->max_calls;
+    bool stopping = p->stopping;
+    bool take = e && !stopping && p->inflight < p->max_calls;
     if (take) {
         e->job = job;
         e->arg = arg;
@@ -129,7 +130,7 @@ void cds_fetch_pool_submit(cds_fetch_pool *p, cds_fetch_job *job, void *arg)
     }
     free(e);
     char why[120];
-    if (p->stopping) {   /* read without the lock: only the reason depends on it */
+    if (stopping) {
         snprintf(why, sizeof why, "the service is stopping");
     } else {
         snprintf(why, sizeof why, "the service was already fetching for %d calls (--fetch-max-calls)", p->max_calls);
