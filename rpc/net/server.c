@@ -481,6 +481,9 @@ static void *worker_main(void *arg)
 {
     server *s = arg;
     evaluator *ev = evaluator_new();
+    /* compiled now, not on the first call: a call back from fetching its prefetch has only
+     * what is left of its deadline (the compile takes ~100-200 ms) */
+    if (ev) evaluator_refresh(ev);
     for (;;) {
         pthread_mutex_lock(&s->qlock);
         while (s->qlen == 0 && !s->fetched_head && !atomic_load(&s->workers_exit)) pthread_cond_wait(&s->qcond, &s->qlock);
@@ -801,6 +804,7 @@ int cds_server_run(const cds_server_opts *o)
         pthread_create(&s->workers[i], NULL, worker_main, s);
         pthread_setname_np(s->workers[i], "cdsd-worker");   /* what `top -H` shows on call */
     }
+    if (s->inline_ev) evaluator_refresh(s->inline_ev);   /* likewise, while the workers compile theirs */
     for (int i = 0; i < s->nslots; i++) {
         s->slots[i].state = SLOT_RECV;
         nng_ctx_recv(s->slots[i].ctx, s->slots[i].aio);
