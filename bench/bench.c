@@ -1,10 +1,11 @@
 /* bench.c — cdsd-bench: latency, throughput and scaling of cdsd, measured against the
  * transport's own ceiling (an echo server on the same NNG transport and message sizes).
  *
- *   cdsd-bench [options] [MODE...]     MODE: inproc seq conc scale-kb scale-meds scale-conc all
+ *   cdsd-bench [options] [MODE...]     MODE: inproc seq conc http slow-fetch scale-kb scale-meds scale-conc all
  *
  * Prints p50/p90/p99/max latency, requests/s, errors, and the server's peak RSS; --json for
  * scripts. See README "Benchmarks" for the command behind the published numbers. */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -30,6 +31,7 @@
 #include "loopback.h"
 
 #include "cpu.h"
+#include "fhir_stub.h"
 #include "http_ceiling.h"
 #include "engine.h"
 #include "json.h"
@@ -402,7 +404,7 @@ static void server_stop(pid_t pid, const char *state)
 /* --repeat, within the 15 runs a measurement keeps */
 static int runs_of(const opts *o) { return o->repeat < 1 ? 1 : o->repeat > 15 ? 15 : o->repeat; }
 
-typedef enum { BY_RPS, BY_P50 } run_key;
+typedef enum { BY_RPS, BY_P50, BY_P99 } run_key;
 
 /* Index of the run whose rps (or p50) is the median of the n runs. */
 static int median_run(const latency_summary *s, int n, run_key by)
@@ -412,7 +414,9 @@ static int median_run(const latency_summary *s, int n, run_key by)
     for (int i = 1; i < n; i++)
         for (int j = i; j > 0; j--) {
             const latency_summary *a = &s[idx[j - 1]], *b = &s[idx[j]];
-            if ((by == BY_RPS ? a->rps : a->p50) <= (by == BY_RPS ? b->rps : b->p50)) break;
+            double ka = by == BY_RPS ? a->rps : by == BY_P50 ? a->p50 : a->p99;
+            double kb = by == BY_RPS ? b->rps : by == BY_P50 ? b->p50 : b->p99;
+            if (ka <= kb) break;
             int t = idx[j];
             idx[j] = idx[j - 1];
             idx[j - 1] = t;
@@ -696,6 +700,143 @@ done:
     free_bodies(set, bodies, lens);
 }
 
+/* --- slow-fetch: calls that carry their prefetch, beside calls waiting on a slow FHIR server ---- */
+
+#define SLOW_CALLS 16         /* calls kept waiting on the FHIR server at once */
+#define SLOW_FHIR_MS 1500     /* the FHIR server's delay */
+
+typedef struct slow_caller {
+    int port;
+    const char *body;
+    size_t len;
+    atomic_bool *stop;
+    latency lat;              /* the slow calls' own latency (about SLOW_FHIR_MS each) */
+} slow_caller;
+
+static void *slow_caller_main(void *p)
+{
+    slow_caller *c = p;
+    int fd = http_connect(c->port);
+    char *buf = malloc(HTTP_REPLY_BUF);
+    while (fd >= 0 && buf && !atomic_load(c->stop)) {
+        double t = now_us();
+        bool ok = http_post(fd, c->body, c->len, buf, NULL);
+        latency_add(&c->lat, now_us() - t);
+        if (!ok) {
+            c->lat.errors++;
+            c->lat.by_code[0]++;
+            break;
+        }
+    }
+    if (fd >= 0) close(fd);
+    free(buf);
+    return NULL;
+}
+
+/* The first request without its prefetch, pointed at the stub FHIR server: every key is fetched. */
+static char *without_prefetch(const char *body, int fhir_port)
+{
+    cJSON *req = cJSON_Parse(body);
+    if (!req) return NULL;
+    cJSON_DeleteItemFromObjectCaseSensitive(req, "prefetch");
+    cJSON_DeleteItemFromObjectCaseSensitive(req, "fhirServer");
+    cJSON_DeleteItemFromObjectCaseSensitive(req, "fhirAuthorization");
+    char server[64];
+    snprintf(server, sizeof server, "http://127.0.0.1:%d/fhir", fhir_port);
+    cJSON_AddStringToObject(req, "fhirServer", server);
+    cJSON *a = cJSON_AddObjectToObject(req, "fhirAuthorization");
+    cJSON_AddStringToObject(a, "access_token", "cdsd-bench-synthetic-token");
+    cJSON_AddStringToObject(a, "token_type", "Bearer");
+    cJSON_AddNumberToObject(a, "expires_in", 300);
+    cJSON_AddStringToObject(a, "scope", "patient/*.read");
+    cJSON_AddStringToObject(a, "subject", "cdsd-bench");
+    char *out = cJSON_PrintUnformatted(req);
+    cJSON_Delete(req);
+    return out;
+}
+
+/* Issue 20: calls that carry their prefetch over HTTP (conc connections), measured alone and
+ * with SLOW_CALLS more calls kept waiting on a FHIR server that answers after SLOW_FHIR_MS,
+ * alternating on one server (--repeat N); the runs with the median p99 are reported, with their
+ * ratio (the target: within 1.2x). */
+static void slow_fetch_vs_none(const opts *o, const bench_set *set, int conc)
+{
+    char **bodies;
+    size_t *lens;
+    json_bodies(set, &bodies, &lens);
+    char url[64], state[64], name[64], extra[512];
+    int n = runs_of(o);
+    latency la[15] = {{0}}, lb[15] = {{0}}, slow = {0};
+    latency_summary sa[15] = {{0}}, sb[15] = {{0}};
+    int sport = free_port();
+    fhir_stub *stub = fhir_stub_start(sport, SLOW_FHIR_MS);
+    char *slow_body = without_prefetch(bodies[0], sport);
+    http_port_for_next_server = free_port();
+    pid_t pid = stub && slow_body ? server_start(o, o->rules, url, sizeof url, state) : -1;
+    int port = http_port_for_next_server;
+    http_port_for_next_server = 0;
+    if (pid < 0) {
+        fprintf(stderr, "cdsd-bench: the FHIR stub or the server did not start\n");
+        goto done;
+    }
+    usleep(200000);
+    double lo = 1e9, hi = 0;
+    unsigned long fetched0 = fhir_stub_answered(stub);
+    for (int r = 0; r < n; r++) {
+        run_http(o, port, bodies, lens, set->n, conc, &la[r], 0, NULL);
+        atomic_bool stop = false;
+        slow_caller sc[SLOW_CALLS];
+        pthread_t th[SLOW_CALLS];
+        for (int i = 0; i < SLOW_CALLS; i++) {
+            sc[i] = (slow_caller){.port = port, .body = slow_body, .len = strlen(slow_body), .stop = &stop};
+            pthread_create(&th[i], NULL, slow_caller_main, &sc[i]);
+        }
+        usleep(300000);   /* all of them are waiting on the stub */
+        run_http(o, port, bodies, lens, set->n, conc, &lb[r], 0, NULL);
+        atomic_store(&stop, true);
+        for (int i = 0; i < SLOW_CALLS; i++) {
+            pthread_join(th[i], NULL);
+            latency_merge(&slow, &sc[i].lat);
+            latency_free(&sc[i].lat);
+        }
+        sa[r] = latency_summarise(&la[r]);
+        sb[r] = latency_summarise(&lb[r]);
+        double ratio = sa[r].p99 > 0 ? sb[r].p99 / sa[r].p99 : 0;
+        if (ratio < lo) lo = ratio;
+        if (ratio > hi) hi = ratio;
+    }
+    unsigned long fetched = fhir_stub_answered(stub) - fetched0;
+    long rss = peak_rss_kb(pid);
+    server_stop(pid, state);
+    int ma = median_run(sa, n, BY_P99), mb = median_run(sb, n, BY_P99);
+    snprintf(name, sizeof name, "http prefetch sent c=%d", conc);
+    report(o, name, &la[ma], 0, NULL);
+    latency_summary ss = latency_summarise(&slow);
+    double ratio = sa[ma].p99 > 0 ? sb[mb].p99 / sa[ma].p99 : 0;
+    if (o->json)
+        snprintf(extra, sizeof extra, "\"p99_ratio\":%.3f,\"p99_ratio_min\":%.3f,\"p99_ratio_max\":%.3f,\"runs\":%d,"
+                 "\"slow_calls\":%zu,\"slow_p50_us\":%.0f,\"slow_errors\":%zu,\"fhir_requests\":%lu",
+                 ratio, lo, hi, n, ss.n, ss.p50, ss.errors, fetched);
+    else
+        snprintf(extra, sizeof extra, "p99 %.2fx without them (median of %d; runs %.2f-%.2fx); beside %d calls waiting on a "
+                 "FHIR server answering after %d ms: %zu answered (p50 %.0f ms, %zu errors), %lu FHIR requests",
+                 ratio, n, lo, hi, SLOW_CALLS, SLOW_FHIR_MS, ss.n, ss.p50 / 1000, ss.errors, fetched);
+    if (!sb[mb].n)   /* the old design: every call queued behind the slow ones, past the run's end */
+        snprintf(extra, sizeof extra, "no call answered within the run, beside %d calls waiting on a FHIR server answering "
+                 "after %d ms (%zu of those answered, p50 %.0f ms)", SLOW_CALLS, SLOW_FHIR_MS, ss.n, ss.p50 / 1000);
+    snprintf(name, sizeof name, "http + slow fetches c=%d", conc);
+    report(o, name, &lb[mb], rss, extra);
+    for (int r = 0; r < n; r++) {
+        latency_free(&la[r]);
+        latency_free(&lb[r]);
+    }
+done:
+    latency_free(&slow);
+    fhir_stub_stop(stub);
+    free(slow_body);
+    free_bodies(set, bodies, lens);
+}
+
 /* cdsd vs echo at one concurrency; returns cdsd's summary. With --repeat N the two alternate N
  * times (on a shared, noisy machine a single pair can be 10% off either way) and the run with
  * the median throughput of each is reported, with the range of the per-pair ratios. */
@@ -808,7 +949,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: cdsd-bench [--cdsd PATH] [--rules DIR] [--synthea DIR] [--requests DIR] [--duration S]\n"
                "                  [--count N] [--warmup S] [--workers N] [--conc N] [--repeat N] [--json] [MODE...]\n"
-               "MODE: inproc json seq conc http scale-kb scale-meds scale-conc all (default: inproc seq conc)\n");
+               "MODE: inproc json seq conc http slow-fetch scale-kb scale-meds scale-conc all (default: inproc seq conc)\n"
+               "      bodies: write the HTTP bodies to $CDSD_BENCH_BODIES/NNN.json (bench/wrk_http.sh)\n");
 }
 
 int main(int argc, char **argv)
@@ -885,6 +1027,24 @@ int main(int argc, char **argv)
         } else if (!strcmp(modes[m], "http")) {
             http_vs_nng(&o, &set, 1);
             http_vs_nng(&o, &set, 16);
+        } else if (!strcmp(modes[m], "bodies")) {
+            /* the HTTP bodies the http modes post, one file each, for another client (bench/wrk_http.sh) */
+            const char *dir = getenv("CDSD_BENCH_BODIES");
+            if (!dir) { fprintf(stderr, "cdsd-bench: bodies needs CDSD_BENCH_BODIES=DIR\n"); return 2; }
+            char **bodies;
+            size_t *lens;
+            json_bodies(&set, &bodies, &lens);
+            for (size_t i = 0; i < set.n; i++) {
+                char path[1024];
+                snprintf(path, sizeof path, "%s/%03zu.json", dir, i);
+                FILE *f = fopen(path, "wb");
+                if (!f || fwrite(bodies[i], 1, lens[i], f) != lens[i]) { fprintf(stderr, "cdsd-bench: cannot write %s\n", path); return 2; }
+                fclose(f);
+            }
+            free_bodies(&set, bodies, lens);
+        } else if (!strcmp(modes[m], "slow-fetch")) {
+            slow_fetch_vs_none(&o, &set, 1);
+            slow_fetch_vs_none(&o, &set, 16);
         } else if (!strcmp(modes[m], "conc")) {
             nng_vs_echo(&o, o.rules, &set, o.conc, "tcp");
         } else if (!strcmp(modes[m], "scale-conc")) {

@@ -117,6 +117,9 @@ static const serve_flag flags[] = {
      "always inside --deadline)"},
     {"fetch-pages", "N", SF_INT, OFF(fetch.max_pages), 1, 1000, false, NULL,
      "searchset pages followed per prefetch key (default 10)"},
+    {"fetch-max-calls", "N", SF_INT, OFF(fetch.max_calls), 1, 100000, false, NULL,
+     "calls fetching prefetch at once, on the fetch thread (no worker held; default\n"
+     "64); beyond, a call is answered as when its prefetch cannot be had"},
     {"summary-interval", "S", SF_INT, OFF(summary_s), 0, 86400, false, NULL,
      "seconds between 'summary' log lines (default 60; 0: none)"},
     {"metrics", "ADDR:PORT", SF_STR, OFF(metrics), 0, 0, false, NULL,
@@ -136,7 +139,7 @@ void serve_config_defaults(serve_config *c)
         .o = {.listen = "tcp://127.0.0.1:7411", .rules = CLI_DEFAULT_RULES, .state = "var", .fixtures = "fixtures",
               .workers = ncpu > 0 ? (int)ncpu : 2, .max_request = 4u << 20,
               .http_max_buffered = CDS_HTTP_DEFAULT_MAX_BUFFERED, .deadline_ms = 250, .queue = 64,
-              .summary_s = 60, .fetch = {.timeout_ms = 2000, .max_pages = 10, .max_bytes = 4u << 20}},
+              .summary_s = 60, .fetch = {.timeout_ms = 2000, .max_pages = 10, .max_bytes = 4u << 20, .max_calls = 64}},
         .log_level = CDS_LOG_INFO};
 }
 

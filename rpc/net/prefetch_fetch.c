@@ -18,8 +18,10 @@
 #define EVAL_RESERVE_MS 10    /* left for evaluation after the fetch, inside the deadline */
 
 typedef struct key_fetch {
-    const cds_prefetch_gap *gap;
-    const char *name;
+    cds_fetch_job *job;
+    bool required;
+    const msgpack_object *partial;   /* the pages the client sent (in the request), or NULL */
+    char *name;
     CURL *h;
     cds_strbuf body;
     size_t max_bytes;
@@ -28,6 +30,7 @@ typedef struct key_fetch {
     cJSON *outcome;           /* the server's OperationOutcome on failure, if it sent one */
     int pages;
     bool done;
+    bool running;             /* a transfer of it is on the multi handle */
     char fail[160];           /* why it failed, for the log; never holds the URL or the token */
     bool tell;                /* the reason is the request's own (fhirServer, its template): the reply may
                                  say it. What the FHIR server did (refused, timed out, answered 404, spoke
@@ -186,12 +189,14 @@ static void refuse(key_fetch *k, const char *fmt, const char *arg)
 
 static void start(CURLM *m, key_fetch *k, const char *url, long budget_ms)
 {
+    if (budget_ms < 1) budget_ms = 1;   /* 0 would be "no timeout" to libcurl */
     cds_strbuf_clear(&k->body);
     k->overflow = false;
     curl_easy_setopt(k->h, CURLOPT_URL, url);
     curl_easy_setopt(k->h, CURLOPT_TIMEOUT_MS, budget_ms);
     curl_easy_setopt(k->h, CURLOPT_CONNECTTIMEOUT_MS, budget_ms);
     k->pages++;
+    k->running = true;
     curl_multi_add_handle(m, k->h);
 }
 
@@ -199,6 +204,7 @@ static void start(CURLM *m, key_fetch *k, const char *url, long budget_ms)
 static void finished(CURLM *m, key_fetch *k, CURLcode res, const cds_fetch_opts *o, const char *base, size_t blen,
                      long budget_ms)
 {
+    k->running = false;
     curl_multi_remove_handle(m, k->h);
     if (res != CURLE_OK) {
         if (k->overflow) snprintf(k->fail, sizeof k->fail, "the answer is larger than %zu bytes", o->max_bytes);
@@ -262,7 +268,7 @@ static cJSON *synth_outcome(const char *why)
 static const cJSON *value_of(key_fetch *k)
 {
     if (k->acc) return k->acc;                /* complete, or the pages read before the failure (next link kept) */
-    if (k->gap->partial) return NULL;         /* keep the pages the client sent */
+    if (k->partial) return NULL;         /* keep the pages the client sent */
     if (!k->outcome) k->outcome = synth_outcome(reply_reason(k));
     return k->outcome;
 }
@@ -315,131 +321,215 @@ static void pack_completed(const msgpack_object *request, key_fetch *ks, size_t 
     }
 }
 
-cds_rc cds_prefetch_fetch(const cds_fetch_opts *o, const cds_service *s, const msgpack_object *request,
-                          const cds_prefetch_gap *gaps, size_t ngaps, const struct timespec *deadline,
-                          msgpack_sbuffer *out, cds_error *err)
+struct cds_fetch_job {
+    cds_fetch_opts o;
+    const msgpack_object *request;   /* the caller's, read again when finishing */
+    char service[64], hook[64];      /* for the log */
+    bool reject_missing;
+    char base[1024];                 /* fhirServer, normalised, without a trailing slash */
+    size_t blen;
+    bool plain;                      /* plain http to loopback: no proxy */
+    struct curl_slist *headers;      /* holds the token: wiped when freed */
+    struct timespec until;           /* the fetch's end: --fetch-timeout, inside the deadline */
+    bool until_deadline;             /* ...set by the deadline */
+    key_fetch *ks;
+    char **first_url;                /* per key: its first URL, until attached */
+    size_t n;
+};
+
+long cds_fetch_job_ms_left(const cds_fetch_job *j) { return cds_ms_until(&j->until); }
+
+bool cds_fetch_job_done(const cds_fetch_job *j)
+{
+    for (size_t i = 0; i < j->n; i++)
+        if (!j->ks[i].done) return false;
+    return true;
+}
+
+/* The first URL of key k, or k failed (a problem of the request: the reply may say it). */
+static void first_url(cds_fetch_job *j, key_fetch *k, const cds_service *s, const cds_prefetch_gap *gap, char **out)
+{
+    cds_strbuf url;
+    cds_strbuf_init(&url);
+    cds_error rerr;
+    if (k->partial) {
+        /* the client sent page 1: continue from its next link */
+        const msgpack_object *next = cds_bundle_next_link(k->partial);
+        char *sent = strndup(next->via.str.ptr, next->via.str.size), *norm = sent ? normalised_url(sent) : NULL;
+        free(sent);
+        if (norm) cds_strbuf_puts(&url, norm);
+        free(norm);
+        cds_strbuf js;
+        cds_strbuf_init(&js);
+        cds_json_from_mp(&js, k->partial, -1);
+        k->acc = cJSON_ParseWithLength(js.data, js.len);
+        cds_strbuf_free(&js);
+        if (!url.len || !under_base(url.data, j->base, j->blen)) refuse(k, "%s", "a next link points outside fhirServer");
+    } else if (cds_prefetch_render(s->prefetch_templates[gap->key], j->request, &url, &rerr) != CDS_OK) {
+        refuse(k, "%.150s", rerr.message);
+    } else {
+        cds_strbuf rel = url;
+        cds_strbuf_init(&url);
+        cds_strbuf_printf(&url, "%s%s%s", j->base, rel.data[0] == '/' ? "" : "/", rel.data);
+        cds_strbuf_free(&rel);
+    }
+    if (!k->done) *out = strdup(url.data);
+    if (!k->done && !*out) fail(k, "%s", "out of memory");
+    cds_strbuf_free(&url);
+}
+
+cds_fetch_job *cds_fetch_job_new(const cds_fetch_opts *o, const cds_service *s, const msgpack_object *request,
+                                 const cds_prefetch_gap *gaps, size_t ngaps, const struct timespec *deadline,
+                                 cds_error *err)
 {
     const msgpack_object *server = cds_mp_get(request, "fhirServer");
     const msgpack_object *token = cds_mp_get(cds_mp_get(request, "fhirAuthorization"), "access_token");
-    if (!cds_mp_is_str(server) || !cds_mp_is_str(token) || !token->via.str.size)
-        return cds_error_set(err, CDS_EINTERNAL, NULL, "prefetch fetch without fhirServer and an access token");
-    char base[1024];
-    snprintf(base, sizeof base, "%.*s", (int)server->via.str.size, server->via.str.ptr);
-    char *nbase = server->via.str.size < sizeof base ? normalised_url(base) : NULL;
-    if (nbase && strlen(nbase) < sizeof base) snprintf(base, sizeof base, "%s", nbase);   /* as next links are compared */
+    if (!cds_mp_is_str(server) || !cds_mp_is_str(token) || !token->via.str.size) {
+        cds_error_set(err, CDS_EINTERNAL, NULL, "prefetch fetch without fhirServer and an access token");
+        return NULL;
+    }
+    cds_fetch_job *j = calloc(1, sizeof *j);
+    if (j) j->ks = calloc(ngaps ? ngaps : 1, sizeof *j->ks);
+    if (j) j->first_url = calloc(ngaps ? ngaps : 1, sizeof *j->first_url);
+    if (!j || !j->ks || !j->first_url) {
+        if (j) free(j->ks);
+        free(j);
+        cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory");
+        return NULL;
+    }
+    j->o = *o;
+    j->request = request;
+    j->n = ngaps;
+    snprintf(j->service, sizeof j->service, "%s", s->id);
+    snprintf(j->hook, sizeof j->hook, "%s", s->hook);
+    j->reject_missing = s->reject_missing_prefetch;
+    snprintf(j->base, sizeof j->base, "%.*s", (int)server->via.str.size, server->via.str.ptr);
+    char *nbase = server->via.str.size < sizeof j->base ? normalised_url(j->base) : NULL;
+    if (nbase && strlen(nbase) < sizeof j->base) snprintf(j->base, sizeof j->base, "%s", nbase);   /* as next links are compared */
     free(nbase);
-    size_t blen = strlen(base);
-    while (blen && base[blen - 1] == '/') base[--blen] = '\0';
+    j->blen = strlen(j->base);
+    while (j->blen && j->base[j->blen - 1] == '/') j->base[--j->blen] = '\0';
     /* the header is built at its full length (never truncated), then wiped from our copy */
     size_t hlen = sizeof "Authorization: Bearer " + token->via.str.size;
     char *auth_header = malloc(hlen);
-    if (!auth_header) return cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory");
-    snprintf(auth_header, hlen, "Authorization: Bearer %.*s", (int)token->via.str.size, token->via.str.ptr);
-    struct curl_slist *headers = curl_slist_append(NULL, auth_header);
-    headers = curl_slist_append(headers, "Accept: application/fhir+json");
-    explicit_bzero(auth_header, hlen);
-    free(auth_header);
+    if (auth_header) {
+        snprintf(auth_header, hlen, "Authorization: Bearer %.*s", (int)token->via.str.size, token->via.str.ptr);
+        j->headers = curl_slist_append(NULL, auth_header);
+        j->headers = curl_slist_append(j->headers, "Accept: application/fhir+json");
+        explicit_bzero(auth_header, hlen);
+        free(auth_header);
+    }
 
-    long budget = remaining_ms(deadline) - EVAL_RESERVE_MS;
-    if (budget > o->timeout_ms) budget = o->timeout_ms;
+    cds_deadline_in(&j->until, o->timeout_ms);
+    if (deadline) {
+        long left = remaining_ms(deadline) - EVAL_RESERVE_MS;
+        if (left < o->timeout_ms) {
+            cds_deadline_in(&j->until, left > 0 ? (double)left : 0);
+            j->until_deadline = true;
+        }
+    }
     char why[160] = "";
-    bool plain = false;
-    bool allowed = server->via.str.size < sizeof base && server_allowed(base, &plain, why, sizeof why);
-    if (server->via.str.size >= sizeof base) snprintf(why, sizeof why, "fhirServer is longer than %zu bytes", sizeof base - 1);
-    if (allowed && budget <= 0) snprintf(why, sizeof why, "no time was left before the request deadline");
-
-    key_fetch *ks = calloc(ngaps, sizeof *ks);
-    CURLM *m = curl_multi_init();
+    bool allowed = server->via.str.size < sizeof j->base && server_allowed(j->base, &j->plain, why, sizeof why);
+    if (server->via.str.size >= sizeof j->base) snprintf(why, sizeof why, "fhirServer is longer than %zu bytes", sizeof j->base - 1);
+    if (allowed && cds_fetch_job_ms_left(j) <= 0) snprintf(why, sizeof why, "no time was left before the request deadline");
+    if (!j->headers) snprintf(why, sizeof why, "out of memory");
     for (size_t i = 0; i < ngaps; i++) {
-        key_fetch *k = &ks[i];
-        k->gap = &gaps[i];
-        k->name = s->prefetch_keys[gaps[i].key];
+        key_fetch *k = &j->ks[i];
+        k->job = j;
+        k->required = gaps[i].required;
+        k->partial = gaps[i].partial;
+        k->name = strdup(s->prefetch_keys[gaps[i].key]);
         k->max_bytes = o->max_bytes;
         cds_strbuf_init(&k->body);
-        if (why[0]) {
-            refuse(k, "%s", why);
+        if (!k->name) snprintf(why, sizeof why, "out of memory");
+        if (why[0]) refuse(k, "%s", why);
+        else first_url(j, k, s, &gaps[i], &j->first_url[i]);
+    }
+    return j;
+}
+
+void cds_fetch_job_attach(cds_fetch_job *j, CURLM *m)
+{
+    for (size_t i = 0; i < j->n; i++) {
+        key_fetch *k = &j->ks[i];
+        char *url = j->first_url[i];
+        j->first_url[i] = NULL;
+        if (!url || k->done) {
+            free(url);
             continue;
         }
-        cds_strbuf url;
-        cds_strbuf_init(&url);
-        cds_error rerr;
-        if (k->gap->partial) {
-            /* the client sent page 1: continue from its next link */
-            const msgpack_object *next = cds_bundle_next_link(k->gap->partial);
-            char *sent = strndup(next->via.str.ptr, next->via.str.size), *norm = sent ? normalised_url(sent) : NULL;
-            free(sent);
-            if (norm) cds_strbuf_puts(&url, norm);
-            free(norm);
-            cds_strbuf js;
-            cds_strbuf_init(&js);
-            cds_json_from_mp(&js, k->gap->partial, -1);
-            k->acc = cJSON_ParseWithLength(js.data, js.len);
-            cds_strbuf_free(&js);
-            if (!url.len || !under_base(url.data, base, blen)) refuse(k, "%s", "a next link points outside fhirServer");
-        } else if (cds_prefetch_render(s->prefetch_templates[gaps[i].key], request, &url, &rerr) != CDS_OK) {
-            refuse(k, "%.150s", rerr.message);
-        } else {
-            cds_strbuf rel = url;
-            cds_strbuf_init(&url);
-            cds_strbuf_printf(&url, "%s%s%s", base, rel.data[0] == '/' ? "" : "/", rel.data);
-            cds_strbuf_free(&rel);
+        k->h = curl_easy_init();
+        if (!k->h) {
+            fail(k, "%s", "out of memory");
+            free(url);
+            continue;
         }
+        curl_easy_setopt(k->h, CURLOPT_HTTPHEADER, j->headers);
+        curl_easy_setopt(k->h, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(k->h, CURLOPT_WRITEDATA, k);
+        curl_easy_setopt(k->h, CURLOPT_PRIVATE, k);
+        curl_easy_setopt(k->h, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(k->h, CURLOPT_FOLLOWLOCATION, 0L);   /* a redirect would carry the token away */
+        curl_easy_setopt(k->h, CURLOPT_PROTOCOLS_STR, "http,https");
+        /* plain http goes only to loopback: never through a proxy from the environment (every
+         * URL of this fetch is under fhirServer, so no proxy at all for it) */
+        curl_easy_setopt(k->h, CURLOPT_NOPROXY, j->plain ? "*" : "localhost,127.0.0.1,::1");
+        curl_easy_setopt(k->h, CURLOPT_USERAGENT, "cdsd");
+        start(m, k, url, cds_fetch_job_ms_left(j));
+        free(url);
+    }
+}
+
+cds_fetch_job *cds_fetch_transfer_done(CURLM *m, CURL *h, CURLcode res)
+{
+    key_fetch *k = NULL;
+    curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&k);
+    cds_fetch_job *j = k->job;
+    finished(m, k, res, &j->o, j->base, j->blen, cds_fetch_job_ms_left(j));
+    for (size_t i = 0; i < j->n; i++)
+        if (j->ks[i].running) return NULL;
+    return j;
+}
+
+void cds_fetch_job_detach(cds_fetch_job *j, CURLM *m, const char *why, bool tell)
+{
+    for (size_t i = 0; i < j->n; i++) {
+        key_fetch *k = &j->ks[i];
         if (!k->done) {
-            k->h = curl_easy_init();
-            curl_easy_setopt(k->h, CURLOPT_HTTPHEADER, headers);
-            curl_easy_setopt(k->h, CURLOPT_WRITEFUNCTION, on_body);
-            curl_easy_setopt(k->h, CURLOPT_WRITEDATA, k);
-            curl_easy_setopt(k->h, CURLOPT_PRIVATE, k);
-            curl_easy_setopt(k->h, CURLOPT_NOSIGNAL, 1L);
-            curl_easy_setopt(k->h, CURLOPT_FOLLOWLOCATION, 0L);   /* a redirect would carry the token away */
-            curl_easy_setopt(k->h, CURLOPT_PROTOCOLS_STR, "http,https");
-            /* plain http goes only to loopback: never through a proxy from the environment (every
-             * URL of this fetch is under fhirServer, so no proxy at all for it) */
-            curl_easy_setopt(k->h, CURLOPT_NOPROXY, plain ? "*" : "localhost,127.0.0.1,::1");
-            curl_easy_setopt(k->h, CURLOPT_USERAGENT, "cdsd");
-            start(m, k, url.data, budget);
+            snprintf(k->fail, sizeof k->fail, "%s", why);
+            k->tell = tell;
+            k->done = true;
         }
-        cds_strbuf_free(&url);
-    }
-
-    int running = 1;
-    while (running) {
-        long left = remaining_ms(deadline) - EVAL_RESERVE_MS;
-        if (left <= 0) break;
-        curl_multi_perform(m, &running);
-        CURLMsg *msg;
-        int q;
-        while ((msg = curl_multi_info_read(m, &q))) {
-            if (msg->msg != CURLMSG_DONE) continue;
-            key_fetch *k = NULL;
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&k);
-            finished(m, k, msg->data.result, o, base, blen, left < budget ? left : budget);
-            running = 1;      /* a next page may have been started */
+        if (k->h) {
+            if (m && k->running) curl_multi_remove_handle(m, k->h);
+            k->running = false;
+            curl_easy_cleanup(k->h);
+            k->h = NULL;
         }
-        if (running) curl_multi_poll(m, NULL, 0, (int)(left < 50 ? left : 50), NULL);
-        bool all = true;
-        for (size_t i = 0; i < ngaps; i++) all &= ks[i].done;
-        if (all) break;
     }
+}
 
+void cds_fetch_job_time_up(cds_fetch_job *j, CURLM *m)
+{
+    cds_fetch_job_detach(j, m, j->until_deadline ? "the FHIR server did not answer before the deadline"
+                                                 : "the FHIR server did not answer in time", false);
+}
+
+cds_rc cds_fetch_job_finish(cds_fetch_job *j, msgpack_sbuffer *out, cds_error *err)
+{
     cds_strbuf failed;
     cds_strbuf_init(&failed);
     const char *first = NULL;
-    for (size_t i = 0; i < ngaps; i++) {
-        key_fetch *k = &ks[i];
-        if (!k->done) snprintf(k->fail, sizeof k->fail, "the FHIR server did not answer before the deadline");
-        if (k->h) {
-            curl_multi_remove_handle(m, k->h);
-            curl_easy_cleanup(k->h);
-        }
+    for (size_t i = 0; i < j->n; i++) {
+        key_fetch *k = &j->ks[i];
         /* A required key that failed fails the call only for a service that rejects missing
          * prefetch; otherwise its OperationOutcome goes in and the engine answers with a
          * "did not run" card for it. */
-        bool fatal = k->gap->required && s->reject_missing_prefetch;
+        bool fatal = k->required && j->reject_missing;
         if (k->fail[0]) {   /* for the on-call engineer: the key and the reason, never the URL or token */
-            cds_log_fields f = {.op = "call", .service = s->id, .hook = s->hook, .status = fatal ? 412 : 200, .path = k->name};
-            cds_log_request(k->gap->required ? CDS_LOG_WARN : CDS_LOG_INFO, "prefetch_fetch", &f, "prefetch '%s' (%s) not fetched: %s",
-                            k->name, k->gap->required ? "required" : "optional", k->fail);
+            cds_log_fields f = {.op = "call", .service = j->service, .hook = j->hook, .status = fatal ? 412 : 200, .path = k->name};
+            cds_log_request(k->required ? CDS_LOG_WARN : CDS_LOG_INFO, "prefetch_fetch", &f, "prefetch '%s' (%s) not fetched: %s",
+                            k->name, k->required ? "required" : "optional", k->fail);
         }
         if (k->fail[0] && fatal) {
             cds_strbuf_printf(&failed, "%s'%s' (%s)", failed.len ? "; " : "", k->name, reply_reason(k));
@@ -452,18 +542,54 @@ cds_rc cds_prefetch_fetch(const cds_fetch_opts *o, const cds_service *s, const m
         snprintf(path, sizeof path, "request.prefetch.%s", first);
         rc = cds_error_set(err, CDS_EPREFETCH, path, "required prefetch could not be fetched: %s", failed.data);
     } else {
-        pack_completed(request, ks, ngaps, out);
+        pack_completed(j->request, j->ks, j->n, out);
     }
     cds_strbuf_free(&failed);
-    for (size_t i = 0; i < ngaps; i++) {
-        cds_strbuf_free(&ks[i].body);
-        cJSON_Delete(ks[i].acc);
-        cJSON_Delete(ks[i].outcome);
+    return rc;
+}
+
+void cds_fetch_job_free(cds_fetch_job *j)
+{
+    if (!j) return;
+    cds_fetch_job_detach(j, NULL, "not fetched", false);
+    for (size_t i = 0; i < j->n; i++) {
+        cds_strbuf_free(&j->ks[i].body);
+        cJSON_Delete(j->ks[i].acc);
+        cJSON_Delete(j->ks[i].outcome);
+        free(j->ks[i].name);
+        free(j->first_url[i]);
     }
-    free(ks);
+    free(j->ks);
+    free(j->first_url);
+    if (j->headers) {   /* wipe the token's copy inside the header list before freeing it */
+        explicit_bzero(j->headers->data, strlen(j->headers->data));
+        curl_slist_free_all(j->headers);
+    }
+    free(j);
+}
+
+cds_rc cds_prefetch_fetch(const cds_fetch_opts *o, const cds_service *s, const msgpack_object *request,
+                          const cds_prefetch_gap *gaps, size_t ngaps, const struct timespec *deadline,
+                          msgpack_sbuffer *out, cds_error *err)
+{
+    cds_fetch_job *j = cds_fetch_job_new(o, s, request, gaps, ngaps, deadline, err);
+    if (!j) return err->code;
+    CURLM *m = curl_multi_init();
+    cds_fetch_job_attach(j, m);
+    while (!cds_fetch_job_done(j)) {
+        long left = cds_fetch_job_ms_left(j);
+        if (left <= 0) break;
+        int running;
+        curl_multi_perform(m, &running);
+        CURLMsg *msg;
+        int q;
+        while ((msg = curl_multi_info_read(m, &q)))
+            if (msg->msg == CURLMSG_DONE) cds_fetch_transfer_done(m, msg->easy_handle, msg->data.result);
+        if (!cds_fetch_job_done(j)) curl_multi_poll(m, NULL, 0, (int)(left < 50 ? left : 50), NULL);
+    }
+    cds_fetch_job_time_up(j, m);
+    cds_rc rc = cds_fetch_job_finish(j, out, err);
+    cds_fetch_job_free(j);
     curl_multi_cleanup(m);
-    /* wipe the token's copy inside the header list before freeing it */
-    explicit_bzero(headers->data, strlen(headers->data));
-    curl_slist_free_all(headers);
     return rc;
 }

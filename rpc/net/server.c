@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fetch_pool.h"
 #include "generation.h"
 #include "http_gateway.h"
 #include "json.h"
@@ -55,6 +56,8 @@ typedef struct slot {
      * log on, the audit writer sends one of them after the commit (audited) */
     msgpack_sbuffer reply, audit_fail_reply;
     gateway_call *gw;         /* NULL for an NNG context */
+    cds_fetch_job *fetch_job; /* its prefetch, fetched while it was parked (fetch_pool.h) */
+    struct slot *next_fetched;   /* in the server's list of calls back from fetching */
 } slot;
 
 /* A call from the HTTP gateway: its thread waits for the reply (up to its timeout), while the
@@ -112,6 +115,10 @@ struct server {
     pthread_cond_t qcond;
     slot **queue;
     int qcap, qhead, qlen;
+    /* calls back from the fetch thread: taken before the queue (they have waited longest), and
+     * never refused (fetch_pool.h bounds how many there can be) */
+    slot *fetched_head, *fetched_tail;
+    cds_fetch_pool *fetch_pool;
     atomic_bool stopping;      /* draining: contexts take no new requests after their reply */
     atomic_bool workers_exit;  /* drained: workers leave once the queue is empty */
     pthread_t *workers;
@@ -211,7 +218,7 @@ static void slot_cb(void *arg)
             return;
         }
         sl->msg = nng_aio_get_msg(sl->aio);
-        int before = atomic_fetch_add(&s->stats.inflight, 1);
+        int before = atomic_fetch_add(&s->stats.inflight, 1) - atomic_load(&s->stats.parked);
         clock_gettime(CLOCK_MONOTONIC, &sl->received);
         cds_deadline_in(&sl->deadline, s->o->deadline_ms);
         if (serve_inline(s, sl, before)) return;   /* answered (or handed to the audit writer) */
@@ -358,6 +365,14 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
     sl->msg = NULL;
     struct timespec received = sl->received;
     gateway_call *gw = sl->gw;
+    /* back from the fetch thread: what it fetched, read against the request it still holds */
+    cds_fetch_job *job = sl->fetch_job;
+    sl->fetch_job = NULL;
+    msgpack_sbuffer completed;
+    msgpack_sbuffer_init(&completed);
+    cds_error fetch_err;
+    cds_error_clear(&fetch_err);
+    cds_proto_prefetched fetched = {.err = &fetch_err, .completed = &completed};
     const char *buf = sl->gw ? sl->gw->envelope : nng_msg_body(msg);
     size_t len = sl->gw ? sl->gw->len : nng_msg_len(msg);
     msgpack_sbuffer *out = &sl->reply;
@@ -365,6 +380,8 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
     cds_proto_outcome oc;
     memset(&oc, 0, sizeof oc);
     cds_proto_pending *pend_free = NULL;
+    if (job) fetched.rc = cds_fetch_job_finish(job, &completed, &fetch_err);   /* logs the keys not fetched */
+    cds_fetch_job_free(job);
     if (cds_past(&sl->deadline)) {
         cds_proto_pending_free(sl->pending);
         sl->pending = NULL;
@@ -379,12 +396,32 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
                              .deadline = &sl->deadline, .audit = s->audit, .caller = caller[0] ? caller : NULL,
                              .envelope_caller = gateway,
                              .audit_requests = s->o->audit_requests, .zone = &ev->zone,
-                             .fetch = cds_prefetch_fetch, .fetch_opts = &s->o->fetch, .no_blocking = inline_,
+                             .park_fetch = true, .prefetched = job ? &fetched : NULL, .no_blocking = inline_,
                              .audit_done = audited, .audit_done_arg = sl, .audit_fail_reply = &sl->audit_fail_reply};
         cds_proto_pending *pending = sl->pending;
         sl->pending = NULL;
         if (pending) cds_proto_resume(&env, &ev->arena, pending, buf, len, out, &oc);
         else cds_proto_handle(&env, &ev->arena, buf, len, out, &oc);
+        if (oc.needs_fetch) {
+            /* parked: no thread waits on the FHIR server but the fetch thread */
+            const cds_call *c = cds_proto_pending_call(oc.pending);
+            cds_fetch_job *j = cds_fetch_job_new(&s->o->fetch, c->service, c->request, c->gaps, c->ngaps, &sl->deadline,
+                                                 &fetch_err);
+            if (j) {
+                sl->msg = msg;
+                sl->pending = oc.pending;
+                cds_arena_reset(&ev->arena);
+                msgpack_sbuffer_destroy(&completed);
+                atomic_fetch_add(&s->stats.parked, 1);   /* before: the pool may hand it back at once */
+                cds_fetch_pool_submit(s->fetch_pool, j, sl);   /* the slot is the fetch thread's now */
+                return true;
+            }
+            /* no job (out of memory): answered with its error now */
+            pending = oc.pending;
+            fetched.rc = fetch_err.code;
+            env.prefetched = &fetched;
+            cds_proto_resume(&env, &ev->arena, pending, buf, len, out, &oc);
+        }
         if (oc.needs_worker) {   /* nothing was sent: the slot is still this request's, decoded */
             sl->msg = msg;
             sl->pending = oc.pending;
@@ -400,6 +437,7 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
     clock_gettime(CLOCK_MONOTONIC, &now);
     log_outcome(&s->stats, &oc, (double)(now.tv_sec - received.tv_sec) * 1e3 + (double)(now.tv_nsec - received.tv_nsec) / 1e6);
     cds_proto_pending_free(pend_free);
+    msgpack_sbuffer_destroy(&completed);
     if (msg) nng_msg_free(msg);
     if (!oc.deferred) reply_now(sl, out);   /* else the audit writer sends it after the commit */
     if (gw) gateway_call_release(gw);   /* held until here: its reply may have gone long before */
@@ -407,22 +445,54 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
     return true;
 }
 
+/* cds_fetch_done_fn: a parked call's fetch is over; a worker continues it. */
+static void fetch_done(void *arg, cds_fetch_job *job)
+{
+    slot *sl = arg;
+    server *s = sl->s;
+    sl->fetch_job = job;
+    sl->next_fetched = NULL;
+    atomic_fetch_sub(&s->stats.parked, 1);
+    pthread_mutex_lock(&s->qlock);
+    if (s->fetched_tail) s->fetched_tail->next_fetched = sl;
+    else s->fetched_head = sl;
+    s->fetched_tail = sl;
+    pthread_cond_signal(&s->qcond);
+    pthread_mutex_unlock(&s->qlock);
+}
+
+/* The next slot for a worker (under qlock): a call back from fetching, else the queue's head. */
+static slot *next_job(server *s)
+{
+    slot *sl = s->fetched_head;
+    if (sl) {
+        s->fetched_head = sl->next_fetched;
+        if (!s->fetched_head) s->fetched_tail = NULL;
+        return sl;
+    }
+    if (s->qlen == 0) return NULL;
+    sl = s->queue[s->qhead];
+    s->qhead = (s->qhead + 1) % s->qcap;
+    s->qlen--;
+    return sl;
+}
+
 static void *worker_main(void *arg)
 {
     server *s = arg;
     evaluator *ev = evaluator_new();
+    /* compiled now, not on the first call: a call back from fetching its prefetch has only
+     * what is left of its deadline (the compile takes ~100-200 ms) */
+    if (ev) evaluator_refresh(ev);
     for (;;) {
         pthread_mutex_lock(&s->qlock);
-        while (s->qlen == 0 && !atomic_load(&s->workers_exit)) pthread_cond_wait(&s->qcond, &s->qlock);
-        if (s->qlen == 0) {
-            pthread_mutex_unlock(&s->qlock);
-            break;
-        }
-        slot *sl = s->queue[s->qhead];
-        s->qhead = (s->qhead + 1) % s->qcap;
-        s->qlen--;
+        while (s->qlen == 0 && !s->fetched_head && !atomic_load(&s->workers_exit)) pthread_cond_wait(&s->qcond, &s->qlock);
+        slot *sl = next_job(s);
         pthread_mutex_unlock(&s->qlock);
+        if (!sl) break;
         if (!ev) {   /* out of memory at start: answer rather than leave the EHR waiting */
+            cds_fetch_job_free(sl->fetch_job);
+            sl->fetch_job = NULL;
             if (sl->msg) nng_msg_free(sl->msg);
             sl->msg = NULL;
             cds_proto_pending_free(sl->pending);
@@ -440,7 +510,8 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* On the NNG thread that received it: evaluate now if nothing else is in flight. */
+/* On the NNG thread that received it: evaluate now if nothing else is in flight (calls parked
+ * on the fetch thread aside: inflight_before does not count them). */
 static bool serve_inline(server *s, slot *sl, int inflight_before)
 {
     if (inflight_before != 0 || !s->inline_ev || pthread_mutex_trylock(&s->inline_lock) != 0) return false;
@@ -483,7 +554,7 @@ static bool gateway_call_serve(void *arg, char *envelope, size_t len, int timeou
     sl->state = SLOT_RECV;
     msgpack_sbuffer_init(&sl->reply);
     msgpack_sbuffer_init(&sl->audit_fail_reply);
-    int before = atomic_fetch_add(&s->stats.inflight, 1);
+    int before = atomic_fetch_add(&s->stats.inflight, 1) - atomic_load(&s->stats.parked);
     clock_gettime(CLOCK_MONOTONIC, &sl->received);
     cds_deadline_in(&sl->deadline, s->o->deadline_ms);
     if (!serve_inline(s, sl, before)) enqueue(s, sl);
@@ -713,6 +784,7 @@ int cds_server_run(const cds_server_opts *o)
     s->slots = calloc((size_t)s->nslots, sizeof *s->slots);
     s->workers = calloc((size_t)o->workers, sizeof *s->workers);
     int rv;
+    if (!(s->fetch_pool = cds_fetch_pool_start(o->fetch.max_calls, fetch_done))) goto cleanup;
     if ((rv = nng_rep0_open(&s->sock)) != 0) goto nng_fail;
     /* Debian's NNG 1.5.2 accepts any size by default: bound it. Between max_request and this,
      * the application answers too_large; beyond it NNG drops the message. */
@@ -732,6 +804,7 @@ int cds_server_run(const cds_server_opts *o)
         pthread_create(&s->workers[i], NULL, worker_main, s);
         pthread_setname_np(s->workers[i], "cdsd-worker");   /* what `top -H` shows on call */
     }
+    if (s->inline_ev) evaluator_refresh(s->inline_ev);   /* likewise, while the workers compile theirs */
     for (int i = 0; i < s->nslots; i++) {
         s->slots[i].state = SLOT_RECV;
         nng_ctx_recv(s->slots[i].ctx, s->slots[i].aio);
@@ -830,6 +903,9 @@ cleanup:;
     s->ops = NULL;
     cds_health_unbind();
     atomic_store(&s->stopping, true);
+    /* calls still fetching come back (their keys not fetched: stopping) before the workers go */
+    cds_fetch_pool_stop(s->fetch_pool);
+    s->fetch_pool = NULL;
     atomic_store(&s->workers_exit, true);
     pthread_mutex_lock(&s->qlock);
     pthread_cond_broadcast(&s->qcond);

@@ -49,6 +49,8 @@ static atomic_ulong ops[OPS][CDS_RC_COUNT];
 static atomic_ulong reloads_ok, reloads_failed;
 #define HTTP_CODES 600
 static atomic_ulong http_responses[HTTP_CODES];
+static atomic_long fetch_inflight;
+static atomic_ulong fetch_refused;
 
 static size_t hash(const char *s)
 {
@@ -136,6 +138,9 @@ void cds_metrics_http_response(unsigned status)
 {
     if (status < HTTP_CODES) INC(http_responses[status]);
 }
+
+void cds_metrics_fetch_inflight(int delta) { atomic_fetch_add_explicit(&fetch_inflight, delta, memory_order_relaxed); }
+void cds_metrics_fetch_refused(void) { INC(fetch_refused); }
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
@@ -239,6 +244,11 @@ void cds_metrics_render(cds_strbuf *b, const cds_metrics_gauges *g)
     help(b, "cdsd_reloads_total", "counter", "Rule set loads and reloads, by outcome (failed: the previous set stayed live).");
     cds_strbuf_printf(b, "cdsd_reloads_total{outcome=\"ok\"} %lu\ncdsd_reloads_total{outcome=\"failed\"} %lu\n",
                       LOAD(reloads_ok), LOAD(reloads_failed));
+    help(b, "cdsd_prefetch_fetches_inflight", "gauge", "Calls waiting for prefetch from their FHIR server (no worker held).");
+    cds_strbuf_printf(b, "cdsd_prefetch_fetches_inflight %ld\n", LOAD(fetch_inflight));
+    help(b, "cdsd_prefetch_fetch_refused_total", "counter",
+         "Calls whose absent prefetch was not fetched: --fetch-max-calls fetches were in flight.");
+    cds_strbuf_printf(b, "cdsd_prefetch_fetch_refused_total %lu\n", LOAD(fetch_refused));
     help(b, "cdsd_inflight_requests", "gauge", "Requests received and not yet answered.");
     cds_strbuf_printf(b, "cdsd_inflight_requests %ld\n", g->inflight);
     help(b, "cdsd_workers", "gauge", "Evaluation threads.");

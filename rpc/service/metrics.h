@@ -29,6 +29,10 @@ void cds_metrics_reload(bool ok);
 /* Every response the CDS Hooks HTTP gateway sends, by status (those it answers itself, e.g. 400
  * for JSON that does not parse, 401, 413, 415, never reach the counters above). */
 void cds_metrics_http_response(unsigned status);
+/* Calls whose absent prefetch is being fetched (+1 when handed to the fetch thread, -1 when it
+ * gives them back), and calls not fetched for because --fetch-max-calls were already in flight. */
+void cds_metrics_fetch_inflight(int delta);
+void cds_metrics_fetch_refused(void);
 
 /* Values read when scraped, from the running server. */
 typedef struct cds_metrics_gauges {

@@ -164,7 +164,7 @@ static cds_rc audit_decision(const cds_proto_env *env, const char *buf, size_t l
                         .error = error, .rs = cds_engine_ruleset(env->engine), .info = &o->info, .request = buf,
                         .request_len = len, .keep_request = env->audit_requests, .decode_us = decode_us,
                         .eval_us = eval_us, .total_us = total_us};
-    bool alone = !env->stats || atomic_load(&env->stats->inflight) <= 1;
+    bool alone = !env->stats || atomic_load(&env->stats->inflight) - atomic_load(&env->stats->parked) <= 1;
     return cds_audit_decision(env->audit, &c, async ? env->audit_done : NULL, env->audit_done_arg, alone);
 }
 
@@ -178,10 +178,19 @@ static cds_rc complete_prefetch(const cds_proto_env *env, cds_call *c, msgpack_s
 {
     if (c->ngaps == 0) return CDS_OK;
     cds_rc rc;
-    if (c->req.fhir_authorization && env->fetch) {
-        if ((rc = env->fetch(env->fetch_opts, c->service, c->request, c->gaps, c->ngaps, env->deadline, completed, err)))
+    if (c->req.fhir_authorization && (env->fetch || env->prefetched)) {
+        const msgpack_sbuffer *src = completed;
+        if (env->prefetched) {   /* fetched while the call was parked */
+            if (env->prefetched->rc) {
+                *err = *env->prefetched->err;
+                return env->prefetched->rc;
+            }
+            src = env->prefetched->completed;
+        } else if ((rc = env->fetch(env->fetch_opts, c->service, c->request, c->gaps, c->ngaps, env->deadline, completed,
+                                    err))) {
             return rc;
-        if (cds_mp_decode(completed->data, completed->size, cu, err) != CDS_OK) {
+        }
+        if (cds_mp_decode(src->data, src->size, cu, err) != CDS_OK) {
             char why[sizeof err->message];
             snprintf(why, sizeof why, "%s", err->message);
             return cds_error_set(err, CDS_EPREFETCH, "request.prefetch", "the fetched prefetch could not be read: %s", why);
@@ -327,13 +336,23 @@ static cds_rc read_request(const cds_ruleset *rs, cds_arena *a, message *m, cds_
     return CDS_OK;
 }
 
+/* A call whose absent prefetch would be fetched from its FHIR server. */
+static bool fetches(const cds_proto_env *env, const message *m)
+{
+    return m->op == OP_CALL && m->prepared == CDS_OK && (env->fetch || env->park_fetch) && !env->prefetched &&
+           m->call.ngaps > 0 && m->call.req.fhir_authorization;
+}
+
+/* Handed back to be fetched for elsewhere (park_fetch). */
+static bool parks_fetch(const cds_proto_env *env, const message *m) { return env->park_fetch && fetches(env, m); }
+
 /* On a transport thread (no_blocking), a feedback write (it waits for its commit) and a call
- * whose absent prefetch would be fetched are left to a worker. */
+ * whose absent prefetch would be fetched here are left to a worker. */
 static bool would_block(const cds_proto_env *env, const message *m)
 {
     if (!env->no_blocking) return false;
     if (m->op == OP_FEEDBACK) return env->audit != NULL;
-    return m->prepared == CDS_OK && env->fetch && m->call.ngaps > 0 && m->call.req.fhir_authorization;
+    return fetches(env, m);
 }
 
 /* The result being packed; a write that failed (out of memory) leaves a hole in it. */
@@ -459,10 +478,12 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
         o->code = rc;
         snprintf(o->path, sizeof o->path, "%.120s", err.path);
         cds_proto_error_reply(out, m.id, rc, err.message, err.path);
-    } else if (would_block(env, &m)) {
-        /* nothing sent, nothing written: a worker continues from here */
+    } else if (parks_fetch(env, &m) || would_block(env, &m)) {
+        /* nothing sent, nothing written: the fetch thread or a worker continues from here */
+        bool park = parks_fetch(env, &m);
         if ((o->pending = hand_over(env, a, &u, &m, o))) {
-            o->needs_worker = true;
+            o->needs_fetch = park;
+            o->needs_worker = !park;
             return;
         }
         o->code = CDS_EINTERNAL;
@@ -491,5 +512,12 @@ void cds_proto_resume(const cds_proto_env *env, cds_arena *a, cds_proto_pending 
         cds_proto_error_reply(out, p->m.id, rc, err.message, err.path);
         return;
     }
+    if (parks_fetch(env, &p->m)) {   /* handed over by a transport thread without park_fetch */
+        o->needs_fetch = true;
+        o->pending = p;
+        return;
+    }
     dispatch(env, a, &p->m, buf, len, out, o, &err);
 }
+
+const cds_call *cds_proto_pending_call(const cds_proto_pending *p) { return &p->m.call; }

@@ -19,6 +19,8 @@ typedef struct cds_stats {
     atomic_ulong requests;
     atomic_ulong errors[CDS_RC_COUNT];
     atomic_int inflight;
+    atomic_int parked;        /* of those in flight, calls waiting for their prefetch on the fetch thread: they
+                                 hold no thread, so a call beside them still counts as alone */
     atomic_ulong prefetch_unavailable;   /* calls answered with a "did not run" card for a required list */
     struct timespec started;
     int workers;
@@ -49,7 +51,12 @@ typedef struct cds_proto_env {
     cds_audit_done_fn audit_done;
     void *audit_done_arg;
     msgpack_sbuffer *audit_fail_reply;
-    cds_prefetch_fetch_fn fetch;          /* NULL: never fetch; absent required keys are prefetch_missing */
+    cds_prefetch_fetch_fn fetch;          /* fetches on the calling thread; NULL (and no park_fetch): never
+                                             fetch, absent required keys are prefetch_missing */
+    bool park_fetch;                      /* a call whose absent prefetch would be fetched is handed back
+                                             (needs_fetch) for the caller to fetch elsewhere (fetch_pool.h),
+                                             then continued with cds_proto_resume and `prefetched` */
+    const struct cds_proto_prefetched *prefetched;   /* resuming a parked call: its fetch's outcome */
     bool no_blocking;                     /* on a transport thread: hand back (needs_worker) instead of fetching
                                              prefetch or waiting for a feedback write */
     const struct cds_fetch_opts *fetch_opts;
@@ -66,8 +73,18 @@ typedef struct cds_proto_outcome {
     bool deferred;            /* the audit callback owns and sends the reply */
     bool needs_worker;        /* no_blocking and the request would block: nothing was sent or written;
                                  a worker continues it with cds_proto_resume(pending) */
+    bool needs_fetch;         /* park_fetch and the call's prefetch must be fetched: nothing was sent or
+                                 written; fetch for cds_proto_pending_call(pending), then resume it */
     struct cds_proto_pending *pending;
 } cds_proto_outcome;
+
+/* What fetching a parked call's prefetch came to: the completed request (MessagePack), or the
+ * error to answer (rc, err). */
+typedef struct cds_proto_prefetched {
+    cds_rc rc;
+    const cds_error *err;
+    const msgpack_sbuffer *completed;
+} cds_proto_prefetched;
 
 typedef struct cds_proto_pending cds_proto_pending;
 
@@ -85,6 +102,9 @@ void cds_proto_handle(const cds_proto_env *env, cds_arena *a, const char *buf, s
 void cds_proto_resume(const cds_proto_env *env, cds_arena *a, cds_proto_pending *p, const char *buf, size_t len,
                       msgpack_sbuffer *out, cds_proto_outcome *o);
 void cds_proto_pending_free(cds_proto_pending *p);
+/* The call a parked message carries (needs_fetch): its service, request and gaps, valid until
+ * the pending is resumed or freed. */
+const cds_call *cds_proto_pending_call(const cds_proto_pending *p);
 
 /* A reply that needs no decoding of the request (overloaded, timeout, too_large). */
 void cds_proto_error_reply(msgpack_sbuffer *out, const msgpack_object *id, cds_rc code, const char *message,

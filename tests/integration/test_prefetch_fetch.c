@@ -4,7 +4,8 @@
  * or 412 from the strict service), next links outside fhirServer and slow servers are refused in
  * time, and without FHIR access a missing required key is a "did not run" card by default and
  * 412 (HTTP) / prefetch_missing (NNG) from the strict service. The token never reaches the log
- * or the audit log.   usage: test_prefetch_fetch PATH/TO/cdsd   (from the repository root) */
+ * or the audit log. Calls waiting on a slow FHIR server hold no evaluation worker, and at most
+ * --fetch-max-calls are fetched for at once.   usage: test_prefetch_fetch PATH/TO/cdsd   (from the repository root) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,7 @@ static const char *TOKEN = "tok-Zq7-fetch-secret";
 /* What the stub saw. */
 static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
 static int seen_requests, seen_without_token, seen_page2;
+static int slow_now, slow_most;   /* slow searches the stub is answering at once, and the most at once */
 static char seen_paths[4096];
 
 /* ---- the stub FHIR server ---- */
@@ -96,7 +99,15 @@ static enum MHD_Result stub_handle(void *cls, struct MHD_Connection *c, const ch
         return answer(c, 200, b);
     }
     if (!strcmp(url, "/fhir/MedicationRequest")) {
-        if (!strcmp(patient, "slow")) sleep(2);
+        if (!strcmp(patient, "slow")) {
+            pthread_mutex_lock(&seen_mu);
+            if (++slow_now > slow_most) slow_most = slow_now;
+            pthread_mutex_unlock(&seen_mu);
+            sleep(2);
+            pthread_mutex_lock(&seen_mu);
+            slow_now--;
+            pthread_mutex_unlock(&seen_mu);
+        }
         if (!strcmp(patient, "1288992") && page && !strcmp(page, "2")) {
             snprintf(e, sizeof e, MED, "rx-2", "Aspirin 81 mg tablet");
             return answer(c, 200, searchset(e, NULL));
@@ -146,17 +157,19 @@ static size_t collect(char *p, size_t s, size_t n, void *u)
     return s * n;
 }
 
-/* POSTs a request to the service; returns the status, body in *out (caller frees). */
-static long post(const char *service, const char *json, char **out)
+/* POSTs a request to the service of the server at `at` (NULL: the suite's own); returns the
+ * status, body in *out (caller frees). A GET when json is NULL (service is then the path). */
+static long post_at(const char *at, const char *service, const char *json, char **out)
 {
     char url[256];
-    snprintf(url, sizeof url, "%s/cds-services/%s", base, service);
+    if (json) snprintf(url, sizeof url, "%s/cds-services/%s", at ? at : base, service);
+    else snprintf(url, sizeof url, "%s/%s", at ? at : base, service);
     CURL *h = curl_easy_init();
     struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
     reply r = {calloc(1, 1), 0};
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
+    if (json) curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
@@ -168,6 +181,8 @@ static long post(const char *service, const char *json, char **out)
     *out = r.body;
     return status;
 }
+
+static long post(const char *service, const char *json, char **out) { return post_at(NULL, service, json, out); }
 
 static cJSON *load(const char *path)
 {
@@ -521,6 +536,166 @@ static void next_links_with_dot_segments_stay_under_fhir_server(void **s)
     }
 }
 
+/* ---- slow FHIR servers and the workers (issue 20) ---- */
+
+/* A second server, `cdsd serve ARGS` on its own port, for tests that need their own limits. */
+typedef struct server2 { pid_t pid; char base[64], log[160]; } server2;
+
+static void server2_start(server2 *v, const char *name, const char *const *extra)
+{
+    int port = free_port();
+    snprintf(v->base, sizeof v->base, "http://127.0.0.1:%d", port);
+    snprintf(v->log, sizeof v->log, "%s/%s.log", dir, name);
+    char http[64], state[128], listen[128];
+    snprintf(http, sizeof http, "127.0.0.1:%d", port);
+    snprintf(state, sizeof state, "%s/var-%s", dir, name);
+    snprintf(listen, sizeof listen, "ipc://%s/%s.sock", dir, name);
+    const char *args[40] = {"--listen", listen, "--state", state, "--fixtures", "none", "--http", http, "--log-level", "debug"};
+    int n = 10;
+    for (; *extra && n < 38; extra++) args[n++] = *extra;
+    args[n] = NULL;
+    v->pid = cdsd_spawn(cdsd, v->log, args);
+    if (!cdsd_http_wait(v->base)) fail_msg("%s did not start (see %s)", name, v->log);
+}
+
+static void server2_stop(server2 *v)
+{
+    cdsd_stop(v->pid, v->log);
+    if (!cdsd_log_clean(v->log)) fail_msg("%s: the log has errors", v->log);
+}
+
+typedef struct slow_call {
+    const char *at, *service;
+    char *json, *body;
+    long status;
+    atomic_int *answered;     /* calls of this batch answered so far */
+} slow_call;
+
+static void *slow_call_main(void *arg)
+{
+    slow_call *c = arg;
+    c->status = post_at(c->at, c->service, c->json, &c->body);
+    atomic_fetch_add(c->answered, 1);
+    return NULL;
+}
+
+/* n calls of `service` whose medications must be fetched from the stub, which takes 2 s each
+ * (the stub's slow_now and slow_most start again from 0). */
+static void slow_calls_start(slow_call *cs, pthread_t *ts, int n, const char *at, const char *service, atomic_int *answered)
+{
+    pthread_mutex_lock(&seen_mu);
+    slow_now = slow_most = 0;
+    pthread_mutex_unlock(&seen_mu);
+    for (int i = 0; i < n; i++) {
+        cs[i] = (slow_call){.at = at, .service = service, .json = pointed_at(fhir, "slow"), .answered = answered};
+        assert_int_equal(pthread_create(&ts[i], NULL, slow_call_main, &cs[i]), 0);
+    }
+}
+
+/* Waits (up to 20 s) until the stub answers at least n slow searches at once. */
+static bool stub_busy_with(int n)
+{
+    for (int i = 0; i < 2000; i++) {
+        pthread_mutex_lock(&seen_mu);
+        bool yes = slow_now >= n;
+        pthread_mutex_unlock(&seen_mu);
+        if (yes) return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+/* With two workers and sixteen calls waiting on a FHIR server that answers after 2 s, a call that
+ * brought its prefetch is answered before any of them: the waiting calls are parked on the fetch
+ * thread, not on the workers (before, it queued behind them for seconds, or timed out). And the
+ * sixteen are fetched at once, by the one fetch thread. */
+static void a_call_with_its_prefetch_is_not_held_up_by_slow_fetches(void **s)
+{
+    (void)s;
+    server2 v;
+    const char *extra[] = {"--workers", "2", "--deadline", "8000", "--fetch-timeout", "5000", NULL};
+    server2_start(&v, "two-workers", extra);
+    enum { N = 16 };
+    slow_call cs[N];
+    pthread_t ts[N];
+    atomic_int answered = 0;
+    slow_calls_start(cs, ts, N, v.base, "medication-safety", &answered);
+    assert_true(stub_busy_with(2));   /* the workers' worth, at least, is waiting on the stub */
+    usleep(200 * 1000);               /* and the other calls have arrived */
+    /* amoxicillin for a patient with a penicillin allergy, every list sent: a critical card */
+    cJSON *req = load("fixtures/requests/allergy-penicillin-patient.json");
+    cJSON *draft = cJSON_Parse("{\"resource\":{\"resourceType\":\"MedicationRequest\",\"id\":\"draft-1\",\"status\":\"draft\","
+                               "\"intent\":\"order\",\"medicationCodeableConcept\":{\"text\":\"amoxicillin 500 MG Oral Capsule\","
+                               "\"coding\":[{\"system\":\"http://www.nlm.nih.gov/research/umls/rxnorm\",\"code\":\"308191\"}]}}}");
+    cJSON *drafts = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(req, "context"), "draftOrders");
+    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(drafts, "entry"), draft);
+    char *json = cJSON_PrintUnformatted(req), *body;
+    cJSON_Delete(req);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long st = post_at(v.base, "medication-safety", json, &body);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int slow_done = atomic_load(&answered);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    print_message("a call with its prefetch: HTTP %ld after %.0f ms, %d of %d slow calls answered by then\n", st, ms,
+                  slow_done, N);
+    if (st != 200 || !strstr(body, "\"indicator\":\"critical\"")) fail_msg("status %ld: %s", st, body);
+    free(body);
+    free(json);
+    /* the slow calls answer at 2 s at the earliest: a call answered in the meantime was not queued
+     * behind them (the margin is the stub's 2 s against a call's milliseconds) */
+    assert_int_equal(slow_done, 0);
+    for (int i = 0; i < N; i++) {
+        pthread_join(ts[i], NULL);
+        if (cs[i].status != 200 || !strstr(cs[i].body, "\"cards\":[")) fail_msg("slow call %d: %ld: %s", i, cs[i].status, cs[i].body);
+        free(cs[i].json);
+        free(cs[i].body);
+    }
+    pthread_mutex_lock(&seen_mu);
+    int most = slow_most;
+    pthread_mutex_unlock(&seen_mu);
+    print_message("the stub answered up to %d slow searches at once\n", most);
+    assert_int_equal(most, N);
+    server2_stop(&v);
+}
+
+/* --fetch-max-calls: calls beyond it are not fetched for: answered at once as when the prefetch
+ * cannot be had (412 from the strict service, naming the reason), and counted in /metrics. */
+static void calls_beyond_fetch_max_calls_are_answered_without_fetching(void **s)
+{
+    (void)s;
+    server2 v;
+    const char *extra[] = {"--workers", "2", "--deadline", "8000", "--fetch-timeout", "5000", "--fetch-max-calls", "4", NULL};
+    server2_start(&v, "max-calls", extra);
+    enum { N = 8 };
+    slow_call cs[N];
+    pthread_t ts[N];
+    atomic_int answered = 0;
+    slow_calls_start(cs, ts, N, v.base, "medication-safety-strict", &answered);
+    int refused = 0, fetched = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(ts[i], NULL);
+        if (cs[i].status == 412 && strstr(cs[i].body, "already fetching for 4 calls (--fetch-max-calls)")) refused++;
+        else if (cs[i].status == 200) fetched++;
+        else fail_msg("call %d: %ld: %s", i, cs[i].status, cs[i].body);
+        free(cs[i].json);
+        free(cs[i].body);
+    }
+    /* all eight arrive within the stub's 2 s: four are fetched, four are over the bound */
+    assert_int_equal(refused, 4);
+    assert_int_equal(fetched, 4);
+    pthread_mutex_lock(&seen_mu);
+    int most = slow_most;
+    pthread_mutex_unlock(&seen_mu);
+    assert_true(most <= 4);
+    char *metrics;
+    assert_int_equal(post_at(v.base, "metrics", NULL, &metrics), 200);
+    if (!strstr(metrics, "\ncdsd_prefetch_fetch_refused_total 4\n") || !strstr(metrics, "\ncdsd_prefetch_fetches_inflight 0\n"))
+        fail_msg("metrics: %s", metrics);
+    free(metrics);
+    server2_stop(&v);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -541,6 +716,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(fetch_failures_read_the_same_whatever_the_server_did),
         cmocka_unit_test(next_links_with_dot_segments_stay_under_fhir_server),
         cmocka_unit_test(the_nng_side_answers_prefetch_missing_and_the_token_stays_out_of_logs),
+        cmocka_unit_test(a_call_with_its_prefetch_is_not_held_up_by_slow_fetches),
+        cmocka_unit_test(calls_beyond_fetch_max_calls_are_answered_without_fetching),
     };
     return cmocka_run_group_tests_name("prefetch", tests, setup, teardown);
 }
