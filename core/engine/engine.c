@@ -164,6 +164,105 @@ static bool has_medication_draft(const cds_view *v)
     return false;
 }
 
+/* The rule's key for the collected card at idx (its `key`, else "#i"): rule + key is "the same alert". */
+static void card_key(lua_State *L, int idx, size_t i, char *key, size_t len)
+{
+    lua_getfield(L, idx, "_key");
+    if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) snprintf(key, len, "%s", lua_tostring(L, -1));
+    else snprintf(key, len, "#%zu", i);
+    lua_pop(L, 1);
+}
+
+/* Repeat suppression (README "Repeat suppression"): for each collected card of a rule that
+ * declares it (critical cards only when the rule says critical = "also"), asks the service
+ * whether it repeats an alert; a repeat is demoted to info with the extension
+ * "org.cdsd.suppression" (why, the indicator it had, not interrupting), or dropped. The entry
+ * ({card, rule index}) gets why at [3] and, when dropped, true at [4]. Returns how many dropped. */
+static size_t suppress_repeats(lua_State *L, int cards, size_t ncards, const cds_ruleset *rs, const cds_call *c,
+                               cds_arena *a)
+{
+    size_t dropped = 0;
+    for (size_t i = 1; c->suppress && i <= ncards; i++) {
+        lua_rawgeti(L, cards, (lua_Integer)i);
+        int entry = lua_gettop(L);
+        lua_rawgeti(L, entry, 2);
+        const cds_rule_info *ri = &rs->rules[(size_t)lua_tointeger(L, -1)];
+        const cds_rule_suppress *sp = &ri->suppress;
+        lua_rawgeti(L, entry, 1);
+        int card = lua_gettop(L);
+        lua_getfield(L, card, "indicator");
+        const char *was = lua_tostring(L, -1);
+        char key[256], uuid[37];
+        const char *why = NULL;
+        if ((sp->after_override_s || sp->once_per_encounter) && (sp->critical || tier_of(was) != 0)) {
+            card_key(L, card, i, key, sizeof key);
+            cds_uuid(c->req.hook_instance, ri->id, key, uuid);
+            why = c->suppress->repeat(c->suppress->arg, ri, key, uuid, a);
+        }
+        if (why && sp->drop) {
+            lua_pushboolean(L, 1);
+            lua_rawseti(L, entry, 4);
+            dropped++;
+        } else if (why) {
+            if (lua_getfield(L, card, "extension") != LUA_TTABLE) {
+                lua_pop(L, 1);
+                lua_createtable(L, 0, 1);
+                lua_pushvalue(L, -1);
+                lua_setfield(L, card, "extension");
+            }
+            lua_createtable(L, 0, 4);
+            lua_pushliteral(L, "demoted");
+            lua_setfield(L, -2, "action");
+            lua_pushvalue(L, -3);   /* the indicator it had */
+            lua_setfield(L, -2, "indicator");
+            lua_pushstring(L, why);
+            lua_setfield(L, -2, "reason");
+            lua_pushboolean(L, 0);
+            lua_setfield(L, -2, "interrupts");
+            lua_setfield(L, -2, "org.cdsd.suppression");
+            lua_pushliteral(L, "info");
+            lua_setfield(L, card, "indicator");
+        }
+        if (why) {
+            lua_pushstring(L, why);
+            lua_rawseti(L, entry, 3);
+        }
+        lua_settop(L, cards);
+    }
+    return dropped;
+}
+
+/* Dropped repeats, after the cards shown: not in the response, but in the audit row (a card row
+ * with indicator "suppressed" and why in its ext), so the rule still counts as firing while the
+ * burden by indicator counts only what clinicians saw. */
+static void dropped_cards_out(lua_State *L, int cards, size_t ncards, const cds_ruleset *rs, const char *hook_instance,
+                              cds_arena *a, cds_eval_info *info)
+{
+    for (size_t i = 1; i <= ncards; i++) {
+        lua_rawgeti(L, cards, (lua_Integer)i);
+        int entry = lua_gettop(L);
+        lua_rawgeti(L, entry, 4);
+        if (lua_toboolean(L, -1)) {
+            lua_rawgeti(L, entry, 2);
+            const cds_rule_info *ri = &rs->rules[(size_t)lua_tointeger(L, -1)];
+            lua_rawgeti(L, entry, 1);
+            char key[256], uuid[37];
+            card_key(L, lua_gettop(L), i, key, sizeof key);
+            cds_uuid(hook_instance, ri->id, key, uuid);
+            lua_getfield(L, -1, "summary");
+            lua_rawgeti(L, entry, 3);
+            cds_card_out *co = &info->cards[info->ncards++];
+            co->uuid = cds_arena_strdup(a, uuid);
+            co->rule = ri->id;
+            co->key = cds_arena_strdup(a, key);
+            co->indicator = "suppressed";
+            co->summary = cds_arena_strdup(a, lua_tostring(L, -2));
+            co->suppressed = cds_arena_strdup(a, lua_tostring(L, -1));
+        }
+        lua_settop(L, cards);
+    }
+}
+
 #define NO_DECISION "out of memory %s; no decision was made"
 
 /* What the rules' part of an evaluation works on (passed through lua_pcall). */
@@ -275,13 +374,14 @@ static cds_rc run_rules(lua_State *L, run_args *r)
      * rather than silent. */
     const cds_eval_scope *sc = r->scope;
     for (size_t k = 0; k < sc->nprefetch; k++) info->nunavailable += cds_unavailable(&sc->prefetch[k]);
-    size_t total = ncards + info->nerrors + info->nunavailable;
-    info->cards = cds_arena_alloc(a, (total + 1) * sizeof *info->cards);
+    size_t ndropped = suppress_repeats(L, cards, ncards, rs, r->c, a);
+    size_t total = ncards - ndropped + info->nerrors + info->nunavailable;
+    info->cards = cds_arena_alloc(a, (total + ndropped + 1) * sizeof *info->cards);
     if (!info->cards) {
         lua_settop(L, top);
         return cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory");
     }
-    memset(info->cards, 0, (total + 1) * sizeof *info->cards);   /* fields a card kind does not set stay NULL */
+    memset(info->cards, 0, (total + ndropped + 1) * sizeof *info->cards);   /* fields a card kind does not set stay NULL */
     msgpack_pack_map(pk, info->nerrors ? 2 : 1);
     cds_mp_pack_str(pk, "cards");
     msgpack_pack_array(pk, total);
@@ -297,9 +397,12 @@ static cds_rc run_rules(lua_State *L, run_args *r)
                                           &info->cards[info->ncards++]);
         for (size_t i = 1; i <= ncards; i++) {
             lua_rawgeti(L, cards, (lua_Integer)i);
+            lua_rawgeti(L, -1, 4);
+            bool dropped = lua_toboolean(L, -1);
+            lua_pop(L, 1);
             lua_rawgeti(L, -1, 1);
             lua_getfield(L, -1, "indicator");
-            bool here = tier_of(lua_tostring(L, -1)) == tier;
+            bool here = !dropped && tier_of(lua_tostring(L, -1)) == tier;
             lua_pop(L, 1);
             if (!here) {
                 lua_settop(L, cards);
@@ -310,11 +413,8 @@ static cds_rc run_rules(lua_State *L, run_args *r)
             lua_pop(L, 1);
             const cds_rule_info *ri = &rs->rules[r];
             int c = lua_gettop(L);
-            lua_getfield(L, c, "_key");
             char key[256];
-            if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) snprintf(key, sizeof key, "%s", lua_tostring(L, -1));
-            else snprintf(key, sizeof key, "#%zu", i);
-            lua_pop(L, 1);
+            card_key(L, c, i, key, sizeof key);
             char uuid[37];
             cds_uuid(req.hook_instance, ri->id, key, uuid);
             cds_card_source src = {rs->source_label, ri->id, ri->title};
@@ -327,6 +427,8 @@ static cds_rc run_rules(lua_State *L, run_args *r)
             co->indicator = cds_arena_strdup(a, lua_tostring(L, -1));
             lua_getfield(L, c, "summary");
             co->summary = cds_arena_strdup(a, lua_tostring(L, -1));
+            lua_rawgeti(L, c - 1, 3);
+            co->suppressed = lua_isstring(L, -1) ? cds_arena_strdup(a, lua_tostring(L, -1)) : NULL;
             lua_settop(L, cards);
         }
         if (tier == 1) {
@@ -351,6 +453,7 @@ static cds_rc run_rules(lua_State *L, run_args *r)
             }
         }
     }
+    dropped_cards_out(L, cards, ncards, rs, req.hook_instance, a, info);
     if (info->nerrors) {
         cds_mp_pack_str(pk, "extension");
         msgpack_pack_map(pk, 1);

@@ -25,7 +25,8 @@ typedef struct cds_rule_run {
 typedef struct cds_card_out {
     const char *uuid, *rule, *indicator, *summary;
     const char *key;          /* the rule's key for the card (its `key`, else "#n"): rule + key is "the same alert" */
-    const char *suppressed;   /* why it was demoted (repeat suppression), or NULL */
+    const char *suppressed;   /* why it was demoted or dropped (repeat suppression), or NULL; a dropped
+                                 card is listed after those shown, with indicator "suppressed" */
     const void *explain;      /* what produced it, MessagePack (a map), or NULL */
     size_t explain_len;
 } cds_card_out;
@@ -40,6 +41,15 @@ typedef struct cds_eval_info {
     const char *patient_id, *hook, *hook_instance;
 } cds_eval_info;
 
+/* Repeat suppression for one call (README "Repeat suppression"), given by the service, which
+ * knows the patient (its pseudonymous key) and the suppression store: for a card of a rule that
+ * declares suppression, why it repeats an alert (e.g. "overridden 2026-11-30 (card UUID), within
+ * 90d"; in the arena) or NULL to show it as the rule made it. The engine then demotes or drops it. */
+typedef struct cds_suppress_hook {
+    const char *(*repeat)(void *arg, const cds_rule_info *rule, const char *key, const char *card_uuid, cds_arena *a);
+    void *arg;
+} cds_suppress_hook;
+
 /* One call, read once: the service it names, its request validated, and the prefetch keys it
  * left out. Built by cds_call_prepare before anything is fetched or evaluated; the engine, the
  * protocol (prefetch, audit) and, for a call bounced to a worker, the worker all use it.
@@ -52,6 +62,7 @@ typedef struct cds_call {
     cds_request req;
     cds_prefetch_gap gaps[CDS_PREFETCH_MAX_KEYS];
     size_t ngaps;
+    const cds_suppress_hook *suppress;   /* NULL: no repeat suppression (tools, benchmarks) */
 } cds_call;
 
 /* Checks, in the order an integrator should fix them: the service exists (unknown_service),

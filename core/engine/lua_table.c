@@ -80,6 +80,28 @@ static int field_line(const cds_ltab *t, const char *key, char *file, size_t fil
     return 0;
 }
 
+const char *cds_ltab_field_where(const cds_ltab *t, const char *key, char *buf, size_t len)
+{
+    char file[512];
+    int line = field_line(t, key, file, sizeof file);
+    if (!line) return t->where;
+    snprintf(buf, len, "%s:%d:", file, line);
+    return buf;
+}
+
+void cds_ltab_error_at(cds_ltab *t, const char *key, const char *fmt, ...)
+{
+    char msg[512], at[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *saved = t->where;
+    t->where = cds_ltab_field_where(t, key, at, sizeof at);
+    cds_ltab_error(t, "%s", msg);
+    t->where = saved;
+}
+
 void cds_ltab_allow(cds_ltab *t, const char *const *allowed)
 {
     lua_State *L = t->L;

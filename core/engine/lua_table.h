@@ -29,6 +29,10 @@ size_t cds_ltab_strlist(cds_ltab *t, const char *key, bool required, char ***out
 /* Map of string -> string (prefetch templates). */
 size_t cds_ltab_strmap(cds_ltab *t, const char *key, char ***keys, char ***vals);
 void cds_ltab_error(cds_ltab *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "file:line:" of the line where `key = ` starts (at or after t->where), else t->where. */
+const char *cds_ltab_field_where(const cds_ltab *t, const char *key, char *buf, size_t len);
+/* As cds_ltab_error, at the line where `key = ` starts (else t->where). */
+void cds_ltab_error_at(cds_ltab *t, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void cds_free_strlist(char **list, size_t n);
 /* The name in `allowed` (NULL-terminated) within two edits of k, for "did you mean"; NULL if none. */
 const char *cds_ltab_closest(const char *k, const char *const *allowed);

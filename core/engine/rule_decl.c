@@ -117,6 +117,66 @@ static int rule_fn(lua_State *L)
     return 0;
 }
 
+/* "90d", "12h", "2w" -> seconds (at most ten years); 0 when not a duration. */
+static long duration_s(const char *s)
+{
+    char *end;
+    long n = strtol(s, &end, 10);
+    long unit = !strcmp(end, "h") ? 3600 : !strcmp(end, "d") ? 86400 : !strcmp(end, "w") ? 7 * 86400 : 0;
+    if (end == s || *s < '1' || *s > '9' || !unit || n > 3650L * 86400 / unit) return 0;
+    return n * unit;
+}
+
+/* suppress = { ... } and once_per = "encounter" of the rule table at t->idx. */
+static void parse_suppress(cds_ltab *t, cds_rule_suppress *out)
+{
+    lua_State *L = t->L;
+    char *once = cds_ltab_str(t, "once_per", false);
+    if (once && strcmp(once, "encounter") != 0)
+        cds_ltab_error_at(t, "once_per", "once_per must be \"encounter\", got \"%s\"", once);
+    out->once_per_encounter = once != NULL;
+    free(once);
+    int ty = lua_getfield(L, t->idx, "suppress");
+    if (ty == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (ty != LUA_TTABLE) {
+        cds_ltab_error_at(t, "suppress", "'suppress' must be a table, e.g. { after_override = \"90d\", scope = \"patient\" }");
+        lua_pop(L, 1);
+        return;
+    }
+    cds_ltab s = *t;
+    char at[600];
+    s.where = cds_ltab_field_where(t, "suppress", at, sizeof at);   /* its fields' errors: from its line on */
+    s.idx = lua_gettop(L);
+    s.errors = 0;
+    static const char *const allowed[] = {"after_override", "scope", "action", "critical", NULL};
+    cds_ltab_allow(&s, allowed);
+    char *after = cds_ltab_str(&s, "after_override", false);
+    char *scope = cds_ltab_str(&s, "scope", false);
+    char *action = cds_ltab_str(&s, "action", false);
+    char *critical = cds_ltab_str(&s, "critical", false);
+    if (after && !(out->after_override_s = duration_s(after)))
+        cds_ltab_error_at(&s, "after_override",
+                          "after_override must be a duration such as \"90d\", \"12h\" or \"2w\" (at most 10 years), got \"%s\"",
+                          after);
+    if (!after && !out->once_per_encounter)
+        cds_ltab_error_at(&s, "suppress", "'suppress' needs after_override (e.g. \"90d\") or the rule once_per = \"encounter\"");
+    if (scope && strcmp(scope, "patient") != 0)
+        cds_ltab_error_at(&s, "scope", "scope must be \"patient\" (the only scope), got \"%s\"", scope);
+    if (action && strcmp(action, "demote") != 0 && strcmp(action, "drop") != 0)
+        cds_ltab_error_at(&s, "action", "action must be \"demote\" (to info) or \"drop\", got \"%s\"", action);
+    if (critical && strcmp(critical, "also") != 0)
+        cds_ltab_error_at(&s, "critical",
+                          "critical must be \"also\" (critical cards suppressed too) or left out (never), got \"%s\"", critical);
+    out->drop = action && strcmp(action, "drop") == 0;
+    out->critical = critical != NULL;
+    free(after); free(scope); free(action); free(critical);
+    t->errors += s.errors;
+    lua_pop(L, 1);
+}
+
 static bool parse_rule(lua_State *L, int idx, const char *where, const char *src, cds_rule_info *ri, int *ref,
                        cds_strbuf *diag)
 {
@@ -134,7 +194,7 @@ static bool parse_rule(lua_State *L, int idx, const char *where, const char *src
             }
     }
     static const char *const allowed[] = {"id", "version", "title", "description", "hooks", "owner",
-                                           "references", "evaluate", NULL};
+                                           "references", "evaluate", "suppress", "once_per", NULL};
     cds_ltab_allow(&t, allowed);
     ri->version = cds_ltab_str(&t, "version", true);
     ri->title = cds_ltab_str(&t, "title", true);
@@ -142,6 +202,7 @@ static bool parse_rule(lua_State *L, int idx, const char *where, const char *src
     free(cds_ltab_str(&t, "description", false));
     ri->nhooks = cds_ltab_strlist(&t, "hooks", true, &ri->hooks);
     ri->nreferences = cds_ltab_strlist(&t, "references", false, &ri->references);
+    parse_suppress(&t, &ri->suppress);
     if (lua_getfield(L, idx, "evaluate") != LUA_TFUNCTION) {
         cds_ltab_error(&t, "'evaluate' must be a function(ctx)");
         lua_pop(L, 1);

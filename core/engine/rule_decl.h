@@ -12,12 +12,25 @@
 
 typedef struct cds_kb cds_kb;
 
+/* Repeat suppression a rule declares (README "Repeat suppression"):
+ *   suppress = { after_override = "90d", scope = "patient", action = "demote" | "drop",
+ *                critical = "also" }   -- critical cards only with critical = "also"
+ *   once_per = "encounter"
+ * All zero: the rule's cards are never suppressed. */
+typedef struct cds_rule_suppress {
+    long after_override_s;    /* seconds; 0: overrides do not suppress */
+    bool once_per_encounter;  /* shown once per encounter, repeats demoted or dropped */
+    bool drop;                /* else demote (to info, non-interruptive) */
+    bool critical;            /* critical cards too (declared explicitly; never by default) */
+} cds_rule_suppress;
+
 typedef struct cds_rule_info {
     char *id, *version, *title, *owner, *file;
     char **hooks;
     size_t nhooks;
     char **references;
     size_t nreferences;
+    cds_rule_suppress suppress;
 } cds_rule_info;
 
 typedef struct cds_source_file {

@@ -125,6 +125,7 @@ struct server {
     cds_stats stats;
     cds_gen_opts gen_opts;
     cds_audit *audit;
+    cds_suppress_store *suppress;   /* repeat suppression, $STATE/suppress.db */
     cds_http_gateway *http;
     cds_ops_listener *ops;    /* --metrics */
     /* A request that arrives while nothing else is in flight is evaluated on the NNG thread that
@@ -332,7 +333,11 @@ static void log_outcome(cds_stats *st, const cds_proto_outcome *oc, double ms)
         cds_log_request(CDS_LOG_WARN, "request", &f, NULL);
         return;
     }
-    for (size_t i = 0; i < oc->info.ncards; i++) cds_metrics_card(oc->info.cards[i].rule, oc->info.cards[i].indicator);
+    for (size_t i = 0; i < oc->info.ncards; i++) {
+        const cds_card_out *co = &oc->info.cards[i];
+        if (co->indicator && !strcmp(co->indicator, "suppressed")) cds_metrics_card_suppressed(co->rule);   /* dropped */
+        else cds_metrics_card(co->rule, co->indicator);
+    }
     cds_log_request(call ? CDS_LOG_INFO : CDS_LOG_DEBUG, "request", &f, call ? "%zu card(s)" : NULL, oc->info.ncards);
     for (size_t i = 0; i < oc->info.nruns; i++)
         if (oc->info.runs[i].error) {
@@ -397,7 +402,8 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
                              .envelope_caller = gateway,
                              .audit_requests = s->o->audit_requests, .zone = &ev->zone,
                              .park_fetch = true, .prefetched = job ? &fetched : NULL, .no_blocking = inline_,
-                             .audit_done = audited, .audit_done_arg = sl, .audit_fail_reply = &sl->audit_fail_reply};
+                             .audit_done = audited, .audit_done_arg = sl, .audit_fail_reply = &sl->audit_fail_reply,
+                             .suppress = s->suppress};
         cds_proto_pending *pending = sl->pending;
         sl->pending = NULL;
         if (pending) cds_proto_resume(&env, &ev->arena, pending, buf, len, out, &oc);
@@ -772,6 +778,16 @@ int cds_server_run(const cds_server_opts *o)
         cds_log(CDS_LOG_ERROR, "start", "no rule set to serve; not starting");
         return 1;
     }
+    char suppress_path[1100];
+    snprintf(suppress_path, sizeof suppress_path, "%s/suppress.db", o->state);
+    if (!(s->suppress = cds_suppress_sqlite_open(suppress_path, &aerr))) {
+        cds_log(CDS_LOG_ERROR, "start", "%s; not starting without it", aerr.message);
+        cds_gen_shutdown();
+        cds_health_unbind();
+        cds_audit_retention_stop(retention);
+        cds_audit_close(s->audit);
+        return 1;
+    }
     clock_gettime(CLOCK_MONOTONIC, &s->stats.started);
     s->stats.workers = o->workers;
     pthread_mutex_init(&s->qlock, NULL);
@@ -944,6 +960,7 @@ cleanup:;
     cds_gen_shutdown();
     cds_audit_retention_stop(retention);   /* an archive run stops between two transactions */
     cds_audit_close(s->audit);   /* every queued row is committed before this returns */
+    s->suppress->close(s->suppress);
     free(s->queue);
     free(s->slots);
     free(s->workers);

@@ -12,6 +12,7 @@
 #include "mp.h"
 #include "request.h"
 #include "strbuf.h"
+#include "suppression.h"
 
 void cds_uuid_random(char out[37])
 {
@@ -400,9 +401,14 @@ static void dispatch(const cds_proto_env *env, cds_arena *a, message *m, const c
         o->code = m->prepared;
         if (!o->code) o->code = complete_prefetch(env, &m->call, &completed, &cu, err);
         if (!o->code) {
+            cds_suppression sup;
+            cds_suppression_begin(&sup, env->suppress, env->audit, &m->call,
+                                  (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
             o->code = cds_engine_run(env->engine, &m->call, now.tv_sec, a, &pk, &o->info, err);
+            m->call.suppress = NULL;
             if (!o->code && result.failed)
                 o->code = cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory packing the cards; no decision was made");
+            if (!o->code && sup.store) cds_suppression_note(&sup);
         } else {   /* the audit row still names the hook and patient of a call that failed */
             o->info.hook = m->call.req.hook;
             o->info.hook_instance = m->call.req.hook_instance;
@@ -425,6 +431,11 @@ static void dispatch(const cds_proto_env *env, cds_arena *a, message *m, const c
         o->code = check_feedback(m->request, err);
         if (!o->code && env->audit && cds_audit_feedback(env->audit, m->service, m->request) != CDS_OK)
             o->code = cds_error_set(err, CDS_EINTERNAL, NULL, "feedback could not be stored");
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (!o->code && env->audit && env->suppress &&
+            !cds_suppression_feedback(env->suppress, m->request, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000))
+            o->code = cds_error_set(err, CDS_EINTERNAL, NULL, "feedback could not be stored (suppression store)");
         if (!o->code) msgpack_pack_map(&pk, 0);
     }
     if (o->code) {

@@ -14,6 +14,7 @@
 #include "audit.h"
 #include "engine.h"
 #include "prefetch.h"
+#include "suppress_store.h"
 
 typedef struct cds_stats {
     atomic_ulong requests;
@@ -60,6 +61,7 @@ typedef struct cds_proto_env {
     bool no_blocking;                     /* on a transport thread: hand back (needs_worker) instead of fetching
                                              prefetch or waiting for a feedback write */
     const struct cds_fetch_opts *fetch_opts;
+    cds_suppress_store *suppress;         /* repeat suppression (needs audit for the patient key); NULL: none */
 } cds_proto_env;
 
 typedef struct cds_proto_outcome {

@@ -377,8 +377,10 @@ local function public_card(ctx, g)
                     .. "interaction and contraindication sections before continuing." }
   name_notes(lines, g.ma, g.mb)
   local d = draft_of(g.ma, g.mb)
-  local ca, cb = x.a, x.b
-  if x.a_name ~= g.ga then ca, cb = cb, ca end
+  -- the pair sorted, whichever order the orders came in: rule + key is "the same alert" for
+  -- repeat suppression
+  local ca, cb = tostring(x.a), tostring(x.b)
+  if ca > cb then ca, cb = cb, ca end
   return with_policy(card {
     key       = "public:" .. ca .. ":" .. cb,
     issue     = "DRG",
@@ -432,6 +434,9 @@ rule {
   id = "ddi.interaction", version = "2.0.0",
   title = "Drug-drug interaction",
   hooks = HOOKS,
+  -- A warning the clinician overrode for this patient is shown as information (not interrupting)
+  -- for 90 days; a critical (contraindicated) pair always interrupts.
+  suppress = { after_override = "90d", scope = "patient", action = "demote" },
   references = { "ONC high-priority DDI list (Phansalkar et al., JAMIA 2012)",
                  "ONC non-interruptive DDI list (Phansalkar et al., JAMIA 2013)",
                  "VA NDF-RT drug interactions (public domain), via DIKB Merged-PDDI (Ayvaz et al., J Biomed Inform 2015)" },
