@@ -285,6 +285,7 @@ static cds_rc add_file(build *b, const char *path, int64_t since, int64_t until,
         if (!s) break;
         long n = sqlite3_column_int64(st, 2);
         const char *ind = txt(st, 1);
+        if (!strcmp(ind, "suppressed")) continue;   /* dropped repeats (README "Repeat suppression"): never shown */
         if (!strcmp(ind, "critical")) s->critical += n;
         else if (!strcmp(ind, "warning")) s->warning += n;
         else s->info += n;

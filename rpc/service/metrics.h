@@ -23,7 +23,7 @@ void cds_metrics_call(const char *service, cds_rc code, double seconds);
 void cds_metrics_op(const char *op, cds_rc code);
 void cds_metrics_card(const char *rule, const char *indicator);
 void cds_metrics_rule_error(const char *rule);
-/* Cards a rule produced that were not shown (none are suppressed yet: the counter exists). */
+/* Cards a rule produced that were not shown (dropped as repeats, README "Repeat suppression"). */
 void cds_metrics_card_suppressed(const char *rule);
 void cds_metrics_reload(bool ok);
 /* Every response the CDS Hooks HTTP gateway sends, by status (those it answers itself, e.g. 400
