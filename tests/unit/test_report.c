@@ -132,6 +132,30 @@ static void the_report_counts_a_known_sequence(void **s)
     tu_rmrf(dir);
 }
 
+/* Repeat suppression (README "Repeat suppression"): a dropped repeat keeps a card row with
+ * indicator "suppressed"; the report's cards by indicator and "no feedback" count only cards shown. */
+static void a_dropped_repeat_is_not_counted_as_a_card_shown(void **s)
+{
+    (void)s;
+    const char *dir = tu_tempdir();
+    char db[256];
+    snprintf(db, sizeof db, "%s/audit.db", dir);
+    cds_error err;
+    cds_audit *a = cds_audit_open(db, false, &err);
+    const char *u[] = {"c1", "c2"}, *r[] = {"ddi.interaction", "ddi.interaction"}, *i[] = {"warning", "suppressed"};
+    decision(a, "d1", "ok", "[{\"rule\":\"ddi.interaction\",\"version\":\"1\",\"cards\":2,\"us\":10}]", 2, u, r, i);
+    cds_audit_close(a);
+    cds_report rep;
+    assert_int_equal(cds_report_build(db, 0, INT64_MAX, &rep, &err), CDS_OK);
+    const cds_rule_stats *ddi = rule(&rep, "ddi.interaction");
+    assert_int_equal(ddi->fired, 1);
+    assert_int_equal(ddi->warning, 1);
+    assert_int_equal(ddi->info, 0);
+    assert_int_equal(ddi->no_feedback, 1);
+    cds_report_free(&rep);
+    tu_rmrf(dir);
+}
+
 /* A decision in which only ddi.interaction ran, taking us microseconds, with card uuid (or none). */
 static void ddi_run(cds_audit *a, const char *id, const char *outcome, double us, const char *uuid)
 {
@@ -214,6 +238,7 @@ static void a_report_merges_several_databases_exactly(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(the_report_counts_a_known_sequence),
-                                       cmocka_unit_test(a_report_merges_several_databases_exactly)};
+                                       cmocka_unit_test(a_report_merges_several_databases_exactly),
+                                       cmocka_unit_test(a_dropped_repeat_is_not_counted_as_a_card_shown)};
     return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }
