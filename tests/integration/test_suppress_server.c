@@ -23,6 +23,7 @@
 #include "json.h"
 #include "loopback.h"
 #include "mp.h"
+#include "unit/testutil.h"
 
 static const char *cdsd;
 static char url[64], dir[64], rules[128], state[128];
@@ -40,18 +41,6 @@ static const char *RULES =
     "  evaluate = function(ctx) return card { key = 'c', indicator = 'critical', summary = 'critical pair' } end }\n"
     "rule { id = 's.enc', version = '1', title = 'Once', hooks = { 'patient-view' }, once_per = 'encounter',\n"
     "  evaluate = function(ctx) return card { key = 'e', indicator = 'warning', summary = 'once per encounter' } end }\n";
-
-static void write_file(const char *rel, const char *text)
-{
-    char path[400], cmd[500];
-    snprintf(path, sizeof path, "%s/%s", rules, rel);
-    snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", path);
-    assert_int_equal(system(cmd), 0);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 static nng_socket req_socket(int timeout_ms)
 {
@@ -175,18 +164,17 @@ static int teardown(void **s)
 {
     (void)s;
     if (server) cdsd_stop(server, NULL);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    tu_rmrf(dir);
+    return 0;
 }
 
 static void overridden_alerts_are_demoted_for_that_patient_across_restart_and_sigkill(void **st)
 {
     (void)st;
-    write_file("manifest.lua", MANIFEST);
-    write_file("s/pack.lua", "pack { name = 's', version = '1' }\n");
-    write_file("s/knowledge/ingredients.tsv", "rxcui\tname\n11289\twarfarin\n");
-    write_file("s/rules.lua", RULES);
+    tu_write(dir, "rules/manifest.lua", MANIFEST);
+    tu_write(dir, "rules/s/pack.lua", "pack { name = 's', version = '1' }\n");
+    tu_write(dir, "rules/s/knowledge/ingredients.tsv", "rxcui\tname\n11289\twarfarin\n");
+    tu_write(dir, "rules/s/rules.lua", RULES);
     start();
 
     shown a;
