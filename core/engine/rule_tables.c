@@ -47,14 +47,20 @@ static void push_fields(lua_State *L, const char *p, const char *end)
     }
 }
 
+const cds_source_file *cds_rule_table_find(lua_State *L, const char *name)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &TABLES_KEY);
+    const tables_ref *t = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    for (size_t i = 0; t && i < t->n; i++)
+        if (names(t->files[i].path, name)) return &t->files[i];
+    return NULL;
+}
+
 int cds_rule_table_raw(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &TABLES_KEY);
-    const tables_ref *t = lua_touserdata(L, -1);
-    const cds_source_file *f = NULL;
-    for (size_t i = 0; t && i < t->n && !f; i++)
-        if (names(t->files[i].path, name)) f = &t->files[i];
+    const cds_source_file *f = cds_rule_table_find(L, name);
     if (!f) {
         lua_pushnil(L);
         lua_pushfstring(L, "no table '%s' (a file tables/%s.tsv in a pack)", name, name);

@@ -17,6 +17,9 @@ typedef struct lua_State lua_State;
 /* The tables files in sb may read (NAME = file name without .tsv); they must outlive the runs. */
 void cds_rule_state_set_tables(cds_sandbox *sb, const cds_source_file *tables, size_t n);
 
+/* The file of table NAME in the state's rule set, or NULL. */
+const cds_source_file *cds_rule_table_find(lua_State *L, const char *name);
+
 /* __table_raw(name) -> {path =, header = {names}, header_line =, rows = {{line =, cells = {...}}}},
  * or nil and a message when there is no such table. Comment lines (#) and blank lines are
  * skipped; the first other line is the header. */

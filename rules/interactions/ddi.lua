@@ -87,20 +87,19 @@ local function policy_of(source, severity, hook)
 end
 
 -- --- the public pair tables ---------------------------------------------------------------------
--- Loading runs under the rule budget (100 ms of CPU, 10 M instructions per file), so the per-row
--- work is kept to lookups: no table or string is made per row that the index does not keep.
-local RANK_OF = {}   -- RANK_OF[source][severity]
-for _, t in ipairs(TIERS) do
-  RANK_OF[t.source] = RANK_OF[t.source] or {}
-  RANK_OF[t.source][t.severity] = RANK[t.source .. "/" .. t.severity]
+-- Indexed in C (pair_index, core/engine/pair_index.c): a file's top level loads under the rule
+-- budgets, and walking 100,000 pairs in Lua does not fit them. The index numbers ingredients by
+-- name (ctx.meds names a medication by its ingredient names) and keeps each pair's rows as one
+-- string, best first: "rank\tsource\tseverity\tcitation\ta\ta_name\tb\tb_name" lines. It checks
+-- each row's shape, source, severity, self pairs and repeated pairs at file:line, and calls
+-- ingredient_problem once per distinct (code, name) for the vocabulary's judgement.
+local PUBLIC_TIERS = {}
+for i, t in ipairs(TIERS) do
+  if t.source ~= "curated" then PUBLIC_TIERS[#PUBLIC_TIERS + 1] = { source = t.source, severity = t.severity, rank = i } end
 end
-
 -- An ingredient column must hold an RxNorm ingredient code of the vocabulary, under the vocabulary's
--- name (a product code resolves to its ingredients, not to itself). Checked once per code and name.
-local checked = {}   -- code -> the name it was checked with
+-- name (a product code resolves to its ingredients, not to itself).
 local function ingredient_problem(code, name)
-  if checked[code] == name then return nil end
-  if not code:match("^%d+$") then return "'" .. code .. "' is not an RxNorm code" end
   local ok, m = pcall(knowledge_members, code)
   if not ok then return tostring(m) end
   if not (#m == 1 and m[1] == code) then
@@ -112,118 +111,17 @@ local function ingredient_problem(code, name)
   if byname[1] ~= name and not (#byname == 1 and byname[1] == code) then
     return "'" .. name .. "' is not the name of " .. code .. " (it resolves to " .. table.concat(byname, ";") .. ")"
   end
-  checked[code] = name
   return nil
 end
-
--- The index is kept small for the garbage collector: the rule state keeps it for its lifetime, and
--- every major collection walks what it keeps (3,600 row tables kept as tables cost ~10 us per
--- request in collector time alone). Ingredients are numbered by name (NAME_ID; ctx.meds names a
--- medication by its ingredient names, so no ingredient table is built per request), and a pair's
--- rows are a slice of one string (PAIR[id a * ID_SPAN + id b], both orders, is a number saying
--- where), unpacked only on a hit.
-local ID_SPAN = 1 << 20
-local NAME_ID, ID_NAME, PAIR = {}, {}, {}
-local building = {}   -- pair number (smaller id first) -> rows, during load only
-local function name_id(name)
-  local id = NAME_ID[name]
-  if not id then
-    id = #ID_NAME + 1
-    ID_NAME[id], NAME_ID[name] = name, id
-  end
-  return id
-end
-
--- Each row is one ingredient a and severity with the list of its partners ("RXCUI name (citation)";
--- a pair's own citation, when the source has one, else the row's): a row costs far more to read
--- than a list item, and the file loads under the budget.
-local function pair_problem(row, b, b_name, in_table)
-  if row.a == b then return "a pair of " .. b .. " (" .. b_name .. ") with itself" end
-  local p = ingredient_problem(b, b_name)
-  if p then return "interacts_with: " .. p end
-  local ia, ib = name_id(row.a_name), name_id(b_name)
-  local key = ia < ib and ia * ID_SPAN + ib or ib * ID_SPAN + ia
-  local other = in_table[key]
-  if other then
-    return "pair " .. row.a .. "+" .. b .. " is already on line " .. other._line
-      .. (other.severity ~= row.severity and " with severity " .. other.severity .. " (conflicting rows)"
-          or " (one row per pair)")
-  end
-  in_table[key] = row
-  return nil, key
-end
-
-for _, name in ipairs(PUBLIC_TABLES) do
-  local in_table = {}   -- pair number -> its row, for conflicting or repeated rows of one pair
-  knowledge_table(name, {
-    a = "text", a_name = "text", severity = "text", source = "text", citation = "text", interacts_with = "text",
-    required = { "a", "a_name", "severity", "source", "citation", "interacts_with" },
-    check = function(row)
-      local ranks = RANK_OF[row.source]
-      if not ranks or row.source == "curated" then
-        return "column 'source': '" .. row.source .. "' must be one of onc-high-priority, va-ndfrt, onc-non-interruptive"
-      end
-      local rank = ranks[row.severity]
-      if not rank then
-        return "column 'severity': '" .. row.severity .. "' is not a severity of " .. row.source .. " (use "
-          .. table.concat(SEVERITIES[row.source], ", ") .. ")"
-      end
-      local p = ingredient_problem(row.a, row.a_name)
-      if p then return "column 'a': " .. p end
-      local head = rank .. "\t" .. row.source .. "\t" .. row.severity .. "\t"
-      local tail = "\t" .. row.a .. "\t" .. row.a_name .. "\t"
-      local n = 0
-      for item in row.interacts_with:gmatch("[^;]+") do
-        n = n + 1
-        local b, b_name, cite = item:match("^%s*(%d+)%s+([^()]-)%s*%(([^()]*)%)%s*$")
-        if not b then b, b_name = item:match("^%s*(%d+)%s+(.-)%s*$") end
-        if not b then
-          return "column 'interacts_with': item " .. n .. " '" .. item .. "' is not 'RXCUI name' or 'RXCUI name (citation)'"
-        end
-        local problem, key = pair_problem(row, b, b_name, in_table)
-        if problem then return "column 'interacts_with': item " .. n .. ": " .. problem end
-        local line = head .. (cite and (row.source == "va-ndfrt" and "VA NDF-RT " .. cite or cite) or row.citation)
-          .. tail .. b .. "\t" .. b_name
-        local list = building[key]
-        if not list then building[key] = line
-        elseif type(list) == "string" then building[key] = { list, line }
-        else list[#list + 1] = line end
-      end
-      if n == 0 then return "column 'interacts_with': no ingredient listed" end
-    end,
-  })
-end
-checked = nil
-local DATA   -- every pair's rows, packed one after another: one string for the collector, not thousands
-do
-  local parts, offset, keys = {}, 0, {}
-  for key in pairs(building) do keys[#keys + 1] = key end
-  table.sort(keys)
-  for _, key in ipairs(keys) do
-    local list = building[key]
-    local packed
-    if type(list) == "string" then packed = list
-    else
-      table.sort(list)   -- each line starts with its rank (one digit): best first
-      packed = table.concat(list, "\n")
-    end
-    parts[#parts + 1] = packed
-    -- best rank, then where the rows are: a lower number is a better pair, with no string made
-    local v = ((packed:byte(1) - 48) << 48) | (offset << 16) | #packed
-    local ia, ib = key // ID_SPAN, key % ID_SPAN
-    PAIR[key], PAIR[ib * ID_SPAN + ia] = v, v
-    offset = offset + #packed
-  end
-  DATA = table.concat(parts)
-end
-building = nil
+local PAIRS = pair_index { tables = PUBLIC_TABLES, tiers = PUBLIC_TIERS, cite_prefix = { ["va-ndfrt"] = "VA NDF-RT " },
+                           check_ingredient = ingredient_problem }
+local PUBLIC_PAIRS = PAIRS:count()
 local FIELDS = { "rank", "source", "severity", "citation", "a", "a_name", "b", "b_name" }
 
--- The rows of a pair, best first (unpacked from PAIR's string).
-local function unpack_rows(v)
-  local offset, len = (v >> 16) & 0xFFFFFFFF, v & 0xFFFF
+-- The rows of a pair, best first.
+local function unpack_rows(packed)
   local rows = {}
-  for line in (DATA:sub(offset + 1, offset + len) .. "\n"):gmatch("(.-)\n") do
+  for line in (packed .. "\n"):gmatch("(.-)\n") do
     local row, k = {}, 0
     for cell in (line .. "\t"):gmatch("(.-)\t") do k = k + 1; row[FIELDS[k]] = cell end
     row.rank = tonumber(row.rank)
@@ -309,16 +207,14 @@ local function source_ids(public, first)
   return ids
 end
 
--- The ids of a medication's ingredients that some public row lists, or nil. ctx.meds names a
+-- The names of a medication's ingredients that some public row lists, or nil. ctx.meds names a
 -- medication by its ingredients ("a / b").
-local function listed_ids(m)
+local function listed_names(m)
   local name = m.name
-  local id = NAME_ID[name]
-  if id then return { id } end
+  if PAIRS:has(name) then return { name } end
   local l
   for part in (name .. " / "):gmatch("(.-) / ") do
-    id = NAME_ID[part]
-    if id then l = l or {}; l[#l + 1] = id end
+    if PAIRS:has(part) then l = l or {}; l[#l + 1] = part end
   end
   return l
 end
@@ -327,31 +223,34 @@ end
 -- for the curated rows): on order hooks a selected draft against every other medication, on
 -- patient-view the active list against itself. The C matcher picks the medications holding a
 -- listed ingredient (class ddi-public-listed, generated with the tables), so a request reads
--- only those. groups[k].public = the packed rows of the pair's best ingredient pair.
+-- only those, and the C index answers each ingredient pair among them.
+-- groups[k].public = the packed rows of the pair's best ingredient pair.
 local LISTED_CLASS = "class:ddi-public-listed"
-if #ID_NAME > 0 then knowledge_members(LISTED_CLASS) end   -- a load error when the vocabulary lacks the class
+if PUBLIC_PAIRS > 0 then knowledge_members(LISTED_CLASS) end   -- a load error when the vocabulary lacks the class
 local function public_hits(ctx, group_of)
-  if #ID_NAME == 0 then return end   -- no public rows (a rule set without the tables' content)
+  if PUBLIC_PAIRS == 0 then return end   -- no public rows (a rule set without the tables' content)
   local order_hook = ctx.order_hook
   local meds = ctx.meds.all(LISTED_CLASS)
   local n = #meds
   if n < 2 then return end
-  local ids, screened = {}, {}
+  local names, screened = {}, {}
   for i = 1, n do
     local m = meds[i]
-    ids[i] = listed_ids(m)
+    names[i] = listed_names(m)
     if order_hook then screened[i] = m.draft and m.selected else screened[i] = m.active end
   end
   for i = 1, n do
     for j = i + 1, n do
-      local li, lj = ids[i], ids[j]
+      local li, lj = names[i], names[j]
       if li and lj and ((order_hook and (screened[i] or screened[j])) or (screened[i] and screened[j])) then
         for _, a in ipairs(li) do
           for _, b in ipairs(lj) do
-            local packed = PAIR[a * ID_SPAN + b]
-            if packed then
+            local rank, packed = PAIRS:lookup(a, b)
+            if rank then
               local g = group_of(meds[i], meds[j])
-              if not g.public or packed < g.public then g.public, g.ma, g.mb, g.first = packed, meds[i], meds[j], a end
+              if not g.public or rank < g.rank then
+                g.public, g.rank, g.ma, g.mb, g.first = packed, rank, meds[i], meds[j], a
+              end
             end
           end
         end
@@ -469,7 +368,7 @@ rule {
       if g.public then
         g.public = unpack_rows(g.public)
         local x = g.public[1]
-        g.ga = ID_NAME[g.first]
+        g.ga = g.first
         g.gb = x.a_name == g.ga and x.b_name or x.a_name
       end
     end
