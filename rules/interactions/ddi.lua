@@ -81,6 +81,38 @@ do
   local _ = rows
 end
 
+-- The policy per hook in one sentence, added to the description of each service that runs this rule
+-- (rule field service_notes): made from the table at load, so the discovery document cannot drift
+-- from it. "Interaction cards by site policy (ddi_policy.tsv): critical: ...; warning: ...; info,
+-- not interrupting: ...; not shown: ..."
+local TIER_LABEL = {
+  ["curated/contraindicated"] = "contraindicated", ["curated/major"] = "major", ["curated/moderate"] = "moderate",
+  ["curated/minor"] = "minor", ["onc-high-priority/high-priority"] = "ONC high-priority",
+  ["va-ndfrt/critical"] = "VA critical", ["va-ndfrt/significant"] = "VA significant",
+  ["onc-non-interruptive/non-interruptive"] = "ONC non-interruptive",
+}
+local function policy_note(hook)
+  local groups, order = {}, {}
+  for _, t in ipairs(TIERS) do
+    local p = POLICY[t.source][t.severity][hook]
+    local key = p and (p.indicator .. (p.interrupts and ", interrupting" or ", not interrupting")) or "not shown"
+    if not groups[key] then groups[key] = {}; order[#order + 1] = key end
+    local g = groups[key]
+    g[#g + 1] = TIER_LABEL[t.source .. "/" .. t.severity]
+  end
+  local RANK_OF_KEY = { critical = 1, warning = 2, info = 3 }
+  table.sort(order, function(a, b)
+    local ra, rb = RANK_OF_KEY[a:match("^%a+")] or 4, RANK_OF_KEY[b:match("^%a+")] or 4
+    if ra ~= rb then return ra < rb end
+    return a < b
+  end)
+  local parts = {}
+  for _, key in ipairs(order) do parts[#parts + 1] = key .. ": " .. table.concat(groups[key], ", ") end
+  return "Interaction cards by site policy (ddi_policy.tsv): " .. table.concat(parts, "; ") .. "."
+end
+local SERVICE_NOTES = {}
+for _, hook in ipairs(HOOKS) do SERVICE_NOTES[hook] = policy_note(hook) end
+
 local function policy_of(source, severity, hook)
   local s = POLICY[source] and POLICY[source][severity]
   return s and s[hook]
@@ -331,6 +363,7 @@ rule {
   id = "ddi.interaction", version = "2.0.0",
   title = "Drug-drug interaction",
   hooks = HOOKS,
+  service_notes = SERVICE_NOTES,
   references = { "ONC high-priority DDI list (Phansalkar et al., JAMIA 2012)",
                  "ONC non-interruptive DDI list (Phansalkar et al., JAMIA 2013)",
                  "VA NDF-RT drug interactions (public domain), via DIKB Merged-PDDI (Ayvaz et al., J Biomed Inform 2015)" },
