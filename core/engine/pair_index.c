@@ -501,8 +501,8 @@ int cds_pair_index_build(lua_State *L)
         lua_newtable(L);
         lua_pushcfunction(L, cds_pair_index_lookup);
         lua_setfield(L, -2, "lookup");
-        lua_pushcfunction(L, cds_pair_index_has);
-        lua_setfield(L, -2, "has");
+        lua_pushcfunction(L, cds_pair_index_among);
+        lua_setfield(L, -2, "among");
         lua_pushcfunction(L, cds_pair_index_count);
         lua_setfield(L, -2, "count");
         lua_setfield(L, -2, "__index");
@@ -544,14 +544,81 @@ int cds_pair_index_lookup(lua_State *L)
     return 2;
 }
 
-/* index:has(name) -> whether some pair lists the ingredient */
-int cds_pair_index_has(lua_State *L)
+#define MAX_PARTS 8
+
+/* The numbers of a medication's listed ingredients: its whole name, else each part of "a / b". */
+static int med_ids(const pair_index *x, const char *name, size_t len, uint32_t *ids)
+{
+    long id = name_find(x, name, len);
+    if (id >= 0) {
+        ids[0] = (uint32_t)id;
+        return 1;
+    }
+    int n = 0;
+    for (const char *p = name, *end = name + len; p < end && n < MAX_PARTS;) {
+        const char *sep = p;
+        while (sep + 3 <= end && memcmp(sep, " / ", 3) != 0) sep++;
+        if (sep + 3 > end) sep = end;
+        id = name_find(x, p, (size_t)(sep - p));
+        if (id >= 0) ids[n++] = (uint32_t)id;
+        p = sep == end ? end : sep + 3;
+    }
+    return n;
+}
+
+/* index:among(names, screened, order_hook) -> {{i, j, rank, rows, first}...} | nil: for each pair of
+ * medications i < j screened at the hook (order hooks: either is a selected draft, screened[k]
+ * true; patient-view: both active), the best pair of their listed ingredients (lowest rank; first
+ * is medication i's ingredient name in it). One call per request: the pairs are looked up in C. */
+int cds_pair_index_among(lua_State *L)
 {
     const pair_index *x = luaL_checkudata(L, 1, INDEX_MT);
-    size_t n;
-    const char *s = luaL_checklstring(L, 2, &n);
-    lua_pushboolean(L, name_find(x, s, n) >= 0);
-    return 1;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    bool order_hook = lua_toboolean(L, 4);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
+    if (n < 2) return 0;
+    if (n > (1 << 20)) return luaL_error(L, "among: too many medications");
+    uint32_t *ids = lua_newuserdatauv(L, (size_t)n * (MAX_PARTS * sizeof(uint32_t) + 2), 0);
+    unsigned char *nids = (unsigned char *)(ids + (size_t)n * MAX_PARTS), *screened = nids + n;
+    for (lua_Integer i = 0; i < n; i++) {
+        size_t len = 0;
+        lua_rawgeti(L, 2, i + 1);
+        const char *name = lua_tolstring(L, -1, &len);
+        nids[i] = name ? (unsigned char)med_ids(x, name, len, ids + i * MAX_PARTS) : 0;
+        lua_pop(L, 1);
+        lua_rawgeti(L, 3, i + 1);
+        screened[i] = (unsigned char)lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    int hits = 0;
+    for (lua_Integer i = 0; i < n; i++) {
+        for (lua_Integer j = i + 1; j < n && nids[i]; j++) {
+            if (!nids[j] || !(order_hook ? (screened[i] || screened[j]) : (screened[i] && screened[j]))) continue;
+            const pair_slot *best = NULL;
+            uint32_t first = 0;
+            for (int a = 0; a < nids[i]; a++)
+                for (int b = 0; b < nids[j]; b++) {
+                    const pair_slot *s = slot_find(x, pair_key(ids[i * MAX_PARTS + a], ids[j * MAX_PARTS + b]));
+                    if (s && (!best || s->rank < best->rank)) best = s, first = ids[i * MAX_PARTS + a];
+                }
+            if (!best) continue;
+            if (!hits) lua_newtable(L);
+            lua_createtable(L, 5, 0);
+            lua_pushinteger(L, i + 1);
+            lua_rawseti(L, -2, 1);
+            lua_pushinteger(L, j + 1);
+            lua_rawseti(L, -2, 2);
+            lua_pushinteger(L, best->rank);
+            lua_rawseti(L, -2, 3);
+            lua_pushlstring(L, x->packed.data + best->off, best->len);
+            lua_rawseti(L, -2, 4);
+            lua_pushstring(L, x->names.data + x->name_off[first]);
+            lua_rawseti(L, -2, 5);
+            lua_rawseti(L, -2, ++hits);
+        }
+    }
+    return hits ? 1 : 0;
 }
 
 /* index:count() -> pairs, ingredients */

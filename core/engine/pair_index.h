@@ -12,8 +12,8 @@ typedef struct lua_State lua_State;
 int cds_pair_index_build(lua_State *L);
 /* index:lookup(a_name, b_name) -> best rank, the pair's rows | nothing */
 int cds_pair_index_lookup(lua_State *L);
-/* index:has(name) -> boolean */
-int cds_pair_index_has(lua_State *L);
+/* index:among(names, screened, order_hook) -> {{i, j, rank, rows, first}...} | nothing */
+int cds_pair_index_among(lua_State *L);
 /* index:count() -> pairs, ingredient names */
 int cds_pair_index_count(lua_State *L);
 

@@ -239,55 +239,32 @@ local function source_ids(public, first)
   return ids
 end
 
--- The names of a medication's ingredients that some public row lists, or nil. ctx.meds names a
--- medication by its ingredients ("a / b").
-local function listed_names(m)
-  local name = m.name
-  if PAIRS:has(name) then return { name } end
-  local l
-  for part in (name .. " / "):gmatch("(.-) / ") do
-    if PAIRS:has(part) then l = l or {}; l[#l + 1] = part end
-  end
-  return l
-end
-
 -- Public-table hits between the medications the hook screens (the pairs the C matcher screens
 -- for the curated rows): on order hooks a selected draft against every other medication, on
 -- patient-view the active list against itself. The C matcher picks the medications holding a
--- listed ingredient (class ddi-public-listed, generated with the tables), so a request reads
--- only those, and the C index answers each ingredient pair among them.
--- groups[k].public = the packed rows of the pair's best ingredient pair.
+-- listed ingredient (class ddi-public-listed, generated with the tables), and one call to the C
+-- index (PAIRS:among) finds the best listed pair of each pair of them: names are ingredient names,
+-- "a / b" for a combination. groups[k].public = that pair's rows, packed.
 local LISTED_CLASS = "class:ddi-public-listed"
 if PUBLIC_PAIRS > 0 then knowledge_members(LISTED_CLASS) end   -- a load error when the vocabulary lacks the class
 local function public_hits(ctx, group_of)
   if PUBLIC_PAIRS == 0 then return end   -- no public rows (a rule set without the tables' content)
-  local order_hook = ctx.order_hook
+  local order_hook = ctx.order_hook and true or false
   local meds = ctx.meds.all(LISTED_CLASS)
   local n = #meds
   if n < 2 then return end
   local names, screened = {}, {}
   for i = 1, n do
     local m = meds[i]
-    names[i] = listed_names(m)
-    if order_hook then screened[i] = m.draft and m.selected else screened[i] = m.active end
+    names[i] = m.name
+    if order_hook then screened[i] = (m.draft and m.selected) and true or false else screened[i] = m.active and true or false end
   end
-  for i = 1, n do
-    for j = i + 1, n do
-      local li, lj = names[i], names[j]
-      if li and lj and ((order_hook and (screened[i] or screened[j])) or (screened[i] and screened[j])) then
-        for _, a in ipairs(li) do
-          for _, b in ipairs(lj) do
-            local rank, packed = PAIRS:lookup(a, b)
-            if rank then
-              local g = group_of(meds[i], meds[j])
-              if not g.public or rank < g.rank then
-                g.public, g.rank, g.ma, g.mb, g.first = packed, rank, meds[i], meds[j], a
-              end
-            end
-          end
-        end
-      end
-    end
+  local hits = PAIRS:among(names, screened, order_hook)
+  if not hits then return end
+  for _, h in ipairs(hits) do
+    local ma, mb = meds[h[1]], meds[h[2]]
+    local g = group_of(ma, mb)
+    if not g.public or h[3] < g.rank then g.public, g.rank, g.ma, g.mb, g.first = h[4], h[3], ma, mb, h[5] end
   end
 end
 
