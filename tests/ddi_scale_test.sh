@@ -6,11 +6,7 @@
 # usage: ddi_scale_test.sh path/to/cdsd   (run from the repository root)
 set -u
 CDSD="$1"
-fails=0; passes=0
-check() { # name, then a command that must succeed
-    name="$1"; shift
-    if "$@"; then passes=$((passes + 1)); else echo "FAIL: $name"; fails=$((fails + 1)); fi
-}
+. tests/check.sh
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 cp -r rules "$T/r"
 sh tests/ddi_generate_pairs.sh "$T/r" 100000 || { echo "FAIL: generating the table"; exit 1; }
@@ -53,5 +49,4 @@ fixture unlisted medication-review "$(head_of 2)" "$(head_of "$rows")" forbid
 [ $rc -eq 0 ] || cat "$T/out"
 check "pairs at the start, middle and end of the table fire; an unlisted pair does not" test $rc -eq 0
 
-echo "$passes passed, $fails failed"
-test "$fails" -eq 0
+check_summary

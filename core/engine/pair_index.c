@@ -374,43 +374,35 @@ static void load_table(lua_State *L, pair_index *x, const spec *sp, const cds_so
     int col_of[NCOLS];
     bool header = false;
     uint32_t line = 0;
-    const char *p = f->src, *end = f->src + f->len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *stop = nl ? nl : end;
-        line++;
-        const char *q = p;
-        while (q < stop && (*q == ' ' || *q == '\r')) q++;
-        if (q < stop && *p != '#') {
-            size_t n = (size_t)(stop - p);
-            if (!cds_grow(&x->line, &x->line_cap, n + 1, 1)) oom(L);
-            memcpy(x->line, p, n);
-            x->line[n] = '\0';
-            char *cell[NCOLS + 1];
-            int ncells = split_cells(x->line, cell, NCOLS);
-            if (!header) {
-                for (int c = 0; c < NCOLS; c++) col_of[c] = -1;
-                if (ncells > NCOLS) ncells = NCOLS;
-                for (int i = 0; i < ncells; i++) {
-                    int c = 0;
-                    while (c < NCOLS && strcmp(cell[i], COLUMNS[c]) != 0) c++;
-                    if (c == NCOLS)
-                        luaL_error(L, "%s:%d: unknown column '%s' (columns: a, a_name, citation, interacts_with, "
-                                   "severity, source)", f->path, (int)line, cell[i]);
-                    col_of[c] = i;
-                }
-                for (int c = 0; c < NCOLS; c++)
-                    if (col_of[c] < 0)
-                        luaL_error(L, "%s:%d: the required column '%s' is missing", f->path, (int)line, COLUMNS[c]);
-                header = true;
-            } else {
-                if (ncells > NCOLS)
-                    luaL_error(L, "%s:%d: a value in column %d but the header names %d columns", f->path, (int)line,
-                               NCOLS + 1, NCOLS);
-                load_row(L, x, sp, f->path, table, line, cell, ncells, col_of);
+    const char *p = f->src, *end = f->src + f->len, *start, *stop;
+    while (cds_table_next_line(&p, end, &start, &stop, &line)) {
+        size_t n = (size_t)(stop - start);
+        if (!cds_grow(&x->line, &x->line_cap, n + 1, 1)) oom(L);
+        memcpy(x->line, start, n);
+        x->line[n] = '\0';
+        char *cell[NCOLS + 1];
+        int ncells = split_cells(x->line, cell, NCOLS);
+        if (!header) {
+            for (int c = 0; c < NCOLS; c++) col_of[c] = -1;
+            if (ncells > NCOLS) ncells = NCOLS;
+            for (int i = 0; i < ncells; i++) {
+                int c = 0;
+                while (c < NCOLS && strcmp(cell[i], COLUMNS[c]) != 0) c++;
+                if (c == NCOLS)
+                    luaL_error(L, "%s:%d: unknown column '%s' (columns: a, a_name, citation, interacts_with, "
+                               "severity, source)", f->path, (int)line, cell[i]);
+                col_of[c] = i;
             }
+            for (int c = 0; c < NCOLS; c++)
+                if (col_of[c] < 0)
+                    luaL_error(L, "%s:%d: the required column '%s' is missing", f->path, (int)line, COLUMNS[c]);
+            header = true;
+        } else {
+            if (ncells > NCOLS)
+                luaL_error(L, "%s:%d: a value in column %d but the header names %d columns", f->path, (int)line,
+                           NCOLS + 1, NCOLS);
+            load_row(L, x, sp, f->path, table, line, cell, ncells, col_of);
         }
-        p = nl ? nl + 1 : end;
     }
     if (!header) luaL_error(L, "%s:1: no header line", f->path);
 }

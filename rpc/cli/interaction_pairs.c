@@ -7,6 +7,7 @@
 
 #include "grow.h"
 #include "kb.h"
+#include "rule_tables.h"
 #include "ruleset.h"
 
 typedef struct pair_set {
@@ -76,40 +77,36 @@ static uint32_t code_at(const cds_kb *kb, const char *s, const char *end)
 static void count_table(const cds_kb *kb, const cds_source_file *f, size_t *rows, pair_set *listed, pair_set *reach)
 {
     int col_a = -1, col_with = -1;
-    const char *p = f->src, *end = f->src + f->len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *stop = nl ? nl : end;
-        if (p < stop && *p != '#' && *p != '\r') {
-            const char *cell[16], *cell_end[16];
-            int nc = 0;
-            for (const char *c = p; nc < 16;) {
-                const char *tab = memchr(c, '\t', (size_t)(stop - c));
-                cell[nc] = c;
-                cell_end[nc++] = tab ? tab : stop;
-                if (!tab) break;
-                c = tab + 1;
+    const char *p = f->src, *end = f->src + f->len, *start, *stop;
+    uint32_t line = 0;
+    while (cds_table_next_line(&p, end, &start, &stop, &line)) {
+        const char *cell[16], *cell_end[16];
+        int nc = 0;
+        for (const char *c = start; nc < 16;) {
+            const char *tab = memchr(c, '\t', (size_t)(stop - c));
+            cell[nc] = c;
+            cell_end[nc++] = tab ? tab : stop;
+            if (!tab) break;
+            c = tab + 1;
+        }
+        if (col_a < 0) {
+            for (int i = 0; i < nc; i++) {
+                size_t n = (size_t)(cell_end[i] - cell[i]);
+                if (n == 1 && cell[i][0] == 'a') col_a = i;
+                if (n == 14 && memcmp(cell[i], "interacts_with", 14) == 0) col_with = i;
             }
-            if (col_a < 0) {
-                for (int i = 0; i < nc; i++) {
-                    size_t n = (size_t)(cell_end[i] - cell[i]);
-                    if (n == 1 && cell[i][0] == 'a') col_a = i;
-                    if (n == 14 && memcmp(cell[i], "interacts_with", 14) == 0) col_with = i;
-                }
-                if (col_a < 0 || col_with < 0) return;
-            } else if (col_a < nc && col_with < nc) {
-                (*rows)++;
-                uint32_t a = code_at(kb, cell[col_a], cell_end[col_a]);
-                for (const char *item = cell[col_with]; item < cell_end[col_with];) {
-                    const char *semi = memchr(item, ';', (size_t)(cell_end[col_with] - item));
-                    uint32_t b = code_at(kb, item, semi ? semi : cell_end[col_with]);
-                    add(listed, a, b);
-                    add(reach, a, b);
-                    item = semi ? semi + 1 : cell_end[col_with];
-                }
+            if (col_a < 0 || col_with < 0) return;
+        } else if (col_a < nc && col_with < nc) {
+            (*rows)++;
+            uint32_t a = code_at(kb, cell[col_a], cell_end[col_a]);
+            for (const char *item = cell[col_with]; item < cell_end[col_with];) {
+                const char *semi = memchr(item, ';', (size_t)(cell_end[col_with] - item));
+                uint32_t b = code_at(kb, item, semi ? semi : cell_end[col_with]);
+                add(listed, a, b);
+                add(reach, a, b);
+                item = semi ? semi + 1 : cell_end[col_with];
             }
         }
-        p = nl ? nl + 1 : end;
     }
 }
 

@@ -537,6 +537,17 @@ static void unknown_service_and_hook_mismatch(void **s)
     close_set(&set);
 }
 
+/* The interactions pack's public pair tables, with a header and no rows, in rule set dir's pack p. */
+static void write_empty_public_tables(const char *dir)
+{
+    static const char *const PUBLIC[] = {"ddi_onc_high_priority", "ddi_va_ndfrt", "ddi_onc_non_interruptive"};
+    for (size_t i = 0; i < 3; i++) {
+        char name[80];
+        snprintf(name, sizeof name, "p/tables/%s.tsv", PUBLIC[i]);
+        tu_write(dir, name, "a\ta_name\tseverity\tsource\tcitation\tinteracts_with\n");
+    }
+}
+
 /* The shipped ddi rule honours the knowledge's applies_if; unknown facts never silence it. */
 static void an_interaction_applies_only_when_its_conditions_hold(void **s)
 {
@@ -556,12 +567,7 @@ static void an_interaction_applies_only_when_its_conditions_hold(void **s)
     assert_non_null(policy);
     tu_write(dir, "p/tables/ddi_policy.tsv", policy);
     free(policy);
-    static const char *const PUBLIC[] = {"ddi_onc_high_priority", "ddi_va_ndfrt", "ddi_onc_non_interruptive"};
-    for (size_t i = 0; i < 3; i++) {
-        char name[80];
-        snprintf(name, sizeof name, "p/tables/%s.tsv", PUBLIC[i]);
-        tu_write(dir, name, "a\ta_name\tseverity\tsource\tcitation\tinteracts_with\n");
-    }
+    write_empty_public_tables(dir);
     loaded set;
     open_set(&set, dir);
     cds_engine *e = set.e;
@@ -615,12 +621,7 @@ static void the_interaction_policy_is_echoed_from_its_table(void **s)
         if (edited) cds_strbuf_puts(&pol, "va-ndfrt\tsignificant\torder-sign\twarning\tyes\n");
         tu_write(dir, "p/tables/ddi_policy.tsv", pol.data);
         cds_strbuf_free(&pol);
-        static const char *const PUBLIC[] = {"ddi_onc_high_priority", "ddi_va_ndfrt", "ddi_onc_non_interruptive"};
-        for (size_t i = 0; i < 3; i++) {
-            char name[80];
-            snprintf(name, sizeof name, "p/tables/%s.tsv", PUBLIC[i]);
-            tu_write(dir, name, "a\ta_name\tseverity\tsource\tcitation\tinteracts_with\n");
-        }
+        write_empty_public_tables(dir);
         loaded set;
         open_set(&set, dir);
         const char *sign = description_of(set.rs, "sign"), *view = description_of(set.rs, "view");
