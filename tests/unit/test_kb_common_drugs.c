@@ -82,8 +82,8 @@ static const char *const NO_CODE_YET[] = {
     "cisatracurium", "clobetasol", "cyanocobalamin", "dexmedetomidine", "docusate", "eptifibatide",
     "ergocalciferol", "etomidate", "insulin aspart", "insulin lispro", "insulin regular",
     "ivabradine", "letrozole", "liothyronine", "mirabegron", "nitroprusside",
-    "norepinephrine", "oxytocin", "pentoxifylline", "polyethylene glycol", "potassium phosphate", "reteplase",
-    "sennosides", "sodium bicarbonate", "tirofiban", "vasopressin",
+    "oxytocin", "pentoxifylline", "polyethylene glycol", "potassium phosphate", "reteplase",
+    "sennosides", "sodium bicarbonate", "tirofiban",
     NULL,
 };
 
