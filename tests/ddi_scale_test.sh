@@ -14,13 +14,11 @@ TAB="$T/r/interactions/tables/ddi_va_ndfrt.tsv"
 pairs=$(awk -F'\t' 'NR > 1 { n += split($6, x, ";") } END { print n }' "$TAB")
 check "the generated table holds 100,000 pairs" test "$pairs" -eq 100000
 
-start=$(date +%s)
 "$CDSD" lint --rules "$T/r" >"$T/out" 2>"$T/err"; rc=$?
-took=$(($(date +%s) - start))
 [ $rc -eq 0 ] || head -3 "$T/err"
+# it loads within the rule file's CPU budget (1 s, also under the sanitizers); the issue's "under a
+# second" is measured in README, not asserted here (wall time on a shared CI machine)
 check "a 100,000-pair table loads" test $rc -eq 0
-# the issue's target is under a second (measured in README); 10x margin for a busy CI machine
-check "and within 10 s (took ${took} s)" test "$took" -lt 10
 
 # fixture NAME SERVICE A B EXPECT_OR_FORBID: two active medications A and B ("code name")
 fixture() {
