@@ -9,12 +9,8 @@
 -- missing_prefetch = "reject" fails such a call with HTTP 412 (prefetch_missing) instead, for
 -- clients known to show a failed call to the clinician.
 local required = { "medications", "allergies" }
--- How interaction cards are tiered, per hook: a short echo of the site policy
--- (rules/interactions/tables/ddi_policy.tsv) for the discovery document; keep them in step.
-local DDI_AT_SIGN = " Interaction cards by site policy: contraindicated and ONC high-priority pairs critical; "
-  .. "VA critical and major pairs warning; VA significant and ONC non-interruptive pairs not shown at signing."
-local DDI_AS_INFO = " Interaction cards by site policy: contraindicated and ONC high-priority pairs critical; "
-  .. "VA critical and major pairs warning; VA significant and ONC non-interruptive pairs as info."
+-- Each service's description ends with the interaction site policy at its hook, made by
+-- ddi.interaction from rules/interactions/tables/ddi_policy.tsv at load (its service_notes).
 local prefetch = {
   patient      = "Patient/{{context.patientId}}",
   medications  = "MedicationRequest?patient={{context.patientId}}&status=active",
@@ -33,25 +29,23 @@ ruleset {
   services = {
     { id = "medication-safety", hook = "order-sign",
       title = "Medication safety at signing",
-      description = "Screens draft medication orders for drug-drug interactions and drug allergies before they are signed."
-        .. DDI_AT_SIGN,
+      description = "Screens draft medication orders for drug-drug interactions and drug allergies before they are signed.",
       prefetch = prefetch, required_prefetch = required,
       rules = { "ddi.*", "pddi.*", "allergy.*", "screen.*", "orders.*", "context.*", "dose.*", "route.*" } },
     { id = "medication-safety-select", hook = "order-select",
       title = "Medication safety while ordering",
-      description = "Screens the medication just selected for interactions and allergies." .. DDI_AS_INFO,
+      description = "Screens the medication just selected for interactions and allergies.",
       prefetch = prefetch, required_prefetch = required,
       rules = { "ddi.*", "pddi.*", "allergy.*", "screen.*", "orders.*", "context.*", "dose.*", "route.*" } },
     { id = "medication-safety-strict", hook = "order-sign",
       title = "Medication safety at signing (strict prefetch)",
       description = "Screens draft medication orders for interactions and allergies; refuses (HTTP 412) a call "
-        .. "without the medication and allergy lists instead of answering with a did-not-run card." .. DDI_AT_SIGN,
+        .. "without the medication and allergy lists instead of answering with a did-not-run card.",
       prefetch = prefetch, required_prefetch = required, missing_prefetch = "reject",
       rules = { "ddi.*", "pddi.*", "allergy.*", "screen.*", "orders.*", "context.*", "dose.*", "route.*" } },
     { id = "medication-review", hook = "patient-view",
       title = "Medication review",
-      description = "Reviews the active medication list for interactions, allergy conflicts and missing monitoring."
-        .. DDI_AS_INFO,
+      description = "Reviews the active medication list for interactions, allergy conflicts and missing monitoring.",
       prefetch = prefetch, required_prefetch = required,
       rules = { "ddi.*", "pddi.*", "allergy.*", "screen.*", "orders.*", "context.*", "dose.*", "route.*" } },
   },

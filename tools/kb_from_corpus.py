@@ -24,8 +24,18 @@ SALTS = set('sodium potassium hydrochloride hcl sulfate carbonate citrate maleat
 # the fact file wrote pseudoephedrine=8163, but 8163 is phenylephrine (corpus verification). The
 # correction applies to that named member only: applying it to every product carrying 8163 once
 # turned ~260 phenylephrine products into pseudoephedrine.
-CORRECT = {('pseudoephedrine', '8163'): '8896'}
-UNVERIFIED = {'49247', '73689', '8152', '8702', '596205', '6058'}
+# ddi-facts.tsv also wrote isosorbide mononitrate=6058, but 6058 is isosorbide dinitrate (corpus
+# verification); RxNorm keys isosorbide mononitrate products on the ingredient isosorbide, 6057:
+# rxnorm-product-ingredients.tsv maps the SCDF 393142 "Aspirin / Isosorbide Extended Release Oral
+# Tablet" (the form of SCD 876666 "Aspirin 150 MG / Isosorbide Mononitrate 60 MG Extended Release
+# Oral Tablet") to 1191;6057, from the HL7 PDDI-CDS aspirin value set.
+CORRECT = {('pseudoephedrine', '8163'): '8896', ('isosorbide mononitrate', '6058'): '6057'}
+# Precise-ingredient names an order's text uses whose RxNorm ingredient has another name (same
+# evidence as CORRECT above), so the name matcher takes the whole name, not a word of it.
+PIN_NAMES = {'isosorbide mononitrate': '6057'}
+# 6058 is confirmed as isosorbide dinitrate by rxnorm-ingredients-verified.tsv (cpic drug.sql and
+# the eCQM US Core allergy substance value set); only its use for the mononitrate was wrong.
+UNVERIFIED = {'49247', '73689', '8152', '8702', '596205'}
 
 def rows(name):
     with open(os.path.join(CORPUS, name), newline='') as f:
@@ -109,6 +119,8 @@ for code, name in mins.items():
     if all(parts) and code not in products:
         products[code] = {'rxcui': code, 'name': name, 'tty': 'MIN', 'ings': [canon(p) for p in parts],
                           'source': 'multiple-ingredient name split on " / "'}
+for pin, code in PIN_NAMES.items():
+    ingr[code]['syn'].add(pin)
 # A brand claimed by two ingredients is ambiguous: drop it.
 owner = {}
 for k, v in ingr.items():

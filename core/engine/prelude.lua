@@ -377,6 +377,16 @@ end
 -- reference stands for, to index rows by ingredient at load.
 local table_raw, kb_members = __table_raw, __kb_members
 __table_raw, __kb_members = nil, nil
+-- pair_index(spec): a C index of ingredient-pair tables (core/engine/pair_index.c), checked at
+-- load like knowledge_table's (file:line errors; spec.check_ingredient(code, name) returns a
+-- vocabulary problem or nil, called once per distinct code and name).
+local build_pair_index = __pair_index
+__pair_index = nil
+function pair_index(spec)
+  local ok, index = pcall(build_pair_index, spec)
+  if not ok then error(index, 0) end
+  return index
+end
 
 local ROUTE_GROUPS = set("oral", "sublingual", "buccal", "iv", "im", "sc", "intrathecal", "epidural", "topical",
                          "transdermal", "inhaled", "nasal", "ophthalmic", "otic", "rectal", "vaginal", "systemic", "any")

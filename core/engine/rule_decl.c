@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "kb.h"
 #include "lua_table.h"
+#include "pair_index.h"
 #include "rule_tables.h"
 #include "screen.h"
 
@@ -177,6 +179,47 @@ static void parse_suppress(cds_ltab *t, cds_rule_suppress *out)
     lua_pop(L, 1);
 }
 
+/* service_notes = { ["order-sign"] = "text", ... }: each key a hook of the rule, each value text. */
+static void parse_service_notes(cds_ltab *t, cds_rule_info *ri)
+{
+    lua_State *L = t->L;
+    int type = lua_getfield(L, t->idx, "service_notes");
+    if (type == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (type != LUA_TTABLE) {
+        cds_ltab_error(t, "'service_notes' must be a table { [hook] = text }");
+        lua_pop(L, 1);
+        return;
+    }
+    size_t cap_hooks = 0, cap_notes = 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        const char *hook = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        const char *text = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        bool known = false;
+        for (size_t h = 0; hook && h < ri->nhooks; h++) known |= strcmp(ri->hooks[h], hook) == 0;
+        if (!hook || !text) cds_ltab_error(t, "'service_notes': each entry must be [hook] = text");
+        else if (!known) cds_ltab_error(t, "'service_notes': '%s' is not one of the rule's hooks", hook);
+        else if (!cds_grow(&ri->note_hooks, &cap_hooks, ri->nnotes + 1, sizeof *ri->note_hooks) ||
+                 !cds_grow(&ri->notes, &cap_notes, ri->nnotes + 1, sizeof *ri->notes))
+            cds_ltab_error(t, "out of memory reading 'service_notes'");
+        else {
+            ri->note_hooks[ri->nnotes] = strdup(hook);
+            ri->notes[ri->nnotes] = strdup(text);
+            if (ri->note_hooks[ri->nnotes] && ri->notes[ri->nnotes]) ri->nnotes++;
+            else {
+                free(ri->note_hooks[ri->nnotes]);
+                free(ri->notes[ri->nnotes]);
+                cds_ltab_error(t, "out of memory reading 'service_notes'");
+            }
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
 static bool parse_rule(lua_State *L, int idx, const char *where, const char *src, cds_rule_info *ri, int *ref,
                        cds_strbuf *diag)
 {
@@ -194,7 +237,7 @@ static bool parse_rule(lua_State *L, int idx, const char *where, const char *src
             }
     }
     static const char *const allowed[] = {"id", "version", "title", "description", "hooks", "owner",
-                                           "references", "evaluate", "suppress", "once_per", NULL};
+                                           "references", "service_notes", "evaluate", "suppress", "once_per", NULL};
     cds_ltab_allow(&t, allowed);
     ri->version = cds_ltab_str(&t, "version", true);
     ri->title = cds_ltab_str(&t, "title", true);
@@ -203,6 +246,7 @@ static bool parse_rule(lua_State *L, int idx, const char *where, const char *src
     ri->nhooks = cds_ltab_strlist(&t, "hooks", true, &ri->hooks);
     ri->nreferences = cds_ltab_strlist(&t, "references", false, &ri->references);
     parse_suppress(&t, &ri->suppress);
+    parse_service_notes(&t, ri);
     if (lua_getfield(L, idx, "evaluate") != LUA_TFUNCTION) {
         cds_ltab_error(&t, "'evaluate' must be a function(ctx)");
         lua_pop(L, 1);
@@ -217,6 +261,8 @@ void cds_rule_info_free(cds_rule_info *r)
     free(r->id); free(r->version); free(r->title); free(r->owner); free(r->file);
     cds_free_strlist(r->hooks, r->nhooks);
     cds_free_strlist(r->references, r->nreferences);
+    cds_free_strlist(r->note_hooks, r->nnotes);
+    cds_free_strlist(r->notes, r->nnotes);
 }
 
 cds_sandbox *cds_rule_state_new(const cds_sb_limits *limits, cds_strbuf *diag)
@@ -236,6 +282,8 @@ cds_sandbox *cds_rule_state_new(const cds_sb_limits *limits, cds_strbuf *diag)
     cds_sandbox_set_global(sb, "__kb_members");
     lua_pushcfunction(L, cds_rule_table_raw);
     cds_sandbox_set_global(sb, "__table_raw");
+    lua_pushcfunction(L, cds_pair_index_build);
+    cds_sandbox_set_global(sb, "__pair_index");
     if (cds_sandbox_run_privileged(sb, cds_prelude_lua, "prelude.lua", &err) != CDS_OK) {
         cds_strbuf_printf(diag, "prelude: %s\n", err.message);
         cds_sandbox_free(sb);

@@ -31,6 +31,10 @@ typedef struct cds_rule_info {
     char **references;
     size_t nreferences;
     cds_rule_suppress suppress;
+    /* service_notes = { [hook] = text }: a sentence the rule adds to the description of every
+     * service that runs it at that hook (the interaction rule's site policy, made from its table) */
+    char **note_hooks, **notes;
+    size_t nnotes;
 } cds_rule_info;
 
 typedef struct cds_source_file {

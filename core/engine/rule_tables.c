@@ -47,14 +47,38 @@ static void push_fields(lua_State *L, const char *p, const char *end)
     }
 }
 
+const cds_source_file *cds_rule_table_find(lua_State *L, const char *name)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &TABLES_KEY);
+    const tables_ref *t = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    for (size_t i = 0; t && i < t->n; i++)
+        if (names(t->files[i].path, name)) return &t->files[i];
+    return NULL;
+}
+
+bool cds_table_next_line(const char **p, const char *end, const char **start, const char **stop, uint32_t *line)
+{
+    while (*p < end) {
+        const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+        const char *s = *p, *e = nl ? nl : end;
+        *p = nl ? nl + 1 : end;
+        ++*line;
+        const char *q = s;
+        while (q < e && (*q == ' ' || *q == '\r')) q++;
+        if (q < e && *s != '#') {
+            *start = s;
+            *stop = e;
+            return true;
+        }
+    }
+    return false;
+}
+
 int cds_rule_table_raw(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &TABLES_KEY);
-    const tables_ref *t = lua_touserdata(L, -1);
-    const cds_source_file *f = NULL;
-    for (size_t i = 0; t && i < t->n && !f; i++)
-        if (names(t->files[i].path, name)) f = &t->files[i];
+    const cds_source_file *f = cds_rule_table_find(L, name);
     if (!f) {
         lua_pushnil(L);
         lua_pushfstring(L, "no table '%s' (a file tables/%s.tsv in a pack)", name, name);
@@ -66,32 +90,25 @@ int cds_rule_table_raw(lua_State *L)
     lua_setfield(L, -2, "path");
     lua_newtable(L);   /* rows */
     int rows = lua_gettop(L);
-    lua_Integer nrows = 0, line = 0;
+    lua_Integer nrows = 0;
+    uint32_t line = 0;
     bool header = false;
-    const char *p = f->src, *end = f->src + f->len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *stop = nl ? nl : end;
-        line++;
-        const char *q = p;
-        while (q < stop && (*q == ' ' || *q == '\r')) q++;
-        if (q < stop && *p != '#') {
-            if (!header) {
-                push_fields(L, p, stop);
-                lua_setfield(L, rows - 1, "header");
-                lua_pushinteger(L, line);
-                lua_setfield(L, rows - 1, "header_line");
-                header = true;
-            } else {
-                lua_createtable(L, 0, 2);
-                lua_pushinteger(L, line);
-                lua_setfield(L, -2, "line");
-                push_fields(L, p, stop);
-                lua_setfield(L, -2, "cells");
-                lua_rawseti(L, rows, ++nrows);
-            }
+    const char *p = f->src, *end = f->src + f->len, *start, *stop;
+    while (cds_table_next_line(&p, end, &start, &stop, &line)) {
+        if (!header) {
+            push_fields(L, start, stop);
+            lua_setfield(L, rows - 1, "header");
+            lua_pushinteger(L, line);
+            lua_setfield(L, rows - 1, "header_line");
+            header = true;
+        } else {
+            lua_createtable(L, 0, 2);
+            lua_pushinteger(L, line);
+            lua_setfield(L, -2, "line");
+            push_fields(L, start, stop);
+            lua_setfield(L, -2, "cells");
+            lua_rawseti(L, rows, ++nrows);
         }
-        p = nl ? nl + 1 : end;
     }
     lua_setfield(L, rows - 1, "rows");
     return 1;

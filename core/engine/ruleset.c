@@ -402,6 +402,37 @@ done:
     return errors;
 }
 
+/* Appends the service_notes its rules give for its hook to a service's description, so text that
+ * echoes a rule's data (the interaction site policy) is made from that data at load. */
+static int add_service_notes(cds_ruleset *rs, cds_service *sv, cds_strbuf *diag)
+{
+    cds_strbuf d;
+    cds_strbuf_init(&d);
+    if (sv->description) cds_strbuf_puts(&d, sv->description);
+    bool added = false;
+    for (size_t k = 0; k < sv->nrules; k++) {
+        const cds_rule_info *r = &rs->rules[sv->rules[k]];
+        for (size_t n = 0; n < r->nnotes; n++) {
+            if (!sv->hook || strcmp(r->note_hooks[n], sv->hook) != 0) continue;
+            if (d.len) cds_strbuf_putc(&d, ' ');
+            cds_strbuf_puts(&d, r->notes[n]);
+            added = true;
+        }
+    }
+    if (!added) {
+        cds_strbuf_free(&d);
+        return 0;
+    }
+    if (d.oom) {
+        cds_strbuf_free(&d);
+        cds_strbuf_printf(diag, "%s/manifest.lua: out of memory describing the services\n", rs->dir);
+        return 1;
+    }
+    free(sv->description);
+    sv->description = d.data;   /* the buffer's NUL-terminated text, now the service's */
+    return 0;
+}
+
 static int resolve_services(cds_ruleset *rs, char ***patterns, size_t *npatterns, cds_strbuf *diag)
 {
     int errors = 0;
@@ -428,6 +459,7 @@ static int resolve_services(cds_ruleset *rs, char ***patterns, size_t *npatterns
                 errors++;
             }
         }
+        errors += add_service_notes(rs, sv, diag);
     }
     return errors;
 }

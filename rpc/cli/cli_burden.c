@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "engine.h"
 #include "fhir_build.h"
+#include "interaction_pairs.h"
 #include "json.h"
 #include "mp.h"
 #include "view.h"
@@ -242,6 +243,7 @@ typedef struct burden {
     long orders, views, failed;          /* order-sign calls, patient-view calls, calls that failed */
     long sign_ind[NIND], view_ind[NIND]; /* cards by indicator */
     long sign_interrupted, sign_interrupted_ddi;   /* order-sign calls with an interruptive card (any / interaction) */
+    interaction_pairs knowledge;         /* the rule set's interaction rows and pairs */
     tally sign_rule, view_rule, sign_source, view_source, pairs;
 } burden;
 
@@ -382,6 +384,11 @@ static bool run(const char *rules, const population *pop, time_t now, burden *bd
     cds_ruleset *rs;
     cds_engine *e = cli_load_engine(rules, &rs);
     if (!e) return false;
+    if (!interaction_pairs_count(rs, &bd->knowledge)) {
+        fprintf(stderr, "cdsd burden: out of memory counting the interaction pairs of %s\n", rules);
+        cli_unload_engine(e, rs);
+        return false;
+    }
     long n = 0;
     for (size_t i = 0; i < pop->n; i++) {
         const patient *p = &pop->p[i];
@@ -425,6 +432,13 @@ static void row(const char *label, double a, const double *b, const char *unit)
     else printf("  %-44s %9.1f%s\n", label, a, unit);
 }
 
+/* A count row: the base, and with --compare the other and their ratio. */
+static void count_row(const char *label, double a, const double *b)
+{
+    if (b) printf("  %-44s %9.0f  %9.0f  %8.1fx\n", label, a, *b, a > 0 ? *b / a : 0);
+    else printf("  %-44s %9.0f\n", label, a);
+}
+
 static void keys_union(tally *u, const tally *a, const tally *b)
 {
     for (size_t i = 0; i < a->len; i++) tally_add(u, a->key[i], a->n[i]);
@@ -465,6 +479,14 @@ static void print(const char *rules_a, const burden *a, const char *rules_b, con
            npatients, a->orders, a->views, a->failed ? " (some calls failed: see above)" : "");
     if (b) printf("# %-46s %10s %10s %10s\n", "", "base", "compare", "change");
     printf("# base: %s%s%s\n", rules_a, b ? "; compare: " : "", b ? rules_b : "");
+    /* how much interaction knowledge each rule set holds (interaction_pairs.h defines the counts) */
+    printf("interaction knowledge\n");
+    const interaction_pairs *ka = &a->knowledge, *kb = b ? &b->knowledge : NULL;
+    double r1 = kb ? (double)(kb->curated_rows + kb->public_rows) : 0, r2 = kb ? (double)kb->listed : 0,
+           r3 = kb ? (double)kb->reachable : 0;
+    count_row("rows (curated + public tables)", (double)(ka->curated_rows + ka->public_rows), kb ? &r1 : NULL);
+    count_row("ingredient pairs a row lists", (double)ka->listed, kb ? &r2 : NULL);
+    count_row("ingredient pairs reachable (classes expanded)", (double)ka->reachable, kb ? &r3 : NULL);
     printf("order-sign, cards per 100 orders\n");
     for (int i = 0; i < NIND; i++) {
         double v = b ? per100(b->sign_ind[i], b->orders) : 0;

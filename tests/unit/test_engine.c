@@ -537,6 +537,17 @@ static void unknown_service_and_hook_mismatch(void **s)
     close_set(&set);
 }
 
+/* The interactions pack's public pair tables, with a header and no rows, in rule set dir's pack p. */
+static void write_empty_public_tables(const char *dir)
+{
+    static const char *const PUBLIC[] = {"ddi_onc_high_priority", "ddi_va_ndfrt", "ddi_onc_non_interruptive"};
+    for (size_t i = 0; i < 3; i++) {
+        char name[80];
+        snprintf(name, sizeof name, "p/tables/%s.tsv", PUBLIC[i]);
+        tu_write(dir, name, "a\ta_name\tseverity\tsource\tcitation\tinteracts_with\n");
+    }
+}
+
 /* The shipped ddi rule honours the knowledge's applies_if; unknown facts never silence it. */
 static void an_interaction_applies_only_when_its_conditions_hold(void **s)
 {
@@ -556,12 +567,7 @@ static void an_interaction_applies_only_when_its_conditions_hold(void **s)
     assert_non_null(policy);
     tu_write(dir, "p/tables/ddi_policy.tsv", policy);
     free(policy);
-    static const char *const PUBLIC[] = {"ddi_onc_high_priority", "ddi_va_ndfrt", "ddi_onc_non_interruptive"};
-    for (size_t i = 0; i < 3; i++) {
-        char name[80];
-        snprintf(name, sizeof name, "p/tables/%s.tsv", PUBLIC[i]);
-        tu_write(dir, name, "a\ta_name\tseverity\tsource\tcitation\tinteracts_with\n");
-    }
+    write_empty_public_tables(dir);
     loaded set;
     open_set(&set, dir);
     cds_engine *e = set.e;
@@ -584,6 +590,59 @@ static void an_interaction_applies_only_when_its_conditions_hold(void **s)
     close_set(&set);
 }
 
+/* The ddi rule's site policy reaches each service's description from ddi_policy.tsv at load (the
+ * discovery document cannot drift from the table): change a row, and the description changes. */
+static const char *description_of(const cds_ruleset *rs, const char *id)
+{
+    for (size_t i = 0; i < rs->nservices; i++)
+        if (strcmp(rs->services[i].id, id) == 0) return rs->services[i].description;
+    return NULL;
+}
+
+static void the_interaction_policy_is_echoed_from_its_table(void **s)
+{
+    (void)s;
+    cds_error err;
+    cds_error_clear(&err);
+    char *ddi = cds_read_file(CDSD_SOURCE_DIR "/rules/interactions/ddi.lua", NULL, 1u << 20, &err);
+    char *policy = cds_read_file(CDSD_SOURCE_DIR "/rules/interactions/tables/ddi_policy.tsv", NULL, 1u << 20, &err);
+    assert_non_null(ddi);
+    assert_non_null(policy);
+    for (int edited = 0; edited < 2; edited++) {
+        const char *dir = make_set(ddi);
+        tu_write(dir, "manifest.lua", "ruleset { name = 't', version = '1', source = 's', services = {\n"
+                                      "  { id = 'sign', hook = 'order-sign', description = 'At signing.', rules = { 'ddi.*' } },\n"
+                                      "  { id = 'view', hook = 'patient-view', description = 'Review.', rules = { 'ddi.*' } } } }\n");
+        tu_write(dir, "p/knowledge/interactions.tsv", "id\ta\tb\tseverity\n");
+        cds_strbuf pol;
+        cds_strbuf_init(&pol);
+        cds_strbuf_puts(&pol, policy);
+        /* the site raises VA significant pairs to an interruptive warning at signing */
+        if (edited) cds_strbuf_puts(&pol, "va-ndfrt\tsignificant\torder-sign\twarning\tyes\n");
+        tu_write(dir, "p/tables/ddi_policy.tsv", pol.data);
+        cds_strbuf_free(&pol);
+        write_empty_public_tables(dir);
+        loaded set;
+        open_set(&set, dir);
+        const char *sign = description_of(set.rs, "sign"), *view = description_of(set.rs, "view");
+        assert_non_null(sign);
+        assert_non_null(view);
+        assert_non_null(strstr(sign, "At signing. Interaction cards by site policy (ddi_policy.tsv): "));
+        assert_non_null(strstr(sign, "critical, interrupting: contraindicated, ONC high-priority"));
+        assert_non_null(strstr(view, "info, not interrupting: moderate, minor, VA significant, ONC non-interruptive"));
+        if (edited) {
+            assert_non_null(strstr(sign, "warning, interrupting: major, VA critical, VA significant;"));
+            assert_non_null(strstr(sign, "not shown: ONC non-interruptive."));
+        } else {
+            assert_non_null(strstr(sign, "warning, interrupting: major, VA critical;"));
+            assert_non_null(strstr(sign, "not shown: VA significant, ONC non-interruptive."));
+        }
+        close_set(&set);
+    }
+    free(ddi);
+    free(policy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -598,6 +657,7 @@ int main(void)
         cmocka_unit_test(bad_results_fail_the_rule_not_the_process),
         cmocka_unit_test(card_uuids_are_deterministic_per_hook_instance),
         cmocka_unit_test(unknown_service_and_hook_mismatch),
+        cmocka_unit_test(the_interaction_policy_is_echoed_from_its_table),
         cmocka_unit_test(an_interaction_applies_only_when_its_conditions_hold),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);

@@ -81,9 +81,9 @@ static const char *const NO_CODE_YET[] = {
     "abciximab", "amiloride", "argatroban", "atracurium", "bisacodyl", "carbidopa", "chloral hydrate",
     "cisatracurium", "clobetasol", "cyanocobalamin", "dexmedetomidine", "docusate", "eptifibatide",
     "ergocalciferol", "etomidate", "insulin aspart", "insulin lispro", "insulin regular",
-    "isosorbide mononitrate", "ivabradine", "letrozole", "liothyronine", "mirabegron", "nitroprusside",
-    "norepinephrine", "oxytocin", "pentoxifylline", "polyethylene glycol", "potassium phosphate", "reteplase",
-    "sennosides", "sodium bicarbonate", "tirofiban", "vasopressin",
+    "ivabradine", "letrozole", "liothyronine", "mirabegron", "nitroprusside",
+    "oxytocin", "pentoxifylline", "polyethylene glycol", "potassium phosphate", "reteplase",
+    "sennosides", "sodium bicarbonate", "tirofiban",
     NULL,
 };
 
@@ -94,14 +94,23 @@ static bool listed(const char *const *list, const char *name)
     return false;
 }
 
+/* Names RxNorm keys on an ingredient of another name (a precise ingredient): the name must resolve
+ * to that ingredient. Isosorbide mononitrate products carry the ingredient isosorbide (6057; see
+ * tools/kb_from_corpus.py PIN_NAMES). */
+static const char *const PRECISE[][2] = {{"isosorbide mononitrate", "isosorbide"}, {NULL, NULL}};
+
 /* The ingredient a name resolves to, or CDS_KB_NONE: the matcher must find the ingredient of that
- * very name (a word of it naming another ingredient, "isosorbide" or "potassium", does not count). */
+ * very name (a word of it naming another ingredient, "isosorbide" or "potassium", does not count),
+ * or the ingredient PRECISE names for it. */
 static uint32_t by_name(const cds_kb *kb, const char *name)
 {
+    const char *want = name;
+    for (size_t i = 0; PRECISE[i][0]; i++)
+        if (strcmp(PRECISE[i][0], name) == 0) want = PRECISE[i][1];
     uint32_t out[4];
     size_t n = cds_kb_match_names(kb, name, false, out, 4);
     for (size_t i = 0; i < n; i++)
-        if (strcasecmp(cds_kb_ingredient_at(kb, out[i])->name, name) == 0) return out[i];
+        if (strcasecmp(cds_kb_ingredient_at(kb, out[i])->name, want) == 0) return out[i];
     return CDS_KB_NONE;
 }
 
