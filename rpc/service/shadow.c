@@ -3,6 +3,8 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,9 +110,15 @@ static void evaluate(cds_shadow *sh, const shadow_call *c)
 static void *shadow_main(void *arg)
 {
     cds_shadow *sh = arg;
-    /* Below every other thread: it runs only on CPU time the live service leaves unused. */
-    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &(struct sched_param){0}) != 0)
-        cds_log(CDS_LOG_WARN, "shadow", "could not lower the shadow thread's priority (SCHED_IDLE)");
+    /* Nice 19: the live threads (nice 0) get about 70 times its share of a busy CPU. Not
+     * SCHED_IDLE: a thread that other processes' load can starve indefinitely might hold a lock
+     * the live threads need (malloc's, the audit queue's) for as long. */
+    int policy;
+    struct sched_param sp;
+    if (pthread_getschedparam(pthread_self(), &policy, &sp) == 0 && policy != SCHED_OTHER)   /* e.g. under chrt */
+        pthread_setschedparam(pthread_self(), SCHED_OTHER, &(struct sched_param){0});
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), 19) != 0)
+        cds_log(CDS_LOG_WARN, "shadow", "could not lower the shadow thread's priority (nice 19)");
     for (;;) {
         pthread_mutex_lock(&sh->lock);
         while (sh->qlen == 0 && !sh->stop) pthread_cond_wait(&sh->cond, &sh->lock);
