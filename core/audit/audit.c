@@ -598,12 +598,18 @@ static job *job_with_copy(const cds_audit_record *r)
     return j;
 }
 
-cds_rc cds_audit_write_lazy(cds_audit *a, const cds_audit_record *r, cds_audit_done_fn done, void *arg)
+/* A copy of the record as an asynchronous job reporting to done; NULL when out of memory. */
+static job *async_job(const cds_audit_record *r, cds_audit_done_fn done, void *arg)
 {
     job *j = job_with_copy(r);
+    if (j) j->cb = done, j->cb_arg = arg;
+    return j;
+}
+
+cds_rc cds_audit_write_lazy(cds_audit *a, const cds_audit_record *r, cds_audit_done_fn done, void *arg)
+{
+    job *j = async_job(r, done, arg);
     if (!j) return CDS_EINTERNAL;
-    j->cb = done;
-    j->cb_arg = arg;
     pthread_mutex_lock(&a->lock);
     if (a->lazy_tail) a->lazy_tail->next = j;
     else a->lazy_head = j, a->lazy_due_ms = now_ms() + LAZY_MS;
@@ -634,10 +640,8 @@ cds_rc cds_audit_write_async(cds_audit *a, const cds_audit_record *r, cds_audit_
         return CDS_OK;
     }
     pthread_mutex_unlock(&a->lock);
-    job *j = job_with_copy(r);
+    job *j = async_job(r, done, arg);
     if (!j) return CDS_EINTERNAL;
-    j->cb = done;
-    j->cb_arg = arg;
     pthread_mutex_lock(&a->lock);
     if (a->tail) a->tail->next = j;
     else a->head = j;
