@@ -42,6 +42,7 @@
 
 typedef struct opts {
     const char *cdsd, *rules, *synthea, *requests;
+    const char *shadow;       /* --shadow DIR: the servers under test run shadow mode with this candidate */
     double duration, warmup;
     int workers;
     int repeat;               /* cdsd/echo pairs per NNG measurement; the median is reported */
@@ -348,13 +349,12 @@ static pid_t server_start(const opts *o, const char *rules, char *url, size_t ur
     if (pid == 0) {
         char http[32];
         snprintf(http, sizeof http, "127.0.0.1:%d", http_port_for_next_server);
-        if (http_port_for_next_server > 0)
-            execl(o->cdsd, o->cdsd, "serve", "--listen", url, "--rules", rules, "--state", state, "--workers", workers,
-                  "--fixtures", "none", "--log-level", "error", "--deadline", "10000", "--queue", "1024", "--http", http,
-                  (char *)NULL);
-        else
-            execl(o->cdsd, o->cdsd, "serve", "--listen", url, "--rules", rules, "--state", state, "--workers", workers,
-                  "--fixtures", "none", "--log-level", "error", "--deadline", "10000", "--queue", "1024", (char *)NULL);
+        const char *argv[24] = {o->cdsd, "serve", "--listen", url, "--rules", rules, "--state", state, "--workers", workers,
+                                "--fixtures", "none", "--log-level", "error", "--deadline", "10000", "--queue", "1024"};
+        int n = 18;
+        if (http_port_for_next_server > 0) argv[n++] = "--http", argv[n++] = http;
+        if (o->shadow) argv[n++] = "--shadow", argv[n++] = o->shadow;
+        execv(o->cdsd, (char *const *)argv);
         _exit(127);
     }
     nng_socket s;
@@ -948,7 +948,7 @@ static cds_ruleset *load(const char *dir)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: cdsd-bench [--cdsd PATH] [--rules DIR] [--synthea DIR] [--requests DIR] [--duration S]\n"
-               "                  [--count N] [--warmup S] [--workers N] [--conc N] [--repeat N] [--json] [MODE...]\n"
+               "                  [--count N] [--warmup S] [--workers N] [--conc N] [--repeat N] [--shadow DIR] [--json] [MODE...]\n"
                "MODE: inproc json seq conc http slow-fetch scale-kb scale-meds scale-conc all (default: inproc seq conc)\n"
                "      bodies: write the HTTP bodies to $CDSD_BENCH_BODIES/NNN.json (bench/wrk_http.sh)\n");
 }
@@ -962,7 +962,7 @@ int main(int argc, char **argv)
               .duration = 3, .warmup = 0.5, .workers = 4, .repeat = 1, .conc = 16};
     static const struct option lo[] = {{"cdsd", 1, 0, 'c'}, {"rules", 1, 0, 'r'}, {"synthea", 1, 0, 's'},
                                        {"requests", 1, 0, 'q'}, {"duration", 1, 0, 'd'}, {"warmup", 1, 0, 'w'},
-                                       {"workers", 1, 0, 'W'}, {"repeat", 1, 0, 'R'}, {"count", 1, 0, 'n'}, {"conc", 1, 0, 'C'}, {"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+                                       {"workers", 1, 0, 'W'}, {"repeat", 1, 0, 'R'}, {"count", 1, 0, 'n'}, {"conc", 1, 0, 'C'}, {"shadow", 1, 0, 'S'}, {"json", 0, 0, 'j'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
@@ -976,6 +976,7 @@ int main(int argc, char **argv)
         case 'R': o.repeat = atoi(optarg); break;
         case 'n': o.count = atol(optarg); break;
         case 'C': o.conc = atoi(optarg) > 0 ? atoi(optarg) : 16; break;
+        case 'S': o.shadow = optarg; break;
         case 'j': o.json = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

@@ -44,6 +44,13 @@ struct cds_audit {
     pthread_mutex_t lock;
     pthread_cond_t work, done;
     job *head, *tail;
+    /* Shadow rows (cds_audit_write_lazy): committed in batches of their own when LAZY_BATCH have
+     * gathered or the oldest has waited LAZY_MS, so that a lone live call rarely finds the writer
+     * busy with them; under steady live traffic they ride along once LAZY_MAX are waiting. */
+    job *lazy_head, *lazy_tail;
+    size_t nlazy;
+    int64_t lazy_due_ms;      /* CLOCK_REALTIME ms */
+    bool flushing;            /* cds_audit_flush: lazy rows are due now */
     size_t pending;           /* asynchronous jobs queued or being written */
     bool busy;                /* the writer role: someone is running a transaction */
     bool stop;
@@ -391,15 +398,45 @@ static cds_rc commit_batch(cds_audit *a, job *batch)
     return CDS_EIO;
 }
 
+#define LAZY_BATCH 256
+#define LAZY_MAX 1024
+#define LAZY_MS 1000
+
+static bool lazy_ready(const cds_audit *a)
+{
+    return a->lazy_head && (a->nlazy >= LAZY_BATCH || a->stop || a->flushing || now_ms() >= a->lazy_due_ms);
+}
+
+/* Takes the lazy rows off their list, onto the end of `tail` (or as the batch). */
+static job *take_lazy(cds_audit *a, job *tail)
+{
+    job *l = a->lazy_head;
+    a->lazy_head = a->lazy_tail = NULL;
+    a->nlazy = 0;
+    if (tail) tail->next = l;
+    return l;
+}
+
 static void *writer_main(void *p)
 {
     cds_audit *a = p;
     pthread_mutex_lock(&a->lock);
     for (;;) {
-        /* work: jobs queued and nobody committing inline; done: stopping with nothing left */
-        while ((!a->head || a->busy) && !(a->stop && !a->head && !a->busy)) pthread_cond_wait(&a->work, &a->lock);
-        if (!a->head) break;
+        /* work: jobs queued (or lazy rows due) and nobody committing inline; done: stopping with
+         * nothing left */
+        while (a->busy || (!a->head && !lazy_ready(a))) {
+            if (a->stop && !a->busy && !a->head && !a->lazy_head) break;
+            if (a->lazy_head && !a->busy) {
+                struct timespec until = {(time_t)(a->lazy_due_ms / 1000), (long)(a->lazy_due_ms % 1000) * 1000000L};
+                pthread_cond_timedwait(&a->work, &a->lock, &until);
+            } else {
+                pthread_cond_wait(&a->work, &a->lock);
+            }
+        }
+        if (!a->head && !a->lazy_head) break;
         job *batch = a->head;
+        if (batch && a->nlazy >= LAZY_MAX) take_lazy(a, a->tail);
+        else if (!batch) batch = take_lazy(a, NULL);
         a->head = a->tail = NULL;
         a->busy = true;
         pthread_mutex_unlock(&a->lock);
@@ -561,6 +598,28 @@ static job *job_with_copy(const cds_audit_record *r)
     return j;
 }
 
+/* A copy of the record as an asynchronous job reporting to done; NULL when out of memory. */
+static job *async_job(const cds_audit_record *r, cds_audit_done_fn done, void *arg)
+{
+    job *j = job_with_copy(r);
+    if (j) j->cb = done, j->cb_arg = arg;
+    return j;
+}
+
+cds_rc cds_audit_write_lazy(cds_audit *a, const cds_audit_record *r, cds_audit_done_fn done, void *arg)
+{
+    job *j = async_job(r, done, arg);
+    if (!j) return CDS_EINTERNAL;
+    pthread_mutex_lock(&a->lock);
+    if (a->lazy_tail) a->lazy_tail->next = j;
+    else a->lazy_head = j, a->lazy_due_ms = now_ms() + LAZY_MS;
+    a->lazy_tail = j;
+    a->pending++;
+    if (++a->nlazy >= LAZY_BATCH) pthread_cond_signal(&a->work);
+    pthread_mutex_unlock(&a->lock);
+    return CDS_OK;
+}
+
 cds_rc cds_audit_write_async(cds_audit *a, const cds_audit_record *r, cds_audit_done_fn done, void *arg, bool alone)
 {
     /* A lone request, nothing queued and nobody writing: commit here and now, without waking
@@ -575,16 +634,14 @@ cds_rc cds_audit_write_async(cds_audit *a, const cds_audit_record *r, cds_audit_
         done(arg, rc);
         pthread_mutex_lock(&a->lock);
         a->busy = false;
-        if (a->head || a->stop) pthread_cond_signal(&a->work);
+        if (a->head || a->stop || a->lazy_head) pthread_cond_signal(&a->work);
         pthread_cond_broadcast(&a->done);
         pthread_mutex_unlock(&a->lock);
         return CDS_OK;
     }
     pthread_mutex_unlock(&a->lock);
-    job *j = job_with_copy(r);
+    job *j = async_job(r, done, arg);
     if (!j) return CDS_EINTERNAL;
-    j->cb = done;
-    j->cb_arg = arg;
     pthread_mutex_lock(&a->lock);
     if (a->tail) a->tail->next = j;
     else a->head = j;
@@ -599,7 +656,10 @@ void cds_audit_flush(cds_audit *a)
 {
     if (!a) return;
     pthread_mutex_lock(&a->lock);
+    a->flushing = true;   /* lazy rows are due */
+    pthread_cond_signal(&a->work);
     while (a->pending || a->busy) pthread_cond_wait(&a->done, &a->lock);
+    a->flushing = false;
     pthread_mutex_unlock(&a->lock);
 }
 

@@ -72,6 +72,10 @@ cds_rc cds_audit_write(cds_audit *a, const cds_audit_record *r);
  * go to the writer, whose batches cost far less per row than single-row commits. */
 typedef void (*cds_audit_done_fn)(void *arg, cds_rc rc);
 cds_rc cds_audit_write_async(cds_audit *a, const cds_audit_record *r, cds_audit_done_fn done, void *arg, bool alone);
+/* As cds_audit_write_async, for rows no reply waits for (shadow decisions): queued apart and
+ * committed in batches of their own (256 rows, or after 1 s; cds_audit_flush and close commit
+ * them at once), so the live rows seldom wait for their commit. done runs after it. */
+cds_rc cds_audit_write_lazy(cds_audit *a, const cds_audit_record *r, cds_audit_done_fn done, void *arg);
 
 /* One call as the service answered it: what the audit row of a decision is made from. */
 typedef struct cds_audit_call {

@@ -71,7 +71,9 @@ cds_rc cds_audit_decision(cds_audit *a, const cds_audit_call *c, cds_audit_done_
         .card_uuid = lists, .card_rule = lists ? lists + in->ncards : NULL,
         .card_indicator = lists ? lists + 2 * in->ncards : NULL, .card_ext = ext, .ncards = in->ncards,
         .shadow = c->shadow};
-    rc = done ? cds_audit_write_async(a, &rec, done, arg, alone) : cds_audit_write(a, &rec);
+    rc = done && rec.shadow ? cds_audit_write_lazy(a, &rec, done, arg)
+         : done          ? cds_audit_write_async(a, &rec, done, arg, alone)
+                         : cds_audit_write(a, &rec);
 out:
     free(lists);
     free(ext);

@@ -185,6 +185,10 @@ cds_rc cds_audit_export_file(const char *path, int64_t after_seq, int64_t until_
 {
     sqlite3 *db = cds_audit_file_open(path, err);
     if (!db) return CDS_EIO;
+    if (!cds_audit_live_only(db, err)) {
+        sqlite3_close(db);
+        return CDS_EIO;
+    }
     sqlite3_stmt *st = NULL, *cards = NULL;
     int layout = cds_audit_layout_of(db);
     if (layout != 2 ||

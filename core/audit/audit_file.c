@@ -81,3 +81,17 @@ sqlite3 *cds_audit_file_open(const char *path, cds_error *err)
     sqlite3_exec(db, "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY", NULL, NULL, NULL);
     return db;
 }
+
+bool cds_audit_live_only(sqlite3 *db, cds_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    bool has = sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('decision', 'main') WHERE name = 'shadow'", -1, &st,
+                                  NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (!has) return true;
+    if (sqlite3_exec(db, "CREATE TEMP VIEW IF NOT EXISTS decision AS SELECT * FROM main.decision WHERE shadow IS NULL", NULL,
+                     NULL, NULL) == SQLITE_OK)
+        return true;
+    cds_error_set(err, CDS_EIO, NULL, "cannot set aside the shadow decisions: %s", sqlite3_errmsg(db));
+    return false;
+}

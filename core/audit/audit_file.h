@@ -5,10 +5,19 @@
 #define CDS_AUDIT_FILE_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 
 #include "error.h"
 
 /* Opens path read-only; NULL with the reason in err. */
 sqlite3 *cds_audit_file_open(const char *path, cds_error *err);
+
+/* From now on, `decision` on this connection means the live decisions only: a TEMP view of that
+ * name (SQLite resolves an unqualified name in temp before main) hides the shadow rule set's rows
+ * (decision.shadow = 1, `cdsd serve --shadow`) from every query that counts what clinicians were
+ * shown - report, export, replay. Cards hang off a decision, so joins through it skip theirs too.
+ * `main.decision` still names every row (verify, archive and `report --shadow` read them all).
+ * A log without the column has no shadow rows: nothing to do. False (err set) on failure. */
+bool cds_audit_live_only(sqlite3 *db, cds_error *err);
 
 #endif

@@ -24,7 +24,7 @@ cds_audit_reader *cds_audit_reader_open(const char *path, int64_t since_ms, int6
         return NULL;
     }
     int layout = -1;
-    if (!(r->db = cds_audit_file_open(path, err))) {
+    if (!(r->db = cds_audit_file_open(path, err)) || !cds_audit_live_only(r->db, err)) {
         cds_audit_reader_close(r);
         return NULL;
     }

@@ -241,6 +241,10 @@ static cds_rc add_file(build *b, const char *path, int64_t since, int64_t until,
     cds_report *r = b->r;
     sqlite3 *db = cds_audit_file_open(path, err);
     if (!db) return CDS_EIO;
+    if (!cds_audit_live_only(db, err)) {
+        sqlite3_close(db);
+        return CDS_EIO;
+    }
     int layout = cds_audit_layout_of(db);
     sqlite3_stmt *st = layout < 1 ? NULL : prep(db, "SELECT count(*), strftime('%Y-%m-%d', min(time_ms)/1000, 'unixepoch'),"
                                 " strftime('%Y-%m-%d', max(time_ms)/1000, 'unixepoch') FROM decision d WHERE" TIME_FILTER,

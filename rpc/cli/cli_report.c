@@ -1,6 +1,7 @@
 /* cli_report.c — `cdsd report [--state DIR | --audit FILE]... [--since DATE] [--until DATE] [--format text|html]
  * [--out FILE]`: the live log, or an archive or first-layout log given by --audit; several (e.g.
- * one per replica, both flags repeated and mixed) are merged into one report. */
+ * one per replica, both flags repeated and mixed) are merged into one report. With --shadow, the
+ * candidate rule set of `cdsd serve --shadow` against the live one instead (text). */
 #include <getopt.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -9,11 +10,38 @@
 
 #include "cli.h"
 #include "report.h"
+#include "shadow_report.h"
 #include "view.h"
+
+/* --shadow: live against candidate (text only). */
+static int report_shadow(const char *const *dbs, size_t ndbs, time_t t0, time_t t1, const char *format, const char *out)
+{
+    if (strcmp(format, "text")) {
+        fprintf(stderr, "cdsd report: --shadow is text only\n");
+        return 2;
+    }
+    cds_shadow_report r;
+    cds_error err;
+    if (cds_shadow_report_build(dbs, ndbs, (int64_t)t0 * 1000, (int64_t)t1 * 1000, &r, &err)) {
+        fprintf(stderr, "cdsd report: %s\n", err.message);
+        return 1;
+    }
+    FILE *f = out ? fopen(out, "w") : stdout;
+    if (!f) {
+        perror(out);
+        cds_shadow_report_free(&r);
+        return 1;
+    }
+    cds_shadow_report_text(&r, f);
+    if (out) fclose(f);
+    cds_shadow_report_free(&r);
+    return 0;
+}
 
 int cli_report(int argc, char **argv)
 {
     const char *since = NULL, *until = NULL, *format = "text", *out = NULL;
+    bool shadow = false;
     char **dbs = calloc((size_t)argc + 1, sizeof *dbs);   /* at most one per argument */
     size_t ndbs = 0;
     int status = 2;
@@ -23,6 +51,7 @@ int cli_report(int argc, char **argv)
     }
     static const struct option opts[] = {{"state", 1, 0, 's'}, {"since", 1, 0, 'f'}, {"until", 1, 0, 'u'},
                                          {"format", 1, 0, 'F'}, {"out", 1, 0, 'o'}, {"audit", 1, 0, 'a'}, {"help", 0, 0, 'h'},
+                                         {"shadow", 0, 0, 'S'},
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -35,13 +64,14 @@ int cli_report(int argc, char **argv)
         case 'u': until = optarg; break;
         case 'F': format = optarg; break;
         case 'o': out = optarg; break;
+        case 'S': shadow = true; break;
         case 'a':
             if (!(dbs[ndbs] = strdup(optarg))) goto done;
             ndbs++;
             break;
         default:
             fprintf(c == 'h' ? stdout : stderr, "usage: cdsd report [--state DIR | --audit FILE]... [--since DATE] [--until DATE] "
-                                                "[--format text|html] [--out FILE]\n");
+                                                "[--format text|html] [--out FILE] [--shadow]\n");
             status = c == 'h' ? 0 : 2;
             goto done;
         }
@@ -56,6 +86,10 @@ int cli_report(int argc, char **argv)
         goto done;
     }
     if (!ndbs && !(dbs[ndbs++] = strdup("var/audit.db"))) goto done;
+    if (shadow) {
+        status = report_shadow((const char *const *)dbs, ndbs, t0, t1, format, out);
+        goto done;
+    }
     cds_report r;
     cds_error err;
     status = 1;

@@ -128,6 +128,11 @@ static const serve_flag flags[] = {
     {"drain-ms", "MS", SF_INT, OFF(drain_ms), 0, 600000, false, NULL,
      "at SIGTERM, answer /health/ready with 503 this long before draining, so a load\n"
      "balancer stops sending first (default 0; keep it below the unit's TimeoutStopSec)"},
+    {"shadow", "DIR", SF_STR, OFF(shadow), 0, 0, false, NULL,
+     "candidate rule set evaluated on every call after its reply, audited as shadow,\n"
+     "never shown (reloaded with the live set; 'cdsd report --shadow' compares them)"},
+    {"shadow-queue", "N", SF_INT, OFF(shadow_queue), 1, 1000000, false, NULL,
+     "calls waiting for the shadow evaluation before new ones are dropped (default 256)"},
 };
 #undef OFF
 #define NFLAGS (sizeof flags / sizeof flags[0])
@@ -139,7 +144,8 @@ void serve_config_defaults(serve_config *c)
         .o = {.listen = "tcp://127.0.0.1:7411", .rules = CLI_DEFAULT_RULES, .state = "var", .fixtures = "fixtures",
               .workers = ncpu > 0 ? (int)ncpu : 2, .max_request = 4u << 20,
               .http_max_buffered = CDS_HTTP_DEFAULT_MAX_BUFFERED, .deadline_ms = 250, .queue = 64,
-              .summary_s = 60, .fetch = {.timeout_ms = 2000, .max_pages = 10, .max_bytes = 4u << 20, .max_calls = 64}},
+              .summary_s = 60, .shadow_queue = 256,
+              .fetch = {.timeout_ms = 2000, .max_pages = 10, .max_bytes = 4u << 20, .max_calls = 64}},
         .log_level = CDS_LOG_INFO};
 }
 

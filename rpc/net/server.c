@@ -34,6 +34,7 @@
 #include "audit_history.h"
 #include "audit_retention.h"
 #include "protocol.h"
+#include "shadow.h"
 #include "supervisor.h"
 #include <arpa/inet.h>
 
@@ -128,6 +129,7 @@ struct server {
     cds_suppress_store *suppress;   /* repeat suppression, $STATE/suppress.db */
     cds_http_gateway *http;
     cds_ops_listener *ops;    /* --metrics */
+    cds_shadow *shadow;       /* --shadow, or NULL */
     /* A request that arrives while nothing else is in flight is evaluated on the NNG thread that
      * received it, with this evaluator: no hand-off to a sleeping worker (on this VM a wake-up
      * costs tens of microseconds and a cold cache). Under load every request goes to a worker. */
@@ -443,9 +445,13 @@ static bool serve(server *s, slot *sl, evaluator *ev, bool inline_)
     clock_gettime(CLOCK_MONOTONIC, &now);
     log_outcome(&s->stats, &oc, (double)(now.tv_sec - received.tv_sec) * 1e3 + (double)(now.tv_nsec - received.tv_nsec) / 1e6);
     cds_proto_pending_free(pend_free);
+    if (!oc.deferred) reply_now(sl, out);   /* else the audit writer sends it after the commit */
+    /* The reply is gone (or queued behind its audit row, which the shadow row follows): only
+     * now, a copy of the call for the candidate rule set. */
+    if (s->shadow && oc.code == CDS_OK && oc.decision[0] && !strcmp(oc.op, "call"))
+        cds_shadow_submit(s->shadow, buf, len, oc.decision);
     msgpack_sbuffer_destroy(&completed);
     if (msg) nng_msg_free(msg);
-    if (!oc.deferred) reply_now(sl, out);   /* else the audit writer sends it after the commit */
     if (gw) gateway_call_release(gw);   /* held until here: its reply may have gone long before */
     cds_arena_reset(&ev->arena);
     return true;
@@ -600,6 +606,9 @@ static void *admin_main(void *arg)
         if (reload) {
             cds_log(CDS_LOG_INFO, "reload", "reload requested through the admin socket");
             answer = cds_gen_reload(&s->gen_opts) ? "ok" : "failed: the previous rule set stays live (see the log)";
+            if (s->shadow && !cds_shadow_reload(s->shadow))
+                answer = !strcmp(answer, "ok") ? "ok; the shadow rule set failed: the previous candidate stays (see the log)"
+                                                : "failed: the previous rule set and candidate stay (see the log)";
         }
         nng_msg_append(m, answer, strlen(answer));
         if (nng_sendmsg(s->admin, m, 0) != 0) nng_msg_free(m);
@@ -790,6 +799,20 @@ int cds_server_run(const cds_server_opts *o)
     }
     clock_gettime(CLOCK_MONOTONIC, &s->stats.started);
     s->stats.workers = o->workers;
+    if (o->shadow) {
+        char shadow_kb[1100];
+        snprintf(shadow_kb, sizeof shadow_kb, "%s/kb-shadow.sqlite", o->state);
+        cds_shadow_opts so = {.rules_dir = o->shadow, .kb_path = shadow_kb, .queue = o->shadow_queue > 0 ? o->shadow_queue : 256,
+                              .max_request = o->max_request, .audit = s->audit, .stats = &s->stats};
+        if (!(s->shadow = cds_shadow_start(&so))) {
+            cds_log(CDS_LOG_ERROR, "start", "--shadow %s: the candidate rule set cannot be evaluated; not starting", o->shadow);
+            cds_gen_shutdown();
+            cds_health_unbind();
+            cds_audit_retention_stop(retention);
+            cds_audit_close(s->audit);
+            return 1;
+        }
+    }
     pthread_mutex_init(&s->qlock, NULL);
     pthread_cond_init(&s->qcond, NULL);
     pthread_mutex_init(&s->inline_lock, NULL);
@@ -866,6 +889,7 @@ int cds_server_run(const cds_server_opts *o)
             cds_log(CDS_LOG_INFO, "reload", "SIGHUP: reloading %s", o->rules);
             cds_supervisor_reloading();
             notify_ready(cds_gen_reload(&s->gen_opts) ? "reloaded" : "reload failed; the previous rule set stays live");
+            if (s->shadow) cds_shadow_reload(s->shadow);   /* logs its own outcome */
         } else if (sig == SIGTERM || sig == SIGINT) {
             cds_health_set_draining();
             cds_log(CDS_LOG_INFO, "drain", "%s: /health/ready now answers 503; draining%s", sig == SIGTERM ? "SIGTERM" : "SIGINT",
@@ -931,6 +955,8 @@ cleanup:;
     pthread_mutex_lock(&s->inline_lock);   /* waits for an inline evaluation in progress */
     s->inline_off = true;
     pthread_mutex_unlock(&s->inline_lock);
+    cds_shadow_stop(s->shadow);   /* no more submissions; its rows in the writer's queue are flushed below */
+    s->shadow = NULL;
     cds_audit_flush(s->audit);   /* replies waiting for their audit row are sent before the slots go */
     /* ...and have finished sending (each send's callback takes its call out of `inflight`)
      * before the contexts are stopped: stopping one mid-send lost that reply's message inside

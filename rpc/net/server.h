@@ -33,6 +33,8 @@ typedef struct cds_server_opts {
     cds_fetch_opts fetch;      /* fetching absent prefetch from the client's FHIR server */
     const char *metrics;       /* ADDR:PORT of a listener for /metrics and /health/live, /health/ready; or NULL */
     int drain_ms;              /* at SIGTERM: /health/ready is 503 this long before the drain begins */
+    const char *shadow;        /* candidate rule set evaluated after every call (shadow.h), or NULL */
+    int shadow_queue;          /* calls waiting for the shadow thread before new ones are dropped */
 } cds_server_opts;
 
 /* Runs until SIGTERM or SIGINT; returns the process exit status. */

@@ -96,6 +96,10 @@ void cds_health_metrics_text(cds_strbuf *out)
         clock_gettime(CLOCK_MONOTONIC, &now);
         g.inflight = atomic_load(&bound_stats->inflight);
         g.workers = bound_stats->workers;
+        g.shadow = atomic_load(&bound_stats->shadow_on);
+        g.shadow_evaluated = atomic_load(&bound_stats->shadow_evaluated);
+        g.shadow_dropped = atomic_load(&bound_stats->shadow_dropped);
+        g.shadow_failed = atomic_load(&bound_stats->shadow_failed);
         g.uptime_s = (double)(now.tv_sec - bound_stats->started.tv_sec) +
                      (double)(now.tv_nsec - bound_stats->started.tv_nsec) / 1e9;
     }

@@ -268,6 +268,12 @@ void cds_metrics_render(cds_strbuf *b, const cds_metrics_gauges *g)
         help(b, "cdsd_audit_commit_failures_total", "counter", "Audit commits that failed (their calls were answered 'internal').");
         cds_strbuf_printf(b, "cdsd_audit_commit_failures_total %lu\n", g->audit_failures);
     }
+    if (g->shadow) {
+        help(b, "cdsd_shadow_calls_total", "counter",
+             "Calls for the --shadow rule set: evaluated (row committed), dropped (queue full), failed (row not written).");
+        cds_strbuf_printf(b, "cdsd_shadow_calls_total{outcome=\"evaluated\"} %lu\ncdsd_shadow_calls_total{outcome=\"dropped\"} %lu\n"
+                          "cdsd_shadow_calls_total{outcome=\"failed\"} %lu\n", g->shadow_evaluated, g->shadow_dropped, g->shadow_failed);
+    }
     cds_gen *gen = cds_gen_acquire();
     if (gen) {
         const cds_ruleset *rs = cds_gen_ruleset(gen);

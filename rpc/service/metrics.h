@@ -43,6 +43,8 @@ typedef struct cds_metrics_gauges {
     unsigned long audit_commits, audit_failures;
     double audit_commit_seconds;       /* sum over audit_commits */
     bool ready, draining;
+    bool shadow;                       /* --shadow: the shadow counters below are rendered */
+    unsigned long shadow_evaluated, shadow_dropped, shadow_failed;
 } cds_metrics_gauges;
 
 /* Appends the whole exposition (counters, the gauges, and the live rule set's pack and knowledge

@@ -84,7 +84,8 @@ static void pack_health(const cds_proto_env *env, msgpack_packer *pk)
     cds_stats *st = env->stats;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    msgpack_pack_map(pk, 9);
+    bool shadow = st && atomic_load(&st->shadow_on);
+    msgpack_pack_map(pk, 9 + shadow);
     pack_kv_str(pk, "status", "ok");
     cds_mp_pack_str(pk, "pack");
     msgpack_pack_map(pk, 3);
@@ -114,6 +115,16 @@ static void pack_health(const cds_proto_env *env, msgpack_packer *pk)
     msgpack_pack_int(pk, st ? atomic_load(&st->inflight) : 0);
     cds_mp_pack_str(pk, "workers");
     msgpack_pack_int(pk, st ? st->workers : 1);
+    if (shadow) {   /* --shadow: calls the candidate rule set evaluated, dropped (queue full), failed */
+        cds_mp_pack_str(pk, "shadow");
+        msgpack_pack_map(pk, 3);
+        cds_mp_pack_str(pk, "evaluated");
+        msgpack_pack_uint64(pk, atomic_load(&st->shadow_evaluated));
+        cds_mp_pack_str(pk, "dropped");
+        msgpack_pack_uint64(pk, atomic_load(&st->shadow_dropped));
+        cds_mp_pack_str(pk, "failed");
+        msgpack_pack_uint64(pk, atomic_load(&st->shadow_failed));
+    }
 }
 
 #define FEEDBACK_MAX 200
@@ -164,8 +175,11 @@ static cds_rc audit_decision(const cds_proto_env *env, const char *buf, size_t l
     cds_audit_call c = {.decision = o->decision, .service = service, .caller = env->caller, .code = o->code,
                         .error = error, .rs = cds_engine_ruleset(env->engine), .info = &o->info, .request = buf,
                         .request_len = len, .keep_request = env->audit_requests, .decode_us = decode_us,
-                        .eval_us = eval_us, .total_us = total_us};
-    bool alone = !env->stats || atomic_load(&env->stats->inflight) - atomic_load(&env->stats->parked) <= 1;
+                        .eval_us = eval_us, .total_us = total_us, .shadow = env->shadow};
+    /* a shadow row never commits on its (lowest-priority) thread: holding the database there
+     * would make live rows wait for it */
+    bool alone = !env->shadow &&
+                 (!env->stats || atomic_load(&env->stats->inflight) - atomic_load(&env->stats->parked) <= 1);
     return cds_audit_decision(env->audit, &c, async ? env->audit_done : NULL, env->audit_done_arg, alone);
 }
 

@@ -23,6 +23,10 @@ typedef struct cds_stats {
     atomic_int parked;        /* of those in flight, calls waiting for their prefetch on the fetch thread: they
                                  hold no thread, so a call beside them still counts as alone */
     atomic_ulong prefetch_unavailable;   /* calls answered with a "did not run" card for a required list */
+    /* shadow mode (shadow.h): on, calls whose shadow row was committed, dropped (queue full),
+     * failed (the row could not be written) */
+    atomic_bool shadow_on;
+    atomic_ulong shadow_evaluated, shadow_dropped, shadow_failed;
     struct timespec started;
     int workers;
 } cds_stats;
@@ -62,6 +66,7 @@ typedef struct cds_proto_env {
                                              prefetch or waiting for a feedback write */
     const struct cds_fetch_opts *fetch_opts;
     cds_suppress_store *suppress;         /* repeat suppression (needs audit for the patient key); NULL: none */
+    bool shadow;              /* the shadow thread's candidate rule set: its audit rows are marked shadow */
 } cds_proto_env;
 
 typedef struct cds_proto_outcome {

@@ -349,6 +349,42 @@ static void concurrent_async_writes_share_batches_and_keep_the_chain(void **s)
     tu_rmrf(dir);
 }
 
+/* Shadow rows (cds_audit_write_lazy) wait for a batch of their own: a lone live row is still
+ * committed at once by its caller, and flush (then close) commits the shadow rows, in the chain. */
+static void shadow_rows_are_batched_apart_and_flushed(void **s)
+{
+    (void)s;
+    const char *dir;
+    cds_audit *a = fresh_audit(&dir);
+    done_log log = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    done_arg args[3];
+    for (int i = 0; i < 3; i++) {
+        args[i].log = &log;
+        snprintf(args[i].decision, sizeof args[i].decision, "shadow-%d", i);
+        assert_int_equal(cds_audit_write_lazy(a, &(cds_audit_record){.decision = args[i].decision, .outcome = "ok", .shadow = true},
+                                              on_done, &args[i]),
+                         CDS_OK);
+    }
+    done_on = 0;
+    assert_int_equal(cds_audit_write_async(a, &(cds_audit_record){.decision = "live", .outcome = "ok"}, note_thread, NULL, true),
+                     CDS_OK);
+    assert_true(pthread_equal(done_on, pthread_self()));   /* not queued behind the shadow rows */
+    cds_audit_flush(a);
+    assert_int_equal(log.ok, 3);
+    assert_int_equal(log.failed, 0);
+    assert_int_equal(count("SELECT count(*) FROM decision WHERE shadow = 1"), 3);
+    done_arg last = {&log, "shadow-at-close"};
+    assert_int_equal(cds_audit_write_lazy(a, &(cds_audit_record){.decision = last.decision, .outcome = "ok", .shadow = true},
+                                          on_done, &last),
+                     CDS_OK);
+    cds_audit_close(a);   /* commits it */
+    assert_int_equal(log.ok, 4);
+    assert_int_equal(count("SELECT count(*) FROM decision WHERE shadow = 1"), 4);
+    char out[256];
+    assert_int_equal(verify(db_path, out, sizeof out), 0);
+    tu_rmrf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -360,6 +396,7 @@ int main(void)
         cmocka_unit_test(async_writes_report_after_the_commit_and_copy_the_record),
         cmocka_unit_test(concurrent_async_writes_share_batches_and_keep_the_chain),
         cmocka_unit_test(a_lone_row_is_committed_by_its_caller_and_others_by_the_writer),
+        cmocka_unit_test(shadow_rows_are_batched_apart_and_flushed),
     };
     return cmocka_run_group_tests_name("audit", tests, NULL, NULL);
 }
