@@ -401,6 +401,14 @@ const char *cds_sandbox_result_plain(lua_State *L, int idx, char *path, size_t c
     }
     if (lua_type(L, idx) != LUA_TTABLE) return NULL;
     idx = lua_absindex(L, idx);
+    /* Most rules find nothing and return {}: no walk, and no `seen` table to allocate. */
+    if (!lua_getmetatable(L, idx)) {
+        lua_pushnil(L);
+        if (!lua_next(L, idx)) return NULL;
+        lua_pop(L, 2);
+    } else {
+        lua_pop(L, 1);
+    }
     lua_rawgetp(L, LUA_REGISTRYINDEX, &RULE_META_KEY);
     lua_newtable(L);
     const char *why = plain_walk(L, idx, lua_gettop(L) - 1, lua_gettop(L), path, cap, 0);
