@@ -28,7 +28,7 @@ local function set(...)
 end
 
 local CARD_FIELDS = set("indicator", "summary", "detail", "key", "suggest", "suggestions", "selection",
-                        "override", "links", "source_url", "issue")
+                        "override", "links", "source_url", "issue", "explain")
 
 -- issue = "DRG": the card's check category, as the HL7 v3 ActCode detected-issue code FHIR's
 -- DetectedIssue.category uses, sent in the card's extension "org.cdsd.detected-issue" (a FHIR
@@ -60,6 +60,103 @@ local function override_reasons(list)
   return out
 end
 
+-- explain = { matched = {...}, rows = {...}, values = {...} }: what produced the card, normalised
+-- to ids and codes (never texts: it is stored with every card in the audit log) and sent in the
+-- card's extension "org.cdsd.explain" (README "Why this card").
+--   matched: resources that matched, each a ctx table with a `ref` (a med, an allergy, a
+--            condition, an observation, an order) or a "Type/id" string, or { that, code, ... }
+--            naming the codes that matched (else the resource's first code, when it has codes);
+--            packed as { "Type/id", code, ... }
+--   rows:    knowledge rows, each { table, key, source } or row("table", r) (r.id/r.key, r.source);
+--            packed as { table, key, source }
+--   values:  computed values and their inputs, name = number, text or boolean
+local EXPLAIN_FIELDS = set("matched", "rows", "values")
+local EXPLAIN_MAX = 16   -- entries per part: an explanation names what matched, not a whole list
+
+local function explain_list(v, part)
+  if type(v) ~= "table" then error("card: explain." .. part .. " must be a list", 4) end
+  local n = 0
+  for _ in pairs(v) do n = n + 1 end
+  if n ~= #v then error("card: explain." .. part .. " must be a list (nil entries or named fields found)", 4) end
+  if n > EXPLAIN_MAX then error("card: explain." .. part .. " lists " .. n .. " entries; at most " .. EXPLAIN_MAX, 4) end
+  return v
+end
+
+local function explain_text(v, what, level)
+  if type(v) == "number" then return tostring(v) end
+  if type(v) ~= "string" or v == "" then error("card: " .. what .. " must be a non-empty text", level) end
+  return v
+end
+
+local function explain_matched(m, i)
+  local what = "explain.matched[" .. i .. "]"
+  local r, codes = m, nil
+  if type(m) == "table" and m.ref == nil and m[1] ~= nil then r, codes = m[1], m end
+  local out
+  if type(r) == "string" then
+    out = { explain_text(r, what, 5) }
+  elseif type(r) == "table" and type(r.ref) == "string" then
+    out = { r.ref }
+  else
+    error("card: " .. what .. " must be a resource from ctx (with a ref), a \"Type/id\" text, or { resource, code, ... }", 4)
+  end
+  if codes then
+    for k = 2, #codes do out[k] = explain_text(codes[k], what .. "[" .. k .. "]", 5) end
+  elseif type(r) == "table" and r.codes ~= nil and r.codes[1] ~= nil then
+    out[2] = r.codes[1].code
+  end
+  return out
+end
+
+-- row("dose_limits", r): a knowledge row for explain.rows (its id or key, and its source).
+function row(tbl, r)
+  if type(tbl) ~= "string" or type(r) ~= "table" then error("row: a table name and a row are expected", 2) end
+  local key = r.id or r.key or r._line
+  if key == nil then error("row: the row has no id, key or line", 2) end
+  return { tbl, tostring(key), r.source }
+end
+
+local function explain(e)
+  if type(e) ~= "table" then error("card: explain: a table is expected, got " .. type(e), 3) end
+  for k in pairs(e) do
+    if not EXPLAIN_FIELDS[k] then error("card: explain: unknown field '" .. tostring(k) .. "' (matched, rows, values)", 3) end
+  end
+  local out = {}
+  if e.matched ~= nil then
+    out.matched = {}
+    for i, m in ipairs(explain_list(e.matched, "matched")) do out.matched[i] = explain_matched(m, i) end
+  end
+  if e.rows ~= nil then
+    out.rows = {}
+    for i, r in ipairs(explain_list(e.rows, "rows")) do
+      local what = "explain.rows[" .. i .. "]"
+      if type(r) ~= "table" then error("card: " .. what .. " must be { table, key, source } or row(\"table\", r)", 3) end
+      out.rows[i] = { explain_text(r[1], what .. " table", 4), explain_text(r[2], what .. " key", 4),
+                      r[3] ~= nil and explain_text(r[3], what .. " source", 4) or nil }
+    end
+  end
+  if e.values ~= nil then
+    if type(e.values) ~= "table" then error("card: explain.values must be a table of name = value", 3) end
+    local n = 0
+    for k, v in pairs(e.values) do
+      n = n + 1
+      if type(k) ~= "string" or k:sub(1, 1) == "_" then
+        error("card: explain.values: names must be texts not starting with '_', got " .. tostring(k), 3)
+      end
+      local tv = type(v)
+      if tv ~= "number" and tv ~= "string" and tv ~= "boolean" then
+        error("card: explain.values." .. k .. " must be a number, text or boolean, got " .. tv, 3)
+      end
+      if tv == "number" and (v ~= v or v == math.huge or v == -math.huge) then
+        error("card: explain.values." .. k .. " is not a finite number", 3)
+      end
+    end
+    if n > EXPLAIN_MAX then error("card: explain.values holds " .. n .. " values; at most " .. EXPLAIN_MAX, 3) end
+    out.values = e.values
+  end
+  return out
+end
+
 function card(t)
   check_fields(t, CARD_FIELDS, "card")
   local c = {
@@ -70,6 +167,11 @@ function card(t)
     local display = DETECTED_ISSUES[t.issue]
     if not display then error("card: unknown issue '" .. tostring(t.issue) .. "' (an HL7 v3 ActCode detected-issue code such as DRG, ALGY, DOSEH, DUPTHPY, COND, AGE, PREG, LAB)", 2) end
     c.extension = { ["org.cdsd.detected-issue"] = { system = ACTCODE, code = t.issue, display = display } }
+  end
+  if t.explain ~= nil then
+    c._explain = explain(t.explain)   -- packed for the audit row by the engine (cds_card_explain)
+    c.extension = c.extension or {}
+    c.extension["org.cdsd.explain"] = c._explain
   end
   local sugg = t.suggest or t.suggestions
   if sugg ~= nil then
