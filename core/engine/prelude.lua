@@ -66,20 +66,30 @@ end
 --   matched: resources that matched, each a ctx table with a `ref` (a med, an allergy, a
 --            condition, an observation, an order) or a "Type/id" string, or { that, code, ... }
 --            naming the codes that matched (else the resource's first code, when it has codes);
---            packed as { "Type/id", code, ... }
---   rows:    knowledge rows, each { table, key, source } or row("table", r) (r.id/r.key, r.source);
---            packed as { table, key, source }
+--            packed as { "Type/id", code, ... } ("unidentified" for a resource sent without id).
+--            nil entries drop out, in every list part
+--   rows:    knowledge rows, each { table, key, source } or kb_row("table", r) (r.id/r.key, r.source);
+--            packed as { table, key, source } (source only when a name of at most 40 bytes)
 --   values:  computed values and their inputs, name = number, text or boolean
 local EXPLAIN_FIELDS = set("matched", "rows", "values")
 local EXPLAIN_MAX = 16   -- entries per part: an explanation names what matched, not a whole list
+local SOURCE_MAX = 40    -- a row's source is kept when it is a name ("onc-high-priority"), not a citation
 
+-- The entries of a list part in order; nil entries (optional ones: `level and { level, code }`)
+-- drop out.
 local function explain_list(v, part)
   if type(v) ~= "table" then error("card: explain." .. part .. " must be a list", 4) end
-  local n = 0
-  for _ in pairs(v) do n = n + 1 end
-  if n ~= #v then error("card: explain." .. part .. " must be a list (nil entries or named fields found)", 4) end
-  if n > EXPLAIN_MAX then error("card: explain." .. part .. " lists " .. n .. " entries; at most " .. EXPLAIN_MAX, 4) end
-  return v
+  local max = 0
+  for k in pairs(v) do
+    if math.type(k) ~= "integer" or k < 1 then error("card: explain." .. part .. " must be a list (named fields found)", 4) end
+    if k > max then max = k end
+  end
+  local out = {}
+  for i = 1, max do
+    if v[i] ~= nil then out[#out + 1] = v[i] end
+  end
+  if #out > EXPLAIN_MAX then error("card: explain." .. part .. " lists " .. #out .. " entries; at most " .. EXPLAIN_MAX, 4) end
+  return out
 end
 
 local function explain_text(v, what, level)
@@ -97,6 +107,8 @@ local function explain_matched(m, i)
     out = { explain_text(r, what, 5) }
   elseif type(r) == "table" and type(r.ref) == "string" then
     out = { r.ref }
+  elseif type(r) == "table" then
+    out = { "unidentified" }   -- a resource the request sent without an id
   else
     error("card: " .. what .. " must be a resource from ctx (with a ref), a \"Type/id\" text, or { resource, code, ... }", 4)
   end
@@ -108,11 +120,11 @@ local function explain_matched(m, i)
   return out
 end
 
--- row("dose_limits", r): a knowledge row for explain.rows (its id or key, and its source).
-function row(tbl, r)
-  if type(tbl) ~= "string" or type(r) ~= "table" then error("row: a table name and a row are expected", 2) end
+-- kb_row("dose_limits", r): a knowledge row for explain.rows (its id or key, and its source).
+function kb_row(tbl, r)
+  if type(tbl) ~= "string" or type(r) ~= "table" then error("kb_row: a table name and a row are expected", 2) end
   local key = r.id or r.key or r._line
-  if key == nil then error("row: the row has no id, key or line", 2) end
+  if key == nil then error("kb_row: the row has no id, key or line", 2) end
   return { tbl, tostring(key), r.source }
 end
 
@@ -130,9 +142,10 @@ local function explain(e)
     out.rows = {}
     for i, r in ipairs(explain_list(e.rows, "rows")) do
       local what = "explain.rows[" .. i .. "]"
-      if type(r) ~= "table" then error("card: " .. what .. " must be { table, key, source } or row(\"table\", r)", 3) end
-      out.rows[i] = { explain_text(r[1], what .. " table", 4), explain_text(r[2], what .. " key", 4),
-                      r[3] ~= nil and explain_text(r[3], what .. " source", 4) or nil }
+      if type(r) ~= "table" then error("card: " .. what .. " must be { table, key, source } or kb_row(\"table\", r)", 3) end
+      local source = r[3] ~= nil and explain_text(r[3], what .. " source", 4) or nil
+      if source and #source > SOURCE_MAX then source = nil end   -- a citation: the row's key finds it
+      out.rows[i] = { explain_text(r[1], what .. " table", 4), explain_text(r[2], what .. " key", 4), source }
     end
   end
   if e.values ~= nil then
@@ -720,6 +733,48 @@ end
 -- written for one indication ("asthma", "croup", "stroke") applies when the patient has an active
 -- condition whose text names it; a row without an indication always applies. (Orders rarely
 -- carry a coded reason; the problem list does.)
+-- For explain.values: the daily total (from ctx.daily_total) and the orders summed, into v.
+-- Returns v and the summed orders' refs as explain.matched entries.
+function daily_values(v, total, unit, refs)
+  v.daily_total, v.daily_unit = total, unit
+  return v, first_of(refs or {}, 8)
+end
+
+-- For explain.values: the kidney function a finding used ("crcl", "egfr", "dialysis") and, for a
+-- creatinine clearance, the inputs of Cockcroft-Gault (creatinine, age, sex, weight and which
+-- weight), into v.
+function kidney_values(ctx, measure, v)
+  local p = ctx.patient
+  if measure == "crcl" then
+    v.crcl, v.creatinine, v.age_years, v.sex = p.crcl, p.creatinine, p.age_years, p.sex
+    v.weight_kg, v.crcl_weight = p.weight_kg, p.crcl_weight
+  elseif measure == "egfr" then
+    v.egfr = p.egfr
+  elseif measure == "dialysis" then
+    v.dialysis = true
+  end
+  return v
+end
+
+-- patient_ref(ctx): "Patient/id" for explain.matched (nil when the request names no patient).
+function patient_ref(ctx)
+  return ctx.patient_id and ("Patient/" .. ctx.patient_id) or nil
+end
+
+-- matched_with(meds, codes): explain.matched entries { med, code... } naming the same codes.
+function matched_with(list, codes)
+  local out = {}
+  for i, m in ipairs(list) do out[i] = { m, table.unpack(codes, 1, math.min(#codes, 4)) } end
+  return out
+end
+
+-- first_of(list, n): the first n (default 8) entries of a list (explain parts are bounded).
+function first_of(list, n)
+  local out = {}
+  for i = 1, math.min(#list, n or 8) do out[i] = list[i] end
+  return out
+end
+
 function for_indication(ctx, rows)
   local out = {}
   for _, row in ipairs(rows) do
