@@ -216,6 +216,7 @@ check "audit chain intact" grep -q "intact: 1 decisions" "$T/out"
 check "report lists the rule" grep -q "^ddi.interaction" "$T/out"
 "$CDSD" report --state "$T/var" --format html --out "$T/report.html"
 check "html report written" grep -q "<svg" "$T/report.html"
+check "  showing cdsd explain for a rule's latest decision" grep -q "<code>cdsd explain $FIRST</code>" "$T/report.html"
 cp -r rules "$T/rules2"
 sed -i 's/^\(curated\tmajor\t[^\t]*\t\)warning\t/\1critical\t/' "$T/rules2/interactions/tables/ddi_policy.tsv"   # the site policy
 "$CDSD" replay --pack "$T/rules2" --state "$T/var" >"$T/out" 2>&1
