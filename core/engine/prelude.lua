@@ -65,7 +65,7 @@ end
 -- card's extension "org.cdsd.explain" (README "Why this card").
 --   matched: resources that matched, each a ctx table with a `ref` (a med, an allergy, a
 --            condition, an observation, an order) or a "Type/id" string, or { that, code, ... }
---            naming the codes that matched (else the resource's first code, when it has codes);
+--            naming the codes that matched;
 --            packed as { "Type/id", code, ... } ("unidentified" for a resource sent without id).
 --            nil entries drop out, in every list part
 --   rows:    knowledge rows, each { table, key, source } or kb_row("table", r) (r.id/r.key, r.source);
@@ -114,8 +114,6 @@ local function explain_matched(m, i)
   end
   if codes then
     for k = 2, #codes do out[k] = explain_text(codes[k], what .. "[" .. k .. "]", 5) end
-  elseif type(r) == "table" and r.codes ~= nil and r.codes[1] ~= nil then
-    out[2] = r.codes[1].code
   end
   return out
 end

@@ -43,7 +43,7 @@ rule {
           for _, row in ipairs(rows) do
             local finding, detail
             local kidney = measure_text(row)
-            local values, summed = kidney_values(ctx, row.measure, { value = row.value }), {}
+            local values, summed = { value = row.value }, {}
             if row.action == "avoid" then
               finding = string.format("%s: avoid with %s", g.name, kidney)
             elseif row.action == "caution" then
@@ -66,6 +66,7 @@ rule {
               values.interval_h = d.interval_h
             end
             if finding then
+              kidney_values(ctx, row.measure, values)
               local matched = { { med, g.code } }
               for _, r in ipairs(summed) do if r ~= med.ref then matched[#matched + 1] = r end end
               cards[#cards + 1] = card {
