@@ -754,9 +754,11 @@ function kidney_values(ctx, measure, v)
   return v
 end
 
--- patient_ref(ctx): "Patient/id" for explain.matched (nil when the request names no patient).
+-- patient_ref(ctx): the request's patient for explain.matched, as "Patient/patientId" (the
+-- context's patientId, never copied: the explanation is stored in the audit log, which keeps the
+-- patient only as its pseudonymous key). nil when the request names no patient.
 function patient_ref(ctx)
-  return ctx.patient_id and ("Patient/" .. ctx.patient_id) or nil
+  return ctx.patient_id and "Patient/patientId" or nil
 end
 
 -- matched_with(meds, codes): explain.matched entries { med, code... } naming the same codes.
