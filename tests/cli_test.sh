@@ -197,14 +197,26 @@ SERVER=$!
 for i in 1 2 3 4 5 6 7 8 9 10 20 30 40 50; do "$CDSD" call --connect "ipc://$T/cdsd.sock" health >/dev/null 2>&1 && break; sleep 0.2; done
 "$CDSD" call --connect "ipc://$T/cdsd.sock" call medication-safety fixtures/requests/spec-90-composed-order-sign-ddi.json >"$T/out" 2>&1
 check "call over ipc" grep -q '"decision"' "$T/out"
+FIRST=$(grep -o '"decision": *"[^"]*"' "$T/out" | sed 's/.*: *"//; s/"$//')
 kill -TERM $SERVER; wait $SERVER
 check "server exits 0 on SIGTERM" test $? -eq 0
+# cdsd explain (issue 18 part 4): each card with what produced it, and the stored request
+"$CDSD" explain "$FIRST" --state "$T/var" >"$T/out" 2>&1
+check "explain exits 0 for a stored decision" test $? -eq 0
+check "  names the interaction's orders" sh -c "grep -A2 ddi.interaction '$T/out' | grep -q 'matched:  MedicationRequest/draft-rx-1'"
+check "  and its knowledge row" grep -q "rows:     interactions DDI017" "$T/out"
+check "  and the monitoring rule's order set and the test due" grep -q "due = 6301-6" "$T/out"
+check "  and the request kept with --audit-requests" grep -q '"hookInstance": "6f1c2a7e-0b3d-4c57-9a8e-2f4d1b9c3e10"' "$T/out"
+"$CDSD" explain 01a00000-0000-7000-8000-000000000000 --state "$T/var" >"$T/out" 2>&1
+check "explain of an unknown decision exits 1" test $? -eq 1
+check "  saying so" grep -q "is not in the audit history" "$T/out"
 "$CDSD" audit verify --state "$T/var" >"$T/out" 2>&1
 check "audit chain intact" grep -q "intact: 1 decisions" "$T/out"
 "$CDSD" report --state "$T/var" >"$T/out" 2>&1
 check "report lists the rule" grep -q "^ddi.interaction" "$T/out"
 "$CDSD" report --state "$T/var" --format html --out "$T/report.html"
 check "html report written" grep -q "<svg" "$T/report.html"
+check "  showing cdsd explain for a rule's latest decision" grep -q "<code>cdsd explain $FIRST</code>" "$T/report.html"
 cp -r rules "$T/rules2"
 sed -i 's/^\(curated\tmajor\t[^\t]*\t\)warning\t/\1critical\t/' "$T/rules2/interactions/tables/ddi_policy.tsv"   # the site policy
 "$CDSD" replay --pack "$T/rules2" --state "$T/var" >"$T/out" 2>&1
@@ -231,6 +243,9 @@ check "report reads the archive" grep -q "^cdsd alert report: 1 decisions" "$T/o
 "$CDSD" replay --pack "$T/rules2" --state "$T/var" >"$T/out" 2>&1
 check "replay reads archive + live" grep -q "^2 decisions replayed" "$T/out"
 check "  and both show the change" test "$(grep -c 'changes     ddi.interaction          warning -> critical' "$T/out")" -eq 2
+"$CDSD" explain "$FIRST" --state "$T/var" >"$T/out" 2>&1
+check "explain finds a decision in the archive" grep -q "^decision $FIRST .*audit-until" "$T/out"
+check "  with its explanations" grep -q "rows:     interactions DDI017" "$T/out"
 
 # audit export (issue 19): archive then live log in chain order, each line with its cursor;
 # --since resumes after a cursor; a changed entry stops the export after the entries before it
@@ -339,7 +354,7 @@ check "the unwritten rule fires on no shipped fixture" grep -q "^[0-9]* passed, 
 check "new-rule never overwrites" grep -q "exists; not overwriting" "$T/out"
 
 # every subcommand answers --help with its usage on stdout, exit 0
-for cmd in serve call reload eval test new-rule lint kb report replay audit config; do
+for cmd in serve call reload eval test new-rule lint kb report replay audit config explain; do
     "$CDSD" $cmd --help >"$T/out" 2>"$T/err"
     check "cdsd $cmd --help exits 0" test $? -eq 0
     check "  and prints its usage" grep -q "^usage: cdsd $cmd" "$T/out"

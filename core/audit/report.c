@@ -299,6 +299,16 @@ static cds_rc add_file(build *b, const char *path, int64_t since, int64_t until,
     }
     sqlite3_finalize(st);
 
+    /* an example decision per rule, the latest (decision ids are UUIDv7: they sort by time), whose
+     * cards `cdsd explain` shows with their explanations */
+    snprintf(sql, sizeof sql, "SELECT c.rule, max(d.decision) FROM %s WHERE" TIME_FILTER " GROUP BY c.rule", card_join);
+    st = prep(db, sql, since, until);
+    while (st && !b->oom && sqlite3_step(st) == SQLITE_ROW) {
+        cds_rule_stats *s = rule_at(b, txt(st, 0));
+        if (s && strcmp(txt(st, 1), s->example) > 0) snprintf(s->example, sizeof s->example, "%s", txt(st, 1));
+    }
+    sqlite3_finalize(st);
+
     /* override reasons (the top ones are picked once every database is read) */
     snprintf(sql, sizeof sql, "SELECT c.rule, coalesce(nullif(f.reason_display,''), nullif(f.reason_code,''), 'no reason given'),"
              " count(*) FROM %s CROSS JOIN feedback f ON f.card = c.uuid WHERE f.outcome = 'overridden' AND" TIME_FILTER

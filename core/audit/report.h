@@ -17,6 +17,7 @@ typedef struct cds_rule_stats {
     double p50_us, p99_us;
     char reasons[3][160];              /* top override reasons (display or code) */
     long reason_counts[3];
+    char example[40];                  /* the latest decision with one of its cards (for cdsd explain), or "" */
 } cds_rule_stats;
 
 typedef struct cds_service_stats {

@@ -110,7 +110,7 @@ void cds_report_html(const cds_report *r, FILE *o)
     cards_chart(r, o);
     fputs("<h2>Rules</h2>\n<table><tr><th>rule</th><th>runs</th><th>fired</th><th>errors</th><th>info</th>"
           "<th>warning</th><th>critical</th><th>accepted</th><th>overridden</th><th>no feedback</th>"
-          "<th>p50 µs</th><th>p99 µs</th><th>top override reasons</th></tr>\n", o);
+          "<th>p50 µs</th><th>p99 µs</th><th>top override reasons</th><th>why this card (latest example)</th></tr>\n", o);
     for (size_t i = 0; i < r->nrules; i++) {
         const cds_rule_stats *s = &r->rules[i];
         fputs("<tr><td>", o);
@@ -124,9 +124,17 @@ void cds_report_html(const cds_report *r, FILE *o)
             esc(o, s->reasons[k]);
             fprintf(o, " (%ld)", s->reason_counts[k]);
         }
+        fputs("</td><td style=\"text-align:left\">", o);
+        if (s->example[0]) {
+            fputs("<code>cdsd explain ", o);
+            esc(o, s->example);
+            fputs("</code>", o);
+        }
         fputs("</td></tr>\n", o);
     }
-    fputs("</table>\n<h2>Services</h2>\n<table><tr><th>service</th><th>requests</th><th>errors</th><th>by code</th></tr>\n", o);
+    fputs("</table>\n<p class=\"note\">Why a card appeared: <code>cdsd explain DECISION_ID --state DIR</code> prints "
+          "each card of a decision with the resources and codes that matched, the knowledge rows and the computed values "
+          "(README \"Why this card\").</p>\n<h2>Services</h2>\n<table><tr><th>service</th><th>requests</th><th>errors</th><th>by code</th></tr>\n", o);
     for (size_t i = 0; i < r->nservices; i++) {
         fputs("<tr><td>", o);
         esc(o, r->services[i].service);

@@ -267,9 +267,9 @@ void cds_card_pack_source(msgpack_packer *pk, const cds_card_source *src, const 
 }
 
 void cds_card_pack_warning(msgpack_packer *pk, const char *uuid, const char *summary, const char *detail,
-                           const cds_card_source *src)
+                           const cds_card_source *src, cds_explain ex)
 {
-    msgpack_pack_map(pk, 5);
+    msgpack_pack_map(pk, 5 + (ex.data != NULL));
     cds_mp_pack_str(pk, "uuid");
     cds_mp_pack_str(pk, uuid);
     cds_mp_pack_str(pk, "summary");
@@ -279,6 +279,7 @@ void cds_card_pack_warning(msgpack_packer *pk, const char *uuid, const char *sum
     cds_mp_pack_str(pk, "detail");
     cds_mp_pack_str(pk, detail);
     cds_card_pack_source(pk, src, NULL);
+    if (ex.data) cds_card_pack_explain_extension(pk, ex);
 }
 
 void cds_card_pack(lua_State *L, int idx, msgpack_packer *pk, const char *uuid, const cds_card_source *src)

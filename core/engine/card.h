@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "card_explain.h"
+
 typedef struct lua_State lua_State;
 
 typedef struct cds_card_source {
@@ -23,9 +25,9 @@ bool cds_card_check(lua_State *L, int idx, char *msg, size_t msglen);
 void cds_card_pack_source(msgpack_packer *pk, const cds_card_source *src, const char *url);
 
 /* Packs a warning the engine itself gives (a check that did not run): uuid, summary, warning,
- * detail and source, all strings. */
+ * detail and source, all strings, and its explanation in the extension (when ex.data). */
 void cds_card_pack_warning(msgpack_packer *pk, const char *uuid, const char *summary, const char *detail,
-                           const cds_card_source *src);
+                           const cds_card_source *src, cds_explain ex);
 
 /* Packs the (checked) card, adding uuid, source (with topic = rule id) and suggestion uuids. */
 void cds_card_pack(lua_State *L, int idx, msgpack_packer *pk, const char *uuid, const cds_card_source *src);

@@ -429,6 +429,9 @@ static cds_rc run_rules(lua_State *L, run_args *r)
             co->summary = cds_arena_strdup(a, lua_tostring(L, -1));
             lua_rawgeti(L, c - 1, 3);
             co->suppressed = lua_isstring(L, -1) ? cds_arena_strdup(a, lua_tostring(L, -1)) : NULL;
+            cds_explain ex = cds_card_explain_of(L, c, a);
+            co->explain = ex.data;
+            co->explain_len = ex.len;
             lua_settop(L, cards);
         }
         if (tier == 1) {
@@ -442,14 +445,17 @@ static cds_rc run_rules(lua_State *L, run_args *r)
                 cds_uuid(req.hook_instance, run->rule, "error", uuid);
                 snprintf(summary, sizeof summary, "Safety check did not run: %.100s", ri->title);
                 cds_card_source src = {rs->source_label, run->rule, ri->title};
+                cds_explain ex = cds_card_explain_rule_failed(run->rule, a);
                 cds_card_pack_warning(pk, uuid, summary,
                                       "This automated check failed and gave no answer. Review the order manually; "
-                                      "the failure has been recorded for pharmacy informatics.", &src);
+                                      "the failure has been recorded for pharmacy informatics.", &src, ex);
                 cds_card_out *co = &info->cards[info->ncards++];
                 co->uuid = cds_arena_strdup(a, uuid);
                 co->rule = run->rule;
                 co->indicator = "warning";
                 co->summary = cds_arena_strdup(a, summary);
+                co->explain = ex.data;
+                co->explain_len = ex.len;
             }
         }
     }

@@ -12,6 +12,7 @@
 #include "condition_match.h"
 #include "lua_dose.h"
 #include "lua_fields.h"
+#include "mp.h"
 #include "patient_facts.h"
 #include "sandbox.h"
 
@@ -132,6 +133,10 @@ static int conditions_any(lua_State *L)
     luaL_checkstack(L, 4, "conditions");
     lua_createtable(L, 0, 3);
     cds_lua_setstr(L, "text", v->conditions[best].text);
+    if (v->conditions[best].id) {
+        lua_pushfstring(L, "Condition/%s", v->conditions[best].id);
+        lua_setfield(L, -2, "ref");
+    }
     push_codes(L, v->conditions[best].codes, v->conditions[best].ncodes);
     lua_setfield(L, -2, "codes");
     cds_sandbox_push_readonly(L, -1);
@@ -156,7 +161,14 @@ static int ctx_obs(lua_State *L)
     const cds_observation *filed = cds_view_obs_by_code(s->view, code);
     if (filed) {
         const cds_observation *o = cds_view_observation(s->view, (uint32_t)(filed - s->view->obs));
-        lua_createtable(L, 0, 6);
+        lua_createtable(L, 0, 8);
+        const msgpack_object *id = o->resource ? cds_mp_get(o->resource, "id") : NULL;
+        if (id && id->type == MSGPACK_OBJECT_STR) {
+            lua_pushliteral(L, "Observation/");
+            lua_pushlstring(L, id->via.str.ptr, id->via.str.size);
+            lua_concat(L, 2);
+            lua_setfield(L, -2, "ref");
+        }
         if (o->has_value) cds_lua_setnum(L, "value", o->value);
         cds_lua_setstr(L, "unit", o->unit);
         cds_lua_setstr(L, "text", o->value_text ? o->value_text : o->display);
@@ -290,6 +302,14 @@ typedef enum { LAZY_MED, LAZY_ALLERGY, LAZY_CONDITION, LAZY_PATIENT } lazy_kind;
 const cds_view *cds_lua_view_current(lua_State *L) { return scope_of(L)->view; }
 long long cds_lua_view_serial(lua_State *L) { return current_serial(L); }
 
+/* ref = "Type/id" on the table at index 1 (for explanations), when the resource has an id */
+static void push_ref(lua_State *L, const char *type, const char *id)
+{
+    if (!id) return;
+    lua_pushfstring(L, "%s/%s", type, id);
+    lua_setfield(L, 1, "ref");
+}
+
 static int fill_lazy_fields(lua_State *L)
 {
     cds_eval_scope *s = scope_of(L);
@@ -301,6 +321,7 @@ static int fill_lazy_fields(lua_State *L)
         const cds_condition *c = e;
         push_codes(L, c->codes, c->ncodes);
         lua_setfield(L, 1, "codes");
+        push_ref(L, "Condition", c->id);
     } else if (kind == LAZY_MED) {
         const cds_med *m = e;
         push_codes(L, m->codes, m->ncodes);
@@ -314,6 +335,7 @@ static int fill_lazy_fields(lua_State *L)
         const cds_allergy *a = e;
         push_codes(L, a->codes, a->ncodes);
         lua_setfield(L, 1, "codes");
+        push_ref(L, "AllergyIntolerance", a->id);
         push_targets(L, s->view->kb, a->targets, a->ntargets);
         lua_setfield(L, 1, "substances");
     }

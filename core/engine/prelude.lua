@@ -28,7 +28,7 @@ local function set(...)
 end
 
 local CARD_FIELDS = set("indicator", "summary", "detail", "key", "suggest", "suggestions", "selection",
-                        "override", "links", "source_url", "issue")
+                        "override", "links", "source_url", "issue", "explain")
 
 -- issue = "DRG": the card's check category, as the HL7 v3 ActCode detected-issue code FHIR's
 -- DetectedIssue.category uses, sent in the card's extension "org.cdsd.detected-issue" (a FHIR
@@ -60,6 +60,114 @@ local function override_reasons(list)
   return out
 end
 
+-- explain = { matched = {...}, rows = {...}, values = {...} }: what produced the card, normalised
+-- to ids and codes (never texts: it is stored with every card in the audit log) and sent in the
+-- card's extension "org.cdsd.explain" (README "Why this card").
+--   matched: resources that matched, each a ctx table with a `ref` (a med, an allergy, a
+--            condition, an observation, an order) or a "Type/id" string, or { that, code, ... }
+--            naming the codes that matched;
+--            packed as { "Type/id", code, ... } ("unidentified" for a resource sent without id).
+--            nil entries drop out, in every list part
+--   rows:    knowledge rows, each { table, key, source } or kb_row("table", r) (r.id/r.key, r.source);
+--            packed as { table, key, source } (source only when a name of at most 40 bytes)
+--   values:  computed values and their inputs, name = number, text or boolean
+local EXPLAIN_FIELDS = set("matched", "rows", "values")
+local EXPLAIN_MAX = 16   -- entries per part: an explanation names what matched, not a whole list
+local SOURCE_MAX = 40    -- a row's source is kept when it is a name ("onc-high-priority"), not a citation
+
+-- The entries of a list part in order; nil entries (optional ones: `level and { level, code }`)
+-- drop out.
+local function explain_list(v, part)
+  if type(v) ~= "table" then error("card: explain." .. part .. " must be a list", 4) end
+  local max = 0
+  for k in pairs(v) do
+    if math.type(k) ~= "integer" or k < 1 then error("card: explain." .. part .. " must be a list (named fields found)", 4) end
+    if k > max then max = k end
+  end
+  local out = {}
+  for i = 1, max do
+    if v[i] ~= nil then out[#out + 1] = v[i] end
+  end
+  if #out > EXPLAIN_MAX then error("card: explain." .. part .. " lists " .. #out .. " entries; at most " .. EXPLAIN_MAX, 4) end
+  return out
+end
+
+local function explain_text(v, what, level)
+  if type(v) == "number" then return tostring(v) end
+  if type(v) ~= "string" or v == "" then error("card: " .. what .. " must be a non-empty text", level) end
+  return v
+end
+
+local function explain_matched(m, i)
+  local what = "explain.matched[" .. i .. "]"
+  local r, codes = m, nil
+  if type(m) == "table" and m.ref == nil and m[1] ~= nil then r, codes = m[1], m end
+  local out
+  if type(r) == "string" then
+    out = { explain_text(r, what, 5) }
+  elseif type(r) == "table" and type(r.ref) == "string" then
+    out = { r.ref }
+  elseif type(r) == "table" then
+    out = { "unidentified" }   -- a resource the request sent without an id
+  else
+    error("card: " .. what .. " must be a resource from ctx (with a ref), a \"Type/id\" text, or { resource, code, ... }", 4)
+  end
+  if codes then
+    for k = 2, #codes do out[k] = explain_text(codes[k], what .. "[" .. k .. "]", 5) end
+  end
+  return out
+end
+
+-- kb_row("dose_limits", r): a knowledge row for explain.rows (its id or key, and its source).
+function kb_row(tbl, r)
+  if type(tbl) ~= "string" or type(r) ~= "table" then error("kb_row: a table name and a row are expected", 2) end
+  local key = r.id or r.key or r._line
+  if key == nil then error("kb_row: the row has no id, key or line", 2) end
+  return { tbl, tostring(key), r.source }
+end
+
+local function explain(e)
+  if type(e) ~= "table" then error("card: explain: a table is expected, got " .. type(e), 3) end
+  for k in pairs(e) do
+    if not EXPLAIN_FIELDS[k] then error("card: explain: unknown field '" .. tostring(k) .. "' (matched, rows, values)", 3) end
+  end
+  local out = {}
+  if e.matched ~= nil then
+    out.matched = {}
+    for i, m in ipairs(explain_list(e.matched, "matched")) do out.matched[i] = explain_matched(m, i) end
+  end
+  if e.rows ~= nil then
+    out.rows = {}
+    for i, r in ipairs(explain_list(e.rows, "rows")) do
+      local what = "explain.rows[" .. i .. "]"
+      if type(r) ~= "table" then error("card: " .. what .. " must be { table, key, source } or kb_row(\"table\", r)", 3) end
+      local source = r[3] ~= nil and explain_text(r[3], what .. " source", 4) or nil
+      if source and #source > SOURCE_MAX then source = nil end   -- a citation: the row's key finds it
+      out.rows[i] = { explain_text(r[1], what .. " table", 4), explain_text(r[2], what .. " key", 4), source }
+    end
+  end
+  if e.values ~= nil then
+    if type(e.values) ~= "table" then error("card: explain.values must be a table of name = value", 3) end
+    local n = 0
+    for k, v in pairs(e.values) do
+      n = n + 1
+      if type(k) ~= "string" or k:sub(1, 1) == "_" then
+        error("card: explain.values: names must be texts not starting with '_', got " .. tostring(k), 3)
+      end
+      local tv = type(v)
+      if tv ~= "number" and tv ~= "string" and tv ~= "boolean" then
+        error("card: explain.values." .. k .. " must be a number, text or boolean, got " .. tv, 3)
+      end
+      if tv == "number" and (v ~= v or v == math.huge or v == -math.huge) then
+        error("card: explain.values." .. k .. " is not a finite number", 3)
+      end
+    end
+    if n > EXPLAIN_MAX then error("card: explain.values holds " .. n .. " values; at most " .. EXPLAIN_MAX, 3) end
+    out.values = e.values
+  end
+  return out
+end
+
 function card(t)
   check_fields(t, CARD_FIELDS, "card")
   local c = {
@@ -70,6 +178,11 @@ function card(t)
     local display = DETECTED_ISSUES[t.issue]
     if not display then error("card: unknown issue '" .. tostring(t.issue) .. "' (an HL7 v3 ActCode detected-issue code such as DRG, ALGY, DOSEH, DUPTHPY, COND, AGE, PREG, LAB)", 2) end
     c.extension = { ["org.cdsd.detected-issue"] = { system = ACTCODE, code = t.issue, display = display } }
+  end
+  if t.explain ~= nil then
+    c._explain = explain(t.explain)   -- packed for the audit row by the engine (cds_card_explain)
+    c.extension = c.extension or {}
+    c.extension["org.cdsd.explain"] = c._explain
   end
   local sugg = t.suggest or t.suggestions
   if sugg ~= nil then
@@ -628,6 +741,50 @@ end
 -- written for one indication ("asthma", "croup", "stroke") applies when the patient has an active
 -- condition whose text names it; a row without an indication always applies. (Orders rarely
 -- carry a coded reason; the problem list does.)
+-- For explain.values: the daily total (from ctx.daily_total) and the orders summed, into v.
+-- Returns v and the summed orders' refs as explain.matched entries.
+function daily_values(v, total, unit, refs)
+  v.daily_total, v.daily_unit = total, unit
+  return v, first_of(refs or {}, 8)
+end
+
+-- For explain.values: the kidney function a finding used ("crcl", "egfr", "dialysis") and, for a
+-- creatinine clearance, the inputs of Cockcroft-Gault (creatinine, age, sex, weight and which
+-- weight), into v.
+function kidney_values(ctx, measure, v)
+  local p = ctx.patient
+  if measure == "crcl" then
+    v.crcl, v.creatinine, v.age_years, v.sex = p.crcl, p.creatinine, p.age_years, p.sex
+    v.weight_kg, v.crcl_weight = p.weight_kg, p.crcl_weight
+  elseif measure == "egfr" then
+    v.egfr = p.egfr
+  elseif measure == "dialysis" then
+    v.dialysis = true
+  end
+  return v
+end
+
+-- patient_ref(ctx): the request's patient for explain.matched, as "Patient/patientId" (the
+-- context's patientId, never copied: the explanation is stored in the audit log, which keeps the
+-- patient only as its pseudonymous key). nil when the request names no patient.
+function patient_ref(ctx)
+  return ctx.patient_id and "Patient/patientId" or nil
+end
+
+-- matched_with(meds, codes): explain.matched entries { med, code... } naming the same codes.
+function matched_with(list, codes)
+  local out = {}
+  for i, m in ipairs(list) do out[i] = { m, table.unpack(codes, 1, math.min(#codes, 4)) } end
+  return out
+end
+
+-- first_of(list, n): the first n (default 8) entries of a list (explain parts are bounded).
+function first_of(list, n)
+  local out = {}
+  for i = 1, math.min(#list, n or 8) do out[i] = list[i] end
+  return out
+end
+
 function for_indication(ctx, rows)
   local out = {}
   for _, row in ipairs(rows) do

@@ -71,9 +71,12 @@ void cds_unavailable_card_pack(msgpack_packer *pk, const cds_prefetch_status *st
     snprintf(rule, sizeof rule, "prefetch.%.60s", st->key);
     cds_uuid(hook_instance, rule, "unavailable", uuid);
     cds_card_source src = {source_label, rule, w->check};
-    cds_card_pack_warning(pk, uuid, summary, detail, &src);
+    cds_explain ex = cds_card_explain_prefetch(st->key, partial ? "partial" : st->state == CDS_PF_ERROR ? "failed" : "absent", a);
+    cds_card_pack_warning(pk, uuid, summary, detail, &src, ex);
     out->uuid = cds_arena_strdup(a, uuid);
     out->rule = cds_arena_strdup(a, rule);
     out->indicator = "warning";
     out->summary = cds_arena_strdup(a, summary);
+    out->explain = ex.data;
+    out->explain_len = ex.len;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "explain_check.h"
 #include "fixture_patient.h"
 #include "fixture_schema.h"
 #include "fixture_update.h"
@@ -332,6 +333,14 @@ static void run_one(cds_engine *e, const char *file, const cds_fixture_opts *opt
             }
             for (size_t i = 0; i < info.nruns; i++)
                 if (info.runs[i].error) PROBLEM("    rule %s failed: %s\n", info.runs[i].rule, info.runs[i].error);
+            for (size_t i = 0; opts->require_explain && i < info.ncards; i++) {
+                char why[160];
+                const cds_card_out *co = &info.cards[i];
+                if (!cds_explain_complete(co->explain, co->explain_len, why, sizeof why))
+                    PROBLEM("    card without a complete explanation: %s \"%s\": %s\n", co->rule, co->summary, why);
+                else if (i < ncards && !cds_mp_get(cds_mp_get(&cs->via.array.ptr[i], "extension"), "org.cdsd.explain"))
+                    PROBLEM("    card without the extension org.cdsd.explain: %s \"%s\"\n", co->rule, co->summary);
+            }
         } else {
             PROBLEM("    request rejected: %s%s%s%s\n", cds_rc_name(err.code), err.path[0] ? " at " : "", err.path,
                     err.message[0] ? "" : "");

@@ -28,6 +28,7 @@ typedef struct cds_fixture_opts {
     bool quiet;               /* only failures and the summary */
     FILE *out;
     bool update;              /* rewrite "expect" with the cards produced (for reviewed fixtures) */
+    bool require_explain;     /* fail a fixture whose cards lack a complete explanation (explain_check.h) */
 } cds_fixture_opts;
 
 typedef struct cds_fixture_result {

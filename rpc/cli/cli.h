@@ -20,6 +20,7 @@ int cli_replay(int argc, char **argv);
 int cli_new_rule(int argc, char **argv);
 int cli_config(int argc, char **argv);
 int cli_burden(int argc, char **argv);
+int cli_explain(int argc, char **argv);
 
 /* Loads a rule set, printing every load problem to stderr. NULL on failure. */
 cds_ruleset *cli_load_rules(const char *dir, const char *kb_path, bool progress);

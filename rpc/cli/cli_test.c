@@ -1,4 +1,4 @@
-/* cli_test.c — `cdsd test [--rules DIR] [--quiet] [--require-coverage] [FIXTURE_DIR...]` */
+/* cli_test.c — `cdsd test [--rules DIR] [--quiet] [--require-coverage] [--require-explain] [FIXTURE_DIR...]` */
 #include <getopt.h>
 #include <stdio.h>
 
@@ -7,10 +7,12 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cdsd test [--rules DIR] [--quiet] [--require-coverage] [FIXTURE_PATH...]\n"
+    fprintf(f, "usage: cdsd test [--rules DIR] [--quiet] [--require-coverage] [--require-explain] [FIXTURE_PATH...]\n"
                "Runs regression fixtures (default: ./fixtures) and reports per-rule coverage.\n"
                "  --quiet              print only failing fixtures and the totals\n"
                "  --require-coverage   fail when a rule lacks a firing or a non-firing fixture\n"
+               "  --require-explain    fail a fixture with a card whose explanation names no matched resource\n"
+               "                       and no knowledge row or computed value (README \"Why this card\")\n"
                "  --update             write the cards the named (reviewed) fixtures produce into their \"expect\"\n"
                "                       lists; nothing else in the files changes, and each change is shown\n");
 }
@@ -18,10 +20,10 @@ static void usage(FILE *f)
 int cli_test(int argc, char **argv)
 {
     const char *rules = CLI_DEFAULT_RULES;
-    bool quiet = false, require = false, update = false;
+    bool quiet = false, require = false, update = false, explain = false;
     static const struct option opts[] = {{"rules", required_argument, 0, 'r'}, {"quiet", no_argument, 0, 'q'},
                                          {"require-coverage", no_argument, 0, 'c'}, {"help", no_argument, 0, 'h'},
-                                         {"update", no_argument, 0, 'u'},
+                                         {"update", no_argument, 0, 'u'}, {"require-explain", no_argument, 0, 'x'},
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "r:qch", opts, NULL)) != -1) {
@@ -29,6 +31,7 @@ int cli_test(int argc, char **argv)
         else if (c == 'q') quiet = true;
         else if (c == 'c') require = true;
         else if (c == 'u') update = true;
+        else if (c == 'x') explain = true;
         else if (c == 'h') { usage(stdout); return 0; }
         else { usage(stderr); return 2; }
     }
@@ -43,7 +46,7 @@ int cli_test(int argc, char **argv)
         cli_unload_engine(e, rs);
         return 2;
     }
-    cds_fixture_opts fo = {quiet, stdout, update};
+    cds_fixture_opts fo = {quiet, stdout, update, explain};
     cds_fixture_result res;
     cds_fixtures_run(e, paths, npaths, &fo, &res);
     int gaps = cds_fixture_coverage(rs, &res, stdout);

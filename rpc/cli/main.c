@@ -25,6 +25,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
      "as file:line. import-rxnorm: rewrites a pack's ingredients.tsv and products.tsv from NLM's files.\n"},
     {"report", cli_report, "alert-fatigue report from the audit log (text or html)", NULL},
     {"burden", cli_burden, "alert burden of a rule set over a patient population (per 100 orders)", NULL},
+    {"explain", cli_explain, "why each card of a stored decision appeared (matched data, knowledge rows, values)", NULL},
     {"replay", cli_replay, "re-evaluate audited requests against another rule set",
      "usage: cdsd replay --pack RULES_DIR [--state DIR] [--since DATE]\n"
      "Re-evaluates the requests stored with --audit-requests against RULES_DIR and lists the cards\n"

@@ -78,7 +78,7 @@ bool cds_gen_reload(const cds_gen_opts *o)
             goto done;
         }
         FILE *devnull = fopen("/dev/null", "w");
-        cds_fixture_opts fo = {true, devnull ? devnull : stderr, false};
+        cds_fixture_opts fo = {true, devnull ? devnull : stderr, false, false};
         cds_fixture_result res;
         const char *paths[] = {o->fixtures_dir};
         cds_fixtures_run(e, paths, 1, &fo, &res);

@@ -43,6 +43,19 @@ local function detail(m)
   return table.concat(lines, "\n\n")
 end
 
+-- What matched: the order, the allergy record, and the knowledge that links them (the
+-- ingredient, the recorded substance or class it matched, the cross-sensitivity row's level).
+local function explain_match(m)
+  local rows = { { "ingredients", m.ingredient } }
+  if m.cross then rows[1] = { "cross_sensitivity", (m.via or "?") .. ">" .. m.ingredient }
+  elseif m.via and m.via:lower() ~= m.ingredient:lower() then rows[1] = { "classes", m.via .. ">" .. m.ingredient } end
+  return {
+    matched = { m.med, m.allergy.ref or ("AllergyIntolerance/" .. (m.allergy.id or "?")) },
+    rows = rows,
+    values = { ingredient = m.ingredient, via = m.via, cross = m.cross, level = m.level },
+  }
+end
+
 rule {
   id = "allergy.drug", version = "1.1.0",
   title = "Drug-allergy conflict",
@@ -56,6 +69,7 @@ rule {
                             or ("documented " .. (m.allergy.type or "allergy") .. " to " .. allergen(m))
       cards[#cards + 1] = card {
         key       = (m.allergy.id or m.allergy.text) .. ":" .. m.med.ref,
+        explain   = explain_match(m),
         issue     = m.allergy.type == "intolerance" and "INT" or "ALGY",
         indicator = indicator(m),
         summary   = shorten(m.med.name .. ": " .. what, 139),

@@ -125,6 +125,8 @@ rule {
         local label = best.drug_label:lower():find(med.name:lower(), 1, true) and "" or best.drug_label .. ": "
         cards[#cards + 1] = card {
           key = med.ref .. ":" .. best.id, issue = "AGE", indicator = INDICATOR[best.severity],
+          explain = { matched = { med, patient_ref(ctx) }, rows = { kb_row("age_cautions", best) },
+                      values = { age_days = days, age_years = years } },
           summary = shorten(string.format("%s at %s: %s", med.name, age_text(days, months, years),
                                           geriatric and (best.severity == "info" and "use with caution in older adults"
                                                          or "potentially inappropriate in older adults")

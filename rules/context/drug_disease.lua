@@ -32,6 +32,7 @@ rule {
         if condition then
           cards[#cards + 1] = card {
             key = med.ref .. ":" .. row.id, issue = "COND", indicator = INDICATOR[row.severity],
+            explain = { matched = { med, condition }, rows = { kb_row("drug_disease", row) } },
             summary = shorten(string.format("%s with %s: %s", med.name, row.condition_label or condition.text or "a recorded condition",
                                             row.severity == "critical" and "contraindicated" or "use with caution"), 139),
             detail = string.format("**%s** is on the problem list (%s).\n\n%s\n\nSource: %s",

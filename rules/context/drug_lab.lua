@@ -131,6 +131,8 @@ local function lab_card(med, gkey, best, o, code)
   local as_sent = best.f ~= 1 and " (reported as " .. best.shown .. ")" or ""
   return card {
     key = gkey, issue = "LAB", indicator = row.severity,
+    explain = { matched = { med, { o, code } }, rows = { kb_row("drug_lab", row) },
+                values = { value = best.value, unit = row.unit, threshold = row.threshold, op = row.op, days_ago = math.floor(o.days_ago) } },
     summary = shorten(string.format("%s with %s %s (%s %s)", med.name, row.lab_label, value,
                                     (WORDS[row.op]:gsub("^at or ", "")), fmt(row.threshold)), 139),
     detail = string.format("**%s %s**%s on %s (%d days ago; LOINC %s) is %s the threshold of %s%s for %s (%s).\n\n%s\n\nSource: %s",
@@ -141,10 +143,11 @@ local function lab_card(med, gkey, best, o, code)
   }
 end
 
-local function unchecked_card(med, gkey, unsure, o)
+local function unchecked_card(med, gkey, unsure, o, code)
   local row = unsure.row
   return card {
     key = gkey .. ":unchecked", issue = "LAB", indicator = "info",
+    explain = { matched = { med, { o, code } }, rows = { kb_row("drug_lab", row) }, values = { not_compared = unsure.why } },
     summary = shorten(string.format("%s: %s could not be checked (%s)", med.name, row.lab_label, unsure.why), 139),
     detail = string.format("The latest %s (%s, %s) could not be compared with the threshold %s %s %s for %s (%s): "
                              .. "%s. Check it before signing.\n\n%s\n\nSource: %s",
@@ -193,7 +196,7 @@ rule {
                   end
                 end
               end
-              cards[#cards + 1] = best and lab_card(med, gkey, best, o, code) or unsure and unchecked_card(med, gkey, unsure, o) or nil
+              cards[#cards + 1] = best and lab_card(med, gkey, best, o, code) or unsure and unchecked_card(med, gkey, unsure, o, code) or nil
             end
           end
         end

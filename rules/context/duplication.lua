@@ -184,6 +184,8 @@ rule {
       local what = table.concat(f.names, " and ")
       cards[#cards + 1] = card {
         key = "ingredient:" .. table.concat(f.codes, "+"), issue = "DUPTHPGEN", indicator = "warning",
+        explain = { matched = matched_with(first_of(f.meds, 8), f.codes),
+                    values = { ingredients = table.concat(f.codes, "+"), orders = #f.meds } },
         summary = shorten(string.format("Duplicate therapy: %s in %d orders%s", what, #f.meds,
                                         names(f.meds) == what and "" or " (" .. names(f.meds) .. ")"), 139),
         detail = string.format("The same ingredient (%s) is in more than one order:\n\n%s\n\n" ..
@@ -245,6 +247,8 @@ rule {
           local meds = ordered(involved, candidates)
           cards[#cards + 1] = card {
             key = row.id, issue = "DUPTHPCLS", indicator = SEVERITY[row.severity],
+            explain = { matched = first_of(meds, 8), rows = { kb_row("duplication", row) },
+                        values = { allowance = row.allowance, orders = #meds } },
             summary = shorten(string.format("Duplicate therapy: %s (%s)", names(meds), SHORT[row]), 139),
             detail = string.format("%s:\n\n%s\n\nMore than %d agent%s of this group at a time is a duplicate (%s).\n\n%s\n\nSource: %s",
                                    row.group_label, listing(meds), row.allowance, row.allowance == 1 and "" or "s",

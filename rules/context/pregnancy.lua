@@ -117,11 +117,11 @@ local function fmt_date(o) return o.date and o.date:sub(1, 10) or "undated" end
 -- The latest dated verdict of the pregnancy results: { verdict, days_ago, what, negative_test }
 local function latest_result(ctx)
   local best = nil
-  local function consider(o, verdict, what, is_test)
+  local function consider(o, verdict, what, is_test, code)
     if not verdict or not o.days_ago or o.days_ago > PREGNANCY_DAYS then return end
     if not best or o.days_ago < best.days_ago or (o.days_ago == best.days_ago and verdict == "pregnant") then
       best = { verdict = verdict, days_ago = o.days_ago, what = what .. " (" .. fmt_date(o) .. ")",
-               negative_test = is_test and verdict == "not-pregnant" }
+               negative_test = is_test and verdict == "not-pregnant", matched = { o, code } }
     end
   end
   for _, code in ipairs(OBS["pregnancy-status"]) do
@@ -129,7 +129,7 @@ local function latest_result(ctx)
     if o then
       local m = o.code and ANSWERS[o.code]
       if m == "pregnant" or m == "not-pregnant" then
-        consider(o, m, "pregnancy status " .. m:gsub("%-", " ") .. " (" .. o.code .. ")", false)
+        consider(o, m, "pregnancy status " .. m:gsub("%-", " ") .. " (" .. o.code .. ")", false, code)
       end
     end
   end
@@ -137,13 +137,13 @@ local function latest_result(ctx)
     local o = ctx.obs(code)
     if o then
       local verdict, how = hcg_verdict(o)
-      if verdict then consider(o, verdict, "pregnancy test (hCG, LOINC " .. code .. ") " .. how, true) end
+      if verdict then consider(o, verdict, "pregnancy test (hCG, LOINC " .. code .. ") " .. how, true, code) end
     end
   end
   for _, code in ipairs(OBS.edd) do
     local o = ctx.obs(code)
     if o and o.value_days and o.value_days >= -EDD_PAST_DAYS and o.value_days <= EDD_AHEAD_DAYS then
-      consider(o, "pregnant", "expected delivery date " .. o.value_date:sub(1, 10), false)
+      consider(o, "pregnant", "expected delivery date " .. o.value_date:sub(1, 10), false, code)
     end
   end
   return best
@@ -165,9 +165,11 @@ local WORDS = {
   lactation = { critical = "not for breastfeeding", warning = "avoid while breastfeeding", info = "review while breastfeeding" },
 }
 
-local function drug_card(h, state, issue, evidence)
+-- evidence_of: the condition or result the state was read from (an explain.matched entry)
+local function drug_card(h, state, issue, evidence, evidence_of)
   return card {
     key = h.key, issue = issue, indicator = h.row.severity,
+    explain = { matched = { h.med, evidence_of }, rows = { kb_row("pregnancy_lactation", h.row) }, values = { state = state } },
     summary = shorten(string.format("%s: %s", h.med.name, WORDS[state][h.row.severity]), 139),
     detail = string.format("%s (%s).\n\n%s\n\nSource: %s", evidence, h.row.id, h.row.note, h.row.source),
     suggest = { remove(h.med) },
@@ -188,16 +190,16 @@ rule {
     if #found == 0 then return nil end
     local cond = ctx.conditions.any(CONDITIONS.pregnant)
     local result = not cond and results_plausible(ctx) and latest_result(ctx) or nil
-    local evidence
+    local evidence, evidence_of
     if cond then
-      evidence = "Pregnant: **" .. (cond.text or "pregnancy") .. "** is on the problem list"
+      evidence, evidence_of = "Pregnant: **" .. (cond.text or "pregnancy") .. "** is on the problem list", cond
     elseif result and result.verdict == "pregnant" then
-      evidence = "Pregnant: " .. result.what
+      evidence, evidence_of = "Pregnant: " .. result.what, result.matched
     end
     local cards = {}
     for _, h in ipairs(found) do
       if evidence then
-        cards[#cards + 1] = drug_card(h, "pregnancy", "PREG", evidence)
+        cards[#cards + 1] = drug_card(h, "pregnancy", "PREG", evidence, evidence_of)
       elseif h.row.requires_negative_test then
         -- claim "no negative test on file" only from a result list seen whole, for a woman of
         -- childbearing age not known to be not pregnant by a recent negative test
@@ -207,6 +209,9 @@ rule {
            and not negative and retrieved(ctx, "observations") then
           cards[#cards + 1] = card {
             key = h.key .. ":test", issue = "PREG", indicator = "warning",
+            explain = { matched = { h.med, patient_ref(ctx) }, rows = { kb_row("pregnancy_lactation", h.row) },
+                        values = { age_years = age, sex = "female", negative_test_within_days = NEGATIVE_TEST_DAYS,
+                                   negative_test = negative and true or false } },
             summary = shorten(h.med.name .. ": no negative pregnancy test on file", 139),
             detail = string.format("The label requires a negative pregnancy test before the first dose; no negative "
               .. "pregnancy test (hCG) within %d days was found for this %d-year-old patient (%s).\n\n%s\n\nSource: %s",
@@ -236,21 +241,22 @@ rule {
     if ctx.patient.sex == "male" then return nil end
     local found = hits(ctx, "lactation")
     if #found == 0 then return nil end
-    local evidence
+    local evidence, evidence_of
     local cond = ctx.conditions.any(CONDITIONS.lactating)
     if cond then
-      evidence = "Breastfeeding: **" .. (cond.text or "lactation") .. "** is on the problem list"
+      evidence, evidence_of = "Breastfeeding: **" .. (cond.text or "lactation") .. "** is on the problem list", cond
     elseif results_plausible(ctx) then
       for _, code in ipairs(OBS["pregnancy-status"]) do
         local o = ctx.obs(code)
         if o and o.code and ANSWERS[o.code] == "lactating" and o.days_ago and o.days_ago <= PREGNANCY_DAYS then
           evidence = "Breastfeeding: " .. (o.text or "currently breastfeeding") .. " (" .. fmt_date(o) .. ")"
+          evidence_of = { o, code }
         end
       end
     end
     if not evidence then return nil end
     local cards = {}
-    for _, h in ipairs(found) do cards[#cards + 1] = drug_card(h, "lactation", "LACT", evidence) end
+    for _, h in ipairs(found) do cards[#cards + 1] = drug_card(h, "lactation", "LACT", evidence, evidence_of) end
     return cards
   end,
 }

@@ -28,8 +28,11 @@ rule {
         for _, g in ipairs(med.ingredients) do
           local per_dose, unit = d.mg[g.code], d.units[g.code]
           for _, row in ipairs(for_indication(ctx, (ctx.dose_limits(g.code, d.route)))) do
-            local function add(kind, issue, ind, summary, detail)
+            local function add(kind, issue, ind, summary, detail, values, summed_refs)
+              local matched = { { med, g.code } }
+              for _, r in ipairs(summed_refs or {}) do if r ~= med.ref then matched[#matched + 1] = r end end
               cards[#cards + 1] = card {
+                explain = { matched = matched, rows = { kb_row("dose_limits", row) }, values = values },
                 key = med.ref .. ":" .. g.code .. ":" .. row.id .. ":" .. kind, issue = issue, indicator = ind,
                 summary = shorten(summary, 139),
                 detail = detail .. (row.note and ("\n\n" .. row.note) or "") .. "\n\nSource: " .. row.source,
@@ -43,13 +46,15 @@ rule {
               add("single", "DOSEH", indicator(r),
                   string.format("%s %s per dose exceeds the %s maximum single dose%s", g.name,
                                 amount_text(per_dose, unit), amount_text(max1, unit), times(r)),
-                  "**This order:** " .. dose_text(d, g.code) .. ".")
+                  "**This order:** " .. dose_text(d, g.code) .. ".",
+                  { dose = per_dose, unit = unit, max_single = max1 })
             end
             if row.schedule == "weekly" and d.schedule ~= "weekly" and d.doses_per_day and d.doses_per_day > 0.2 then
               add("schedule", "DOSEIVL", "critical",
                   string.format("%s ordered %s: it is given once a week", g.name, frequency_text(d)),
                   "**This order:** " .. dose_text(d, g.code) .. ". Taken daily instead of weekly, this drug has "
-                    .. "caused fatal overdoses: check the indication and the schedule.")
+                    .. "caused fatal overdoses: check the indication and the schedule.",
+                  { doses_per_day = d.doses_per_day, schedule = d.schedule or "daily" })
             end
             local key = g.code .. ":" .. (d.route or "") .. ":" .. row.id
             if not summed[key] and (row.max_daily or row.min_daily) then
@@ -62,11 +67,11 @@ rule {
                 local r = total / maxd
                 add("daily", "DOSEH", indicator(r),
                     string.format("%s %s/day exceeds the %s/day maximum%s", g.name, amount_text(total, tunit),
-                                  amount_text(maxd, tunit), times(r)), how)
+                                  amount_text(maxd, tunit), times(r)), how, daily_values({ max_daily = maxd }, total, tunit, refs))
               elseif mind and total < mind and #uncounted == 0 then
                 add("low", "DOSEL", "info",
                     string.format("%s %s/day is below the usual minimum of %s/day", g.name, amount_text(total, tunit),
-                                  amount_text(mind, tunit)), how)
+                                  amount_text(mind, tunit)), how, daily_values({ min_daily = mind }, total, tunit, refs))
               end
             end
           end

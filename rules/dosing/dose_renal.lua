@@ -34,6 +34,7 @@ rule {
                                          or skipped:find("not understood") or skipped:find("after the evaluation")) then
             cards[#cards + 1] = card {
               key = med.ref .. ":" .. g.code .. ":unusable", issue = "DOSECOND", indicator = "info",
+              explain = { matched = { { med, g.code } }, values = { kidney_unusable = skipped } },
               summary = shorten("Could not check the " .. g.name .. " dose for kidney function", 139),
               detail = "The kidney function on file could not be used (" .. skipped .. "). Check the dose against a "
                 .. "current creatinine or eGFR.",
@@ -42,6 +43,7 @@ rule {
           for _, row in ipairs(rows) do
             local finding, detail
             local kidney = measure_text(row)
+            local values, summed = { value = row.value }, {}
             if row.action == "avoid" then
               finding = string.format("%s: avoid with %s", g.name, kidney)
             elseif row.action == "caution" then
@@ -53,15 +55,22 @@ rule {
                 finding = string.format("%s %s/day exceeds %s/day for %s", g.name, amount_text(total, tunit),
                                         amount_text(maxd, tunit), kidney)
                 detail = daily_detail(ctx, g, total, tunit, refs, uncounted)
+                values.max_daily = maxd
+                values, summed = daily_values(values, total, tunit, refs)
               end
             elseif row.action == "interval" and not d.not_computed and d.interval_h and row.interval_h
                    and d.interval_h < row.interval_h then
               finding = string.format("%s every %s h: at %s give it no more often than every %s h", g.name,
                                       amount_text(d.interval_h, ""), kidney, amount_text(row.interval_h, ""))
               detail = "**This order:** " .. dose_text(d, g.code) .. "."
+              values.interval_h = d.interval_h
             end
             if finding then
+              kidney_values(ctx, row.measure, values)
+              local matched = { { med, g.code } }
+              for _, r in ipairs(summed) do if r ~= med.ref then matched[#matched + 1] = r end end
               cards[#cards + 1] = card {
+                explain = { matched = matched, rows = { kb_row("renal_dosing", row) }, values = values },
                 key = med.ref .. ":" .. g.code .. ":" .. row.id, issue = "DOSECOND",
                 indicator = ACTION_INDICATOR[row.action] or "warning",
                 summary = shorten(finding, 139),

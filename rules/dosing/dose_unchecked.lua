@@ -40,6 +40,7 @@ rule {
       if why then
         cards[#cards + 1] = card {
           key = med.ref, issue = "DOSE", indicator = "info",
+          explain = { matched = { med }, values = { not_checked = why } },
           summary = shorten("Dose not checked: " .. med.text .. " (" .. why .. ")", 139),
           detail = "The dose of **" .. med.text .. "** could not be read from the order, so it was not checked against "
             .. "its limits: " .. why .. ". Check the dose by hand"

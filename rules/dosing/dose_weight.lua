@@ -33,8 +33,11 @@ rule {
           for _, row in ipairs(rows) do
             if row.max_single_per_kg or row.max_daily_per_kg then
               weight()
-              local function add(kind, ind, summary, detail)
+              local function add(kind, ind, summary, detail, values, summed_refs)
+                local matched = { { med, g.code } }
+                for _, r in ipairs(summed_refs or {}) do if r ~= med.ref then matched[#matched + 1] = r end end
                 cards[#cards + 1] = card {
+                  explain = { matched = matched, rows = { kb_row("dose_limits", row) }, values = values },
                   key = med.ref .. ":" .. g.code .. ":" .. row.id .. ":" .. kind, issue = "DOSEHINDW", indicator = ind,
                   summary = shorten(summary, 139),
                   detail = detail .. (row.note and ("\n\n" .. row.note) or "") .. "\n\nSource: " .. row.source,
@@ -48,7 +51,8 @@ rule {
                   add("no-weight", "info", "Could not check the " .. g.name .. " dose per kg: no body weight on file",
                       "The labelled limit for " .. g.name .. " depends on body weight, and the request holds no usable "
                         .. "weight (" .. (ctx.patient.weight_unknown or skipped or "none sent") .. "). Weigh the patient, "
-                        .. "or check the dose by hand.")
+                        .. "or check the dose by hand.",
+                      { weight_unknown = ctx.patient.weight_unknown or skipped or "none sent" })
                 end
               else
                 local weighed = string.format("weight %s kg on %s", amount_text(kg, ""):gsub("%s+$", ""),
@@ -63,7 +67,9 @@ rule {
                                     amount_text(per_dose, unit), amount_text(cap1, unit)),
                       string.format("**This order:** %s.\n\n**Limit:** %s %s/kg per dose x %s%s = %s.", dose_text(d, g.code),
                                     amount_text(row.max_single_per_kg, ""):gsub("%s+$", ""), row.unit, weighed,
-                                    abs1 and (", at most " .. amount_text(abs1, unit)) or "", amount_text(cap1, unit)))
+                                    abs1 and (", at most " .. amount_text(abs1, unit)) or "", amount_text(cap1, unit)),
+                      { dose = per_dose, unit = unit, weight_kg = kg, max_single_per_kg = row.max_single_per_kg,
+                        max_single = abs1, limit = cap1 })
                 end
                 local key = g.code .. ":" .. (d.route or "") .. ":" .. row.id
                 if row.max_daily_per_kg and not summed[key] then
@@ -81,7 +87,9 @@ rule {
                           .. string.format("\n\n**Limit:** %s %s/kg a day x %s%s = %s a day.",
                                            amount_text(row.max_daily_per_kg, ""):gsub("%s+$", ""), row.unit, weighed,
                                            absd and (", at most " .. amount_text(absd, tunit)) or "",
-                                           amount_text(capd, tunit)))
+                                           amount_text(capd, tunit)),
+                        daily_values({ weight_kg = kg, max_daily_per_kg = row.max_daily_per_kg, max_daily = absd,
+                                       limit = capd }, total, tunit, refs))
                   end
                 end
               end

@@ -25,6 +25,8 @@ rule {
               local ok = table.concat(row.allowed or {}, ", ")
               cards[#cards + 1] = card {
                 key = med.ref .. ":" .. g.code .. ":" .. row.id, issue = "DOSE",
+                explain = { matched = { { med, g.code } }, rows = { kb_row("routes", row) },
+                            values = { route = route, route_from = d.route_from } },
                 indicator = forbidden and row.severity or "warning",
                 summary = shorten(string.format("%s ordered by the %s route: %s", g.name, route,
                                                 forbidden and (row.severity == "critical" and "a wrong route that has been fatal"

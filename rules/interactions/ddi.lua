@@ -232,6 +232,22 @@ local function with_policy(c, p, source, severity, sources)
   return c
 end
 
+-- The card's explanation: the two orders, the knowledge rows (curated first, then the public
+-- lists' rows for the pair) and the policy row that set the indicator.
+local PUBLIC_TABLE = { ["onc-high-priority"] = "ddi_onc_high_priority", ["va-ndfrt"] = "ddi_va_ndfrt",
+                       ["onc-non-interruptive"] = "ddi_onc_non_interruptive" }
+local function explain_pair(ma, mb, curated, public, p)
+  local rows = {}
+  for i, x in ipairs(curated or {}) do
+    if i <= 4 then rows[#rows + 1] = { "interactions", x.id, x.source ~= "" and x.source or nil } end
+  end
+  for _, r in ipairs(public or {}) do
+    if #rows < 8 then rows[#rows + 1] = { PUBLIC_TABLE[r.source] or r.source, r.a .. ":" .. r.b, r.source } end
+  end
+  if p.line then rows[#rows + 1] = { "ddi_policy", p.line } end
+  return { matched = { ma, mb }, rows = rows }
+end
+
 local function source_ids(public, first)
   local ids, seen = { first }, { [first] = true }
   for _, r in ipairs(public or {}) do
@@ -292,6 +308,7 @@ local function public_card(ctx, g)
   if ca > cb then ca, cb = cb, ca end
   return with_policy(card {
     key       = "public:" .. ca .. ":" .. cb,
+    explain   = explain_pair(g.ma, g.mb, nil, g.public, p),
     issue     = "DRG",
     indicator = p.indicator,
     summary   = string.format("%s interaction: %s with %s", tier, g.ga, g.gb),
@@ -329,6 +346,7 @@ local function curated_card(ctx, g)
   end
   return with_policy(card {
     key       = x.id .. ":" .. x.a_ingredient .. ":" .. x.b_ingredient,
+    explain   = explain_pair(x.a, x.b, rows, g.public, p),
     issue     = "DRG",
     indicator = p.indicator,
     summary   = string.format("%s interaction: %s with %s", x.severity:gsub("^%l", string.upper),

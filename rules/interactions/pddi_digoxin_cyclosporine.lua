@@ -59,6 +59,12 @@ rule {
     return card {
       issue = "DRG",
       key = "digoxin-cyclosporine",
+      explain = {
+        matched = { pair.a, pair.b, level and { level, DIGOXIN_LEVEL } or nil, k and { k, POTASSIUM } or nil },
+        rows = { kb_row("interactions", pair) },
+        values = { digoxin_level = recent_level and level.value or nil, digoxin_ng_ml = recent_level and to_ng_per_ml(level) or nil,
+                   potassium = k and k.value or nil, level_recent = recent_level and true or false },
+      },
       indicator = indicator,
       summary = "Digoxin with cyclosporine: risk of digoxin toxicity" ..
                 (recent_level and "" or (not retrieved(ctx, "observations") and "; digoxin level not checked" or "; no recent digoxin level")),

@@ -65,6 +65,7 @@ rule {
       return card {
         issue = "DRG",
         key = "warfarin:" .. nsaid.ref,
+        explain = { matched = { pair.a, pair.b }, rows = { kb_row("interactions", pair) }, values = { topical = true } },
         indicator = "info",
         summary = shorten("Warfarin with topical " .. nsaid.name .. ": no special precautions", 139),
         detail = "Topical diclofenac is absorbed far less than oral diclofenac (a few percent of a systemic dose at "
@@ -129,6 +130,11 @@ rule {
     return card {
       issue = "DRG",
       key = "warfarin:" .. nsaid.ref,
+      explain = {
+        matched = { pair.a, pair.b, bleed, steroid, mra, anticoag, ppi },
+        rows = { kb_row("interactions", pair) },
+        values = { risk_factors = #factors, age_years = ctx.patient.age, gastroprotection = ppi ~= nil },
+      },
       indicator = indicator,
       summary = shorten("Warfarin with " .. nsaid.name .. ": increased bleeding risk" ..
                         (#factors > 0 and (" (" .. #factors .. " risk factor" .. (#factors > 1 and "s" or "") .. ")") or ""), 139),

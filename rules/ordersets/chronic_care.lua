@@ -41,7 +41,7 @@ rule {
     for _, set in ipairs(SETS) do
       local condition = ctx.conditions.any(set.conditions)
       if condition then
-        local missing, names, lines = {}, {}, {}
+        local missing, names, lines, codes = {}, {}, {}, {}
         for _, order in ipairs(set.orders) do
           if not recent_result(ctx, order) then
             missing[#missing + 1] = suggestion {
@@ -51,11 +51,13 @@ rule {
             }
             names[#names + 1] = order.display:match("^[^/%[]+"):gsub("%s+$", "")
             lines[#lines + 1] = string.format("No %s within %d days.", order.display, order.days)
+            codes[#codes + 1] = order.code
           end
         end
         if #missing > 0 then
           cards[#cards + 1] = card {
             key = set.id,
+            explain = { matched = { condition, patient_ref(ctx) }, rows = { { "order_set", set.id } }, values = { due = table.concat(codes, "+") } },
             indicator = "info",
             summary = shorten(set.title:match("^[^:]+") .. ": due " .. table.concat(names, ", "), 139),
             detail = table.concat(lines, "\n\n") .. "\n\nSource: " .. set.source,

@@ -249,7 +249,7 @@ rule {
       if med then
         local start = starting(ctx, set.when[1])
         local after_start = set.after_start_of and starting(ctx, set.after_start_of)
-        local missing, names, notes, windows = {}, {}, {}, {}
+        local missing, names, notes, windows, codes = {}, {}, {}, {}, {}
         for _, order in ipairs(set.orders) do
           local days = start and order.start_days or order.days
           local recent = not after_start and recent_result(ctx, { code = order.code, also = order.also,
@@ -263,6 +263,7 @@ rule {
                                              reason = set.title }, "Order " .. order.display) },
             }
             names[#names + 1] = order.display:match("^[^%[]+"):gsub("%s+$", "")
+            codes[#codes + 1] = order.code
           end
           if not (start and order.not_at_start) then
             windows[#windows + 1] = after_start and string.format("%s: after the start (earlier results do not count)", order.display)
@@ -281,6 +282,9 @@ rule {
           lines[#lines + 1] = "Source: " .. set.source
           cards[#cards + 1] = card {
             key = set.id,
+            explain = { matched = { med }, rows = { { "order_set", set.id } },
+                        values = { due = table.concat(codes, "+"), starting = start and true or false,
+                                   results_checked = not unchecked } },
             indicator = "info",
             summary = shorten(set.title:match("^[^:]+") .. ": order " .. table.concat(names, ", ")
                               .. (unchecked and " (recent results not checked)" or ""), 139),

@@ -16,7 +16,7 @@ rule {
   hooks = { "order-select", "order-sign", "patient-view" },
 
   evaluate = function(ctx)
-    local names = {}
+    local names, matched = {}, {}
     for _, m in ipairs(ctx.unresolved) do
       -- a draft with no medication chosen yet (order-select while the form fills in: no code, no
       -- text) is not a medication that escaped screening: nothing to say about it
@@ -26,20 +26,24 @@ rule {
         local known = {}
         for _, g in ipairs(m.ingredients) do known[#known + 1] = g.name end
         names[#names + 1] = #known > 0 and (m.text .. " (only " .. table.concat(known, ", ") .. " screened)") or m.text
+        if #matched < 8 then matched[#matched + 1] = m end
       end
     end
     local allergies = {}
     for _, a in ipairs(ctx.unresolved_allergies) do
-      if a.category == "medication" then allergies[#allergies + 1] = a.text end
+      if a.category == "medication" then
+        allergies[#allergies + 1] = a.text
+        if #matched < 12 then matched[#matched + 1] = a end
+      end
     end
     local failed = ctx.prefetch_errors
     -- lists the order checks read that the request left out (not sent, nothing fetched): those
     -- checks did not run, and silence must not read as "no problems" (the required lists have
     -- their own did-not-run cards)
-    local unsent = {}
+    local unsent, unsent_keys = {}, {}
     if ctx.order_hook and #ctx.selected > 0 then
       for _, k in ipairs(NOT_SENT) do
-        if ctx.prefetch[k[1]] == "absent" then unsent[#unsent + 1] = k[2] end
+        if ctx.prefetch[k[1]] == "absent" then unsent[#unsent + 1] = k[2]; unsent_keys[#unsent_keys + 1] = k[1] end
       end
     end
     if #names == 0 and #allergies == 0 and failed == 0 and #unsent == 0 then return nil end
@@ -65,8 +69,12 @@ rule {
       or (failed > 0 and (failed .. " patient data " .. (failed == 1 and "list" or "lists")))
       or unsent[1]:match("^[^(]+"):gsub("%s+$", "")
     local more = #names + #allergies + (failed > 0 and 1 or 0) + #unsent - 1
+    matched[#matched + 1] = patient_ref(ctx)
     return card {
       key = "unresolved",
+      explain = { matched = matched,
+                  values = { unresolved_medications = #names, unresolved_allergies = #allergies, prefetch_errors = failed,
+                             not_sent = #unsent_keys > 0 and table.concat(unsent_keys, "+") or nil } },
       indicator = "info",
       summary = shorten("Could not screen: " .. first .. (more > 0 and (" and " .. more .. " more") or ""), 139),
       detail = table.concat(lines, "\n\n"),

@@ -137,6 +137,92 @@ static void cards_come_critical_then_warning_then_info(void **s)
     close_set(&l);
 }
 
+/* Issue 18 part 4: card{explain = ...} is normalised by the prelude (ids and codes), sent in the
+ * card's extension org.cdsd.explain and kept, the same map, in cds_card_out.explain for the audit
+ * row; an engine card names the failed rule; a malformed explanation fails the rule at its
+ * file:line (not through `return card {...}`: a tail call leaves no line to name). */
+static const msgpack_object *explain_of(const msgpack_object *card)
+{
+    return cds_mp_get(cds_mp_get(card, "extension"), "org.cdsd.explain");
+}
+
+static void cards_carry_their_explanation(void **s)
+{
+    (void)s;
+    loaded l;
+    open_set(&l, make_set(
+        "rule { id = 't.why', version = '1', title = 'Why', hooks = { 'order-sign' },\n"
+        "  evaluate = function(ctx)\n"
+        "    local m = ctx.meds.any('warfarin')\n"
+        "    return card { indicator = 'warning', summary = 'w', explain = {\n"
+        "      matched = { { m, '11289' }, nil, 'Observation/o1' },\n"
+        "      rows = { { 'dose_limits', 'D1', 'DailyMed' }, kb_row('renal', { id = 'R2', source = ('x'):rep(80) }) },\n"
+        "      values = { crcl = 42.5, sex = 'female', dialysis = false } } }\n"
+        "  end }\n"
+        "rule { id = 't.broken', version = '1', title = 'Broken', hooks = { 'order-sign' },\n"
+        "  evaluate = function(ctx) return ctx.nothing.here end }\n"
+        "rule { id = 't.badexplain', version = '1', title = 'Bad', hooks = { 'order-sign' },\n"
+        "  evaluate = function(ctx)\n"
+        "    local c = card { indicator = 'info', summary = 'x', explain = { matched = { 42 } } } return c\n"
+        "  end }\n"
+        "rule { id = 't.badvalue', version = '1', title = 'Bad value', hooks = { 'order-sign' },\n"
+        "  evaluate = function(ctx)\n"
+        "    local c = card { indicator = 'info', summary = 'x', explain = { values = { crcl = 0/0 } } } return c\n"
+        "  end }\n"
+        "rule { id = 't.badfield', version = '1', title = 'Bad field', hooks = { 'order-sign' },\n"
+        "  evaluate = function(ctx)\n"
+        "    local c = card { indicator = 'info', summary = 'x', explain = { why = 'because' } } return c\n"
+        "  end }\n"));
+    result r;
+    cds_error err;
+    assert_int_equal(call(l.e, REQUEST, &r, &err), CDS_OK);
+    assert_int_equal(r.info.nerrors, 4);
+    const msgpack_object *cards = cds_mp_get(&r.resp.data, "cards");
+    assert_int_equal(cards->via.array.size, 5);
+    size_t found = 0;
+    for (uint32_t i = 0; i < cards->via.array.size; i++) {
+        const cds_card_out *co = &r.info.cards[i];
+        const msgpack_object *ext = explain_of(&cards->via.array.ptr[i]);
+        assert_non_null(ext);
+        assert_non_null(co->explain);
+        /* the audit's bytes are the extension's map */
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        assert_int_equal(msgpack_unpack_next(&u, co->explain, co->explain_len, NULL), MSGPACK_UNPACK_SUCCESS);
+        assert_true(msgpack_object_equal(u.data, *ext));
+        if (strcmp(co->rule, "t.why") == 0) {
+            found++;
+            const msgpack_object *m = cds_mp_get(ext, "matched"), *rows = cds_mp_get(ext, "rows");
+            assert_int_equal(m->via.array.size, 2);   /* the nil entry dropped out */
+            assert_true(cds_mp_str_eq(&m->via.array.ptr[0].via.array.ptr[0], "MedicationRequest/m1"));
+            assert_true(cds_mp_str_eq(&m->via.array.ptr[0].via.array.ptr[1], "11289"));
+            assert_true(cds_mp_str_eq(&m->via.array.ptr[1].via.array.ptr[0], "Observation/o1"));
+            assert_true(cds_mp_str_eq(&rows->via.array.ptr[0].via.array.ptr[2], "DailyMed"));
+            assert_true(cds_mp_str_eq(&rows->via.array.ptr[1].via.array.ptr[1], "R2"));
+            assert_int_equal(rows->via.array.ptr[1].via.array.size, 2);   /* a citation is not kept */
+            const msgpack_object *v = cds_mp_get(ext, "values");
+            assert_true(cds_mp_get(v, "crcl")->via.f64 == 42.5);
+            assert_true(cds_mp_str_eq(cds_mp_get(v, "sex"), "female"));
+            assert_int_equal(cds_mp_get(v, "dialysis")->type, MSGPACK_OBJECT_BOOLEAN);
+        } else {
+            found += 16;
+            const msgpack_object *failed = cds_mp_get(ext, "rule_failed");
+            assert_non_null(failed);
+            assert_true(cds_mp_str_eq(failed, co->rule));
+        }
+        msgpack_unpacked_destroy(&u);
+    }
+    assert_int_equal(found, 1 + 4 * 16);
+    for (size_t i = 0; i < r.info.nruns; i++) {
+        const char *id = r.info.runs[i].rule, *m = r.info.runs[i].error;
+        if (strcmp(id, "t.badexplain") == 0 && !strstr(m, "rules.lua:13: card: explain.matched[1] must be")) fail_msg("%s", m);
+        if (strcmp(id, "t.badvalue") == 0 && !strstr(m, "rules.lua:17: card: explain.values.crcl is not a finite number")) fail_msg("%s", m);
+        if (strcmp(id, "t.badfield") == 0 && !strstr(m, "rules.lua:21: card: explain: unknown field 'why'")) fail_msg("%s", m);
+    }
+    release(&r);
+    close_set(&l);
+}
+
 static void a_misspelt_field_is_reported_with_file_and_line(void **s)
 {
     (void)s;
@@ -647,6 +733,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cards_come_critical_then_warning_then_info),
+        cmocka_unit_test(cards_carry_their_explanation),
         cmocka_unit_test(a_misspelt_field_is_reported_with_file_and_line),
         cmocka_unit_test(declarations_with_metatables_are_load_errors),
         cmocka_unit_test(a_syntax_error_is_reported_with_file_and_line),
