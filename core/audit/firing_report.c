@@ -38,13 +38,13 @@ void cds_firing_text(const cds_firing_view *v, FILE *out)
         fprintf(out, "none\n");
         return;
     }
-    fprintf(out, "%zu\n%-20s %-26s %-8s %7s %6s %8s %8s %8s %8s\n", n, "service", "rule", "kind", "calls", "cards", "rate",
+    fprintf(out, "%zu\n%-24s %-26s %-8s %7s %6s %8s %8s %8s %8s\n", n, "service", "rule", "kind", "calls", "cards", "rate",
             "centre", "lower", "upper");
     for (size_t i = 0; i < v->table->n; i++) {
         const cds_firing_series *s = &v->table->series[i];
         cds_firing_check c = check(v, s);
         if (!cds_firing_is_anomaly(c.kind)) continue;
-        fprintf(out, "%-20s %-26s %-8s %7ld %6ld %8.4f %8.4f %8.4f %8.4f\n", s->service, s->rule, cds_firing_kind_name(c.kind),
+        fprintf(out, "%-24s %-26s %-8s %7ld %6ld %8.4f %8.4f %8.4f %8.4f\n", s->service, s->rule, cds_firing_kind_name(c.kind),
                 c.n, c.x, c.rate, c.p, c.lcl, c.ucl);
     }
 }
