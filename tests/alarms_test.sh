@@ -33,7 +33,8 @@ sed -i 's/^\(DUP013\t\)class:nsaids\t/\1class:nsaids;class:anticoagulants\t/' "$
 check "the policy table was edited" grep -q "^curated	major	patient-view	" "$T/rules/interactions/tables/ddi_policy.tsv"
 check "the duplication table was edited" grep -q "^DUP013	class:nsaids;class:anticoagulants	" "$T/rules/context/tables/duplication.tsv"
 
-# today's calls through the real server (HTTP door), each request of the list 30 times
+# today's calls through the real server (HTTP door), each request of the list 30 times; the
+# server reads the baseline from the audit history when it starts
 PORT=$((20000 + ($$ * 11) % 12000))
 H="http://127.0.0.1:$PORT"
 "$CDSD" serve --listen "ipc://$T/cdsd.sock" --http "127.0.0.1:$PORT" --rules "$T/rules" --state "$T/var" \
@@ -51,6 +52,14 @@ for round in $(seq 1 30); do
     done <"$T/list"
 done
 check "today's $n calls answered 200" test "$ok" -eq "$n"
+# the live server's own counts against the baseline it read at start
+curl -s "$H/health" >"$T/health"
+check "health lists ddi.interaction stopped" \
+    grep -q '{"service":"medication-safety","rule":"ddi.interaction","kind":"stopped"' "$T/health"
+check "health lists context.duplication surging" \
+    grep -q '{"service":"medication-safety","rule":"context.duplication","kind":"surge"' "$T/health"
+check "health lists no other alarm" test "$(grep -o '"kind":"[a-z]*"' "$T/health" | wc -l)" -eq \
+    "$(grep -o '"rule":"\(ddi.interaction\|context.duplication\)","kind":"[a-z]*"' "$T/health" | wc -l)"
 kill -TERM "$SERVER"; wait "$SERVER" 2>/dev/null; SERVER=
 
 "$CDSD" report --state "$T/var" --day "$TODAY" >"$T/report" 2>&1
@@ -64,5 +73,5 @@ check "the HTML report has the section" grep -q "<h2>Firing-rate alarms</h2>" "$
 check "  with a chart per service and rule, the stopped rule first" \
     sh -c "grep -o '<h3>[^<]*' '$T/report.html' | head -3 | grep -q 'ddi.interaction\|context.duplication'"
 cat "$T/alarms"
-[ "$fails" -eq 0 ] || tail -5 "$T/log"
+[ "$fails" -eq 0 ] || { cat "$T/health"; echo; tail -5 "$T/log"; }
 check_summary

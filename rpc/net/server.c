@@ -32,6 +32,7 @@
 #include "audit.h"
 #include "audit_history.h"
 #include "audit_retention.h"
+#include "firing_live.h"
 #include "protocol.h"
 #include "supervisor.h"
 #include <arpa/inet.h>
@@ -326,6 +327,7 @@ static void log_outcome(cds_stats *st, const cds_proto_outcome *oc, double ms)
         return;
     }
     for (size_t i = 0; i < oc->info.ncards; i++) cds_metrics_card(oc->info.cards[i].rule, oc->info.cards[i].indicator);
+    if (call) cds_firing_live_call(oc->service, &oc->info);
     cds_log_request(call ? CDS_LOG_INFO : CDS_LOG_DEBUG, "request", &f, call ? "%zu card(s)" : NULL, oc->info.ncards);
     for (size_t i = 0; i < oc->info.nruns; i++)
         if (oc->info.runs[i].error) {
@@ -701,6 +703,8 @@ int cds_server_run(const cds_server_opts *o)
         cds_log(CDS_LOG_ERROR, "start", "no rule set to serve; not starting");
         return 1;
     }
+    if (!cds_firing_live_start(o->state, CDS_FIRING_BASELINE_DAYS))
+        cds_log(CDS_LOG_WARN, "start", "firing-rate alarms: no baseline thread; health lists none");
     clock_gettime(CLOCK_MONOTONIC, &s->stats.started);
     s->stats.workers = o->workers;
     pthread_mutex_init(&s->qlock, NULL);
@@ -828,6 +832,7 @@ cleanup:;
     s->http = NULL;
     cds_ops_close(s->ops);   /* scrapes read the server's state: stop them before it goes */
     s->ops = NULL;
+    cds_firing_live_stop();
     cds_health_unbind();
     atomic_store(&s->stopping, true);
     atomic_store(&s->workers_exit, true);
