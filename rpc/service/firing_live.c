@@ -36,7 +36,7 @@ static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static service_slot services[SERVICES];
 static series_slot series[SERIES];
 static pthread_t thread;
-static bool running, stopping, registered;   /* registered: a rule set added names since the last read */
+static bool running, stopping;
 static char state_dir[1024];
 static size_t baseline = CDS_FIRING_BASELINE_DAYS;
 
@@ -117,8 +117,6 @@ void cds_firing_live_register(const cds_ruleset *rs)
         size_t svc = add_service(rs->services[i].id);
         for (size_t k = 0; svc && k < rs->services[i].nrules; k++) add_series(svc, rs->rules[rs->services[i].rules[k]].id);
     }
-    registered = true;   /* a reloaded rule set's new rules get their baseline now, not at midnight */
-    pthread_cond_signal(&wake);
     pthread_mutex_unlock(&lock);
 }
 
@@ -181,8 +179,7 @@ static void *run(void *arg)
     pthread_mutex_lock(&lock);
     while (!stopping) {
         int64_t day = (int64_t)(time(NULL) / DAY_S);
-        if (day != loaded || registered) {
-            registered = false;
+        if (day != loaded) {
             pthread_mutex_unlock(&lock);
             reload(day);
             pthread_mutex_lock(&lock);

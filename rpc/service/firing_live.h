@@ -2,7 +2,9 @@
  * its calls answered today and per service and rule its cards today, counted with relaxed atomic
  * increments (one per call, one per card: a call looks its names up, never locks). A thread of
  * its own reads the baseline (the days before today, firing_rate.h) from the audit history at
- * start, with today's decisions so far, and again after each UTC midnight, off the hot path.
+ * start, with today's decisions so far, and again after each UTC midnight, off the hot path
+ * (not at a reload: reading weeks of history on every reload would load a busy server; a rule
+ * a reload adds is judged from the next midnight).
  * Every rule of a service is taken to run on each of its calls (as the engine runs them). */
 #ifndef CDS_FIRING_LIVE_H
 #define CDS_FIRING_LIVE_H
