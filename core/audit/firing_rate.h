@@ -4,6 +4,7 @@
 #ifndef CDS_FIRING_RATE_H
 #define CDS_FIRING_RATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,8 +70,9 @@ void cds_firing_table_free(cds_firing_table *t);
  * logs (before the compact runs) are read too. CDS_EIO with the reason in err. */
 cds_rc cds_firing_read(const char *const *paths, size_t n, cds_firing_table *t, cds_error *err);
 /* The same over a state directory's history (audit_history.h): its first-layout log, the archives
- * that reach into the table's days, its live log. */
-cds_rc cds_firing_read_state(const char *state, cds_firing_table *t, cds_error *err);
+ * that reach into the table's days, its live log. in_server: the caller also writes the live log
+ * (cdsd serve); it is then read as of its last checkpoint, outside its locking. */
+cds_rc cds_firing_read_state(const char *state, cds_firing_table *t, bool in_server, cds_error *err);
 
 /* Day `day` of series s against the `baseline` days before it (fewer when the table starts later). */
 cds_firing_check cds_firing_check_series(const cds_firing_table *t, const cds_firing_series *s, size_t day, size_t baseline,

@@ -44,9 +44,30 @@ static bool count(cds_firing_table *t, const char *service, const char *rule, in
     return true;
 }
 
-static cds_rc read_file(const char *path, cds_firing_table *t, cds_error *err)
+/* The live log as of its last checkpoint, without taking part in its locking (immutable): a
+ * second connection to the log inside the serving process kept its writer from seeing a later
+ * schema change (test_server: a dropped trigger still refused decisions). */
+static sqlite3 *open_beside_writer(const char *path, cds_error *err)
 {
-    sqlite3 *db = cds_audit_file_open(path, err);
+    char uri[3200] = "file:";
+    size_t n = strlen(uri);
+    for (const char *p = path; *p && n + 4 < sizeof uri; p++) {
+        if (*p == '?' || *p == '#' || *p == '%') n += (size_t)snprintf(uri + n, sizeof uri - n, "%%%02X", (unsigned char)*p);
+        else uri[n++] = *p;
+    }
+    snprintf(uri + n, sizeof uri - n, "?immutable=1");
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+        cds_error_set(err, CDS_EIO, NULL, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+static cds_rc read_file(const char *path, cds_firing_table *t, cds_error *err, bool beside_writer)
+{
+    sqlite3 *db = beside_writer ? open_beside_writer(path, err) : cds_audit_file_open(path, err);
     if (!db) return CDS_EIO;
     int layout = cds_audit_layout_of(db);
     char sql[512];
@@ -103,7 +124,7 @@ static cds_rc read_file(const char *path, cds_firing_table *t, cds_error *err)
 cds_rc cds_firing_read(const char *const *paths, size_t n, cds_firing_table *t, cds_error *err)
 {
     for (size_t i = 0; i < n; i++) {
-        cds_rc rc = read_file(paths[i], t, err);
+        cds_rc rc = read_file(paths[i], t, err, false);
         if (rc != CDS_OK) return rc;
     }
     return CDS_OK;
@@ -124,13 +145,13 @@ static bool before_table(const char *path, const cds_firing_table *t)
     return strncmp(name + strlen(tag), first, 10) < 0;
 }
 
-cds_rc cds_firing_read_state(const char *state, cds_firing_table *t, cds_error *err)
+cds_rc cds_firing_read_state(const char *state, cds_firing_table *t, bool in_server, cds_error *err)
 {
     cds_audit_history h;
     if (!cds_audit_history_list(state, NULL, &h)) return cds_error_set(err, CDS_EINTERNAL, NULL, "out of memory");
     cds_rc rc = CDS_OK;
     for (size_t i = 0; i < h.n && rc == CDS_OK; i++)
-        if (i == h.live || !before_table(h.files[i], t)) rc = read_file(h.files[i], t, err);
+        if (i == h.live || !before_table(h.files[i], t)) rc = read_file(h.files[i], t, err, in_server && i == h.live);
     cds_audit_history_free(&h);
     return rc;
 }

@@ -87,7 +87,7 @@ int cli_report(int argc, char **argv)
     cds_firing_view fv = {.table = &ft, .day = (size_t)baseline, .baseline = (size_t)baseline,
                           .min_expected = CDS_FIRING_MIN_EXPECTED};
     for (size_t i = 0; i < nstates; i++)
-        if (cds_firing_read_state(states[i], &ft, &err)) {
+        if (cds_firing_read_state(states[i], &ft, false, &err)) {
             fprintf(stderr, "cdsd report: %s\n", err.message);
             cds_firing_table_free(&ft);
             goto done;

@@ -140,7 +140,7 @@ static void reload(int64_t day)
 {
     cds_firing_table t = {.day0_ms = (day - (int64_t)baseline) * DAY_S * 1000LL, .ndays = baseline + 1};
     cds_error err;
-    if (cds_firing_read_state(state_dir, &t, &err) != CDS_OK) {
+    if (cds_firing_read_state(state_dir, &t, true, &err) != CDS_OK) {
         cds_log(CDS_LOG_WARN, "firing_rate", "baseline not read: %s", err.message);
         cds_firing_table_free(&t);
         return;

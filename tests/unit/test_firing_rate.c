@@ -145,7 +145,7 @@ static void the_reader_counts_runs_and_cards_per_day_and_skips_shadow(void **s)
     cds_audit_close(a);
 
     cds_firing_table t = {.day0_ms = day0, .ndays = 3};
-    assert_int_equal(cds_firing_read_state(dir, &t, &err), CDS_OK);
+    assert_int_equal(cds_firing_read_state(dir, &t, false, &err), CDS_OK);
     assert_int_equal(t.n, 4);
     const cds_firing_series *sa = cds_firing_series_at(&t, "svc", "rule.a"), *sb = cds_firing_series_at(&t, "svc", "rule.b"),
                             *ob = cds_firing_series_at(&t, "other", "rule.b");
@@ -172,7 +172,7 @@ static void the_reader_counts_runs_and_cards_per_day_and_skips_shadow(void **s)
     char junk[300];
     snprintf(junk, sizeof junk, "%s/junk", dir);
     cds_firing_table j = {.day0_ms = day0, .ndays = 3};
-    assert_int_not_equal(cds_firing_read_state(junk, &j, &err), CDS_OK);
+    assert_int_not_equal(cds_firing_read_state(junk, &j, false, &err), CDS_OK);
     assert_non_null(strstr(err.message, "audit.db"));
     cds_firing_table_free(&j);
     tu_rmrf(dir);
