@@ -7,7 +7,13 @@
  * (time 1-60 us); 45% of decisions show one card, 10% two (info 50%, warning 33%, critical 17%);
  * a third of the cards get feedback (70% overridden with one of five reasons, 30% accepted);
  * 1% of calls fail (bad_request, prefetch_missing). Patients from a pool of 50,000 (keyed).
- * Usage: cdsd-audit-gen --state DIR [--rules DIR] [--days N] [--per-day N] [--seed N] */
+ * With --calls LIST ("SERVICE REQUEST.json" a line), each decision is instead one of those
+ * requests (picked at random) evaluated by the rule set's engine at the decision's time: every
+ * rule fires at its own steady rate, as on the requests, and a broken knowledge table shows in
+ * the rows written after it (the firing-rate alarm test, issue 18).
+ * --start DATE: the first day (default: --days before now), e.g. today for today's calls.
+ * Usage: cdsd-audit-gen --state DIR [--rules DIR] [--days N] [--per-day N] [--seed N] [--calls LIST]
+ *        [--start DATE] */
 #include <getopt.h>
 #include <msgpack.h>
 #include <stdatomic.h>
@@ -18,9 +24,11 @@
 #include <time.h>
 
 #include "audit.h"
+#include "audit_gen_calls.h"
 #include "digest.h"
 #include "mp.h"
 #include "ruleset.h"
+#include "view.h"
 
 static atomic_llong clock_ms;
 
@@ -107,11 +115,12 @@ static void store_feedback(cds_audit *a, const fb_entry *e, size_t n)
 
 int main(int argc, char **argv)
 {
-    const char *state = NULL, *rules = "rules";
+    const char *state = NULL, *rules = "rules", *calls_list = NULL, *start_day = NULL;
     long days = 365, per_day = 15000;
     unsigned long long seed = 23;
     static const struct option lo[] = {{"state", 1, 0, 's'}, {"rules", 1, 0, 'r'}, {"days", 1, 0, 'd'},
-                                       {"per-day", 1, 0, 'p'}, {"seed", 1, 0, 'S'}, {0, 0, 0, 0}};
+                                       {"per-day", 1, 0, 'p'}, {"seed", 1, 0, 'S'}, {"calls", 1, 0, 'c'},
+                                       {"start", 1, 0, 'b'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         if (c == 's') state = optarg;
@@ -119,10 +128,13 @@ int main(int argc, char **argv)
         else if (c == 'd') days = atol(optarg);
         else if (c == 'p') per_day = atol(optarg);
         else if (c == 'S') seed = strtoull(optarg, NULL, 10);
+        else if (c == 'c') calls_list = optarg;
+        else if (c == 'b') start_day = optarg;
         else return 2;
     }
     if (!state || days < 1 || per_day < 1) {
-        fprintf(stderr, "usage: cdsd-audit-gen --state DIR [--rules DIR] [--days N] [--per-day N] [--seed N]\n");
+        fprintf(stderr, "usage: cdsd-audit-gen --state DIR [--rules DIR] [--days N] [--per-day N] [--seed N] [--calls LIST] "
+                        "[--start DATE]\n");
         return 2;
     }
     cds_strbuf diag;
@@ -131,6 +143,12 @@ int main(int argc, char **argv)
     cds_ruleset_opts ro = {0};
     if (cds_ruleset_load(rules, &ro, &rs, &diag)) {
         fprintf(stderr, "%s", diag.data ? diag.data : "rules did not load\n");
+        return 2;
+    }
+    gen_calls gc = {0};
+    time_t start_t = 0;
+    if ((calls_list && !gen_calls_load(&gc, calls_list, rs)) || (start_day && !cds_parse_time(start_day, &start_t))) {
+        if (start_day && !start_t) fprintf(stderr, "--start: YYYY-MM-DD or RFC3339\n");
         return 2;
     }
     mkdir(state, 0700);
@@ -142,7 +160,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.message);
         return 2;
     }
-    int64_t end = (int64_t)time(NULL) * 1000, start = end - days * 86400000LL;
+    int64_t end = (int64_t)time(NULL) * 1000, start = start_day ? (int64_t)start_t * 1000 : end - days * 86400000LL;
     atomic_store(&clock_ms, start);
     cds_audit_set_clock(a, fake_clock, NULL);
     cds_audit_cache_kib(a, 512 * 1024);
@@ -163,7 +181,7 @@ int main(int argc, char **argv)
             snprintf(patient, sizeof patient, "patient-%u", rnd(&seed) % 50000);
             snprintf(caller, sizeof caller, "10.0.%u.%u", rnd(&seed) % 4, rnd(&seed) % 250);
             unsigned r = rnd(&seed) % 100;
-            size_t ncards = r < 45 ? 1 : r < 55 ? 2 : 0;
+            size_t ncards = gc.n ? 0 : r < 45 ? 1 : r < 55 ? 2 : 0;   /* --calls: the engine's cards */
             cds_card_out co[2];
             for (size_t k = 0; k < nr; k++)
                 runs[k] = (cds_rule_run){.rule = rs->rules[k].id, .version = rs->rules[k].version,
@@ -182,15 +200,25 @@ int main(int argc, char **argv)
             bool select = rnd(&seed) % 5 == 0, fails = rnd(&seed) % 100 == 0;
             cds_eval_info info = {.runs = fails ? NULL : runs, .nruns = fails ? 0 : nr, .cards = co, .ncards = fails ? 0 : ncards,
                                   .patient_id = patient, .hook = select ? "order-select" : "order-sign", .hook_instance = hi};
+            const char *service = "medication-safety";
+            cds_arena arena;
+            cds_arena_init(&arena);
+            if (gc.n) {   /* a real call instead: the engine's runs and cards */
+                size_t which = rnd(&seed) % gc.n;
+                fails = gen_calls_eval(&gc, which, (time_t)(atomic_load(&clock_ms) / 1000), &arena, &info) != CDS_OK;
+                if (fails) failed++;
+                service = gc.call[which].service;
+            }
             unsigned char req[64];
             for (size_t k = 0; k < sizeof req; k++) req[k] = (unsigned char)rnd(&seed);
-            cds_audit_call call = {.decision = id, .service = "medication-safety", .caller = caller,
+            cds_audit_call call = {.decision = id, .service = service, .caller = caller,
                                    .code = fails ? (r % 2 ? CDS_EBADREQ : CDS_EPREFETCH) : CDS_OK,
                                    .error = fails ? "synthetic failure" : NULL, .rs = rs, .info = &info,
                                    .request = (const char *)req, .request_len = sizeof req,
                                    .decode_us = 20 + rnd(&seed) % 200, .eval_us = 30 + rnd(&seed) % 300,
                                    .total_us = 80 + rnd(&seed) % 900};
             if (cds_audit_decision(a, &call, noop_done, &failed, false) != CDS_OK) failed++;
+            cds_arena_free(&arena);   /* the record was copied */
             decisions++;
             cards += (long)info.ncards;
             if (decisions % 20000 == 0) cds_audit_flush(a);   /* bounds the queue */
@@ -209,6 +237,7 @@ int main(int argc, char **argv)
            failed ? "; WRITES FAILED" : "");
     free(runs);
     free(fb);
+    gen_calls_free(&gc);
     cds_ruleset_free(rs);
     cds_strbuf_free(&diag);
     return failed ? 1 : 0;

@@ -34,6 +34,7 @@
 #include "fhir_stub.h"
 #include "http_ceiling.h"
 #include "engine.h"
+#include "firing_live.h"
 #include "json.h"
 #include "latency.h"
 #include "mp.h"
@@ -133,6 +134,10 @@ static void run_inproc(const opts *o, const cds_ruleset *rs, const bench_set *se
     /* CDSD_BENCH_RULES=1: each rule's mean time and how often it gave a card (where the time of
      * a rule set goes; the timings include the rule's own clock reads) */
     bool per_rule = getenv("CDSD_BENCH_RULES") != NULL;
+    /* CDSD_BENCH_FIRING=1: each call also counted as the server counts it for the firing-rate
+     * alarms (firing_live.h), for the hot path's cost against the same run without */
+    bool firing = getenv("CDSD_BENCH_FIRING") != NULL;
+    if (firing) cds_firing_live_register(rs);
     rule_cost costs = {0};
     for (size_t i = 0;; i++) {
         double t = now_us();
@@ -142,6 +147,7 @@ static void run_inproc(const opts *o, const cds_ruleset *rs, const bench_set *se
         cds_proto_outcome oc;
         msgpack_sbuffer_clear(&out);
         cds_proto_handle(&env, &a, m->data, m->len, &out, &oc);
+        if (firing && !oc.code) cds_firing_live_call(oc.service, &oc.info);
         if (t0 && per_rule) rule_cost_add(&costs, rs, &oc.info);
         cds_arena_reset(&a);
         if (t0) {

@@ -38,6 +38,7 @@ typedef struct cds_report {
     size_t nservices;
     cds_day_stats *days;
     size_t ndays;
+    const struct cds_firing_view *firing;   /* the firing-rate alarms to show, or NULL (not owned) */
 } cds_report;
 
 /* Reads $db between since_ms and until_ms (epoch milliseconds, inclusive/exclusive). */

@@ -2,20 +2,9 @@
  * scripts, no external resources), for a pharmacy committee to read in a browser. */
 #include <string.h>
 
+#include "firing_report.h"
 #include "report.h"
-
-static void esc(FILE *o, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", o); break;
-        case '>': fputs("&gt;", o); break;
-        case '&': fputs("&amp;", o); break;
-        case '"': fputs("&quot;", o); break;
-        default: fputc(*s, o);
-        }
-    }
-}
+#include "report_html_esc.h"
 
 static const char *COLOURS[] = {"#1b6ca8", "#d1495b", "#edae49", "#00798c", "#6a4c93", "#30638e", "#8f2d56", "#58a4b0"};
 
@@ -33,7 +22,7 @@ static void override_chart(const cds_report *r, FILE *o)
         int y = 16 + 26 * (int)i;
         long fb = s->accepted + s->overridden;
         fprintf(o, "<text x=\"232\" y=\"%d\" text-anchor=\"end\">", y + 13);
-        esc(o, s->rule);
+        cds_html_esc(o, s->rule);
         fputs("</text>\n", o);
         if (!fb) {
             fprintf(o, "<text x=\"248\" y=\"%d\" fill=\"#888\">no feedback yet</text>\n", y + 13);
@@ -77,14 +66,14 @@ static void cards_chart(const cds_report *r, FILE *o)
             double hgt = 190.0 * (double)r->days[i].cards / (double)max;
             fprintf(o, "<rect x=\"%d\" y=\"%.1f\" width=\"12\" height=\"%.1f\" fill=\"%s\"><title>", x0 + (int)k * 14,
                     210 - hgt, hgt, COLOURS[k % 8]);
-            esc(o, r->days[i].rule);
+            cds_html_esc(o, r->days[i].rule);
             fprintf(o, ": %ld cards on %s</title></rect>\n", r->days[i].cards, r->days[i].day);
         }
     }
     for (size_t k = 0; k < r->nrules; k++) {
         fprintf(o, "<rect x=\"%d\" y=\"242\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"251\">",
                 70 + (int)k * 170, COLOURS[k % 8], 84 + (int)k * 170);
-        esc(o, r->rules[k].rule);
+        cds_html_esc(o, r->rules[k].rule);
         fputs("</text>\n", o);
     }
     fputs("</svg>\n", o);
@@ -99,9 +88,9 @@ void cds_report_html(const cds_report *r, FILE *o)
     fprintf(o, "<h1>cdsd alert report</h1>\n<p>%ld decisions", r->decisions);
     if (r->since[0]) {
         fputs(" from ", o);
-        esc(o, r->since);
+        cds_html_esc(o, r->since);
         fputs(" to ", o);
-        esc(o, r->until);
+        cds_html_esc(o, r->until);
     }
     fputs(".</p>\n<h2>Override rate per rule</h2>\n", o);
     override_chart(r, o);
@@ -114,20 +103,20 @@ void cds_report_html(const cds_report *r, FILE *o)
     for (size_t i = 0; i < r->nrules; i++) {
         const cds_rule_stats *s = &r->rules[i];
         fputs("<tr><td>", o);
-        esc(o, s->rule);
+        cds_html_esc(o, s->rule);
         fprintf(o, "</td><td>%ld</td><td>%ld</td><td>%ld</td><td>%ld</td><td>%ld</td><td>%ld</td><td>%ld</td><td>%ld</td>"
                    "<td>%ld</td><td>%.0f</td><td>%.0f</td><td style=\"text-align:left\">",
                 s->runs, s->fired, s->errors, s->info, s->warning, s->critical, s->accepted, s->overridden, s->no_feedback,
                 s->p50_us, s->p99_us);
         for (int k = 0; k < 3 && s->reason_counts[k]; k++) {
             if (k) fputs("; ", o);
-            esc(o, s->reasons[k]);
+            cds_html_esc(o, s->reasons[k]);
             fprintf(o, " (%ld)", s->reason_counts[k]);
         }
         fputs("</td><td style=\"text-align:left\">", o);
         if (s->example[0]) {
             fputs("<code>cdsd explain ", o);
-            esc(o, s->example);
+            cds_html_esc(o, s->example);
             fputs("</code>", o);
         }
         fputs("</td></tr>\n", o);
@@ -137,10 +126,12 @@ void cds_report_html(const cds_report *r, FILE *o)
           "(README \"Why this card\").</p>\n<h2>Services</h2>\n<table><tr><th>service</th><th>requests</th><th>errors</th><th>by code</th></tr>\n", o);
     for (size_t i = 0; i < r->nservices; i++) {
         fputs("<tr><td>", o);
-        esc(o, r->services[i].service);
+        cds_html_esc(o, r->services[i].service);
         fprintf(o, "</td><td>%ld</td><td>%ld</td><td style=\"text-align:left\">", r->services[i].requests, r->services[i].errors);
-        esc(o, r->services[i].by_code);
+        cds_html_esc(o, r->services[i].by_code);
         fputs("</td></tr>\n", o);
     }
-    fputs("</table>\n</body></html>\n", o);
+    fputs("</table>\n", o);
+    if (r->firing) cds_firing_html(r->firing, o);
+    fputs("</body></html>\n", o);
 }

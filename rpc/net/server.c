@@ -33,6 +33,7 @@
 #include "audit.h"
 #include "audit_history.h"
 #include "audit_retention.h"
+#include "firing_live.h"
 #include "protocol.h"
 #include "shadow.h"
 #include "supervisor.h"
@@ -340,6 +341,7 @@ static void log_outcome(cds_stats *st, const cds_proto_outcome *oc, double ms)
         if (co->indicator && !strcmp(co->indicator, "suppressed")) cds_metrics_card_suppressed(co->rule);   /* dropped */
         else cds_metrics_card(co->rule, co->indicator);
     }
+    if (call) cds_firing_live_call(oc->service, &oc->info);
     cds_log_request(call ? CDS_LOG_INFO : CDS_LOG_DEBUG, "request", &f, call ? "%zu card(s)" : NULL, oc->info.ncards);
     for (size_t i = 0; i < oc->info.nruns; i++)
         if (oc->info.runs[i].error) {
@@ -797,6 +799,8 @@ int cds_server_run(const cds_server_opts *o)
         cds_audit_close(s->audit);
         return 1;
     }
+    if (!cds_firing_live_start(o->state, CDS_FIRING_BASELINE_DAYS))
+        cds_log(CDS_LOG_WARN, "start", "firing-rate alarms: no baseline thread; health lists none");
     clock_gettime(CLOCK_MONOTONIC, &s->stats.started);
     s->stats.workers = o->workers;
     if (o->shadow) {
@@ -941,6 +945,7 @@ cleanup:;
     s->http = NULL;
     cds_ops_close(s->ops);   /* scrapes read the server's state: stop them before it goes */
     s->ops = NULL;
+    cds_firing_live_stop();
     cds_health_unbind();
     atomic_store(&s->stopping, true);
     /* calls still fetching come back (their keys not fetched: stopping) before the workers go */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "firing_live.h"
 #include "fixture.h"
 #include "log.h"
 #include "metrics.h"
@@ -98,6 +99,7 @@ bool cds_gen_reload(const cds_gen_opts *o)
     g->rs = rs;
     rs = NULL;
     cds_metrics_register_ruleset(g->rs);   /* its label values exist before any call can use them */
+    cds_firing_live_register(g->rs);
     atomic_init(&g->refs, 1);
     pthread_mutex_lock(&lock);
     g->id = next_id++;

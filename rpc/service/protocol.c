@@ -9,6 +9,7 @@
 #include "audit.h"
 #include "clock.h"
 #include "digest.h"
+#include "firing_live.h"
 #include "mp.h"
 #include "request.h"
 #include "strbuf.h"
@@ -78,6 +79,33 @@ unsigned cds_proto_http_status(cds_rc rc)
     return (unsigned)rc < CDS_RC_COUNT ? status[rc] : 500;
 }
 
+/* Today's firing-rate anomalies so far (firing_live.h): rule, service, kind, calls, cards, rate
+ * and the limits it left. */
+static void pack_firing_alarms(msgpack_packer *pk)
+{
+    cds_firing_alarm a[32];
+    size_t n = cds_firing_live_anomalies(a, 32);
+    if (n > 32) n = 32;
+    cds_mp_pack_str(pk, "firing_alarms");
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_map(pk, 8);
+        pack_kv_str(pk, "service", a[i].service);
+        pack_kv_str(pk, "rule", a[i].rule);
+        pack_kv_str(pk, "kind", cds_firing_kind_name(a[i].check.kind));
+        cds_mp_pack_str(pk, "calls");
+        msgpack_pack_int64(pk, a[i].check.n);
+        cds_mp_pack_str(pk, "cards");
+        msgpack_pack_int64(pk, a[i].check.x);
+        cds_mp_pack_str(pk, "rate");
+        msgpack_pack_double(pk, a[i].check.rate);
+        cds_mp_pack_str(pk, "lower");
+        msgpack_pack_double(pk, a[i].check.lcl);
+        cds_mp_pack_str(pk, "upper");
+        msgpack_pack_double(pk, a[i].check.ucl);
+    }
+}
+
 static void pack_health(const cds_proto_env *env, msgpack_packer *pk)
 {
     const cds_ruleset *rs = cds_engine_ruleset(env->engine);
@@ -85,7 +113,7 @@ static void pack_health(const cds_proto_env *env, msgpack_packer *pk)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     bool shadow = st && atomic_load(&st->shadow_on);
-    msgpack_pack_map(pk, 9 + shadow);
+    msgpack_pack_map(pk, 10 + shadow);
     pack_kv_str(pk, "status", "ok");
     cds_mp_pack_str(pk, "pack");
     msgpack_pack_map(pk, 3);
@@ -125,6 +153,7 @@ static void pack_health(const cds_proto_env *env, msgpack_packer *pk)
         cds_mp_pack_str(pk, "failed");
         msgpack_pack_uint64(pk, atomic_load(&st->shadow_failed));
     }
+    pack_firing_alarms(pk);
 }
 
 #define FEEDBACK_MAX 200
