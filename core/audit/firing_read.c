@@ -70,6 +70,10 @@ static cds_rc read_file(const char *path, cds_firing_table *t, cds_error *err, b
     sqlite3 *db = beside_writer ? open_beside_writer(path, err) : cds_audit_file_open(path, err);
     if (!db) return CDS_EIO;
     int layout = cds_audit_layout_of(db);
+    if (layout == 0 && beside_writer) {   /* the service's new log, not yet checkpointed: nothing to read */
+        sqlite3_close(db);
+        return CDS_OK;
+    }
     char sql[512];
     if (layout == 1)
         snprintf(sql, sizeof sql, "SELECT d.service, d.time_ms, json_extract(r.value,'$.rule'), json_extract(r.value,'$.cards')"
