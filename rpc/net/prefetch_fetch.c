@@ -567,29 +567,3 @@ void cds_fetch_job_free(cds_fetch_job *j)
     }
     free(j);
 }
-
-cds_rc cds_prefetch_fetch(const cds_fetch_opts *o, const cds_service *s, const msgpack_object *request,
-                          const cds_prefetch_gap *gaps, size_t ngaps, const struct timespec *deadline,
-                          msgpack_sbuffer *out, cds_error *err)
-{
-    cds_fetch_job *j = cds_fetch_job_new(o, s, request, gaps, ngaps, deadline, err);
-    if (!j) return err->code;
-    CURLM *m = curl_multi_init();
-    cds_fetch_job_attach(j, m);
-    while (!cds_fetch_job_done(j)) {
-        long left = cds_fetch_job_ms_left(j);
-        if (left <= 0) break;
-        int running;
-        curl_multi_perform(m, &running);
-        CURLMsg *msg;
-        int q;
-        while ((msg = curl_multi_info_read(m, &q)))
-            if (msg->msg == CURLMSG_DONE) cds_fetch_transfer_done(m, msg->easy_handle, msg->data.result);
-        if (!cds_fetch_job_done(j)) curl_multi_poll(m, NULL, 0, (int)(left < 50 ? left : 50), NULL);
-    }
-    cds_fetch_job_time_up(j, m);
-    cds_rc rc = cds_fetch_job_finish(j, out, err);
-    cds_fetch_job_free(j);
-    curl_multi_cleanup(m);
-    return rc;
-}

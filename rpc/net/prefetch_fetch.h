@@ -71,9 +71,4 @@ cds_rc cds_fetch_job_finish(cds_fetch_job *j, msgpack_sbuffer *out, cds_error *e
 /* Frees it and wipes its copy of the token. */
 void cds_fetch_job_free(cds_fetch_job *j);
 
-/* The whole fetch on the calling thread (blocks until done or the job's time is up). */
-cds_rc cds_prefetch_fetch(const cds_fetch_opts *o, const cds_service *s, const msgpack_object *request,
-                          const cds_prefetch_gap *gaps, size_t ngaps, const struct timespec *deadline,
-                          msgpack_sbuffer *out, cds_error *err);
-
 #endif

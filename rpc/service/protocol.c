@@ -213,27 +213,20 @@ static cds_rc audit_decision(const cds_proto_env *env, const char *buf, size_t l
 }
 
 /* CDS Hooks §2: the prefetch the client left out is fetched from its FHIR server when it gave
- * one (and a token). A required key that can be had neither way is, by default, answered with a
- * "screening did not run" warning card (the engine packs it from the key's status); a service
- * with missing_prefetch = "reject" fails the call with prefetch_missing (HTTP 412) instead.
- * After a fetch the call evaluates the completed copy (decoded into `cu`). */
-static cds_rc complete_prefetch(const cds_proto_env *env, cds_call *c, msgpack_sbuffer *completed, msgpack_unpacked *cu,
-                                cds_error *err)
+ * one (and a token), on the fetch thread while the call is parked (fetch_pool.h). A required key
+ * that can be had neither way is, by default, answered with a "screening did not run" warning
+ * card (the engine packs it from the key's status); a service with missing_prefetch = "reject"
+ * fails the call with prefetch_missing (HTTP 412) instead. After a fetch the call evaluates the
+ * completed copy (decoded into `cu`). */
+static cds_rc complete_prefetch(const cds_proto_env *env, cds_call *c, msgpack_unpacked *cu, cds_error *err)
 {
     if (c->ngaps == 0) return CDS_OK;
-    cds_rc rc;
-    if (c->req.fhir_authorization && (env->fetch || env->prefetched)) {
-        const msgpack_sbuffer *src = completed;
-        if (env->prefetched) {   /* fetched while the call was parked */
-            if (env->prefetched->rc) {
-                *err = *env->prefetched->err;
-                return env->prefetched->rc;
-            }
-            src = env->prefetched->completed;
-        } else if ((rc = env->fetch(env->fetch_opts, c->service, c->request, c->gaps, c->ngaps, env->deadline, completed,
-                                    err))) {
-            return rc;
+    if (c->req.fhir_authorization && env->prefetched) {   /* fetched while the call was parked */
+        if (env->prefetched->rc) {
+            *err = *env->prefetched->err;
+            return env->prefetched->rc;
         }
+        const msgpack_sbuffer *src = env->prefetched->completed;
         if (cds_mp_decode(src->data, src->size, cu, err) != CDS_OK) {
             char why[sizeof err->message];
             snprintf(why, sizeof why, "%s", err->message);
@@ -252,7 +245,7 @@ static cds_rc complete_prefetch(const cds_proto_env *env, cds_call *c, msgpack_s
         cds_strbuf_printf(&keys, "%s'%s'%s", keys.len ? ", " : "", k, c->gaps[i].partial ? " (further pages)" : "");
         if (!first) first = k;
     }
-    rc = CDS_OK;
+    cds_rc rc = CDS_OK;
     if (first) {
         char path[160];
         snprintf(path, sizeof path, "request.prefetch.%s", first);
@@ -383,7 +376,7 @@ static cds_rc read_request(const cds_ruleset *rs, cds_arena *a, message *m, cds_
 /* A call whose absent prefetch would be fetched from its FHIR server. */
 static bool fetches(const cds_proto_env *env, const message *m)
 {
-    return m->op == OP_CALL && m->prepared == CDS_OK && (env->fetch || env->park_fetch) && !env->prefetched &&
+    return m->op == OP_CALL && m->prepared == CDS_OK && env->park_fetch && !env->prefetched &&
            m->call.ngaps > 0 && m->call.req.fhir_authorization;
 }
 
@@ -437,12 +430,10 @@ static void dispatch(const cds_proto_env *env, cds_arena *a, message *m, const c
         struct timespec now, t_eval;
         clock_gettime(CLOCK_REALTIME, &now);
         clock_gettime(CLOCK_MONOTONIC, &t_eval);
-        msgpack_sbuffer completed;
-        msgpack_sbuffer_init(&completed);
         msgpack_unpacked cu;
         msgpack_unpacked_init(&cu);
         o->code = m->prepared;
-        if (!o->code) o->code = complete_prefetch(env, &m->call, &completed, &cu, err);
+        if (!o->code) o->code = complete_prefetch(env, &m->call, &cu, err);
         if (!o->code) {
             cds_suppression sup;
             cds_suppression_begin(&sup, env->suppress, env->audit, &m->call,
@@ -469,7 +460,6 @@ static void dispatch(const cds_proto_env *env, cds_arena *a, message *m, const c
             o->code = cds_error_set(err, CDS_EINTERNAL, NULL, "the audit log is unavailable; no decision was made");
         }
         msgpack_unpacked_destroy(&cu);
-        msgpack_sbuffer_destroy(&completed);
     } else {
         o->code = check_feedback(m->request, err);
         if (!o->code && env->audit && cds_audit_feedback(env->audit, m->service, m->request) != CDS_OK)

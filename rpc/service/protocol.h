@@ -31,12 +31,6 @@ typedef struct cds_stats {
     int workers;
 } cds_stats;
 
-struct cds_fetch_opts;
-/* Fetches a request's absent prefetch and packs the completed request (rpc/net/prefetch_fetch.c). */
-typedef cds_rc (*cds_prefetch_fetch_fn)(const struct cds_fetch_opts *o, const cds_service *s,
-                                        const msgpack_object *request, const cds_prefetch_gap *gaps, size_t ngaps,
-                                        const struct timespec *deadline, msgpack_sbuffer *out, cds_error *err);
-
 typedef struct cds_proto_env {
     cds_engine *engine;       /* this worker's engine for the current generation */
     cds_stats *stats;         /* for health; may be NULL */
@@ -56,15 +50,12 @@ typedef struct cds_proto_env {
     cds_audit_done_fn audit_done;
     void *audit_done_arg;
     msgpack_sbuffer *audit_fail_reply;
-    cds_prefetch_fetch_fn fetch;          /* fetches on the calling thread; NULL (and no park_fetch): never
-                                             fetch, absent required keys are prefetch_missing */
     bool park_fetch;                      /* a call whose absent prefetch would be fetched is handed back
                                              (needs_fetch) for the caller to fetch elsewhere (fetch_pool.h),
                                              then continued with cds_proto_resume and `prefetched` */
     const struct cds_proto_prefetched *prefetched;   /* resuming a parked call: its fetch's outcome */
     bool no_blocking;                     /* on a transport thread: hand back (needs_worker) instead of fetching
                                              prefetch or waiting for a feedback write */
-    const struct cds_fetch_opts *fetch_opts;
     cds_suppress_store *suppress;         /* repeat suppression (needs audit for the patient key); NULL: none */
     bool shadow;              /* the shadow thread's candidate rule set: its audit rows are marked shadow */
 } cds_proto_env;
