@@ -42,6 +42,10 @@ static const char *TOKEN = "tok-Zq7-fetch-secret";
 static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
 static int seen_requests, seen_without_token, seen_page2;
 static int slow_now, slow_most;   /* slow searches the stub is answering at once, and the most at once */
+/* While the gate is shut, slow searches are held until a test opens it (or 20 s pass), so a test
+ * can count them at the stub however slow the machine is; while open, they take 2 s. */
+static pthread_cond_t slow_cv = PTHREAD_COND_INITIALIZER;
+static bool slow_gate_shut;
 static char seen_paths[4096];
 
 /* ---- the stub FHIR server ---- */
@@ -102,9 +106,14 @@ static enum MHD_Result stub_handle(void *cls, struct MHD_Connection *c, const ch
         if (!strcmp(patient, "slow")) {
             pthread_mutex_lock(&seen_mu);
             if (++slow_now > slow_most) slow_most = slow_now;
-            pthread_mutex_unlock(&seen_mu);
-            sleep(2);
-            pthread_mutex_lock(&seen_mu);
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += slow_gate_shut ? 20 : 2;
+            int r = 0;
+            if (slow_gate_shut)
+                while (slow_gate_shut && r == 0) r = pthread_cond_timedwait(&slow_cv, &seen_mu, &until);
+            else
+                while (r == 0) r = pthread_cond_timedwait(&slow_cv, &seen_mu, &until);   /* 2 s */
             slow_now--;
             pthread_mutex_unlock(&seen_mu);
         }
@@ -579,17 +588,33 @@ static void *slow_call_main(void *arg)
     return NULL;
 }
 
-/* n calls of `service` whose medications must be fetched from the stub, which takes 2 s each
- * (the stub's slow_now and slow_most start again from 0). */
+/* n calls of `service` whose medications must be fetched from the stub, which holds each search
+ * until slow_gate_open() (the stub's slow_now and slow_most start again from 0). */
 static void slow_calls_start(slow_call *cs, pthread_t *ts, int n, const char *at, const char *service, atomic_int *answered)
 {
     pthread_mutex_lock(&seen_mu);
     slow_now = slow_most = 0;
+    slow_gate_shut = true;
     pthread_mutex_unlock(&seen_mu);
     for (int i = 0; i < n; i++) {
         cs[i] = (slow_call){.at = at, .service = service, .json = pointed_at(fhir, "slow"), .answered = answered};
         assert_int_equal(pthread_create(&ts[i], NULL, slow_call_main, &cs[i]), 0);
     }
+}
+
+static void slow_gate_open(void)
+{
+    pthread_mutex_lock(&seen_mu);
+    slow_gate_shut = false;
+    pthread_cond_broadcast(&slow_cv);
+    pthread_mutex_unlock(&seen_mu);
+}
+
+/* Waits (up to 20 s) until n calls of a batch are answered. */
+static bool answered_reach(atomic_int *answered, int n)
+{
+    for (int i = 0; i < 2000 && atomic_load(answered) < n; i++) usleep(10000);
+    return atomic_load(answered) >= n;
 }
 
 /* Waits (up to 20 s) until the stub answers at least n slow searches at once. */
@@ -613,15 +638,16 @@ static void a_call_with_its_prefetch_is_not_held_up_by_slow_fetches(void **s)
 {
     (void)s;
     server2 v;
-    const char *extra[] = {"--workers", "2", "--deadline", "8000", "--fetch-timeout", "5000", NULL};
+    const char *extra[] = {"--workers", "2", "--deadline", "15000", "--fetch-timeout", "12000", NULL};
     server2_start(&v, "two-workers", extra);
     enum { N = 16 };
     slow_call cs[N];
     pthread_t ts[N];
     atomic_int answered = 0;
     slow_calls_start(cs, ts, N, v.base, "medication-safety", &answered);
-    assert_true(stub_busy_with(2));   /* the workers' worth, at least, is waiting on the stub */
-    usleep(200 * 1000);               /* and the other calls have arrived */
+    /* all sixteen are held at the stub at once: more than the two workers, so the waits are
+     * parked on the fetch thread */
+    assert_true(stub_busy_with(N));
     /* amoxicillin for a patient with a penicillin allergy, every list sent: a critical card */
     cJSON *req = load("fixtures/requests/allergy-penicillin-patient.json");
     cJSON *draft = cJSON_Parse("{\"resource\":{\"resourceType\":\"MedicationRequest\",\"id\":\"draft-1\",\"status\":\"draft\","
@@ -642,9 +668,10 @@ static void a_call_with_its_prefetch_is_not_held_up_by_slow_fetches(void **s)
     if (st != 200 || !strstr(body, "\"indicator\":\"critical\"")) fail_msg("status %ld: %s", st, body);
     free(body);
     free(json);
-    /* the slow calls answer at 2 s at the earliest: a call answered in the meantime was not queued
-     * behind them (the margin is the stub's 2 s against a call's milliseconds) */
+    /* the slow calls are held at the stub until the gate opens: a call answered in the meantime
+     * was not queued behind them */
     assert_int_equal(slow_done, 0);
+    slow_gate_open();
     for (int i = 0; i < N; i++) {
         pthread_join(ts[i], NULL);
         if (cs[i].status != 200 || !strstr(cs[i].body, "\"cards\":[")) fail_msg("slow call %d: %ld: %s", i, cs[i].status, cs[i].body);
@@ -665,13 +692,17 @@ static void calls_beyond_fetch_max_calls_are_answered_without_fetching(void **s)
 {
     (void)s;
     server2 v;
-    const char *extra[] = {"--workers", "2", "--deadline", "8000", "--fetch-timeout", "5000", "--fetch-max-calls", "4", NULL};
+    const char *extra[] = {"--workers", "2", "--deadline", "15000", "--fetch-timeout", "12000", "--fetch-max-calls", "4", NULL};
     server2_start(&v, "max-calls", extra);
     enum { N = 8 };
     slow_call cs[N];
     pthread_t ts[N];
     atomic_int answered = 0;
     slow_calls_start(cs, ts, N, v.base, "medication-safety-strict", &answered);
+    /* four are held at the stub; the four over the bound are answered without waiting for them */
+    assert_true(stub_busy_with(4));
+    assert_true(answered_reach(&answered, N - 4));
+    slow_gate_open();
     int refused = 0, fetched = 0;
     for (int i = 0; i < N; i++) {
         pthread_join(ts[i], NULL);
@@ -681,7 +712,7 @@ static void calls_beyond_fetch_max_calls_are_answered_without_fetching(void **s)
         free(cs[i].json);
         free(cs[i].body);
     }
-    /* all eight arrive within the stub's 2 s: four are fetched, four are over the bound */
+    /* four are fetched, four are over the bound */
     assert_int_equal(refused, 4);
     assert_int_equal(fetched, 4);
     pthread_mutex_lock(&seen_mu);
