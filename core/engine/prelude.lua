@@ -79,10 +79,15 @@ local SOURCE_MAX = 40    -- a row's source is kept when it is a name ("onc-high-
 -- drop out.
 local function explain_list(v, part)
   if type(v) ~= "table" then error("card: explain." .. part .. " must be a list", 4) end
-  local max = 0
+  local max, n = 0, 0
   for k in pairs(v) do
     if math.type(k) ~= "integer" or k < 1 then error("card: explain." .. part .. " must be a list (named fields found)", 4) end
     if k > max then max = k end
+    n = n + 1
+  end
+  if n == max then   -- no holes: the list itself (read, never changed)
+    if n > EXPLAIN_MAX then error("card: explain." .. part .. " lists " .. n .. " entries; at most " .. EXPLAIN_MAX, 4) end
+    return v
   end
   local out = {}
   for i = 1, max do
@@ -92,28 +97,30 @@ local function explain_list(v, part)
   return out
 end
 
-local function explain_text(v, what, level)
-  if type(v) == "number" then return tostring(v) end
-  if type(v) ~= "string" or v == "" then error("card: " .. what .. " must be a non-empty text", level) end
-  return v
+-- A text part of an explanation; `what` names it in the error, built only then (these run for
+-- every card: eager messages cost more than the checks).
+local function explain_text(v, level, what, a, b)
+  local t = type(v)
+  if t == "string" and v ~= "" then return v end
+  if t == "number" then return tostring(v) end
+  error("card: " .. string.format(what, a, b) .. " must be a non-empty text", level)
 end
 
 local function explain_matched(m, i)
-  local what = "explain.matched[" .. i .. "]"
   local r, codes = m, nil
   if type(m) == "table" and m.ref == nil and m[1] ~= nil then r, codes = m[1], m end
   local out
-  if type(r) == "string" then
-    out = { explain_text(r, what, 5) }
-  elseif type(r) == "table" and type(r.ref) == "string" then
-    out = { r.ref }
-  elseif type(r) == "table" then
-    out = { "unidentified" }   -- a resource the request sent without an id
+  local tr = type(r)
+  if tr == "table" then
+    local ref = r.ref
+    out = { type(ref) == "string" and ref or "unidentified" }   -- unidentified: sent without an id
+  elseif tr == "string" then
+    out = { explain_text(r, 5, "explain.matched[%d]", i) }
   else
-    error("card: " .. what .. " must be a resource from ctx (with a ref), a \"Type/id\" text, or { resource, code, ... }", 4)
+    error("card: explain.matched[" .. i .. "] must be a resource from ctx (with a ref), a \"Type/id\" text, or { resource, code, ... }", 4)
   end
   if codes then
-    for k = 2, #codes do out[k] = explain_text(codes[k], what .. "[" .. k .. "]", 5) end
+    for k = 2, #codes do out[k] = explain_text(codes[k], 5, "explain.matched[%d][%d]", i, k) end
   end
   return out
 end
@@ -139,11 +146,10 @@ local function explain(e)
   if e.rows ~= nil then
     out.rows = {}
     for i, r in ipairs(explain_list(e.rows, "rows")) do
-      local what = "explain.rows[" .. i .. "]"
-      if type(r) ~= "table" then error("card: " .. what .. " must be { table, key, source } or kb_row(\"table\", r)", 3) end
-      local source = r[3] ~= nil and explain_text(r[3], what .. " source", 4) or nil
+      if type(r) ~= "table" then error("card: explain.rows[" .. i .. "] must be { table, key, source } or kb_row(\"table\", r)", 3) end
+      local source = r[3] ~= nil and explain_text(r[3], 4, "explain.rows[%d] source", i) or nil
       if source and #source > SOURCE_MAX then source = nil end   -- a citation: the row's key finds it
-      out.rows[i] = { explain_text(r[1], what .. " table", 4), explain_text(r[2], what .. " key", 4), source }
+      out.rows[i] = { explain_text(r[1], 4, "explain.rows[%d] table", i), explain_text(r[2], 4, "explain.rows[%d] key", i), source }
     end
   end
   if e.values ~= nil then
@@ -151,7 +157,7 @@ local function explain(e)
     local n = 0
     for k, v in pairs(e.values) do
       n = n + 1
-      if type(k) ~= "string" or k:sub(1, 1) == "_" then
+      if type(k) ~= "string" or k:byte(1) == 95 then   -- 95: "_"
         error("card: explain.values: names must be texts not starting with '_', got " .. tostring(k), 3)
       end
       local tv = type(v)

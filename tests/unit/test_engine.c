@@ -172,13 +172,17 @@ static void cards_carry_their_explanation(void **s)
         "rule { id = 't.badfield', version = '1', title = 'Bad field', hooks = { 'order-sign' },\n"
         "  evaluate = function(ctx)\n"
         "    local c = card { indicator = 'info', summary = 'x', explain = { why = 'because' } } return c\n"
+        "  end }\n"
+        "rule { id = 't.badrow', version = '1', title = 'Bad row', hooks = { 'order-sign' },\n"
+        "  evaluate = function(ctx)\n"
+        "    local c = card { indicator = 'info', summary = 'x', explain = { rows = { { 'dose_limits', '' } } } } return c\n"
         "  end }\n"));
     result r;
     cds_error err;
     assert_int_equal(call(l.e, REQUEST, &r, &err), CDS_OK);
-    assert_int_equal(r.info.nerrors, 4);
+    assert_int_equal(r.info.nerrors, 5);
     const msgpack_object *cards = cds_mp_get(&r.resp.data, "cards");
-    assert_int_equal(cards->via.array.size, 5);
+    assert_int_equal(cards->via.array.size, 6);
     size_t found = 0;
     for (uint32_t i = 0; i < cards->via.array.size; i++) {
         const cds_card_out *co = &r.info.cards[i];
@@ -212,12 +216,13 @@ static void cards_carry_their_explanation(void **s)
         }
         msgpack_unpacked_destroy(&u);
     }
-    assert_int_equal(found, 1 + 4 * 16);
+    assert_int_equal(found, 1 + 5 * 16);
     for (size_t i = 0; i < r.info.nruns; i++) {
         const char *id = r.info.runs[i].rule, *m = r.info.runs[i].error;
         if (strcmp(id, "t.badexplain") == 0 && !strstr(m, "rules.lua:13: card: explain.matched[1] must be")) fail_msg("%s", m);
         if (strcmp(id, "t.badvalue") == 0 && !strstr(m, "rules.lua:17: card: explain.values.crcl is not a finite number")) fail_msg("%s", m);
         if (strcmp(id, "t.badfield") == 0 && !strstr(m, "rules.lua:21: card: explain: unknown field 'why'")) fail_msg("%s", m);
+        if (strcmp(id, "t.badrow") == 0 && !strstr(m, "rules.lua:25: card: explain.rows[1] key must be a non-empty text")) fail_msg("%s", m);
     }
     release(&r);
     close_set(&l);
