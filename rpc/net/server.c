@@ -147,7 +147,7 @@ static void reply_now(slot *sl, const msgpack_sbuffer *body)
 {
     if (sl->gw) {   /* answered as NNG's send completes: the call is no longer in flight */
         gateway_answer(sl->gw, body);
-        atomic_fetch_sub(&sl->s->stats.inflight, 1);
+        cds_stats_answered(&sl->s->stats);
         gateway_call_release(sl->gw);
         return;
     }
@@ -230,7 +230,7 @@ static void slot_cb(void *arg)
         return;
     case SLOT_SEND:
         if (rv != 0) nng_msg_free(nng_aio_get_msg(sl->aio));   /* a failed send leaves us the message */
-        atomic_fetch_sub(&s->stats.inflight, 1);
+        cds_stats_answered(&s->stats);
         if (atomic_load(&s->stopping)) return;
         sl->state = SLOT_RECV;
         nng_ctx_recv(sl->ctx, sl->aio);

@@ -19,7 +19,8 @@
 typedef struct cds_stats {
     atomic_ulong requests;
     atomic_ulong errors[CDS_RC_COUNT];
-    atomic_int inflight;
+    atomic_int inflight;      /* received and not yet answered: see cds_stats_answered */
+    _Atomic int64_t answered_us;   /* CLOCK_MONOTONIC us of the last answer (shadow mode waits for a quiet spell) */
     atomic_int parked;        /* of those in flight, calls waiting for their prefetch on the fetch thread: they
                                  hold no thread, so a call beside them still counts as alone */
     atomic_ulong prefetch_unavailable;   /* calls answered with a "did not run" card for a required list */
@@ -30,6 +31,15 @@ typedef struct cds_stats {
     struct timespec started;
     int workers;
 } cds_stats;
+
+/* A call received has been answered: out of `inflight`, and the time noted. */
+static inline void cds_stats_answered(cds_stats *st)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    atomic_store(&st->answered_us, (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000);
+    atomic_fetch_sub(&st->inflight, 1);
+}
 
 typedef struct cds_proto_env {
     cds_engine *engine;       /* this worker's engine for the current generation */
