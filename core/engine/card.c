@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "digest.h"
+#include "lua_explain.h"
 #include "mp.h"
 #include "sandbox.h"
 
@@ -282,6 +283,37 @@ void cds_card_pack_warning(msgpack_packer *pk, const char *uuid, const char *sum
     if (ex.data) cds_card_pack_explain_extension(pk, ex);
 }
 
+/* "extension": the card's extension table (names sorted, as cds_lua_pack_value packs a map) and
+ * its explanation, packed by card{} (lua_explain.c), as "org.cdsd.explain". */
+static void pack_extension(lua_State *L, int idx, msgpack_packer *pk)
+{
+    int top = lua_gettop(L);
+    const char *names[64];
+    size_t n = 0;
+    int t = 0;
+    if (lua_getfield(L, idx, "extension") == LUA_TTABLE) {
+        t = real_table(L, -1);
+        lua_pushnil(L);
+        while (lua_next(L, t)) {
+            lua_pop(L, 1);
+            if (lua_type(L, -1) == LUA_TSTRING && lua_tostring(L, -1)[0] != '_' && n < 64) names[n++] = lua_tostring(L, -1);
+        }
+        qsort(names, n, sizeof names[0], cmp_names);
+    }
+    size_t len = 0;
+    const char *ex = cds_lua_explain_of(L, idx, &len);
+    cds_mp_pack_str(pk, "extension");
+    msgpack_pack_map(pk, n + (ex != NULL));
+    for (size_t i = 0; i < n; i++) {
+        cds_mp_pack_str(pk, names[i]);
+        lua_getfield(L, t, names[i]);
+        cds_lua_pack_value(L, -1, pk, 2);
+        lua_pop(L, 1);
+    }
+    if (ex) cds_card_pack_explain_entry(pk, (cds_explain){ex, len});
+    lua_settop(L, top);
+}
+
 void cds_card_pack(lua_State *L, int idx, msgpack_packer *pk, const char *uuid, const cds_card_source *src)
 {
     idx = lua_absindex(L, idx);
@@ -289,6 +321,9 @@ void cds_card_pack(lua_State *L, int idx, msgpack_packer *pk, const char *uuid, 
     static const char *const optional[] = {"detail", "selectionBehavior", "overrideReasons", "links", "extension", NULL};
     size_t n = 4 + present(L, idx, "suggestions");
     for (const char *const *k = optional; *k; k++) n += present(L, idx, *k);
+    size_t exlen;
+    bool has_ext = present(L, idx, "extension") || cds_lua_explain_of(L, idx, &exlen);
+    n += has_ext && !present(L, idx, "extension");
     msgpack_pack_map(pk, n);
     cds_mp_pack_str(pk, "uuid");
     cds_mp_pack_str(pk, uuid);
@@ -324,5 +359,6 @@ void cds_card_pack(lua_State *L, int idx, msgpack_packer *pk, const char *uuid, 
     }
     lua_pop(L, 1);
     for (const char *const *k = optional + 1; *k; k++)
-        if (present(L, idx, *k)) pack_field(L, idx, pk, *k);
+        if (strcmp(*k, "extension") != 0 && present(L, idx, *k)) pack_field(L, idx, pk, *k);
+    if (has_ext) pack_extension(L, idx, pk);
 }

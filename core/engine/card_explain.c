@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "card.h"
+#include "lua_explain.h"
 #include "mp.h"
 
 /* A msgpack writer appending to a buffer in the arena (grown by copying: explanations are small). */
@@ -46,12 +47,9 @@ static cds_explain finish(const arena_buf *b)
 cds_explain cds_card_explain_of(lua_State *L, int idx, cds_arena *a)
 {
     arena_buf b = {.a = a};
-    if (lua_getfield(L, idx, "_explain") == LUA_TTABLE) {
-        msgpack_packer pk;
-        msgpack_packer_init(&pk, &b, arena_write);
-        cds_lua_pack_value(L, -1, &pk, 1);
-    }
-    lua_pop(L, 1);
+    size_t n;
+    const char *s = cds_lua_explain_of(L, idx, &n);   /* packed by card{} */
+    if (s) arena_write(&b, s, n);
     return finish(&b);
 }
 
@@ -83,6 +81,11 @@ void cds_card_pack_explain_extension(msgpack_packer *pk, cds_explain ex)
 {
     cds_mp_pack_str(pk, "extension");
     msgpack_pack_map(pk, 1);
+    cds_card_pack_explain_entry(pk, ex);
+}
+
+void cds_card_pack_explain_entry(msgpack_packer *pk, cds_explain ex)
+{
     cds_mp_pack_str(pk, "org.cdsd.explain");
     pk->callback(pk->data, ex.data, ex.len);   /* already MessagePack */
 }

@@ -1,6 +1,6 @@
 /* card_explain.h — a card's explanation (what produced it) as the compact MessagePack map kept in
  * cds_card_out.explain (-> the audit card's ext "explain") and sent in the card's extension
- * "org.cdsd.explain". Rule cards: the map card{explain = ...} normalised by the prelude
+ * "org.cdsd.explain". Rule cards: the map card{explain = ...} checked and packed by card{} (lua_explain.c)
  * ({"matched": [[ref, code...]], "rows": [[table, key, source]], "values": {name: value}});
  * cards the engine makes name what they stand for: {"rule_failed": RULE} or
  * {"prefetch": KEY, "state": "absent" | "failed" | "partial"}. */
@@ -32,5 +32,7 @@ cds_explain cds_card_explain_prefetch(const char *key, const char *state, cds_ar
 
 /* Packs "extension": {"org.cdsd.explain": <ex>} (a key/value pair of the card's map). */
 void cds_card_pack_explain_extension(msgpack_packer *pk, cds_explain ex);
+/* Packs the pair "org.cdsd.explain": <ex> (an entry of an extension map). */
+void cds_card_pack_explain_entry(msgpack_packer *pk, cds_explain ex);
 
 #endif

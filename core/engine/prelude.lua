@@ -71,59 +71,9 @@ end
 --   rows:    knowledge rows, each { table, key, source } or kb_row("table", r) (r.id/r.key, r.source);
 --            packed as { table, key, source } (source only when a name of at most 40 bytes)
 --   values:  computed values and their inputs, name = number, text or boolean
-local EXPLAIN_FIELDS = set("matched", "rows", "values")
-local EXPLAIN_MAX = 16   -- entries per part: an explanation names what matched, not a whole list
-local SOURCE_MAX = 40    -- a row's source is kept when it is a name ("onc-high-priority"), not a citation
-
--- The entries of a list part in order; nil entries (optional ones: `level and { level, code }`)
--- drop out.
-local function explain_list(v, part)
-  if type(v) ~= "table" then error("card: explain." .. part .. " must be a list", 4) end
-  local max, n = 0, 0
-  for k in pairs(v) do
-    if math.type(k) ~= "integer" or k < 1 then error("card: explain." .. part .. " must be a list (named fields found)", 4) end
-    if k > max then max = k end
-    n = n + 1
-  end
-  if n == max then   -- no holes: the list itself (read, never changed)
-    if n > EXPLAIN_MAX then error("card: explain." .. part .. " lists " .. n .. " entries; at most " .. EXPLAIN_MAX, 4) end
-    return v
-  end
-  local out = {}
-  for i = 1, max do
-    if v[i] ~= nil then out[#out + 1] = v[i] end
-  end
-  if #out > EXPLAIN_MAX then error("card: explain." .. part .. " lists " .. #out .. " entries; at most " .. EXPLAIN_MAX, 4) end
-  return out
-end
-
--- A text part of an explanation; `what` names it in the error, built only then (these run for
--- every card: eager messages cost more than the checks).
-local function explain_text(v, level, what, a, b)
-  local t = type(v)
-  if t == "string" and v ~= "" then return v end
-  if t == "number" then return tostring(v) end
-  error("card: " .. string.format(what, a, b) .. " must be a non-empty text", level)
-end
-
-local function explain_matched(m, i)
-  local r, codes = m, nil
-  if type(m) == "table" and m.ref == nil and m[1] ~= nil then r, codes = m[1], m end
-  local out
-  local tr = type(r)
-  if tr == "table" then
-    local ref = r.ref
-    out = { type(ref) == "string" and ref or "unidentified" }   -- unidentified: sent without an id
-  elseif tr == "string" then
-    out = { explain_text(r, 5, "explain.matched[%d]", i) }
-  else
-    error("card: explain.matched[" .. i .. "] must be a resource from ctx (with a ref), a \"Type/id\" text, or { resource, code, ... }", 4)
-  end
-  if codes then
-    for k = 2, #codes do out[k] = explain_text(codes[k], 5, "explain.matched[%d][%d]", i, k) end
-  end
-  return out
-end
+-- Checked and packed in C (core/engine/lua_explain.c), once for the reply and the audit row.
+local explain_pack = __explain_pack
+__explain_pack = nil
 
 -- kb_row("dose_limits", r): a knowledge row for explain.rows (its id or key, and its source).
 function kb_row(tbl, r)
@@ -131,47 +81,6 @@ function kb_row(tbl, r)
   local key = r.id or r.key or r._line
   if key == nil then error("kb_row: the row has no id, key or line", 2) end
   return { tbl, tostring(key), r.source }
-end
-
-local function explain(e)
-  if type(e) ~= "table" then error("card: explain: a table is expected, got " .. type(e), 3) end
-  for k in pairs(e) do
-    if not EXPLAIN_FIELDS[k] then error("card: explain: unknown field '" .. tostring(k) .. "' (matched, rows, values)", 3) end
-  end
-  local out = {}
-  if e.matched ~= nil then
-    out.matched = {}
-    for i, m in ipairs(explain_list(e.matched, "matched")) do out.matched[i] = explain_matched(m, i) end
-  end
-  if e.rows ~= nil then
-    out.rows = {}
-    for i, r in ipairs(explain_list(e.rows, "rows")) do
-      if type(r) ~= "table" then error("card: explain.rows[" .. i .. "] must be { table, key, source } or kb_row(\"table\", r)", 3) end
-      local source = r[3] ~= nil and explain_text(r[3], 4, "explain.rows[%d] source", i) or nil
-      if source and #source > SOURCE_MAX then source = nil end   -- a citation: the row's key finds it
-      out.rows[i] = { explain_text(r[1], 4, "explain.rows[%d] table", i), explain_text(r[2], 4, "explain.rows[%d] key", i), source }
-    end
-  end
-  if e.values ~= nil then
-    if type(e.values) ~= "table" then error("card: explain.values must be a table of name = value", 3) end
-    local n = 0
-    for k, v in pairs(e.values) do
-      n = n + 1
-      if type(k) ~= "string" or k:byte(1) == 95 then   -- 95: "_"
-        error("card: explain.values: names must be texts not starting with '_', got " .. tostring(k), 3)
-      end
-      local tv = type(v)
-      if tv ~= "number" and tv ~= "string" and tv ~= "boolean" then
-        error("card: explain.values." .. k .. " must be a number, text or boolean, got " .. tv, 3)
-      end
-      if tv == "number" and (v ~= v or v == math.huge or v == -math.huge) then
-        error("card: explain.values." .. k .. " is not a finite number", 3)
-      end
-    end
-    if n > EXPLAIN_MAX then error("card: explain.values holds " .. n .. " values; at most " .. EXPLAIN_MAX, 3) end
-    out.values = e.values
-  end
-  return out
 end
 
 function card(t)
@@ -185,11 +94,7 @@ function card(t)
     if not display then error("card: unknown issue '" .. tostring(t.issue) .. "' (an HL7 v3 ActCode detected-issue code such as DRG, ALGY, DOSEH, DUPTHPY, COND, AGE, PREG, LAB)", 2) end
     c.extension = { ["org.cdsd.detected-issue"] = { system = ACTCODE, code = t.issue, display = display } }
   end
-  if t.explain ~= nil then
-    c._explain = explain(t.explain)   -- packed for the audit row by the engine (cds_card_explain)
-    c.extension = c.extension or {}
-    c.extension["org.cdsd.explain"] = c._explain
-  end
+  if t.explain ~= nil then explain_pack(t.explain, c) end   -- kept beside c, packed (lua_explain.c)
   local sugg = t.suggest or t.suggestions
   if sugg ~= nil then
     if type(sugg) ~= "table" then error("card: 'suggest' must be a list of suggestions", 2) end

@@ -11,6 +11,7 @@
 
 #include "grow.h"
 #include "kb.h"
+#include "lua_explain.h"
 #include "lua_table.h"
 #include "pair_index.h"
 #include "rule_tables.h"
@@ -284,6 +285,8 @@ cds_sandbox *cds_rule_state_new(const cds_sb_limits *limits, cds_strbuf *diag)
     cds_sandbox_set_global(sb, "__table_raw");
     lua_pushcfunction(L, cds_pair_index_build);
     cds_sandbox_set_global(sb, "__pair_index");
+    cds_lua_push_explain_pack(L);
+    cds_sandbox_set_global(sb, "__explain_pack");
     if (cds_sandbox_run_privileged(sb, cds_prelude_lua, "prelude.lua", &err) != CDS_OK) {
         cds_strbuf_printf(diag, "prelude: %s\n", err.message);
         cds_sandbox_free(sb);

@@ -477,7 +477,7 @@ static void failing_rules_are_reported_and_the_others_still_answer(void **s)
         cds_error err;
         assert_int_equal(call(e, REQUEST, &r, &err), CDS_OK);
         assert_int_equal(r.info.nruns, 6);
-        assert_int_equal(r.info.nerrors, 5);
+    assert_int_equal(r.info.nerrors, 5);
         const msgpack_object *good = card_at(&r, 5);   /* info, after the warnings */
         assert_true(cds_mp_str_eq(cds_mp_get(good, "summary"), "Found warfarin"));
         assert_true(cds_mp_str_eq(cds_mp_get(good, "selectionBehavior"), "at-most-one"));
