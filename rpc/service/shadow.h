@@ -1,6 +1,6 @@
 /* shadow.h — shadow mode (`cdsd serve --shadow DIR`): a candidate rule set evaluated on every
  * call after the live reply has gone, off the hot path. A call is copied into a bounded queue
- * (dropped and counted when it is full) and one SCHED_IDLE thread evaluates it, only while the
+ * (dropped and counted when it is full) and one thread at nice 19 evaluates it, only while the
  * live service is idle, with its own engine, writing an audit decision marked shadow (decision.shadow = 1) whose
  * caller is "shadow of <live decision id>". Shadow cards never reach a client. */
 #ifndef CDS_SHADOW_H
