@@ -131,12 +131,39 @@ static void unusual_or_malformed_text_is_left_to_cjson(void **s)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* The string scan reads eight bytes at a time: a quote, a backslash escape, a control character
+ * or a UTF-8 byte at every offset of strings of every length up to three words, and a string cut
+ * off at every length, convert (or are refused) as cJSON has them. */
+static void string_bytes_at_every_offset_are_seen(void **s)
+{
+    (void)s;
+    static const char *const inserts[] = {"\\\"", "\\\\", "\\n", "\\u00e9", "\xc3\xa9", "\x7f", "\xe2\x82\xac"};
+    char json[128];
+    for (size_t len = 0; len <= 24; len++)
+        for (size_t at = 0; at <= len; at++)
+            for (size_t k = 0; k < sizeof inserts / sizeof inserts[0]; k++) {
+                int n = snprintf(json, sizeof json, "[\"%.*s%s%.*s\",1]", (int)at, "abcdefghijklmnopqrstuvwxyz", inserts[k],
+                                 (int)(len - at), "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+                assert_true(n > 0 && (size_t)n < sizeof json);
+                same_as_cjson(json, true);
+                /* a control character there instead: refused here and by the fallback's rules */
+                snprintf(json, sizeof json, "[\"%.*s\x01%.*s\"]", (int)at, "abcdefghijklmnopqrstuvwxyz", (int)(len - at),
+                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+                left_to_cjson(json);
+            }
+    for (size_t cut = 1; cut <= 24; cut++) {   /* no closing quote within the text */
+        snprintf(json, sizeof json, "\"%.*s", (int)cut, "abcdefghijklmnopqrstuvwxyz");
+        left_to_cjson(json);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_fixture_and_request_converts_to_the_same_bytes),
         cmocka_unit_test(escapes_numbers_and_whitespace_convert_to_the_same_bytes),
         cmocka_unit_test(unusual_or_malformed_text_is_left_to_cjson),
+        cmocka_unit_test(string_bytes_at_every_offset_are_seen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
