@@ -7,20 +7,7 @@
 set -eu
 B=${1:-build}; D=${2:-3}
 command -v wrk >/dev/null || { echo "wrk_http.sh: needs wrk (apt-get install wrk)" >&2; exit 2; }
-T=$(mktemp -d)
-PID=
-trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
-mkdir "$T/bodies" "$T/state"
-CDSD_BENCH_BODIES="$T/bodies" "$B/cdsd-bench" bodies >/dev/null
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$B/cdsd" serve --listen "ipc://$T/cdsd.sock" --rules rules --state "$T/state" --workers 4 --fixtures none \
-    --log-level error --deadline 10000 --queue 1024 --http "127.0.0.1:$PORT" &
-PID=$!
-i=0
-until curl -sf "http://127.0.0.1:$PORT/cds-services" >/dev/null 2>&1; do
-    i=$((i + 1)); [ $i -gt 100 ] && { echo "wrk_http.sh: cdsd did not start" >&2; exit 1; }
-    sleep 0.1
-done
+. "$(dirname "$0")/http_server_lib.sh"
 echo "# $(ls "$T/bodies" | wc -l) requests; cdsd --workers 4; ${D} s per run after a 1 s warm-up; $(nproc) cores"
 for run in "1 1" "2 16"; do
     set -- $run

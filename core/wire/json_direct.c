@@ -70,25 +70,11 @@ static long unicode_escape(const char *p, const char *end, size_t *span)
     return 0x10000 + ((hi & 0x3FF) << 10 | (lo & 0x3FF));
 }
 
-/* Whether any of eight bytes is one a string scan stops at: '"', '\\' or a control character.
- * The classic SWAR tests for "a zero byte" and "a byte below n", exact for "any" (a byte's borrow
- * only reaches the bytes above it). The scan was the gateway's hottest function (7% of the
- * server's CPU at 16 HTTP connections, bench/perf_http.sh): strings are most of a FHIR body. */
-static bool word_has_special(uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    return (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs;
-}
-
 /* A string at d->p (the opening quote): checked and skipped. *escaped: whether it holds any. */
 static bool check_string(direct *d, bool *escaped)
 {
     *escaped = false;
     for (const char *p = d->p + 1; p < d->end;) {
-        uint64_t w;
-        while (d->end - p >= 8 && (memcpy(&w, p, 8), !word_has_special(w))) p += 8;
-        if (p >= d->end) break;
         unsigned char c = (unsigned char)*p;
         if (c == '"') {
             d->p = p + 1;
@@ -333,13 +319,6 @@ bool cds_json_to_mp_direct(const char *json, size_t len, msgpack_sbuffer *out)
     ok = ok && d.p == d.end;
     if (ok) {
         size_t before = out->size;
-        /* room for the MessagePack, about as long as the text, so the writes do not regrow the
-         * buffer (msgpack_sbuffer_write and its copies were 3% of the server's CPU) */
-        if (out->alloc - out->size < len + 64) {
-            size_t want = out->size + len + len / 8 + 64;
-            char *data = realloc(out->data, want);
-            if (data) out->data = data, out->alloc = want;
-        }
         msgpack_packer pk;
         msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
         d.p = json;
