@@ -23,6 +23,10 @@ typedef struct direct {
     const char *p, *end;
     uint32_t *counts;         /* elements of each container, in the order the containers open */
     size_t ncounts, cap, next;
+    /* each string's length in the text (top bit: it holds an escape), in the order met, so the
+     * second pass does not scan it again (the scan was the gateway's hottest function) */
+    uint32_t *strings;
+    size_t nstrings, strings_cap, next_string;
     int depth;
     char *scratch;            /* an unescaped string */
     size_t scratch_cap;
@@ -70,22 +74,40 @@ static long unicode_escape(const char *p, const char *end, size_t *span)
     return 0x10000 + ((hi & 0x3FF) << 10 | (lo & 0x3FF));
 }
 
-/* A string at d->p (the opening quote): checked and skipped. *escaped: whether it holds any. */
-static bool check_string(direct *d, bool *escaped)
+#define STRING_ESCAPED 0x80000000u
+
+/* Notes a string's length and whether it is escaped for the second pass. */
+static bool note_string(direct *d, size_t len, bool escaped)
 {
-    *escaped = false;
+    if (len >= STRING_ESCAPED) return false;   /* 2 GiB: left to cJSON, which refuses it */
+    if (d->nstrings == d->strings_cap) {
+        size_t cap = d->strings_cap ? d->strings_cap * 2 : 256;
+        uint32_t *s = realloc(d->strings, cap * sizeof *s);
+        if (!s) return false;
+        d->strings = s;
+        d->strings_cap = cap;
+    }
+    d->strings[d->nstrings++] = (uint32_t)len | (escaped ? STRING_ESCAPED : 0);
+    return true;
+}
+
+/* A string at d->p (the opening quote): checked, skipped and noted. */
+static bool check_string(direct *d)
+{
+    bool escaped = false;
     for (const char *p = d->p + 1; p < d->end;) {
         unsigned char c = (unsigned char)*p;
         if (c == '"') {
+            size_t len = (size_t)(p - d->p - 1);
             d->p = p + 1;
-            return true;
+            return note_string(d, len, escaped);
         }
         if (c < 0x20) return false;
         if (c != '\\') {
             p++;
             continue;
         }
-        *escaped = true;
+        escaped = true;
         if (d->end - p < 2) return false;
         char e = p[1];
         if (e == 'u') {
@@ -156,8 +178,7 @@ static bool check_container(direct *d, bool object)
     } else {
         for (;;) {
             if (object) {
-                bool escaped;
-                if (d->p >= d->end || *d->p != '"' || !check_string(d, &escaped)) return false;
+                if (d->p >= d->end || *d->p != '"' || !check_string(d)) return false;
                 skip_ws(d);
                 if (d->p >= d->end || *d->p != ':') return false;
                 d->p++;
@@ -184,11 +205,10 @@ static bool check_container(direct *d, bool object)
 static bool check_value(direct *d)
 {
     if (d->p >= d->end) return false;
-    bool escaped;
     switch (*d->p) {
     case '{': return check_container(d, true);
     case '[': return check_container(d, false);
-    case '"': return check_string(d, &escaped);
+    case '"': return check_string(d);
     case 'n': return literal(d, "null", 4);
     case 't': return literal(d, "true", 4);
     case 'f': return literal(d, "false", 5);
@@ -229,9 +249,10 @@ static size_t put_utf8(char *o, long cp)
 static bool emit_string(direct *d, msgpack_packer *pk)
 {
     const char *start = d->p + 1;
-    bool escaped;
-    check_string(d, &escaped);   /* known good: finds the end */
-    size_t raw = (size_t)(d->p - 1 - start);
+    uint32_t noted = d->strings[d->next_string++];   /* known good: its length from the first pass */
+    bool escaped = noted & STRING_ESCAPED;
+    size_t raw = noted & ~STRING_ESCAPED;
+    d->p = start + raw + 1;
     if (!escaped) {
         msgpack_pack_str(pk, raw);
         msgpack_pack_str_body(pk, start, raw);
@@ -327,6 +348,7 @@ bool cds_json_to_mp_direct(const char *json, size_t len, msgpack_sbuffer *out)
         if (!ok) out->size = before;   /* out of memory: nothing half-written is left */
     }
     free(d.counts);
+    free(d.strings);
     free(d.scratch);
     return ok;
 }
