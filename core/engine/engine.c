@@ -65,11 +65,6 @@ cds_engine *cds_engine_new(const cds_ruleset *rs, cds_strbuf *diag)
 }
 
 
-void cds_engine_set_pause(cds_engine *e, unsigned every_us, void (*pause)(void *), void *arg)
-{
-    cds_sandbox_set_pause(e->sb, every_us, pause, arg);
-}
-
 void cds_engine_free(cds_engine *e)
 {
     if (!e) return;

@@ -78,9 +78,6 @@ void cds_call_complete(cds_call *c, const msgpack_object *completed);
 cds_engine *cds_engine_new(const cds_ruleset *rs, cds_strbuf *diag);
 void cds_engine_free(cds_engine *e);
 const cds_ruleset *cds_engine_ruleset(const cds_engine *e);
-/* A background engine (shadow mode) steps aside every `every_us` while rules run: see
- * cds_sandbox_set_pause. */
-void cds_engine_set_pause(cds_engine *e, unsigned every_us, void (*pause)(void *), void *arg);
 
 /* Evaluates a prepared call (c->rs must be this engine's rule set) at time `now` and packs the
  * CDS Hooks response ({"cards": [...]}, plus "extension" with rule errors) into pk. Absent

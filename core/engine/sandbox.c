@@ -58,11 +58,6 @@ struct cds_sandbox {
     struct timespec cpu_deadline;   /* the time budget, on this thread's CPU clock */
     cds_sb_fail tripped;
     int globals_ref;          /* the protected globals table */
-    /* cds_sandbox_set_pause: a background evaluation steps aside every pause_us */
-    double pause_us;
-    void (*pause)(void *);
-    void *pause_arg;
-    struct timespec ran_since;      /* monotonic: the end of the last pause */
 };
 
 static const char SB_KEY = 'S';   /* registry key: lightuserdata(&SB_KEY) -> cds_sandbox* */
@@ -208,34 +203,11 @@ static void spend(lua_State *L, cds_sandbox *sb, uint64_t n)
     raise_budget(L, sb, over_t == 2);
 }
 
-/* Every pause_us of running, the pause callback (cds_sandbox_set_pause); the wall time it took
- * is moved out of the call's wall clock, so that stepping aside never counts as being held up. */
-static void maybe_pause(cds_sandbox *sb)
-{
-    if (cds_us_since(&sb->ran_since) < sb->pause_us) return;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    sb->pause(sb->pause_arg);
-    clock_gettime(CLOCK_MONOTONIC, &sb->ran_since);
-    long ns = (sb->ran_since.tv_sec - t0.tv_sec) * 1000000000L + (sb->ran_since.tv_nsec - t0.tv_nsec);
-    sb->started.tv_sec += ns / 1000000000L;
-    sb->started.tv_nsec += ns % 1000000000L;
-    if (sb->started.tv_nsec >= 1000000000L) sb->started.tv_sec++, sb->started.tv_nsec -= 1000000000L;
-}
-
 static void hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     cds_sandbox *sb = get_sb(L);
-    if (sb->pause) maybe_pause(sb);
     spend(L, sb, (uint64_t)sb->hook_every);
-}
-
-void cds_sandbox_set_pause(cds_sandbox *sb, unsigned every_us, void (*pause)(void *), void *arg)
-{
-    sb->pause_us = every_us;
-    sb->pause = every_us ? pause : NULL;
-    sb->pause_arg = arg;
 }
 
 void cds_sandbox_charge(lua_State *L, uint64_t n)
@@ -863,7 +835,6 @@ cds_rc cds_sandbox_call(cds_sandbox *sb, int nargs, int nresults, cds_sb_fail *w
     sb->count = 0;
     sb->tripped = CDS_SB_OK;
     clock_gettime(CLOCK_MONOTONIC, &sb->started);
-    sb->ran_since = sb->started;
     sb->look_ms = sb->lim.milliseconds < FIRST_LOOK_MS ? sb->lim.milliseconds : FIRST_LOOK_MS;
     sb->cpu_known = false;
     sb->hook_every = HOOK_EVERY;

@@ -34,10 +34,6 @@ cds_sandbox *cds_sandbox_new(const cds_sb_limits *limits, cds_error *err);
 /* Sets the time budget (ms of CPU time) of the calls that follow; returns the previous one. */
 double cds_sandbox_set_time_budget(cds_sandbox *sb, double milliseconds);
 void cds_sandbox_free(cds_sandbox *sb);
-/* For an evaluation in the background (shadow mode): during rule calls, every `every_us` of wall
- * time the hook calls pause(arg), which may yield the CPU or wait; the time it takes does not count
- * against the call's wall-clock backstop (CPU time is not spent waiting). 0 turns it off. */
-void cds_sandbox_set_pause(cds_sandbox *sb, unsigned every_us, void (*pause)(void *), void *arg);
 lua_State *cds_sandbox_L(cds_sandbox *sb);
 
 /* Loads text (never bytecode) as a chunk whose globals are a fresh environment over the

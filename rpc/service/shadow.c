@@ -44,17 +44,6 @@ struct cds_shadow {
     msgpack_sbuffer out, fail_reply;   /* replies built and discarded: never sent */
 };
 
-static void step_aside(void *arg);
-#define SHADOW_PAUSE_EVERY_US 50   /* see step_aside */
-
-/* The candidate's engine, stepping aside for live calls while its rules run. */
-static cds_engine *shadow_engine(cds_shadow *sh, const cds_ruleset *rs, cds_strbuf *diag)
-{
-    cds_engine *e = cds_engine_new(rs, diag);
-    if (e) cds_engine_set_pause(e, SHADOW_PAUSE_EVERY_US, step_aside, sh);
-    return e;
-}
-
 static cds_ruleset *load_candidate(const cds_shadow_opts *o)
 {
     cds_strbuf diag;
@@ -83,7 +72,7 @@ static void adopt_next(cds_shadow *sh)
     if (!rs) return;
     cds_strbuf diag;
     cds_strbuf_init(&diag);
-    cds_engine *e = shadow_engine(sh, rs, &diag);
+    cds_engine *e = cds_engine_new(rs, &diag);
     if (e) {
         cds_engine_free(sh->engine);
         cds_ruleset_free(sh->rs);
@@ -124,8 +113,10 @@ static void evaluate(cds_shadow *sh, const shadow_call *c)
  * fetch waits aside) and none answered for SHADOW_QUIET_US. Otherwise it waits, polling every
  * SHADOW_IDLE_POLL_US, so that when the service is busy the queue fills and calls are dropped (and
  * counted) rather than taking CPU, wake-ups or locks from live replies (polls back off to
- * SHADOW_IDLE_POLL_MAX_US). The quiet spell keeps it
- * out of the gaps of a client calling back to back (~50 us between a reply and the next call). */
+ * SHADOW_IDLE_POLL_MAX_US). The quiet spell keeps it out of the gaps of a client calling back to
+ * back (~50 us between a reply and the next call): on these VMs a live thread woken onto a CPU a
+ * background thread holds (nice 19, even SCHED_IDLE) can wait for the next tick, up to 4 ms, and
+ * without the gate the one-connection p99 was 3.4x. */
 #define SHADOW_IDLE_POLL_US 200
 #define SHADOW_IDLE_POLL_MAX_US 3200
 #define SHADOW_QUIET_US 300
@@ -151,23 +142,6 @@ static bool wait_live_idle(cds_shadow *sh)
     }
 }
 
-/* While the candidate's rules run, every SHADOW_PAUSE_EVERY_US: the CPU is given up for a moment
- * to any live thread waiting for it, and if a live call has come in, the evaluation waits for the
- * service to be idle again. Giving up the CPU is what matters: on these VMs a live thread woken onto the CPU a
- * background thread is running on (nice 19 or even SCHED_IDLE) waited for the next tick, up to
- * 4 ms; stepping aside every ~50 us the one-connection p99 stayed at its level without shadow mode. */
-static void step_aside(void *arg)
-{
-    cds_shadow *sh = arg;
-    /* A sleep, not sched_yield(): the scheduler (EEVDF) pushes a yielding nice-19 thread's
-     * deadline out by ~200 ms, so beside other processes' busy loops the shadow test saw no
-     * evaluation finish in 120 s. A 1 us sleep lasts the timer slack, ~50 us; a loop sleeping so
-     * every 50 us left the one-connection p99 as it was (1.19 ms against 1.17). */
-    struct timespec t = {0, 1000};
-    nanosleep(&t, NULL);
-    (void)wait_live_idle(sh);   /* stopping: the evaluation finishes without waiting */
-}
-
 static void *shadow_main(void *arg)
 {
     cds_shadow *sh = arg;
@@ -175,7 +149,7 @@ static void *shadow_main(void *arg)
      * some 70 times its share of a busy CPU. Not SCHED_IDLE: other processes' load starved it
      * outright (the shadow test, beside three busy loops, saw no evaluation in 120 s), and a
      * starved thread may hold a lock the live threads need (the audit queue's, a malloc arena).
-     * Neither class alone kept the live p99: step_aside's yields and the idle gate do. */
+     * Neither class kept the live p99 alone: the quiet-spell gate (wait_live_idle) does. */
     int policy;
     struct sched_param sp;
     if (pthread_getschedparam(pthread_self(), &policy, &sp) == 0 && policy != SCHED_OTHER)
@@ -222,7 +196,7 @@ cds_shadow *cds_shadow_start(const cds_shadow_opts *o)
     cds_strbuf diag;
     cds_strbuf_init(&diag);
     sh->queue = calloc((size_t)o->queue, sizeof *sh->queue);
-    if (sh->queue && sh->rules_dir && sh->kb_path && (sh->rs = load_candidate(&sh->o)) && !(sh->engine = shadow_engine(sh, sh->rs, &diag)))
+    if (sh->queue && sh->rules_dir && sh->kb_path && (sh->rs = load_candidate(&sh->o)) && !(sh->engine = cds_engine_new(sh->rs, &diag)))
         cds_log(CDS_LOG_ERROR, "shadow", "the candidate rule set in %s did not compile: %s", o->rules_dir,
                 diag.data ? diag.data : "");
     cds_strbuf_free(&diag);
