@@ -81,7 +81,7 @@ static const char *const NO_CODE_YET[] = {
     "abciximab", "amiloride", "atracurium", "bisacodyl", "carbidopa", "chloral hydrate",
     "cisatracurium", "clobetasol", "cyanocobalamin", "dexmedetomidine", "docusate", "eptifibatide",
     "ergocalciferol", "etomidate", "insulin aspart",
-    "ivabradine", "letrozole", "liothyronine", "mirabegron", "nitroprusside",
+    "ivabradine", "letrozole", "liothyronine", "mirabegron",
     "oxytocin", "pentoxifylline", "polyethylene glycol", "potassium phosphate",
     "sennosides", "sodium bicarbonate", "tirofiban",
     NULL,
