@@ -51,7 +51,7 @@ static const char *const TOP_300[] = {
     "lurasidone", "ziprasidone", "clozapine", "buprenorphine", "naloxone", "naltrexone", "methadone",
     "morphine", "hydromorphone", "fentanyl", "tapentadol", "colchicine", "febuxostat", "probenecid",
     "dicyclomine", "hyoscyamine", "promethazine", "prochlorperazine", "metoclopramide", "docusate",
-    "sennosides", "polyethylene glycol", "lactulose", "bisacodyl", "loperamide", "mesalamine", "sucralfate",
+    "sennosides", "polyethylene glycol 3350", "lactulose", "bisacodyl", "loperamide", "mesalamine", "sucralfate",
     "misoprostol", "ranitidine", "dexamethasone", "hydrocortisone", "fludrocortisone", "methimazole",
     "liothyronine", "digoxin", "amiodarone", "sotalol", "flecainide", "propafenone", "dabigatran etexilate",
     "enoxaparin", "heparin", "ticagrelor", "prasugrel", "cilostazol", "pentoxifylline", "torsemide",
@@ -82,7 +82,7 @@ static const char *const NO_CODE_YET[] = {
     "cisatracurium", "clobetasol", "cyanocobalamin", "dexmedetomidine", "docusate", "eptifibatide",
     "ergocalciferol", "etomidate", "insulin aspart",
     "ivabradine", "letrozole", "liothyronine", "mirabegron",
-    "oxytocin", "pentoxifylline", "polyethylene glycol", "potassium phosphate",
+    "oxytocin", "pentoxifylline", "potassium phosphate",
     "sennosides", "sodium bicarbonate", "tirofiban",
     NULL,
 };
