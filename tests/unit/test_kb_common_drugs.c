@@ -51,7 +51,7 @@ static const char *const TOP_300[] = {
     "lurasidone", "ziprasidone", "clozapine", "buprenorphine", "naloxone", "naltrexone", "methadone",
     "morphine", "hydromorphone", "fentanyl", "tapentadol", "colchicine", "febuxostat", "probenecid",
     "dicyclomine", "hyoscyamine", "promethazine", "prochlorperazine", "metoclopramide", "docusate",
-    "sennosides", "polyethylene glycol", "lactulose", "bisacodyl", "loperamide", "mesalamine", "sucralfate",
+    "sennosides", "polyethylene glycol 3350", "lactulose", "bisacodyl", "loperamide", "mesalamine", "sucralfate",
     "misoprostol", "ranitidine", "dexamethasone", "hydrocortisone", "fludrocortisone", "methimazole",
     "liothyronine", "digoxin", "amiodarone", "sotalol", "flecainide", "propafenone", "dabigatran etexilate",
     "enoxaparin", "heparin", "ticagrelor", "prasugrel", "cilostazol", "pentoxifylline", "torsemide",
@@ -78,11 +78,11 @@ static const char *const ISMP_HIGH_ALERT[] = {
 };
 
 static const char *const NO_CODE_YET[] = {
-    "abciximab", "amiloride", "argatroban", "atracurium", "bisacodyl", "carbidopa", "chloral hydrate",
+    "abciximab", "amiloride", "atracurium", "bisacodyl", "carbidopa", "chloral hydrate",
     "cisatracurium", "clobetasol", "cyanocobalamin", "dexmedetomidine", "docusate", "eptifibatide",
-    "ergocalciferol", "etomidate", "insulin aspart", "insulin lispro", "insulin regular",
-    "ivabradine", "letrozole", "liothyronine", "mirabegron", "nitroprusside",
-    "oxytocin", "pentoxifylline", "polyethylene glycol", "potassium phosphate", "reteplase",
+    "ergocalciferol", "etomidate", "insulin aspart",
+    "ivabradine", "letrozole", "liothyronine", "mirabegron",
+    "oxytocin", "pentoxifylline", "potassium phosphate",
     "sennosides", "sodium bicarbonate", "tirofiban",
     NULL,
 };
@@ -94,10 +94,12 @@ static bool listed(const char *const *list, const char *name)
     return false;
 }
 
-/* Names RxNorm keys on an ingredient of another name (a precise ingredient): the name must resolve
- * to that ingredient. Isosorbide mononitrate products carry the ingredient isosorbide (6057; see
- * tools/kb_from_corpus.py PIN_NAMES). */
-static const char *const PRECISE[][2] = {{"isosorbide mononitrate", "isosorbide"}, {NULL, NULL}};
+/* Names RxNorm keys on an ingredient of another name (a precise ingredient, or RxNorm's own name for
+ * it): the name must resolve to that ingredient. Isosorbide mononitrate products carry the ingredient
+ * isosorbide (6057; see tools/kb_from_corpus.py PIN_NAMES); regular insulin is RxNorm's "insulin,
+ * regular, human" (253182). */
+static const char *const PRECISE[][2] = {
+    {"isosorbide mononitrate", "isosorbide"}, {"insulin regular", "insulin, regular, human"}, {NULL, NULL}};
 
 /* The ingredient a name resolves to, or CDS_KB_NONE: the matcher must find the ingredient of that
  * very name (a word of it naming another ingredient, "isosorbide" or "potassium", does not count),
