@@ -11,7 +11,7 @@
 #include "audit.h"
 #include "audit_runs.h"
 #include "firing_rate.h"
-#include "testutil.h"
+#include "test_audit_log.h"
 
 /* 28 days of 1000 runs with 100 cards: p = 0.1. */
 static cds_firing_count base[28];
@@ -123,11 +123,10 @@ static void write_decision(cds_audit *a, const char *service, long cards_a, long
 static void the_reader_counts_runs_and_cards_per_day_and_skips_shadow(void **s)
 {
     (void)s;
-    const char *dir = tu_tempdir();
+    const char *dir;
     char db[256];
-    snprintf(db, sizeof db, "%s/audit.db", dir);
+    cds_audit *a = tu_audit_log(&dir, db, sizeof db);
     cds_error err;
-    cds_audit *a = cds_audit_open(db, false, &err);
     assert_non_null(a);
     int64_t day0 = 1767225600000LL;   /* 2026-01-01T00:00:00Z */
     cds_audit_set_clock(a, clock_fn, NULL);

@@ -13,7 +13,7 @@
 #include "json.h"
 #include "mp.h"
 #include "report.h"
-#include "testutil.h"
+#include "test_audit_log.h"
 
 static void decision(cds_audit *a, const char *id, const char *outcome, const char *rules, size_t ncards,
                      const char **uuids, const char **crules, const char **inds)
@@ -69,11 +69,10 @@ static const cds_rule_stats *rule(const cds_report *r, const char *id)
 static void the_report_counts_a_known_sequence(void **s)
 {
     (void)s;
-    const char *dir = tu_tempdir();
+    const char *dir;
     char db[256];
-    snprintf(db, sizeof db, "%s/audit.db", dir);
+    cds_audit *a = tu_audit_log(&dir, db, sizeof db);
     cds_error err;
-    cds_audit *a = cds_audit_open(db, false, &err);
     const char *u1[] = {"c1", "c2"}, *r1[] = {"ddi.interaction", "allergy.drug"}, *i1[] = {"warning", "critical"};
     decision(a, "d1", "ok",
              "[{\"rule\":\"ddi.interaction\",\"version\":\"1\",\"cards\":1,\"us\":10},"
@@ -137,11 +136,10 @@ static void the_report_counts_a_known_sequence(void **s)
 static void a_dropped_repeat_is_not_counted_as_a_card_shown(void **s)
 {
     (void)s;
-    const char *dir = tu_tempdir();
+    const char *dir;
     char db[256];
-    snprintf(db, sizeof db, "%s/audit.db", dir);
+    cds_audit *a = tu_audit_log(&dir, db, sizeof db);
     cds_error err;
-    cds_audit *a = cds_audit_open(db, false, &err);
     const char *u[] = {"c1", "c2"}, *r[] = {"ddi.interaction", "ddi.interaction"}, *i[] = {"warning", "suppressed"};
     decision(a, "d1", "ok", "[{\"rule\":\"ddi.interaction\",\"version\":\"1\",\"cards\":2,\"us\":10}]", 2, u, r, i);
     cds_audit_close(a);
