@@ -210,7 +210,7 @@ static pid_t spawn(const char *listen, const char *const *args) { return spawn_l
 
 static bool wait_health(nng_socket (*open_fn)(int))
 {
-    for (int i = 0; i < 100; i++) {   /* up to 10 s for the knowledge base build under sanitizers */
+    for (int i = 0; i < 600; i++) {   /* up to 60 s: the knowledge base build under sanitizers on a busy CI machine once took over 10 s */
         nng_socket s = open_fn(200);
         msgpack_sbuffer sb;
         envelope(&sb, "health", NULL, NULL, 1);
