@@ -78,12 +78,7 @@ static const char *const ISMP_HIGH_ALERT[] = {
 };
 
 static const char *const NO_CODE_YET[] = {
-    "abciximab", "amiloride", "atracurium", "bisacodyl", "carbidopa", "chloral hydrate",
-    "cisatracurium", "clobetasol", "cyanocobalamin", "dexmedetomidine", "docusate", "eptifibatide",
-    "ergocalciferol", "etomidate", "insulin aspart",
-    "ivabradine", "letrozole", "liothyronine", "mirabegron",
-    "oxytocin", "pentoxifylline", "potassium phosphate",
-    "sennosides", "sodium bicarbonate", "tirofiban",
+    "abciximab", "atracurium", "chloral hydrate", "cyanocobalamin",
     NULL,
 };
 
@@ -97,9 +92,11 @@ static bool listed(const char *const *list, const char *name)
 /* Names RxNorm keys on an ingredient of another name (a precise ingredient, or RxNorm's own name for
  * it): the name must resolve to that ingredient. Isosorbide mononitrate products carry the ingredient
  * isosorbide (6057; see tools/kb_from_corpus.py PIN_NAMES); regular insulin is RxNorm's "insulin,
- * regular, human" (253182). */
+ * regular, human" (253182), insulin aspart its "insulin aspart, human" (51428) and sennosides its
+ * "sennosides, USP" (36387) (rules/vocabulary/knowledge/ingredients-extra.tsv cites the sources). */
 static const char *const PRECISE[][2] = {
-    {"isosorbide mononitrate", "isosorbide"}, {"insulin regular", "insulin, regular, human"}, {NULL, NULL}};
+    {"isosorbide mononitrate", "isosorbide"}, {"insulin regular", "insulin, regular, human"},
+    {"insulin aspart", "insulin aspart, human"}, {"sennosides", "sennosides, USP"}, {NULL, NULL}};
 
 /* The ingredient a name resolves to, or CDS_KB_NONE: the matcher must find the ingredient of that
  * very name (a word of it naming another ingredient, "isosorbide" or "potassium", does not count),
