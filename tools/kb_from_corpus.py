@@ -35,7 +35,19 @@ CORRECT = {('pseudoephedrine', '8163'): '8896', ('isosorbide mononitrate', '6058
 PIN_NAMES = {'isosorbide mononitrate': '6057'}
 # 6058 is confirmed as isosorbide dinitrate by rxnorm-ingredients-verified.tsv (cpic drug.sql and
 # the eCQM US Core allergy substance value set); only its use for the mononitrate was wrong.
-UNVERIFIED = {'49247', '73689', '8152', '8702', '596205'}
+# Codes ddi-facts.tsv uses that the corpus' verified list leaves 'still unverified', verified since
+# against public code lists (issue 17): the RxNorm RRF ingredient extract in davidanderson3/
+# rxnorm-ingredients, whose codes agree with the vocabulary's verified ones (README "Vocabulary").
+DA = 'davidanderson3/rxnorm-ingredients@a8fcf13a679f:web/data/{}.json (RxNorm RRF ingredient extract, SAB=RXNORM: {} "{}" TTY IN)'
+VERIFIED_SINCE = {
+    '49247': ('dofetilide', DA.format('D', '49247', 'dofetilide')),
+    '73689': ('febuxostat', DA.format('F', '73689', 'febuxostat')),
+    '8152': ('phentermine', DA.format('P', '8152', 'phentermine') + '; Hadlock-Lab/CEDA-Tools-v1.1@20680c225b43:'
+             'clinical_concepts/medication_concepts.py (\'8152\' # phentermine)'),
+    '8702': ('procarbazine', DA.format('P', '8702', 'procarbazine') + '; domeo/DomeoClient@535395914268:src/org/'
+             'mindinformatics/gwt/domeo/plugins/annotation/ddi/model/Mddi.java (DIKB drug entities)'),
+    '596205': ('ramelteon', DA.format('R', '596205', 'ramelteon')),
+}
 
 def rows(name):
     with open(os.path.join(CORPUS, name), newline='') as f:
@@ -62,16 +74,13 @@ for r in rows('rxnorm-ingredients-verified.tsv'):
         mins[code] = name
         continue
     m = re.match(r'PIN \(base IN (\d+)\)', tty)
-    status = 'unverified' if code in UNVERIFIED or r.get('verdict_for_input_row', '').startswith('still') else 'verified'
+    status = 'unverified' if r.get('verdict_for_input_row', '').startswith('still') else 'verified'
     ingr[code] = {'rxcui': code, 'name': name, 'base': m.group(1) if m else '', 'status': status,
                   'source': short_evidence(r['evidence']), 'syn': set()}
-for code in UNVERIFIED:
-    if code in ingr:
-        ingr[code]['status'] = 'unverified'
-for code, name in [('49247', 'dofetilide'), ('73689', 'febuxostat'), ('8152', 'phentermine'),
-                   ('8702', 'procarbazine'), ('596205', 'ramelteon')]:
-    ingr.setdefault(code, {'rxcui': code, 'name': name, 'base': '', 'status': 'unverified',
-                           'source': 'ddi-facts.tsv (code not confirmed in mined vocabularies)', 'syn': set()})
+for code, (name, source) in VERIFIED_SINCE.items():
+    if code not in ingr or ingr[code]['name'] != name:
+        sys.exit(f'kb_from_corpus: VERIFIED_SINCE {code} {name}: not that ingredient in the corpus list')
+    ingr[code].update(status='verified', source='ddi-facts.tsv; not confirmed in the corpus; verified: ' + source)
 by_name = {v['name']: k for k, v in ingr.items() if not v['base']}
 # Salt forms whose bare name is an ingredient map to it ("lithium carbonate" -> lithium).
 for k, v in ingr.items():
