@@ -37,17 +37,24 @@ PIN_NAMES = {'isosorbide mononitrate': '6057'}
 # the eCQM US Core allergy substance value set); only its use for the mononitrate was wrong.
 # Codes ddi-facts.tsv uses that the corpus' verified list leaves 'still unverified', verified since
 # against public code lists (issue 17): the RxNorm RRF ingredient extract in davidanderson3/
-# rxnorm-ingredients, whose codes agree with the vocabulary's verified ones (README "Vocabulary").
+# rxnorm-ingredients, and PharmGKB's drugs.tsv (a copy in unc-chip/Methods-in-Medical-Informatics),
+# whose codes agree with the vocabulary's verified ones (README "Vocabulary").
 DA = 'davidanderson3/rxnorm-ingredients@a8fcf13a679f:web/data/{}.json (RxNorm RRF ingredient extract, SAB=RXNORM: {} "{}" TTY IN)'
+PGKB = 'unc-chip/Methods-in-Medical-Informatics@5b0100a775aa:drugs.tsv (PharmGKB drugs.tsv: {} {}, RxNorm {})'
 VERIFIED_SINCE = {
-    '49247': ('dofetilide', DA.format('D', '49247', 'dofetilide')),
-    '73689': ('febuxostat', DA.format('F', '73689', 'febuxostat')),
+    '49247': ('dofetilide', DA.format('D', '49247', 'dofetilide') + '; ' + PGKB.format('PA449389', 'dofetilide', '49247')),
+    '73689': ('febuxostat', DA.format('F', '73689', 'febuxostat') + '; ' + PGKB.format('PA165958521', 'febuxostat', '73689')),
     '8152': ('phentermine', DA.format('P', '8152', 'phentermine') + '; Hadlock-Lab/CEDA-Tools-v1.1@20680c225b43:'
-             'clinical_concepts/medication_concepts.py (\'8152\' # phentermine)'),
-    '8702': ('procarbazine', DA.format('P', '8702', 'procarbazine') + '; domeo/DomeoClient@535395914268:src/org/'
-             'mindinformatics/gwt/domeo/plugins/annotation/ddi/model/Mddi.java (DIKB drug entities)'),
-    '596205': ('ramelteon', DA.format('R', '596205', 'ramelteon')),
+             'clinical_concepts/medication_concepts.py (\'8152\' # phentermine); '
+             + PGKB.format('PA164748099', 'phentermine', '8152')),
+    '8702': ('procarbazine', DA.format('P', '8702', 'procarbazine') + '; ' + PGKB.format('PA451112', 'procarbazine', '8702')
+             + '; domeo/DomeoClient@535395914268:src/org/mindinformatics/gwt/domeo/plugins/annotation/ddi/model/'
+             'Mddi.java (DIKB drug entities)'),
+    '596205': ('ramelteon', DA.format('R', '596205', 'ramelteon') + '; ' + PGKB.format('PA164744896', 'ramelteon', '596205')),
 }
+# Other names of an RxNorm ingredient that orders use: RxNorm names cyanocobalamin's ingredient
+# "vitamin B12" (11248; PharmGKB drugs.tsv, PGKB above, pairs RxNorm 11248 with cyanocobalamin).
+OTHER_NAMES = {'cyanocobalamin': ('11248', PGKB.format('PA451892', 'cyanocobalamin', '11248'))}
 
 def rows(name):
     with open(os.path.join(CORPUS, name), newline='') as f:
@@ -130,6 +137,9 @@ for code, name in mins.items():
                           'source': 'multiple-ingredient name split on " / "'}
 for pin, code in PIN_NAMES.items():
     ingr[code]['syn'].add(pin)
+for other, (code, source) in OTHER_NAMES.items():
+    ingr[code]['syn'].add(other)
+    ingr[code]['source'] += f'; "{other}": {source}'
 # A brand claimed by two ingredients is ambiguous: drop it.
 owner = {}
 for k, v in ingr.items():
