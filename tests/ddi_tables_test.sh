@@ -68,6 +68,18 @@ if [ -d ../shared/corpus/ddi-public ] && command -v python3 >/dev/null; then
     python3 "$T/gen/tools/ddi_public_import.py" ../shared/corpus 2>/dev/null
     check "tools/ddi_public_import.py reproduces the committed tables" \
         diff -r "$T/gen/rules/interactions/tables" "$D" -x ddi_policy.tsv -q
+    # Pairs the corpus dropped for a name it could not code, recovered since
+    # (tools/ddi_public_recover.py): a *-recovered.tsv beside a corpus table joins it, checked alike.
+    mkdir -p "$T/corpus" && cp -r ../shared/corpus/ddi-public "$T/corpus/" && chmod -R u+w "$T/corpus"
+    printf 'a_rxcui\ta_name\tb_rxcui\tb_name\tseverity\tndfrt_concept\ta_class\tb_class\n11170\tverapamil\t49247\tdofetilide\tcritical\tN0000000001\t\t\n' \
+        >"$T/corpus/ddi-public/va-ndfrt-interactions-recovered.tsv"
+    python3 "$T/gen/tools/ddi_public_import.py" "$T/corpus" 2>/dev/null
+    check "a recovered pair joins its table" \
+        grep -q "^11170	verapamil	critical	va-ndfrt	.*49247 dofetilide (N0000000001)" "$T/gen/rules/interactions/tables/ddi_va_ndfrt.tsv"
+    sed -i 's/^11170\tverapamil/11170\tverapamill/' "$T/corpus/ddi-public/va-ndfrt-interactions-recovered.tsv"
+    ! python3 "$T/gen/tools/ddi_public_import.py" "$T/corpus" 2>"$T/err"
+    check "a recovered row whose name is not the code's stops the import at file:line" \
+        grep -q "va-ndfrt-interactions-recovered.tsv:2: 11170 verapamill: vocabulary names it verapamil" "$T/err"
 fi
 
 echo "$passes passed, $fails failed"

@@ -13,7 +13,10 @@ site policy in ddi_policy.tsv decides what each (source, severity) shows at each
 Every code must be an ingredient of the shipped vocabulary (rules/vocabulary/knowledge/
 ingredients*.tsv) under the same name: a pair whose code or name does not resolve stops the
 import with the row (fix the vocabulary, then rerun). The names the corpus itself could not place
-(unmapped.tsv) are summarised on stderr: which of them the vocabulary knows now.
+(unmapped.tsv) are summarised on stderr: which of them the vocabulary knows now. The pairs the corpus
+dropped for those names are read from ddi-public/*-recovered.tsv when the corpus has them
+(tools/ddi_public_recover.py writes them from the corpus's own source dataset): same columns, same
+checks; a pair the table already holds is skipped.
 Output is deterministic (same input, same bytes).
 Usage: tools/ddi_public_import.py [CORPUS_DIR]
 """
@@ -63,13 +66,20 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     problems, listed = [], set()
     for src_file, table, source, severity, cite, pair_cite in TABLES:
-        rows = tsv(os.path.join(CORPUS, 'ddi-public', src_file))
+        rows = [(src_file, i, r) for i, r in enumerate(tsv(os.path.join(CORPUS, 'ddi-public', src_file)), start=2)]
+        recovered = src_file.replace('.tsv', '-recovered.tsv')
+        if os.path.exists(os.path.join(CORPUS, 'ddi-public', recovered)):
+            have = {frozenset((r['a_rxcui'], r['b_rxcui'])) for _, _, r in rows}
+            more = [(recovered, i, r) for i, r in enumerate(tsv(os.path.join(CORPUS, 'ddi-public', recovered)), start=2)
+                    if frozenset((r['a_rxcui'], r['b_rxcui'])) not in have]
+            print('%s: %d pairs the corpus table lacks' % (recovered, len(more)), file=sys.stderr)
+            rows += more
         groups = {}   # (a, a_name, severity) -> [(b, b_name, pair citation)]
-        for i, r in enumerate(rows, start=2):
+        for fname, i, r in rows:
             a, b = r['a_rxcui'], r['b_rxcui']
             for code, name in ((a, r['a_name']), (b, r['b_name'])):
                 if names.get(code) != name.lower():
-                    problems.append('%s:%d: %s %s: %s' % (src_file, i, code, name,
+                    problems.append('%s:%d: %s %s: %s' % (fname, i, code, name,
                                     'not in the vocabulary' if code not in names else 'vocabulary names it ' + names[code]))
             listed.update((a, b))
             if int(a) > int(b):
@@ -97,8 +107,9 @@ def main():
                 % ';'.join(sorted(listed, key=int)))
     known = sorted({(r['name'].lower(), codes[r['name'].lower()]) for r in tsv(os.path.join(CORPUS, 'ddi-public/unmapped.tsv'))
                     if r['name'].lower() in codes})
-    print('unmapped.tsv: %d names the vocabulary now knows (the corpus build dropped their pairs; they are not '
-          'recoverable from it): %s' % (len(known), ', '.join('%s=%s' % k for k in known)), file=sys.stderr)
+    print('unmapped.tsv: %d names the vocabulary now knows (the corpus build dropped their pairs: '
+          'tools/ddi_public_recover.py writes them to ddi-public/*-recovered.tsv): %s'
+          % (len(known), ', '.join('%s=%s' % k for k in known)), file=sys.stderr)
     if problems:
         print('\n'.join(problems), file=sys.stderr)
         sys.exit(1)
