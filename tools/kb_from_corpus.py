@@ -11,7 +11,7 @@ tables under rules/ (cross_sensitivity, allergen_codes, *-extra, *-corpus, *-ali
 touched.
 Usage: tools/kb_from_corpus.py [CORPUS_DIR]
 """
-import csv, json, os, re, sys
+import csv, glob, json, os, re, sys
 
 CORPUS = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '../../shared/corpus')
 ROOT = os.path.join(os.path.dirname(__file__), '..')
@@ -107,6 +107,29 @@ def canon(code, name=None):
     return code
 
 # --- products ----------------------------------------------------------------------------------
+# A product ingredient the corpus left uncoded ("unmapped substance(s)") whose name the vocabulary's
+# hand-written tables (ingredients-*.tsv, verified rows) code now is mapped to that code, as the corpus
+# maps names: the exact name, then without salt words (issue 17: amiloride, sodium bicarbonate, ...).
+hand_codes, hand_rxcuis = {}, set()
+for path in sorted(glob.glob(os.path.join(ROOT, 'rules/vocabulary/knowledge/ingredients-*.tsv'))):
+    with open(path, newline='') as f:
+        for r in csv.DictReader((l for l in f if not l.startswith('#')), delimiter='\t'):
+            hand_rxcuis.add(r['rxcui'].strip())
+            if r['status'].strip() == 'verified':
+                for n in [r['name']] + (r['synonyms'] or '').split(';'):
+                    if n.strip():
+                        hand_codes.setdefault(n.strip().lower(), r['base'].strip() or r['rxcui'].strip())
+
+# Products the hand-written tables (products-corpus.tsv, products-aliases.tsv) map keep that mapping.
+hand_products = set()
+for path in sorted(glob.glob(os.path.join(ROOT, 'rules/vocabulary/knowledge/products-*.tsv'))):
+    with open(path, newline='') as f:
+        hand_products |= {r['rxcui'].strip() for r in csv.DictReader((l for l in f if not l.startswith('#')), delimiter='\t')}
+
+def hand_code(name):
+    bare = ' '.join(w for w in name.split() if w not in SALTS)
+    return hand_codes.get(name) or (hand_codes.get(bare) if bare else None)
+
 products = {}
 for r in rows('rxnorm-product-ingredients.tsv'):
     code = r['product_rxcui'].strip()
@@ -118,15 +141,19 @@ for r in rows('rxnorm-product-ingredients.tsv'):
     ings = [c for c in dict.fromkeys(ings) if c in ingr]
     m = re.search(r'unmapped substance\(s\):\s*(.+)$', r.get('notes') or '')
     if m:
-        unknown += [clean(x).lower() for x in re.split(r'[;,]', m.group(1)) if clean(x)]
-    if not code or not ings or code in ingr:
+        unknown += [clean(x).lower() for x in m.group(1).split(';') if clean(x)]
+    coded = {u: hand_code(u) for u in unknown if hand_code(u)}
+    ings += [c for c in dict.fromkeys(coded.values()) if c not in ings]
+    unknown = [u for u in unknown if u not in coded]
+    if not code or not ings or code in ingr or code in hand_rxcuis or code in hand_products:
         continue
     name = clean(r['product_name'])
     products[code] = {'rxcui': code, 'name': name, 'tty': r['tty'].strip(), 'ings': ings,
                       'unscreened': ';'.join(dict.fromkeys(unknown)),
-                      'source': r['mapping_method'].strip() + ' ' + short_evidence(r['evidence'])}
+                      'source': r['mapping_method'].strip() + ' ' + short_evidence(r['evidence'])
+                      + (' || coded by the vocabulary: ' + ', '.join(sorted(coded)) if coded else '')}
     b = re.search(r'\[([^\]]+)\]\s*$', name)
-    if b and len(ings) == 1:
+    if b and len(ings) == 1 and ings[0] in ingr:
         brand = b.group(1).lower()
         if brand not in by_name and len(brand) > 3:
             ingr[ings[0]]['syn'].add(brand)
@@ -158,7 +185,6 @@ def curated(name):
 # Names an author may use: the compiled ingredients plus the hand-written ingredients-*.tsv
 # (extra, dosing, ...: every file beside the generated ingredients.tsv).
 names = dict(by_name)
-import glob
 for path in sorted(glob.glob(os.path.join(ROOT, 'rules/vocabulary/knowledge/ingredients-*.tsv'))):
     with open(path, newline='') as f:
         for r in csv.DictReader((l for l in f if not l.startswith('#')), delimiter='\t'):
