@@ -228,6 +228,13 @@ static int ctx_dose_limits(lua_State *L)
     return 2;
 }
 
+/* A measure on file that cannot be used, as patient_facts.c words it (not one merely absent). */
+static bool unusable_why(const char *why)
+{
+    return why && (strstr(why, "implausible") || strstr(why, "not a number") || strstr(why, "not understood") ||
+                   strstr(why, "after the evaluation"));
+}
+
 static int ctx_renal_dosing(lua_State *L)
 {
     const cds_view *v = cds_lua_view_current(L);
@@ -241,6 +248,7 @@ static int ctx_renal_dosing(lua_State *L)
     lua_pushnil(L);   /* 3: skipped */
     lua_createtable(L, (int)n, 0);   /* 4 */
     int k = 0;
+    bool unusable = false;
     for (size_t i = 0; i < n; i++) {
         const cds_kb_renal *r = rows[i];
         if (!route_matches(r->route, route)) continue;
@@ -249,7 +257,12 @@ static int ctx_renal_dosing(lua_State *L)
             if (!f->dialysis) continue;
         } else {
             m = strcmp(r->measure, "crcl") == 0 ? &f->crcl : &f->egfr;
-            if (!m->known) { skip(L, 3, r->id, lua_pushfstring(L, "%s unknown (%s)", r->measure, m->why)); lua_pop(L, 1); continue; }
+            if (!m->known) {
+                skip(L, 3, r->id, lua_pushfstring(L, "%s unknown (%s)", r->measure, m->why));
+                lua_pop(L, 1);
+                unusable = unusable || unusable_why(m->why);
+                continue;
+            }
             if (!in_band(m->value, r->min, r->max)) continue;
         }
         lua_createtable(L, 0, 16);
@@ -278,7 +291,8 @@ static int ctx_renal_dosing(lua_State *L)
     }
     cds_lua_seal(L);
     lua_pushvalue(L, 3);
-    return 2;
+    lua_pushboolean(L, unusable);
+    return 3;
 }
 
 static int ctx_routes(lua_State *L)

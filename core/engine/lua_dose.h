@@ -37,10 +37,13 @@
  *       dose_limits.tsv rows for the drug whose route is `route` or "any" (route nil: every row)
  *       and whose age and weight bands contain the patient's; rows whose band needs an unknown
  *       age or weight are left out and `skipped` says why (nil when none). {all=true}: no filtering.
- *   ctx.renal_dosing(drug, route) -> rows, skipped
+ *   ctx.renal_dosing(drug, route) -> rows, skipped, unusable
  *       renal_dosing.tsv rows whose band [min, max) contains the patient's eGFR or CrCl (per the
  *       row's measure), or dialysis rows when the patient is on dialysis; each row also carries
- *       value and value_date (the patient's measure). Rows needing an unknown measure: `skipped`.
+ *       value and value_date (the patient's measure). Rows needing an unknown measure: `skipped`;
+ *       `unusable` is true when one of them was skipped because the measure is on file but cannot
+ *       be used (implausible, not a number, a unit not understood, a birth date after now), not
+ *       merely absent.
  *   ctx.routes(drug) -> rows; allowed and forbidden are lists of route groups
  *   ctx.daily_total(ingredient, route) -> amount, unit, refs, uncounted
  *       every active and draft order containing the ingredient, by route group (nil: all routes):

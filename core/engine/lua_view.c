@@ -72,7 +72,13 @@ static void push_targets(lua_State *L, const cds_kb *kb, const uint32_t *t, uint
  * of specs: the medications matching any of them, each once, in one pass over the medications
  * (a therapeutic group of several members is one call, not a list per member to merge in Lua). */
 #define MAX_SPECS 64
-static int meds_find(lua_State *L, bool all)
+typedef enum { FIND_FIRST, FIND_ALL, FIND_COUNT_LIVE } find_mode;
+
+/* An order still in effect once this request is signed: a draft, or an active order that this
+ * request neither stops nor replaces (the duplication check's notion of "live"). */
+static bool med_live(const cds_med *m) { return m->source == CDS_MED_DRAFT || !m->stopping; }
+
+static int meds_find(lua_State *L, find_mode mode)
 {
     cds_eval_scope *s = scope_of(L);
     cds_med_spec specs[MAX_SPECS];
@@ -92,21 +98,31 @@ static int meds_find(lua_State *L, bool all)
     }
     lua_rawgetp(L, LUA_REGISTRYINDEX, &MEDS_KEY);   /* the plain list of med tables */
     int list = lua_gettop(L);
-    if (all) lua_createtable(L, 0, 0);
+    if (mode == FIND_ALL) lua_createtable(L, 0, 0);
     int k = 0;
     for (uint32_t i = 0; i < s->view->nmeds; i++) {
+        const cds_med *m = &s->view->meds[i];
+        if (mode == FIND_COUNT_LIVE && !med_live(m)) continue;
         int j = 0;
-        while (j < nspecs && !cds_screen_med_has(s->view, &s->view->meds[i], &specs[j])) j++;
+        while (j < nspecs && !cds_screen_med_has(s->view, m, &specs[j])) j++;
         if (j == nspecs) continue;
+        if (mode == FIND_COUNT_LIVE) {
+            k++;
+            continue;
+        }
         lua_rawgeti(L, list, i + 1);
-        if (!all) return 1;
+        if (mode == FIND_FIRST) return 1;
         lua_rawseti(L, -2, ++k);
     }
-    if (!all) lua_pushnil(L);
+    if (mode == FIND_FIRST) lua_pushnil(L);
+    if (mode == FIND_COUNT_LIVE) lua_pushinteger(L, k);
     return 1;
 }
-static int meds_any(lua_State *L) { return meds_find(L, false); }
-static int meds_all(lua_State *L) { return meds_find(L, true); }
+static int meds_any(lua_State *L) { return meds_find(L, FIND_FIRST); }
+static int meds_all(lua_State *L) { return meds_find(L, FIND_ALL); }
+/* meds.live_count(spec) -> how many orders in effect once this request is signed hold it (no
+ * tables built: a check that needs two or more asks this first) */
+static int meds_live_count(lua_State *L) { return meds_find(L, FIND_COUNT_LIVE); }
 
 /* conditions.any(x): x is a code (bare, or sct:/icd10:/loinc: for one system), "text:words", or a list of
  * those -> the first condition (in the order sent) any of them names, or nil (condition_match.h) */
@@ -354,7 +370,7 @@ static void set_lazy(lua_State *L, const void *entity, lazy_kind kind)
 static void push_med(lua_State *L, const cds_view *v, const cds_med *m)
 {
     luaL_checkstack(L, 6, "med");
-    lua_createtable(L, 0, 16);
+    lua_createtable(L, 0, 20);   /* room for the lazy fields too: filling them must not rehash */
     cds_lua_setstr(L, "ref", m->ref);
     cds_lua_setstr(L, "id", m->id);
     cds_lua_setstr(L, "resource_type", m->resource_type);
@@ -604,6 +620,7 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
     lua_pushvalue(L, meds);
     setfn(L, "any", meds_any);
     setfn(L, "all", meds_all);
+    setfn(L, "live_count", meds_live_count);
     cds_lua_seal(L);
     lua_setfield(L, ctx, "meds");
     lua_pushvalue(L, ctx);

@@ -510,7 +510,8 @@ static int proxy_index(lua_State *L)
         lua_pop(L, 1);
         fill_lazy(L, 3);
         lua_pushvalue(L, 2);
-        lua_rawget(L, 3);
+        if (lua_rawget(L, 3) == LUA_TNIL) return 1;   /* an empty list read by ipairs, an absent
+                                                       * field: not worth a metatable of its own */
     }
     make_direct(L, 1, 3);
     return 1;

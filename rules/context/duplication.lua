@@ -103,6 +103,22 @@ rule {
   evaluate = function(ctx)
     local selected = ctx.selected
     if #selected == 0 then return nil end
+    -- Most orders duplicate nothing: counted in C first (no order tables read), the work below
+    -- runs only when an ingredient of an order being placed is in two live orders or a group
+    -- of one has more live orders than its allowance.
+    local live_count, possible = ctx.meds.live_count, false
+    for _, d in ipairs(selected) do
+      for _, code in ipairs(ctx.ingredient_codes(d)) do
+        if live_count(code) > 1 then possible = true; break end
+      end
+      if not possible then
+        for _, row in ipairs(ctx.rows_for(d, BY_INGREDIENT) or NONE) do
+          if live_count(row.group) > row.allowance then possible = true; break end
+        end
+      end
+      if possible then break end
+    end
+    if not possible then return nil end
     -- the orders in effect once these are signed (an active order stopped in this request or
     -- replaced by a draft is not); an order is looked at only when it shares an ingredient or a
     -- group with an order being placed (ctx.meds.all matches in C)

@@ -27,11 +27,10 @@ rule {
       local d = med.dose
       if d then
         for _, g in ipairs(med.ingredients) do
-          local rows, skipped = ctx.renal_dosing(g.code, d.route)
+          local rows, skipped, unusable = ctx.renal_dosing(g.code, d.route)
           -- a kidney value that is there but unusable (implausible, not a number, a unit not
           -- understood) is said once; no value at all stays silent
-          if #rows == 0 and skipped and (skipped:find("implausible") or skipped:find("not a number")
-                                         or skipped:find("not understood") or skipped:find("after the evaluation")) then
+          if #rows == 0 and unusable then
             cards[#cards + 1] = card {
               key = med.ref .. ":" .. g.code .. ":unusable", issue = "DOSECOND", indicator = "info",
               explain = { matched = { { med, g.code } }, values = { kidney_unusable = skipped } },

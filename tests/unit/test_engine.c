@@ -405,6 +405,7 @@ static void table_lookups_in_c_answer_like_the_lua_loops(void **s)
         "    end\n"
         "    out[#out + 1] = #ctx.meds.all({ 'warfarin', '11289', 'class:nothing-such' })\n"
         "    out[#out + 1] = #ctx.meds.all({ 'warfarin', 'ibuprofen' })\n"
+        "    out[#out + 1] = ctx.meds.live_count('11289') .. ctx.meds.live_count({ 'warfarin', 'ibuprofen' }) .. ctx.meds.live_count('class:nothing-such')\n"
         "    local ok, why = pcall(ctx.rows_for, {}, INDEX)\n"
         "    out[#out + 1] = tostring(ok) .. ':' .. tostring(why):match('a medication from ctx is expected')\n"
         "    local c = ctx.conditions\n"
@@ -440,7 +441,7 @@ static void table_lookups_in_c_answer_like_the_lua_loops(void **s)
     const msgpack_object *summary = cds_mp_get(card_at(&r, 0), "detail");
     char text[400];
     snprintf(text, sizeof text, "%.*s", (int)summary->via.str.size, summary->via.str.ptr);
-    assert_string_equal(text, "warfarin=A,B/11289 ibuprofen=B/5640 RxNorm code 6809=nil/ 1 2 false:a medication from ctx is expected "
+    assert_string_equal(text, "warfarin=A,B/11289 ibuprofen=B/5640 RxNorm code 6809=nil/ 1 2 120 false:a medication from ctx is expected "
                               "Atrial fibrillation,Atrial fibrillation,-,Atrial fibrillation,Atrial fibrillation,-,"
                               "Chronic kidney disease stage 3,Chronic kidney disease stage 3");
     release(&r);
