@@ -137,13 +137,16 @@ static void run_inproc(const opts *o, const cds_ruleset *rs, const bench_set *se
     /* CDSD_BENCH_FIRING=1: each call also counted as the server counts it for the firing-rate
      * alarms (firing_live.h), for the hot path's cost against the same run without */
     bool firing = getenv("CDSD_BENCH_FIRING") != NULL;
+    /* CDSD_BENCH_ONLY=K: request K of the set, over and over (one request's cost, for profiling) */
+    const char *only_env = getenv("CDSD_BENCH_ONLY");
+    size_t only = only_env ? (size_t)strtoul(only_env, NULL, 10) % set->n : 0;
     if (firing) cds_firing_live_register(rs);
     rule_cost costs = {0};
     for (size_t i = 0;; i++) {
         double t = now_us();
         if (o->count > 0 ? t0 && l->n >= (size_t)o->count : t >= end) break;
         if (!t0 && t >= measure_from) t0 = t;
-        const bench_msg *m = &set->m[i % set->n];
+        const bench_msg *m = &set->m[only_env ? only : i % set->n];
         cds_proto_outcome oc;
         msgpack_sbuffer_clear(&out);
         cds_proto_handle(&env, &a, m->data, m->len, &out, &oc);

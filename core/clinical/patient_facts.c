@@ -7,7 +7,6 @@
 #include <strings.h>
 
 #include "mp.h"
-#include "strmap.h"
 
 /* LOINC codes, each found in published value sets or code lists (eGFR: DICOM CID 10046,
  * cqframework's CKD eGFR value set, OHDSI phenotype lists; 98979-8 is CKD-EPI 2021, 94677-2
@@ -36,23 +35,31 @@ static bool in(const char *s, const char *const *set)
 enum { F_WEIGHT, F_HEIGHT, F_EGFR, F_CREAT, F_COUNT };
 static const char *const *const fact_codes[F_COUNT] = {weight_codes, height_codes, egfr_codes, creat_codes};
 
-/* The latest observation of each fact, in one pass over the results: codes are compared by hash
- * first (a request carries a hundred result codes and the facts know about thirty). */
+/* Result i, if later than *best (ties: the result first in the request). */
+static void consider(const cds_view *v, uint32_t i, int64_t *best)
+{
+    time_t w = v->obs[i].when;
+    if (*best < 0 || w > v->obs[*best].when || (w == v->obs[*best].when && i < *best)) *best = i;
+}
+
+/* The latest observation of each fact: the view keeps the latest result per LOINC code in an
+ * index, so each fact looks its few codes up instead of comparing every result with every code.
+ * Without the index (it could not be allocated) every result is compared. */
 static void latest_all(const cds_view *v, int64_t best[F_COUNT])
 {
-    uint32_t h[F_COUNT][16];
+    bool indexed = v->obs_index.cap > 0;
     for (int f = 0; f < F_COUNT; f++) {
         best[f] = -1;
-        for (int k = 0; fact_codes[f][k]; k++) h[f][k] = cds_hash(fact_codes[f][k], strlen(fact_codes[f][k]));
-    }
-    for (uint32_t i = 0; i < v->nobs; i++) {
-        const char *c = v->obs[i].code;
-        uint32_t hc = cds_hash(c, strlen(c));
-        for (int f = 0; f < F_COUNT; f++)
-            for (int k = 0; fact_codes[f][k]; k++)
-                if (h[f][k] == hc && strcmp(c, fact_codes[f][k]) == 0 &&
-                    (best[f] < 0 || v->obs[i].when > v->obs[best[f]].when))
-                    best[f] = i;
+        for (int k = 0; fact_codes[f][k]; k++) {
+            const char *c = fact_codes[f][k];
+            if (indexed) {
+                const cds_observation *o = cds_view_obs_by_code(v, c);
+                if (o) consider(v, (uint32_t)(o - v->obs), &best[f]);
+                continue;
+            }
+            for (uint32_t i = 0; i < v->nobs; i++)
+                if (strcmp(v->obs[i].code, c) == 0) consider(v, i, &best[f]);
+        }
     }
 }
 

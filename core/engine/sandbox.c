@@ -422,7 +422,7 @@ const char *cds_sandbox_result_plain(lua_State *L, int idx, char *path, size_t c
  * is wrapped to iterate the real table. One table and one rawset per proxy keeps building a
  * request's view cheap. */
 
-static const char PROXY_KEY = 'P', PROXY_MT = 'T';
+static const char PROXY_KEY = 'P', PROXY_MT = 'T', PROXY_MT_READ = 'R';
 
 static int proxy_real(lua_State *L, int idx)
 {
@@ -486,10 +486,11 @@ static void push_proxy_mt_with_index(lua_State *L)
     lua_setfield(L, -2, "__metatable");
 }
 
-/* A proxy read once is read again (ctx, the orders being placed, the patient: rule after rule):
- * from its first read on, it gets a metatable of its own whose __index is the real table, so the
- * VM follows it without calling C. Proxies no rule reads keep the shared metatable, which costs
- * nothing to give. Not while a lazy filler is pending: that read must go through C. */
+/* A proxy read twice is read again (ctx, the orders being placed, the patient: rule after rule):
+ * from its second read on, it gets a metatable of its own whose __index is the real table, so the
+ * VM follows it without calling C. A proxy read once (most rows, lists and entries a check looks
+ * at) only moves to the shared "read once" metatable, which costs no allocation; proxies no rule
+ * reads keep the shared one. Not while a lazy filler is pending: that read must go through C. */
 static void make_direct(lua_State *L, int proxy, int real)
 {
     if (lua_rawgetp(L, real, &LAZY_KEY) != LUA_TNIL) {
@@ -502,18 +503,46 @@ static void make_direct(lua_State *L, int proxy, int real)
     lua_setmetatable(L, proxy);
 }
 
-static int proxy_index(lua_State *L)
+/* The value under key 2 of the proxy at 1, filling lazy fields first when it is missing; pushes
+ * it above the real table (index 3). Returns its type. */
+static int proxy_get(lua_State *L)
 {
     proxy_real(L, 1);   /* index 3 */
     lua_pushvalue(L, 2);
-    if (lua_rawget(L, 3) == LUA_TNIL) {
-        lua_pop(L, 1);
-        fill_lazy(L, 3);
-        lua_pushvalue(L, 2);
-        if (lua_rawget(L, 3) == LUA_TNIL) return 1;   /* an empty list read by ipairs, an absent
-                                                       * field: not worth a metatable of its own */
+    int t = lua_rawget(L, 3);
+    if (t != LUA_TNIL) return t;
+    lua_pop(L, 1);
+    fill_lazy(L, 3);
+    lua_pushvalue(L, 2);
+    return lua_rawget(L, 3);
+}
+
+/* The read-once metatable's __index: the second read makes the proxy direct. A read that finds
+ * nothing (an empty list read by ipairs, an absent field) changes nothing. */
+static int proxy_index_again(lua_State *L)
+{
+    if (proxy_get(L) != LUA_TNIL) make_direct(L, 1, 3);
+    return 1;
+}
+
+static void push_proxy_mt_read(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &PROXY_MT_READ) == LUA_TTABLE) return;
+    lua_pop(L, 1);
+    lua_pushcfunction(L, proxy_index_again);
+    push_proxy_mt_with_index(L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &PROXY_MT_READ);
+}
+
+/* The shared metatable's __index: the first read that finds something moves the proxy to the
+ * read-once metatable. */
+static int proxy_index(lua_State *L)
+{
+    if (proxy_get(L) != LUA_TNIL) {
+        push_proxy_mt_read(L);
+        lua_setmetatable(L, 1);
     }
-    make_direct(L, 1, 3);
     return 1;
 }
 
