@@ -14,21 +14,12 @@
 #include "sandbox.h"
 #include "units.h"
 
-/* An ISO date-time, UTC, as ctx.now writes it (without gmtime_r, which takes the time-zone lock). */
+/* An ISO date-time, UTC, as ctx.now writes it; nothing for an unknown time (0). */
 static void setdate(lua_State *L, const char *k, time_t t)
 {
     if (!t) return;
-    int64_t days = (int64_t)t / 86400, secs = (int64_t)t % 86400;
-    if (secs < 0) { secs += 86400; days--; }
-    /* civil_from_days (H. Hinnant) */
-    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097, doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = yoe + era * 400 + (m <= 2);
-    char buf[40];
-    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, (int)m, (int)d, (int)(secs / 3600),
-             (int)(secs / 60 % 60), (int)(secs % 60));
-    cds_lua_setstr(L, k, buf);
+    cds_lua_pushtime(L, t);
+    lua_setfield(L, -2, k);
 }
 
 /* --- med.dose ------------------------------------------------------------------------------- */
@@ -133,6 +124,9 @@ void cds_lua_patient_facts_fill(lua_State *L, int idx, const cds_view *v)
 }
 
 /* --- table lookups -------------------------------------------------------------------------- */
+/* Each lookup builds new tables, the calling rule's own (as ctx.ingredient_codes): no other rule
+ * sees them, so they are not sealed behind read-only proxies, which would cost a proxy per table
+ * and a C call per read. */
 
 #define MAXROWS 256
 
@@ -158,7 +152,6 @@ static void push_list(lua_State *L, const char *s)   /* "a;b" -> {"a","b"} */
         }
         s = e ? e + 1 : NULL;
     }
-    cds_lua_seal(L);
 }
 
 /* Adds a reason to the skipped text at stack index `buf` (a string or nil). */
@@ -220,10 +213,8 @@ static int ctx_dose_limits(lua_State *L)
         cds_lua_setnum(L, "min_daily", r->min_daily);
         cds_lua_setnum(L, "max_single_per_kg", r->max_single_per_kg);
         cds_lua_setnum(L, "max_daily_per_kg", r->max_daily_per_kg);
-        cds_lua_seal(L);
         lua_rawseti(L, 5, ++k);
     }
-    cds_lua_seal(L);
     lua_pushvalue(L, 4);
     return 2;
 }
@@ -286,10 +277,8 @@ static int ctx_renal_dosing(lua_State *L)
         } else {
             cds_lua_setstr(L, "value_condition", f->dialysis_condition);
         }
-        cds_lua_seal(L);
         lua_rawseti(L, 4, ++k);
     }
-    cds_lua_seal(L);
     lua_pushvalue(L, 3);
     lua_pushboolean(L, unusable);
     return 3;
@@ -316,10 +305,8 @@ static int ctx_routes(lua_State *L)
         cds_lua_setstr(L, "severity", r->severity);
         cds_lua_setstr(L, "note", r->note);
         cds_lua_setstr(L, "source", r->source);
-        cds_lua_seal(L);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
-    cds_lua_seal(L);
     return 1;
 }
 
@@ -340,16 +327,13 @@ static int ctx_daily_total(lua_State *L)
         lua_pushstring(L, v->meds[t.meds[i]].ref);
         lua_rawseti(L, -2, i + 1);
     }
-    cds_lua_seal(L);
     lua_createtable(L, (int)t.nuncounted, 0);
     for (uint32_t i = 0; i < t.nuncounted; i++) {
         lua_createtable(L, 0, 2);
         cds_lua_setstr(L, "ref", v->meds[t.uncounted[i]].ref);
         cds_lua_setstr(L, "reason", t.reasons[i]);
-        cds_lua_seal(L);
         lua_rawseti(L, -2, i + 1);
     }
-    cds_lua_seal(L);
     return 4;
 }
 

@@ -17,6 +17,7 @@
 #include "sandbox.h"
 
 static const char SCOPE_KEY = 'V', MEDS_KEY = 'M', DDI_KEY = 'D', SERIAL_KEY = 'S';
+static const char OBS_KEY = 'O';   /* this request's ctx.obs tables, by result number */
 /* in a med's real table: (serial << 24) | its index in the view, for the C functions taking a med */
 static const char MED_AT_KEY = 'I';
 #define MED_INDEX_BITS 24
@@ -159,14 +160,6 @@ static int conditions_any(lua_State *L)
     return 1;
 }
 
-static void push_time(lua_State *L, time_t t)
-{
-    char buf[32];
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    lua_pushstring(L, buf);
-}
 
 /* obs(loinc) -> {value, unit, comparator, text, code, value_date, value_days, date, days_ago} or nil
  * (latest result for the code; code: the coded answer; value_days: a valueDateTime in days from now) */
@@ -176,6 +169,25 @@ static int ctx_obs(lua_State *L)
     const char *code = luaL_checkstring(L, 1);
     const cds_observation *filed = cds_view_obs_by_code(s->view, code);
     if (filed) {
+        /* one table per result and request: checks ask for the same potassium or INR order after
+         * order (read-only, so sharing it is safe) */
+        lua_Integer at = (lua_Integer)(filed - s->view->obs) + 1;
+        bool mine = false;   /* the cache is this request's (its serial at [0]), never an earlier one's */
+        if (lua_rawgetp(L, LUA_REGISTRYINDEX, &OBS_KEY) == LUA_TTABLE) {
+            mine = lua_rawgeti(L, -1, 0) == LUA_TNUMBER && lua_tointeger(L, -1) == current_serial(L);
+            lua_pop(L, 1);
+        }
+        if (!mine) {
+            lua_pop(L, 1);
+            lua_createtable(L, 0, 4);
+            lua_pushinteger(L, current_serial(L));
+            lua_rawseti(L, -2, 0);
+            lua_pushvalue(L, -1);
+            lua_rawsetp(L, LUA_REGISTRYINDEX, &OBS_KEY);
+        }
+        if (lua_rawgeti(L, -1, at) == LUA_TTABLE) return 1;
+        lua_pop(L, 1);
+        int cache = lua_gettop(L);
         const cds_observation *o = cds_view_observation(s->view, (uint32_t)(filed - s->view->obs));
         lua_createtable(L, 0, 8);
         const msgpack_object *id = o->resource ? cds_mp_get(o->resource, "id") : NULL;
@@ -191,16 +203,18 @@ static int ctx_obs(lua_State *L)
         cds_lua_setstr(L, "code", o->value_code);
         cds_lua_setstr(L, "comparator", o->comparator);
         if (o->value_time) {
-            push_time(L, o->value_time);
+            cds_lua_pushtime(L, o->value_time);
             lua_setfield(L, -2, "value_date");
             cds_lua_setnum(L, "value_days", (double)(o->value_time - s->view->now) / 86400.0);
         }
         if (o->when) {
-            push_time(L, o->when);
+            cds_lua_pushtime(L, o->when);
             lua_setfield(L, -2, "date");
             cds_lua_setnum(L, "days_ago", (double)(s->view->now - o->when) / 86400.0);
         }
-        cds_sandbox_push_readonly(L, -1);
+        cds_lua_seal(L);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, cache, at);
         return 1;
     }
     lua_pushnil(L);
@@ -439,7 +453,7 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
     cds_lua_setstr(L, "hook", v->req->hook);
     cds_lua_setstr(L, "hook_instance", v->req->hook_instance);
     cds_lua_setstr(L, "patient_id", v->req->patient_id);   /* for building resources in suggestions */
-    push_time(L, v->now);
+    cds_lua_pushtime(L, v->now);
     lua_setfield(L, ctx, "now");
     cds_lua_setbool(L, "order_hook", cds_screen_is_order_hook(v));
 
@@ -636,6 +650,8 @@ void cds_lua_view_push(lua_State *L, cds_eval_scope *s)
 
 void cds_lua_view_done(lua_State *L)
 {
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &OBS_KEY);
     lua_pushnil(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &SCOPE_KEY);
     lua_pushnil(L);

@@ -114,37 +114,54 @@ end
 
 local function fmt_date(o) return o.date and o.date:sub(1, 10) or "undated" end
 
+-- The words for a result's verdict, made for the latest one only.
+local function result_what(b)
+  local o, code = b.o, b.code
+  local what
+  if b.kind == "status" then
+    what = "pregnancy status " .. b.verdict:gsub("%-", " ") .. " (" .. o.code .. ")"
+  elseif b.kind == "hcg" then
+    what = "pregnancy test (hCG, LOINC " .. code .. ") " .. b.how
+  else
+    what = "expected delivery date " .. o.value_date:sub(1, 10)
+  end
+  return what .. " (" .. fmt_date(o) .. ")"
+end
+
 -- The latest dated verdict of the pregnancy results: { verdict, days_ago, what, negative_test }
+local function consider(best, o, verdict, kind, how, code)
+  if not verdict or not o.days_ago or o.days_ago > PREGNANCY_DAYS then return best end
+  if not best or o.days_ago < best.days_ago or (o.days_ago == best.days_ago and verdict == "pregnant") then
+    return { verdict = verdict, days_ago = o.days_ago, o = o, kind = kind, how = how, code = code }
+  end
+  return best
+end
+
 local function latest_result(ctx)
   local best = nil
-  local function consider(o, verdict, what, is_test, code)
-    if not verdict or not o.days_ago or o.days_ago > PREGNANCY_DAYS then return end
-    if not best or o.days_ago < best.days_ago or (o.days_ago == best.days_ago and verdict == "pregnant") then
-      best = { verdict = verdict, days_ago = o.days_ago, what = what .. " (" .. fmt_date(o) .. ")",
-               negative_test = is_test and verdict == "not-pregnant", matched = { o, code } }
-    end
-  end
   for _, code in ipairs(OBS["pregnancy-status"]) do
     local o = ctx.obs(code)
     if o then
       local m = o.code and ANSWERS[o.code]
-      if m == "pregnant" or m == "not-pregnant" then
-        consider(o, m, "pregnancy status " .. m:gsub("%-", " ") .. " (" .. o.code .. ")", false, code)
-      end
+      if m == "pregnant" or m == "not-pregnant" then best = consider(best, o, m, "status", nil, code) end
     end
   end
   for _, code in ipairs(OBS.hcg) do
     local o = ctx.obs(code)
     if o then
       local verdict, how = hcg_verdict(o)
-      if verdict then consider(o, verdict, "pregnancy test (hCG, LOINC " .. code .. ") " .. how, true, code) end
+      if verdict then best = consider(best, o, verdict, "hcg", how, code) end
     end
   end
   for _, code in ipairs(OBS.edd) do
     local o = ctx.obs(code)
     if o and o.value_days and o.value_days >= -EDD_PAST_DAYS and o.value_days <= EDD_AHEAD_DAYS then
-      consider(o, "pregnant", "expected delivery date " .. o.value_date:sub(1, 10), false, code)
+      best = consider(best, o, "pregnant", "edd", nil, code)
     end
+  end
+  if best then
+    best.what, best.matched = result_what(best), { best.o, best.code }
+    best.negative_test = best.kind == "hcg" and best.verdict == "not-pregnant"
   end
   return best
 end
@@ -154,7 +171,7 @@ local function hits(ctx, state)
   local out = {}
   for _, med in ipairs(ctx.selected) do   -- the orders being placed
     for _, row in ipairs(ctx.rows_for(med, BY_STATE[state]) or NONE) do   -- each row once
-      out[#out + 1] = { med = med, row = row, key = med.ref .. ":" .. row.id }
+      out[#out + 1] = { med = med, row = row }
     end
   end
   return out
@@ -168,7 +185,7 @@ local WORDS = {
 -- evidence_of: the condition or result the state was read from (an explain.matched entry)
 local function drug_card(h, state, issue, evidence, evidence_of)
   return card {
-    key = h.key, issue = issue, indicator = h.row.severity,
+    key = h.med.ref .. ":" .. h.row.id, issue = issue, indicator = h.row.severity,
     explain = { matched = { h.med, evidence_of }, rows = { kb_row("pregnancy_lactation", h.row) }, values = { state = state } },
     summary = shorten(string.format("%s: %s", h.med.name, WORDS[state][h.row.severity]), 139),
     detail = string.format("%s (%s).\n\n%s\n\nSource: %s", evidence, h.row.id, h.row.note, h.row.source),
@@ -208,7 +225,7 @@ rule {
         if ctx.patient.sex == "female" and age and age >= CHILDBEARING[1] and age <= CHILDBEARING[2]
            and not negative and retrieved(ctx, "observations") then
           cards[#cards + 1] = card {
-            key = h.key .. ":test", issue = "PREG", indicator = "warning",
+            key = h.med.ref .. ":" .. h.row.id .. ":test", issue = "PREG", indicator = "warning",
             explain = { matched = { h.med, patient_ref(ctx) }, rows = { kb_row("pregnancy_lactation", h.row) },
                         values = { age_years = age, sex = "female", negative_test_within_days = NEGATIVE_TEST_DAYS,
                                    negative_test = negative and true or false } },

@@ -381,6 +381,44 @@ static const msgpack_object *card_at(const result *r, uint32_t i)
     return &cards->via.array.ptr[i];
 }
 
+/* ctx.obs gives one table per result and request, shared by the checks that ask (the same
+ * potassium for every order), and a new request's value, never the table of an earlier one. */
+static void obs_tables_are_shared_within_a_request_only(void **s)
+{
+    (void)s;
+    const char *dir = make_set(
+        "rule { id = 't.obs', version = '1', title = 'Obs', hooks = { 'order-sign' },\n"
+        "  evaluate = function(ctx)\n"
+        "    local a, b = ctx.obs('2823-3'), ctx.obs('2823-3')\n"
+        "    return card { indicator = 'info', summary = 'obs', detail = tostring(a and a.value) .. ' ' ..\n"
+        "      tostring(rawequal(a, b)) .. ' ' .. tostring(ctx.obs('6298-4')) }\n"
+        "  end }\n");
+    loaded set;
+    open_set(&set, dir);
+    static const char *req_fmt =
+        "{\"hook\":\"order-sign\",\"hookInstance\":\"h%d\",\"context\":{\"userId\":\"Practitioner/1\",\"patientId\":\"p\","
+        "\"draftOrders\":{\"resourceType\":\"Bundle\",\"entry\":[]}},\"prefetch\":{\"o\":{\"resourceType\":\"Bundle\","
+        "\"entry\":[{\"resource\":{\"resourceType\":\"Observation\",\"id\":\"k\",\"status\":\"final\",\"code\":{\"coding\":"
+        "[{\"system\":\"http://loinc.org\",\"code\":\"2823-3\"}]},\"effectiveDateTime\":\"2023-11-13T00:00:00Z\","
+        "\"valueQuantity\":{\"value\":%s,\"unit\":\"mmol/L\"}}}]}}}";
+    const char *values[] = {"5.5", "3.25"};
+    for (int i = 0; i < 2; i++) {
+        char req[2048], want[64];
+        snprintf(req, sizeof req, req_fmt, i, values[i]);
+        result r;
+        cds_error err;
+        assert_int_equal(call(set.e, req, &r, &err), CDS_OK);
+        assert_int_equal(r.info.nerrors, 0);
+        const msgpack_object *d = cds_mp_get(card_at(&r, 0), "detail");
+        char text[64];
+        snprintf(text, sizeof text, "%.*s", (int)d->via.str.size, d->via.str.ptr);
+        snprintf(want, sizeof want, "%s true nil", values[i]);
+        assert_string_equal(text, want);
+        release(&r);
+    }
+    close_set(&set);
+}
+
 /* The C lookups table checks are built on (ctx.rows_for, ctx.ingredient_codes, meds.all with a
  * list, conditions.any over the per-request code index) answer what the Lua loops they replace
  * answered: each row once and in ingredient order, nil for a drug the table does not name, a
@@ -746,6 +784,7 @@ int main(void)
         cmocka_unit_test(a_pattern_that_matches_no_rule_is_an_error),
         cmocka_unit_test(lazy_fields_are_built_on_use_and_never_for_a_stale_table),
         cmocka_unit_test(table_lookups_in_c_answer_like_the_lua_loops),
+        cmocka_unit_test(obs_tables_are_shared_within_a_request_only),
         cmocka_unit_test(failing_rules_are_reported_and_the_others_still_answer),
         cmocka_unit_test(bad_results_fail_the_rule_not_the_process),
         cmocka_unit_test(card_uuids_are_deterministic_per_hook_instance),
