@@ -316,7 +316,13 @@ static const char *text_fault(const char *str, size_t n, text_role role)
                                 : "a string that is not valid UTF-8";
 }
 
-static const char *plain_walk(lua_State *L, int t, int marked, int seen, char *path, size_t cap, int depth)
+/* A result of at most this many tables (a card has a dozen) is walked without the `seen` table;
+ * one with more (shared or cyclic tables, or just many) is walked again with it. */
+#define PLAIN_WALK_VISITS 256
+static const char WALK_AGAIN[] = "walk again with seen";
+
+static const char *plain_walk(lua_State *L, int t, int marked, int seen, char *path, size_t cap, int depth,
+                              unsigned *visits)
 {
     if (lua_getmetatable(L, t)) {
         lua_pop(L, 1);
@@ -325,15 +331,20 @@ static const char *plain_walk(lua_State *L, int t, int marked, int seen, char *p
         lua_pop(L, 1);
         return rule_made ? "a table with a metatable set by the rule" : NULL;
     }
-    lua_pushvalue(L, t);
-    if (lua_rawget(L, seen) != LUA_TNIL || depth > 32) {
+    if (!seen) {
+        if (++*visits > PLAIN_WALK_VISITS) return WALK_AGAIN;
+        if (depth > 32) return NULL;
+    } else {
+        lua_pushvalue(L, t);
+        if (lua_rawget(L, seen) != LUA_TNIL || depth > 32) {
+            lua_pop(L, 1);
+            return NULL;
+        }
         lua_pop(L, 1);
-        return NULL;
+        lua_pushvalue(L, t);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, seen);
     }
-    lua_pop(L, 1);
-    lua_pushvalue(L, t);
-    lua_pushboolean(L, 1);
-    lua_rawset(L, seen);
     luaL_checkstack(L, 4, "result check");
     lua_pushnil(L);
     while (lua_next(L, t)) {
@@ -350,7 +361,11 @@ static const char *plain_walk(lua_State *L, int t, int marked, int seen, char *p
             }
         }
         if (vt == LUA_TTABLE) {
-            why = plain_walk(L, lua_gettop(L), marked, seen, path, cap, depth + 1);
+            why = plain_walk(L, lua_gettop(L), marked, seen, path, cap, depth + 1, visits);
+            if (why == WALK_AGAIN) {
+                lua_pop(L, 2);
+                return why;
+            }
         } else if (vt == LUA_TSTRING) {
             size_t n;
             const char *str = lua_tolstring(L, -1, &n);
@@ -401,7 +416,7 @@ const char *cds_sandbox_result_plain(lua_State *L, int idx, char *path, size_t c
     }
     if (lua_type(L, idx) != LUA_TTABLE) return NULL;
     idx = lua_absindex(L, idx);
-    /* Most rules find nothing and return {}: no walk, and no `seen` table to allocate. */
+    /* Most rules find nothing and return {}: no walk. */
     if (!lua_getmetatable(L, idx)) {
         lua_pushnil(L);
         if (!lua_next(L, idx)) return NULL;
@@ -410,9 +425,15 @@ const char *cds_sandbox_result_plain(lua_State *L, int idx, char *path, size_t c
         lua_pop(L, 1);
     }
     lua_rawgetp(L, LUA_REGISTRYINDEX, &RULE_META_KEY);
-    lua_newtable(L);
-    const char *why = plain_walk(L, idx, lua_gettop(L) - 1, lua_gettop(L), path, cap, 0);
-    lua_pop(L, 2);
+    unsigned visits = 0;
+    const char *why = plain_walk(L, idx, lua_gettop(L), 0, path, cap, 0, &visits);
+    if (why == WALK_AGAIN) {
+        path[0] = '\0';
+        lua_newtable(L);
+        why = plain_walk(L, idx, lua_gettop(L) - 1, lua_gettop(L), path, cap, 0, &visits);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
     return why;
 }
 

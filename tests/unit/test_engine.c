@@ -613,6 +613,44 @@ static void bad_results_fail_the_rule_not_the_process(void **s)
     close_set(&set);
 }
 
+/* A result whose tables are shared many times over (a doubling chain: 2^25 paths) is checked in
+ * time, and a bad string at its bottom is still found, with its path: past a few hundred tables
+ * the check walks again keeping each table to one visit. */
+static void shared_tables_in_a_result_are_walked_once(void **s)
+{
+    (void)s;
+    const char *dir = make_set(
+        "rule { id = 't.shared', version = '1', title = 'Shared', hooks = { 'order-sign' },\n"
+        "  evaluate = function(ctx)\n"
+        "    local t = { ctx.hook_instance == 'bad' and '\\xff' or 'fine' }\n"
+        "    for i = 1, 25 do t = { a = t, b = t } end\n"
+        "    return card { indicator = 'info', summary = 'shared', links = { { label = 'x', url = 'https://e.x', type = 'absolute', t = t } } }\n"
+        "  end }\n");
+    loaded set;
+    open_set(&set, dir);
+    const char *instances[] = {"good", "bad"};
+    for (int i = 0; i < 2; i++) {
+        char req[1024];
+        snprintf(req, sizeof req,
+                 "{\"hook\":\"order-sign\",\"hookInstance\":\"%s\",\"context\":{\"userId\":\"Practitioner/1\","
+                 "\"patientId\":\"p\",\"draftOrders\":{\"resourceType\":\"Bundle\",\"entry\":[]}}}",
+                 instances[i]);
+        result r;
+        cds_error err;
+        assert_int_equal(call(set.e, req, &r, &err), CDS_OK);
+        if (i == 0) {
+            if (r.info.nerrors) fail_msg("%s", r.info.runs[0].error);
+        } else {
+            assert_int_equal(r.info.nerrors, 1);
+            const char *e = r.info.runs[0].error;
+            if (!e || !strstr(e, "not valid UTF-8") || !strstr(e, "at result.links[1].t."))
+                fail_msg("want the bad string and its path, got: %s", e ? e : "(none)");
+        }
+        release(&r);
+    }
+    close_set(&set);
+}
+
 static void card_uuids_are_deterministic_per_hook_instance(void **s)
 {
     (void)s;
@@ -785,6 +823,7 @@ int main(void)
         cmocka_unit_test(lazy_fields_are_built_on_use_and_never_for_a_stale_table),
         cmocka_unit_test(table_lookups_in_c_answer_like_the_lua_loops),
         cmocka_unit_test(obs_tables_are_shared_within_a_request_only),
+        cmocka_unit_test(shared_tables_in_a_result_are_walked_once),
         cmocka_unit_test(failing_rules_are_reported_and_the_others_still_answer),
         cmocka_unit_test(bad_results_fail_the_rule_not_the_process),
         cmocka_unit_test(card_uuids_are_deterministic_per_hook_instance),
