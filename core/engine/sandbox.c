@@ -546,14 +546,16 @@ static int proxy_index_again(lua_State *L)
     return 1;
 }
 
-static void push_proxy_mt_read(lua_State *L)
+/* Pushes the shared proxy metatable kept in the registry under key, made on first use with
+ * `index` as its __index. */
+static void push_shared_mt(lua_State *L, const char *key, lua_CFunction index)
 {
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &PROXY_MT_READ) == LUA_TTABLE) return;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) == LUA_TTABLE) return;
     lua_pop(L, 1);
-    lua_pushcfunction(L, proxy_index_again);
+    lua_pushcfunction(L, index);
     push_proxy_mt_with_index(L);
     lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &PROXY_MT_READ);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
 }
 
 /* The shared metatable's __index: the first read that finds something moves the proxy to the
@@ -561,7 +563,7 @@ static void push_proxy_mt_read(lua_State *L)
 static int proxy_index(lua_State *L)
 {
     if (proxy_get(L) != LUA_TNIL) {
-        push_proxy_mt_read(L);
+        push_shared_mt(L, &PROXY_MT_READ, proxy_index_again);
         lua_setmetatable(L, 1);
     }
     return 1;
@@ -597,15 +599,6 @@ static int proxy_pairs(lua_State *L)
     return 3;
 }
 
-static void push_proxy_mt(lua_State *L)
-{
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &PROXY_MT) == LUA_TTABLE) return;
-    lua_pop(L, 1);
-    lua_pushcfunction(L, proxy_index);
-    push_proxy_mt_with_index(L);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &PROXY_MT);
-}
 
 void cds_sandbox_push_readonly(lua_State *L, int idx)
 {
@@ -614,7 +607,7 @@ void cds_sandbox_push_readonly(lua_State *L, int idx)
     lua_createtable(L, 0, 1);
     lua_pushvalue(L, idx);
     lua_rawsetp(L, -2, &PROXY_KEY);
-    push_proxy_mt(L);
+    push_shared_mt(L, &PROXY_MT, proxy_index);
     lua_setmetatable(L, -2);
 }
 
