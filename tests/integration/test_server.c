@@ -208,10 +208,15 @@ static pid_t spawn_logged(const char *listen, const char *const *args, const cha
 
 static pid_t spawn(const char *listen, const char *const *args) { return spawn_logged(listen, args, NULL); }
 
-static bool wait_health(nng_socket (*open_fn)(int))
+/* Up to 60 s: the knowledge base build under sanitizers on a busy CI machine once took over 10 s.
+ * Each try has attempt_ms to connect and answer: a TLS try needs seconds there (both sides sign
+ * and verify under ASan on a loaded machine; with 200 ms every try timed out mid-handshake and the
+ * next began a new one). */
+static bool wait_health_each(nng_socket (*open_fn)(int), int attempt_ms)
 {
-    for (int i = 0; i < 600; i++) {   /* up to 60 s: the knowledge base build under sanitizers on a busy CI machine once took over 10 s */
-        nng_socket s = open_fn(200);
+    time_t until = time(NULL) + 60;
+    while (time(NULL) < until) {
+        nng_socket s = open_fn(attempt_ms);
         msgpack_sbuffer sb;
         envelope(&sb, "health", NULL, NULL, 1);
         msgpack_unpacked u;
@@ -223,6 +228,8 @@ static bool wait_health(nng_socket (*open_fn)(int))
     }
     return false;
 }
+
+static bool wait_health(nng_socket (*open_fn)(int)) { return wait_health_each(open_fn, 200); }
 
 /* The shared server must not die while tests use it: a crash (an ASan report, say) otherwise
  * shows up as clients that wait for a server that is gone. The watcher ends the suite at once,
@@ -990,6 +997,7 @@ static void deadline_and_full_queue_answer_timeout_and_overloaded(void **st)
 
 static char tls_dir[300];
 static bool tls_with_client_cert;
+static char tls_url[64];   /* the TLS server's own address (the shared server's `url` is left alone) */
 
 static nng_socket tls_socket(int timeout_ms)
 {
@@ -1010,7 +1018,7 @@ static nng_socket tls_socket(int timeout_ms)
         nng_tls_config_cert_key_file(cfg, path, NULL);
     }
     nng_dialer d;
-    nng_dialer_create(&d, s, url);
+    nng_dialer_create(&d, s, tls_url);
     nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
     nng_dialer_start(d, NNG_FLAG_NONBLOCK);
     nng_tls_config_free(cfg);
@@ -1033,18 +1041,17 @@ static void tls_with_required_client_certificates(void **st)
              tls_dir);
     snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " >/dev/null 2>&1");
     assert_int_equal(system(cmd), 0);
-    char saved[64], cert[400], key[400], ca[400], tstate[400];
-    snprintf(saved, sizeof saved, "%s", url);
-    snprintf(url, sizeof url, "tls+tcp://127.0.0.1:%d", free_port());
+    char cert[400], key[400], ca[400], tstate[400];
+    snprintf(tls_url, sizeof tls_url, "tls+tcp://127.0.0.1:%d", free_port());   /* the shared `url` stays as it is */
     snprintf(cert, sizeof cert, "%s/server.pem", tls_dir);
     snprintf(key, sizeof key, "%s/server.key", tls_dir);
     snprintf(ca, sizeof ca, "%s/ca.pem", tls_dir);
     snprintf(tstate, sizeof tstate, "%s/var", tls_dir);
     const char *args[] = {"--rules", rules, "--state", tstate, "--fixtures", "none", "--tls-cert", cert, "--tls-key", key,
                           "--tls-ca", ca, NULL};
-    pid_t p = spawn(url, args);
+    pid_t p = spawn(tls_url, args);
     tls_with_client_cert = true;
-    assert_true(wait_health(tls_socket));
+    assert_true(wait_health_each(tls_socket, 5000));
     /* without a client certificate the handshake fails: no reply */
     tls_with_client_cert = false;
     nng_socket s = tls_socket(1500);
@@ -1058,7 +1065,6 @@ static void tls_with_required_client_certificates(void **st)
     int status;
     waitpid(p, &status, 0);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    snprintf(url, sizeof url, "%s", saved);
 }
 
 /* --- audit: crash safety and no patient data ------------------------------------------------ */
