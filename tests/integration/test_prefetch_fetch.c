@@ -42,7 +42,7 @@ static const char *TOKEN = "tok-Zq7-fetch-secret";
 static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
 static int seen_requests, seen_without_token, seen_page2;
 static int slow_now, slow_most;   /* slow searches the stub is answering at once, and the most at once */
-/* While the gate is shut, slow searches are held until a test opens it (or 20 s pass), so a test
+/* While the gate is shut, slow searches are held until a test opens it (or 60 s pass), so a test
  * can count them at the stub however slow the machine is; while open, they take 2 s. */
 static pthread_cond_t slow_cv = PTHREAD_COND_INITIALIZER;
 static bool slow_gate_shut;
@@ -108,7 +108,7 @@ static enum MHD_Result stub_handle(void *cls, struct MHD_Connection *c, const ch
             if (++slow_now > slow_most) slow_most = slow_now;
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += slow_gate_shut ? 20 : 2;
+            until.tv_sec += slow_gate_shut ? 60 : 2;
             int r = 0;
             if (slow_gate_shut)
                 while (slow_gate_shut && r == 0) r = pthread_cond_timedwait(&slow_cv, &seen_mu, &until);
@@ -181,7 +181,7 @@ static long post_at(const char *at, const char *service, const char *json, char 
     if (json) curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(h, CURLOPT_NOPROXY, "*");   /* a proxy in the environment must not change the test */
     long status = -1;
     if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -610,17 +610,20 @@ static void slow_gate_open(void)
     pthread_mutex_unlock(&seen_mu);
 }
 
-/* Waits (up to 20 s) until n calls of a batch are answered. */
+/* Waits (up to 60 s) until n calls of a batch are answered. */
 static bool answered_reach(atomic_int *answered, int n)
 {
-    for (int i = 0; i < 2000 && atomic_load(answered) < n; i++) usleep(10000);
+    for (int i = 0; i < 6000 && atomic_load(answered) < n; i++) usleep(10000);
     return atomic_load(answered) >= n;
 }
 
-/* Waits (up to 20 s) until the stub answers at least n slow searches at once. */
+/* Waits (up to 60 s) until the stub answers at least n slow searches at once. The stub holds each
+ * for up to 60 s, the servers these tests start wait 40 s for a fetch and 45 s for a call, and the
+ * client 60 s: under ASan beside other suites on a busy CI machine, sixteen calls once took more
+ * than 20 s to all reach the stub. */
 static bool stub_busy_with(int n)
 {
-    for (int i = 0; i < 2000; i++) {
+    for (int i = 0; i < 6000; i++) {
         pthread_mutex_lock(&seen_mu);
         bool yes = slow_now >= n;
         pthread_mutex_unlock(&seen_mu);
@@ -638,7 +641,7 @@ static void a_call_with_its_prefetch_is_not_held_up_by_slow_fetches(void **s)
 {
     (void)s;
     server2 v;
-    const char *extra[] = {"--workers", "2", "--deadline", "15000", "--fetch-timeout", "12000", NULL};
+    const char *extra[] = {"--workers", "2", "--deadline", "45000", "--fetch-timeout", "40000", NULL};
     server2_start(&v, "two-workers", extra);
     enum { N = 16 };
     slow_call cs[N];
@@ -692,7 +695,7 @@ static void calls_beyond_fetch_max_calls_are_answered_without_fetching(void **s)
 {
     (void)s;
     server2 v;
-    const char *extra[] = {"--workers", "2", "--deadline", "15000", "--fetch-timeout", "12000", "--fetch-max-calls", "4", NULL};
+    const char *extra[] = {"--workers", "2", "--deadline", "45000", "--fetch-timeout", "40000", "--fetch-max-calls", "4", NULL};
     server2_start(&v, "max-calls", extra);
     enum { N = 8 };
     slow_call cs[N];
