@@ -73,16 +73,22 @@ static void read_fact(const cds_view *v, int64_t i, const char *what, const char
     f->when = o->when;
     f->code = o->code;
     if (!o->has_value) { f->why = cds_arena_printf(v->arena, "the latest %s result has no number", what); return; }
-    if (!isfinite(o->value)) { f->why = cds_arena_printf(v->arena, "the latest %s is not a number", what); return; }
+    if (!isfinite(o->value)) {
+        f->why = cds_arena_printf(v->arena, "the latest %s is not a number", what);
+        f->unusable = true;
+        return;
+    }
     double k = unit_fn(o->unit, o->code);
     if (k <= 0) {
         f->why = cds_arena_printf(v->arena, "the latest %s has %s unit%s%s%s", what, o->unit ? "the" : "no",
                                   o->unit ? " '" : "", o->unit ? o->unit : "", o->unit ? "', which is not understood" : "");
+        f->unusable = true;
         return;
     }
     double x = o->value * k;
     if (!(x > lo && x <= hi)) {
         f->why = cds_arena_printf(v->arena, "the latest %s (%g %s) is implausible", what, o->value, o->unit ? o->unit : "");
+        f->unusable = true;
         return;
     }
     const msgpack_object *q = cds_mp_get_nn(o->resource, "valueQuantity");
@@ -144,7 +150,11 @@ void cds_patient_age(const cds_view *v, cds_patient_facts *f)
     time_t born;
     if (!bd) { f->age_why = v->patient.found ? "the patient has no birth date" : "no Patient resource in the request"; return; }
     if (!cds_parse_time(bd, &born)) { f->age_why = cds_arena_printf(v->arena, "birth date '%s' is not a date", bd); return; }
-    if (born > v->now) { f->age_why = cds_arena_printf(v->arena, "birth date %s is after the evaluation time", bd); return; }
+    if (born > v->now) {
+        f->age_why = cds_arena_printf(v->arena, "birth date %s is after the evaluation time", bd);
+        f->age_unusable = true;
+        return;
+    }
     size_t l = strlen(bd);
     f->age_precision = l == 4 ? "year" : l == 7 ? "month" : "day";
     struct tm n, b;
@@ -160,12 +170,24 @@ void cds_patient_age(const cds_view *v, cds_patient_facts *f)
 static void crcl(const cds_view *v, cds_patient_facts *f)
 {
     cds_fact *c = &f->crcl;
-    if (!f->age_known) { c->why = cds_arena_printf(v->arena, "age unknown (%s)", f->age_why); return; }
+    if (!f->age_known) {
+        c->why = cds_arena_printf(v->arena, "age unknown (%s)", f->age_why);
+        c->unusable = f->age_unusable;
+        return;
+    }
     if (f->age_years < 18) { c->why = "Cockcroft-Gault is for adults (the patient is under 18)"; return; }
     bool female = f->sex && strcmp(f->sex, "female") == 0, male = f->sex && strcmp(f->sex, "male") == 0;
     if (!female && !male) { c->why = "sex is not recorded as male or female"; return; }
-    if (!f->weight_kg.known) { c->why = cds_arena_printf(v->arena, "weight unknown (%s)", f->weight_kg.why); return; }
-    if (!f->creatinine.known) { c->why = cds_arena_printf(v->arena, "serum creatinine unknown (%s)", f->creatinine.why); return; }
+    if (!f->weight_kg.known) {
+        c->why = cds_arena_printf(v->arena, "weight unknown (%s)", f->weight_kg.why);
+        c->unusable = f->weight_kg.unusable;
+        return;
+    }
+    if (!f->creatinine.known) {
+        c->why = cds_arena_printf(v->arena, "serum creatinine unknown (%s)", f->creatinine.why);
+        c->unusable = f->creatinine.unusable;
+        return;
+    }
     c->value = (140.0 - f->age_years) * f->weight_kg.value / (72.0 * f->creatinine.value) * (female ? 0.85 : 1.0);
     c->when = f->creatinine.when < f->weight_kg.when ? f->creatinine.when : f->weight_kg.when;   /* the older input */
     c->comparator = f->creatinine.comparator;

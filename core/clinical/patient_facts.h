@@ -19,6 +19,9 @@ typedef struct cds_fact {
     const char *comparator;   /* "<", "<=", ">", ">=" when the result was given as a bound, else NULL */
     const char *code;         /* the LOINC code it was read from */
     const char *why;          /* when unknown: why, in words */
+    bool unusable;            /* when unknown: a value is on file but cannot be used (not a number,
+                               * a unit not understood, implausible; for CrCl, such an input or a
+                               * birth date after now), not merely absent */
 } cds_fact;
 
 typedef struct cds_patient_facts {
@@ -26,6 +29,7 @@ typedef struct cds_patient_facts {
     int64_t age_days;
     int age_months, age_years;
     const char *age_why;      /* when unknown */
+    bool age_unusable;        /* when unknown: the birth date is after the evaluation time */
     const char *age_precision;   /* "day", "month" or "year": how much of the birth date was given */
     const char *sex;
     cds_fact weight_kg, height_cm, bsa, egfr, creatinine, crcl;

@@ -219,13 +219,6 @@ static int ctx_dose_limits(lua_State *L)
     return 2;
 }
 
-/* A measure on file that cannot be used, as patient_facts.c words it (not one merely absent). */
-static bool unusable_why(const char *why)
-{
-    return why && (strstr(why, "implausible") || strstr(why, "not a number") || strstr(why, "not understood") ||
-                   strstr(why, "after the evaluation"));
-}
-
 static int ctx_renal_dosing(lua_State *L)
 {
     const cds_view *v = cds_lua_view_current(L);
@@ -251,7 +244,7 @@ static int ctx_renal_dosing(lua_State *L)
             if (!m->known) {
                 skip(L, 3, r->id, lua_pushfstring(L, "%s unknown (%s)", r->measure, m->why));
                 lua_pop(L, 1);
-                unusable = unusable || unusable_why(m->why);
+                unusable = unusable || m->unusable;
                 continue;
             }
             if (!in_band(m->value, r->min, r->max)) continue;

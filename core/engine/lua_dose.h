@@ -42,8 +42,8 @@
  *       row's measure), or dialysis rows when the patient is on dialysis; each row also carries
  *       value and value_date (the patient's measure). Rows needing an unknown measure: `skipped`;
  *       `unusable` is true when one of them was skipped because the measure is on file but cannot
- *       be used (implausible, not a number, a unit not understood, a birth date after now), not
- *       merely absent.
+ *       be used (cds_fact.unusable: implausible, not a number, a unit not understood; for CrCl
+ *       also a birth date after now), not merely absent.
  *   ctx.routes(drug) -> rows; allowed and forbidden are lists of route groups
  *   ctx.daily_total(ingredient, route) -> amount, unit, refs, uncounted
  *       every active and draft order containing the ingredient, by route group (nil: all routes):

@@ -160,7 +160,6 @@ static int conditions_any(lua_State *L)
     return 1;
 }
 
-
 /* obs(loinc) -> {value, unit, comparator, text, code, value_date, value_days, date, days_ago} or nil
  * (latest result for the code; code: the coded answer; value_days: a valueDateTime in days from now) */
 static int ctx_obs(lua_State *L)

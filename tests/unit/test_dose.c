@@ -513,6 +513,8 @@ static void implausible_patient_values_are_unknown_with_a_reason(void **s)
     assert_false(f->creatinine.known);
     assert_non_null(strstr(f->creatinine.why, "implausible"));
     assert_false(f->crcl.known);
+    /* on file but unusable, not merely absent: the renal check says it could not check */
+    assert_true(f->age_unusable && f->weight_kg.unusable && f->creatinine.unusable && f->crcl.unusable);
     assert_false(f->bsa.known);
     assert_null(cds_view_dose(&b.v, 0)->not_computed);   /* the order itself is still read */
     done(&b);
@@ -524,8 +526,12 @@ static void implausible_patient_values_are_unknown_with_a_reason(void **s)
     assert_false(f->height_cm.known);
     assert_non_null(strstr(f->height_cm.why, "'furlong'"));
     assert_false(f->egfr.known);
+    assert_true(f->weight_kg.unusable && f->height_cm.unusable && f->egfr.unusable);
     assert_false(f->age_known);
     assert_non_null(strstr(f->age_why, "no Patient"));
+    assert_false(f->age_unusable);    /* absent, not unusable */
+    assert_false(f->creatinine.unusable);
+    assert_false(f->crcl.unusable);
     done(&b);
 }
 
