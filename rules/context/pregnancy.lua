@@ -128,7 +128,7 @@ local function result_what(b)
   return what .. " (" .. fmt_date(o) .. ")"
 end
 
--- The latest dated verdict of the pregnancy results: { verdict, days_ago, what, negative_test }
+-- best, or the result o with its verdict when it is the later one (a tie: "pregnant" wins)
 local function consider(best, o, verdict, kind, how, code)
   if not verdict or not o.days_ago or o.days_ago > PREGNANCY_DAYS then return best end
   if not best or o.days_ago < best.days_ago or (o.days_ago == best.days_ago and verdict == "pregnant") then
@@ -137,6 +137,7 @@ local function consider(best, o, verdict, kind, how, code)
   return best
 end
 
+-- The latest dated verdict of the pregnancy results: { verdict, days_ago, what, negative_test, matched }
 local function latest_result(ctx)
   local best = nil
   for _, code in ipairs(OBS["pregnancy-status"]) do
